@@ -1,0 +1,385 @@
+/* clipscope.h — the public interface of libclipscope
+ *
+ * libclipscope runs CLIP (contrastive language–image pre-training) locally:
+ * it loads a checkpoint, turns images and texts into L2-normalised
+ * embeddings and scores images against labels the way CLIP's zero-shot
+ * classifier does.
+ *
+ *   g_autoptr(ClipscopeModel) model = clipscope_model_load ("clip-vit-base-patch32", NULL, NULL, &error);
+ *   ClipscopeContextOptions copts = clipscope_context_options_default ();
+ *   g_autoptr(ClipscopeContext) ctx = clipscope_context_new (model, &copts, &error);
+ *   float image[512], labels[2 * 512];
+ *   clipscope_context_encode_image_files (ctx, paths, 1, image, NULL, NULL, NULL, &error);
+ *   clipscope_context_encode_labels (ctx, names, 2, templates, 1, labels, NULL, &error);
+ *
+ * Thread safety: a ClipscopeModel is immutable once loaded and may be shared
+ * by any number of threads. A ClipscopeContext holds scratch memory and a
+ * backend, and must be used by one thread at a time; give each worker thread
+ * its own context.
+ *
+ * Memory layout: every tensor in this interface is a row-major float array;
+ * a "[n, d]" array holds row i at offset i × d.
+ */
+#pragma once
+
+#include <glib.h>
+#include <gio/gio.h>
+#include <stdint.h>
+
+G_BEGIN_DECLS
+
+#if defined(CLIPSCOPE_COMPILATION) && defined(__GNUC__)
+# define CLIPSCOPE_API __attribute__ ((visibility ("default")))
+#else
+# define CLIPSCOPE_API
+#endif
+
+/* ---------------------------------------------------------------- errors */
+
+#define CLIPSCOPE_ERROR (clipscope_error_quark ())
+
+/**
+ * ClipscopeError:
+ * @CLIPSCOPE_ERROR_IO: a file could not be opened, read or mapped
+ * @CLIPSCOPE_ERROR_SAFETENSORS: a safetensors file is malformed
+ * @CLIPSCOPE_ERROR_CONFIG: a model configuration file is missing or malformed
+ * @CLIPSCOPE_ERROR_TENSOR_MISSING: a tensor the model needs is absent
+ * @CLIPSCOPE_ERROR_TENSOR_SHAPE: a tensor has a shape other than expected
+ * @CLIPSCOPE_ERROR_TENSOR_DTYPE: a tensor has a dtype the model cannot use
+ * @CLIPSCOPE_ERROR_TOKENIZER: the vocabulary or merges cannot be loaded
+ * @CLIPSCOPE_ERROR_IMAGE: an image cannot be decoded
+ * @CLIPSCOPE_ERROR_LIMIT: an input exceeds a size limit
+ * @CLIPSCOPE_ERROR_BACKEND: the compute backend failed or is unavailable
+ * @CLIPSCOPE_ERROR_INVALID_ARGUMENT: an argument is out of range
+ * @CLIPSCOPE_ERROR_UNSUPPORTED: the model uses a feature Clipscope lacks
+ */
+typedef enum {
+  CLIPSCOPE_ERROR_IO,
+  CLIPSCOPE_ERROR_SAFETENSORS,
+  CLIPSCOPE_ERROR_CONFIG,
+  CLIPSCOPE_ERROR_TENSOR_MISSING,
+  CLIPSCOPE_ERROR_TENSOR_SHAPE,
+  CLIPSCOPE_ERROR_TENSOR_DTYPE,
+  CLIPSCOPE_ERROR_TOKENIZER,
+  CLIPSCOPE_ERROR_IMAGE,
+  CLIPSCOPE_ERROR_LIMIT,
+  CLIPSCOPE_ERROR_BACKEND,
+  CLIPSCOPE_ERROR_INVALID_ARGUMENT,
+  CLIPSCOPE_ERROR_UNSUPPORTED,
+} ClipscopeError;
+
+CLIPSCOPE_API GQuark clipscope_error_quark (void);
+
+/* ----------------------------------------------------------------- model */
+
+typedef struct _ClipscopeModel ClipscopeModel;
+
+typedef enum {
+  CLIPSCOPE_FORMAT_HF,
+  CLIPSCOPE_FORMAT_OPEN_CLIP,
+} ClipscopeFormat;
+
+typedef enum {
+  CLIPSCOPE_VISION_VIT,
+  CLIPSCOPE_VISION_RESNET,
+} ClipscopeVisionKind;
+
+/**
+ * ClipscopeModelInfo:
+ *
+ * What a loaded model is. Owned by the model; valid while it lives.
+ */
+typedef struct {
+  ClipscopeFormat     format;
+  ClipscopeVisionKind vision_kind;
+  const char         *dtype;           /* "float32", "float16" or "bfloat16" (the file's) */
+  int                 embed_dim;       /* size of every embedding */
+  int64_t             n_parameters;    /* parameters the towers use */
+  size_t              weight_bytes;    /* memory the f32 weights take outside the mapping */
+
+  int   image_size;                    /* input side after resize and crop */
+  int   image_resize;                  /* shorter side after resize, before the crop */
+  float image_mean[3];
+  float image_std[3];
+
+  int vision_width;                    /* ViT: hidden size; ResNet: stem width */
+  int vision_layers;                   /* ViT: blocks; ResNet: total bottlenecks */
+  int vision_heads;
+  int vision_patch_size;               /* 0 for ResNet */
+  int vision_resnet_layers[4];         /* bottlenecks per stage; 0 for ViT */
+  gboolean vision_quick_gelu;
+
+  int text_width;
+  int text_layers;
+  int text_heads;
+  int text_vocab_size;
+  int context_length;
+  gboolean text_quick_gelu;
+
+  float logit_scale;                   /* already exponentiated */
+} ClipscopeModelInfo;
+
+/**
+ * ClipscopeModelOptions:
+ * @max_image_pixels: images with more pixels are refused before decoding
+ *
+ * Options for clipscope_model_load(); get them from
+ * clipscope_model_options_default() and change what you need.
+ */
+typedef struct {
+  int64_t max_image_pixels;
+} ClipscopeModelOptions;
+
+CLIPSCOPE_API ClipscopeModelOptions clipscope_model_options_default (void);
+
+/**
+ * clipscope_model_load:
+ * @dir: a Hugging Face CLIP folder or an open_clip folder
+ * @options: (nullable): load options, or %NULL for the defaults
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for an error naming the file and the problem
+ *
+ * Loads and validates a checkpoint. Safetensors files are mapped; float32
+ * weights are used in place, float16 and bfloat16 ones are converted to
+ * float32 once.
+ *
+ * Returns: (transfer full) (nullable): the model, or %NULL with @error set
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+ClipscopeModel *clipscope_model_load (const char                  *dir,
+                                      const ClipscopeModelOptions *options,
+                                      GCancellable                *cancellable,
+                                      GError                     **error);
+
+/** clipscope_model_ref: Adds a reference. Returns: (transfer full): @model */
+CLIPSCOPE_API ClipscopeModel *clipscope_model_ref (ClipscopeModel *model);
+/** clipscope_model_unref: Drops a reference; the last one frees the model. */
+CLIPSCOPE_API void clipscope_model_unref (ClipscopeModel *model);
+
+/**
+ * clipscope_model_get_info:
+ *
+ * Returns: (transfer none): the model's description
+ */
+CLIPSCOPE_API const ClipscopeModelInfo *clipscope_model_get_info (ClipscopeModel *model);
+
+/** clipscope_model_get_path: Returns: (transfer none): the folder it was loaded from */
+CLIPSCOPE_API const char *clipscope_model_get_path (ClipscopeModel *model);
+
+/**
+ * clipscope_model_tokenize:
+ * @text: UTF-8 text (invalid UTF-8 is an error)
+ * @n_tokens: (out): number of ids returned, at most the context length
+ *
+ * Tokenises @text as CLIP does: start-of-text, byte-level BPE ids,
+ * end-of-text; cut to the context length with end-of-text last.
+ *
+ * Returns: (transfer full) (array length=n_tokens): the ids, or %NULL
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+int32_t *clipscope_model_tokenize (ClipscopeModel *model,
+                                   const char     *text,
+                                   int            *n_tokens,
+                                   GError        **error);
+
+/**
+ * clipscope_model_preprocess_file:
+ * @path: an image file GdkPixbuf can decode
+ * @pixels: (out caller-allocates): 3 × image_size × image_size floats
+ *
+ * Decodes, orients, converts to RGB, resizes the shorter side with PIL's
+ * antialiased bicubic filter, centre-crops and normalises, writing the
+ * channel-major input tensor.
+ *
+ * Returns: %TRUE on success
+ */
+CLIPSCOPE_API gboolean clipscope_model_preprocess_file (ClipscopeModel *model,
+                                                        const char     *path,
+                                                        float          *pixels,
+                                                        GError        **error);
+
+/* --------------------------------------------------------------- context */
+
+typedef struct _ClipscopeContext ClipscopeContext;
+
+typedef enum {
+  CLIPSCOPE_BACKEND_AUTO,
+  CLIPSCOPE_BACKEND_CPU,
+  CLIPSCOPE_BACKEND_VULKAN,
+} ClipscopeBackend;
+
+/**
+ * ClipscopeContextOptions:
+ * @backend: which backend runs the encoders
+ * @max_batch: most images or texts encoded in one pass (scratch grows with it)
+ * @n_threads: threads for the CPU backend; 0 leaves OpenBLAS's own choice
+ */
+typedef struct {
+  ClipscopeBackend backend;
+  int              max_batch;
+  int              n_threads;
+} ClipscopeContextOptions;
+
+CLIPSCOPE_API ClipscopeContextOptions clipscope_context_options_default (void);
+
+/**
+ * clipscope_context_new:
+ * @model: the model; the context keeps a reference
+ * @options: (nullable): options, or %NULL for the defaults
+ *
+ * Creates the per-thread state: the backend and its scratch buffers.
+ *
+ * Returns: (transfer full) (nullable): a context, or %NULL with @error set
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+ClipscopeContext *clipscope_context_new (ClipscopeModel                *model,
+                                         const ClipscopeContextOptions *options,
+                                         GError                       **error);
+
+CLIPSCOPE_API void clipscope_context_free (ClipscopeContext *ctx);
+
+/** clipscope_context_get_backend_name: Returns: (transfer none): "cpu" or "vulkan" */
+CLIPSCOPE_API const char *clipscope_context_get_backend_name (ClipscopeContext *ctx);
+
+/** clipscope_context_get_device_name: Returns: (transfer none): the device, e.g. the CPU and BLAS core */
+CLIPSCOPE_API const char *clipscope_context_get_device_name (ClipscopeContext *ctx);
+
+/**
+ * ClipscopeProgressFunc:
+ * @done: items finished so far
+ * @total: items in the call
+ *
+ * Called on the calling thread after each batch.
+ */
+typedef void (*ClipscopeProgressFunc) (int done, int total, gpointer user_data);
+
+/**
+ * clipscope_context_encode_pixels:
+ * @pixels: [n, 3, image_size, image_size] preprocessed inputs
+ * @embeddings: (out caller-allocates): [n, embed_dim], L2-normalised
+ *
+ * Runs the image tower on already preprocessed inputs, in batches of at
+ * most max_batch.
+ */
+CLIPSCOPE_API gboolean clipscope_context_encode_pixels (ClipscopeContext *ctx,
+                                                        const float      *pixels,
+                                                        int               n,
+                                                        float            *embeddings,
+                                                        GCancellable     *cancellable,
+                                                        GError          **error);
+
+/**
+ * clipscope_context_encode_image_files:
+ * @paths: (array length=n): image files
+ * @embeddings: (out caller-allocates): [n, embed_dim], L2-normalised
+ *
+ * Decodes, preprocesses and encodes images, one batch of decoded pixels
+ * in memory at a time. The first file that fails stops the call.
+ */
+CLIPSCOPE_API gboolean clipscope_context_encode_image_files (ClipscopeContext      *ctx,
+                                                             const char * const    *paths,
+                                                             int                    n,
+                                                             float                 *embeddings,
+                                                             ClipscopeProgressFunc  progress,
+                                                             gpointer               user_data,
+                                                             GCancellable          *cancellable,
+                                                             GError               **error);
+
+/**
+ * clipscope_context_encode_tokens:
+ * @tokens: [n, context_length] ids, each row start-of-text … end-of-text,
+ *   zero-padded
+ * @embeddings: (out caller-allocates): [n, embed_dim], L2-normalised
+ *
+ * Runs the text tower; each row is pooled at its highest id (end-of-text).
+ */
+CLIPSCOPE_API gboolean clipscope_context_encode_tokens (ClipscopeContext *ctx,
+                                                        const int32_t    *tokens,
+                                                        int               n,
+                                                        float            *embeddings,
+                                                        GCancellable     *cancellable,
+                                                        GError          **error);
+
+/**
+ * clipscope_context_encode_texts:
+ * @texts: (array length=n): UTF-8 texts
+ * @embeddings: (out caller-allocates): [n, embed_dim], L2-normalised
+ */
+CLIPSCOPE_API gboolean clipscope_context_encode_texts (ClipscopeContext   *ctx,
+                                                       const char * const *texts,
+                                                       int                 n,
+                                                       float              *embeddings,
+                                                       GCancellable       *cancellable,
+                                                       GError            **error);
+
+/**
+ * clipscope_context_encode_labels:
+ * @labels: (array length=n_labels): class names
+ * @templates: (array length=n_templates): prompts, each holding one "{}"
+ * @embeddings: (out caller-allocates): [n_labels, embed_dim]
+ *
+ * Builds CLIP's zero-shot classifier: each label is put into every
+ * template, the normalised text embeddings are averaged over templates and
+ * the mean is normalised again.
+ */
+CLIPSCOPE_API gboolean clipscope_context_encode_labels (ClipscopeContext   *ctx,
+                                                        const char * const *labels,
+                                                        int                 n_labels,
+                                                        const char * const *templates,
+                                                        int                 n_templates,
+                                                        float              *embeddings,
+                                                        GCancellable       *cancellable,
+                                                        GError            **error);
+
+/* --------------------------------------------------------------- scoring */
+
+/**
+ * clipscope_template_is_valid:
+ *
+ * Returns: %TRUE when @template holds exactly one "{}" placeholder
+ */
+CLIPSCOPE_API gboolean clipscope_template_is_valid (const char *template_);
+
+/**
+ * clipscope_template_apply:
+ *
+ * Returns: (transfer full): @template with its "{}" replaced by @label
+ */
+CLIPSCOPE_API char *clipscope_template_apply (const char *template_,
+                                              const char *label);
+
+/**
+ * clipscope_score:
+ * @images: [n_images, dim] normalised image embeddings
+ * @labels: [n_labels, dim] normalised label embeddings
+ * @logit_scale: the exponentiated temperature (ClipscopeModelInfo.logit_scale)
+ * @similarity: (out caller-allocates): [n_images, n_labels] cosines
+ * @probabilities: (out caller-allocates) (nullable): [n_images, n_labels],
+ *   softmax over each row of logit_scale × cosine
+ */
+CLIPSCOPE_API void clipscope_score (const float *images,
+                                    int          n_images,
+                                    const float *labels,
+                                    int          n_labels,
+                                    int          dim,
+                                    float        logit_scale,
+                                    float       *similarity,
+                                    float       *probabilities);
+
+/* ------------------------------------------------------------------ misc */
+
+/** clipscope_version: Returns: (transfer none): the library version */
+CLIPSCOPE_API const char *clipscope_version (void);
+
+/**
+ * clipscope_system_info:
+ *
+ * Returns: (transfer full): one line naming the library, GLib, json-glib,
+ *   GdkPixbuf and OpenBLAS versions and the BLAS core in use
+ */
+CLIPSCOPE_API char *clipscope_system_info (void);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeModel, clipscope_model_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeContext, clipscope_context_free)
+
+G_END_DECLS
