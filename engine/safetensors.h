@@ -1,0 +1,78 @@
+/* safetensors.h — a validated, memory-mapped safetensors file */
+#pragma once
+
+#include "clipscope-private.h"
+
+G_BEGIN_DECLS
+
+/* Every dtype the safetensors format defines; the loader reads only F32,
+ * F16 and BF16 tensors but must accept files holding the others. */
+typedef enum {
+  CLIPSCOPE_DTYPE_BOOL,
+  CLIPSCOPE_DTYPE_U8,
+  CLIPSCOPE_DTYPE_I8,
+  CLIPSCOPE_DTYPE_U16,
+  CLIPSCOPE_DTYPE_I16,
+  CLIPSCOPE_DTYPE_F16,
+  CLIPSCOPE_DTYPE_BF16,
+  CLIPSCOPE_DTYPE_U32,
+  CLIPSCOPE_DTYPE_I32,
+  CLIPSCOPE_DTYPE_F32,
+  CLIPSCOPE_DTYPE_F64,
+  CLIPSCOPE_DTYPE_U64,
+  CLIPSCOPE_DTYPE_I64,
+  CLIPSCOPE_DTYPE_F8_E4M3,
+  CLIPSCOPE_DTYPE_F8_E5M2,
+} ClipscopeDtype;
+
+typedef struct {
+  const char     *name;                           /* owned by the file */
+  ClipscopeDtype  dtype;
+  int             n_dims;                         /* 0 for a scalar */
+  int64_t         shape[CLIPSCOPE_MAX_TENSOR_DIMS];
+  int64_t         n_elements;                     /* product of shape; 1 for a scalar */
+  const guint8   *data;                           /* into the mapping (or the bytes) */
+  gsize           n_bytes;
+  gsize           offset;                         /* of data, from the start of the file */
+} ClipscopeTensor;
+
+typedef struct _ClipscopeSafetensors ClipscopeSafetensors;
+
+/* Maps @path and validates its whole header before any data is touched. */
+ClipscopeSafetensors *clipscope_safetensors_open (const char *path, GError **error);
+
+/* Validates an in-memory file (for tests and fuzzing); @name is used in
+ * messages, @bytes is referenced. */
+ClipscopeSafetensors *clipscope_safetensors_new_from_bytes (const char *name,
+                                                            GBytes     *bytes,
+                                                            GError    **error);
+
+void clipscope_safetensors_free (ClipscopeSafetensors *st);
+
+/* The path or name given when opening, for messages. */
+const char *clipscope_safetensors_get_name (ClipscopeSafetensors *st);
+
+/* NULL when absent. */
+const ClipscopeTensor *clipscope_safetensors_lookup (ClipscopeSafetensors *st,
+                                                     const char           *name);
+
+/* Tensors in file order. */
+guint clipscope_safetensors_get_n_tensors (ClipscopeSafetensors *st);
+const ClipscopeTensor *clipscope_safetensors_get_tensor (ClipscopeSafetensors *st,
+                                                         guint                 index);
+
+/* "F32", "BF16", … */
+const char *clipscope_dtype_to_string (ClipscopeDtype dtype);
+gsize clipscope_dtype_size (ClipscopeDtype dtype);
+
+/* Converts an F32, F16 or BF16 tensor to float32 in @dst (n_elements
+ * floats). Other dtypes are a CLIPSCOPE_ERROR_TENSOR_DTYPE error naming
+ * the file and the tensor. */
+gboolean clipscope_tensor_to_f32 (ClipscopeSafetensors  *st,
+                                  const ClipscopeTensor *tensor,
+                                  float                 *dst,
+                                  GError               **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeSafetensors, clipscope_safetensors_free)
+
+G_END_DECLS
