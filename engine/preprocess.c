@@ -1,0 +1,674 @@
+/* preprocess.c — image decoding and CLIP's preprocessing
+ *
+ * CLIP was trained on images that Pillow resized, so the resampler here
+ * reproduces Pillow's antialiased bicubic filter bit for bit: weights are
+ * computed in double precision with Pillow's operation order, rounded to
+ * 22-bit fixed point, and the two separable passes accumulate 8-bit samples
+ * in 32-bit integers. A floating-point resampler would differ by a grey
+ * level here and there, and those differences show up in the embeddings.
+ *
+ * The weights must be computed without fused multiply-adds. GCC only
+ * contracts floating-point expressions in GNU modes, so building with
+ * -std=c17 (as the project does) keeps them exact.
+ */
+#include "preprocess.h"
+
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <string.h>
+
+/* Half-width of the bicubic kernel in source samples when not shrinking. */
+#define BICUBIC_SUPPORT 2.0
+
+/* Pillow keeps 8 bits for the result and 2 for overshoot of the negative
+ * lobes, leaving 22 fractional bits in a 32-bit accumulator. */
+#define PRECISION_BITS (32 - 8 - 2)
+
+/* How much of an unreadable file is handed to the loader at a time while
+ * looking for the reason it failed. */
+#define PROBE_CHUNK_BYTES 65536
+
+/* ------------------------------------------------------------- images */
+
+void
+clipscope_rgb_image_free (ClipscopeRgbImage *image)
+{
+  if (image == NULL)
+    return;
+
+  g_free (image->rgb);
+  g_free (image);
+}
+
+/* Creates a black image; negative sizes become empty ones. */
+static ClipscopeRgbImage *
+rgb_image_new (int width,
+               int height)
+{
+  ClipscopeRgbImage *image = g_new0 (ClipscopeRgbImage, 1);
+
+  image->width = MAX (width, 0);
+  image->height = MAX (height, 0);
+  image->rgb = g_malloc0_n ((gsize) image->width * (gsize) image->height, 3);
+
+  return image;
+}
+
+static gboolean
+rgb_image_is_empty (const ClipscopeRgbImage *image)
+{
+  return image->width <= 0 || image->height <= 0 || image->rgb == NULL;
+}
+
+/* ------------------------------------------------------------ decoding */
+
+/* Files that cannot be opened or read are I/O errors; everything
+ * GdkPixbuf rejects in what it reads is an image error. */
+static void
+set_load_error (GError      **error,
+                const char   *path,
+                const GError *cause)
+{
+  g_autofree char *name = g_filename_display_name (path);
+  gboolean is_io = cause != NULL &&
+                   (cause->domain == G_FILE_ERROR || cause->domain == G_IO_ERROR);
+
+  g_set_error (error, CLIPSCOPE_ERROR,
+               is_io ? CLIPSCOPE_ERROR_IO : CLIPSCOPE_ERROR_IMAGE,
+               "%s: %s", name,
+               cause != NULL ? cause->message : "the image cannot be decoded");
+}
+
+static gboolean
+check_pixel_count (const char  *path,
+                   int          width,
+                   int          height,
+                   int64_t      max_pixels,
+                   GError     **error)
+{
+  g_autofree char *name = NULL;
+
+  if (width > 0 && height > 0 && (int64_t) width * height <= max_pixels)
+    return TRUE;
+
+  name = g_filename_display_name (path);
+  if (width <= 0 || height <= 0)
+    g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
+                 "%s: image declares an invalid size of %d × %d pixels",
+                 name, width, height);
+  else
+    g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_LIMIT,
+                 "%s: image is %d × %d pixels, more than the limit of %" G_GINT64_FORMAT,
+                 name, width, height, (gint64) max_pixels);
+  return FALSE;
+}
+
+static void
+stop_at_size (GdkPixbufLoader *loader,
+              int              width,
+              int              height,
+              gpointer         user_data)
+{
+  gboolean *reached = user_data;
+
+  /* A zero target size makes every loader stop before it allocates the
+   * pixels, so the probe never decodes anything. */
+  *reached = TRUE;
+  gdk_pixbuf_loader_set_size (loader, 0, 0);
+}
+
+/* gdk_pixbuf_get_file_info() only tells that it failed. Feeding the file
+ * to an incremental loader once more recovers GdkPixbuf's reason; the
+ * loader is stopped at the header should the file have become readable in
+ * the meantime, so nothing gets decoded without the size check. */
+static void
+explain_unreadable (const char  *path,
+                    GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileInputStream) stream = g_file_read (file, NULL, &local_error);
+  g_autoptr(GdkPixbufLoader) loader = NULL;
+  g_autofree guchar *chunk = NULL;
+  gboolean reached = FALSE;
+  gssize n_read = 1;
+
+  if (stream == NULL)
+    {
+      set_load_error (error, path, local_error);
+      return;
+    }
+
+  chunk = g_malloc (PROBE_CHUNK_BYTES);
+  loader = gdk_pixbuf_loader_new ();
+  g_signal_connect (loader, "size-prepared", G_CALLBACK (stop_at_size), &reached);
+  while (n_read > 0 && !reached && local_error == NULL)
+    {
+      n_read = g_input_stream_read (G_INPUT_STREAM (stream), chunk, PROBE_CHUNK_BYTES,
+                                    NULL, &local_error);
+      if (n_read > 0)
+        gdk_pixbuf_loader_write (loader, chunk, (gsize) n_read, &local_error);
+    }
+
+  /* A loader must always be closed, or it warns when finalised. */
+  gdk_pixbuf_loader_close (loader, local_error == NULL && !reached ? &local_error : NULL);
+
+  if (reached)
+    g_clear_error (&local_error);
+  set_load_error (error, path, local_error);
+}
+
+/* Copies the colour channels, dropping alpha without compositing, which
+ * is what Pillow's convert("RGB") does. GdkPixbuf already expands grey and
+ * palette images to RGB. */
+static ClipscopeRgbImage *
+rgb_from_pixbuf (const char  *path,
+                 GdkPixbuf   *pixbuf,
+                 GError     **error)
+{
+  int n_channels = gdk_pixbuf_get_n_channels (pixbuf);
+  int rowstride = gdk_pixbuf_get_rowstride (pixbuf);
+  const guint8 *pixels;
+  ClipscopeRgbImage *image;
+  guint8 *dst;
+
+  if (gdk_pixbuf_get_colorspace (pixbuf) != GDK_COLORSPACE_RGB ||
+      gdk_pixbuf_get_bits_per_sample (pixbuf) != 8 ||
+      (n_channels != 3 && n_channels != 4))
+    {
+      g_autofree char *name = g_filename_display_name (path);
+
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
+                   "%s: unsupported pixel layout (%d channels of %d bits)",
+                   name, n_channels, gdk_pixbuf_get_bits_per_sample (pixbuf));
+      return NULL;
+    }
+
+  image = rgb_image_new (gdk_pixbuf_get_width (pixbuf), gdk_pixbuf_get_height (pixbuf));
+  pixels = gdk_pixbuf_read_pixels (pixbuf);
+  dst = image->rgb;
+  /* Rows are walked one by one because the last row of a pixbuf need not
+   * be padded to the full rowstride. */
+  for (int y = 0; y < image->height; y++)
+    {
+      const guint8 *src = pixels + (gsize) y * (gsize) rowstride;
+
+      for (int x = 0; x < image->width; x++, src += n_channels, dst += 3)
+        memcpy (dst, src, 3);
+    }
+
+  return image;
+}
+
+ClipscopeRgbImage *
+clipscope_image_load (const char  *path,
+                      int64_t      max_pixels,
+                      GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GdkPixbuf) decoded = NULL;
+  g_autoptr(GdkPixbuf) oriented = NULL;
+  int width = 0;
+  int height = 0;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  /* The declared size is checked before decoding, so that a small file
+   * claiming to be huge cannot make the decoder allocate without bound. */
+  if (gdk_pixbuf_get_file_info (path, &width, &height) == NULL)
+    {
+      explain_unreadable (path, error);
+      return NULL;
+    }
+  if (!check_pixel_count (path, width, height, max_pixels, error))
+    return NULL;
+
+  decoded = gdk_pixbuf_new_from_file (path, &local_error);
+  if (decoded == NULL)
+    {
+      set_load_error (error, path, local_error);
+      return NULL;
+    }
+
+  oriented = gdk_pixbuf_apply_embedded_orientation (decoded);
+  if (oriented == NULL)
+    {
+      set_load_error (error, path, NULL);
+      return NULL;
+    }
+
+  /* The file may have been replaced since its header was read. */
+  if (!check_pixel_count (path, gdk_pixbuf_get_width (oriented),
+                          gdk_pixbuf_get_height (oriented), max_pixels, error))
+    return NULL;
+
+  return rgb_from_pixbuf (path, oriented, error);
+}
+
+/* ------------------------------------------------------------ resampling */
+
+/* The part of one resized axis that is wanted. Sizes are 64-bit because
+ * resizing the shorter side of a long thin image can make the longer side
+ * overflow an int even though only a crop of it is ever computed. */
+typedef struct {
+  gint64 size;    /* samples along the whole resized axis */
+  gint64 first;   /* first sample wanted */
+  int    count;   /* number of samples wanted */
+} AxisWindow;
+
+/* The source samples one output sample reads. */
+typedef struct {
+  int   first;    /* first source sample */
+  int   count;    /* number of source samples */
+  gsize offset;   /* index of its first weight in Kernel.weights */
+} Span;
+
+/* The fixed-point weights of one pass, one span per output sample. */
+typedef struct {
+  Span   *spans;
+  gint32 *weights;
+} Kernel;
+
+static void
+kernel_clear (Kernel *kernel)
+{
+  g_clear_pointer (&kernel->spans, g_free);
+  g_clear_pointer (&kernel->weights, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Kernel, kernel_clear)
+
+/* Keys' cubic convolution kernel with a = −0.5, written with Pillow's
+ * operation order so that every double, and hence every rounded weight,
+ * comes out the same. */
+static double
+bicubic (double x)
+{
+  if (x < 0.0)
+    x = -x;
+  if (x < 1.0)
+    return (1.5 * x - 2.5) * x * x + 1.0;
+  if (x < 2.0)
+    return (((x - 5.0) * x + 8.0) * x - 4.0) * -0.5;
+  return 0.0;
+}
+
+/* Rounds half away from zero, as Pillow's normalize_coeffs_8bpc() does. */
+static gint32
+to_fixed (double weight)
+{
+  double scaled = weight * (1 << PRECISION_BITS);
+
+  return (gint32) (weight < 0.0 ? scaled - 0.5 : scaled + 0.5);
+}
+
+static double
+sample_center (const AxisWindow *window,
+               int               index,
+               double            scale)
+{
+  return ((double) (window->first + index) + 0.5) * scale;
+}
+
+/* Pillow rounds the ends of the span with a truncating cast and then
+ * clamps them to the image. Clamping in double first keeps the cast
+ * defined for any size and gives the same integers. */
+static Span
+span_at (double center,
+         double support,
+         int    in_size)
+{
+  double low = center - support + 0.5;
+  double high = center + support + 0.5;
+  int first = low > 0.0 ? (int) low : 0;
+  int end = high < (double) in_size ? (int) high : in_size;
+
+  return (Span) { first, MAX (end - first, 0), 0 };
+}
+
+static void
+span_weights (const Span *span,
+              double      center,
+              double      filterscale,
+              double     *scratch,
+              gint32     *weights)
+{
+  /* Pillow multiplies by the reciprocal instead of dividing by the scale;
+   * the two can differ in the last bit, which may change a rounded weight. */
+  double inverse = 1.0 / filterscale;
+  double sum = 0.0;
+
+  for (int t = 0; t < span->count; t++)
+    {
+      scratch[t] = bicubic ((span->first + t - center + 0.5) * inverse);
+      sum += scratch[t];
+    }
+  for (int t = 0; t < span->count; t++)
+    weights[t] = to_fixed (sum != 0.0 ? scratch[t] / sum : scratch[t]);
+}
+
+/* Computes the weights that resample an axis of @in_size samples to
+ * window->size samples, for the output samples inside @window only. */
+static void
+kernel_init (Kernel           *kernel,
+             int               in_size,
+             const AxisWindow *window)
+{
+  /* Pillow passes the source box as floats, so sizes beyond 2^24 are
+   * rounded the same way here. */
+  double scale = (double) (float) in_size / (double) window->size;
+  double filterscale = MAX (scale, 1.0);
+  double support = BICUBIC_SUPPORT * filterscale;
+  g_autofree double *scratch = NULL;
+  gsize n_weights = 0;
+  int widest = 0;
+
+  kernel->spans = g_new (Span, window->count);
+  for (int i = 0; i < window->count; i++)
+    {
+      Span *span = &kernel->spans[i];
+
+      *span = span_at (sample_center (window, i, scale), support, in_size);
+      span->offset = n_weights;
+      n_weights += (gsize) span->count;
+      widest = MAX (widest, span->count);
+    }
+
+  kernel->weights = g_new (gint32, n_weights);
+  scratch = g_new (double, widest);
+  for (int i = 0; i < window->count; i++)
+    span_weights (&kernel->spans[i], sample_center (window, i, scale), filterscale,
+                  scratch, kernel->weights + kernel->spans[i].offset);
+}
+
+static inline guint8
+clip8 (gint32 sum)
+{
+  if (sum < 0)
+    return 0;
+  return (guint8) MIN (sum >> PRECISION_BITS, 255);
+}
+
+/* One output sample: @n source samples @step bytes apart, weighted. The
+ * sum starts at one half so that the final shift rounds to nearest. The
+ * normalised weights keep it well inside 32 bits, as in Pillow. */
+static inline guint8
+convolve (const guint8 *src,
+          gsize         step,
+          const gint32 *weights,
+          int           n)
+{
+  gint32 sum = 1 << (PRECISION_BITS - 1);
+
+  for (int t = 0; t < n; t++)
+    sum += src[(gsize) t * step] * weights[t];
+
+  return clip8 (sum);
+}
+
+/* Filters rows @row_first … @row_first + @n_rows − 1 of @src along x,
+ * writing one packed row of the kernel's width per source row. */
+static void
+resample_horizontal (const ClipscopeRgbImage *src,
+                     int                      row_first,
+                     int                      n_rows,
+                     const Kernel            *kernel,
+                     int                      n_columns,
+                     guint8                  *dst)
+{
+  gsize src_stride = (gsize) src->width * 3;
+
+  for (int y = 0; y < n_rows; y++)
+    {
+      const guint8 *line = src->rgb + (gsize) (row_first + y) * src_stride;
+
+      for (int x = 0; x < n_columns; x++)
+        {
+          const Span *span = &kernel->spans[x];
+          const guint8 *taps = line + (gsize) span->first * 3;
+
+          for (int c = 0; c < 3; c++)
+            *dst++ = convolve (taps + c, 3, kernel->weights + span->offset, span->count);
+        }
+    }
+}
+
+/* Filters packed rows of @stride bytes along y; @src holds the source
+ * rows from @row_first on. */
+static void
+resample_vertical (const guint8 *src,
+                   gsize         stride,
+                   int           row_first,
+                   const Kernel *kernel,
+                   int           n_rows,
+                   guint8       *dst)
+{
+  for (int y = 0; y < n_rows; y++)
+    {
+      const Span *span = &kernel->spans[y];
+      const guint8 *taps = src + (gsize) (span->first - row_first) * stride;
+
+      for (gsize i = 0; i < stride; i++)
+        *dst++ = convolve (taps + i, stride, kernel->weights + span->offset, span->count);
+    }
+}
+
+static void
+copy_window (const ClipscopeRgbImage *src,
+             int                      column_first,
+             int                      n_columns,
+             int                      row_first,
+             int                      n_rows,
+             guint8                  *dst)
+{
+  gsize row_bytes = (gsize) n_columns * 3;
+
+  for (int y = 0; y < n_rows; y++, dst += row_bytes)
+    memcpy (dst,
+            src->rgb + ((gsize) (row_first + y) * (gsize) src->width + (gsize) column_first) * 3,
+            row_bytes);
+}
+
+/* Writes the part @columns × @rows of @image resized to columns->size ×
+ * rows->size, packed, to @dst. Each output sample depends only on its own
+ * span of source samples, so computing a window gives exactly the pixels
+ * Pillow computes for the whole image. As in Pillow, an axis that keeps
+ * its size is not filtered, and the horizontal pass covers only the
+ * source rows that the vertical pass reads. */
+static void
+resize_window (const ClipscopeRgbImage *image,
+               const AxisWindow        *columns,
+               const AxisWindow        *rows,
+               guint8                  *dst)
+{
+  g_auto(Kernel) horizontal = { NULL, NULL };
+  g_auto(Kernel) vertical = { NULL, NULL };
+  g_autofree guint8 *between = NULL;
+  gboolean scale_x = columns->size != image->width;
+  gboolean scale_y = rows->size != image->height;
+  gsize stride = (gsize) columns->count * 3;
+  int row_first = (int) rows->first;
+  int n_rows = rows->count;
+  guint8 *target = dst;
+
+  if (scale_y)
+    {
+      const Span *last;
+
+      kernel_init (&vertical, image->height, rows);
+      last = &vertical.spans[rows->count - 1];
+      row_first = vertical.spans[0].first;
+      n_rows = last->first + last->count - row_first;
+      target = between = g_malloc_n ((gsize) n_rows, stride);
+    }
+
+  if (scale_x)
+    {
+      kernel_init (&horizontal, image->width, columns);
+      resample_horizontal (image, row_first, n_rows, &horizontal, columns->count, target);
+    }
+  else
+    copy_window (image, (int) columns->first, columns->count, row_first, n_rows, target);
+
+  if (scale_y)
+    resample_vertical (between, stride, row_first, &vertical, rows->count, dst);
+}
+
+ClipscopeRgbImage *
+clipscope_image_resize_bicubic (const ClipscopeRgbImage *image,
+                                int                      out_width,
+                                int                      out_height)
+{
+  ClipscopeRgbImage *resized;
+  AxisWindow columns, rows;
+
+  g_return_val_if_fail (image != NULL, NULL);
+
+  resized = rgb_image_new (out_width, out_height);
+  columns = (AxisWindow) { resized->width, 0, resized->width };
+  rows = (AxisWindow) { resized->height, 0, resized->height };
+
+  /* An empty source has nothing to sample; its resized image stays black. */
+  if (!rgb_image_is_empty (image) && !rgb_image_is_empty (resized))
+    resize_window (image, &columns, &rows, resized->rgb);
+
+  return resized;
+}
+
+/* ----------------------------------------------------------- the pipeline */
+
+/* Where the crop lies in the resized image. Along an axis shorter than the
+ * crop, the whole axis is used and @pad padding samples come before it. */
+typedef struct {
+  AxisWindow columns;
+  AxisWindow rows;
+  int        pad_x;
+  int        pad_y;
+} CropLayout;
+
+/* torchvision and Hugging Face compute int(resize × long / short) in
+ * double precision; the product is still exact at this point. */
+static void
+resized_size (int     width,
+              int     height,
+              int     resize,
+              gint64 *out_width,
+              gint64 *out_height)
+{
+  int shorter = MIN (width, height);
+  int longer = MAX (width, height);
+  gint64 scaled = (gint64) ((double) ((gint64) resize * longer) / shorter);
+
+  *out_width = width <= height ? resize : scaled;
+  *out_height = width <= height ? scaled : resize;
+}
+
+static void
+crop_axis (gint64      size,
+           int         crop,
+           AxisWindow *window,
+           int        *pad)
+{
+  window->size = size;
+  if (size >= crop)
+    {
+      /* torchvision rounds (size − crop) / 2 with Python's round(), which
+       * breaks ties towards the even neighbour. */
+      gint64 excess = size - crop;
+      gint64 offset = excess / 2;
+
+      if (excess % 2 == 1 && offset % 2 == 1)
+        offset++;
+      window->first = offset;
+      window->count = crop;
+      *pad = 0;
+    }
+  else
+    {
+      /* torchvision pads with zeros, (crop − size) // 2 of them before. */
+      window->first = 0;
+      window->count = (int) size;
+      *pad = (crop - (int) size) / 2;
+    }
+}
+
+static void
+write_normalised (const guint8                    *pixels,
+                  const CropLayout                *layout,
+                  const ClipscopePreprocessParams *params,
+                  float                           *out)
+{
+  int crop = params->crop;
+  float table[256];
+
+  for (int c = 0; c < 3; c++)
+    {
+      /* The same float operations as torchvision's ToTensor and Normalize. */
+      for (int v = 0; v < 256; v++)
+        table[v] = ((float) v / 255.0f - params->mean[c]) / params->std[c];
+
+      for (int y = 0; y < crop; y++)
+        for (int x = 0; x < crop; x++)
+          {
+            int sx = x - layout->pad_x;
+            int sy = y - layout->pad_y;
+            gboolean inside = sx >= 0 && sx < layout->columns.count &&
+                              sy >= 0 && sy < layout->rows.count;
+
+            *out++ = table[inside ? pixels[((gsize) sy * (gsize) layout->columns.count +
+                                            (gsize) sx) * 3 + (gsize) c] : 0];
+          }
+    }
+}
+
+void
+clipscope_image_preprocess (const ClipscopeRgbImage         *image,
+                            const ClipscopePreprocessParams *params,
+                            float                           *out)
+{
+  CropLayout layout = { { 0, 0, 0 }, { 0, 0, 0 }, 0, 0 };
+  g_autofree guint8 *pixels = NULL;
+
+  g_return_if_fail (image != NULL && params != NULL);
+
+  /* An empty crop writes nothing, so @out may then be NULL. */
+  if (params->crop <= 0)
+    return;
+  g_return_if_fail (out != NULL);
+
+  /* An empty image, or a resize to nothing, leaves only padding. */
+  if (!rgb_image_is_empty (image) && params->resize > 0)
+    {
+      gint64 width, height;
+
+      resized_size (image->width, image->height, params->resize, &width, &height);
+      crop_axis (width, params->crop, &layout.columns, &layout.pad_x);
+      crop_axis (height, params->crop, &layout.rows, &layout.pad_y);
+    }
+
+  if (layout.columns.count > 0 && layout.rows.count > 0)
+    {
+      pixels = g_malloc_n ((gsize) layout.columns.count * (gsize) layout.rows.count, 3);
+      resize_window (image, &layout.columns, &layout.rows, pixels);
+    }
+
+  write_normalised (pixels, &layout, params, out);
+}
+
+gboolean
+clipscope_preprocess_file (const char                      *path,
+                           const ClipscopePreprocessParams *params,
+                           float                           *out,
+                           GError                         **error)
+{
+  g_autoptr(ClipscopeRgbImage) image = NULL;
+
+  g_return_val_if_fail (params != NULL, FALSE);
+
+  image = clipscope_image_load (path, params->max_pixels, error);
+  if (image == NULL)
+    return FALSE;
+
+  clipscope_image_preprocess (image, params, out);
+  return TRUE;
+}

@@ -1,0 +1,55 @@
+/* preprocess.h — image decoding and CLIP's preprocessing */
+#pragma once
+
+#include "clipscope-private.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  int     resize;          /* shorter side after resize (e.g. 224) */
+  int     crop;            /* square centre crop (e.g. 224) */
+  float   mean[3];
+  float   std[3];
+  int64_t max_pixels;      /* refuse larger images before decoding */
+} ClipscopePreprocessParams;
+
+/* An 8-bit RGB image, rows packed (stride = 3 × width). */
+typedef struct {
+  int     width;
+  int     height;
+  guint8 *rgb;
+} ClipscopeRgbImage;
+
+void clipscope_rgb_image_free (ClipscopeRgbImage *image);
+
+/* Decodes @path with GdkPixbuf, applies the EXIF orientation and converts to
+ * RGB (alpha dropped as PIL's convert("RGB") does, grey replicated, palette
+ * expanded). Checks the declared size against @max_pixels before decoding. */
+ClipscopeRgbImage *clipscope_image_load (const char *path,
+                                         int64_t     max_pixels,
+                                         GError    **error);
+
+/* Resizes @image to @out_width × @out_height exactly as PIL's
+ * Image.resize(…, Image.BICUBIC) does (antialiased, a = −0.5, 8-bit
+ * fixed-point two-pass). */
+ClipscopeRgbImage *clipscope_image_resize_bicubic (const ClipscopeRgbImage *image,
+                                                   int                      out_width,
+                                                   int                      out_height);
+
+/* The whole pipeline on a decoded image: shorter side → params->resize
+ * (longer side int(resize × long / short)), centre crop params->crop with
+ * offset round-half-even((size − crop) / 2), scale to [0, 1], normalise.
+ * Writes [3, crop, crop] floats to @out. */
+void clipscope_image_preprocess (const ClipscopeRgbImage         *image,
+                                 const ClipscopePreprocessParams *params,
+                                 float                           *out);
+
+/* clipscope_image_load() then clipscope_image_preprocess(). */
+gboolean clipscope_preprocess_file (const char                      *path,
+                                    const ClipscopePreprocessParams *params,
+                                    float                           *out,
+                                    GError                         **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeRgbImage, clipscope_rgb_image_free)
+
+G_END_DECLS

@@ -1,0 +1,110 @@
+/* preprocess-dump.c — writes what the preprocessing produces, for the tests
+ *
+ *   preprocess-dump IMAGE RESIZE CROP OUT.bin
+ *       the [3, CROP, CROP] float32 input tensor, native byte order,
+ *       normalised with OpenAI's CLIP mean and standard deviation
+ *   preprocess-dump --resize-only IMAGE WIDTH HEIGHT OUT.rgb
+ *       the decoded image resized to WIDTH × HEIGHT, packed RGB8
+ *
+ * On failure it prints "error: <message>" to stderr and exits with 1.
+ */
+#include "preprocess.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Large enough for any test, small enough that a typo cannot make the
+ * tool allocate gigabytes. */
+#define MAX_SIDE 65536
+
+static const ClipscopePreprocessParams openai_params = {
+  .resize = 224,
+  .crop = 224,
+  .mean = { 0.48145466f, 0.4578275f, 0.40821073f },
+  .std = { 0.26862954f, 0.26130258f, 0.27577711f },
+  .max_pixels = CLIPSCOPE_MAX_IMAGE_PIXELS,
+};
+
+static gboolean
+parse_side (const char  *text,
+            int         *side,
+            GError     **error)
+{
+  gint64 value;
+
+  if (!g_ascii_string_to_signed (text, 10, 0, MAX_SIDE, &value, error))
+    return FALSE;
+
+  *side = (int) value;
+  return TRUE;
+}
+
+static gboolean
+dump_tensor (char    **argv,
+             GError  **error)
+{
+  ClipscopePreprocessParams params = openai_params;
+  g_autofree float *tensor = NULL;
+  gsize n_bytes;
+
+  if (!parse_side (argv[1], &params.resize, error) ||
+      !parse_side (argv[2], &params.crop, error))
+    return FALSE;
+
+  n_bytes = (gsize) 3 * (gsize) params.crop * (gsize) params.crop * sizeof (float);
+  tensor = g_malloc0 (n_bytes);
+  if (!clipscope_preprocess_file (argv[0], &params, tensor, error))
+    return FALSE;
+
+  return g_file_set_contents (argv[3], (const char *) tensor, (gssize) n_bytes, error);
+}
+
+static gboolean
+dump_resized (char    **argv,
+              GError  **error)
+{
+  g_autoptr(ClipscopeRgbImage) image = NULL;
+  g_autoptr(ClipscopeRgbImage) resized = NULL;
+  int width, height;
+
+  if (!parse_side (argv[1], &width, error) ||
+      !parse_side (argv[2], &height, error))
+    return FALSE;
+
+  image = clipscope_image_load (argv[0], openai_params.max_pixels, error);
+  if (image == NULL)
+    return FALSE;
+
+  resized = clipscope_image_resize_bicubic (image, width, height);
+  return g_file_set_contents (argv[3], (const char *) resized->rgb,
+                              (gssize) resized->width * resized->height * 3, error);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  if (argc == 6 && g_str_equal (argv[1], "--resize-only"))
+    ok = dump_resized (argv + 2, &error);
+  else if (argc == 5)
+    ok = dump_tensor (argv + 1, &error);
+  else
+    {
+      fprintf (stderr,
+               "usage: %s IMAGE RESIZE CROP OUT.bin\n"
+               "       %s --resize-only IMAGE WIDTH HEIGHT OUT.rgb\n",
+               argv[0], argv[0]);
+      return EXIT_FAILURE;
+    }
+
+  if (!ok)
+    {
+      fprintf (stderr, "error: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+
+  return EXIT_SUCCESS;
+}

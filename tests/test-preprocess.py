@@ -1,0 +1,444 @@
+#!/usr/bin/python3
+"""Checks Clipscope's image preprocessing against Pillow.
+
+CLIP's reference preprocessing decodes with Pillow, converts to RGB, resizes
+the shorter side with Image.BICUBIC, centre-crops the way torchvision does
+and normalises. Clipscope reimplements all of it in C, so this test builds
+images of many sizes and kinds, runs the preprocess-dump helper on them and
+requires the results to match Pillow's bit for bit:
+
+  * the full pipeline: every float of the [3, crop, crop] tensor within
+    1e-5, which means every 8-bit sample identical;
+  * the resampler alone (--resize-only): byte-identical to Image.resize for
+    a grid of upscales, downscales and one-axis resizes;
+  * bad input: oversized, undecodable, empty, missing or truncated files
+    must fail cleanly with exit status 1 and a message naming the file.
+
+The helper is found through $CLIPSCOPE_PREPROCESS_DUMP, /tmp/preprocess-dump
+by default. Exit status 0 means every check passed.
+"""
+
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+import numpy as np
+from PIL import Image, ImageOps
+
+DUMP = os.environ.get("CLIPSCOPE_PREPROCESS_DUMP", "/tmp/preprocess-dump")
+
+MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
+STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
+
+# Matching float32 operations give identical floats; the tolerance only
+# absorbs a different but equivalent order of float operations. One grey
+# level is worth about 0.015 after normalisation, so 1e-5 still demands
+# identical 8-bit samples.
+TOLERANCE = 1e-5
+
+BICUBIC = getattr(Image, "Resampling", Image).BICUBIC
+
+failures = []
+stats = {"tensor_max_diff": 0.0, "tensor_cases": 0, "resize_cases": 0}
+
+
+def fail(message):
+    failures.append(message)
+    print("FAIL: " + message, flush=True)
+
+
+def run_dump(*args, timeout=300):
+    return subprocess.run([DUMP, *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+# ------------------------------------------------------------------ images
+
+def content(width, height, seed):
+    """Gradients, noise and saturated blocks: noise and hard 0/255 edges
+    make the bicubic lobes overshoot, which exercises the clamping."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    base = np.stack([
+        255.0 * x / max(width - 1, 1),
+        255.0 * y / max(height - 1, 1),
+        127.5 + 127.5 * np.sin((x + 2.0 * y) / 7.0),
+    ], axis=-1)
+    noise = rng.normal(0.0, 40.0, size=base.shape)
+    pixels = np.clip(base + noise, 0, 255).astype(np.uint8)
+    for _ in range(4):
+        x0, y0 = rng.integers(0, width), rng.integers(0, height)
+        x1 = x0 + rng.integers(1, max(width // 3, 2))
+        y1 = y0 + rng.integers(1, max(height // 3, 2))
+        pixels[y0:y1, x0:x1] = rng.choice([0, 255], size=3)
+    return pixels
+
+
+def save_rgb(directory, name, width, height, seed):
+    path = os.path.join(directory, name)
+    Image.fromarray(content(width, height, seed), "RGB").save(path, compress_level=1)
+    return path
+
+
+def save_exif_jpeg(directory, orientation):
+    path = os.path.join(directory, "exif-%d.jpg" % orientation)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(content(320, 200, 40 + orientation), "RGB").save(
+        path, quality=92, exif=exif.tobytes())
+    return path
+
+
+def make_pipeline_images(directory):
+    """Returns (label, path) pairs covering sizes, modes and formats."""
+    images = []
+    sizes = [(1, 1), (2, 3), (7, 300), (301, 199), (640, 480), (224, 224),
+             (225, 224), (100, 1000), (1000, 57), (1, 300), (400, 2),
+             (4000, 3000)]
+    for i, (w, h) in enumerate(sizes):
+        images.append(("RGB %dx%d" % (w, h),
+                       save_rgb(directory, "rgb-%dx%d.png" % (w, h), w, h, i)))
+
+    rgb = Image.fromarray(content(333, 250, 100), "RGB")
+
+    path = os.path.join(directory, "grey.png")
+    rgb.convert("L").save(path)
+    images.append(("L 333x250", path))
+
+    path = os.path.join(directory, "grey-alpha.png")
+    grey_alpha = rgb.convert("L").convert("LA")
+    grey_alpha.putalpha(Image.fromarray(content(333, 250, 101)[..., 0]))
+    grey_alpha.save(path)
+    images.append(("LA 333x250", path))
+
+    # Alpha varies from opaque to fully transparent, with colour left
+    # under the transparent pixels: convert("RGB") keeps that colour.
+    path = os.path.join(directory, "alpha.png")
+    rgba = Image.fromarray(content(260, 300, 102), "RGB").convert("RGBA")
+    alpha = content(260, 300, 103)[..., 1]
+    alpha[:40] = 0
+    rgba.putalpha(Image.fromarray(alpha))
+    rgba.save(path)
+    images.append(("RGBA 260x300", path))
+
+    path = os.path.join(directory, "palette.png")
+    rgb.resize((210, 330)).quantize(colors=64).save(path)
+    images.append(("P 210x330", path))
+
+    path = os.path.join(directory, "palette-transparent.png")
+    rgb.quantize(colors=16).save(path, transparency=3)
+    images.append(("P+tRNS 333x250", path))
+
+    path = os.path.join(directory, "photo.jpg")
+    rgb.save(path, quality=90)
+    images.append(("JPEG 4:2:0 333x250", path))
+
+    path = os.path.join(directory, "photo-444.jpg")
+    rgb.save(path, quality=95, subsampling=0)
+    images.append(("JPEG 4:4:4 333x250", path))
+
+    path = os.path.join(directory, "progressive.jpg")
+    rgb.save(path, quality=85, progressive=True)
+    images.append(("JPEG progressive 333x250", path))
+
+    path = os.path.join(directory, "grey.jpg")
+    rgb.convert("L").save(path, quality=90)
+    images.append(("JPEG grey 333x250", path))
+
+    path = os.path.join(directory, "cmyk.jpg")
+    rgb.convert("CMYK").save(path, quality=90)
+    images.append(("JPEG CMYK 333x250", path))
+
+    for extension in ("gif", "bmp", "tiff", "ppm"):
+        path = os.path.join(directory, "other." + extension)
+        rgb.save(path)
+        images.append((extension.upper() + " 333x250", path))
+
+    path = os.path.join(directory, "deep.png")
+    with open(path, "wb") as f:
+        f.write(png_rgb16(content(333, 250, 104)))
+    images.append(("16-bit RGB PNG 333x250", path))
+
+    for orientation in (3, 6, 8):
+        images.append(("JPEG EXIF orientation %d" % orientation,
+                       save_exif_jpeg(directory, orientation)))
+    return images
+
+
+# --------------------------------------------------------------- reference
+
+def reference_tensor(path, resize, crop):
+    """Pillow + torchvision's Resize(resize), CenterCrop(crop), ToTensor(),
+    Normalize(mean, std), written out with numpy."""
+    with Image.open(path) as image:
+        image = ImageOps.exif_transpose(image).convert("RGB")
+    w, h = image.size
+    short, long = (w, h) if w <= h else (h, w)
+    new_short, new_long = resize, int(resize * long / short)
+    size = (new_short, new_long) if w <= h else (new_long, new_short)
+    pixels = np.asarray(image.resize(size, BICUBIC), dtype=np.uint8)
+    pixels = center_crop(pixels, crop)
+    tensor = pixels.astype(np.float32) / np.float32(255.0)
+    tensor = (tensor - MEAN) / STD
+    return np.ascontiguousarray(tensor.transpose(2, 0, 1))
+
+
+def center_crop(pixels, crop):
+    """torchvision's center_crop: zero padding when too small, then an
+    offset rounded with Python's round()."""
+    h, w = pixels.shape[:2]
+    if crop > w or crop > h:
+        pad_left = (crop - w) // 2 if crop > w else 0
+        pad_top = (crop - h) // 2 if crop > h else 0
+        pad_right = (crop - w + 1) // 2 if crop > w else 0
+        pad_bottom = (crop - h + 1) // 2 if crop > h else 0
+        pixels = np.pad(pixels, ((pad_top, pad_bottom), (pad_left, pad_right), (0, 0)))
+        h, w = pixels.shape[:2]
+    top = int(round((h - crop) / 2.0))
+    left = int(round((w - crop) / 2.0))
+    return pixels[top:top + crop, left:left + crop]
+
+
+def to_levels(tensor):
+    """Undoes the normalisation, for diagnostics in grey levels."""
+    values = tensor.transpose(1, 2, 0) * STD + MEAN
+    return np.rint(values * 255.0).astype(np.int32)
+
+
+# ------------------------------------------------------------------ checks
+
+def check_tensor(label, path, resize, crop, out):
+    result = run_dump(path, resize, crop, out)
+    if result.returncode != 0:
+        fail("%s (resize %d, crop %d): exit %d: %s"
+             % (label, resize, crop, result.returncode, result.stderr.strip()))
+        return
+    ours = np.fromfile(out, dtype=np.float32)
+    if ours.size != 3 * crop * crop:
+        fail("%s: %d floats written, expected %d" % (label, ours.size, 3 * crop * crop))
+        return
+    ours = ours.reshape(3, crop, crop)
+    expected = reference_tensor(path, resize, crop)
+    diff = float(np.abs(ours - expected).max()) if crop > 0 else 0.0
+    stats["tensor_cases"] += 1
+    stats["tensor_max_diff"] = max(stats["tensor_max_diff"], diff)
+    if diff > TOLERANCE:
+        levels = np.abs(to_levels(ours) - to_levels(expected))
+        where = np.unravel_index(np.argmax(levels), levels.shape)
+        fail("%s (resize %d, crop %d): max |diff| %.3g; %d samples differ, "
+             "up to %d grey levels (first worst at y=%d x=%d c=%d)"
+             % (label, resize, crop, diff, int(np.count_nonzero(levels)),
+                int(levels.max()), *where))
+
+
+def check_pipeline(directory):
+    out = os.path.join(directory, "tensor.bin")
+    for label, path in make_pipeline_images(directory):
+        check_tensor(label, path, 224, 224, out)
+
+    # Other resize/crop pairs: a larger resize than crop (as for 336-pixel
+    # models that resize to 384), and resizes smaller than the crop, where
+    # torchvision pads with zeros.
+    for name in ("rgb-301x199.png", "rgb-7x300.png", "rgb-1x1.png", "rgb-1000x57.png"):
+        path = os.path.join(directory, name)
+        for resize, crop in ((256, 224), (100, 224), (223, 224), (5, 3), (224, 1)):
+            check_tensor(name, path, resize, crop, out)
+
+    # A resize of zero leaves nothing but padding.
+    path = os.path.join(directory, "rgb-2x3.png")
+    result = run_dump(path, 0, 4, out)
+    padding = np.broadcast_to(((0.0 - MEAN) / STD)[:, None, None], (3, 4, 4))
+    if result.returncode != 0 or not np.allclose(
+            np.fromfile(out, dtype=np.float32).reshape(3, 4, 4), padding, atol=TOLERANCE):
+        fail("resize 0 should give only padding: exit %d %s"
+             % (result.returncode, result.stderr.strip()))
+
+
+def resize_reference(path, width, height):
+    with Image.open(path) as image:
+        resized = image.convert("RGB").resize((width, height), BICUBIC)
+    return np.asarray(resized, dtype=np.uint8)
+
+
+def check_resize(directory, source, width, height):
+    path = os.path.join(directory, "src-%dx%d.png" % source)
+    if not os.path.exists(path):
+        save_rgb(directory, os.path.basename(path), *source, source[0] * 7 + source[1])
+    out = os.path.join(directory, "resized.rgb")
+    label = "resize %dx%d -> %dx%d" % (*source, width, height)
+    result = run_dump("--resize-only", path, width, height, out)
+    if result.returncode != 0:
+        fail("%s: exit %d: %s" % (label, result.returncode, result.stderr.strip()))
+        return
+    ours = np.fromfile(out, dtype=np.uint8)
+    expected = resize_reference(path, width, height)
+    stats["resize_cases"] += 1
+    if ours.size != expected.size:
+        fail("%s: %d bytes written, expected %d" % (label, ours.size, expected.size))
+        return
+    ours = ours.reshape(expected.shape)
+    if not np.array_equal(ours, expected):
+        diff = np.abs(ours.astype(np.int32) - expected)
+        where = np.unravel_index(np.argmax(diff), diff.shape)
+        fail("%s: %d bytes differ, up to %d (first worst at y=%d x=%d c=%d)"
+             % (label, int(np.count_nonzero(diff)), int(diff.max()), *where))
+
+
+def check_resize_grid(directory):
+    ins = [1, 2, 3, 7, 13, 224, 225, 500, 4000]
+    outs = [1, 2, 5, 13, 223, 224, 225, 448]
+    # One axis at a time, the other kept (so Pillow skips that pass) …
+    for n_in in ins:
+        for n_out in outs:
+            check_resize(directory, (n_in, 9), n_out, 9)
+            check_resize(directory, (9, n_in), 9, n_out)
+    # … and both axes, in every mix of enlarging and shrinking.
+    for source, size in [((4000, 3000), (298, 224)), ((4000, 3000), (224, 224)),
+                         ((13, 17), (224, 293)), ((1, 1), (224, 224)),
+                         ((1, 1), (3, 1)), ((1000, 1), (224, 3)),
+                         ((7, 300), (224, 9600)), ((301, 199), (338, 224)),
+                         ((640, 480), (299, 224)), ((640, 480), (641, 479)),
+                         ((224, 224), (224, 224)), ((500, 13), (1, 1)),
+                         ((225, 224), (224, 225))]:
+        check_resize(directory, source, *size)
+
+    # Pillow refuses empty sizes; Clipscope returns an empty image.
+    path = os.path.join(directory, "src-13x17.png")
+    out = os.path.join(directory, "empty.rgb")
+    result = run_dump("--resize-only", path, 0, 5, out)
+    if result.returncode != 0 or os.path.getsize(out) != 0:
+        fail("resize to 0x5 should write an empty file: exit %d %s"
+             % (result.returncode, result.stderr.strip()))
+
+
+# ---------------------------------------------------------------- bad input
+
+def png_chunk(kind, data):
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def png_rgb16(pixels):
+    """A 16-bit RGB PNG, which Pillow opens as 8-bit RGB by dropping the low
+    byte. (16-bit greyscale is left out: Pillow clips it to 255 instead.)"""
+    height, width = pixels.shape[:2]
+    low = (np.arange(width, dtype=">u2") * 37 % 256)[None, :, None]
+    deep = (pixels.astype(">u2") << 8) | low
+    rows = b"".join(b"\0" + deep[y].tobytes() for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n"
+            + png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+            + png_chunk(b"IDAT", zlib.compress(rows))
+            + png_chunk(b"IEND", b""))
+
+
+def png_claiming(width, height, with_data=True):
+    """A tiny PNG whose header declares @width × @height RGB pixels."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    data = png_chunk(b"IHDR", header)
+    if with_data:
+        data += png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    return b"\x89PNG\r\n\x1a\n" + data + png_chunk(b"IEND", b"")
+
+
+def expect_failure(label, path, must_mention, max_seconds=None):
+    out = os.path.join(os.path.dirname(path) or ".", "never-written.bin")
+    start = time.monotonic()
+    result = run_dump(path, 224, 224, out)
+    elapsed = time.monotonic() - start
+    message = result.stderr.strip()
+    if result.returncode != 1:
+        fail("%s: exit %d, expected 1 (stderr: %s)" % (label, result.returncode, message))
+        return
+    if not message.startswith("error: "):
+        fail("%s: stderr should start with 'error: ': %r" % (label, message))
+    for word in must_mention:
+        if word not in message:
+            fail("%s: message should mention %r: %r" % (label, word, message))
+    if max_seconds is not None and elapsed > max_seconds:
+        fail("%s: took %.1f s, expected under %.0f s" % (label, elapsed, max_seconds))
+    print("ok: %s -> %s" % (label, message), flush=True)
+
+
+def expect_no_crash(label, path):
+    """Damaged files may decode partially or fail, but must not crash."""
+    out = os.path.join(os.path.dirname(path), "damaged.bin")
+    result = run_dump(path, 224, 224, out)
+    if result.returncode == 0:
+        if os.path.getsize(out) != 3 * 224 * 224 * 4:
+            fail("%s: succeeded but wrote %d bytes" % (label, os.path.getsize(out)))
+    elif result.returncode != 1:
+        fail("%s: exit %d (stderr: %s)" % (label, result.returncode, result.stderr.strip()))
+    print("ok: %s -> exit %d %s" % (label, result.returncode, result.stderr.strip()),
+          flush=True)
+
+
+def check_bad_input(directory):
+    def write(name, data):
+        path = os.path.join(directory, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    path = write("huge.png", png_claiming(30000, 30000))
+    expect_failure("30000x30000 PNG", path, ["huge.png", "limit", "30000"], max_seconds=10)
+
+    path = write("huge-header-only.png", png_claiming(30000, 30000, with_data=False))
+    expect_failure("30000x30000 PNG without data", path, ["huge-header-only.png"], max_seconds=10)
+
+    path = write("zero-width.png", png_claiming(0, 10))
+    expect_failure("0x10 PNG", path, ["zero-width.png"])
+
+    noise = np.random.default_rng(7).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    path = write("noise.png", noise)
+    expect_failure("random bytes", path, ["noise.png"])
+
+    path = write("empty.jpg", b"")
+    expect_failure("empty file", path, ["empty.jpg"])
+
+    path = os.path.join(directory, "does-not-exist.png")
+    expect_failure("missing file", path, ["does-not-exist.png"])
+
+    path = os.path.join(directory, "a-directory.png")
+    os.mkdir(path)
+    expect_failure("directory", path, ["a-directory.png"])
+
+    with open(os.path.join(directory, "rgb-640x480.png"), "rb") as f:
+        png = f.read()
+    with open(os.path.join(directory, "photo.jpg"), "rb") as f:
+        jpeg = f.read()
+    for fraction in (0.1, 0.5, 0.9):
+        expect_no_crash("PNG cut at %d%%" % (fraction * 100),
+                        write("cut.png", png[:int(len(png) * fraction)]))
+        expect_no_crash("JPEG cut at %d%%" % (fraction * 100),
+                        write("cut.jpg", jpeg[:int(len(jpeg) * fraction)]))
+    expect_no_crash("JPEG header only", write("header.jpg", jpeg[:200]))
+
+
+def main():
+    if not os.access(DUMP, os.X_OK):
+        print("FAIL: %s is not an executable; build tests/preprocess-dump.c or set "
+              "CLIPSCOPE_PREPROCESS_DUMP" % DUMP)
+        return 1
+
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="clipscope-preprocess-") as directory:
+        check_pipeline(directory)
+        check_resize_grid(directory)
+        check_bad_input(directory)
+
+    print("%d tensors compared, max |diff| %.3g; %d resizes compared; %.1f s"
+          % (stats["tensor_cases"], stats["tensor_max_diff"], stats["resize_cases"],
+             time.monotonic() - start))
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        return 1
+    print("all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
