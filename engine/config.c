@@ -1,0 +1,654 @@
+/* config.c — reading a model folder's configuration
+ *
+ * Hugging Face folders describe the model in config.json (text_config,
+ * vision_config) and the preprocessing in preprocessor_config.json;
+ * open_clip folders put both in open_clip_config.json (model_cfg,
+ * preprocess_cfg). Keys that are missing take the defaults those projects
+ * use, so old and new configs both load; the tensor shapes are checked
+ * against these numbers later, when the weights are read.
+ */
+#include "model.h"
+
+#include <math.h>
+
+/* OpenAI's normalisation, the default of both formats. */
+static const float openai_mean[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
+static const float openai_std[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
+
+/* The largest dimension any key may declare; real CLIPs stay far below,
+ * and it keeps products of dimensions well inside int64. */
+#define MAX_DIM (1 << 20)
+
+JsonObject *
+clipscope_read_json_object (const char *path,
+                            GError    **error)
+{
+  g_autofree char *contents = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) local_error = NULL;
+  gsize length = 0;
+  JsonNode *root;
+
+  if (!g_file_get_contents (path, &contents, &length, &local_error))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO,
+                   "%s: %s", path, local_error->message);
+      return NULL;
+    }
+  if (length > CLIPSCOPE_MAX_CONFIG_BYTES)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_LIMIT,
+                   "%s: %" G_GSIZE_FORMAT " bytes, more than the limit of %d for a configuration file",
+                   path, length, CLIPSCOPE_MAX_CONFIG_BYTES);
+      return NULL;
+    }
+  if (!json_parser_load_from_data (parser, contents, (gssize) length, &local_error))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_CONFIG,
+                   "%s: not valid JSON: %s", path, local_error->message);
+      return NULL;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_CONFIG,
+                   "%s: the top level is not a JSON object", path);
+      return NULL;
+    }
+  return json_object_ref (json_node_get_object (root));
+}
+
+/* ------------------------------------------------------------ typed keys */
+
+/* A reader remembers the file so that every message can name it. */
+typedef struct {
+  const char *path;
+  GError    **error;
+  gboolean    failed;
+} Reader;
+
+static void
+reader_fail_with (Reader         *r,
+                  ClipscopeError  code,
+                  const char     *section,
+                  const char     *key,
+                  const char     *problem)
+{
+  if (r->failed)
+    return;
+  r->failed = TRUE;
+  g_set_error (r->error, CLIPSCOPE_ERROR, code,
+               "%s: \"%s%s%s\" %s", r->path, section ? section : "",
+               section ? "." : "", key, problem);
+}
+
+static void
+reader_fail (Reader     *r,
+             const char *section,
+             const char *key,
+             const char *problem)
+{
+  reader_fail_with (r, CLIPSCOPE_ERROR_CONFIG, section, key, problem);
+}
+
+static JsonNode *
+member (JsonObject *obj,
+        const char *key)
+{
+  JsonNode *node;
+
+  if (obj == NULL || !json_object_has_member (obj, key))
+    return NULL;
+  node = json_object_get_member (obj, key);
+  return JSON_NODE_HOLDS_NULL (node) ? NULL : node;
+}
+
+static gboolean
+node_to_int (JsonNode *node,
+             int64_t  *out)
+{
+  GType type;
+  double d;
+
+  if (!JSON_NODE_HOLDS_VALUE (node))
+    return FALSE;
+  type = json_node_get_value_type (node);
+  if (type == G_TYPE_INT64)
+    {
+      *out = json_node_get_int (node);
+      return TRUE;
+    }
+  if (type != G_TYPE_DOUBLE)
+    return FALSE;
+  /* Some exporters write sizes as 224.0. */
+  d = json_node_get_double (node);
+  if (d != floor (d) || fabs (d) > 1e15)
+    return FALSE;
+  *out = (int64_t) d;
+  return TRUE;
+}
+
+/* A dimension: an integer in [lo, MAX_DIM], or @def when absent. */
+static int
+get_dim (Reader     *r,
+         JsonObject *obj,
+         const char *section,
+         const char *key,
+         int         def,
+         int         lo)
+{
+  JsonNode *node = member (obj, key);
+  int64_t v;
+
+  if (node == NULL)
+    return def;
+  if (!node_to_int (node, &v))
+    {
+      reader_fail (r, section, key, "is not an integer");
+      return def;
+    }
+  if (v < lo || v > MAX_DIM)
+    {
+      g_autofree char *msg = g_strdup_printf ("is %" G_GINT64_FORMAT ", outside [%d, %d]",
+                                              v, lo, MAX_DIM);
+      reader_fail (r, section, key, msg);
+      return def;
+    }
+  return (int) v;
+}
+
+static double
+get_number (Reader     *r,
+            JsonObject *obj,
+            const char *section,
+            const char *key,
+            double      def)
+{
+  JsonNode *node = member (obj, key);
+  GType type;
+
+  if (node == NULL)
+    return def;
+  type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node) : G_TYPE_INVALID;
+  if (type != G_TYPE_DOUBLE && type != G_TYPE_INT64)
+    {
+      reader_fail (r, section, key, "is not a number");
+      return def;
+    }
+  return json_node_get_double (node);
+}
+
+static gboolean
+get_bool (Reader     *r,
+          JsonObject *obj,
+          const char *section,
+          const char *key,
+          gboolean    def)
+{
+  JsonNode *node = member (obj, key);
+
+  if (node == NULL)
+    return def;
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+    {
+      reader_fail (r, section, key, "is not true or false");
+      return def;
+    }
+  return json_node_get_boolean (node);
+}
+
+static const char *
+get_string (Reader     *r,
+            JsonObject *obj,
+            const char *section,
+            const char *key,
+            const char *def)
+{
+  JsonNode *node = member (obj, key);
+
+  if (node == NULL)
+    return def;
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    {
+      reader_fail (r, section, key, "is not a string");
+      return def;
+    }
+  return json_node_get_string (node);
+}
+
+static JsonObject *
+get_object (Reader     *r,
+            JsonObject *obj,
+            const char *section,
+            const char *key)
+{
+  JsonNode *node = member (obj, key);
+
+  if (node == NULL)
+    return NULL;
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    {
+      reader_fail (r, section, key, "is not an object");
+      return NULL;
+    }
+  return json_node_get_object (node);
+}
+
+/* Three floats, e.g. image_mean; std values must be positive. */
+static void
+get_triple (Reader     *r,
+            JsonObject *obj,
+            const char *section,
+            const char *key,
+            const float def[3],
+            gboolean    positive,
+            float       out[3])
+{
+  JsonNode *node = member (obj, key);
+  JsonArray *array;
+
+  memcpy (out, def, 3 * sizeof (float));
+  if (node == NULL)
+    return;
+  array = JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+  if (array == NULL || json_array_get_length (array) != 3)
+    {
+      reader_fail (r, section, key, "is not a list of three numbers");
+      return;
+    }
+  for (guint i = 0; i < 3; i++)
+    {
+      JsonNode *item = json_array_get_element (array, i);
+      GType type = JSON_NODE_HOLDS_VALUE (item) ? json_node_get_value_type (item) : G_TYPE_INVALID;
+      double v;
+
+      if (type != G_TYPE_DOUBLE && type != G_TYPE_INT64)
+        {
+          reader_fail (r, section, key, "is not a list of three numbers");
+          return;
+        }
+      v = json_node_get_double (item);
+      if (!isfinite (v) || (positive && !(v > 1e-6)) || fabs (v) > 1e6)
+        {
+          reader_fail (r, section, key, positive ? "holds a value that is not a positive number"
+                                                 : "holds a value out of range");
+          return;
+        }
+      out[i] = (float) v;
+    }
+}
+
+/* A size that may be an integer, {"shortest_edge": n} or {"height": n,
+ * "width": n}; only square crops are supported. */
+static int
+get_size (Reader     *r,
+          JsonObject *obj,
+          const char *key,
+          int         def)
+{
+  JsonNode *node = member (obj, key);
+  JsonObject *size;
+  int h, w;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return get_dim (r, obj, NULL, key, def, 1);
+  size = json_node_get_object (node);
+  if (json_object_has_member (size, "shortest_edge"))
+    return get_dim (r, size, key, "shortest_edge", def, 1);
+  h = get_dim (r, size, key, "height", def, 1);
+  w = get_dim (r, size, key, "width", def, 1);
+  if (h != w)
+    reader_fail (r, NULL, key, "is not square; only square crops are supported");
+  return h;
+}
+
+/* ------------------------------------------------------ Hugging Face */
+
+static gboolean
+parse_hf_act (Reader     *r,
+              JsonObject *obj,
+              const char *section)
+{
+  const char *act = get_string (r, obj, section, "hidden_act", "quick_gelu");
+
+  if (g_strcmp0 (act, "quick_gelu") == 0)
+    return TRUE;
+  if (g_strcmp0 (act, "gelu") != 0 && !r->failed)
+    {
+      g_autofree char *msg = g_strdup_printf ("is \"%s\"; only quick_gelu and gelu are supported", act);
+      reader_fail (r, section, "hidden_act", msg);
+    }
+  return FALSE;
+}
+
+static void
+parse_hf_transformer (Reader               *r,
+                      JsonObject           *obj,
+                      const char           *section,
+                      ClipscopeTransformer *tf,
+                      int                   width,
+                      int                   mlp_width,
+                      int                   heads,
+                      int                   layers)
+{
+  tf->width = get_dim (r, obj, section, "hidden_size", width, 1);
+  tf->mlp_width = get_dim (r, obj, section, "intermediate_size", mlp_width, 1);
+  tf->n_heads = get_dim (r, obj, section, "num_attention_heads", heads, 1);
+  tf->n_layers = get_dim (r, obj, section, "num_hidden_layers", layers, 0);
+  tf->ln_eps = (float) get_number (r, obj, section, "layer_norm_eps", 1e-5);
+  tf->quick_gelu = parse_hf_act (r, obj, section);
+}
+
+/* Old exports keep the tower settings in *_config_dict. */
+static JsonObject *
+hf_section (Reader     *r,
+            JsonObject *root,
+            const char *key,
+            const char *legacy_key)
+{
+  JsonObject *obj = get_object (r, root, NULL, key);
+
+  return obj != NULL ? obj : get_object (r, root, NULL, legacy_key);
+}
+
+static void
+read_hf_preprocessor (Reader         *r,
+                      JsonObject     *pre,
+                      ClipscopeModel *model)
+{
+  ClipscopePreprocessParams *p = &model->preprocess;
+  int size = model->vit.image_size;
+
+  p->resize = get_size (r, pre, "size", size);
+  p->crop = get_size (r, pre, "crop_size", size);
+  get_triple (r, pre, NULL, "image_mean", openai_mean, FALSE, p->mean);
+  get_triple (r, pre, NULL, "image_std", openai_std, TRUE, p->std);
+  if (!r->failed && p->crop != size)
+    {
+      g_autofree char *msg = g_strdup_printf ("is %d but the vision model takes %d × %d images",
+                                              p->crop, size, size);
+      reader_fail (r, NULL, "crop_size", msg);
+    }
+}
+
+static gboolean
+read_hf_config (ClipscopeModel *model,
+                GError        **error)
+{
+  g_autofree char *path = g_build_filename (model->path, "config.json", NULL);
+  g_autofree char *pre_path = g_build_filename (model->path, "preprocessor_config.json", NULL);
+  g_autoptr(JsonObject) root = clipscope_read_json_object (path, error);
+  Reader r = { path, error, FALSE };
+  JsonObject *text, *vision;
+  ClipscopeVit *vit = &model->vit;
+  ClipscopeTextTower *t = &model->text;
+
+  if (root == NULL)
+    return FALSE;
+  text = hf_section (&r, root, "text_config", "text_config_dict");
+  vision = hf_section (&r, root, "vision_config", "vision_config_dict");
+
+  model->info.embed_dim = get_dim (&r, root, NULL, "projection_dim", 512, 1);
+  parse_hf_transformer (&r, text, "text_config", &t->tf, 512, 2048, 8, 12);
+  t->context_length = get_dim (&r, text, "text_config", "max_position_embeddings", 77, 2);
+  t->vocab_size = get_dim (&r, text, "text_config", "vocab_size", 49408, 1);
+
+  parse_hf_transformer (&r, vision, "vision_config", &vit->tf, 768, 3072, 12, 12);
+  vit->image_size = get_dim (&r, vision, "vision_config", "image_size", 224, 1);
+  vit->patch_size = get_dim (&r, vision, "vision_config", "patch_size", 32, 1);
+  if (get_dim (&r, vision, "vision_config", "num_channels", 3, 1) != 3)
+    reader_fail (&r, "vision_config", "num_channels", "is not 3");
+  if (r.failed)
+    return FALSE;
+
+  model->info.format = CLIPSCOPE_FORMAT_HF;
+  model->info.vision_kind = CLIPSCOPE_VISION_VIT;
+  if (g_file_test (pre_path, G_FILE_TEST_EXISTS))
+    {
+      g_autoptr(JsonObject) pre = clipscope_read_json_object (pre_path, error);
+      Reader pr = { pre_path, error, FALSE };
+
+      if (pre == NULL)
+        return FALSE;
+      read_hf_preprocessor (&pr, pre, model);
+      return !pr.failed;
+    }
+  read_hf_preprocessor (&r, NULL, model);
+  return !r.failed;
+}
+
+/* ------------------------------------------------------------ open_clip */
+
+/* Architectures open_clip can describe that this engine does not run. A
+ * key listed here that is present and not false/null refuses the model
+ * rather than running it wrongly. */
+static const char * const unsupported_vision_keys[] = {
+  "timm_model_name", "attentional_pool", "no_ln_pre", "final_ln_after_pool",
+  "input_patchnorm", "ls_init_value", "output_tokens",
+};
+static const char * const unsupported_text_keys[] = {
+  "hf_model_name", "embed_cls", "ls_init_value", "no_causal_mask", "proj_bias",
+  "output_tokens",
+};
+
+static gboolean
+is_truthy (JsonNode *node)
+{
+  if (node == NULL)
+    return FALSE;
+  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_BOOLEAN)
+    return json_node_get_boolean (node);
+  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+    return json_node_get_string (node)[0] != '\0';
+  return TRUE;
+}
+
+static void
+refuse_unsupported (Reader             *r,
+                    JsonObject         *obj,
+                    const char         *section,
+                    const char * const *keys,
+                    gsize               n_keys)
+{
+  for (gsize i = 0; i < n_keys; i++)
+    if (is_truthy (member (obj, keys[i])))
+      {
+        reader_fail_with (r, CLIPSCOPE_ERROR_UNSUPPORTED, section, keys[i],
+                          "is set; Clipscope does not support this architecture");
+        return;
+      }
+}
+
+/* Pooling choices open_clip offers; only CLIP's own are run here. */
+static void
+check_pool_type (Reader     *r,
+                 JsonObject *obj,
+                 const char *section,
+                 const char *allowed)
+{
+  const char *pool = get_string (r, obj, section, "pool_type", allowed);
+
+  if (!r->failed && g_strcmp0 (pool, allowed) != 0)
+    {
+      g_autofree char *msg = g_strdup_printf ("is \"%s\"; only \"%s\" is supported", pool, allowed);
+      reader_fail (r, section, "pool_type", msg);
+    }
+}
+
+static void
+read_open_clip_vision (Reader         *r,
+                       JsonObject     *cfg,
+                       ClipscopeModel *model,
+                       gboolean        quick_gelu)
+{
+  const char *s = "vision_cfg";
+  JsonObject *v = get_object (r, cfg, NULL, s);
+  JsonNode *layers = member (v, "layers");
+  JsonNode *size = member (v, "image_size");
+  int image_size = 224;
+
+  refuse_unsupported (r, v, s, unsupported_vision_keys, G_N_ELEMENTS (unsupported_vision_keys));
+  check_pool_type (r, v, s, "tok");
+  if (size != NULL && JSON_NODE_HOLDS_ARRAY (size))
+    {
+      JsonArray *hw = json_node_get_array (size);
+      int64_t h = 0, w = 0;
+
+      if (json_array_get_length (hw) != 2 || !node_to_int (json_array_get_element (hw, 0), &h)
+          || !node_to_int (json_array_get_element (hw, 1), &w) || h != w || h < 1 || h > MAX_DIM)
+        reader_fail (r, s, "image_size", "is not a square size");
+      image_size = (int) h;
+    }
+  else
+    image_size = get_dim (r, v, s, "image_size", 224, 1);
+
+  if (layers != NULL && JSON_NODE_HOLDS_ARRAY (layers))
+    {
+      JsonArray *a = json_node_get_array (layers);
+      ClipscopeResnet *rn = &model->resnet;
+
+      model->info.vision_kind = CLIPSCOPE_VISION_RESNET;
+      if (json_array_get_length (a) != 4)
+        reader_fail (r, s, "layers", "is a list but not of four stage depths");
+      for (guint i = 0; i < 4 && !r->failed; i++)
+        {
+          int64_t n = 0;
+          if (!node_to_int (json_array_get_element (a, i), &n) || n < 1 || n > 1024)
+            reader_fail (r, s, "layers", "holds a stage depth that is not an integer in [1, 1024]");
+          rn->n_layers[i] = (int) n;
+        }
+      rn->image_size = image_size;
+      rn->width = get_dim (r, v, s, "width", 64, 2);
+      if (!r->failed && (rn->width % 2 != 0 || image_size % 32 != 0))
+        reader_fail (r, s, "width", "must be even and image_size a multiple of 32 for a ResNet");
+      rn->pool_dim = rn->width * 32;
+      rn->pool_heads = get_dim (r, v, s, "heads", rn->pool_dim / 64 > 0 ? rn->pool_dim / 64 : 1, 1);
+      rn->pool_grid = image_size / 32;
+    }
+  else
+    {
+      ClipscopeVit *vit = &model->vit;
+      int head_width;
+
+      model->info.vision_kind = CLIPSCOPE_VISION_VIT;
+      vit->image_size = image_size;
+      vit->tf.n_layers = get_dim (r, v, s, "layers", 12, 0);
+      vit->tf.width = get_dim (r, v, s, "width", 768, 1);
+      vit->patch_size = get_dim (r, v, s, "patch_size", 16, 1);
+      head_width = get_dim (r, v, s, "head_width", 64, 1);
+      vit->tf.n_heads = MAX (vit->tf.width / head_width, 1);
+      vit->tf.mlp_width = (int) (vit->tf.width * get_number (r, v, s, "mlp_ratio", 4.0));
+      vit->tf.ln_eps = 1e-5f;
+      vit->tf.quick_gelu = quick_gelu;
+    }
+}
+
+static void
+read_open_clip_text (Reader         *r,
+                     JsonObject     *cfg,
+                     ClipscopeModel *model,
+                     gboolean        quick_gelu)
+{
+  const char *s = "text_cfg";
+  JsonObject *t = get_object (r, cfg, NULL, s);
+  ClipscopeTextTower *text = &model->text;
+
+  refuse_unsupported (r, t, s, unsupported_text_keys, G_N_ELEMENTS (unsupported_text_keys));
+  check_pool_type (r, t, s, "argmax");
+  text->context_length = get_dim (r, t, s, "context_length", 77, 2);
+  text->vocab_size = get_dim (r, t, s, "vocab_size", 49408, 1);
+  text->tf.width = get_dim (r, t, s, "width", 512, 1);
+  text->tf.n_heads = get_dim (r, t, s, "heads", 8, 1);
+  text->tf.n_layers = get_dim (r, t, s, "layers", 12, 0);
+  text->tf.mlp_width = (int) (text->tf.width * get_number (r, t, s, "mlp_ratio", 4.0));
+  text->tf.ln_eps = 1e-5f;
+  text->tf.quick_gelu = quick_gelu;
+}
+
+static void
+read_open_clip_preprocess (Reader         *r,
+                           JsonObject     *root,
+                           ClipscopeModel *model)
+{
+  const char *s = "preprocess_cfg";
+  JsonObject *pre = get_object (r, root, NULL, s);
+  ClipscopePreprocessParams *p = &model->preprocess;
+  const char *interp = get_string (r, pre, s, "interpolation", "bicubic");
+  const char *mode = get_string (r, pre, s, "resize_mode", "shortest");
+  int size = model->info.vision_kind == CLIPSCOPE_VISION_VIT ? model->vit.image_size
+                                                             : model->resnet.image_size;
+
+  get_triple (r, pre, s, "mean", openai_mean, FALSE, p->mean);
+  get_triple (r, pre, s, "std", openai_std, TRUE, p->std);
+  if (!r->failed && g_strcmp0 (interp, "bicubic") != 0)
+    reader_fail (r, s, "interpolation", "is not \"bicubic\", the only filter supported");
+  if (!r->failed && g_strcmp0 (mode, "shortest") != 0)
+    reader_fail (r, s, "resize_mode", "is not \"shortest\", the only mode supported");
+  p->resize = size;
+  p->crop = size;
+}
+
+static gboolean
+read_open_clip_config (ClipscopeModel *model,
+                       GError        **error)
+{
+  g_autofree char *path = g_build_filename (model->path, "open_clip_config.json", NULL);
+  g_autoptr(JsonObject) root = clipscope_read_json_object (path, error);
+  Reader r = { path, error, FALSE };
+  JsonObject *cfg;
+  gboolean quick_gelu;
+
+  if (root == NULL)
+    return FALSE;
+  /* The hub's files nest the model under model_cfg; a bare model config
+   * (as in open_clip's own model_configs/) keeps it at the top. */
+  cfg = get_object (&r, root, NULL, "model_cfg");
+  if (cfg == NULL)
+    cfg = root;
+  quick_gelu = get_bool (&r, cfg, NULL, "quick_gelu", get_bool (&r, root, NULL, "quick_gelu", FALSE));
+  model->info.embed_dim = get_dim (&r, cfg, NULL, "embed_dim", 512, 1);
+  read_open_clip_vision (&r, cfg, model, quick_gelu);
+  read_open_clip_text (&r, cfg, model, quick_gelu);
+  if (!r.failed)
+    read_open_clip_preprocess (&r, root, model);
+  model->info.format = CLIPSCOPE_FORMAT_OPEN_CLIP;
+  return !r.failed;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+static gboolean
+has_file (const char *dir,
+          const char *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  return g_file_test (path, G_FILE_TEST_IS_REGULAR);
+}
+
+gboolean
+clipscope_model_read_config (ClipscopeModel *model,
+                             GError        **error)
+{
+  const char *dir = model->path;
+
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO,
+                   "%s: %s", dir, g_file_test (dir, G_FILE_TEST_EXISTS)
+                                   ? "not a folder" : "no such folder");
+      return FALSE;
+    }
+  /* LAION's repositories hold both layouts; either loads the same model,
+   * and the Hugging Face one is tried first. */
+  if (has_file (dir, "config.json") && has_file (dir, "model.safetensors"))
+    return read_hf_config (model, error);
+  if (has_file (dir, "open_clip_config.json") && has_file (dir, "open_clip_model.safetensors"))
+    return read_open_clip_config (model, error);
+
+  g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_CONFIG,
+               "%s: not a CLIP model folder: expected config.json with model.safetensors "
+               "(Hugging Face) or open_clip_config.json with open_clip_model.safetensors (open_clip)",
+               dir);
+  return FALSE;
+}

@@ -1,0 +1,359 @@
+/* context.c — per-thread state: the backend, scratch memory, batching */
+#include "encoder.h"
+#include "cpu/cpu-ops.h"
+
+#include <cblas.h>
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <json-glib/json-glib.h>
+
+struct _ClipscopeContext {
+  ClipscopeContextOptions options;
+  char                   *device_name;
+
+  /* Owned References */
+  ClipscopeModel         *model;
+  ClipscopeScratch        scratch;
+};
+
+ClipscopeContextOptions
+clipscope_context_options_default (void)
+{
+  ClipscopeContextOptions options = {
+    .backend = CLIPSCOPE_BACKEND_AUTO,
+    .max_batch = 16,
+    .n_threads = 0,
+  };
+  return options;
+}
+
+/* "AMD EPYC 7B13" from /proc/cpuinfo, or NULL where there is none. */
+static char *
+cpu_model_name (void)
+{
+  g_autofree char *info = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!g_file_get_contents ("/proc/cpuinfo", &info, NULL, NULL))
+    return NULL;
+  lines = g_strsplit (info, "\n", -1);
+  for (char **l = lines; *l != NULL; l++)
+    if (g_str_has_prefix (*l, "model name") && strchr (*l, ':') != NULL)
+      return g_strstrip (g_strdup (strchr (*l, ':') + 1));
+  return NULL;
+}
+
+static char *
+blas_description (void)
+{
+#ifdef HAVE_OPENBLAS
+  /* The core name is OpenBLAS's own static string: copy, then trim. */
+  g_autofree char *core = g_strdup (openblas_get_corename ());
+
+  return g_strdup_printf ("OpenBLAS %s", g_strstrip (core));
+#else
+  return g_strdup ("CBLAS");
+#endif
+}
+
+ClipscopeContext *
+clipscope_context_new (ClipscopeModel                *model,
+                       const ClipscopeContextOptions *options,
+                       GError                       **error)
+{
+  ClipscopeContextOptions defaults = clipscope_context_options_default ();
+  g_autofree char *cpu = NULL;
+  g_autofree char *blas = NULL;
+  ClipscopeContext *ctx;
+
+  g_return_val_if_fail (model != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (options == NULL)
+    options = &defaults;
+  if (options->backend == CLIPSCOPE_BACKEND_VULKAN)
+    {
+      g_set_error_literal (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
+                           "the Vulkan backend is not available in this build of Clipscope");
+      return NULL;
+    }
+  if (options->max_batch < 1 || options->n_threads < 0)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT,
+                   "batch size %d and thread count %d: the batch must be at least 1 and threads not negative",
+                   options->max_batch, options->n_threads);
+      return NULL;
+    }
+
+#ifdef HAVE_OPENBLAS
+  /* OpenBLAS's thread count is process-wide; the last context wins. */
+  if (options->n_threads > 0)
+    openblas_set_num_threads (options->n_threads);
+#endif
+  ctx = g_new0 (ClipscopeContext, 1);
+  ctx->model = clipscope_model_ref (model);
+  ctx->options = *options;
+  ctx->options.backend = CLIPSCOPE_BACKEND_CPU;
+  cpu = cpu_model_name ();
+  blas = blas_description ();
+  ctx->device_name = g_strdup_printf ("%s · %s", cpu ? cpu : "CPU", blas);
+  return ctx;
+}
+
+void
+clipscope_context_free (ClipscopeContext *ctx)
+{
+  if (ctx == NULL)
+    return;
+  clipscope_scratch_clear (&ctx->scratch);
+  g_clear_pointer (&ctx->model, clipscope_model_unref);
+  g_free (ctx->device_name);
+  g_free (ctx);
+}
+
+const char *
+clipscope_context_get_backend_name (ClipscopeContext *ctx)
+{
+  g_return_val_if_fail (ctx != NULL, NULL);
+
+  return "cpu";
+}
+
+const char *
+clipscope_context_get_device_name (ClipscopeContext *ctx)
+{
+  g_return_val_if_fail (ctx != NULL, NULL);
+
+  return ctx->device_name;
+}
+
+/* ------------------------------------------------------------ encoding */
+
+/* The image tower on one batch, normalised. */
+static gboolean
+encode_pixel_batch (ClipscopeContext *ctx,
+                    const float      *pixels,
+                    int               n,
+                    float            *out,
+                    GCancellable     *cancellable,
+                    GError          **error)
+{
+  ClipscopeModel *model = ctx->model;
+  gboolean ok;
+
+  if (model->info.vision_kind == CLIPSCOPE_VISION_VIT)
+    ok = clipscope_vit_encode (model, &ctx->scratch, pixels, n, out, cancellable, error);
+  else
+    ok = clipscope_resnet_encode (model, &ctx->scratch, pixels, n, out, cancellable, error);
+  if (ok)
+    clipscope_cpu_l2_normalize (out, n, model->info.embed_dim);
+  return ok;
+}
+
+gboolean
+clipscope_context_encode_pixels (ClipscopeContext *ctx,
+                                 const float      *pixels,
+                                 int               n,
+                                 float            *embeddings,
+                                 GCancellable     *cancellable,
+                                 GError          **error)
+{
+  const int s = ctx->model->info.image_size, e = ctx->model->info.embed_dim;
+
+  g_return_val_if_fail (ctx != NULL, FALSE);
+  g_return_val_if_fail (n >= 0 && (n == 0 || (pixels != NULL && embeddings != NULL)), FALSE);
+
+  for (int done = 0; done < n; done += ctx->options.max_batch)
+    {
+      int b = MIN (ctx->options.max_batch, n - done);
+
+      if (!encode_pixel_batch (ctx, pixels + (gsize) done * 3 * s * s, b,
+                               embeddings + (gsize) done * e, cancellable, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+clipscope_context_encode_image_files (ClipscopeContext      *ctx,
+                                      const char * const    *paths,
+                                      int                    n,
+                                      float                 *embeddings,
+                                      ClipscopeProgressFunc  progress,
+                                      gpointer               user_data,
+                                      GCancellable          *cancellable,
+                                      GError               **error)
+{
+  const int s = ctx->model->info.image_size, e = ctx->model->info.embed_dim;
+  const gsize image = (gsize) 3 * s * s;
+  g_autofree float *pixels = NULL;
+
+  g_return_val_if_fail (ctx != NULL, FALSE);
+  g_return_val_if_fail (n >= 0 && (n == 0 || (paths != NULL && embeddings != NULL)), FALSE);
+
+  /* Only one batch of decoded pixels is alive at a time. */
+  pixels = g_new (float, image * MIN (n, ctx->options.max_batch) + 1);
+  for (int done = 0; done < n; done += ctx->options.max_batch)
+    {
+      int b = MIN (ctx->options.max_batch, n - done);
+
+      for (int i = 0; i < b; i++)
+        {
+          if (g_cancellable_set_error_if_cancelled (cancellable, error)
+              || !clipscope_preprocess_file (paths[done + i], &ctx->model->preprocess,
+                                             pixels + i * image, error))
+            return FALSE;
+        }
+      if (!encode_pixel_batch (ctx, pixels, b, embeddings + (gsize) done * e, cancellable, error))
+        return FALSE;
+      if (progress != NULL)
+        progress (done + b, n, user_data);
+    }
+  return TRUE;
+}
+
+gboolean
+clipscope_context_encode_tokens (ClipscopeContext *ctx,
+                                 const int32_t    *tokens,
+                                 int               n,
+                                 float            *embeddings,
+                                 GCancellable     *cancellable,
+                                 GError          **error)
+{
+  const int ctx_len = ctx->model->info.context_length, e = ctx->model->info.embed_dim;
+
+  g_return_val_if_fail (ctx != NULL, FALSE);
+  g_return_val_if_fail (n >= 0 && (n == 0 || (tokens != NULL && embeddings != NULL)), FALSE);
+
+  for (int done = 0; done < n; done += ctx->options.max_batch)
+    {
+      int b = MIN (ctx->options.max_batch, n - done);
+      float *out = embeddings + (gsize) done * e;
+
+      if (!clipscope_text_encode (ctx->model, &ctx->scratch, tokens + (gsize) done * ctx_len, b,
+                                  out, cancellable, error))
+        return FALSE;
+      clipscope_cpu_l2_normalize (out, b, e);
+    }
+  return TRUE;
+}
+
+/* Tokenises texts[0 : n] into rows of a zero-padded [n, context] array. */
+static int32_t *
+tokenize_rows (ClipscopeContext   *ctx,
+               const char * const *texts,
+               int                 n,
+               GError            **error)
+{
+  const int ctx_len = ctx->model->info.context_length;
+  g_autofree int32_t *rows = g_new0 (int32_t, (gsize) n * ctx_len);
+
+  for (int i = 0; i < n; i++)
+    {
+      int n_ids = 0;
+      g_autofree int32_t *ids = clipscope_model_tokenize (ctx->model, texts[i], &n_ids, error);
+
+      if (ids == NULL)
+        return NULL;
+      memcpy (rows + (gsize) i * ctx_len, ids, (gsize) n_ids * sizeof (int32_t));
+    }
+  return g_steal_pointer (&rows);
+}
+
+gboolean
+clipscope_context_encode_texts (ClipscopeContext   *ctx,
+                                const char * const *texts,
+                                int                 n,
+                                float              *embeddings,
+                                GCancellable       *cancellable,
+                                GError            **error)
+{
+  const int e = ctx->model->info.embed_dim;
+
+  g_return_val_if_fail (ctx != NULL, FALSE);
+  g_return_val_if_fail (n >= 0 && (n == 0 || (texts != NULL && embeddings != NULL)), FALSE);
+
+  /* Tokenised a batch at a time, so 10,000 texts do not hold 10,000 rows. */
+  for (int done = 0; done < n; done += ctx->options.max_batch)
+    {
+      int b = MIN (ctx->options.max_batch, n - done);
+      g_autofree int32_t *rows = tokenize_rows (ctx, texts + done, b, error);
+
+      if (rows == NULL
+          || !clipscope_context_encode_tokens (ctx, rows, b, embeddings + (gsize) done * e,
+                                               cancellable, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+clipscope_context_encode_labels (ClipscopeContext   *ctx,
+                                 const char * const *labels,
+                                 int                 n_labels,
+                                 const char * const *templates,
+                                 int                 n_templates,
+                                 float              *embeddings,
+                                 GCancellable       *cancellable,
+                                 GError            **error)
+{
+  const int e = ctx->model->info.embed_dim, total = n_labels * n_templates;
+  const int chunk = ctx->options.max_batch;
+  g_autofree float *batch = NULL;
+  g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+
+  g_return_val_if_fail (ctx != NULL, FALSE);
+  g_return_val_if_fail (n_labels >= 0 && n_templates > 0, FALSE);
+
+  for (int t = 0; t < n_templates; t++)
+    if (!clipscope_template_is_valid (templates[t]))
+      {
+        g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT,
+                     "template \"%s\" does not hold exactly one {} placeholder", templates[t]);
+        return FALSE;
+      }
+
+  /* CLIP's zero-shot classifier: the mean over templates of normalised
+   * text embeddings, normalised again. Texts go through in batches over
+   * the flat (label, template) list, summed into their label's row. */
+  memset (embeddings, 0, (gsize) n_labels * e * sizeof (float));
+  batch = g_new (float, (gsize) chunk * e);
+  for (int done = 0; done < total; done += chunk)
+    {
+      int b = MIN (chunk, total - done);
+
+      g_ptr_array_set_size (texts, 0);
+      for (int i = done; i < done + b; i++)
+        g_ptr_array_add (texts, clipscope_template_apply (templates[i % n_templates],
+                                                          labels[i / n_templates]));
+      if (!clipscope_context_encode_texts (ctx, (const char * const *) texts->pdata, b, batch,
+                                           cancellable, error))
+        return FALSE;
+      for (int i = 0; i < b; i++)
+        {
+          float *dst = embeddings + (gsize) ((done + i) / n_templates) * e;
+
+          for (int j = 0; j < e; j++)
+            dst[j] += batch[(gsize) i * e + j];
+        }
+    }
+  clipscope_cpu_l2_normalize (embeddings, n_labels, e);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------- versions */
+
+const char *
+clipscope_version (void)
+{
+  return CLIPSCOPE_VERSION;
+}
+
+char *
+clipscope_system_info (void)
+{
+  g_autofree char *blas = blas_description ();
+
+  return g_strdup_printf ("Clipscope %s; GLib %u.%u.%u; json-glib %s; GdkPixbuf %s; %s",
+                          CLIPSCOPE_VERSION, glib_major_version, glib_minor_version,
+                          glib_micro_version, JSON_VERSION_S, gdk_pixbuf_version, blas);
+}

@@ -1,0 +1,244 @@
+/* cpu-ops.c — the CPU backend's building blocks */
+#include "cpu-ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ exp and friends */
+
+/* exp(x) = 2ⁿ · exp(r) with n = round(x / ln 2) and |r| ≤ ln 2 / 2, where a
+ * degree-6 Taylor polynomial is accurate to ~6e-8 relative. Rounding with
+ * the 1.5 · 2²³ trick instead of rintf keeps the loop branch-free, so that
+ * plain SSE2 code vectorises it; libm's expf does not vectorise. */
+static inline float
+fast_expf (float x)
+{
+  const float magic = 12582912.0f; /* 1.5 · 2²³ */
+  union { float f; int32_t i; } scale;
+  float n, r, p;
+
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  n = (x * 1.44269504f + magic) - magic;
+  r = x - n * 0.693145752f;     /* ln 2, split so n · hi is exact */
+  r = r - n * 1.42860677e-6f;
+  p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  scale.i = ((int32_t) n + 127) << 23;
+  return p * scale.f;
+}
+
+float
+clipscope_cpu_expf (float x)
+{
+  return fast_expf (x);
+}
+
+/* erf by Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7, a few
+ * float ulps), built on fast_expf so the GELU loop vectorises. */
+static inline float
+fast_erff (float x)
+{
+  float a = fabsf (x);
+  float t = 1.0f / (1.0f + 0.3275911f * a);
+  float y = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f
+            + t * (-1.453152027f + t * 1.061405429f))));
+
+  y = 1.0f - y * fast_expf (-a * a);
+  return copysignf (y, x);
+}
+
+void
+clipscope_cpu_gelu (float   *x,
+                    gsize    n,
+                    gboolean quick)
+{
+  /* QuickGELU is what OpenAI's weights were trained with; the exact form
+   * is what open_clip uses for models trained without quick_gelu. */
+  if (quick)
+    for (gsize i = 0; i < n; i++)
+      x[i] = x[i] / (1.0f + fast_expf (-1.702f * x[i]));
+  else
+    for (gsize i = 0; i < n; i++)
+      x[i] = 0.5f * x[i] * (1.0f + fast_erff (x[i] * (float) M_SQRT1_2));
+}
+
+void
+clipscope_cpu_relu (float *x,
+                    gsize  n)
+{
+  for (gsize i = 0; i < n; i++)
+    x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+/* ---------------------------------------------------------------- linear */
+
+/* The hot spot: nearly all of an encoder's time is spent here. */
+void
+clipscope_cpu_linear (const float *x,
+                      int          ldx,
+                      int          rows,
+                      int          n_in,
+                      const float *w,
+                      const float *b,
+                      int          n_out,
+                      float       *y,
+                      int          ldy,
+                      gboolean     accumulate)
+{
+  if (b != NULL)
+    for (int r = 0; r < rows; r++)
+      {
+        float *yr = y + (gsize) r * ldy;
+
+        if (accumulate)
+          for (int j = 0; j < n_out; j++)
+            yr[j] += b[j];
+        else
+          memcpy (yr, b, (gsize) n_out * sizeof (float));
+      }
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, n_out, n_in,
+               1.0f, x, ldx, w, n_in,
+               (b != NULL || accumulate) ? 1.0f : 0.0f, y, ldy);
+}
+
+/* ----------------------------------------------------------- layer norm */
+
+void
+clipscope_cpu_layer_norm (const float *x,
+                          int          ldx,
+                          int          rows,
+                          int          dim,
+                          const float *w,
+                          const float *b,
+                          float        eps,
+                          float       *y,
+                          int          ldy)
+{
+  for (int r = 0; r < rows; r++)
+    {
+      const float *xr = x + (gsize) r * ldx;
+      float *yr = y + (gsize) r * ldy;
+      float mean = 0.0f, var = 0.0f, inv;
+
+      /* Two passes over the row: the mean first, then the variance around
+       * it, which avoids the cancellation of E[x²] − E[x]². */
+      for (int i = 0; i < dim; i++)
+        mean += xr[i];
+      mean /= (float) dim;
+      for (int i = 0; i < dim; i++)
+        var += (xr[i] - mean) * (xr[i] - mean);
+      var /= (float) dim;
+      inv = 1.0f / sqrtf (var + eps);
+      for (int i = 0; i < dim; i++)
+        yr[i] = (xr[i] - mean) * inv * w[i] + b[i];
+    }
+}
+
+/* -------------------------------------------------------------- softmax */
+
+static void
+softmax (float *x,
+         int    n)
+{
+  float max = x[0], sum = 0.0f, inv;
+
+  /* The maximum is subtracted first so that exp never overflows; the
+   * result is the same because softmax is shift-invariant. */
+  for (int i = 1; i < n; i++)
+    max = x[i] > max ? x[i] : max;
+  for (int i = 0; i < n; i++)
+    {
+      x[i] = fast_expf (x[i] - max);
+      sum += x[i];
+    }
+  inv = 1.0f / sum;
+  for (int i = 0; i < n; i++)
+    x[i] *= inv;
+}
+
+void
+clipscope_cpu_softmax_rows (float   *x,
+                            int      rows,
+                            int      n,
+                            int      ld,
+                            gboolean causal,
+                            int      first_pos)
+{
+  for (int r = 0; r < rows; r++)
+    {
+      float *xr = x + (gsize) r * ld;
+      int valid = causal ? MIN (first_pos + r + 1, n) : n;
+
+      softmax (xr, valid);
+      for (int i = valid; i < n; i++)
+        xr[i] = 0.0f;
+    }
+}
+
+/* ------------------------------------------------------------ attention */
+
+void
+clipscope_cpu_attention (const float *q,
+                         const float *k,
+                         const float *v,
+                         int          ldqkv,
+                         int          batch,
+                         int          seq,
+                         int          width,
+                         int          n_heads,
+                         gboolean     causal,
+                         const int   *query_rows,
+                         float       *scores,
+                         float       *out,
+                         int          ldout)
+{
+  const int hd = width / n_heads;
+  const float scale = 1.0f / sqrtf ((float) hd);
+  const int n_q = query_rows ? 1 : seq;
+
+  for (int b = 0; b < batch; b++)
+    for (int h = 0; h < n_heads; h++)
+      {
+        gsize row0 = (gsize) b * seq;
+        int first = query_rows ? query_rows[b] : 0;
+        const float *qh = q + (row0 + first) * ldqkv + (gsize) h * hd;
+        const float *kh = k + row0 * ldqkv + (gsize) h * hd;
+        const float *vh = v + row0 * ldqkv + (gsize) h * hd;
+        float *oh = out + (query_rows ? (gsize) b : row0) * ldout + (gsize) h * hd;
+
+        /* scores[n_q, seq] = q kᵀ / √hd, then softmax, then · v. */
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n_q, seq, hd,
+                     scale, qh, ldqkv, kh, ldqkv, 0.0f, scores, seq);
+        clipscope_cpu_softmax_rows (scores, n_q, seq, seq, causal, first);
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n_q, hd, seq,
+                     1.0f, scores, seq, vh, ldqkv, 0.0f, oh, ldout);
+      }
+}
+
+/* -------------------------------------------------------- normalisation */
+
+void
+clipscope_cpu_l2_normalize (float *x,
+                            int    rows,
+                            int    dim)
+{
+  for (int r = 0; r < rows; r++)
+    {
+      float *xr = x + (gsize) r * dim;
+      double sum = 0.0;
+      float inv;
+
+      for (int i = 0; i < dim; i++)
+        sum += (double) xr[i] * xr[i];
+      inv = sum > 0.0 ? (float) (1.0 / sqrt (sum)) : 0.0f;
+      for (int i = 0; i < dim; i++)
+        xr[i] *= inv;
+    }
+}

@@ -1,0 +1,86 @@
+/* cpu-ops.h — the CPU backend's building blocks
+ *
+ * Matrix products go to OpenBLAS; everything else is plain loops written
+ * so that the compiler can vectorise them. Arrays are row-major float32;
+ * "[rows, cols]" gives their shape.
+ */
+#pragma once
+
+#include "clipscope-private.h"
+
+G_BEGIN_DECLS
+
+/* y[rows, n_out] (+)= x[rows, n_in] · w[n_out, n_in]ᵀ + b[n_out].
+ * @ldx and @ldy are the row strides of x and y; @accumulate adds to y
+ * (a residual connection) instead of overwriting it; @b may be NULL. */
+void clipscope_cpu_linear (const float *x,
+                           int          ldx,
+                           int          rows,
+                           int          n_in,
+                           const float *w,
+                           const float *b,
+                           int          n_out,
+                           float       *y,
+                           int          ldy,
+                           gboolean     accumulate);
+
+/* y[rows, dim] = LayerNorm(x[rows, dim]) · w + b; x and y may alias. */
+void clipscope_cpu_layer_norm (const float *x,
+                               int          ldx,
+                               int          rows,
+                               int          dim,
+                               const float *w,
+                               const float *b,
+                               float        eps,
+                               float       *y,
+                               int          ldy);
+
+/* In place: QuickGELU x·σ(1.702x) or the exact, erf-based GELU. */
+void clipscope_cpu_gelu (float   *x,
+                         gsize    n,
+                         gboolean quick);
+
+/* In place: max(x, 0). */
+void clipscope_cpu_relu (float *x,
+                         gsize  n);
+
+/* In place over each row r of x[rows, n] (row stride @ld): softmax. With
+ * @causal, row r sees only its first first_pos + r + 1 entries (the rest
+ * become 0), as the query at sequence position first_pos + r. */
+void clipscope_cpu_softmax_rows (float   *x,
+                                 int      rows,
+                                 int      n,
+                                 int      ld,
+                                 gboolean causal,
+                                 int      first_pos);
+
+/* Multi-head scaled dot-product attention for a batch of sequences.
+ * q, k, v: [batch · seq, width] with row stride @ldqkv (they may be column
+ * slices of one [batch · seq, 3 · width] array). @causal masks positions
+ * after the query. Without @query_rows every position is a query and out
+ * is [batch · seq, width]; with it, only position query_rows[b] of each
+ * sequence b is, and out is [batch, width]. @scores is scratch of
+ * seq × seq floats. */
+void clipscope_cpu_attention (const float *q,
+                              const float *k,
+                              const float *v,
+                              int          ldqkv,
+                              int          batch,
+                              int          seq,
+                              int          width,
+                              int          n_heads,
+                              gboolean     causal,
+                              const int   *query_rows,
+                              float       *scores,
+                              float       *out,
+                              int          ldout);
+
+/* Each row of x[rows, dim] divided by its L2 norm. */
+void clipscope_cpu_l2_normalize (float *x,
+                                 int    rows,
+                                 int    dim);
+
+/* exp(x) to about one ulp, in a form compilers vectorise. */
+float clipscope_cpu_expf (float x);
+
+G_END_DECLS

@@ -1,0 +1,708 @@
+/* model.c — loading a CLIP checkpoint
+ *
+ * Both supported layouts name the same logical tensors differently. The
+ * tables below put the two names side by side; every tensor is found
+ * through them, its shape checked against the configuration, and its data
+ * either used in place (float32 in the mapping) or converted once.
+ */
+#include "model.h"
+
+#include <math.h>
+
+/* ------------------------------------------------------------ name tables */
+
+typedef enum {
+  T_TOKEN_EMB,
+  T_TEXT_POS,
+  T_LN_FINAL_W,
+  T_LN_FINAL_B,
+  T_TEXT_PROJ,
+  T_CLASS_EMB,
+  T_PATCH,
+  T_VISION_POS,
+  T_LN_PRE_W,
+  T_LN_PRE_B,
+  T_LN_POST_W,
+  T_LN_POST_B,
+  T_VISION_PROJ,
+  T_LOGIT_SCALE,
+} TensorRole;
+
+/* The projections differ in layout too: Hugging Face stores a Linear
+ * weight (out, in), OpenAI's state dict the matrix (in, out) it multiplies
+ * by on the right. */
+static const struct {
+  const char *hf;
+  const char *open_clip;
+} tensor_names[] = {
+  [T_TOKEN_EMB]   = { "text_model.embeddings.token_embedding.weight", "token_embedding.weight" },
+  [T_TEXT_POS]    = { "text_model.embeddings.position_embedding.weight", "positional_embedding" },
+  [T_LN_FINAL_W]  = { "text_model.final_layer_norm.weight", "ln_final.weight" },
+  [T_LN_FINAL_B]  = { "text_model.final_layer_norm.bias", "ln_final.bias" },
+  [T_TEXT_PROJ]   = { "text_projection.weight", "text_projection" },
+  [T_CLASS_EMB]   = { "vision_model.embeddings.class_embedding", "visual.class_embedding" },
+  [T_PATCH]       = { "vision_model.embeddings.patch_embedding.weight", "visual.conv1.weight" },
+  [T_VISION_POS]  = { "vision_model.embeddings.position_embedding.weight", "visual.positional_embedding" },
+  [T_LN_PRE_W]    = { "vision_model.pre_layrnorm.weight", "visual.ln_pre.weight" },
+  [T_LN_PRE_B]    = { "vision_model.pre_layrnorm.bias", "visual.ln_pre.bias" },
+  [T_LN_POST_W]   = { "vision_model.post_layernorm.weight", "visual.ln_post.weight" },
+  [T_LN_POST_B]   = { "vision_model.post_layernorm.bias", "visual.ln_post.bias" },
+  [T_VISION_PROJ] = { "visual_projection.weight", "visual.proj" },
+  [T_LOGIT_SCALE] = { "logit_scale", "logit_scale" },
+};
+
+/* Inside a block, relative to the block prefix. open_clip packs q, k and v
+ * into one in_proj tensor of 3 × width rows; part says which third. */
+typedef struct {
+  gsize       offset;        /* of the pointer in ClipscopeBlock */
+  const char *hf;
+  const char *open_clip;
+  int         part;          /* -1: the whole tensor */
+  gboolean    is_matrix;
+  gboolean    mlp_rows;      /* (mlp_width, …) rather than (width, …) */
+  gboolean    mlp_cols;      /* (…, mlp_width) */
+} BlockTensor;
+
+#define B(field) G_STRUCT_OFFSET (ClipscopeBlock, field)
+static const BlockTensor block_tensors[] = {
+  { B (ln_1_w), "layer_norm1.weight",      "ln_1.weight",          -1, FALSE, FALSE, FALSE },
+  { B (ln_1_b), "layer_norm1.bias",        "ln_1.bias",            -1, FALSE, FALSE, FALSE },
+  { B (q_w),    "self_attn.q_proj.weight", "attn.in_proj_weight",   0, TRUE,  FALSE, FALSE },
+  { B (k_w),    "self_attn.k_proj.weight", "attn.in_proj_weight",   1, TRUE,  FALSE, FALSE },
+  { B (v_w),    "self_attn.v_proj.weight", "attn.in_proj_weight",   2, TRUE,  FALSE, FALSE },
+  { B (q_b),    "self_attn.q_proj.bias",   "attn.in_proj_bias",     0, FALSE, FALSE, FALSE },
+  { B (k_b),    "self_attn.k_proj.bias",   "attn.in_proj_bias",     1, FALSE, FALSE, FALSE },
+  { B (v_b),    "self_attn.v_proj.bias",   "attn.in_proj_bias",     2, FALSE, FALSE, FALSE },
+  { B (out_w),  "self_attn.out_proj.weight", "attn.out_proj.weight", -1, TRUE, FALSE, FALSE },
+  { B (out_b),  "self_attn.out_proj.bias", "attn.out_proj.bias",   -1, FALSE, FALSE, FALSE },
+  { B (ln_2_w), "layer_norm2.weight",      "ln_2.weight",          -1, FALSE, FALSE, FALSE },
+  { B (ln_2_b), "layer_norm2.bias",        "ln_2.bias",            -1, FALSE, FALSE, FALSE },
+  { B (fc1_w),  "mlp.fc1.weight",          "mlp.c_fc.weight",      -1, TRUE,  TRUE,  FALSE },
+  { B (fc1_b),  "mlp.fc1.bias",            "mlp.c_fc.bias",        -1, FALSE, TRUE,  FALSE },
+  { B (fc2_w),  "mlp.fc2.weight",          "mlp.c_proj.weight",    -1, TRUE,  FALSE, TRUE  },
+  { B (fc2_b),  "mlp.fc2.bias",            "mlp.c_proj.bias",      -1, FALSE, FALSE, FALSE },
+};
+#undef B
+
+/* ---------------------------------------------------------------- loader */
+
+typedef struct {
+  ClipscopeModel       *model;
+  ClipscopeSafetensors *st;
+  gboolean              hf;
+  int64_t               n_params;
+  GError              **error;
+} Loader;
+
+static float *
+owned_floats (Loader *ld,
+              int64_t n)
+{
+  float *p = g_try_malloc_n ((gsize) n, sizeof (float));
+
+  if (p == NULL)
+    return NULL;
+  g_ptr_array_add (ld->model->owned, p);
+  ld->model->info.weight_bytes += (gsize) n * sizeof (float);
+  return p;
+}
+
+static char *
+format_shape (int            n_dims,
+              const int64_t *shape)
+{
+  GString *s = g_string_new ("[");
+
+  for (int i = 0; i < n_dims; i++)
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? ", " : "", shape[i]);
+  g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+check_shape (Loader                *ld,
+             const ClipscopeTensor *t,
+             int                    n_dims,
+             const int64_t         *shape)
+{
+  g_autofree char *found = NULL;
+  g_autofree char *expected = NULL;
+  gboolean same = t->n_dims == n_dims;
+
+  for (int i = 0; same && i < n_dims; i++)
+    same = t->shape[i] == shape[i];
+  if (same)
+    return TRUE;
+  found = format_shape (t->n_dims, t->shape);
+  expected = format_shape (n_dims, shape);
+  g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TENSOR_SHAPE,
+               "%s: tensor \"%s\" has shape %s, expected %s",
+               clipscope_safetensors_get_name (ld->st), t->name, found, expected);
+  return FALSE;
+}
+
+/* Finds @name, checks it holds n_parts × shape[0] rows of @shape, and
+ * returns part @part of it as float32. */
+static const float *
+load_part (Loader        *ld,
+           const char    *name,
+           int            part,
+           int            n_parts,
+           int            n_dims,
+           const int64_t *shape)
+{
+  const ClipscopeTensor *t = clipscope_safetensors_lookup (ld->st, name);
+  int64_t file_shape[CLIPSCOPE_MAX_TENSOR_DIMS];
+  int64_t n, first;
+  float *dst;
+
+  if (t == NULL)
+    {
+      g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TENSOR_MISSING,
+                   "%s: tensor \"%s\" is missing", clipscope_safetensors_get_name (ld->st), name);
+      return NULL;
+    }
+  memcpy (file_shape, shape, n_dims * sizeof (int64_t));
+  if (n_dims > 0)
+    file_shape[0] *= n_parts;
+  if (!check_shape (ld, t, n_dims, file_shape))
+    return NULL;
+
+  n = t->n_elements / n_parts;
+  first = n * part;
+  ld->n_params += n;
+  if (t->dtype == CLIPSCOPE_DTYPE_F32 && ((guintptr) t->data % sizeof (float)) == 0)
+    return (const float *) (const void *) t->data + first;
+
+  /* Converted tensors are converted whole, then only the part is kept;
+   * in_proj tensors are the only ones split and they are small. */
+  if (n_parts == 1)
+    {
+      dst = owned_floats (ld, n);
+      if (dst == NULL)
+        goto oom;
+      return clipscope_tensor_to_f32 (ld->st, t, dst, ld->error) ? dst : NULL;
+    }
+  else
+    {
+      g_autofree float *whole = g_try_malloc_n ((gsize) t->n_elements, sizeof (float));
+
+      dst = owned_floats (ld, n);
+      if (whole == NULL || dst == NULL)
+        goto oom;
+      if (!clipscope_tensor_to_f32 (ld->st, t, whole, ld->error))
+        return NULL;
+      memcpy (dst, whole + first, (gsize) n * sizeof (float));
+      return dst;
+    }
+
+oom:
+  g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_LIMIT,
+               "%s: not enough memory to convert tensor \"%s\" (%" G_GINT64_FORMAT " elements)",
+               clipscope_safetensors_get_name (ld->st), name, t->n_elements);
+  return NULL;
+}
+
+static const float *
+load (Loader        *ld,
+      const char    *name,
+      int            n_dims,
+      const int64_t *shape)
+{
+  return load_part (ld, name, 0, 1, n_dims, shape);
+}
+
+#define SHAPE(...) (const int64_t[]) { __VA_ARGS__ }
+#define N_DIMS(...) ((int) (sizeof ((const int64_t[]) { __VA_ARGS__ }) / sizeof (int64_t)))
+#define LOAD(ld, name, ...) load ((ld), (name), N_DIMS (__VA_ARGS__), SHAPE (__VA_ARGS__))
+
+static const float *
+load_role (Loader        *ld,
+           TensorRole     role,
+           int            n_dims,
+           const int64_t *shape)
+{
+  return load (ld, ld->hf ? tensor_names[role].hf : tensor_names[role].open_clip, n_dims, shape);
+}
+
+#define LOAD_ROLE(ld, role, ...) load_role ((ld), (role), N_DIMS (__VA_ARGS__), SHAPE (__VA_ARGS__))
+
+/* A projection as (embed_dim, width): Hugging Face's layout already, the
+ * transpose of OpenAI's. */
+static const float *
+load_projection (Loader    *ld,
+                 TensorRole role,
+                 int        width)
+{
+  int64_t embed = ld->model->info.embed_dim;
+  const float *p;
+  float *t;
+
+  if (ld->hf)
+    return LOAD_ROLE (ld, role, embed, width);
+  p = LOAD_ROLE (ld, role, width, embed);
+  if (p == NULL || (t = owned_floats (ld, embed * width)) == NULL)
+    return NULL;
+  for (int64_t i = 0; i < width; i++)
+    for (int64_t j = 0; j < embed; j++)
+      t[j * width + i] = p[i * embed + j];
+  return t;
+}
+
+static gboolean
+load_transformer (Loader               *ld,
+                  ClipscopeTransformer *tf,
+                  const char           *hf_prefix,
+                  const char           *open_clip_prefix)
+{
+  const int64_t w = tf->width, m = tf->mlp_width;
+
+  if (tf->n_heads < 1 || w % tf->n_heads != 0)
+    {
+      g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_CONFIG,
+                   "%s: width %d is not divisible by %d attention heads",
+                   ld->model->path, tf->width, tf->n_heads);
+      return FALSE;
+    }
+  tf->blocks = g_new0 (ClipscopeBlock, tf->n_layers);
+  for (int l = 0; l < tf->n_layers; l++)
+    for (gsize i = 0; i < G_N_ELEMENTS (block_tensors); i++)
+      {
+        const BlockTensor *bt = &block_tensors[i];
+        g_autofree char *name = ld->hf ? g_strdup_printf ("%s.%d.%s", hf_prefix, l, bt->hf)
+                                       : g_strdup_printf ("%s.%d.%s", open_clip_prefix, l, bt->open_clip);
+        int64_t shape[2] = { bt->mlp_rows ? m : w, bt->mlp_cols ? m : w };
+        int part = ld->hf ? -1 : bt->part;
+        const float *p = load_part (ld, name, MAX (part, 0), part < 0 ? 1 : 3,
+                                    bt->is_matrix ? 2 : 1, shape);
+
+        if (p == NULL)
+          return FALSE;
+        G_STRUCT_MEMBER (const float *, &tf->blocks[l], bt->offset) = p;
+      }
+  return TRUE;
+}
+
+static gboolean
+load_text (Loader *ld)
+{
+  ClipscopeTextTower *t = &ld->model->text;
+  const int64_t w = t->tf.width;
+
+  t->token_emb = LOAD_ROLE (ld, T_TOKEN_EMB, t->vocab_size, w);
+  t->pos_emb = t->token_emb ? LOAD_ROLE (ld, T_TEXT_POS, t->context_length, w) : NULL;
+  if (t->pos_emb == NULL
+      || !load_transformer (ld, &t->tf, "text_model.encoder.layers", "transformer.resblocks"))
+    return FALSE;
+  t->ln_final_w = LOAD_ROLE (ld, T_LN_FINAL_W, w);
+  t->ln_final_b = t->ln_final_w ? LOAD_ROLE (ld, T_LN_FINAL_B, w) : NULL;
+  t->proj = t->ln_final_b ? load_projection (ld, T_TEXT_PROJ, t->tf.width) : NULL;
+  return t->proj != NULL;
+}
+
+static gboolean
+load_vit (Loader *ld)
+{
+  ClipscopeVit *v = &ld->model->vit;
+  const int64_t w = v->tf.width, p = v->patch_size;
+
+  if (v->image_size % v->patch_size != 0)
+    {
+      g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_CONFIG,
+                   "%s: image size %d is not a multiple of the patch size %d",
+                   ld->model->path, v->image_size, v->patch_size);
+      return FALSE;
+    }
+  v->n_patches = (v->image_size / v->patch_size) * (v->image_size / v->patch_size);
+  v->patch_w = LOAD_ROLE (ld, T_PATCH, w, 3, p, p);
+  v->class_emb = v->patch_w ? LOAD_ROLE (ld, T_CLASS_EMB, w) : NULL;
+  v->pos_emb = v->class_emb ? LOAD_ROLE (ld, T_VISION_POS, 1 + v->n_patches, w) : NULL;
+  v->ln_pre_w = v->pos_emb ? LOAD_ROLE (ld, T_LN_PRE_W, w) : NULL;
+  v->ln_pre_b = v->ln_pre_w ? LOAD_ROLE (ld, T_LN_PRE_B, w) : NULL;
+  if (v->ln_pre_b == NULL
+      || !load_transformer (ld, &v->tf, "vision_model.encoder.layers", "visual.transformer.resblocks"))
+    return FALSE;
+  v->ln_post_w = LOAD_ROLE (ld, T_LN_POST_W, w);
+  v->ln_post_b = v->ln_post_w ? LOAD_ROLE (ld, T_LN_POST_B, w) : NULL;
+  v->proj = v->ln_post_b ? load_projection (ld, T_VISION_PROJ, v->tf.width) : NULL;
+  return v->proj != NULL;
+}
+
+/* ------------------------------------------------------------- ResNet */
+
+/* Loads "<prefix>.weight" of a bias-free convolution and the batch norm
+ * "<bn>.*" after it, and folds the norm into the weights:
+ * y = γ (conv(x) − μ) / √(σ² + ε) + β = conv'(x) + b'. */
+static gboolean
+load_conv_bn (Loader        *ld,
+              ClipscopeConv *conv,
+              const char    *conv_name,
+              const char    *bn_name)
+{
+  g_autofree char *wn = g_strdup_printf ("%s.weight", conv_name);
+  const char *suffix[4] = { "weight", "bias", "running_mean", "running_var" };
+  const float *bn[4];
+  const int64_t k = conv->kernel, per_out = (int64_t) conv->c_in * k * k;
+  const float *w = LOAD (ld, wn, conv->c_out, conv->c_in, k, k);
+  float *fw, *fb;
+
+  if (w == NULL)
+    return FALSE;
+  for (int i = 0; i < 4; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%s.%s", bn_name, suffix[i]);
+      if ((bn[i] = LOAD (ld, name, conv->c_out)) == NULL)
+        return FALSE;
+    }
+  fw = owned_floats (ld, conv->c_out * per_out);
+  fb = owned_floats (ld, conv->c_out);
+  if (fw == NULL || fb == NULL)
+    return FALSE;
+  for (int o = 0; o < conv->c_out; o++)
+    {
+      double scale = bn[0][o] / sqrt ((double) bn[3][o] + 1e-5);
+
+      for (int64_t i = 0; i < per_out; i++)
+        fw[o * per_out + i] = (float) (w[o * per_out + i] * scale);
+      fb[o] = (float) (bn[1][o] - bn[2][o] * scale);
+    }
+  /* The running statistics are buffers, not parameters. */
+  ld->n_params -= 2 * conv->c_out;
+  conv->w = fw;
+  conv->b = fb;
+  return TRUE;
+}
+
+static void
+conv_init (ClipscopeConv *c,
+           int            c_in,
+           int            c_out,
+           int            kernel,
+           int            stride)
+{
+  c->c_in = c_in;
+  c->c_out = c_out;
+  c->kernel = kernel;
+  c->stride = stride;
+  c->pad = kernel / 2;
+}
+
+static gboolean
+load_bottleneck (Loader              *ld,
+                 ClipscopeBottleneck *b,
+                 const char          *prefix,
+                 int                  inplanes,
+                 int                  planes,
+                 int                  stride)
+{
+  g_autofree char *c1 = g_strdup_printf ("%s.conv1", prefix), *n1 = g_strdup_printf ("%s.bn1", prefix);
+  g_autofree char *c2 = g_strdup_printf ("%s.conv2", prefix), *n2 = g_strdup_printf ("%s.bn2", prefix);
+  g_autofree char *c3 = g_strdup_printf ("%s.conv3", prefix), *n3 = g_strdup_printf ("%s.bn3", prefix);
+  g_autofree char *cd = g_strdup_printf ("%s.downsample.0", prefix);
+  g_autofree char *nd = g_strdup_printf ("%s.downsample.1", prefix);
+
+  b->stride = stride;
+  conv_init (&b->conv1, inplanes, planes, 1, 1);
+  conv_init (&b->conv2, planes, planes, 3, 1);
+  conv_init (&b->conv3, planes, planes * 4, 1, 1);
+  b->has_downsample = stride > 1 || inplanes != planes * 4;
+  conv_init (&b->downsample, inplanes, planes * 4, 1, 1);
+  return load_conv_bn (ld, &b->conv1, c1, n1)
+         && load_conv_bn (ld, &b->conv2, c2, n2)
+         && load_conv_bn (ld, &b->conv3, c3, n3)
+         && (!b->has_downsample || load_conv_bn (ld, &b->downsample, cd, nd));
+}
+
+static gboolean
+load_attnpool (Loader *ld)
+{
+  ClipscopeResnet *r = &ld->model->resnet;
+  const int64_t d = r->pool_dim, e = ld->model->info.embed_dim;
+  const int64_t n_pos = (int64_t) r->pool_grid * r->pool_grid + 1;
+
+  if (d % r->pool_heads != 0)
+    {
+      g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_CONFIG,
+                   "%s: attention pool width %d is not divisible by %d heads",
+                   ld->model->path, r->pool_dim, r->pool_heads);
+      return FALSE;
+    }
+  return (r->pool_pos = LOAD (ld, "visual.attnpool.positional_embedding", n_pos, d))
+         && (r->pool_q_w = LOAD (ld, "visual.attnpool.q_proj.weight", d, d))
+         && (r->pool_q_b = LOAD (ld, "visual.attnpool.q_proj.bias", d))
+         && (r->pool_k_w = LOAD (ld, "visual.attnpool.k_proj.weight", d, d))
+         && (r->pool_k_b = LOAD (ld, "visual.attnpool.k_proj.bias", d))
+         && (r->pool_v_w = LOAD (ld, "visual.attnpool.v_proj.weight", d, d))
+         && (r->pool_v_b = LOAD (ld, "visual.attnpool.v_proj.bias", d))
+         && (r->pool_c_w = LOAD (ld, "visual.attnpool.c_proj.weight", e, d))
+         && (r->pool_c_b = LOAD (ld, "visual.attnpool.c_proj.bias", e));
+}
+
+static gboolean
+load_resnet (Loader *ld)
+{
+  ClipscopeResnet *r = &ld->model->resnet;
+  int w = r->width, inplanes = w, k = 0;
+
+  conv_init (&r->stem[0], 3, w / 2, 3, 2);
+  conv_init (&r->stem[1], w / 2, w / 2, 3, 1);
+  conv_init (&r->stem[2], w / 2, w, 3, 1);
+  if (!load_conv_bn (ld, &r->stem[0], "visual.conv1", "visual.bn1")
+      || !load_conv_bn (ld, &r->stem[1], "visual.conv2", "visual.bn2")
+      || !load_conv_bn (ld, &r->stem[2], "visual.conv3", "visual.bn3"))
+    return FALSE;
+
+  r->n_blocks = r->n_layers[0] + r->n_layers[1] + r->n_layers[2] + r->n_layers[3];
+  r->blocks = g_new0 (ClipscopeBottleneck, r->n_blocks);
+  for (int stage = 0; stage < 4; stage++)
+    {
+      int planes = w << stage;
+
+      for (int j = 0; j < r->n_layers[stage]; j++, k++)
+        {
+          g_autofree char *prefix = g_strdup_printf ("visual.layer%d.%d", stage + 1, j);
+          int stride = (j == 0 && stage > 0) ? 2 : 1;
+
+          if (!load_bottleneck (ld, &r->blocks[k], prefix, inplanes, planes, stride))
+            return FALSE;
+          inplanes = planes * 4;
+        }
+    }
+  return load_attnpool (ld);
+}
+
+/* --------------------------------------------------------------- loading */
+
+static gboolean
+load_tokenizer (ClipscopeModel *model,
+                GError        **error)
+{
+  g_autofree char *vocab = g_build_filename (model->path, "vocab.json", NULL);
+  g_autofree char *merges = g_build_filename (model->path, "merges.txt", NULL);
+  g_autofree char *gz = g_build_filename (model->path, "bpe_simple_vocab_16e6.txt.gz", NULL);
+  int n;
+
+  if (g_file_test (vocab, G_FILE_TEST_EXISTS) || g_file_test (merges, G_FILE_TEST_EXISTS))
+    model->tokenizer = clipscope_tokenizer_new_from_files (vocab, merges, error);
+  else if (g_file_test (gz, G_FILE_TEST_EXISTS))
+    model->tokenizer = clipscope_tokenizer_new_from_bpe_gz (gz, error);
+  else
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s: no tokenizer: expected vocab.json with merges.txt, or bpe_simple_vocab_16e6.txt.gz",
+                   model->path);
+      return FALSE;
+    }
+  if (model->tokenizer == NULL)
+    return FALSE;
+  n = clipscope_tokenizer_get_vocab_size (model->tokenizer);
+  if (n > model->text.vocab_size)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s: the tokenizer has %d tokens but the text model embeds only %d",
+                   model->path, n, model->text.vocab_size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+load_logit_scale (Loader *ld)
+{
+  const ClipscopeTensor *t = clipscope_safetensors_lookup (ld->st, "logit_scale");
+  float v;
+
+  /* Stored as a scalar or, in some exports, a one-element vector. */
+  if (t != NULL && t->n_dims == 1 && t->shape[0] == 1)
+    {
+      if (!clipscope_tensor_to_f32 (ld->st, t, &v, ld->error))
+        return FALSE;
+    }
+  else
+    {
+      const float *p = load_role (ld, T_LOGIT_SCALE, 0, NULL);
+      if (p == NULL)
+        return FALSE;
+      v = *p;
+    }
+  if (!isfinite (v) || v > 20.f)
+    {
+      g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TENSOR_SHAPE,
+                   "%s: tensor \"logit_scale\" is %g; expected the log of a temperature",
+                   clipscope_safetensors_get_name (ld->st), v);
+      return FALSE;
+    }
+  ld->model->info.logit_scale = expf (v);
+  return TRUE;
+}
+
+static const char *
+dtype_name (ClipscopeSafetensors *st,
+            TensorRole            role,
+            gboolean              hf)
+{
+  const ClipscopeTensor *t = clipscope_safetensors_lookup (st, hf ? tensor_names[role].hf
+                                                                  : tensor_names[role].open_clip);
+  if (t == NULL || t->dtype == CLIPSCOPE_DTYPE_F32)
+    return "float32";
+  return t->dtype == CLIPSCOPE_DTYPE_F16 ? "float16" : "bfloat16";
+}
+
+static void
+fill_info (ClipscopeModel *model,
+           Loader         *ld)
+{
+  ClipscopeModelInfo *info = &model->info;
+  gboolean vit = info->vision_kind == CLIPSCOPE_VISION_VIT;
+
+  info->n_parameters = ld->n_params;
+  info->dtype = dtype_name (ld->st, T_TOKEN_EMB, ld->hf);
+  info->image_size = model->preprocess.crop;
+  info->image_resize = model->preprocess.resize;
+  memcpy (info->image_mean, model->preprocess.mean, sizeof info->image_mean);
+  memcpy (info->image_std, model->preprocess.std, sizeof info->image_std);
+  info->vision_width = vit ? model->vit.tf.width : model->resnet.width;
+  info->vision_layers = vit ? model->vit.tf.n_layers : model->resnet.n_blocks;
+  info->vision_heads = vit ? model->vit.tf.n_heads : model->resnet.pool_heads;
+  info->vision_patch_size = vit ? model->vit.patch_size : 0;
+  info->vision_quick_gelu = vit ? model->vit.tf.quick_gelu : FALSE;
+  if (!vit)
+    memcpy (info->vision_resnet_layers, model->resnet.n_layers, sizeof info->vision_resnet_layers);
+  info->text_width = model->text.tf.width;
+  info->text_layers = model->text.tf.n_layers;
+  info->text_heads = model->text.tf.n_heads;
+  info->text_vocab_size = model->text.vocab_size;
+  info->context_length = model->text.context_length;
+  info->text_quick_gelu = model->text.tf.quick_gelu;
+}
+
+static gboolean
+load_weights (ClipscopeModel *model,
+              GCancellable   *cancellable,
+              GError        **error)
+{
+  gboolean hf = model->info.format == CLIPSCOPE_FORMAT_HF;
+  g_autofree char *path = g_build_filename (model->path, hf ? "model.safetensors"
+                                                            : "open_clip_model.safetensors", NULL);
+  Loader ld = { model, NULL, hf, 0, error };
+  gboolean ok;
+
+  model->weights_file = clipscope_safetensors_open (path, error);
+  if (model->weights_file == NULL)
+    return FALSE;
+  ld.st = model->weights_file;
+  ok = load_logit_scale (&ld) && load_text (&ld);
+  if (ok && g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (ok)
+    ok = model->info.vision_kind == CLIPSCOPE_VISION_VIT ? load_vit (&ld) : load_resnet (&ld);
+  if (ok)
+    fill_info (model, &ld);
+  return ok;
+}
+
+ClipscopeModelOptions
+clipscope_model_options_default (void)
+{
+  ClipscopeModelOptions options = {
+    .max_image_pixels = CLIPSCOPE_MAX_IMAGE_PIXELS,
+  };
+  return options;
+}
+
+ClipscopeModel *
+clipscope_model_load (const char                  *dir,
+                      const ClipscopeModelOptions *options,
+                      GCancellable                *cancellable,
+                      GError                     **error)
+{
+  g_autoptr(ClipscopeModel) model = NULL;
+  ClipscopeModelOptions defaults = clipscope_model_options_default ();
+
+  g_return_val_if_fail (dir != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (options == NULL)
+    options = &defaults;
+  model = g_new0 (ClipscopeModel, 1);
+  g_atomic_ref_count_init (&model->ref_count);
+  model->path = g_strdup (dir);
+  model->owned = g_ptr_array_new_with_free_func (g_free);
+  model->preprocess.max_pixels = options->max_image_pixels > 0 ? options->max_image_pixels
+                                                               : CLIPSCOPE_MAX_IMAGE_PIXELS;
+
+  if (!clipscope_model_read_config (model, error)
+      || !load_weights (model, cancellable, error)
+      || !load_tokenizer (model, error))
+    return NULL;
+  return g_steal_pointer (&model);
+}
+
+ClipscopeModel *
+clipscope_model_ref (ClipscopeModel *model)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+
+  g_atomic_ref_count_inc (&model->ref_count);
+  return model;
+}
+
+void
+clipscope_model_unref (ClipscopeModel *model)
+{
+  g_return_if_fail (model != NULL);
+
+  if (!g_atomic_ref_count_dec (&model->ref_count))
+    return;
+  g_clear_pointer (&model->tokenizer, clipscope_tokenizer_free);
+  g_clear_pointer (&model->weights_file, clipscope_safetensors_free);
+  g_clear_pointer (&model->owned, g_ptr_array_unref);
+  g_free (model->text.tf.blocks);
+  g_free (model->vit.tf.blocks);
+  g_free (model->resnet.blocks);
+  g_free (model->path);
+  g_free (model);
+}
+
+const ClipscopeModelInfo *
+clipscope_model_get_info (ClipscopeModel *model)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+
+  return &model->info;
+}
+
+const char *
+clipscope_model_get_path (ClipscopeModel *model)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+
+  return model->path;
+}
+
+int32_t *
+clipscope_model_tokenize (ClipscopeModel *model,
+                          const char     *text,
+                          int            *n_tokens,
+                          GError        **error)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+  g_return_val_if_fail (text != NULL, NULL);
+  g_return_val_if_fail (n_tokens != NULL, NULL);
+
+  return clipscope_tokenizer_encode (model->tokenizer, text, model->text.context_length,
+                                     n_tokens, error);
+}
+
+gboolean
+clipscope_model_preprocess_file (ClipscopeModel *model,
+                                 const char     *path,
+                                 float          *pixels,
+                                 GError        **error)
+{
+  g_return_val_if_fail (model != NULL, FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (pixels != NULL, FALSE);
+
+  return clipscope_preprocess_file (path, &model->preprocess, pixels, error);
+}

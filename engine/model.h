@@ -1,0 +1,121 @@
+/* model.h — the loaded model: configuration and weights
+ *
+ * Every weight pointer below is float32, row-major, and either points into
+ * the mapped safetensors file (float32 tensors at an aligned offset) or
+ * into memory the model owns (converted float16/bfloat16 tensors, folded
+ * batch norms). Linear weights keep PyTorch's [out, in] layout, so a layer
+ * computes y = x Wᵀ + b.
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "clipscope-private.h"
+#include "safetensors.h"
+#include "tokenizer.h"
+#include "preprocess.h"
+
+G_BEGIN_DECLS
+
+/* One pre-LN residual attention block, the same in both towers. */
+typedef struct {
+  const float *ln_1_w, *ln_1_b;     /* (width) */
+  const float *q_w, *k_w, *v_w;     /* (width, width) each */
+  const float *q_b, *k_b, *v_b;     /* (width) each */
+  const float *out_w, *out_b;       /* (width, width), (width) */
+  const float *ln_2_w, *ln_2_b;     /* (width) */
+  const float *fc1_w, *fc1_b;       /* (mlp_width, width), (mlp_width) */
+  const float *fc2_w, *fc2_b;       /* (width, mlp_width), (width) */
+} ClipscopeBlock;
+
+typedef struct {
+  int             width;
+  int             n_layers;
+  int             n_heads;
+  int             mlp_width;
+  gboolean        quick_gelu;
+  float           ln_eps;
+  ClipscopeBlock *blocks;           /* (n_layers) */
+} ClipscopeTransformer;
+
+typedef struct {
+  ClipscopeTransformer tf;
+  int          image_size;
+  int          patch_size;
+  int          n_patches;           /* (image_size / patch_size)² */
+  const float *patch_w;             /* (width, 3 · patch · patch): the conv as a matrix */
+  const float *class_emb;           /* (width) */
+  const float *pos_emb;             /* (1 + n_patches, width) */
+  const float *ln_pre_w, *ln_pre_b; /* (width) */
+  const float *ln_post_w, *ln_post_b;
+  const float *proj;                /* (embed_dim, width) */
+} ClipscopeVit;
+
+/* A convolution with its batch norm folded in: y = conv(x, w) + b. */
+typedef struct {
+  int          c_in, c_out, kernel, stride, pad;
+  const float *w;                   /* (c_out, c_in · kernel · kernel) */
+  const float *b;                   /* (c_out) */
+} ClipscopeConv;
+
+typedef struct {
+  int           stride;             /* avg-pool factor after conv2; 1 = none */
+  ClipscopeConv conv1, conv2, conv3;
+  gboolean      has_downsample;
+  ClipscopeConv downsample;         /* 1×1, applied after an avg-pool of stride */
+} ClipscopeBottleneck;
+
+typedef struct {
+  int                  image_size;
+  int                  width;                /* stem width */
+  int                  n_layers[4];
+  ClipscopeConv        stem[3];
+  ClipscopeBottleneck *blocks;               /* all stages, in order */
+  int                  n_blocks;
+  /* Attention pooling over the final (image_size / 32)² grid. */
+  int          pool_dim;                     /* width · 32 */
+  int          pool_heads;
+  int          pool_grid;                    /* image_size / 32 */
+  const float *pool_pos;                     /* (1 + grid², pool_dim) */
+  const float *pool_q_w, *pool_k_w, *pool_v_w; /* (pool_dim, pool_dim) */
+  const float *pool_q_b, *pool_k_b, *pool_v_b; /* (pool_dim) */
+  const float *pool_c_w, *pool_c_b;          /* (embed_dim, pool_dim), (embed_dim) */
+} ClipscopeResnet;
+
+typedef struct {
+  ClipscopeTransformer tf;
+  int          vocab_size;
+  int          context_length;
+  const float *token_emb;           /* (vocab_size, width) */
+  const float *pos_emb;             /* (context_length, width) */
+  const float *ln_final_w, *ln_final_b;
+  const float *proj;                /* (embed_dim, width) */
+} ClipscopeTextTower;
+
+struct _ClipscopeModel {
+  gatomicrefcount ref_count;
+  char           *path;
+
+  ClipscopeModelInfo         info;
+  ClipscopePreprocessParams  preprocess;
+
+  ClipscopeVit               vit;          /* when info.vision_kind is VIT */
+  ClipscopeResnet            resnet;       /* when info.vision_kind is RESNET */
+  ClipscopeTextTower         text;
+
+  /* Owned References */
+  ClipscopeSafetensors *weights_file;
+  ClipscopeTokenizer   *tokenizer;
+  GPtrArray            *owned;             /* converted or folded weights (g_free) */
+};
+
+/* config.c: fills model->info, ->preprocess and the tower dimensions from
+ * the folder's JSON files. */
+gboolean clipscope_model_read_config (ClipscopeModel *model,
+                                      GError        **error);
+
+/* Parses a JSON file of at most CLIPSCOPE_MAX_CONFIG_BYTES into an object. */
+JsonObject *clipscope_read_json_object (const char *path,
+                                        GError    **error);
+
+G_END_DECLS
