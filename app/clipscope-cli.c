@@ -1,0 +1,832 @@
+/* clipscope-cli.c — the `clipscope` command-line tool
+ *
+ * A thin front end on libclipscope: each subcommand parses its options,
+ * calls the engine and prints JSON on stdout. Errors go to stderr as one
+ * "clipscope: error: …" line; usage errors exit 2, other failures 1.
+ */
+#include <clipscope.h>
+#include <json-glib/json-glib.h>
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#define EXIT_USAGE 2
+
+/* ------------------------------------------------------------- options */
+
+/* Options every subcommand accepts. */
+static char *opt_model;
+static char *opt_backend;
+
+static const GOptionEntry common_entries[] = {
+  { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model, "Model folder (Hugging Face or open_clip)", "DIR" },
+  { "backend", 'b', 0, G_OPTION_ARG_STRING, &opt_backend, "Compute backend: auto, cpu or vulkan", "NAME" },
+  { NULL }
+};
+
+typedef struct {
+  const char *name;
+  const char *parameters;     /* positional arguments, for --help */
+  const char *summary;
+  int       (*run) (int argc, char **argv);
+} Command;
+
+static int
+usage_error (const char *sub,
+             const char *message)
+{
+  g_printerr ("clipscope: error: %s\n", message);
+  g_printerr ("Try 'clipscope %s --help'.\n", sub ? sub : "");
+  return EXIT_USAGE;
+}
+
+static int
+fail (const GError *error)
+{
+  g_printerr ("clipscope: error: %s\n", error->message);
+  return EXIT_FAILURE;
+}
+
+/* Parses argv in place; on return argv[1 …] are the positional arguments,
+ * with a "--" that ended the options removed. FALSE means a usage error
+ * has been printed. */
+static gboolean
+parse_options (const Command      *cmd,
+               const GOptionEntry *entries,
+               int                *argc,
+               char             ***argv)
+{
+  g_autofree char *params = g_strdup_printf ("%s %s", cmd->name, cmd->parameters);
+  g_autoptr(GOptionContext) context = g_option_context_new (params);
+  g_autoptr(GError) error = NULL;
+
+  g_option_context_set_summary (context, cmd->summary);
+  g_option_context_add_main_entries (context, common_entries, NULL);
+  if (entries != NULL)
+    g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      usage_error (cmd->name, error->message);
+      return FALSE;
+    }
+  /* GOption keeps "--" when what follows it starts with "-"; the texts
+   * after it are positional arguments all the same. */
+  for (int i = 1; i < *argc; i++)
+    if (strcmp ((*argv)[i], "--") == 0)
+      {
+        memmove (*argv + i, *argv + i + 1, (*argc - i) * sizeof (char *));
+        (*argc)--;
+        break;
+      }
+  return TRUE;
+}
+
+static gboolean
+parse_backend (const char       *name,
+               ClipscopeBackend *backend)
+{
+  if (name == NULL || strcmp (name, "auto") == 0)
+    *backend = CLIPSCOPE_BACKEND_AUTO;
+  else if (strcmp (name, "cpu") == 0)
+    *backend = CLIPSCOPE_BACKEND_CPU;
+  else if (strcmp (name, "vulkan") == 0)
+    *backend = CLIPSCOPE_BACKEND_VULKAN;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+/* Checks the common options; a usage error has been printed on FALSE. */
+static gboolean
+check_common (const Command    *cmd,
+              ClipscopeBackend *backend)
+{
+  if (!parse_backend (opt_backend, backend))
+    {
+      g_autofree char *msg = g_strdup_printf ("unknown backend \"%s\" (expected auto, cpu or vulkan)",
+                                              opt_backend);
+      usage_error (cmd->name, msg);
+      return FALSE;
+    }
+  if (opt_model == NULL)
+    {
+      usage_error (cmd->name, "--model DIR is required (no bundled default model is installed)");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static ClipscopeModel *
+load_model (GError **error)
+{
+  return clipscope_model_load (opt_model, NULL, NULL, error);
+}
+
+static ClipscopeContext *
+new_context (ClipscopeModel  *model,
+             ClipscopeBackend backend,
+             int              batch,
+             GError         **error)
+{
+  ClipscopeContextOptions options = clipscope_context_options_default ();
+
+  options.backend = backend;
+  if (batch > 0)
+    options.max_batch = batch;
+  return clipscope_context_new (model, &options, error);
+}
+
+/* -------------------------------------------------------------- output */
+
+static void
+print_json (JsonBuilder *builder)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = json_builder_get_root (builder);
+  g_autofree char *text = NULL;
+
+  json_generator_set_root (gen, root);
+  text = json_generator_to_data (gen, NULL);
+  g_print ("%s\n", text);
+}
+
+static void
+add_floats (JsonBuilder *b,
+            const char  *name,
+            const float *v,
+            int          n)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (int i = 0; i < n; i++)
+    json_builder_add_double_value (b, v[i]);
+  json_builder_end_array (b);
+}
+
+static void
+add_int (JsonBuilder *b,
+         const char  *name,
+         gint64       v)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_int_value (b, v);
+}
+
+static void
+add_string (JsonBuilder *b,
+            const char  *name,
+            const char  *v)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_string_value (b, v);
+}
+
+static void
+add_bool (JsonBuilder *b,
+          const char  *name,
+          gboolean     v)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_boolean_value (b, v);
+}
+
+/* ---------------------------------------------------------------- info */
+
+static void
+add_vision (JsonBuilder              *b,
+            const ClipscopeModelInfo *info)
+{
+  gboolean vit = info->vision_kind == CLIPSCOPE_VISION_VIT;
+
+  json_builder_set_member_name (b, "vision");
+  json_builder_begin_object (b);
+  add_string (b, "kind", vit ? "vit" : "resnet");
+  add_int (b, "image_size", info->image_size);
+  add_int (b, "width", info->vision_width);
+  add_int (b, "heads", info->vision_heads);
+  if (vit)
+    {
+      add_int (b, "layers", info->vision_layers);
+      add_int (b, "patch_size", info->vision_patch_size);
+      add_bool (b, "quick_gelu", info->vision_quick_gelu);
+    }
+  else
+    {
+      json_builder_set_member_name (b, "layers");
+      json_builder_begin_array (b);
+      for (int i = 0; i < 4; i++)
+        json_builder_add_int_value (b, info->vision_resnet_layers[i]);
+      json_builder_end_array (b);
+    }
+  json_builder_end_object (b);
+}
+
+static void
+add_text (JsonBuilder              *b,
+          const ClipscopeModelInfo *info)
+{
+  json_builder_set_member_name (b, "text");
+  json_builder_begin_object (b);
+  add_int (b, "width", info->text_width);
+  add_int (b, "layers", info->text_layers);
+  add_int (b, "heads", info->text_heads);
+  add_int (b, "vocab_size", info->text_vocab_size);
+  add_int (b, "context_length", info->context_length);
+  add_bool (b, "quick_gelu", info->text_quick_gelu);
+  json_builder_end_object (b);
+}
+
+static int
+cmd_info (int    argc,
+          char **argv);
+
+static int
+cmd_tokenize (int    argc,
+              char **argv);
+
+static int
+cmd_preprocess (int    argc,
+                char **argv);
+
+static int
+cmd_embed (int    argc,
+           char **argv);
+
+static int
+cmd_classify (int    argc,
+              char **argv);
+
+static int
+cmd_bench (int    argc,
+           char **argv);
+
+static const Command commands[] = {
+  { "info", "", "Describe a model and the backend that would run it.", cmd_info },
+  { "tokenize", "TEXT…", "Print CLIP token ids of each TEXT.", cmd_tokenize },
+  { "preprocess", "IMAGE", "Write the model's input tensor for IMAGE as a NumPy .npy file.", cmd_preprocess },
+  { "embed", "", "Print normalised embeddings of images and texts.", cmd_embed },
+  { "classify", "IMAGE…", "Score images against labels, zero-shot.", cmd_classify },
+  { "bench", "", "Time the encoders on random inputs.", cmd_bench },
+};
+
+static int
+cmd_info (int    argc,
+          char **argv)
+{
+  const Command *cmd = &commands[0];
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ClipscopeModel) model = NULL;
+  g_autoptr(ClipscopeContext) ctx = NULL;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  const ClipscopeModelInfo *info;
+  ClipscopeBackend backend;
+
+  if (!parse_options (cmd, NULL, &argc, &argv) || !check_common (cmd, &backend))
+    return EXIT_USAGE;
+  if (argc > 1)
+    return usage_error (cmd->name, "info takes no arguments");
+  if ((model = load_model (&error)) == NULL
+      || (ctx = new_context (model, backend, 0, &error)) == NULL)
+    return fail (error);
+
+  info = clipscope_model_get_info (model);
+  json_builder_begin_object (b);
+  add_string (b, "format", info->format == CLIPSCOPE_FORMAT_HF ? "hf" : "open_clip");
+  add_vision (b, info);
+  add_text (b, info);
+  add_int (b, "embed_dim", info->embed_dim);
+  add_int (b, "context_length", info->context_length);
+  add_string (b, "dtype", info->dtype);
+  add_int (b, "parameters", info->n_parameters);
+  add_int (b, "weight_bytes", (gint64) info->weight_bytes);
+  json_builder_set_member_name (b, "logit_scale");
+  json_builder_add_double_value (b, info->logit_scale);
+  add_string (b, "backend", clipscope_context_get_backend_name (ctx));
+  add_string (b, "device", clipscope_context_get_device_name (ctx));
+  json_builder_end_object (b);
+  print_json (b);
+  return EXIT_SUCCESS;
+}
+
+/* ------------------------------------------------------------ tokenize */
+
+static int
+cmd_tokenize (int    argc,
+              char **argv)
+{
+  const Command *cmd = &commands[1];
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ClipscopeModel) model = NULL;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  ClipscopeBackend backend;
+
+  if (!parse_options (cmd, NULL, &argc, &argv) || !check_common (cmd, &backend))
+    return EXIT_USAGE;
+  if (argc < 2)
+    return usage_error (cmd->name, "no TEXT given");
+  if ((model = load_model (&error)) == NULL)
+    return fail (error);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "tokens");
+  json_builder_begin_array (b);
+  for (int i = 1; i < argc; i++)
+    {
+      int n = 0;
+      g_autofree int32_t *ids = clipscope_model_tokenize (model, argv[i], &n, &error);
+
+      if (ids == NULL)
+        return fail (error);
+      json_builder_begin_array (b);
+      for (int j = 0; j < n; j++)
+        json_builder_add_int_value (b, ids[j]);
+      json_builder_end_array (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  print_json (b);
+  return EXIT_SUCCESS;
+}
+
+/* ---------------------------------------------------------- preprocess */
+
+/* A NumPy .npy (format 1.0) of a C-order float32 [3, size, size] array;
+ * the header is padded so the data starts at a multiple of 64 bytes. */
+static gboolean
+write_npy (const char  *path,
+           const float *data,
+           int          size,
+           GError     **error)
+{
+  g_autofree char *dict = g_strdup_printf ("{'descr': '<f4', 'fortran_order': False, 'shape': (3, %d, %d), }",
+                                           size, size);
+  gsize n = (gsize) 3 * size * size;
+  gsize header_len = ((10 + strlen (dict) + 1 + 63) / 64) * 64 - 10;
+  g_autoptr(GString) out = g_string_new_len ("\x93NUMPY\x01\x00", 8);
+  guint8 len[2] = { header_len & 0xff, header_len >> 8 };
+
+  g_string_append_len (out, (const char *) len, 2);
+  g_string_append (out, dict);
+  while (out->len < 10 + header_len - 1)
+    g_string_append_c (out, ' ');
+  g_string_append_c (out, '\n');
+  for (gsize i = 0; i < n; i++)
+    {
+      guint32 bits;
+      memcpy (&bits, &data[i], 4);
+      bits = GUINT32_TO_LE (bits);
+      g_string_append_len (out, (const char *) &bits, 4);
+    }
+  return g_file_set_contents (path, out->str, (gssize) out->len, error);
+}
+
+static int
+cmd_preprocess (int    argc,
+                char **argv)
+{
+  const Command *cmd = &commands[2];
+  g_autofree char *npy = NULL;
+  const GOptionEntry entries[] = {
+    { "npy", 0, 0, G_OPTION_ARG_FILENAME, &npy, "Where to write the tensor", "OUT.npy" },
+    { NULL }
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ClipscopeModel) model = NULL;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autofree float *pixels = NULL;
+  ClipscopeBackend backend;
+  int size;
+
+  if (!parse_options (cmd, entries, &argc, &argv) || !check_common (cmd, &backend))
+    return EXIT_USAGE;
+  if (argc != 2)
+    return usage_error (cmd->name, "expected exactly one IMAGE");
+  if (npy == NULL)
+    return usage_error (cmd->name, "--npy OUT.npy is required");
+  if ((model = load_model (&error)) == NULL)
+    return fail (error);
+
+  size = clipscope_model_get_info (model)->image_size;
+  pixels = g_new (float, (gsize) 3 * size * size);
+  if (!clipscope_model_preprocess_file (model, argv[1], pixels, &error)
+      || !write_npy (npy, pixels, size, &error))
+    return fail (error);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "shape");
+  json_builder_begin_array (b);
+  json_builder_add_int_value (b, 3);
+  json_builder_add_int_value (b, size);
+  json_builder_add_int_value (b, size);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  print_json (b);
+  return EXIT_SUCCESS;
+}
+
+/* --------------------------------------------------------------- embed */
+
+static void
+add_embeddings (JsonBuilder        *b,
+                const char         *section,
+                const char         *key,
+                const char * const *names,
+                int                 n,
+                const float        *emb,
+                int                 dim)
+{
+  json_builder_set_member_name (b, section);
+  json_builder_begin_array (b);
+  for (int i = 0; i < n; i++)
+    {
+      json_builder_begin_object (b);
+      add_string (b, key, names[i]);
+      add_floats (b, "embedding", emb + (gsize) i * dim, dim);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+}
+
+static int
+cmd_embed (int    argc,
+           char **argv)
+{
+  const Command *cmd = &commands[3];
+  g_auto(GStrv) images = NULL;
+  g_auto(GStrv) texts = NULL;
+  const GOptionEntry entries[] = {
+    { "image", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &images, "An image to embed (repeatable)", "FILE" },
+    { "text", 't', 0, G_OPTION_ARG_STRING_ARRAY, &texts, "A text to embed (repeatable)", "STR" },
+    { NULL }
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ClipscopeModel) model = NULL;
+  g_autoptr(ClipscopeContext) ctx = NULL;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autofree float *image_emb = NULL, *text_emb = NULL;
+  ClipscopeBackend backend;
+  int n_images, n_texts, dim;
+
+  if (!parse_options (cmd, entries, &argc, &argv) || !check_common (cmd, &backend))
+    return EXIT_USAGE;
+  if (argc > 1)
+    return usage_error (cmd->name, "embed takes images and texts only through --image and --text");
+  n_images = images ? (int) g_strv_length (images) : 0;
+  n_texts = texts ? (int) g_strv_length (texts) : 0;
+  if (n_images + n_texts == 0)
+    return usage_error (cmd->name, "nothing to embed: give --image FILE or --text STR");
+  if ((model = load_model (&error)) == NULL
+      || (ctx = new_context (model, backend, 0, &error)) == NULL)
+    return fail (error);
+
+  dim = clipscope_model_get_info (model)->embed_dim;
+  image_emb = g_new (float, (gsize) n_images * dim + 1);
+  text_emb = g_new (float, (gsize) n_texts * dim + 1);
+  if (!clipscope_context_encode_image_files (ctx, (const char * const *) images, n_images,
+                                             image_emb, NULL, NULL, NULL, &error)
+      || !clipscope_context_encode_texts (ctx, (const char * const *) texts, n_texts,
+                                          text_emb, NULL, &error))
+    return fail (error);
+
+  json_builder_begin_object (b);
+  add_embeddings (b, "images", "path", (const char * const *) images, n_images, image_emb, dim);
+  add_embeddings (b, "texts", "text", (const char * const *) texts, n_texts, text_emb, dim);
+  json_builder_end_object (b);
+  print_json (b);
+  return EXIT_SUCCESS;
+}
+
+/* ------------------------------------------------------------ classify */
+
+/* Appends the entries of a UTF-8 file, one a line, skipping blank lines
+ * and "#" comments. */
+static gboolean
+read_list_file (const char *path,
+                GPtrArray  *out,
+                GError    **error)
+{
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  gsize length;
+
+  if (!g_file_get_contents (path, &contents, &length, error))
+    return FALSE;
+  if (!g_utf8_validate (contents, (gssize) length, NULL))
+    {
+      g_set_error (error, G_CONVERT_ERROR, G_CONVERT_ERROR_ILLEGAL_SEQUENCE,
+                   "%s: not valid UTF-8 text", path);
+      return FALSE;
+    }
+  lines = g_strsplit (contents, "\n", -1);
+  for (char **l = lines; *l != NULL; l++)
+    {
+      char *entry = g_strstrip (*l);
+
+      if (*entry != '\0' && *entry != '#')
+        g_ptr_array_add (out, g_strdup (entry));
+    }
+  return TRUE;
+}
+
+static void
+add_strv (GPtrArray *out,
+          char     **strv)
+{
+  for (char **s = strv; s != NULL && *s != NULL; s++)
+    g_ptr_array_add (out, g_strdup (*s));
+}
+
+static void
+add_classification (JsonBuilder        *b,
+                    const char         *path,
+                    const char * const *labels,
+                    int                 n_labels,
+                    const float        *sim,
+                    const float        *prob)
+{
+  int top = 0;
+
+  for (int j = 1; j < n_labels; j++)
+    if (prob[j] > prob[top])
+      top = j;
+  json_builder_begin_object (b);
+  add_string (b, "path", path);
+  add_floats (b, "similarity", sim, n_labels);
+  add_floats (b, "probabilities", prob, n_labels);
+  add_string (b, "top", labels[top]);
+  json_builder_end_object (b);
+}
+
+static void
+add_string_array (JsonBuilder *b,
+                  const char  *name,
+                  GPtrArray   *strings)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (guint i = 0; i < strings->len; i++)
+    json_builder_add_string_value (b, g_ptr_array_index (strings, i));
+  json_builder_end_array (b);
+}
+
+static int
+cmd_classify (int    argc,
+              char **argv)
+{
+  const Command *cmd = &commands[4];
+  g_auto(GStrv) label_opts = NULL, template_opts = NULL;
+  g_autofree char *labels_file = NULL, *templates_file = NULL;
+  const GOptionEntry entries[] = {
+    { "label", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &label_opts, "A class name (repeatable)", "L" },
+    { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, &template_opts, "A prompt with {} (repeatable)", "T" },
+    { "labels-file", 0, 0, G_OPTION_ARG_FILENAME, &labels_file, "Class names, one a line", "F" },
+    { "templates-file", 0, 0, G_OPTION_ARG_FILENAME, &templates_file, "Prompts, one a line", "F" },
+    { NULL }
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) labels = g_ptr_array_new_null_terminated (0, g_free, TRUE);
+  g_autoptr(GPtrArray) templates = g_ptr_array_new_null_terminated (0, g_free, TRUE);
+  g_autoptr(ClipscopeModel) model = NULL;
+  g_autoptr(ClipscopeContext) ctx = NULL;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autofree float *img = NULL, *lab = NULL, *sim = NULL, *prob = NULL;
+  ClipscopeBackend backend;
+  int n_images, n_labels, dim;
+
+  if (!parse_options (cmd, entries, &argc, &argv) || !check_common (cmd, &backend))
+    return EXIT_USAGE;
+  add_strv (labels, label_opts);
+  add_strv (templates, template_opts);
+  if ((labels_file && !read_list_file (labels_file, labels, &error))
+      || (templates_file && !read_list_file (templates_file, templates, &error)))
+    return fail (error);
+  if (templates->len == 0)
+    g_ptr_array_add (templates, g_strdup ("a photo of a {}."));
+  for (guint i = 0; i < templates->len; i++)
+    if (!clipscope_template_is_valid (g_ptr_array_index (templates, i)))
+      {
+        g_autofree char *msg = g_strdup_printf ("template \"%s\" must hold exactly one {}",
+                                                (char *) g_ptr_array_index (templates, i));
+        return usage_error (cmd->name, msg);
+      }
+  if (labels->len == 0)
+    return usage_error (cmd->name, "no labels: give --label L or --labels-file F");
+  if (argc < 2)
+    return usage_error (cmd->name, "no IMAGE given");
+  if ((model = load_model (&error)) == NULL
+      || (ctx = new_context (model, backend, 0, &error)) == NULL)
+    return fail (error);
+
+  n_images = argc - 1;
+  n_labels = (int) labels->len;
+  dim = clipscope_model_get_info (model)->embed_dim;
+  img = g_new (float, (gsize) n_images * dim);
+  lab = g_new (float, (gsize) n_labels * dim);
+  sim = g_new (float, (gsize) n_images * n_labels);
+  prob = g_new (float, (gsize) n_images * n_labels);
+  if (!clipscope_context_encode_labels (ctx, (const char * const *) labels->pdata, n_labels,
+                                        (const char * const *) templates->pdata, (int) templates->len,
+                                        lab, NULL, &error)
+      || !clipscope_context_encode_image_files (ctx, (const char * const *) argv + 1, n_images,
+                                                img, NULL, NULL, NULL, &error))
+    return fail (error);
+  clipscope_score (img, n_images, lab, n_labels, dim,
+                   clipscope_model_get_info (model)->logit_scale, sim, prob);
+
+  json_builder_begin_object (b);
+  add_string_array (b, "labels", labels);
+  add_string_array (b, "templates", templates);
+  json_builder_set_member_name (b, "images");
+  json_builder_begin_array (b);
+  for (int i = 0; i < n_images; i++)
+    add_classification (b, argv[i + 1], (const char * const *) labels->pdata, n_labels,
+                        sim + (gsize) i * n_labels, prob + (gsize) i * n_labels);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  print_json (b);
+  return EXIT_SUCCESS;
+}
+
+/* --------------------------------------------------------------- bench */
+
+typedef gboolean (*EncodeFunc) (ClipscopeContext *ctx, const void *inputs, int n, float *out,
+                                GError **error);
+
+static gboolean
+encode_pixels_cb (ClipscopeContext *ctx, const void *inputs, int n, float *out, GError **error)
+{
+  return clipscope_context_encode_pixels (ctx, inputs, n, out, NULL, error);
+}
+
+static gboolean
+encode_tokens_cb (ClipscopeContext *ctx, const void *inputs, int n, float *out, GError **error)
+{
+  return clipscope_context_encode_tokens (ctx, inputs, n, out, NULL, error);
+}
+
+/* Times @n items through @encode in batches of the same random inputs,
+ * after one warm-up batch. */
+static gboolean
+time_encoder (ClipscopeContext *ctx,
+              EncodeFunc        encode,
+              const void       *inputs,
+              int               batch,
+              int               n,
+              float            *out,
+              double           *ms_per_item,
+              GError          **error)
+{
+  gint64 start;
+
+  if (!encode (ctx, inputs, batch, out, error))
+    return FALSE;
+  start = g_get_monotonic_time ();
+  for (int done = 0; done < n; done += batch)
+    {
+      int b = MIN (batch, n - done);
+
+      if (!encode (ctx, inputs, b, out, error))
+        return FALSE;
+    }
+  *ms_per_item = n > 0 ? (g_get_monotonic_time () - start) / 1000.0 / n : 0.0;
+  return TRUE;
+}
+
+static void
+add_timing (JsonBuilder *b,
+            const char  *section,
+            const char  *unit,
+            int          count,
+            double       ms)
+{
+  g_autofree char *ms_key = g_strdup_printf ("ms_per_%s", unit);
+  g_autofree char *rate_key = g_strdup_printf ("%ss_per_s", unit);
+
+  json_builder_set_member_name (b, section);
+  json_builder_begin_object (b);
+  add_int (b, "count", count);
+  json_builder_set_member_name (b, ms_key);
+  json_builder_add_double_value (b, ms);
+  json_builder_set_member_name (b, rate_key);
+  json_builder_add_double_value (b, ms > 0 ? 1000.0 / ms : 0.0);
+  json_builder_end_object (b);
+}
+
+/* Random inputs: pixels roughly as normalised images are, and full-context
+ * texts (start, random ids, end-of-text last) as the contract asks. */
+static void
+fill_random_inputs (const ClipscopeModelInfo *info,
+                    int                       batch,
+                    float                    *pixels,
+                    int32_t                  *tokens)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (42);
+  const gsize n_pixels = (gsize) batch * 3 * info->image_size * info->image_size;
+  const int ctx = info->context_length, vocab = info->text_vocab_size;
+
+  for (gsize i = 0; i < n_pixels; i++)
+    pixels[i] = (float) g_rand_double_range (rand, -1.8, 2.1);
+  for (int i = 0; i < batch; i++)
+    for (int j = 0; j < ctx; j++)
+      tokens[i * ctx + j] = j == 0 ? vocab - 2 : j == ctx - 1 ? vocab - 1
+                                                  : g_rand_int_range (rand, 0, MAX (vocab - 2, 1));
+}
+
+static int
+cmd_bench (int    argc,
+           char **argv)
+{
+  const Command *cmd = &commands[5];
+  int batch = 16, n_images = -1, n_texts = -1;
+  const GOptionEntry entries[] = {
+    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Items per batch (default 16)", "N" },
+    { "images", 0, 0, G_OPTION_ARG_INT, &n_images, "Images to time (default 2 batches)", "N" },
+    { "texts", 0, 0, G_OPTION_ARG_INT, &n_texts, "Texts to time (default 2 batches)", "N" },
+    { NULL }
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ClipscopeModel) model = NULL;
+  g_autoptr(ClipscopeContext) ctx = NULL;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autofree float *pixels = NULL, *out = NULL;
+  g_autofree int32_t *tokens = NULL;
+  const ClipscopeModelInfo *info;
+  ClipscopeBackend backend;
+  double load_ms, image_ms = 0, text_ms = 0;
+  gint64 start;
+
+  if (!parse_options (cmd, entries, &argc, &argv) || !check_common (cmd, &backend))
+    return EXIT_USAGE;
+  if (argc > 1)
+    return usage_error (cmd->name, "bench takes no arguments");
+  if (batch < 1 || batch > 4096)
+    return usage_error (cmd->name, "--batch must be between 1 and 4096");
+  n_images = n_images < 0 ? 2 * batch : n_images;
+  n_texts = n_texts < 0 ? 2 * batch : n_texts;
+
+  start = g_get_monotonic_time ();
+  if ((model = load_model (&error)) == NULL
+      || (ctx = new_context (model, backend, batch, &error)) == NULL)
+    return fail (error);
+  load_ms = (g_get_monotonic_time () - start) / 1000.0;
+
+  info = clipscope_model_get_info (model);
+  pixels = g_new (float, (gsize) batch * 3 * info->image_size * info->image_size);
+  tokens = g_new (int32_t, (gsize) batch * info->context_length);
+  out = g_new (float, (gsize) batch * info->embed_dim);
+  fill_random_inputs (info, batch, pixels, tokens);
+  if ((n_images > 0 && !time_encoder (ctx, encode_pixels_cb, pixels, batch, n_images, out,
+                                      &image_ms, &error))
+      || (n_texts > 0 && !time_encoder (ctx, encode_tokens_cb, tokens, batch, n_texts, out,
+                                        &text_ms, &error)))
+    return fail (error);
+
+  json_builder_begin_object (b);
+  add_string (b, "backend", clipscope_context_get_backend_name (ctx));
+  add_string (b, "device", clipscope_context_get_device_name (ctx));
+  add_int (b, "batch", batch);
+  json_builder_set_member_name (b, "load_ms");
+  json_builder_add_double_value (b, load_ms);
+  add_timing (b, "images", "image", n_images, image_ms);
+  add_timing (b, "texts", "text", n_texts, text_ms);
+  json_builder_end_object (b);
+  print_json (b);
+  return EXIT_SUCCESS;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static int
+print_usage (FILE *out)
+{
+  fprintf (out, "Usage: clipscope COMMAND [OPTION…]\n\nRun CLIP models locally.\n\nCommands:\n");
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "\nEvery command takes --model DIR and --backend auto|cpu|vulkan; "
+                "see 'clipscope COMMAND --help'.\n");
+  return out == stdout ? EXIT_SUCCESS : EXIT_USAGE;
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  setlocale (LC_ALL, "");
+
+  if (argc < 2)
+    return print_usage (stderr);
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "help") == 0)
+    return print_usage (stdout);
+  if (strcmp (argv[1], "--version") == 0)
+    {
+      g_autofree char *info = clipscope_system_info ();
+      g_print ("%s\n", info);
+      return EXIT_SUCCESS;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (argv[1], commands[i].name) == 0)
+      return commands[i].run (argc - 1, argv + 1);
+
+  g_printerr ("clipscope: error: unknown command \"%s\"\n", argv[1]);
+  return print_usage (stderr);
+}
