@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian 12 packages Clipscope needs to build and test.
+set -eu
+
+packages="
+  meson ninja-build gcc pkg-config
+  libglib2.0-dev libglib2.0-bin libjson-glib-dev
+  libgdk-pixbuf-2.0-dev gdk-pixbuf2.0-bin libopenblas-dev
+  python3-numpy python3-torch python3-pil
+"
+
+missing=""
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+echo "Installing:$missing"
+$sudo apt-get update -q
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing

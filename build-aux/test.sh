@@ -1,0 +1,23 @@
+#!/bin/sh
+# The whole test suite, as CI runs it: install the dependencies, build with
+# warnings as errors and run every test, then do the same again in a build
+# with AddressSanitizer and UndefinedBehaviorSanitizer.
+set -eu
+cd "$(dirname "$0")/.."
+
+build-aux/install-deps.sh
+
+# A fresh configuration each run, so stale options never leak in.
+setup () {
+  dir=$1; shift
+  if [ -d "$dir" ]; then meson setup --wipe "$dir" "$@"; else meson setup "$dir" "$@"; fi
+}
+
+setup _build-test -Dwerror=true -Dbuildtype=debugoptimized
+meson test -C _build-test --print-errorlogs --num-processes 2
+
+setup _build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
+  meson test -C _build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3

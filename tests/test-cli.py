@@ -1,0 +1,273 @@
+#!/usr/bin/python3
+"""The `clipscope` command-line contract of DESIGN.md, end to end.
+
+Exit statuses (0 success, 1 error, 2 usage), the one-line error format,
+JSON shapes, option handling and hostile model folders and images, all
+through the real binary on tiny models made by tinyclip.py.
+"""
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tinyclip  # noqa: E402
+
+CLI = os.environ.get("CLIPSCOPE_CLI", "_build/app/clipscope")
+SHARED = os.environ.get("CLIPSCOPE_SHARED_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
+BPE = os.path.join(SHARED, "data", "clip-bpe", "bpe_simple_vocab_16e6.txt.gz")
+
+failures = []
+
+
+def run(*args):
+    p = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(name, cond, detail=""):
+    print(("ok     " if cond else "FAILED ") + name + ("" if cond else ": " + detail))
+    if not cond:
+        failures.append(name)
+
+
+def expect_error(name, args, status, needles=()):
+    rc, out, err = run(*args)
+    lines = [l for l in err.splitlines() if l.startswith("clipscope: error: ")]
+    ok = rc == status and len(lines) == 1 and out == "" and all(n in lines[0] for n in needles)
+    check(name, ok, "exit %d, stderr %r" % (rc, err))
+
+
+def expect_json(name, args):
+    rc, out, err = run(*args)
+    if rc != 0:
+        check(name, False, "exit %d, stderr %r" % (rc, err))
+        return None
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        check(name, False, "not JSON: %s" % e)
+        return None
+
+
+def write_png(path, w, h, seed=0):
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path)
+
+
+def png_declaring(path, w, h):
+    """A PNG whose header claims w × h pixels and holds almost nothing."""
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+
+
+def test_usage(model):
+    rc, out, _ = run("--help")
+    check("help lists commands", rc == 0 and "classify" in out and "bench" in out)
+    for sub in ("info", "tokenize", "preprocess", "embed", "classify", "bench"):
+        rc, out, _ = run(sub, "--help")
+        check("%s --help" % sub, rc == 0 and "--model" in out, out)
+    rc, _, _ = run()
+    check("no command is a usage error", rc == 2)
+    expect_error("unknown command", ["frobnicate"], 2, ["frobnicate"])
+    expect_error("unknown option", ["info", "--model", model, "--frob"], 2, ["--frob"])
+    expect_error("missing value", ["info", "--model"], 2)
+    expect_error("unknown backend", ["info", "--model", model, "--backend", "metal"], 2, ["metal"])
+    expect_error("template without {}", ["classify", "--model", model, "--label", "cat",
+                                          "--template", "a photo", "x.png"], 2, ["a photo"])
+    expect_error("classify without labels", ["classify", "--model", model, "x.png"], 2)
+    expect_error("embed with nothing", ["embed", "--model", model], 2)
+    expect_error("missing --model", ["info"], 2, ["--model"])
+    expect_error("vulkan explicitly", ["info", "--model", model, "--backend", "vulkan"], 1, ["Vulkan"])
+
+
+def test_outputs(model, tmp):
+    info = expect_json("info", ["info", "--model", model, "--backend", "cpu"])
+    if info:
+        keys = {"format", "vision", "text", "embed_dim", "context_length", "dtype",
+                "parameters", "backend", "device"}
+        check("info keys", keys <= set(info), str(sorted(info)))
+        check("info backend", info.get("backend") == "cpu" and isinstance(info.get("device"), str))
+        check("info dtype", info.get("dtype") == "float32")
+
+    img = os.path.join(tmp, "a.png")
+    write_png(img, 40, 30)
+    npy = os.path.join(tmp, "a.npy")
+    res = expect_json("preprocess", ["preprocess", "--model", model, img, "--npy", npy])
+    if res:
+        arr = np.load(npy)
+        size = info["vision"]["image_size"] if info else 32
+        check("preprocess shape", res["shape"] == [3, size, size] and arr.shape == (3, size, size)
+              and arr.dtype == np.float32, str(res))
+
+    res = expect_json("embed", ["embed", "--model", model, "--image", img, "--text", "a cat",
+                                "--text", "a dog"])
+    if res:
+        dims = [len(e["embedding"]) for e in res["images"] + res["texts"]]
+        norms = [np.linalg.norm(e["embedding"]) for e in res["images"] + res["texts"]]
+        check("embed order", [t["text"] for t in res["texts"]] == ["a cat", "a dog"]
+              and res["images"][0]["path"] == img)
+        check("embed normalised", all(abs(n - 1) < 1e-5 for n in norms) and len(set(dims)) == 1)
+
+    # A text that starts with "-" comes after "--".
+    res = expect_json("tokenize after --", ["tokenize", "--model", model, "--", "-hello", "x"])
+    check("tokenize -- keeps both texts", res is not None and len(res["tokens"]) == 2)
+
+    labels = os.path.join(tmp, "labels.txt")
+    with open(labels, "w") as f:
+        f.write("# animals\ncat\n\n  dog  \nbird\n")
+    templates = os.path.join(tmp, "templates.txt")
+    with open(templates, "w") as f:
+        f.write("a photo of a {}.\n# comment\n{}\n")
+    res = expect_json("classify", ["classify", "--model", model, "--labels-file", labels,
+                                   "--templates-file", templates, "--label", "fish", img, img])
+    if res:
+        check("classify labels order", res["labels"] == ["fish", "cat", "dog", "bird"], str(res["labels"]))
+        check("classify templates", res["templates"] == ["a photo of a {}.", "{}"], str(res["templates"]))
+        row = res["images"][0]
+        check("classify row", len(row["similarity"]) == 4 and abs(sum(row["probabilities"]) - 1) < 1e-5
+              and row["top"] == res["labels"][int(np.argmax(row["probabilities"]))])
+        check("classify two images", len(res["images"]) == 2
+              and res["images"][0]["similarity"] == res["images"][1]["similarity"])
+
+    res = expect_json("bench", ["bench", "--model", model, "--batch", "2", "--images", "3",
+                                "--texts", "3"])
+    if res:
+        check("bench keys", {"backend", "device", "batch", "load_ms", "images", "texts"} <= set(res)
+              and res["images"]["count"] == 3 and res["images"]["ms_per_image"] > 0
+              and res["texts"]["ms_per_text"] > 0, str(res))
+
+
+def copy_model(src, tmp, name):
+    dst = os.path.join(tmp, name)
+    shutil.copytree(src, dst)
+    return dst
+
+
+def rewrite_weights(path, edit):
+    """Loads a safetensors file, lets @edit change the dict, writes it back."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    tensors, dtypes = {}, {}
+    np_types = {"F32": np.float32, "I64": np.int64, "F16": np.float16}
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        b, e = meta["data_offsets"]
+        arr = np.frombuffer(data[8 + n + b:8 + n + e], dtype=np_types[meta["dtype"]])
+        tensors[name] = arr.reshape(meta["shape"]).copy()
+        dtypes[name] = meta["dtype"]
+    edit(tensors)
+    tinyclip.write_safetensors(path, tensors, {k: dtypes.get(k, "F32") for k in tensors})
+
+
+def test_bad_models(model, tmp):
+    weights = "model.safetensors"
+    m = copy_model(model, tmp, "truncated")
+    p = os.path.join(m, weights)
+    with open(p, "rb") as f:
+        data = f.read()
+    with open(p, "wb") as f:
+        f.write(data[:len(data) // 2])
+    expect_error("truncated weights", ["info", "--model", m], 1, [weights])
+
+    m = copy_model(model, tmp, "missing-tensor")
+    name = "vision_model.post_layernorm.weight"
+    rewrite_weights(os.path.join(m, weights), lambda t: t.pop(name))
+    expect_error("missing tensor", ["info", "--model", m], 1, [name, "missing"])
+
+    m = copy_model(model, tmp, "bad-shape")
+    name = "text_model.final_layer_norm.bias"
+    rewrite_weights(os.path.join(m, weights), lambda t: t.__setitem__(name, np.zeros(7, np.float32)))
+    expect_error("mis-shaped tensor", ["info", "--model", m], 1, [name, "[7]"])
+
+    m = copy_model(model, tmp, "random-bytes")
+    with open(os.path.join(m, weights), "wb") as f:
+        f.write(np.random.default_rng(1).bytes(4096))
+    expect_error("random weights file", ["info", "--model", m], 1, [weights])
+
+    m = copy_model(model, tmp, "no-tokenizer")
+    os.remove(os.path.join(m, "vocab.json"))
+    os.remove(os.path.join(m, "merges.txt"))
+    expect_error("no tokenizer", ["info", "--model", m], 1, ["tokenizer"])
+
+    m = copy_model(model, tmp, "bad-config")
+    with open(os.path.join(m, "config.json"), "w") as f:
+        f.write("{\"projection_dim\": ")
+    expect_error("bad config", ["info", "--model", m], 1, ["config.json"])
+
+    expect_error("no such model", ["info", "--model", os.path.join(tmp, "nope")], 1, ["nope"])
+
+
+def test_bad_images(model, tmp):
+    huge = os.path.join(tmp, "huge.png")
+    png_declaring(huge, 30000, 30000)
+    expect_error("decompression bomb", ["embed", "--model", model, "--image", huge], 1, ["huge.png"])
+    junk = os.path.join(tmp, "junk.jpg")
+    with open(junk, "wb") as f:
+        f.write(np.random.default_rng(2).bytes(1000))
+    expect_error("random bytes image", ["classify", "--model", model, "--label", "x", junk], 1, ["junk.jpg"])
+    empty = os.path.join(tmp, "empty.png")
+    open(empty, "wb").close()
+    expect_error("empty image", ["embed", "--model", model, "--image", empty], 1, ["empty.png"])
+    expect_error("missing image", ["embed", "--model", model, "--image", os.path.join(tmp, "no.png")],
+                 1, ["no.png"])
+    expect_error("invalid UTF-8 labels file", ["classify", "--model", model, "--labels-file", junk,
+                                                os.path.join(tmp, "a.png")], 1, ["junk.jpg"])
+
+
+def test_real_vocab(tmp):
+    """Tokenize through the CLI with CLIP's real vocabulary in an open_clip folder."""
+    if not os.path.exists(BPE):
+        check("real vocabulary present", False, BPE + " is missing")
+        return
+    m = os.path.join(tmp, "real-vocab")
+    tinyclip.make_model(m, fmt="open_clip", vision="vit", vocab_size=49408)
+    os.remove(os.path.join(m, "vocab.json"))
+    os.remove(os.path.join(m, "merges.txt"))
+    shutil.copy(BPE, m)
+    res = expect_json("tokenize real vocab", ["tokenize", "--model", m, "a photo of a cat"])
+    check("a photo of a cat", res is not None
+          and res["tokens"] == [[49406, 320, 1125, 539, 320, 2368, 49407]], str(res))
+    res = expect_json("tokenize truncation", ["tokenize", "--model", m, "word " * 200])
+    ctx = tinyclip.DEFAULT_DIMS["context_length"]
+    check("truncated to the context", res is not None and len(res["tokens"][0]) == ctx
+          and res["tokens"][0][-1] == 49407, str(res)[:200])
+
+
+def main():
+    if not os.path.exists(CLI):
+        print("FAILED: no clipscope binary at %s" % CLI)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="clipscope-cli-") as tmp:
+        model = os.path.join(tmp, "tiny")
+        tinyclip.make_model(model, fmt="hf", vision="vit")
+        test_usage(model)
+        test_outputs(model, tmp)
+        test_bad_models(model, tmp)
+        test_bad_images(model, tmp)
+        test_real_vocab(tmp)
+    if failures:
+        print("%d check(s) failed: %s" % (len(failures), ", ".join(failures)))
+        return 1
+    print("all CLI checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

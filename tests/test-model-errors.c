@@ -1,0 +1,128 @@
+/* test-model-errors.c — model folders that must be refused cleanly
+ *
+ * Each case writes a folder and expects clipscope_model_load() to fail
+ * with one error code and a message naming the file at fault. Folders
+ * with malformed weights are covered by test-cli.py, which builds real
+ * models with the Python fixture.
+ */
+#include "clipscope-private.h"
+
+#include <glib/gstdio.h>
+
+typedef struct {
+  const char *name;
+  const char *file;          /* written into the folder, or NULL */
+  const char *contents;
+  const char *weights;       /* model.safetensors or open_clip_model.safetensors */
+  const char *preprocessor;  /* preprocessor_config.json, or NULL */
+  int         code;
+  const char *needle;        /* expected in the message */
+} Case;
+
+static const Case cases[] = {
+  { "empty-folder", NULL, NULL, NULL, NULL, CLIPSCOPE_ERROR_CONFIG, "not a CLIP model folder" },
+  { "config-not-json", "config.json", "{ not json", "model.safetensors", NULL, CLIPSCOPE_ERROR_CONFIG, "config.json" },
+  { "config-array", "config.json", "[1, 2]", "model.safetensors", NULL, CLIPSCOPE_ERROR_CONFIG, "not a JSON object" },
+  { "config-empty", "config.json", "", "model.safetensors", NULL, CLIPSCOPE_ERROR_CONFIG, "config.json" },
+  { "dim-string", "config.json", "{\"projection_dim\": \"512\"}", "model.safetensors", NULL,
+    CLIPSCOPE_ERROR_CONFIG, "projection_dim" },
+  { "dim-negative", "config.json", "{\"text_config\": {\"hidden_size\": -4}}", "model.safetensors", NULL,
+    CLIPSCOPE_ERROR_CONFIG, "text_config.hidden_size" },
+  { "dim-huge", "config.json", "{\"vision_config\": {\"hidden_size\": 1e12}}", "model.safetensors", NULL,
+    CLIPSCOPE_ERROR_CONFIG, "vision_config.hidden_size" },
+  { "act-unknown", "config.json", "{\"text_config\": {\"hidden_act\": \"relu\"}}", "model.safetensors", NULL,
+    CLIPSCOPE_ERROR_CONFIG, "hidden_act" },
+  { "weights-empty", "config.json", "{}", "model.safetensors", NULL, CLIPSCOPE_ERROR_SAFETENSORS,
+    "model.safetensors" },
+  { "open-clip-timm", "open_clip_config.json",
+    "{\"model_cfg\": {\"vision_cfg\": {\"timm_model_name\": \"convnext_base\"}}}",
+    "open_clip_model.safetensors", NULL, CLIPSCOPE_ERROR_UNSUPPORTED, "timm_model_name" },
+  { "open-clip-hf-text", "open_clip_config.json",
+    "{\"model_cfg\": {\"text_cfg\": {\"hf_model_name\": \"xlm-roberta-base\"}}}",
+    "open_clip_model.safetensors", NULL, CLIPSCOPE_ERROR_UNSUPPORTED, "hf_model_name" },
+  { "open-clip-layers", "open_clip_config.json",
+    "{\"model_cfg\": {\"vision_cfg\": {\"layers\": [3, 4, 6]}}}",
+    "open_clip_model.safetensors", NULL, CLIPSCOPE_ERROR_CONFIG, "vision_cfg.layers" },
+  { "open-clip-mean", "open_clip_config.json",
+    "{\"model_cfg\": {}, \"preprocess_cfg\": {\"std\": [0.2, 0, 0.3]}}",
+    "open_clip_model.safetensors", NULL, CLIPSCOPE_ERROR_CONFIG, "preprocess_cfg.std" },
+  { "preprocessor-crop", "config.json", "{}", "model.safetensors", "{\"crop_size\": 100}",
+    CLIPSCOPE_ERROR_CONFIG, "crop_size" },
+};
+
+static void
+write_file (const char *dir,
+            const char *name,
+            const char *contents)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, contents, -1, &error);
+  g_assert_no_error (error);
+}
+
+static void
+remove_folder (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_remove (path);
+    }
+  g_rmdir (dir);
+}
+
+static void
+test_case (gconstpointer data)
+{
+  const Case *c = data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("clipscope-model-XXXXXX", &error);
+  g_autoptr(ClipscopeModel) model = NULL;
+
+  g_assert_no_error (error);
+  if (c->file != NULL)
+    write_file (dir, c->file, c->contents);
+  if (c->weights != NULL)
+    write_file (dir, c->weights, "");
+  if (c->preprocessor != NULL)
+    write_file (dir, "preprocessor_config.json", c->preprocessor);
+
+  model = clipscope_model_load (dir, NULL, NULL, &error);
+  g_assert_null (model);
+  g_assert_error (error, CLIPSCOPE_ERROR, c->code);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, c->needle));
+  g_assert_nonnull (strstr (error->message, dir));
+
+  remove_folder (dir);
+}
+
+static void
+test_missing_folder (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ClipscopeModel) model = clipscope_model_load ("/nonexistent/clip-model", NULL, NULL, &error);
+
+  g_assert_null (model);
+  g_assert_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "/nonexistent/clip-model"));
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/engine/model/missing-folder", test_missing_folder);
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/engine/model/invalid/%s", cases[i].name);
+      g_test_add_data_func (path, &cases[i], test_case);
+    }
+  return g_test_run ();
+}
