@@ -7,9 +7,10 @@
  * in 32-bit integers. A floating-point resampler would differ by a grey
  * level here and there, and those differences show up in the embeddings.
  *
- * The weights must be computed without fused multiply-adds. GCC only
- * contracts floating-point expressions in GNU modes, so building with
- * -std=c17 (as the project does) keeps them exact.
+ * The weights must be computed without fused multiply-adds, which would
+ * round differently from Pillow. GCC does not contract floating-point
+ * expressions in ISO C modes such as the project's -std=c17; a compiler
+ * that does would need -ffp-contract=off.
  */
 #include "preprocess.h"
 
@@ -110,8 +111,8 @@ stop_at_size (GdkPixbufLoader *loader,
 {
   gboolean *reached = user_data;
 
-  /* A zero target size makes every loader stop before it allocates the
-   * pixels, so the probe never decodes anything. */
+  /* A zero target size makes the loader give up before it allocates the
+   * pixels, which is how gdk_pixbuf_get_file_info() stops it too. */
   *reached = TRUE;
   gdk_pixbuf_loader_set_size (loader, 0, 0);
 }
@@ -333,7 +334,7 @@ span_weights (const Span *span,
               double     *scratch,
               gint32     *weights)
 {
-  /* Pillow multiplies by the reciprocal instead of dividing by the scale;
+  /* Pillow multiplies by the reciprocal instead of dividing by filterscale;
    * the two can differ in the last bit, which may change a rounded weight. */
   double inverse = 1.0 / filterscale;
   double sum = 0.0;
@@ -547,7 +548,8 @@ typedef struct {
 } CropLayout;
 
 /* torchvision and Hugging Face compute int(resize × long / short) in
- * double precision; the product is still exact at this point. */
+ * Python, which multiplies exactly and then divides in double precision;
+ * the integer product converts to double exactly for any real image. */
 static void
 resized_size (int     width,
               int     height,

@@ -71,6 +71,9 @@ CASES = [
      dict(fmt="open_clip", vision="vit", dtype="F32", quick_gelu=True, seed=3,
           image_size=48, patch_size=16, vision_width=64, vision_heads=2,
           vision_layers=3)),
+    ("openclip-vit-f32-toplevel-quickgelu",
+     dict(fmt="open_clip", vision="vit", dtype="F32", quick_gelu=True, seed=13,
+          _quick_gelu_top_level=True)),
     ("openclip-rn-1111-f32",
      dict(fmt="open_clip", vision="resnet", dtype="F32", quick_gelu=True, seed=4,
           resnet_layers=[1, 1, 1, 1], image_size=64)),
@@ -216,7 +219,17 @@ def maxabs(a, b):
 
 def run_case(name, kw, images, tmp, rep):
     mdir = os.path.join(tmp, name)
+    kw = dict(kw)
+    top_level = kw.pop("_quick_gelu_top_level", False)
     state = tinyclip.make_model(mdir, **kw)
+    if top_level:
+        # Some open_clip folders keep quick_gelu beside model_cfg, not in it.
+        p = os.path.join(mdir, "open_clip_config.json")
+        with open(p) as f:
+            c = json.load(f)
+        c["quick_gelu"] = c["model_cfg"].pop("quick_gelu")
+        with open(p, "w") as f:
+            json.dump(c, f, indent=2)
     st2, cfg = ref.load_model(mdir)
     # The file must read back as the values make_model says it stored.
     same = set(state) == set(st2) and all(torch.equal(state[k], st2[k]) for k in state)

@@ -80,8 +80,8 @@ assert_contains (const char *haystack,
 /* ----------------------------------------------------------- the valid file
  *
  * Tensors are listed out of data order, the data area has a gap (78..80)
- * and unused bytes at its end, and the header is padded with spaces to an
- * odd length so every tensor sits misaligned in memory.
+ * and unused bytes at its end, and the header is padded with spaces so the
+ * data area starts at an odd offset and every tensor sits misaligned.
  */
 
 static const char valid_header[] =
@@ -137,7 +137,7 @@ fill_valid_data (guint8 *data)
   put_f32 (data + 80, 2.5f);
 }
 
-/* Returns the header, padded so that 8 + its length is odd. */
+/* Returns the header with trailing spaces, making 8 + its length odd. */
 static char *
 padded_valid_header (void)
 {

@@ -21,7 +21,6 @@ to show they compute the same thing.
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -376,7 +375,7 @@ def main():
     ap.add_argument("--texts", type=int, default=64)
     ap.add_argument("--model", help="model folder (default: a random ViT-B/32-sized one)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("OPENBLAS_NUM_THREADS", "2") or 2))
-    ap.add_argument("--rounds", type=int, default=2, help="alternations of clipscope and torch")
+    ap.add_argument("--rounds", type=int, default=3, help="alternations of clipscope and torch")
     ap.add_argument("--check", action="store_true", help="only check the torch model against the reference")
     ap.add_argument("--no-verify", action="store_true", help="skip the agreement probe")
     args = ap.parse_args()
