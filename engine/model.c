@@ -162,9 +162,11 @@ load_part (Loader        *ld,
                    "%s: tensor \"%s\" is missing", clipscope_safetensors_get_name (ld->st), name);
       return NULL;
     }
-  memcpy (file_shape, shape, n_dims * sizeof (int64_t));
   if (n_dims > 0)
-    file_shape[0] *= n_parts;
+    {
+      memcpy (file_shape, shape, n_dims * sizeof (int64_t));
+      file_shape[0] *= n_parts;
+    }
   if (!check_shape (ld, t, n_dims, file_shape))
     return NULL;
 
