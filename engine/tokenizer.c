@@ -26,6 +26,11 @@
  *     take part in any merge (merges are checked against the vocabulary
  *     at load time) and is left out of the output, where the reference
  *     would raise KeyError and Hugging Face would emit its unknown token.
+ *   - merges.txt is used whole; Hugging Face's Python tokenizer keeps only
+ *     its first 48,894 merges, which is all that CLIP's file has.
+ *   - Character classes (letters, numbers, case) come from GLib's and
+ *     PCRE2's Unicode tables, so characters newer than Python's tables
+ *     may be classed differently.
  */
 #include "tokenizer.h"
 
@@ -414,9 +419,11 @@ parse_merge_line (char        *line,
 
   if (n_fields != 2)
     {
+      static const char *const found[] = { "none", "one", "", "more than two" };
+
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
-                   "%s:%d: a merge is two symbols separated by a space, found %s",
-                   path, line_no, n_fields < 2 ? "fewer" : "more");
+                   "%s:%d: expected a merge of two symbols, found %s",
+                   path, line_no, found[n_fields]);
       return FALSE;
     }
   return TRUE;
@@ -460,7 +467,7 @@ split_merge_lines (char        *text,
   if (gz && merges->len < N_GZ_MERGES)
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
-                   "%s: %u merges, expected at least %d", path, merges->len, N_GZ_MERGES);
+                   "%s: only %u merges, CLIP uses %d", path, merges->len, N_GZ_MERGES);
       return NULL;
     }
   return g_steal_pointer (&merges);

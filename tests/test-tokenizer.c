@@ -17,14 +17,21 @@
 
 static ClipscopeTokenizer *clip_tokenizer;
 
+/* A file of the shared CLIP data; meson sets CLIPSCOPE_SHARED_DIR. */
 static char *
-clip_vocab_path (void)
+clip_data_path (const char *name)
 {
   const char *shared = g_getenv ("CLIPSCOPE_SHARED_DIR");
 
   if (shared == NULL)
     shared = "/work/shared";
-  return g_build_filename (shared, "data", "clip-bpe", "bpe_simple_vocab_16e6.txt.gz", NULL);
+  return g_build_filename (shared, "data", "clip-bpe", name, NULL);
+}
+
+static char *
+clip_vocab_path (void)
+{
+  return clip_data_path ("bpe_simple_vocab_16e6.txt.gz");
 }
 
 /* Loads the real vocabulary once for the whole run. */
@@ -631,36 +638,53 @@ clip_byte_symbols (char symbols[256][8])
       }
 }
 
-static char **
-read_gz_lines (const char *path)
+/* The first @n_lines lines of the gzipped file. */
+static GPtrArray *
+read_gz_lines (const char *path,
+               guint       n_lines)
 {
   g_autoptr(GFile) file = g_file_new_for_path (path);
   g_autoptr(GError) error = NULL;
   g_autoptr(GFileInputStream) file_stream = g_file_read (file, NULL, &error);
   g_autoptr(GZlibDecompressor) decompressor = NULL;
   g_autoptr(GInputStream) stream = NULL;
-  g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  g_autoptr(GDataInputStream) data = NULL;
+  GPtrArray *lines = g_ptr_array_new_with_free_func (g_free);
 
   g_assert_no_error (error);
   decompressor = g_zlib_decompressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP);
   stream = g_converter_input_stream_new (G_INPUT_STREAM (file_stream),
                                          G_CONVERTER (decompressor));
-  g_output_stream_splice (out, stream, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, NULL, &error);
-  g_assert_no_error (error);
-  g_output_stream_write_all (out, "", 1, NULL, NULL, NULL);
-  bytes = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
-  return g_strsplit (g_bytes_get_data (bytes, NULL), "\n", -1);
+  data = g_data_input_stream_new (stream);
+  while (lines->len < n_lines)
+    {
+      char *line = g_data_input_stream_read_line_utf8 (data, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      g_ptr_array_add (lines, line);
+    }
+  return lines;
 }
 
-/* Writes the gzipped vocabulary the way Hugging Face ships it. */
+static void
+add_vocab_entry (JsonBuilder *builder,
+                 const char  *token,
+                 int         *id)
+{
+  json_builder_set_member_name (builder, token);
+  json_builder_add_int_value (builder, (*id)++);
+}
+
+/* Writes the gzipped vocabulary the way Hugging Face ships it: vocab.json
+ * numbers the tokens in CLIP's order, merges.txt keeps the used lines. */
 static void
 convert_gz_to_files (const char *gz_path,
                      const char *vocab_path,
                      const char *merges_path)
 {
   const int n_merges = 49152 - 256 - 2;
-  g_auto(GStrv) lines = read_gz_lines (gz_path);
+  g_autoptr(GPtrArray) lines = read_gz_lines (gz_path, 1 + n_merges);
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonGenerator) generator = json_generator_new ();
   g_autoptr(JsonNode) root = NULL;
@@ -669,29 +693,27 @@ convert_gz_to_files (const char *gz_path,
   char symbols[256][8];
   int id = 0;
 
-  g_assert_cmpint (g_strv_length (lines), >, n_merges);
   clip_byte_symbols (symbols);
   json_builder_begin_object (builder);
-  for (int i = 0; i < 256; i++)
-    json_builder_add_int_value (json_builder_set_member_name (builder, symbols[i]), id++);
-  for (int i = 0; i < 256; i++)
-    {
-      g_autofree char *token = g_strconcat (symbols[i], "</w>", NULL);
+  for (int end_of_word = 0; end_of_word < 2; end_of_word++)
+    for (int i = 0; i < 256; i++)
+      {
+        g_autofree char *token = g_strconcat (symbols[i], end_of_word ? "</w>" : "", NULL);
 
-      json_builder_add_int_value (json_builder_set_member_name (builder, token), id++);
-    }
+        add_vocab_entry (builder, token, &id);
+      }
   for (int i = 1; i <= n_merges; i++)
     {
-      g_auto(GStrv) parts = g_strsplit (lines[i], " ", -1);
+      g_auto(GStrv) parts = g_strsplit (lines->pdata[i], " ", -1);
       g_autofree char *token = NULL;
 
       g_assert_cmpint (g_strv_length (parts), ==, 2);
       token = g_strconcat (parts[0], parts[1], NULL);
-      json_builder_add_int_value (json_builder_set_member_name (builder, token), id++);
-      g_string_append_printf (merges, "%s\n", lines[i]);
+      add_vocab_entry (builder, token, &id);
+      g_string_append_printf (merges, "%s\n", (const char *) lines->pdata[i]);
     }
-  json_builder_add_int_value (json_builder_set_member_name (builder, "<|startoftext|>"), id++);
-  json_builder_add_int_value (json_builder_set_member_name (builder, "<|endoftext|>"), id++);
+  add_vocab_entry (builder, "<|startoftext|>", &id);
+  add_vocab_entry (builder, "<|endoftext|>", &id);
   json_builder_end_object (builder);
 
   root = json_builder_get_root (builder);
@@ -737,9 +759,7 @@ test_loaders_agree (void)
 static char **
 read_data_lines (const char *name)
 {
-  g_autofree char *path = g_build_filename (g_getenv ("CLIPSCOPE_SHARED_DIR") != NULL
-                                            ? g_getenv ("CLIPSCOPE_SHARED_DIR") : "/work/shared",
-                                            "data", "clip-bpe", name, NULL);
+  g_autofree char *path = clip_data_path (name);
   g_autofree char *contents = NULL;
   g_autoptr(GError) error = NULL;
 
