@@ -8,6 +8,7 @@
  * against these numbers later, when the weights are read.
  */
 #include "model.h"
+#include "json-check.h"
 
 #include <math.h>
 
@@ -18,6 +19,9 @@ static const float openai_std[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
 /* The largest dimension any key may declare; real CLIPs stay far below,
  * and it keeps products of dimensions well inside int64. */
 #define MAX_DIM (1 << 20)
+
+/* Real configurations nest three or four deep. */
+#define MAX_JSON_DEPTH 32
 
 JsonObject *
 clipscope_read_json_object (const char *path,
@@ -42,6 +46,9 @@ clipscope_read_json_object (const char *path,
                    path, length, CLIPSCOPE_MAX_CONFIG_BYTES);
       return NULL;
     }
+  if (!clipscope_json_check_syntax (path, "JSON", contents, length, 0, MAX_JSON_DEPTH,
+                                    CLIPSCOPE_ERROR_CONFIG, error))
+    return NULL;
   if (!json_parser_load_from_data (parser, contents, (gssize) length, &local_error))
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_CONFIG,

@@ -12,6 +12,7 @@
  * data_offsets, which keep the file's own meaning.
  */
 #include "safetensors.h"
+#include "json-check.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -162,150 +163,16 @@ read_u64_le (const guint8 *p)
   return value;
 }
 
-static gboolean
-read_hex4 (const char *text,
-           gsize       len,
-           gsize       pos,
-           gunichar   *unit)
-{
-  *unit = 0;
-  if (len < 4 || pos > len - 4)
-    return FALSE;
-
-  for (gsize i = pos; i < pos + 4; i++)
-    {
-      int digit = g_ascii_xdigit_value (text[i]);
-
-      if (digit < 0)
-        return FALSE;
-      *unit = (*unit << 4) | (gunichar) digit;
-    }
-
-  return TRUE;
-}
-
-/* Advances *pos past the escape sequence that starts with the backslash
- * at *pos. Only JSON's own escapes are accepted: json-glib's scanner reads
- * a short or unpaired \u escape by swallowing the characters after it,
- * quotes included, and would then see a string end elsewhere than we do. */
-static gboolean
-skip_escape (const char *text,
-             gsize       len,
-             gsize      *pos)
-{
-  gsize i = *pos;
-  gunichar unit, low;
-
-  if (i + 1 >= len)
-    {
-      *pos = len;
-      return TRUE;
-    }
-  if (strchr ("\"\\/bfnrt", text[i + 1]) != NULL)
-    {
-      *pos = i + 2;
-      return TRUE;
-    }
-  if (text[i + 1] != 'u' || !read_hex4 (text, len, i + 2, &unit))
-    return FALSE;
-  if (unit < 0xd800 || unit > 0xdfff)
-    {
-      *pos = i + 6;
-      return TRUE;
-    }
-  if (unit > 0xdbff || i + 8 > len || text[i + 6] != '\\' || text[i + 7] != 'u'
-      || !read_hex4 (text, len, i + 8, &low) || low < 0xdc00 || low > 0xdfff)
-    return FALSE;
-
-  *pos = i + 12;
-  return TRUE;
-}
-
-/* Advances *pos from an opening quote to just past the closing one. On
- * failure *pos is left at the bad escape. An unterminated string ends the
- * text; json-glib reports that one itself. */
-static gboolean
-skip_string (const char *text,
-             gsize       len,
-             gsize      *pos)
-{
-  gsize i = *pos + 1;
-
-  while (i < len && text[i] != '"')
-    {
-      if (text[i] != '\\')
-        i++;
-      else if (!skip_escape (text, len, &i))
-        {
-          *pos = i;
-          return FALSE;
-        }
-    }
-
-  *pos = MIN (i + 1, len);
-  return TRUE;
-}
-
-/* json-glib's scanner reads "010" as octal 8 and "0x10" as 16 where any
- * other reader refuses the file; refusing them too keeps every reader's
- * idea of the offsets the same. A number starts where the previous byte
- * cannot continue one. */
-static gboolean
-is_octal_or_hex (const char *text,
-                 gsize       len,
-                 gsize       i)
-{
-  if (text[i] != '0' || i + 1 >= len)
-    return FALSE;
-  if (i > 0 && (g_ascii_isdigit (text[i - 1]) || strchr (".eE", text[i - 1]) != NULL))
-    return FALSE;
-
-  return g_ascii_isdigit (text[i + 1]) || text[i + 1] == 'x' || text[i + 1] == 'X';
-}
-
-/* json-glib parses nested values recursively, so a header of a hundred
- * thousand '[' overflows the stack, and its scanner takes single-quoted
- * strings and comments, in which brackets would hide from a simple count.
- * This scan follows strings exactly as the scanner does for every input it
- * lets through, refuses those extensions, and bounds the nesting. */
+/* json-glib recurses per nesting level and accepts single quotes and
+ * comments; see json-check.c for the scan that keeps it safe. */
 static gboolean
 check_header_syntax (ClipscopeSafetensors  *st,
                      const char            *text,
                      gsize                  len,
                      GError               **error)
 {
-  guint depth = 0;
-  gsize i = 0;
-
-  while (i < len)
-    {
-      char c = text[i];
-
-      if (c == '"' && !skip_string (text, len, &i))
-        return fail (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
-                     "header has a malformed escape sequence at byte offset %" G_GSIZE_FORMAT,
-                     HEADER_START + i);
-      if (c == '"')
-        continue;
-      if (c == '\'' || c == '/')
-        return fail (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
-                     "header has a %s outside any string at byte offset %" G_GSIZE_FORMAT
-                     "; JSON has no single-quoted strings or comments",
-                     c == '/' ? "slash" : "single quote", HEADER_START + i);
-      if (is_octal_or_hex (text, len, i))
-        return fail (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
-                     "header has a number with a leading zero at byte offset %" G_GSIZE_FORMAT
-                     "; JSON numbers are plain decimals", HEADER_START + i);
-      if ((c == '[' || c == '{') && ++depth > MAX_HEADER_DEPTH)
-        return fail (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
-                     "header nests values more than %d deep at byte offset %" G_GSIZE_FORMAT,
-                     MAX_HEADER_DEPTH, HEADER_START + i);
-      if ((c == ']' || c == '}') && depth > 0)
-        depth--;
-      i++;
-    }
-
-  return TRUE;
+  return clipscope_json_check_syntax (st->name, "header", text, len, HEADER_START,
+                                      MAX_HEADER_DEPTH, CLIPSCOPE_ERROR_SAFETENSORS, error);
 }
 
 /* Reads and bounds the header length before anything is allocated for it,

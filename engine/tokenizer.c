@@ -33,6 +33,7 @@
  *     may be classed differently.
  */
 #include "tokenizer.h"
+#include "json-check.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -504,34 +505,6 @@ vocab_lookup (GHashTable *vocab,
   return TRUE;
 }
 
-/* json-glib's parser recurses once per nesting level, so a file of a
- * million '[' would overflow the stack; refuse deep nesting first. */
-static gboolean
-json_nesting_ok (const char *data,
-                 gsize       length)
-{
-  gboolean in_string = FALSE;
-  int depth = 0;
-
-  for (gsize i = 0; i < length; i++)
-    {
-      if (in_string)
-        {
-          if (data[i] == '\\')
-            i++;
-          else if (data[i] == '"')
-            in_string = FALSE;
-        }
-      else if (data[i] == '"')
-        in_string = TRUE;
-      else if ((data[i] == '[' || data[i] == '{') && ++depth > MAX_JSON_DEPTH)
-        return FALSE;
-      else if ((data[i] == ']' || data[i] == '}') && depth > 0)
-        depth--;
-    }
-  return TRUE;
-}
-
 static JsonNode *
 parse_json_file (const char  *path,
                  GError     **error)
@@ -545,12 +518,9 @@ parse_json_file (const char  *path,
   if (data == NULL)
     return NULL;
 
-  if (!json_nesting_ok (data, length))
-    {
-      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
-                   "%s: JSON nested deeper than %d levels", path, MAX_JSON_DEPTH);
-      return NULL;
-    }
+  if (!clipscope_json_check_syntax (path, "JSON", data, length, 0, MAX_JSON_DEPTH,
+                                    CLIPSCOPE_ERROR_TOKENIZER, error))
+    return NULL;
   if (!json_parser_load_from_data (parser, data, length, &local_error))
     {
       /* The parser calls its input "<data>"; put the file name there. */

@@ -46,6 +46,12 @@ static const Case cases[] = {
   { "open-clip-mean", "open_clip_config.json",
     "{\"model_cfg\": {}, \"preprocess_cfg\": {\"std\": [0.2, 0, 0.3]}}",
     "open_clip_model.safetensors", NULL, CLIPSCOPE_ERROR_CONFIG, "preprocess_cfg.std" },
+  { "config-single-quote", "config.json", "{'a': 1}", "model.safetensors", NULL,
+    CLIPSCOPE_ERROR_CONFIG, "single quote" },
+  { "config-comment", "config.json", "{/* [[[ */}", "model.safetensors", NULL,
+    CLIPSCOPE_ERROR_CONFIG, "slash" },
+  { "config-octal", "config.json", "{\"projection_dim\": 0777}", "model.safetensors", NULL,
+    CLIPSCOPE_ERROR_CONFIG, "leading zero" },
   { "preprocessor-crop", "config.json", "{}", "model.safetensors", "{\"crop_size\": 100}",
     CLIPSCOPE_ERROR_CONFIG, "crop_size" },
 };
@@ -102,6 +108,44 @@ test_case (gconstpointer data)
   remove_folder (dir);
 }
 
+/* json-glib's parser recurses per level; a million '[' must be refused
+ * before it sees them, not crash it. */
+static void
+test_deep_config (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("clipscope-model-XXXXXX", &error);
+  g_autofree char *deep = g_strnfill (1000000, '[');
+  g_autoptr(ClipscopeModel) model = NULL;
+
+  g_assert_no_error (error);
+  write_file (dir, "config.json", deep);
+  write_file (dir, "model.safetensors", "");
+  model = clipscope_model_load (dir, NULL, NULL, &error);
+  g_assert_null (model);
+  g_assert_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, "nests values more than"));
+  remove_folder (dir);
+}
+
+/* Python writes exponents with leading zeros; that is valid JSON. */
+static void
+test_exponent_zeros (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("clipscope-model-XXXXXX", &error);
+  g_autoptr(ClipscopeModel) model = NULL;
+
+  g_assert_no_error (error);
+  write_file (dir, "config.json", "{\"text_config\": {\"layer_norm_eps\": 1e-05}}");
+  write_file (dir, "model.safetensors", "");
+  model = clipscope_model_load (dir, NULL, NULL, &error);
+  g_assert_null (model);
+  /* The configuration is accepted; the empty weights file is what fails. */
+  g_assert_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_SAFETENSORS);
+  remove_folder (dir);
+}
+
 static void
 test_missing_folder (void)
 {
@@ -119,6 +163,8 @@ main (int    argc,
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/engine/model/missing-folder", test_missing_folder);
+  g_test_add_func ("/engine/model/deep-config", test_deep_config);
+  g_test_add_func ("/engine/model/exponent-zeros", test_exponent_zeros);
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/engine/model/invalid/%s", cases[i].name);
