@@ -7,6 +7,7 @@ packages="
   libglib2.0-dev libglib2.0-bin libjson-glib-dev
   libgdk-pixbuf-2.0-dev gdk-pixbuf2.0-bin libopenblas-dev
   python3-numpy python3-torch python3-pil
+  clang libclang-rt-14-dev
 "
 
 missing=""

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite, as CI runs it: install the dependencies, build with
-# warnings as errors and run every test, then do the same again in a build
-# with AddressSanitizer and UndefinedBehaviorSanitizer.
+# warnings as errors and run every test, do the same again in a build with
+# AddressSanitizer and UndefinedBehaviorSanitizer, then run each libFuzzer
+# target for a minute from its seed corpus.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -21,3 +22,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
   meson test -C _build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3
+
+CC=clang setup _build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
+ninja -C _build-fuzz tests/fuzz/fuzz-safetensors tests/fuzz/fuzz-config \
+  tests/fuzz/fuzz-tokenizer tests/fuzz/fuzz-image
+meson test -C _build-fuzz --no-rebuild --suite fuzz --print-errorlogs --num-processes 2

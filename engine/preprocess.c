@@ -200,6 +200,51 @@ rgb_from_pixbuf (const char  *path,
   return image;
 }
 
+static guint32
+read_le32 (const guint8 *p)
+{
+  return p[0] | p[1] << 8 | p[2] << 16 | (guint32) p[3] << 24;
+}
+
+/* GdkPixbuf's BMP loader sizes buffers from header fields before it
+ * checks them: the offset of the pixel data, and the palette size, which
+ * it reads as a signed int so that a "negative" count passes its bound
+ * and becomes a 4 GB allocation. Those fields are checked here, before
+ * GdkPixbuf sees the file. Real BMPs have info headers of at most 124
+ * bytes and palettes of at most 256 colours. */
+static gboolean
+check_bmp_header (const char  *path,
+                  GError     **error)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileInputStream) in = g_file_read (file, NULL, NULL);
+  g_autoptr(GFileInfo) info = NULL;
+  guint8 head[50];
+  gsize got = 0;
+  guint32 data_offset, info_size;
+  const char *problem = NULL;
+
+  /* An unreadable file is left for GdkPixbuf to report. */
+  if (in == NULL
+      || !g_input_stream_read_all (G_INPUT_STREAM (in), head, sizeof head, &got, NULL, NULL)
+      || got < 18 || head[0] != 'B' || head[1] != 'M')
+    return TRUE;
+  info = g_file_input_stream_query_info (in, G_FILE_ATTRIBUTE_STANDARD_SIZE, NULL, NULL);
+  data_offset = read_le32 (head + 10);
+  info_size = read_le32 (head + 14);
+  if (info_size > 124)
+    problem = "an info header larger than any BMP version's";
+  else if (info != NULL && data_offset > (guint64) g_file_info_get_size (info))
+    problem = "pixel data past the end of the file";
+  else if (info_size >= 40 && got >= 50 && read_le32 (head + 46) > 256)
+    problem = "a palette of more than 256 colours";
+  if (problem == NULL)
+    return TRUE;
+  g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
+               "%s: not a valid BMP image: its header declares %s", path, problem);
+  return FALSE;
+}
+
 ClipscopeRgbImage *
 clipscope_image_load (const char  *path,
                       int64_t      max_pixels,
@@ -216,6 +261,8 @@ clipscope_image_load (const char  *path,
 
   /* The declared size is checked before decoding, so that a small file
    * claiming to be huge cannot make the decoder allocate without bound. */
+  if (!check_bmp_header (path, error))
+    return NULL;
   if (gdk_pixbuf_get_file_info (path, &width, &height) == NULL)
     {
       explain_unreadable (path, error);
