@@ -498,34 +498,16 @@ cmd_embed (int    argc,
 
 /* ------------------------------------------------------------ classify */
 
-/* Appends the entries of a UTF-8 file, one a line, skipping blank lines
- * and "#" comments. */
 static gboolean
 read_list_file (const char *path,
                 GPtrArray  *out,
                 GError    **error)
 {
-  g_autofree char *contents = NULL;
-  g_auto(GStrv) lines = NULL;
-  gsize length;
+  g_auto(GStrv) entries = clipscope_read_list_file (path, error);
 
-  if (!g_file_get_contents (path, &contents, &length, error))
-    return FALSE;
-  if (!g_utf8_validate (contents, (gssize) length, NULL))
-    {
-      g_set_error (error, G_CONVERT_ERROR, G_CONVERT_ERROR_ILLEGAL_SEQUENCE,
-                   "%s: not valid UTF-8 text", path);
-      return FALSE;
-    }
-  lines = g_strsplit (contents, "\n", -1);
-  for (char **l = lines; *l != NULL; l++)
-    {
-      char *entry = g_strstrip (*l);
-
-      if (*entry != '\0' && *entry != '#')
-        g_ptr_array_add (out, g_strdup (entry));
-    }
-  return TRUE;
+  for (char **e = entries; e != NULL && *e != NULL; e++)
+    g_ptr_array_add (out, g_strdup (*e));
+  return entries != NULL;
 }
 
 static void

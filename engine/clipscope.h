@@ -366,6 +366,22 @@ CLIPSCOPE_API void clipscope_score (const float *images,
                                     float       *similarity,
                                     float       *probabilities);
 
+/**
+ * clipscope_read_list_file:
+ * @path: a UTF-8 text file
+ *
+ * Reads labels or templates, one a line, as every front end does: each
+ * line is trimmed, and blank lines and lines starting with "#" are
+ * skipped. Files over 16 MiB or with over 100,000 entries are refused
+ * before they are read whole.
+ *
+ * Returns: (transfer full) (nullable): a %NULL-terminated array, or %NULL
+ *   with @error set
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+char **clipscope_read_list_file (const char *path,
+                                 GError    **error);
+
 /* ------------------------------------------------------------------ misc */
 
 /** clipscope_version: Returns: (transfer none): the library version */

@@ -213,6 +213,25 @@ def test_bad_models(model, tmp):
     expect_error("no such model", ["info", "--model", os.path.join(tmp, "nope")], 1, ["nope"])
 
 
+def test_limits(model, tmp):
+    img = os.path.join(tmp, "a.png")
+    # A sparse 2 GB labels file: refused from its size, without reading it.
+    big = os.path.join(tmp, "big-labels.txt")
+    with open(big, "wb") as f:
+        f.truncate(2 * 1024 ** 3)
+    expect_error("2 GB labels file", ["classify", "--model", model, "--labels-file", big, img],
+                 1, ["big-labels.txt", "limit"])
+    many = os.path.join(tmp, "many-labels.txt")
+    with open(many, "w") as f:
+        f.write("\n".join("label number %d" % i for i in range(10000)))
+    res = expect_json("10,000 labels", ["classify", "--model", model, "--labels-file", many, img])
+    check("10,000 labels scored", res is not None and len(res["images"][0]["probabilities"]) == 10000
+          and abs(sum(res["images"][0]["probabilities"]) - 1) < 1e-4)
+    # The longest single argument Linux passes is 128 KiB.
+    res = expect_json("120 KB text", ["tokenize", "--model", model, "word " * 24000])
+    check("long text truncated", res is not None and len(res["tokens"][0]) <= 77)
+
+
 def test_bad_images(model, tmp):
     huge = os.path.join(tmp, "huge.png")
     png_declaring(huge, 30000, 30000)
@@ -268,6 +287,7 @@ def main():
         test_outputs(model, tmp)
         test_bad_models(model, tmp)
         test_bad_images(model, tmp)
+        test_limits(model, tmp)
         test_real_vocab(tmp)
     if failures:
         print("%d check(s) failed: %s" % (len(failures), ", ".join(failures)))
