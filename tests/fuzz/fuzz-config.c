@@ -5,10 +5,9 @@
  * would be. Only the configuration is read: the weights file is empty.
  */
 #include "model.h"
+#include "fuzz-common.h"
 
 #include <glib/gstdio.h>
-
-int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
 static char *
 scratch_folder (void)
@@ -34,7 +33,7 @@ put (const char *dir,
   if (data == NULL)
     g_remove (path);
   else
-    g_assert_true (g_file_set_contents (path, data, (gssize) size, NULL));
+    g_assert_true (write_scratch (path, data, (gssize) size, NULL));
 }
 
 int

@@ -5,10 +5,9 @@
  * memory stays bounded whatever size the file declares.
  */
 #include "preprocess.h"
+#include "fuzz-common.h"
 
 #include <math.h>
-
-int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput (const guint8 *data,
@@ -29,7 +28,7 @@ LLVMFuzzerTestOneInput (const guint8 *data,
       g_autofree char *dir = g_dir_make_tmp ("clipscope-fuzz-image-XXXXXX", NULL);
       path = g_build_filename (dir, "input", NULL);
     }
-  g_assert_true (g_file_set_contents (path, (const char *) data, (gssize) size, NULL));
+  g_assert_true (write_scratch (path, (const char *) data, (gssize) size, NULL));
   if (!clipscope_preprocess_file (path, &params, out, &error))
     return 0;
   /* A decoded image normalises to values within (0 − mean) / std and

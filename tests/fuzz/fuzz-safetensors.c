@@ -5,8 +5,7 @@
  * convert.
  */
 #include "safetensors.h"
-
-int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
+#include "fuzz-common.h"
 
 int
 LLVMFuzzerTestOneInput (const guint8 *data,

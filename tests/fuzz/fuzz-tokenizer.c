@@ -7,10 +7,9 @@
  * ../shared next to the source tree).
  */
 #include "tokenizer.h"
+#include "fuzz-common.h"
 
 #include <string.h>
-
-int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
 static ClipscopeTokenizer *
 real_tokenizer (void)
@@ -63,8 +62,8 @@ load_files (const guint8 *data,
     dir = g_dir_make_tmp ("clipscope-fuzz-tok-XXXXXX", NULL);
   vocab = g_build_filename (dir, "vocab.json", NULL);
   merges = g_build_filename (dir, "merges.txt", NULL);
-  g_assert_true (g_file_set_contents (vocab, (const char *) data, vocab_len, NULL));
-  g_assert_true (g_file_set_contents (merges, nul ? (const char *) nul + 1 : "",
+  g_assert_true (write_scratch (vocab, (const char *) data, vocab_len, NULL));
+  g_assert_true (write_scratch (merges, nul ? (const char *) nul + 1 : "",
                                       nul ? (gssize) (size - vocab_len - 1) : 0, NULL));
   tok = clipscope_tokenizer_new_from_files (vocab, merges, &error);
   if (tok != NULL)
