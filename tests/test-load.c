@@ -119,7 +119,14 @@ test_bounded_memory (void)
   grown = peak_rss_kib () - before;
   g_test_message ("peak RSS grew by %ld KiB; all decoded pixels would take %" G_GSIZE_FORMAT " KiB",
                   grown, pixels_bytes / 1024);
+#if defined(__SANITIZE_ADDRESS__)
+  /* AddressSanitizer keeps up to 256 MB of freed memory in quarantine to
+   * catch use after free, so the resident set says nothing here; the
+   * plain build checks the bound. */
+  (void) grown;
+#else
   g_assert_cmpint (grown * 1024, <, (long) (pixels_bytes / 4));
+#endif
   g_assert_cmpint (p.calls, ==, (N_IMAGES + options.max_batch - 1) / options.max_batch);
   g_assert_cmpint (p.last_done, ==, N_IMAGES);
   /* The same image gives the same embedding in every batch. */
