@@ -382,6 +382,119 @@ CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
 char **clipscope_read_list_file (const char *path,
                                  GError    **error);
 
+/* ---------------------------------------------------------------- worker */
+
+/**
+ * ClipscopeWorker:
+ *
+ * A thread that owns one model and one context and runs jobs from a queue,
+ * in order, so a front end never encodes on its own thread. Every call
+ * below is made from one thread (a GUI's main thread); each job is a
+ * #GTask whose callback runs in the thread-default main context of the
+ * caller. A job whose cancellable is cancelled before it runs finishes with
+ * %G_IO_ERROR_CANCELLED without touching the encoders.
+ *
+ * The worker caches text embeddings per (template, label) and image
+ * embeddings per (file, size, modification time); loading another model
+ * empties both caches.
+ */
+typedef struct _ClipscopeWorker ClipscopeWorker;
+
+/**
+ * clipscope_worker_new:
+ * @options: (nullable): options for the contexts it creates, or %NULL for
+ *   the defaults
+ *
+ * Starts the thread.
+ *
+ * Returns: (transfer full): a worker
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+ClipscopeWorker *clipscope_worker_new (const ClipscopeContextOptions *options);
+
+/** clipscope_worker_free: Cancels queued jobs, joins the thread and frees the worker. */
+CLIPSCOPE_API void clipscope_worker_free (ClipscopeWorker *worker);
+
+/**
+ * clipscope_worker_load_model_async:
+ * @dir: a model folder
+ *
+ * Loads a model and makes a context for it. On failure the previous model
+ * stays in use.
+ */
+CLIPSCOPE_API void clipscope_worker_load_model_async (ClipscopeWorker     *worker,
+                                                      const char          *dir,
+                                                      GCancellable        *cancellable,
+                                                      GAsyncReadyCallback  callback,
+                                                      gpointer             user_data);
+
+/**
+ * clipscope_worker_load_model_finish:
+ * @backend_name: (out) (optional) (transfer full): "cpu" or "vulkan"
+ * @device_name: (out) (optional) (transfer full): the device in use
+ *
+ * Returns: (transfer full) (nullable): the loaded model, or %NULL with @error set
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+ClipscopeModel *clipscope_worker_load_model_finish (ClipscopeWorker  *worker,
+                                                    GAsyncResult     *result,
+                                                    char            **backend_name,
+                                                    char            **device_name,
+                                                    GError          **error);
+
+/**
+ * clipscope_worker_encode_image_async:
+ * @path: an image file
+ *
+ * Encodes one image with the current model.
+ */
+CLIPSCOPE_API void clipscope_worker_encode_image_async (ClipscopeWorker     *worker,
+                                                        const char          *path,
+                                                        GCancellable        *cancellable,
+                                                        GAsyncReadyCallback  callback,
+                                                        gpointer             user_data);
+
+/**
+ * clipscope_worker_encode_image_finish:
+ * @embed_dim: (out) (optional): the length of the embedding
+ *
+ * Returns: (transfer full) (nullable): the normalised embedding, or %NULL
+ *   with @error set (naming the file when it cannot be decoded)
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+float *clipscope_worker_encode_image_finish (ClipscopeWorker  *worker,
+                                             GAsyncResult     *result,
+                                             int              *embed_dim,
+                                             GError          **error);
+
+/**
+ * clipscope_worker_encode_labels_async:
+ * @labels: (array zero-terminated=1): class names
+ * @templates: (array zero-terminated=1): prompts, each holding one "{}"
+ *
+ * Builds the zero-shot classifier as clipscope_context_encode_labels()
+ * does, encoding only the (template, label) texts not already cached.
+ */
+CLIPSCOPE_API void clipscope_worker_encode_labels_async (ClipscopeWorker     *worker,
+                                                         const char * const  *labels,
+                                                         const char * const  *templates,
+                                                         GCancellable        *cancellable,
+                                                         GAsyncReadyCallback  callback,
+                                                         gpointer             user_data);
+
+/**
+ * clipscope_worker_encode_labels_finish:
+ * @n_encoded: (out) (optional): texts that went through the encoder
+ *
+ * Returns: (transfer full) (nullable): [n_labels, embed_dim], or %NULL with
+ *   @error set
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+float *clipscope_worker_encode_labels_finish (ClipscopeWorker  *worker,
+                                              GAsyncResult     *result,
+                                              int              *n_encoded,
+                                              GError          **error);
+
 /* ------------------------------------------------------------------ misc */
 
 /** clipscope_version: Returns: (transfer none): the library version */
@@ -397,5 +510,6 @@ CLIPSCOPE_API char *clipscope_system_info (void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeModel, clipscope_model_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeContext, clipscope_context_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeWorker, clipscope_worker_free)
 
 G_END_DECLS

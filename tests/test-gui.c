@@ -1,0 +1,838 @@
+/* test-gui.c — the desktop application under Xvfb
+ *
+ * A tiny random model, a few generated images and the real widgets: scores
+ * must arrive through the worker and match `clipscope classify`, edits must
+ * coalesce into one job and reuse cached texts, a drop must add files and
+ * name the ones that are not images, and every object must die.
+ *
+ * Set CLIPSCOPE_SHOTS_DIR to keep screenshots of the windows it builds.
+ */
+#include <clipscope.h>
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+
+#include "clipscope-colormap.h"
+#include "clipscope-export.h"
+#include "clipscope-heatmap-view.h"
+#include "clipscope-preferences-window.h"
+#include "clipscope-session.h"
+#include "clipscope-template.h"
+#include "clipscope-window.h"
+
+#define N_IMAGES 4
+
+static char *workdir;
+static char *model_dir;
+static char *image_paths[N_IMAGES];
+static char *text_path;
+static const char *labels[] = { "cat", "dog", "red car", "tree", NULL };
+static const char *templates[] = { "a photo of a {}.", "a drawing of the {}", NULL };
+
+/* ------------------------------------------------------------ fixtures */
+
+static void
+write_image (const char *path,
+             int         seed)
+{
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 48 + 16 * seed, 40);
+  int stride = gdk_pixbuf_get_rowstride (pixbuf);
+  guchar *pixels = gdk_pixbuf_get_pixels (pixbuf);
+  g_autoptr(GError) error = NULL;
+
+  for (int y = 0; y < gdk_pixbuf_get_height (pixbuf); y++)
+    for (int x = 0; x < gdk_pixbuf_get_width (pixbuf); x++)
+      {
+        guchar *p = pixels + y * stride + x * 3;
+
+        p[0] = (guchar) (x * 5 + seed * 60);
+        p[1] = (guchar) (y * 6 + seed * 25);
+        p[2] = (guchar) ((x ^ y) * 3 + seed * 90);
+      }
+  g_assert_true (gdk_pixbuf_save (pixbuf, path, "png", &error, NULL));
+  g_assert_no_error (error);
+}
+
+static void
+make_fixtures (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *script = NULL;
+  int status = 0;
+
+  g_assert_nonnull (g_getenv ("CLIPSCOPE_TESTS_DIR"));
+  g_assert_nonnull (g_getenv ("CLIPSCOPE_CLI"));
+  script = g_build_filename (g_getenv ("CLIPSCOPE_TESTS_DIR"), "tinyclip.py", NULL);
+  workdir = g_dir_make_tmp ("clipscope-gui-XXXXXX", &error);
+  g_assert_no_error (error);
+  model_dir = g_build_filename (workdir, "model", NULL);
+  g_assert_true (g_spawn_sync (NULL, (char *[]) { (char *) "/usr/bin/python3", script, model_dir, NULL },
+                               NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+  for (int i = 0; i < N_IMAGES; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("image-%d.png", i);
+
+      image_paths[i] = g_build_filename (workdir, name, NULL);
+      write_image (image_paths[i], i);
+    }
+  text_path = g_build_filename (workdir, "notes.txt", NULL);
+  g_assert_true (g_file_set_contents (text_path, "not an image", -1, NULL));
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static gboolean
+timeout_cb (gpointer user_data)
+{
+  gboolean *timed_out = user_data;
+
+  *timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main loop until @session has nothing in flight. */
+static void
+wait_idle (ClipscopeSession *session)
+{
+  gboolean timed_out = FALSE;
+  guint id = g_timeout_add_seconds (60, timeout_cb, &timed_out);
+
+  /* One pass first, so sources queued by the caller get to run. */
+  g_main_context_iteration (NULL, FALSE);
+  while (clipscope_session_get_busy (session) && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (timed_out);
+  g_source_remove (id);
+}
+
+static void
+wait_ms (guint ms)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (ms, timeout_cb, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+count_notice_cb (ClipscopeSession *session,
+                 const char       *message,
+                 GPtrArray        *notices)
+{
+  g_ptr_array_add (notices, g_strdup (message));
+}
+
+static ClipscopeSession *
+loaded_session (GPtrArray *notices)
+{
+  ClipscopeSession *session = clipscope_session_new ();
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+
+  if (notices != NULL)
+    g_signal_connect (session, "notice", G_CALLBACK (count_notice_cb), notices);
+  clipscope_session_load_model (session, model_dir);
+  clipscope_session_add_labels_text (session, "cat, dog\nred car");
+  clipscope_session_add_labels_text (session, "tree");
+  for (const char **t = templates; *t != NULL; t++)
+    clipscope_session_add_template (session, *t, TRUE);
+  for (int i = 0; i < N_IMAGES; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  g_ptr_array_add (files, g_file_new_for_path (text_path));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+  return session;
+}
+
+/* ------------------------------------------------------------ colour map */
+
+static void
+test_colormap (void)
+{
+  GdkRGBA c, prev;
+
+  clipscope_colormap_viridis (0.0, &c);
+  g_assert_cmpfloat_with_epsilon (c.red, 0x44 / 255.0, 1e-6);
+  g_assert_cmpfloat_with_epsilon (c.green, 0x01 / 255.0, 1e-6);
+  g_assert_cmpfloat_with_epsilon (c.blue, 0x54 / 255.0, 1e-6);
+  clipscope_colormap_viridis (1.0, &c);
+  g_assert_cmpfloat_with_epsilon (c.red, 0xfd / 255.0, 1e-6);
+  g_assert_cmpfloat_with_epsilon (c.green, 0xe7 / 255.0, 1e-6);
+  g_assert_cmpfloat_with_epsilon (c.blue, 0x25 / 255.0, 1e-6);
+
+  /* Halfway sits between the 5th and 6th of ten stops: teal. */
+  clipscope_colormap_viridis (0.5, &c);
+  g_assert_cmpfloat_with_epsilon (c.red, (0x26 + 0x1f) / 2.0 / 255.0, 1e-6);
+  g_assert_cmpfloat_with_epsilon (c.green, (0x82 + 0x9e) / 2.0 / 255.0, 1e-6);
+
+  /* Out of range and NaN clamp instead of reading past the table. */
+  clipscope_colormap_viridis (-3.0, &prev);
+  clipscope_colormap_viridis (0.0, &c);
+  g_assert_true (gdk_rgba_equal (&prev, &c));
+  clipscope_colormap_viridis (NAN, &prev);
+  g_assert_true (gdk_rgba_equal (&prev, &c));
+  clipscope_colormap_viridis (7.0, &prev);
+  clipscope_colormap_viridis (1.0, &c);
+  g_assert_true (gdk_rgba_equal (&prev, &c));
+
+  /* Viridis is made to grow steadily lighter, which is what lets a
+   * reader order cells by brightness. */
+  clipscope_colormap_viridis (0.0, &prev);
+  for (int i = 1; i <= 100; i++)
+    {
+      clipscope_colormap_viridis (i / 100.0, &c);
+      g_assert_cmpfloat (clipscope_colormap_luminance (&c), >, clipscope_colormap_luminance (&prev));
+      g_assert_cmpfloat (c.alpha, ==, 1.0);
+      prev = c;
+    }
+}
+
+/* ------------------------------------------------------------ templates */
+
+static void
+notify_count_cb (GObject    *object,
+                 GParamSpec *pspec,
+                 int        *count)
+{
+  (*count)++;
+}
+
+static void
+test_template_validation (void)
+{
+  ClipscopeTemplate *t = clipscope_template_new ("a photo of a {}.", TRUE);
+  int n_valid = 0, n_text = 0;
+
+  g_signal_connect (t, "notify::valid", G_CALLBACK (notify_count_cb), &n_valid);
+  g_signal_connect (t, "notify::text", G_CALLBACK (notify_count_cb), &n_text);
+  g_assert_true (clipscope_template_get_valid (t));
+
+  clipscope_template_set_text (t, "a photo of a cat.");
+  g_assert_false (clipscope_template_get_valid (t));
+  g_assert_cmpint (n_valid, ==, 1);
+  g_assert_cmpint (n_text, ==, 1);
+
+  /* Still invalid: the text changes, the validity does not. */
+  clipscope_template_set_text (t, "{} and {}");
+  g_assert_false (clipscope_template_get_valid (t));
+  g_assert_cmpint (n_valid, ==, 1);
+  g_assert_cmpint (n_text, ==, 2);
+
+  /* Setting the same text again notifies nothing. */
+  clipscope_template_set_text (t, "{} and {}");
+  g_assert_cmpint (n_text, ==, 2);
+
+  clipscope_template_set_text (t, "itap of a {}.");
+  g_assert_true (clipscope_template_get_valid (t));
+  g_assert_cmpint (n_valid, ==, 2);
+
+  clipscope_template_set_text (t, NULL);
+  g_assert_cmpstr (clipscope_template_get_text (t), ==, "");
+  g_assert_false (clipscope_template_get_valid (t));
+
+  g_assert_finalize_object (t);
+}
+
+/* ------------------------------------------------------------ scores */
+
+static JsonObject *
+run_classify (JsonParser *parser,
+              const char *backend)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  g_ptr_array_add (argv, (char *) g_getenv ("CLIPSCOPE_CLI"));
+  g_ptr_array_add (argv, (char *) "classify");
+  g_ptr_array_add (argv, (char *) "--backend");
+  g_ptr_array_add (argv, (char *) backend);
+  g_ptr_array_add (argv, (char *) "--model");
+  g_ptr_array_add (argv, model_dir);
+  for (const char **l = labels; *l != NULL; l++)
+    {
+      g_ptr_array_add (argv, (char *) "--label");
+      g_ptr_array_add (argv, (char *) *l);
+    }
+  for (const char **t = templates; *t != NULL; t++)
+    {
+      g_ptr_array_add (argv, (char *) "--template");
+      g_ptr_array_add (argv, (char *) *t);
+    }
+  g_ptr_array_add (argv, (char *) "--");
+  for (int i = 0; i < N_IMAGES; i++)
+    g_ptr_array_add (argv, image_paths[i]);
+  g_ptr_array_add (argv, NULL);
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               &out, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
+  g_assert_no_error (error);
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+static void
+test_session_matches_cli (void)
+{
+  g_autoptr(GPtrArray) notices = g_ptr_array_new_with_free_func (g_free);
+  ClipscopeSession *session = loaded_session (notices);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *expected = run_classify (parser, clipscope_session_get_backend_name (session));
+  JsonArray *images = json_object_get_array_member (expected, "images");
+  const char * const *scored = clipscope_session_get_scored_labels (session);
+  const float *sim, *prob;
+  guint n_images, n_labels;
+
+  /* The text file is named in one notice; the images still load. */
+  g_assert_cmpuint (notices->len, ==, 1);
+  g_assert_nonnull (strstr (notices->pdata[0], "notes.txt"));
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, N_IMAGES);
+
+  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, &prob));
+  g_assert_cmpuint (n_images, ==, N_IMAGES);
+  g_assert_cmpuint (n_labels, ==, g_strv_length ((char **) labels));
+  g_assert_true (g_strv_equal (scored, labels));
+  g_assert_cmpuint (json_array_get_length (images), ==, N_IMAGES);
+  for (guint i = 0; i < n_images; i++)
+    {
+      JsonObject *row = json_array_get_object_element (images, i);
+      JsonArray *s = json_object_get_array_member (row, "similarity");
+      JsonArray *p = json_object_get_array_member (row, "probabilities");
+
+      g_assert_cmpstr (json_object_get_string_member (row, "path"), ==, image_paths[i]);
+      for (guint j = 0; j < n_labels; j++)
+        {
+          g_assert_cmpfloat_with_epsilon (sim[i * n_labels + j], json_array_get_double_element (s, j), 1e-5);
+          g_assert_cmpfloat_with_epsilon (prob[i * n_labels + j], json_array_get_double_element (p, j), 1e-5);
+        }
+    }
+
+  /* Every (template, label) text went through the encoder exactly once. */
+  g_assert_cmpuint (clipscope_session_get_n_texts_encoded (session), ==,
+                    g_strv_length ((char **) labels) * g_strv_length ((char **) templates));
+  g_assert_finalize_object (session);
+}
+
+/* ------------------------------------------------------------ debounce */
+
+static void
+test_session_debounce (void)
+{
+  ClipscopeSession *session = loaded_session (NULL);
+  GtkStringList *list = clipscope_session_get_labels (session);
+  guint jobs = clipscope_session_get_n_label_jobs (session);
+  guint texts = clipscope_session_get_n_texts_encoded (session);
+  const guint n_templates = g_strv_length ((char **) templates);
+
+  /* A burst of edits inside the delay is one job. */
+  clipscope_session_add_labels_text (session, "b");
+  wait_ms (CLIPSCOPE_SESSION_DEBOUNCE_MS / 3);
+  clipscope_session_set_label (session, 4, "bi");
+  wait_ms (CLIPSCOPE_SESSION_DEBOUNCE_MS / 3);
+  clipscope_session_set_label (session, 4, "bird");
+  g_assert_cmpuint (clipscope_session_get_n_label_jobs (session), ==, jobs);
+  wait_idle (session);
+  g_assert_cmpuint (clipscope_session_get_n_label_jobs (session), ==, jobs + 1);
+
+  /* Only the new label's texts were encoded; the rest came from the cache. */
+  g_assert_cmpuint (clipscope_session_get_n_texts_encoded (session), ==, texts + n_templates);
+  g_assert_cmpstr (clipscope_session_get_scored_labels (session)[4], ==, "bird");
+
+  /* Disabling a template re-scores from cached texts alone. */
+  texts = clipscope_session_get_n_texts_encoded (session);
+  {
+    g_autoptr(ClipscopeTemplate) t = g_list_model_get_item (clipscope_session_get_templates (session), 1);
+
+    clipscope_template_set_enabled (t, FALSE);
+  }
+  wait_idle (session);
+  g_assert_cmpuint (clipscope_session_get_n_texts_encoded (session), ==, texts);
+
+  /* A job overtaken by a newer one is cancelled and its result dropped:
+   * the matrix ends with the latest labels. */
+  jobs = clipscope_session_get_n_label_jobs (session);
+  clipscope_session_add_labels_text (session, "boat");
+  clipscope_session_flush (session);
+  gtk_string_list_remove (list, 0);
+  clipscope_session_flush (session);
+  g_assert_cmpuint (clipscope_session_get_n_label_jobs (session), ==, jobs + 2);
+  wait_idle (session);
+  {
+    const char *want[] = { "dog", "red car", "tree", "bird", "boat", NULL };
+
+    g_assert_true (g_strv_equal (clipscope_session_get_scored_labels (session), want));
+  }
+  g_assert_finalize_object (session);
+}
+
+/* ------------------------------------------------------------ errors */
+
+static void
+model_failed_cb (ClipscopeSession *session,
+                 const char       *dir,
+                 const char       *message,
+                 char            **out)
+{
+  *out = g_strdup (message);
+}
+
+static void
+test_session_bad_model (void)
+{
+  ClipscopeSession *session = loaded_session (NULL);
+  g_autofree char *message = NULL;
+  g_autofree char *missing = g_build_filename (workdir, "no-such-model", NULL);
+  const float *sim;
+  guint n_images, n_labels;
+
+  g_signal_connect (session, "model-failed", G_CALLBACK (model_failed_cb), &message);
+  clipscope_session_load_model (session, missing);
+  wait_idle (session);
+
+  /* The engine's message, and the previous model still scoring. */
+  g_assert_nonnull (message);
+  g_assert_nonnull (strstr (message, "no-such-model"));
+  g_assert_cmpstr (clipscope_session_get_model_path (session), ==, model_dir);
+  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, NULL));
+  g_assert_cmpuint (n_images, ==, N_IMAGES);
+  g_assert_false (isnan (sim[0]));
+
+  /* A corrupt image among good ones costs only itself. */
+  {
+    g_autofree char *bad = g_build_filename (workdir, "broken.png", NULL);
+    g_autoptr(GFile) file = g_file_new_for_path (bad);
+
+    g_assert_true (g_file_set_contents (bad, "\x89PNG\r\n\x1a\n but no more", -1, NULL));
+    clipscope_session_add_files (session, &file, 1);
+    wait_idle (session);
+    g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, N_IMAGES);
+  }
+  g_assert_finalize_object (session);
+}
+
+/* ------------------------------------------------------------ window */
+
+static void
+save_shot (ClipscopeWindow *window,
+           const char      *name)
+{
+  const char *dir = g_getenv ("CLIPSCOPE_SHOTS_DIR");
+  g_autofree char *path = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (dir == NULL)
+    return;
+  for (int i = 0; i < 100 && !gtk_widget_get_mapped (GTK_WIDGET (window)); i++)
+    wait_ms (50);
+  wait_ms (300);
+  path = g_build_filename (dir, name, NULL);
+
+  /* A layout pending since the last change leaves nothing to draw until
+   * the next frame. */
+  for (int i = 0; i < 40 && !clipscope_window_save_screenshot (window, path, NULL); i++)
+    wait_ms (50);
+  clipscope_window_save_screenshot (window, path, &error);
+  g_assert_no_error (error);
+}
+
+static void
+test_window_drop_and_actions (void)
+{
+  ClipscopeWindow *window = clipscope_window_new (NULL);
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  GtkDropTarget *target = clipscope_window_get_drop_target (window);
+  g_autoptr(GFile) image = g_file_new_for_path (image_paths[0]);
+  g_autoptr(GFile) text = g_file_new_for_path (text_path);
+  g_autoptr(GFile) folder = g_file_new_for_path (workdir);
+  g_autofree char *csv_path = g_build_filename (workdir, "scores.csv", NULL);
+  g_autofree char *json_path = g_build_filename (workdir, "scores.json", NULL);
+  g_autofree char *png_path = g_build_filename (workdir, "heatmap.png", NULL);
+  g_autofree char *csv = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GdkPixbuf) png = NULL;
+  g_auto(GValue) value = G_VALUE_INIT;
+  GSList *files = NULL;
+  gboolean accepted = FALSE;
+
+  g_object_ref_sink (window);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 800);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat, dog, red car\ntree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  save_shot (window, "test-empty.png");
+
+  /* A drop of one image and one text file, as a file manager sends it. */
+  files = g_slist_append (files, image);
+  files = g_slist_append (files, text);
+  g_value_init (&value, GDK_TYPE_FILE_LIST);
+  g_value_set_boxed (&value, files);
+  g_slist_free (files);
+  g_signal_emit_by_name (target, "drop", &value, 10.0, 10.0, &accepted);
+  g_assert_true (accepted);
+  wait_idle (session);
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, 1);
+
+  /* A dropped folder is walked; the image already there is not added twice. */
+  g_value_unset (&value);
+  g_value_init (&value, G_TYPE_FILE);
+  g_value_set_object (&value, folder);
+  g_signal_emit_by_name (target, "drop", &value, 10.0, 10.0, &accepted);
+  g_assert_true (accepted);
+  wait_idle (session);
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, N_IMAGES);
+
+  /* Ctrl+V with a picture on the clipboard, as an image editor puts it. */
+  {
+    g_autoptr(GdkTexture) texture = gdk_texture_new_from_filename (image_paths[3], &error);
+    guint n;
+
+    g_assert_no_error (error);
+    gdk_clipboard_set_texture (gtk_widget_get_clipboard (GTK_WIDGET (window)), texture);
+    gtk_widget_activate_action (GTK_WIDGET (window), "win.paste", NULL);
+    for (int i = 0; i < 100 && g_list_model_get_n_items (clipscope_session_get_images (session)) == N_IMAGES; i++)
+      wait_ms (20);
+    wait_idle (session);
+    n = g_list_model_get_n_items (clipscope_session_get_images (session));
+    g_assert_cmpuint (n, ==, N_IMAGES + 1);
+    clipscope_session_remove_image (session, n - 1);
+    wait_idle (session);
+  }
+
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.select-image", "i", 2);
+  g_assert_cmpint (clipscope_heatmap_view_get_selected (CLIPSCOPE_HEATMAP_VIEW (clipscope_window_get_heatmap (window))), ==, 2);
+  save_shot (window, "test-session.png");
+
+  /* The switch to per-image probabilities recolours the same matrix. */
+  {
+    ClipscopeHeatmapView *heatmap = CLIPSCOPE_HEATMAP_VIEW (clipscope_window_get_heatmap (window));
+    float low, high;
+
+    g_assert_false (clipscope_heatmap_view_get_show_probabilities (heatmap));
+    gtk_widget_activate_action (GTK_WIDGET (window), "view.show-probabilities", NULL);
+    g_assert_true (clipscope_heatmap_view_get_show_probabilities (heatmap));
+    g_assert_true (clipscope_heatmap_view_get_range (heatmap, &low, &high));
+    g_assert_cmpfloat (low, ==, 0.0f);
+    g_assert_cmpfloat (high, ==, 1.0f);
+    save_shot (window, "test-probabilities.png");
+    gtk_widget_activate_action (GTK_WIDGET (window), "view.show-probabilities", NULL);
+    g_assert_false (clipscope_heatmap_view_get_show_probabilities (heatmap));
+  }
+
+  /* The ImageNet preset brings CLIP's 80 templates, all valid. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "imagenet");
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_templates (session)), ==, 80);
+  {
+    g_auto(GStrv) enabled = clipscope_session_dup_enabled_templates (session);
+
+    g_assert_cmpuint (g_strv_length (enabled), ==, 80);
+  }
+
+  /* A template without {} is kept in the list, flagged, and left out. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-templates", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", "a photo of a {}.");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", "no placeholder here");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", "itap of a {}.");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", "a sketch of the {}");
+  {
+    g_autoptr(ClipscopeTemplate) t = g_list_model_get_item (clipscope_session_get_templates (session), 3);
+    g_auto(GStrv) enabled = NULL;
+    const char *want[] = { "a photo of a {}.", "itap of a {}.", NULL };
+
+    clipscope_template_set_enabled (t, FALSE);
+    enabled = clipscope_session_dup_enabled_templates (session);
+    g_assert_true (g_strv_equal ((const char * const *) enabled, want));
+  }
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.show-page", "s", "templates");
+  wait_idle (session);
+  save_shot (window, "test-templates.png");
+
+  /* Exports, through the same action Ctrl+E's dialog ends in. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.export-to", "s", csv_path);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.export-to", "s", json_path);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.export-to", "s", png_path);
+  g_assert_true (g_file_get_contents (csv_path, &csv, NULL, NULL));
+  g_assert_true (g_str_has_prefix (csv, "image,cat,dog,red car,tree,top\r\n"));
+  g_assert_true (json_parser_load_from_file (parser, json_path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      json_node_get_object (json_parser_get_root (parser)), "images")), ==, N_IMAGES);
+  png = gdk_pixbuf_new_from_file (png_path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gdk_pixbuf_get_height (png), >, N_IMAGES * 30);
+
+  /* Delete empties the grid and brings the empty state back. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.cancel", NULL);
+  for (int i = N_IMAGES - 1; i >= 0; i--)
+    clipscope_session_remove_image (session, i);
+  wait_idle (session);
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, 0);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+}
+
+/* ------------------------------------------------------------ preferences */
+
+/* Every row binds to a key of the schema; a type that cannot be mapped
+ * would be a critical warning, fatal in this suite. */
+static void
+test_preferences (void)
+{
+  GtkWidget *prefs = clipscope_preferences_window_new (NULL);
+
+  g_object_ref_sink (prefs);
+  gtk_window_present (GTK_WINDOW (prefs));
+  wait_ms (100);
+  gtk_window_destroy (GTK_WINDOW (prefs));
+  g_assert_finalize_object (prefs);
+}
+
+/* ------------------------------------------------------------ responsiveness */
+
+typedef struct {
+  gint64 last;
+  gint64 worst;
+} Ticks;
+
+static gboolean
+tick_cb (gpointer user_data)
+{
+  Ticks *ticks = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  ticks->worst = MAX (ticks->worst, now - ticks->last);
+  ticks->last = now;
+  return G_SOURCE_CONTINUE;
+}
+
+/* Five hundred images dropped at once: decoding, encoding and folder
+ * walking all happen off the main loop, which keeps turning. */
+static void
+test_window_responsive (void)
+{
+  ClipscopeWindow *window = clipscope_window_new (NULL);
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autofree char *dir = g_build_filename (workdir, "many", NULL);
+  g_autoptr(GFile) folder = g_file_new_for_path (dir);
+  g_autoptr(GFile) source = g_file_new_for_path (image_paths[1]);
+  g_auto(GValue) value = G_VALUE_INIT;
+  Ticks ticks = { 0, 0 };
+  gboolean accepted = FALSE;
+  guint id;
+
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  for (int i = 0; i < 500; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("copy-%03d.png", i);
+      g_autoptr(GFile) copy = g_file_get_child (folder, name);
+
+      g_assert_true (g_file_copy (source, copy, G_FILE_COPY_NONE, NULL, NULL, NULL, NULL));
+    }
+
+  g_object_ref_sink (window);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  wait_idle (session);
+
+  /* The first frame loads fonts and builds caches once; it is not what
+   * this test measures. */
+  for (int i = 0; i < 100 && !gtk_widget_get_mapped (GTK_WIDGET (window)); i++)
+    wait_ms (20);
+  wait_ms (300);
+
+  g_value_init (&value, G_TYPE_FILE);
+  g_value_set_object (&value, folder);
+  ticks.last = g_get_monotonic_time ();
+  id = g_timeout_add (10, tick_cb, &ticks);
+  g_signal_emit_by_name (clipscope_window_get_drop_target (window), "drop", &value, 1.0, 1.0, &accepted);
+  g_assert_true (accepted);
+  wait_idle (session);
+  g_source_remove (id);
+
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, 500);
+  g_test_message ("longest main-loop stall while adding 500 images: %.1f ms", ticks.worst / 1000.0);
+  /* Encoding them on the main thread would stall it for seconds; the
+   * bound leaves room for a loaded CI machine and sanitizers. */
+  g_assert_cmpint (ticks.worst, <, 1000 * G_TIME_SPAN_MILLISECOND);
+
+  /* 500 rows by 50 columns, more than the 200 × 50 the heatmap is made
+   * for: building its render nodes stays well under a frame budget of a
+   * few frames (they are then reused while scrolling). */
+  {
+    GtkWidget *heatmap = clipscope_window_get_heatmap (window);
+    gint64 start;
+    double ms;
+
+    for (int i = 0; i < 50; i++)
+      {
+        g_autofree char *label = g_strdup_printf ("label number %d", i);
+
+        gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", label);
+      }
+    clipscope_session_flush (session);
+    wait_idle (session);
+    g_assert_cmpuint (g_strv_length ((char **) clipscope_session_get_scored_labels (session)), >=, 50);
+    wait_ms (100);
+
+    start = g_get_monotonic_time ();
+    for (int i = 0; i < 5; i++)
+      {
+        g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+        g_autoptr(GskRenderNode) node = NULL;
+
+        /* The class's own snapshot, since the widget would hand back its
+         * cached node: this is what a redraw costs. */
+        GTK_WIDGET_GET_CLASS (heatmap)->snapshot (heatmap, snapshot);
+        node = gtk_snapshot_to_node (snapshot);
+        g_assert_nonnull (node);
+      }
+    ms = (g_get_monotonic_time () - start) / 5000.0;
+    g_test_message ("redraw of a 500 x %u heatmap: %.1f ms",
+                    g_strv_length ((char **) clipscope_session_get_scored_labels (session)), ms);
+    g_assert_cmpfloat (ms, <, 250.0);
+
+    /* An export draws every cell; it may take longer, once. */
+    start = g_get_monotonic_time ();
+    {
+      g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+      g_autoptr(GskRenderNode) node = NULL;
+
+      clipscope_heatmap_view_snapshot_all (CLIPSCOPE_HEATMAP_VIEW (heatmap), snapshot);
+      node = gtk_snapshot_to_node (snapshot);
+      g_assert_nonnull (node);
+    }
+    g_test_message ("all cells, for an export: %.1f ms", (g_get_monotonic_time () - start) / 1000.0);
+  }
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+}
+
+/* ------------------------------------------------------------ screenshot */
+
+/* Pixels of @png near one of @colors, within a few units per channel. */
+static guint
+count_pixels_near (GdkPixbuf     *png,
+                   const GdkRGBA *colors,
+                   guint          n_colors)
+{
+  int n_channels = gdk_pixbuf_get_n_channels (png), stride = gdk_pixbuf_get_rowstride (png);
+  const guchar *pixels = gdk_pixbuf_read_pixels (png);
+  guint count = 0;
+
+  for (int y = 0; y < gdk_pixbuf_get_height (png); y++)
+    for (int x = 0; x < gdk_pixbuf_get_width (png); x++)
+      {
+        const guchar *p = pixels + y * stride + x * n_channels;
+
+        for (guint k = 0; k < n_colors; k++)
+          if (ABS (p[0] - colors[k].red * 255) <= 4 && ABS (p[1] - colors[k].green * 255) <= 4
+              && ABS (p[2] - colors[k].blue * 255) <= 4)
+            {
+              count++;
+              break;
+            }
+      }
+  return count;
+}
+
+static void
+test_app_screenshot (void)
+{
+  g_autofree char *shot = g_build_filename (workdir, "screenshot.png", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GdkPixbuf) png = NULL;
+  g_autoptr(GError) error = NULL;
+  GdkRGBA viridis[256], accent;
+  int status = 0;
+
+  g_ptr_array_add (argv, (char *) g_getenv ("CLIPSCOPE_GUI"));
+  g_ptr_array_add (argv, (char *) "--model");
+  g_ptr_array_add (argv, model_dir);
+  for (const char **l = labels; *l != NULL; l++)
+    {
+      g_ptr_array_add (argv, (char *) "--label");
+      g_ptr_array_add (argv, (char *) *l);
+    }
+  g_ptr_array_add (argv, (char *) "--screenshot");
+  g_ptr_array_add (argv, shot);
+  for (int i = 0; i < N_IMAGES; i++)
+    g_ptr_array_add (argv, image_paths[i]);
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               NULL, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+
+  png = gdk_pixbuf_new_from_file (shot, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (viridis); i++)
+    clipscope_colormap_viridis (i / 255.0, &viridis[i]);
+  gdk_rgba_parse (&accent, "#3584e4");
+
+  /* Four rows of four 64 × 40 cells, less text and outlines, and a
+   * legend; and the bars of the selected image in the accent colour. */
+  g_assert_cmpuint (count_pixels_near (png, viridis, G_N_ELEMENTS (viridis)), >, 16 * 1200);
+  g_assert_cmpuint (count_pixels_near (png, &accent, 1), >, 300);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  int status;
+
+  make_fixtures ();
+
+  /* Pasted pictures are stored in the cache folder: keep them in ours.
+   * Set before GTK starts, since GLib reads it once. */
+  {
+    g_autofree char *cache = g_build_filename (workdir, "cache", NULL);
+
+    g_setenv ("XDG_CACHE_HOME", cache, TRUE);
+  }
+
+  /* As tests/meson.build sets it: software GL would compile shaders with
+   * LLVM on the main thread and blur the responsiveness figures. */
+  g_setenv ("GSK_RENDERER", "cairo", FALSE);
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+
+  g_test_add_func ("/gui/colormap/viridis", test_colormap);
+  g_test_add_func ("/gui/template/validation", test_template_validation);
+  g_test_add_func ("/gui/session/matches-cli", test_session_matches_cli);
+  g_test_add_func ("/gui/session/debounce", test_session_debounce);
+  g_test_add_func ("/gui/session/bad-model", test_session_bad_model);
+  g_test_add_func ("/gui/window/drop-and-actions", test_window_drop_and_actions);
+  g_test_add_func ("/gui/window/responsive", test_window_responsive);
+  g_test_add_func ("/gui/preferences/bindings", test_preferences);
+  g_test_add_func ("/gui/app/screenshot", test_app_screenshot);
+  status = g_test_run ();
+
+  remove_tree (workdir);
+  return status;
+}

@@ -1,0 +1,312 @@
+/* test-worker.c — the engine's worker thread: order, caches, cancellation */
+#include "clipscope-private.h"
+
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+static struct {
+  char *dir;
+  char *model_dir;
+  char *image;
+  char *not_image;
+} fixture;
+
+static const char *labels[] = { "cat", "dog", "a red car", NULL };
+static const char *templates[] = { "a photo of a {}.", "itap of the {}", NULL };
+
+static void
+make_fixture (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GdkPixbuf) pixbuf = NULL;
+  const char *tests = g_getenv ("CLIPSCOPE_TESTS_DIR");
+  g_autofree char *script = g_build_filename (tests ? tests : "tests", "tinyclip.py", NULL);
+  const char *argv[] = { "/usr/bin/python3", script, NULL, NULL };
+  int status = 0;
+
+  fixture.dir = g_dir_make_tmp ("clipscope-worker-XXXXXX", &error);
+  g_assert_no_error (error);
+  fixture.model_dir = g_build_filename (fixture.dir, "model", NULL);
+  argv[2] = fixture.model_dir;
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                NULL, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+
+  fixture.image = g_build_filename (fixture.dir, "photo.png", NULL);
+  pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 64, 48);
+  gdk_pixbuf_fill (pixbuf, 0x3366aaff);
+  g_assert_true (gdk_pixbuf_save (pixbuf, fixture.image, "png", &error, NULL));
+  fixture.not_image = g_build_filename (fixture.dir, "notes.png", NULL);
+  g_assert_true (g_file_set_contents (fixture.not_image, "not a PNG at all", -1, NULL));
+}
+
+static void
+remove_fixture (void)
+{
+  const char *names[] = { "config.json", "model.safetensors", "vocab.json", "merges.txt",
+                          "preprocessor_config.json", NULL };
+
+  for (const char **n = names; *n != NULL; n++)
+    {
+      g_autofree char *path = g_build_filename (fixture.model_dir, *n, NULL);
+      g_unlink (path);
+    }
+  g_rmdir (fixture.model_dir);
+  g_unlink (fixture.image);
+  g_unlink (fixture.not_image);
+  g_rmdir (fixture.dir);
+}
+
+/* Collects a GAsyncResult so a test can wait for one job synchronously. */
+static void
+store_result_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  GAsyncResult **out = user_data;
+
+  *out = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_result (GAsyncResult **slot)
+{
+  while (*slot == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *slot;
+}
+
+/* The CPU backend, so the results can be compared with a CPU context and
+ * the test runs the same on machines with and without a GPU. */
+static ClipscopeContextOptions
+cpu_options (void)
+{
+  ClipscopeContextOptions options = clipscope_context_options_default ();
+
+  options.backend = CLIPSCOPE_BACKEND_CPU;
+  return options;
+}
+
+static ClipscopeWorker *
+loaded_worker (void)
+{
+  ClipscopeContextOptions options = cpu_options ();
+  ClipscopeWorker *worker = clipscope_worker_new (&options);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ClipscopeModel) model = NULL;
+  g_autofree char *backend = NULL;
+  g_autofree char *device = NULL;
+
+  clipscope_worker_load_model_async (worker, fixture.model_dir, NULL, store_result_cb, &result);
+  model = clipscope_worker_load_model_finish (worker, wait_result (&result), &backend, &device, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (model);
+  g_assert_cmpstr (backend, ==, "cpu");
+  g_assert_nonnull (device);
+  return worker;
+}
+
+static float *
+encode_labels (ClipscopeWorker     *worker,
+               const char * const  *l,
+               const char * const  *t,
+               GCancellable        *cancellable,
+               int                 *n_encoded,
+               GError             **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  clipscope_worker_encode_labels_async (worker, l, t, cancellable, store_result_cb, &result);
+  return clipscope_worker_encode_labels_finish (worker, wait_result (&result), n_encoded, error);
+}
+
+static float *
+encode_image (ClipscopeWorker  *worker,
+              const char       *path,
+              GError          **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  clipscope_worker_encode_image_async (worker, path, NULL, store_result_cb, &result);
+  return clipscope_worker_encode_image_finish (worker, wait_result (&result), NULL, error);
+}
+
+/* The worker's cached ensemble equals the context's own; a second request
+ * encodes nothing, a new label only its own texts. */
+static void
+test_labels_and_cache (void)
+{
+  g_autoptr(ClipscopeWorker) worker = loaded_worker ();
+  g_autoptr(GError) error = NULL;
+  ClipscopeContextOptions options = cpu_options ();
+  g_autoptr(ClipscopeModel) model = clipscope_model_load (fixture.model_dir, NULL, NULL, &error);
+  g_autoptr(ClipscopeContext) ctx = clipscope_context_new (model, &options, &error);
+  const int e = clipscope_model_get_info (model)->embed_dim;
+  g_autofree float *expected = g_new (float, 3 * e);
+  g_autofree float *first = NULL;
+  g_autofree float *again = NULL;
+  g_autofree float *more = NULL;
+  const char *more_labels[] = { "cat", "dog", "a red car", "tree", NULL };
+  int n_encoded = -1;
+
+  g_assert_no_error (error);
+  g_assert_true (clipscope_context_encode_labels (ctx, labels, 3, templates, 2, expected, NULL, &error));
+  g_assert_no_error (error);
+
+  first = encode_labels (worker, labels, templates, NULL, &n_encoded, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n_encoded, ==, 6);
+  for (int i = 0; i < 3 * e; i++)
+    g_assert_cmpfloat_with_epsilon (first[i], expected[i], 1e-6);
+
+  again = encode_labels (worker, labels, templates, NULL, &n_encoded, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n_encoded, ==, 0);
+  g_assert_cmpmem (again, 3 * e * sizeof (float), first, 3 * e * sizeof (float));
+
+  more = encode_labels (worker, more_labels, templates, NULL, &n_encoded, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n_encoded, ==, 2);
+  g_assert_cmpmem (more, 3 * e * sizeof (float), first, 3 * e * sizeof (float));
+}
+
+static void
+test_invalid_template (void)
+{
+  g_autoptr(ClipscopeWorker) worker = loaded_worker ();
+  g_autoptr(GError) error = NULL;
+  const char *bad[] = { "a photo of a {}.", "no placeholder", NULL };
+  const char *none[] = { NULL };
+  g_autofree float *a = encode_labels (worker, labels, bad, NULL, NULL, &error);
+  g_autofree float *b = NULL;
+
+  g_assert_null (a);
+  g_assert_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  b = encode_labels (worker, labels, none, NULL, NULL, &error);
+  g_assert_null (b);
+  g_assert_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT);
+}
+
+/* A file that does not decode fails alone; the next one still encodes,
+ * and a second request for it comes from the cache, identical. */
+static void
+test_images (void)
+{
+  g_autoptr(ClipscopeWorker) worker = loaded_worker ();
+  g_autoptr(GError) error = NULL;
+  g_autofree float *bad = encode_image (worker, fixture.not_image, &error);
+  g_autofree float *good = NULL;
+  g_autofree float *cached = NULL;
+  g_autoptr(ClipscopeModel) model = clipscope_model_load (fixture.model_dir, NULL, NULL, NULL);
+  const int e = clipscope_model_get_info (model)->embed_dim;
+
+  g_assert_null (bad);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "notes.png"));
+  g_clear_error (&error);
+
+  good = encode_image (worker, fixture.image, &error);
+  g_assert_no_error (error);
+  cached = encode_image (worker, fixture.image, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (good, e * sizeof (float), cached, e * sizeof (float));
+}
+
+/* A model that fails to load leaves the previous one working. */
+static void
+test_failed_load_keeps_model (void)
+{
+  g_autoptr(ClipscopeWorker) worker = loaded_worker ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *missing = g_build_filename (fixture.dir, "missing", NULL);
+  g_autoptr(ClipscopeModel) model = NULL;
+  g_autofree float *image = NULL;
+
+  clipscope_worker_load_model_async (worker, missing, NULL, store_result_cb, &result);
+  model = clipscope_worker_load_model_finish (worker, wait_result (&result), NULL, NULL, &error);
+  g_assert_null (model);
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+
+  image = encode_image (worker, fixture.image, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (image);
+}
+
+/* Without a model, jobs fail with a message instead of crashing. */
+static void
+test_no_model (void)
+{
+  g_autoptr(ClipscopeWorker) worker = clipscope_worker_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree float *image = encode_image (worker, fixture.image, &error);
+
+  g_assert_null (image);
+  g_assert_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT);
+}
+
+static void
+count_cancelled_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  int *counts = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree float *embedding = clipscope_worker_encode_image_finish (NULL, result, NULL, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    counts[0]++;
+  else if (embedding != NULL)
+    counts[1]++;
+}
+
+/* Jobs cancelled while queued finish as cancelled, without running; and
+ * freeing the worker with jobs queued cancels them too. */
+static void
+test_cancel (void)
+{
+  ClipscopeWorker *worker = loaded_worker ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  int counts[2] = { 0, 0 };
+
+  for (int i = 0; i < 20; i++)
+    clipscope_worker_encode_image_async (worker, fixture.image, cancellable, count_cancelled_cb, counts);
+  g_cancellable_cancel (cancellable);
+  while (counts[0] + counts[1] < 20)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (counts[0], >=, 19);
+
+  counts[0] = counts[1] = 0;
+  for (int i = 0; i < 20; i++)
+    clipscope_worker_encode_image_async (worker, fixture.image, NULL, count_cancelled_cb, counts);
+  clipscope_worker_free (worker);
+  while (counts[0] + counts[1] < 20)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (counts[0] + counts[1], ==, 20);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  make_fixture ();
+
+  g_test_add_func ("/engine/worker/labels-and-cache", test_labels_and_cache);
+  g_test_add_func ("/engine/worker/invalid-template", test_invalid_template);
+  g_test_add_func ("/engine/worker/images", test_images);
+  g_test_add_func ("/engine/worker/failed-load-keeps-model", test_failed_load_keeps_model);
+  g_test_add_func ("/engine/worker/no-model", test_no_model);
+  g_test_add_func ("/engine/worker/cancel", test_cancel);
+  status = g_test_run ();
+
+  remove_fixture ();
+  return status;
+}

@@ -1,0 +1,210 @@
+/* clipscope-application.c — the application: command line and app actions
+ *
+ *   clipscope-gui [--model DIR] [--label L]… [--template T]… [--screenshot FILE] [IMAGE…]
+ *
+ * Each invocation opens a window; --screenshot renders it to a PNG once
+ * the results are shown and quits, which the tests and the documentation
+ * use.
+ */
+#include "clipscope-application.h"
+#include "clipscope-preferences-window.h"
+#include "clipscope-window.h"
+
+#include <clipscope.h>
+
+struct _ClipscopeApplication {
+  AdwApplication parent_instance;
+};
+
+G_DEFINE_FINAL_TYPE (ClipscopeApplication, clipscope_application, ADW_TYPE_APPLICATION)
+
+static const GOptionEntry option_entries[] = {
+  { "model", 'm', 0, G_OPTION_ARG_FILENAME, NULL, "Load the model in DIR", "DIR" },
+  { "label", 'l', 0, G_OPTION_ARG_STRING_ARRAY, NULL, "Score against label L (repeatable)", "L" },
+  { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, NULL, "Use prompt template T, with one {} (repeatable)", "T" },
+  { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, NULL, "Save the window to FILE once results are shown, then quit", "FILE" },
+  { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL, "[IMAGE…]" },
+  { NULL },
+};
+
+/**
+ * clipscope_settings_new:
+ *
+ * Opens the application's settings. An uninstalled build finds its
+ * schema in the build tree, so running it from there needs no set-up.
+ *
+ * Returns: (transfer full): the settings
+ */
+GSettings *
+clipscope_settings_new (void)
+{
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchemaSource) uninstalled = NULL;
+  g_autoptr(GSettingsSchema) schema = NULL;
+
+  if (source != NULL && (schema = g_settings_schema_source_lookup (source, CLIPSCOPE_APP_ID, TRUE)) != NULL)
+    return g_settings_new_full (schema, NULL, NULL);
+  uninstalled = g_settings_schema_source_new_from_directory (CLIPSCOPE_BUILD_SCHEMA_DIR, source, FALSE, NULL);
+  if (uninstalled != NULL)
+    schema = g_settings_schema_source_lookup (uninstalled, CLIPSCOPE_APP_ID, FALSE);
+  if (schema == NULL)
+    g_error ("the settings schema %s is not installed", CLIPSCOPE_APP_ID);
+  return g_settings_new_full (schema, NULL, NULL);
+}
+
+static const char *
+default_model (void)
+{
+  static char *last;
+  g_autoptr(GSettings) settings = clipscope_settings_new ();
+
+  g_free (last);
+  last = g_settings_get_string (settings, "last-model");
+  return *last != '\0' && g_file_test (last, G_FILE_TEST_IS_DIR) ? last : NULL;
+}
+
+static int
+clipscope_application_command_line (GApplication            *application,
+                                    GApplicationCommandLine *command_line)
+{
+  GVariantDict *options = g_application_command_line_get_options_dict (command_line);
+  g_autofree char *model = NULL;
+  g_autofree char *screenshot = NULL;
+  g_autofree char **labels = NULL;
+  g_autofree char **templates = NULL;
+  g_autofree char **images = NULL;
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  ClipscopeWindow *window;
+
+  g_variant_dict_lookup (options, "model", "^ay", &model);
+  g_variant_dict_lookup (options, "screenshot", "^ay", &screenshot);
+  g_variant_dict_lookup (options, "label", "^a&s", &labels);
+  g_variant_dict_lookup (options, "template", "^a&s", &templates);
+  g_variant_dict_lookup (options, G_OPTION_REMAINING, "^a&ay", &images);
+
+  /* The same usage error, with the same exit status, as the CLI's. */
+  for (char **t = templates; t != NULL && *t != NULL; t++)
+    if (!clipscope_template_is_valid (*t))
+      {
+        g_application_command_line_printerr (command_line,
+                                             "clipscope-gui: error: template \"%s\" does not hold "
+                                             "exactly one {} placeholder\n", *t);
+        return 2;
+      }
+
+  window = clipscope_window_new (GTK_APPLICATION (application));
+  if (labels != NULL)
+    clipscope_window_set_labels (window, (const char * const *) labels);
+  if (templates != NULL)
+    clipscope_window_set_templates (window, (const char * const *) templates);
+  if (model == NULL && default_model () != NULL)
+    model = g_strdup (default_model ());
+  if (model != NULL)
+    clipscope_window_load_model (window, model);
+  for (char **i = images; i != NULL && *i != NULL; i++)
+    g_ptr_array_add (files, g_application_command_line_create_file_for_arg (command_line, *i));
+  clipscope_session_add_files (clipscope_window_get_session (window),
+                               (GFile **) files->pdata, files->len);
+  if (screenshot != NULL)
+    {
+      g_autoptr(GFile) file = g_application_command_line_create_file_for_arg (command_line, screenshot);
+      g_autofree char *path = g_file_get_path (file);
+
+      clipscope_window_take_screenshot (window, path);
+    }
+  gtk_window_present (GTK_WINDOW (window));
+  return 0;
+}
+
+static void
+preferences_activated (GSimpleAction *action,
+                       GVariant      *parameter,
+                       gpointer       user_data)
+{
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (user_data));
+
+  gtk_window_present (GTK_WINDOW (clipscope_preferences_window_new (parent)));
+}
+
+static void
+about_activated (GSimpleAction *action,
+                 GVariant      *parameter,
+                 gpointer       user_data)
+{
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (user_data));
+  g_autofree char *info = clipscope_system_info ();
+  GtkWidget *about;
+
+  about = g_object_new (ADW_TYPE_ABOUT_WINDOW,
+                        "transient-for", parent,
+                        "application-name", "Clipscope",
+                        "application-icon", CLIPSCOPE_APP_ID,
+                        "version", CLIPSCOPE_VERSION,
+                        "comments", "Score images against labels with CLIP, on this computer",
+                        "license-type", GTK_LICENSE_GPL_3_0,
+                        "debug-info", info,
+                        NULL);
+  gtk_window_present (GTK_WINDOW (about));
+}
+
+static void
+quit_activated (GSimpleAction *action,
+                GVariant      *parameter,
+                gpointer       user_data)
+{
+  g_application_quit (G_APPLICATION (user_data));
+}
+
+static const GActionEntry app_actions[] = {
+  { "preferences", preferences_activated },
+  { "about", about_activated },
+  { "quit", quit_activated },
+};
+
+static void
+clipscope_application_startup (GApplication *application)
+{
+  g_autoptr(GtkCssProvider) css = gtk_css_provider_new ();
+
+  G_APPLICATION_CLASS (clipscope_application_parent_class)->startup (application);
+
+  g_action_map_add_action_entries (G_ACTION_MAP (application), app_actions,
+                                   G_N_ELEMENTS (app_actions), application);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (application), "app.preferences",
+                                         (const char *[]) { "<Control>comma", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (application), "app.quit",
+                                         (const char *[]) { "<Control>q", NULL });
+  gtk_application_set_accels_for_action (GTK_APPLICATION (application), "win.show-help-overlay",
+                                         (const char *[]) { "<Control>question", NULL });
+
+  gtk_css_provider_load_from_resource (css, "/io/github/clipscope/Clipscope/style.css");
+  gtk_style_context_add_provider_for_display (gdk_display_get_default (), GTK_STYLE_PROVIDER (css),
+                                              GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+}
+
+static void
+clipscope_application_class_init (ClipscopeApplicationClass *klass)
+{
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  app_class->startup = clipscope_application_startup;
+  app_class->command_line = clipscope_application_command_line;
+}
+
+static void
+clipscope_application_init (ClipscopeApplication *self)
+{
+  g_application_add_main_option_entries (G_APPLICATION (self), option_entries);
+  g_application_set_option_context_parameter_string (G_APPLICATION (self), "[IMAGE…]");
+}
+
+ClipscopeApplication *
+clipscope_application_new (void)
+{
+  /* Not unique: each run is its own session, and tests start several. */
+  return g_object_new (CLIPSCOPE_TYPE_APPLICATION,
+                       "application-id", CLIPSCOPE_APP_ID,
+                       "resource-base-path", "/io/github/clipscope/Clipscope",
+                       "flags", G_APPLICATION_HANDLES_COMMAND_LINE | G_APPLICATION_NON_UNIQUE,
+                       NULL);
+}

@@ -1,0 +1,14 @@
+/* clipscope-application.h — the application: command line and app actions */
+#pragma once
+
+#include <adwaita.h>
+
+G_BEGIN_DECLS
+
+#define CLIPSCOPE_TYPE_APPLICATION (clipscope_application_get_type ())
+G_DECLARE_FINAL_TYPE (ClipscopeApplication, clipscope_application, CLIPSCOPE, APPLICATION, AdwApplication)
+
+ClipscopeApplication *clipscope_application_new  (void);
+GSettings            *clipscope_settings_new     (void);
+
+G_END_DECLS

@@ -1,0 +1,752 @@
+/* clipscope-heatmap-view.c — the image × label similarity matrix
+ *
+ * Rows are the session's images, each headed by its thumbnail and name;
+ * columns are the labels the matrix was scored with. Cells take their
+ * colour from viridis over the range of the values shown (raw cosines
+ * span a narrow band, so a fixed [-1, 1] scale would make every cell look
+ * alike) or over [0, 1] for probabilities. Everything is drawn as render
+ * nodes, so text and edges stay sharp at any scale factor.
+ */
+#include "clipscope-heatmap-view.h"
+#include "clipscope-colormap.h"
+
+#include <math.h>
+
+#define PAD          12
+#define CELL_WIDTH   64
+#define CELL_HEIGHT  40
+#define THUMB_SIZE   32
+#define ROW_HEADER   188
+#define LEGEND_H     44
+#define LEGEND_W     220
+#define MAX_HEADER_H 150
+
+struct _ClipscopeHeatmapView {
+  GtkWidget         parent_instance;
+
+  /* Owned References */
+  ClipscopeSession *session;
+
+  /* Borrowed References */
+  GtkAdjustment    *hadjustment;   /* of the scrolled window around it, if any */
+  GtkAdjustment    *vadjustment;
+
+  int               selected;
+  gboolean          show_probabilities;
+  gboolean          show_values;
+  gboolean          draw_all;      /* for exports: ignore what is scrolled out */
+};
+
+G_DEFINE_FINAL_TYPE (ClipscopeHeatmapView, clipscope_heatmap_view, GTK_TYPE_WIDGET)
+
+enum {
+  PROP_0,
+  PROP_SESSION,
+  PROP_SHOW_PROBABILITIES,
+  PROP_SHOW_VALUES,
+  PROP_SELECTED,
+  N_PROPS,
+};
+
+static GParamSpec *properties[N_PROPS];
+
+typedef struct {
+  guint               n_images;
+  guint               n_labels;
+  const float        *values;       /* [n_images, n_labels]: what colours the cells */
+  const float        *similarity;
+  const float        *probabilities;
+  const char * const *labels;
+} Matrix;
+
+static gboolean
+get_matrix (ClipscopeHeatmapView *self,
+            Matrix               *m)
+{
+  *m = (Matrix) { 0 };
+  if (self->session == NULL)
+    return FALSE;
+  clipscope_session_get_scores (self->session, &m->n_images, &m->n_labels,
+                                &m->similarity, &m->probabilities);
+  m->labels = clipscope_session_get_scored_labels (self->session);
+  m->values = self->show_probabilities ? m->probabilities : m->similarity;
+  if (m->labels == NULL || g_strv_length ((char **) m->labels) < m->n_labels)
+    m->n_labels = 0;
+  return m->n_images > 0 && m->n_labels > 0;
+}
+
+static int
+column_header_height (ClipscopeHeatmapView *self,
+                      const Matrix         *m)
+{
+  g_autoptr(PangoLayout) layout = gtk_widget_create_pango_layout (GTK_WIDGET (self), NULL);
+  int widest = 0;
+
+  for (guint j = 0; j < m->n_labels; j++)
+    {
+      int w;
+
+      pango_layout_set_text (layout, m->labels[j], -1);
+      pango_layout_get_pixel_size (layout, &w, NULL);
+      widest = MAX (widest, w);
+    }
+  return MIN (widest, MAX_HEADER_H) + PAD;
+}
+
+static void
+clipscope_heatmap_view_measure (GtkWidget      *widget,
+                                GtkOrientation  orientation,
+                                int             for_size,
+                                int            *minimum,
+                                int            *natural,
+                                int            *minimum_baseline,
+                                int            *natural_baseline)
+{
+  ClipscopeHeatmapView *self = CLIPSCOPE_HEATMAP_VIEW (widget);
+  Matrix m;
+
+  get_matrix (self, &m);
+  if (orientation == GTK_ORIENTATION_HORIZONTAL)
+    *minimum = *natural = 2 * PAD + MAX (ROW_HEADER + (int) m.n_labels * CELL_WIDTH,
+                                         LEGEND_W + 160);
+  else
+    *minimum = *natural = 2 * PAD + LEGEND_H + column_header_height (self, &m)
+                          + (int) m.n_images * CELL_HEIGHT;
+}
+
+/* The colour scale: the data's own range for cosines, [0, 1] otherwise. */
+gboolean
+clipscope_heatmap_view_get_range (ClipscopeHeatmapView *self,
+                                  float                *low,
+                                  float                *high)
+{
+  gboolean any = FALSE;
+  Matrix m;
+
+  g_return_val_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self), FALSE);
+
+  *low = 0.0f;
+  *high = 1.0f;
+  if (!get_matrix (self, &m) || self->show_probabilities)
+    return m.n_images > 0 && m.n_labels > 0;
+  for (gsize i = 0; i < (gsize) m.n_images * m.n_labels; i++)
+    {
+      if (isnan (m.values[i]))
+        continue;
+      *low = any ? MIN (*low, m.values[i]) : m.values[i];
+      *high = any ? MAX (*high, m.values[i]) : m.values[i];
+      any = TRUE;
+    }
+  if (*high - *low < 1e-6f)
+    {
+      *low -= 0.005f;
+      *high += 0.005f;
+    }
+  return any;
+}
+
+static void
+get_foreground (GtkWidget *widget,
+                GdkRGBA   *color)
+{
+  gtk_style_context_get_color (gtk_widget_get_style_context (widget), color);
+}
+
+static void
+append_text (GtkSnapshot   *snapshot,
+             PangoLayout   *layout,
+             const char    *text,
+             float          x,
+             float          y,
+             const GdkRGBA *color)
+{
+  pango_layout_set_text (layout, text, -1);
+  gtk_snapshot_save (snapshot);
+  gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (x, y));
+  gtk_snapshot_append_layout (snapshot, layout, color);
+  gtk_snapshot_restore (snapshot);
+}
+
+static void
+snapshot_legend (ClipscopeHeatmapView *self,
+                 GtkSnapshot          *snapshot,
+                 PangoLayout          *layout,
+                 const GdkRGBA        *fg)
+{
+  GskColorStop stops[10];
+  char text[64];
+  float low, high;
+  int w, h;
+
+  clipscope_heatmap_view_get_range (self, &low, &high);
+  for (guint i = 0; i < G_N_ELEMENTS (stops); i++)
+    {
+      stops[i].offset = i / (float) (G_N_ELEMENTS (stops) - 1);
+      clipscope_colormap_viridis (stops[i].offset, &stops[i].color);
+    }
+
+  pango_layout_set_width (layout, -1);
+  append_text (snapshot, layout, self->show_probabilities ? "Probability" : "Cosine similarity",
+               PAD, PAD, fg);
+  pango_layout_get_pixel_size (layout, &w, &h);
+
+  g_snprintf (text, sizeof text, self->show_probabilities ? "%.0f %%" : "%.3f",
+              self->show_probabilities ? low * 100 : low);
+  append_text (snapshot, layout, text, PAD + ROW_HEADER - 8 - 60, PAD, fg);
+  pango_layout_get_pixel_size (layout, &w, NULL);
+  gtk_snapshot_append_linear_gradient (snapshot,
+                                       &GRAPHENE_RECT_INIT (PAD + ROW_HEADER, PAD + 2, LEGEND_W, h - 4),
+                                       &GRAPHENE_POINT_INIT (PAD + ROW_HEADER, 0),
+                                       &GRAPHENE_POINT_INIT (PAD + ROW_HEADER + LEGEND_W, 0),
+                                       stops, G_N_ELEMENTS (stops));
+  g_snprintf (text, sizeof text, self->show_probabilities ? "%.0f %%" : "%.3f",
+              self->show_probabilities ? high * 100 : high);
+  append_text (snapshot, layout, text, PAD + ROW_HEADER + LEGEND_W + 8, PAD, fg);
+}
+
+static void
+snapshot_column_headers (ClipscopeHeatmapView *self,
+                         GtkSnapshot          *snapshot,
+                         PangoLayout          *layout,
+                         const Matrix         *m,
+                         int                   header_h,
+                         const GdkRGBA        *fg)
+{
+  /* Labels are written upwards from the top of their column, so fifty
+   * of them fit in the width of fifty cells. */
+  pango_layout_set_width (layout, (header_h - PAD) * PANGO_SCALE);
+  pango_layout_set_ellipsize (layout, PANGO_ELLIPSIZE_END);
+  for (guint j = 0; j < m->n_labels; j++)
+    {
+      int text_h;
+
+      pango_layout_set_text (layout, m->labels[j], -1);
+      pango_layout_get_pixel_size (layout, NULL, &text_h);
+      gtk_snapshot_save (snapshot);
+      gtk_snapshot_translate (snapshot,
+                              &GRAPHENE_POINT_INIT (PAD + ROW_HEADER + j * CELL_WIDTH
+                                                    + (CELL_WIDTH - text_h) / 2.0f,
+                                                    PAD + LEGEND_H + header_h - PAD / 2.0f));
+      gtk_snapshot_rotate (snapshot, -90);
+      gtk_snapshot_append_layout (snapshot, layout, fg);
+      gtk_snapshot_restore (snapshot);
+    }
+  pango_layout_set_width (layout, -1);
+}
+
+static void
+snapshot_row_header (ClipscopeHeatmapView *self,
+                     GtkSnapshot          *snapshot,
+                     PangoLayout          *layout,
+                     guint                 row,
+                     float                 y,
+                     const GdkRGBA        *fg)
+{
+  GListModel *images = clipscope_session_get_images (self->session);
+  g_autoptr(ClipscopeImage) image = g_list_model_get_item (images, row);
+  GdkTexture *thumb;
+  int text_h;
+
+  if (image == NULL)
+    return;
+  if ((int) row == self->selected)
+    {
+      GdkRGBA tint = *fg;
+
+      tint.alpha = 0.1f;
+      gtk_snapshot_append_color (snapshot, &tint,
+                                 &GRAPHENE_RECT_INIT (PAD, y, ROW_HEADER - 4, CELL_HEIGHT));
+    }
+  thumb = clipscope_image_get_thumbnail (image);
+  if (thumb != NULL)
+    {
+      /* Fit the thumbnail in its square, keeping its aspect. */
+      float tw = gdk_texture_get_width (thumb), th = gdk_texture_get_height (thumb);
+      float s = THUMB_SIZE / MAX (tw, th);
+
+      gtk_snapshot_append_texture (snapshot, thumb,
+                                   &GRAPHENE_RECT_INIT (PAD + 4 + (THUMB_SIZE - tw * s) / 2,
+                                                        y + (CELL_HEIGHT - th * s) / 2,
+                                                        tw * s, th * s));
+    }
+  pango_layout_set_width (layout, (ROW_HEADER - THUMB_SIZE - 20) * PANGO_SCALE);
+  pango_layout_set_ellipsize (layout, PANGO_ELLIPSIZE_MIDDLE);
+  pango_layout_set_text (layout, clipscope_image_get_name (image), -1);
+  pango_layout_get_pixel_size (layout, NULL, &text_h);
+  append_text (snapshot, layout, clipscope_image_get_name (image),
+               PAD + THUMB_SIZE + 12, y + (CELL_HEIGHT - text_h) / 2.0f, fg);
+  pango_layout_set_width (layout, -1);
+}
+
+static int
+best_column (const Matrix *m,
+             guint         row)
+{
+  const float *r = m->similarity + (gsize) row * m->n_labels;
+  int best = -1;
+
+  for (guint j = 0; j < m->n_labels; j++)
+    if (!isnan (r[j]) && (best < 0 || r[j] > r[best]))
+      best = j;
+  return best;
+}
+
+static void
+snapshot_cells (ClipscopeHeatmapView *self,
+                GtkSnapshot          *snapshot,
+                PangoLayout          *layout,
+                const Matrix         *m,
+                guint                 row,
+                float                 y,
+                float                 low,
+                float                 high,
+                guint                 first,
+                guint                 last,
+                const GdkRGBA        *fg)
+{
+  static const GdkRGBA black = { 0, 0, 0, 0.87f }, white = { 1, 1, 1, 1 };
+  int best = best_column (m, row);
+
+  for (guint j = first; j < last; j++)
+    {
+      float v = m->values[(gsize) row * m->n_labels + j];
+      graphene_rect_t cell = GRAPHENE_RECT_INIT (PAD + ROW_HEADER + j * CELL_WIDTH, y,
+                                                 CELL_WIDTH - 1, CELL_HEIGHT - 1);
+      const GdkRGBA *ink;
+      GdkRGBA color;
+      char text[32];
+      int tw, th;
+
+      if (isnan (v))
+        {
+          color = *fg;
+          color.alpha = 0.06f;
+          gtk_snapshot_append_color (snapshot, &color, &cell);
+          continue;
+        }
+      clipscope_colormap_viridis ((v - low) / (high - low), &color);
+      gtk_snapshot_append_color (snapshot, &color, &cell);
+      ink = clipscope_colormap_luminance (&color) > 0.45f ? &black : &white;
+
+      if ((int) j == best)
+        {
+          GskRoundedRect outline;
+          const GdkRGBA inks[4] = { *ink, *ink, *ink, *ink };
+          const float widths[4] = { 3, 3, 3, 3 };
+
+          gsk_rounded_rect_init_from_rect (&outline, &cell, 0);
+          gtk_snapshot_append_border (snapshot, &outline, widths, inks);
+        }
+      if (!self->show_values)
+        continue;
+      if (self->show_probabilities)
+        g_snprintf (text, sizeof text, "%.0f%%", v * 100);
+      else
+        g_snprintf (text, sizeof text, "%.3f", v);
+      pango_layout_set_text (layout, text, -1);
+      pango_layout_get_pixel_size (layout, &tw, &th);
+      if (tw + 8 <= CELL_WIDTH && th + 4 <= CELL_HEIGHT)
+        append_text (snapshot, layout, text, cell.origin.x + (CELL_WIDTH - tw) / 2.0f,
+                     y + (CELL_HEIGHT - th) / 2.0f, ink);
+    }
+}
+
+/* The part of the widget its scrolled window shows. A 200 × 50 matrix is
+ * ten thousand cells of shaped text; drawing only the visible ones keeps
+ * a redraw (a selection, a new score) within a frame. */
+static graphene_rect_t
+visible_area (ClipscopeHeatmapView *self)
+{
+  int width = gtk_widget_get_width (GTK_WIDGET (self));
+  int height = gtk_widget_get_height (GTK_WIDGET (self));
+
+  if (self->draw_all || self->hadjustment == NULL || self->vadjustment == NULL)
+    return GRAPHENE_RECT_INIT (0, 0, width, height);
+  return GRAPHENE_RECT_INIT (gtk_adjustment_get_value (self->hadjustment),
+                             gtk_adjustment_get_value (self->vadjustment),
+                             gtk_adjustment_get_page_size (self->hadjustment),
+                             gtk_adjustment_get_page_size (self->vadjustment));
+}
+
+static void
+clipscope_heatmap_view_snapshot (GtkWidget   *widget,
+                                 GtkSnapshot *snapshot)
+{
+  ClipscopeHeatmapView *self = CLIPSCOPE_HEATMAP_VIEW (widget);
+  g_autoptr(PangoLayout) layout = gtk_widget_create_pango_layout (widget, NULL);
+  g_autoptr(PangoLayout) numbers = gtk_widget_create_pango_layout (widget, NULL);
+  PangoAttrList *attrs = pango_attr_list_new ();
+  graphene_rect_t area = visible_area (self);
+  float low, high, top;
+  guint first_row, last_row, first_column, last_column;
+  int header_h;
+  GdkRGBA fg;
+  Matrix m;
+
+  /* Cell values use tabular figures so columns of numbers line up. */
+  pango_attr_list_insert (attrs, pango_attr_font_features_new ("tnum"));
+  pango_layout_set_attributes (numbers, attrs);
+  pango_attr_list_unref (attrs);
+
+  if (!get_matrix (self, &m))
+    return;
+  get_foreground (widget, &fg);
+  header_h = column_header_height (self, &m);
+  clipscope_heatmap_view_get_range (self, &low, &high);
+  top = PAD + LEGEND_H + header_h;
+  first_row = (guint) CLAMP ((area.origin.y - top) / CELL_HEIGHT, 0, m.n_images);
+  last_row = (guint) CLAMP (ceilf ((area.origin.y + area.size.height - top) / CELL_HEIGHT), 0, m.n_images);
+  first_column = (guint) CLAMP ((area.origin.x - PAD - ROW_HEADER) / CELL_WIDTH, 0, m.n_labels);
+  last_column = (guint) CLAMP (ceilf ((area.origin.x + area.size.width - PAD - ROW_HEADER) / CELL_WIDTH),
+                               0, m.n_labels);
+
+  snapshot_legend (self, snapshot, layout, &fg);
+  snapshot_column_headers (self, snapshot, layout, &m, header_h, &fg);
+  for (guint i = first_row; i < last_row; i++)
+    {
+      float y = top + i * CELL_HEIGHT;
+
+      snapshot_row_header (self, snapshot, layout, i, y, &fg);
+      snapshot_cells (self, snapshot, numbers, &m, i, y, low, high, first_column, last_column, &fg);
+    }
+}
+
+/**
+ * clipscope_heatmap_view_snapshot_all:
+ *
+ * Draws the whole matrix, including what the scrolled window hides, for
+ * an export.
+ */
+void
+clipscope_heatmap_view_snapshot_all (ClipscopeHeatmapView *self,
+                                     GtkSnapshot          *snapshot)
+{
+  g_return_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self));
+
+  self->draw_all = TRUE;
+  clipscope_heatmap_view_snapshot (GTK_WIDGET (self), snapshot);
+  self->draw_all = FALSE;
+}
+
+static void
+scrolled_cb (ClipscopeHeatmapView *self)
+{
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+clipscope_heatmap_view_map (GtkWidget *widget)
+{
+  ClipscopeHeatmapView *self = CLIPSCOPE_HEATMAP_VIEW (widget);
+  GtkWidget *scrolled = gtk_widget_get_ancestor (widget, GTK_TYPE_SCROLLED_WINDOW);
+
+  GTK_WIDGET_CLASS (clipscope_heatmap_view_parent_class)->map (widget);
+  if (scrolled == NULL)
+    return;
+  self->hadjustment = gtk_scrolled_window_get_hadjustment (GTK_SCROLLED_WINDOW (scrolled));
+  self->vadjustment = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scrolled));
+  g_signal_connect_object (self->hadjustment, "value-changed", G_CALLBACK (scrolled_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->hadjustment, "notify::page-size", G_CALLBACK (scrolled_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->vadjustment, "value-changed", G_CALLBACK (scrolled_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->vadjustment, "notify::page-size", G_CALLBACK (scrolled_cb), self, G_CONNECT_SWAPPED);
+}
+
+static void
+clipscope_heatmap_view_unmap (GtkWidget *widget)
+{
+  ClipscopeHeatmapView *self = CLIPSCOPE_HEATMAP_VIEW (widget);
+
+  if (self->hadjustment != NULL)
+    g_signal_handlers_disconnect_by_data (self->hadjustment, self);
+  if (self->vadjustment != NULL)
+    g_signal_handlers_disconnect_by_data (self->vadjustment, self);
+  self->hadjustment = self->vadjustment = NULL;
+  GTK_WIDGET_CLASS (clipscope_heatmap_view_parent_class)->unmap (widget);
+}
+
+/**
+ * clipscope_heatmap_view_cell_at:
+ * @row: (out): the image, or -1 outside the rows
+ * @column: (out): the label, or -1 outside the cells (the row header)
+ *
+ * Returns: %TRUE when (@x, @y) is on a row
+ */
+gboolean
+clipscope_heatmap_view_cell_at (ClipscopeHeatmapView *self,
+                                double                x,
+                                double                y,
+                                int                  *row,
+                                int                  *column)
+{
+  double top;
+  Matrix m;
+
+  g_return_val_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self), FALSE);
+
+  *row = *column = -1;
+  if (!get_matrix (self, &m))
+    return FALSE;
+  top = PAD + LEGEND_H + column_header_height (self, &m);
+  if (y < top || y >= top + m.n_images * CELL_HEIGHT || x < PAD)
+    return FALSE;
+  *row = (int) ((y - top) / CELL_HEIGHT);
+  if (x >= PAD + ROW_HEADER && x < PAD + ROW_HEADER + m.n_labels * CELL_WIDTH)
+    *column = (int) ((x - PAD - ROW_HEADER) / CELL_WIDTH);
+  return TRUE;
+}
+
+static gboolean
+clipscope_heatmap_view_query_tooltip (GtkWidget  *widget,
+                                      int         x,
+                                      int         y,
+                                      gboolean    keyboard,
+                                      GtkTooltip *tooltip)
+{
+  ClipscopeHeatmapView *self = CLIPSCOPE_HEATMAP_VIEW (widget);
+  g_autoptr(ClipscopeImage) image = NULL;
+  g_autofree char *text = NULL;
+  int row, column;
+  gsize cell;
+  Matrix m;
+
+  if (!clipscope_heatmap_view_cell_at (self, x, y, &row, &column) || !get_matrix (self, &m))
+    return FALSE;
+  image = g_list_model_get_item (clipscope_session_get_images (self->session), row);
+  if (image == NULL)
+    return FALSE;
+  if (column < 0)
+    {
+      gtk_tooltip_set_text (tooltip, clipscope_image_get_path (image));
+      return TRUE;
+    }
+  cell = (gsize) row * m.n_labels + column;
+  if (isnan (m.similarity[cell]))
+    text = g_strdup_printf ("%s · %s\nnot encoded yet", clipscope_image_get_name (image),
+                            m.labels[column]);
+  else
+    text = g_strdup_printf ("%s · %s\ncosine %.4f\nprobability %.2f %%",
+                            clipscope_image_get_name (image), m.labels[column],
+                            m.similarity[cell], m.probabilities[cell] * 100.0);
+  gtk_tooltip_set_text (tooltip, text);
+  return TRUE;
+}
+
+static void
+pressed_cb (GtkGestureClick      *gesture,
+            int                   n_press,
+            double                x,
+            double                y,
+            ClipscopeHeatmapView *self)
+{
+  int row, column;
+
+  if (clipscope_heatmap_view_cell_at (self, x, y, &row, &column))
+    clipscope_heatmap_view_set_selected (self, row);
+}
+
+static void
+scores_changed_cb (ClipscopeHeatmapView *self)
+{
+  gtk_widget_queue_resize (GTK_WIDGET (self));
+}
+
+static void
+clipscope_heatmap_view_dispose (GObject *object)
+{
+  ClipscopeHeatmapView *self = CLIPSCOPE_HEATMAP_VIEW (object);
+
+  clipscope_heatmap_view_set_session (self, NULL);
+  G_OBJECT_CLASS (clipscope_heatmap_view_parent_class)->dispose (object);
+}
+
+static void
+clipscope_heatmap_view_get_property (GObject    *object,
+                                     guint       prop_id,
+                                     GValue     *value,
+                                     GParamSpec *pspec)
+{
+  ClipscopeHeatmapView *self = CLIPSCOPE_HEATMAP_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SESSION:
+      g_value_set_object (value, self->session);
+      break;
+    case PROP_SHOW_PROBABILITIES:
+      g_value_set_boolean (value, self->show_probabilities);
+      break;
+    case PROP_SHOW_VALUES:
+      g_value_set_boolean (value, self->show_values);
+      break;
+    case PROP_SELECTED:
+      g_value_set_int (value, self->selected);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+clipscope_heatmap_view_set_property (GObject      *object,
+                                     guint         prop_id,
+                                     const GValue *value,
+                                     GParamSpec   *pspec)
+{
+  ClipscopeHeatmapView *self = CLIPSCOPE_HEATMAP_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SESSION:
+      clipscope_heatmap_view_set_session (self, g_value_get_object (value));
+      break;
+    case PROP_SHOW_PROBABILITIES:
+      clipscope_heatmap_view_set_show_probabilities (self, g_value_get_boolean (value));
+      break;
+    case PROP_SHOW_VALUES:
+      clipscope_heatmap_view_set_show_values (self, g_value_get_boolean (value));
+      break;
+    case PROP_SELECTED:
+      clipscope_heatmap_view_set_selected (self, g_value_get_int (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+clipscope_heatmap_view_class_init (ClipscopeHeatmapViewClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = clipscope_heatmap_view_dispose;
+  object_class->get_property = clipscope_heatmap_view_get_property;
+  object_class->set_property = clipscope_heatmap_view_set_property;
+
+  widget_class->measure = clipscope_heatmap_view_measure;
+  widget_class->snapshot = clipscope_heatmap_view_snapshot;
+  widget_class->map = clipscope_heatmap_view_map;
+  widget_class->unmap = clipscope_heatmap_view_unmap;
+  widget_class->query_tooltip = clipscope_heatmap_view_query_tooltip;
+
+  properties[PROP_SESSION] =
+    g_param_spec_object ("session", NULL, NULL, CLIPSCOPE_TYPE_SESSION,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SHOW_PROBABILITIES] =
+    g_param_spec_boolean ("show-probabilities", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SHOW_VALUES] =
+    g_param_spec_boolean ("show-values", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SELECTED] =
+    g_param_spec_int ("selected", NULL, NULL, -1, G_MAXINT, -1,
+                      G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  gtk_widget_class_set_css_name (widget_class, "heatmap");
+}
+
+static void
+clipscope_heatmap_view_init (ClipscopeHeatmapView *self)
+{
+  GtkGesture *click = gtk_gesture_click_new ();
+
+  self->selected = -1;
+  self->show_values = TRUE;
+  gtk_widget_set_has_tooltip (GTK_WIDGET (self), TRUE);
+  g_signal_connect (click, "pressed", G_CALLBACK (pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (click));
+}
+
+GtkWidget *
+clipscope_heatmap_view_new (void)
+{
+  return g_object_new (CLIPSCOPE_TYPE_HEATMAP_VIEW, NULL);
+}
+
+ClipscopeSession *
+clipscope_heatmap_view_get_session (ClipscopeHeatmapView *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self), NULL);
+  return self->session;
+}
+
+void
+clipscope_heatmap_view_set_session (ClipscopeHeatmapView *self,
+                                    ClipscopeSession     *session)
+{
+  g_return_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self));
+
+  if (self->session == session)
+    return;
+  if (self->session != NULL)
+    g_signal_handlers_disconnect_by_data (self->session, self);
+  g_set_object (&self->session, session);
+  if (session != NULL)
+    g_signal_connect_swapped (session, "scores-changed", G_CALLBACK (scores_changed_cb), self);
+  gtk_widget_queue_resize (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SESSION]);
+}
+
+gboolean
+clipscope_heatmap_view_get_show_probabilities (ClipscopeHeatmapView *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self), FALSE);
+  return self->show_probabilities;
+}
+
+void
+clipscope_heatmap_view_set_show_probabilities (ClipscopeHeatmapView *self,
+                                               gboolean              show)
+{
+  g_return_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self));
+
+  show = !!show;
+  if (show == self->show_probabilities)
+    return;
+  self->show_probabilities = show;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SHOW_PROBABILITIES]);
+}
+
+gboolean
+clipscope_heatmap_view_get_show_values (ClipscopeHeatmapView *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self), FALSE);
+  return self->show_values;
+}
+
+void
+clipscope_heatmap_view_set_show_values (ClipscopeHeatmapView *self,
+                                        gboolean              show)
+{
+  g_return_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self));
+
+  show = !!show;
+  if (show == self->show_values)
+    return;
+  self->show_values = show;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SHOW_VALUES]);
+}
+
+int
+clipscope_heatmap_view_get_selected (ClipscopeHeatmapView *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self), -1);
+  return self->selected;
+}
+
+void
+clipscope_heatmap_view_set_selected (ClipscopeHeatmapView *self,
+                                     int                   row)
+{
+  g_return_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self));
+
+  row = MAX (row, -1);
+  if (row == self->selected)
+    return;
+  self->selected = row;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SELECTED]);
+}

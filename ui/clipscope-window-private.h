@@ -1,0 +1,50 @@
+/* clipscope-window-private.h — state shared by the window's source files */
+#pragma once
+
+#include "clipscope-heatmap-view.h"
+#include "clipscope-probability-view.h"
+#include "clipscope-window.h"
+
+G_BEGIN_DECLS
+
+struct _ClipscopeWindow {
+  AdwApplicationWindow      parent_instance;
+
+  /* Template Widgets */
+  AdwWindowTitle           *window_title;
+  GtkMenuButton            *model_button;
+  AdwToastOverlay          *toast_overlay;
+  GtkRevealer              *progress_revealer;
+  GtkProgressBar           *progress_bar;
+  GtkStack                 *content_stack;
+  GtkGridView              *image_grid;
+  ClipscopeHeatmapView     *heatmap;
+  ClipscopeProbabilityView *probability_view;
+  GtkPicture               *preview;
+  GtkLabel                 *preview_title;
+  GtkSwitch                *probability_switch;
+  GtkEntry                 *label_entry;
+  GtkListBox               *label_list;
+  GtkEntry                 *template_entry;
+  GtkListBox               *template_list;
+  GtkStack                 *sidebar_stack;
+  GtkLabel                 *heatmap_hint;
+
+  /* Owned References */
+  ClipscopeSession         *session;
+  GtkMultiSelection        *image_selection;
+  GSettings                *settings;
+  GtkDropTarget            *drop_target;
+  ClipscopeImage           *shown_image;
+  GCancellable             *preview_cancellable;
+  char                     *screenshot_path;
+
+  guint                     screenshot_id;
+  guint                     screenshot_tries;
+  guint                     save_lists : 1;
+};
+
+void _clipscope_window_dnd_init (ClipscopeWindow *self);
+void _clipscope_window_paste    (ClipscopeWindow *self);
+
+G_END_DECLS

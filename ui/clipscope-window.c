@@ -1,0 +1,1227 @@
+/* clipscope-window.c — the main window
+ *
+ * The window shows a ClipscopeSession: the sidebar edits its labels and
+ * templates, the grid and the heatmap show its images and scores, and the
+ * panel on the right the probabilities of the selected image. Behaviour is
+ * exposed as "win." actions, which the menus, the key bindings and the
+ * tests share. Drag and drop lives in clipscope-window-dnd.c.
+ */
+#include "clipscope-application.h"
+#include "clipscope-window-private.h"
+#include "clipscope-export.h"
+#include "clipscope-text-row.h"
+
+#include <clipscope.h>
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <string.h>
+
+#define MAX_RECENT_MODELS 8
+
+G_DEFINE_FINAL_TYPE (ClipscopeWindow, clipscope_window, ADW_TYPE_APPLICATION_WINDOW)
+
+/* ------------------------------------------------------------ helpers */
+
+void
+clipscope_window_add_toast (ClipscopeWindow *self,
+                            const char      *message)
+{
+  AdwToast *toast;
+
+  g_return_if_fail (CLIPSCOPE_IS_WINDOW (self));
+
+  toast = adw_toast_new (message);
+  adw_toast_set_timeout (toast, 5);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+/* Reads a bundled or user list: one entry a line, blank lines and lines
+ * starting with '#' skipped, as the CLI reads --labels-file. */
+static GStrv
+parse_list (const char *contents)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) lines = g_strsplit (contents, "\n", -1);
+
+  for (char **l = lines; *l != NULL; l++)
+    {
+      g_strchomp (*l);
+      if (**l != '\0' && **l != '#' && g_utf8_validate (*l, -1, NULL))
+        g_strv_builder_add (builder, *l);
+    }
+  return g_strv_builder_end (builder);
+}
+
+static GStrv
+load_resource_list (const char *name)
+{
+  g_autofree char *path = g_strdup_printf ("/io/github/clipscope/Clipscope/%s", name);
+  g_autoptr(GBytes) bytes = g_resources_lookup_data (path, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+  g_autofree char *text = NULL;
+
+  if (bytes == NULL)
+    return g_new0 (char *, 1);
+  text = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  return parse_list (text);
+}
+
+/* ------------------------------------------------------------ persistence */
+
+static void
+save_labels (ClipscopeWindow *self)
+{
+  GtkStringList *labels = clipscope_session_get_labels (self->session);
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) strv = NULL;
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (labels));
+
+  if (!self->save_lists)
+    return;
+  for (guint i = 0; i < n; i++)
+    g_strv_builder_add (builder, gtk_string_list_get_string (labels, i));
+  strv = g_strv_builder_end (builder);
+  g_settings_set_strv (self->settings, "labels", (const char * const *) strv);
+}
+
+static void
+save_templates (ClipscopeWindow *self)
+{
+  GListModel *templates = clipscope_session_get_templates (self->session);
+  GVariantBuilder builder;
+
+  if (!self->save_lists)
+    return;
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sb)"));
+  for (guint i = 0; i < g_list_model_get_n_items (templates); i++)
+    {
+      g_autoptr(ClipscopeTemplate) t = g_list_model_get_item (templates, i);
+
+      g_variant_builder_add (&builder, "(sb)", clipscope_template_get_text (t),
+                             clipscope_template_get_enabled (t));
+    }
+  g_settings_set_value (self->settings, "templates", g_variant_builder_end (&builder));
+}
+
+static void
+restore_lists (ClipscopeWindow *self)
+{
+  g_auto(GStrv) labels = g_settings_get_strv (self->settings, "labels");
+  g_autoptr(GVariant) templates = g_settings_get_value (self->settings, "templates");
+  GVariantIter iter;
+  const char *text;
+  gboolean enabled;
+
+  for (char **l = labels; *l != NULL; l++)
+    clipscope_session_add_labels_text (self->session, *l);
+  g_variant_iter_init (&iter, templates);
+  while (g_variant_iter_next (&iter, "(&sb)", &text, &enabled))
+    clipscope_session_add_template (self->session, text, enabled);
+  self->save_lists = TRUE;
+}
+
+/**
+ * clipscope_window_set_labels:
+ *
+ * Replaces the labels for this run only: lists given on the command line
+ * do not overwrite the saved ones.
+ */
+void
+clipscope_window_set_labels (ClipscopeWindow    *self,
+                             const char * const *labels)
+{
+  GtkStringList *list = clipscope_session_get_labels (self->session);
+
+  g_return_if_fail (CLIPSCOPE_IS_WINDOW (self));
+
+  self->save_lists = FALSE;
+  gtk_string_list_splice (list, 0, g_list_model_get_n_items (G_LIST_MODEL (list)), NULL);
+  for (const char * const *l = labels; *l != NULL; l++)
+    clipscope_session_add_labels_text (self->session, *l);
+}
+
+void
+clipscope_window_set_templates (ClipscopeWindow    *self,
+                                const char * const *templates)
+{
+  g_return_if_fail (CLIPSCOPE_IS_WINDOW (self));
+
+  self->save_lists = FALSE;
+  clipscope_session_clear_templates (self->session);
+  for (const char * const *t = templates; *t != NULL; t++)
+    clipscope_session_add_template (self->session, *t, TRUE);
+}
+
+/* ------------------------------------------------------------ model */
+
+static void
+rebuild_model_menu (ClipscopeWindow *self)
+{
+  g_auto(GStrv) recent = g_settings_get_strv (self->settings, "recent-models");
+  g_autoptr(GMenu) menu = g_menu_new ();
+  g_autoptr(GMenu) models = g_menu_new ();
+  g_autoptr(GMenu) open = g_menu_new ();
+
+  for (char **r = recent; *r != NULL; r++)
+    {
+      g_autofree char *name = g_path_get_basename (*r);
+      g_autoptr(GMenuItem) item = g_menu_item_new (name, NULL);
+
+      g_menu_item_set_action_and_target (item, "win.load-model", "s", *r);
+      g_menu_append_item (models, item);
+    }
+  g_menu_append (open, "Open Model Folder…", "win.open-model");
+  g_menu_append_section (menu, recent[0] != NULL ? "Recent Models" : NULL, G_MENU_MODEL (models));
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (open));
+  gtk_menu_button_set_menu_model (self->model_button, G_MENU_MODEL (menu));
+}
+
+static void
+remember_model (ClipscopeWindow *self,
+                const char      *dir)
+{
+  g_auto(GStrv) recent = g_settings_get_strv (self->settings, "recent-models");
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) updated = NULL;
+  guint n = 1;
+
+  g_strv_builder_add (builder, dir);
+  for (char **r = recent; *r != NULL && n < MAX_RECENT_MODELS; r++)
+    if (g_strcmp0 (*r, dir) != 0)
+      {
+        g_strv_builder_add (builder, *r);
+        n++;
+      }
+  updated = g_strv_builder_end (builder);
+  g_settings_set_strv (self->settings, "recent-models", (const char * const *) updated);
+  g_settings_set_string (self->settings, "last-model", dir);
+}
+
+static void
+update_title (ClipscopeWindow *self)
+{
+  const char *path = clipscope_session_get_model_path (self->session);
+  const char *backend = clipscope_session_get_backend_name (self->session);
+  const char *device = clipscope_session_get_device_name (self->session);
+  g_autofree char *name = path != NULL ? g_path_get_basename (path) : NULL;
+  g_autofree char *subtitle = NULL;
+
+  if (path == NULL)
+    subtitle = g_strdup ("No model · open a model folder");
+  else
+    subtitle = g_strdup_printf ("%s · %s · %s", name,
+                                g_strcmp0 (backend, "vulkan") == 0 ? "Vulkan" : "CPU",
+                                device != NULL ? device : "");
+  adw_window_title_set_subtitle (self->window_title, subtitle);
+  gtk_menu_button_set_label (self->model_button, name != NULL ? name : "Model");
+  if (path != NULL)
+    remember_model (self, path);
+}
+
+static void
+model_failed_cb (ClipscopeWindow *self,
+                 const char      *dir,
+                 const char      *message)
+{
+  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), "Could Not Load the Model", message);
+
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", "_Close");
+  gtk_window_present (GTK_WINDOW (dialog));
+
+  /* The previous model, if any, is still the one in use. */
+  update_title (self);
+}
+
+void
+clipscope_window_load_model (ClipscopeWindow *self,
+                             const char      *dir)
+{
+  g_return_if_fail (CLIPSCOPE_IS_WINDOW (self));
+
+  adw_window_title_set_subtitle (self->window_title, "Loading model…");
+  clipscope_session_load_model (self->session, dir);
+}
+
+static void
+model_folder_chosen_cb (GtkNativeDialog *dialog,
+                        int              response,
+                        ClipscopeWindow *self)
+{
+  g_autoptr(GFile) folder = NULL;
+  g_autofree char *path = NULL;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+  if (folder != NULL && (path = g_file_get_path (folder)) != NULL)
+    clipscope_window_load_model (self, path);
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+open_model_action (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+  GtkFileChooserNative *chooser;
+
+  chooser = gtk_file_chooser_native_new ("Open Model Folder", GTK_WINDOW (self),
+                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, "_Open", "_Cancel");
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (model_folder_chosen_cb), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+load_model_action (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  clipscope_window_load_model (CLIPSCOPE_WINDOW (widget), g_variant_get_string (parameter, NULL));
+}
+
+/* ------------------------------------------------------------ images */
+
+static void
+images_chosen_cb (GtkNativeDialog *dialog,
+                  int              response,
+                  ClipscopeWindow *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GListModel) files = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (dialog));
+      g_autoptr(GPtrArray) array = g_ptr_array_new_with_free_func (g_object_unref);
+
+      for (guint i = 0; i < g_list_model_get_n_items (files); i++)
+        g_ptr_array_add (array, g_list_model_get_item (files, i));
+      clipscope_session_add_files (self->session, (GFile **) array->pdata, array->len);
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+add_images_action (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+  g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
+  GtkFileChooserNative *chooser;
+
+  gtk_file_filter_set_name (filter, "Images");
+  gtk_file_filter_add_pixbuf_formats (filter);
+  chooser = gtk_file_chooser_native_new ("Add Images", GTK_WINDOW (self),
+                                         GTK_FILE_CHOOSER_ACTION_OPEN, "_Add", "_Cancel");
+  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), TRUE);
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (images_chosen_cb), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+paste_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  _clipscope_window_paste (CLIPSCOPE_WINDOW (widget));
+}
+
+static void
+remove_selected_action (GtkWidget  *widget,
+                        const char *action_name,
+                        GVariant   *parameter)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+  g_autoptr(GtkBitset) selected = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->image_selection));
+
+  /* Highest first, so earlier removals do not shift later positions. */
+  while (!gtk_bitset_is_empty (selected))
+    {
+      guint last = gtk_bitset_get_maximum (selected);
+
+      gtk_bitset_remove (selected, last);
+      clipscope_session_remove_image (self->session, last);
+    }
+}
+
+static void
+cancel_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  clipscope_session_cancel (CLIPSCOPE_WINDOW (widget)->session);
+}
+
+static void
+select_image_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+
+  clipscope_heatmap_view_set_selected (self->heatmap, g_variant_get_int32 (parameter));
+}
+
+static void
+remove_image_clicked_cb (GtkButton       *button,
+                         ClipscopeWindow *self)
+{
+  GtkListItem *item = g_object_get_data (G_OBJECT (button), "clipscope-list-item");
+
+  if (item != NULL && gtk_list_item_get_position (item) != GTK_INVALID_LIST_POSITION)
+    clipscope_session_remove_image (self->session, gtk_list_item_get_position (item));
+}
+
+/* The grid recycles its cells, so only the visible thumbnails exist as
+ * widgets: five hundred images cost a screenful of them. */
+static void
+setup_thumbnail_cb (GtkSignalListItemFactory *factory,
+                    GtkListItem              *item,
+                    ClipscopeWindow          *self)
+{
+  GtkWidget *overlay = gtk_overlay_new ();
+  GtkWidget *picture = gtk_picture_new ();
+  GtkWidget *remove = gtk_button_new_from_icon_name ("window-close-symbolic");
+
+  gtk_widget_set_size_request (picture, 96, 72);
+  gtk_picture_set_can_shrink (GTK_PICTURE (picture), TRUE);
+  gtk_widget_add_css_class (picture, "thumbnail");
+  gtk_overlay_set_child (GTK_OVERLAY (overlay), picture);
+
+  gtk_widget_set_halign (remove, GTK_ALIGN_END);
+  gtk_widget_set_valign (remove, GTK_ALIGN_START);
+  gtk_widget_set_margin_top (remove, 2);
+  gtk_widget_set_margin_end (remove, 2);
+  gtk_widget_set_tooltip_text (remove, "Remove");
+  gtk_widget_add_css_class (remove, "circular");
+  gtk_widget_add_css_class (remove, "osd");
+  g_object_set_data (G_OBJECT (remove), "clipscope-list-item", item);
+  g_signal_connect (remove, "clicked", G_CALLBACK (remove_image_clicked_cb), self);
+  gtk_overlay_add_overlay (GTK_OVERLAY (overlay), remove);
+  gtk_list_item_set_child (item, overlay);
+}
+
+static void
+bind_thumbnail_cb (GtkSignalListItemFactory *factory,
+                   GtkListItem              *item,
+                   ClipscopeWindow          *self)
+{
+  ClipscopeImage *image = gtk_list_item_get_item (item);
+  GtkWidget *overlay = gtk_list_item_get_child (item);
+  GtkWidget *picture = gtk_overlay_get_child (GTK_OVERLAY (overlay));
+  GBinding *binding;
+
+  gtk_widget_set_tooltip_text (overlay, clipscope_image_get_path (image));
+  binding = g_object_bind_property (image, "thumbnail", picture, "paintable", G_BINDING_SYNC_CREATE);
+  g_object_set_data (G_OBJECT (item), "clipscope-binding", binding);
+}
+
+static void
+unbind_thumbnail_cb (GtkSignalListItemFactory *factory,
+                     GtkListItem              *item,
+                     ClipscopeWindow          *self)
+{
+  GBinding *binding = g_object_steal_data (G_OBJECT (item), "clipscope-binding");
+
+  if (binding != NULL)
+    g_binding_unbind (binding);
+}
+
+static void
+decode_preview (GTask        *task,
+                 gpointer      source_object,
+                 gpointer      task_data,
+                 GCancellable *cancellable)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new_from_file_at_scale (task_data, 640, 640, TRUE, &error);
+  g_autoptr(GdkPixbuf) oriented = NULL;
+
+  if (pixbuf == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  oriented = gdk_pixbuf_apply_embedded_orientation (pixbuf);
+  g_task_return_pointer (task, gdk_texture_new_for_pixbuf (oriented), g_object_unref);
+}
+
+static void
+preview_decoded_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GdkTexture) texture = g_task_propagate_pointer (G_TASK (result), NULL);
+  GCancellable *cancellable = g_task_get_cancellable (G_TASK (result));
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (object);
+
+  /* A newer selection has replaced the cancellable: drop this one. */
+  if (texture != NULL && cancellable == self->preview_cancellable)
+    gtk_picture_set_paintable (self->preview, GDK_PAINTABLE (texture));
+}
+
+/* The preview is decoded in a thread, at a size fit for the panel and
+ * with its EXIF orientation applied, as the engine sees it. */
+static void
+show_image (ClipscopeWindow *self,
+            int              row)
+{
+  g_autoptr(ClipscopeImage) image = NULL;
+  g_autoptr(GTask) task = NULL;
+
+  if (row >= 0)
+    image = g_list_model_get_item (clipscope_session_get_images (self->session), row);
+  clipscope_probability_view_set_row (self->probability_view, image != NULL ? row : -1);
+  if (image == self->shown_image)
+    return;
+  g_set_object (&self->shown_image, image);
+  g_cancellable_cancel (self->preview_cancellable);
+  g_clear_object (&self->preview_cancellable);
+  if (image == NULL)
+    {
+      gtk_picture_set_paintable (self->preview, NULL);
+      gtk_label_set_label (self->preview_title, "Select an image");
+      return;
+    }
+  gtk_picture_set_paintable (self->preview, GDK_PAINTABLE (clipscope_image_get_thumbnail (image)));
+  gtk_label_set_label (self->preview_title, clipscope_image_get_name (image));
+  self->preview_cancellable = g_cancellable_new ();
+  task = g_task_new (self, self->preview_cancellable, preview_decoded_cb, NULL);
+  g_task_set_name (task, "clipscope-preview");
+  g_task_set_task_data (task, g_strdup (clipscope_image_get_path (image)), g_free);
+  g_task_run_in_thread (task, decode_preview);
+}
+
+static void
+update_hint (ClipscopeWindow *self)
+{
+  guint n_images, n_labels;
+  gboolean scored = clipscope_session_get_scores (self->session, &n_images, &n_labels, NULL, NULL);
+  const char *hint = NULL;
+
+  if (scored)
+    hint = NULL;
+  else if (clipscope_session_get_model_path (self->session) == NULL)
+    hint = "Open a model folder to score these images";
+  else if (clipscope_session_get_busy (self->session))
+    hint = "Encoding…";
+  else if (g_list_model_get_n_items (G_LIST_MODEL (clipscope_session_get_labels (self->session))) == 0)
+    hint = "Add labels to score these images against";
+  gtk_label_set_label (self->heatmap_hint, hint != NULL ? hint : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->heatmap_hint), hint != NULL);
+}
+
+static void
+heatmap_selected_cb (ClipscopeWindow *self)
+{
+  GtkSelectionModel *selection = GTK_SELECTION_MODEL (self->image_selection);
+  int row = clipscope_heatmap_view_get_selected (self->heatmap);
+
+  show_image (self, row);
+  if (row >= 0 && !gtk_selection_model_is_selected (selection, row))
+    gtk_selection_model_select_item (selection, row, TRUE);
+}
+
+static void
+grid_selection_changed_cb (ClipscopeWindow *self)
+{
+  g_autoptr(GtkBitset) selected = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->image_selection));
+
+  /* A click selects one image, which the heatmap and the panel follow;
+   * a wider selection is only for Delete. */
+  if (gtk_bitset_get_size (selected) == 1)
+    clipscope_heatmap_view_set_selected (self->heatmap, gtk_bitset_get_minimum (selected));
+}
+
+static void
+images_changed_cb (ClipscopeWindow *self)
+{
+  guint n = g_list_model_get_n_items (clipscope_session_get_images (self->session));
+  int row = clipscope_heatmap_view_get_selected (self->heatmap);
+
+  gtk_stack_set_visible_child_name (self->content_stack, n > 0 ? "results" : "empty");
+
+  /* Keep something selected so the probability panel is never empty. */
+  if (n == 0)
+    row = -1;
+  else if (row < 0 || (guint) row >= n)
+    row = MIN ((guint) MAX (row, 0), n - 1);
+  clipscope_heatmap_view_set_selected (self->heatmap, row);
+  show_image (self, row);
+}
+
+static void
+busy_changed_cb (ClipscopeWindow *self)
+{
+  double progress = clipscope_session_get_progress (self->session);
+  gboolean encoding = clipscope_session_get_busy (self->session) && progress > 0.0;
+
+  gtk_revealer_set_reveal_child (self->progress_revealer, encoding);
+  gtk_progress_bar_set_fraction (self->progress_bar, progress);
+}
+
+static void
+notice_cb (ClipscopeWindow *self,
+           const char      *message)
+{
+  clipscope_window_add_toast (self, message);
+}
+
+/* ------------------------------------------------------------ labels */
+
+static void
+label_entry_activate_cb (ClipscopeWindow *self)
+{
+  clipscope_session_add_labels_text (self->session,
+                                     gtk_editable_get_text (GTK_EDITABLE (self->label_entry)));
+  gtk_editable_set_text (GTK_EDITABLE (self->label_entry), "");
+}
+
+/* A pasted list ("cat, dog" or one label a line) is split at once. */
+static void
+label_entry_changed_cb (ClipscopeWindow *self)
+{
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->label_entry));
+
+  if (strpbrk (text, ",\n\r") != NULL)
+    label_entry_activate_cb (self);
+}
+
+static void
+label_committed_cb (ClipscopeTextRow *row,
+                    const char       *text,
+                    ClipscopeWindow  *self)
+{
+  int index = gtk_list_box_row_get_index (GTK_LIST_BOX_ROW (row));
+
+  if (index >= 0)
+    clipscope_session_set_label (self->session, index, text);
+}
+
+static void
+label_remove_cb (ClipscopeTextRow *row,
+                 ClipscopeWindow  *self)
+{
+  int index = gtk_list_box_row_get_index (GTK_LIST_BOX_ROW (row));
+
+  if (index >= 0)
+    gtk_string_list_remove (clipscope_session_get_labels (self->session), index);
+}
+
+static GtkWidget *
+create_label_row_cb (gpointer item,
+                     gpointer user_data)
+{
+  GtkWidget *row = clipscope_text_row_new (gtk_string_object_get_string (item), FALSE);
+
+  g_signal_connect (row, "committed", G_CALLBACK (label_committed_cb), user_data);
+  g_signal_connect (row, "remove", G_CALLBACK (label_remove_cb), user_data);
+  return row;
+}
+
+static void
+labels_changed_cb (ClipscopeWindow *self)
+{
+  save_labels (self);
+}
+
+static void
+label_preset_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+  g_autofree char *name = g_strdup_printf ("labels/%s.txt", g_variant_get_string (parameter, NULL));
+  g_auto(GStrv) labels = load_resource_list (name);
+
+  for (char **l = labels; *l != NULL; l++)
+    clipscope_session_add_labels_text (self->session, *l);
+}
+
+static void
+add_labels_action (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  clipscope_session_add_labels_text (CLIPSCOPE_WINDOW (widget)->session,
+                                     g_variant_get_string (parameter, NULL));
+}
+
+static void
+clear_labels_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  GtkStringList *labels = clipscope_session_get_labels (CLIPSCOPE_WINDOW (widget)->session);
+
+  gtk_string_list_splice (labels, 0, g_list_model_get_n_items (G_LIST_MODEL (labels)), NULL);
+}
+
+static void
+labels_file_loaded_cb (GObject      *object,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(ClipscopeWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) labels = NULL;
+  gsize length;
+
+  if (!g_file_load_contents_finish (G_FILE (object), result, &contents, &length, NULL, &error))
+    {
+      clipscope_window_add_toast (self, error->message);
+      return;
+    }
+  if (!g_utf8_validate (contents, length, NULL))
+    {
+      clipscope_window_add_toast (self, "The labels file is not UTF-8 text");
+      return;
+    }
+  labels = parse_list (contents);
+  for (char **l = labels; *l != NULL; l++)
+    clipscope_session_add_labels_text (self->session, *l);
+}
+
+static void
+labels_file_chosen_cb (GtkNativeDialog *dialog,
+                       int              response,
+                       ClipscopeWindow *self)
+{
+  g_autoptr(GFile) file = NULL;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+  if (file != NULL)
+    g_file_load_contents_async (file, NULL, labels_file_loaded_cb, g_object_ref (self));
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+import_labels_action (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  GtkFileChooserNative *chooser;
+  g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
+
+  gtk_file_filter_set_name (filter, "Text files");
+  gtk_file_filter_add_mime_type (filter, "text/plain");
+  chooser = gtk_file_chooser_native_new ("Import Labels", GTK_WINDOW (widget),
+                                         GTK_FILE_CHOOSER_ACTION_OPEN, "_Import", "_Cancel");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (labels_file_chosen_cb), widget);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+/* ------------------------------------------------------------ templates */
+
+static void
+template_entry_activate_cb (ClipscopeWindow *self)
+{
+  g_autofree char *text = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->template_entry))));
+
+  if (*text == '\0')
+    return;
+  if (!clipscope_template_is_valid (text))
+    {
+      clipscope_window_add_toast (self, "A template needs exactly one {} where the label goes");
+      gtk_widget_add_css_class (GTK_WIDGET (self->template_entry), "error");
+      return;
+    }
+  gtk_widget_remove_css_class (GTK_WIDGET (self->template_entry), "error");
+  clipscope_session_add_template (self->session, text, TRUE);
+  gtk_editable_set_text (GTK_EDITABLE (self->template_entry), "");
+}
+
+static void
+template_remove_cb (ClipscopeTextRow *row,
+                    ClipscopeWindow  *self)
+{
+  int index = gtk_list_box_row_get_index (GTK_LIST_BOX_ROW (row));
+
+  if (index >= 0)
+    clipscope_session_remove_template (self->session, index);
+}
+
+static GtkWidget *
+create_template_row_cb (gpointer item,
+                        gpointer user_data)
+{
+  GtkWidget *row = clipscope_text_row_new (NULL, TRUE);
+
+  /* Edits go straight into the template, which re-scores as one types. */
+  g_object_bind_property (item, "text", row, "text", G_BINDING_SYNC_CREATE | G_BINDING_BIDIRECTIONAL);
+  g_object_bind_property (item, "enabled", row, "active", G_BINDING_SYNC_CREATE | G_BINDING_BIDIRECTIONAL);
+  g_object_bind_property (item, "valid", row, "valid", G_BINDING_SYNC_CREATE);
+  g_signal_connect (row, "remove", G_CALLBACK (template_remove_cb), user_data);
+  return row;
+}
+
+static void
+templates_changed_cb (ClipscopeWindow *self)
+{
+  GListModel *templates = clipscope_session_get_templates (self->session);
+
+  for (guint i = 0; i < g_list_model_get_n_items (templates); i++)
+    {
+      g_autoptr(ClipscopeTemplate) t = g_list_model_get_item (templates, i);
+
+      /* Connect once per template, however often the list changes. */
+      if (g_object_get_data (G_OBJECT (t), "clipscope-saved") == self)
+        continue;
+      g_object_set_data (G_OBJECT (t), "clipscope-saved", self);
+      g_signal_connect_object (t, "notify", G_CALLBACK (save_templates), self, G_CONNECT_SWAPPED);
+    }
+  save_templates (self);
+}
+
+static void
+template_preset_action (GtkWidget  *widget,
+                        const char *action_name,
+                        GVariant   *parameter)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+  const char *name = g_variant_get_string (parameter, NULL);
+  g_auto(GStrv) templates = NULL;
+
+  if (g_strcmp0 (name, "imagenet") == 0)
+    templates = load_resource_list ("templates/imagenet.txt");
+  else
+    templates = g_strdupv ((char *[]) { (char *) "a photo of a {}.", NULL });
+  clipscope_session_clear_templates (self->session);
+  for (char **t = templates; *t != NULL; t++)
+    clipscope_session_add_template (self->session, *t, TRUE);
+}
+
+static void
+add_template_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  clipscope_session_add_template (CLIPSCOPE_WINDOW (widget)->session,
+                                  g_variant_get_string (parameter, NULL), TRUE);
+}
+
+static void
+show_page_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+  const char *name = g_variant_get_string (parameter, NULL);
+
+  if (gtk_stack_get_child_by_name (self->sidebar_stack, name) != NULL)
+    gtk_stack_set_visible_child_name (self->sidebar_stack, name);
+}
+
+static void
+clear_templates_action (GtkWidget  *widget,
+                        const char *action_name,
+                        GVariant   *parameter)
+{
+  clipscope_session_clear_templates (CLIPSCOPE_WINDOW (widget)->session);
+}
+
+/* ------------------------------------------------------------ export */
+
+static void
+export_chosen_cb (GtkNativeDialog *dialog,
+                  int              response,
+                  ClipscopeWindow *self)
+{
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+  if (file == NULL || (path = g_file_get_path (file)) == NULL)
+    return;
+
+  if (clipscope_export_to_file (self->session, GTK_WIDGET (self->heatmap), path, &error))
+    {
+      g_autofree char *name = g_file_get_basename (file);
+      g_autofree char *message = g_strdup_printf ("Exported %s", name);
+
+      clipscope_window_add_toast (self, message);
+    }
+  else
+    clipscope_window_add_toast (self, error->message);
+}
+
+static void
+export_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  static const struct { const char *name, *pattern; } formats[] = {
+    { "CSV matrix", "*.csv" }, { "JSON matrix", "*.json" }, { "PNG heatmap", "*.png" },
+  };
+  GtkFileChooserNative *chooser;
+
+  chooser = gtk_file_chooser_native_new ("Export", GTK_WINDOW (widget),
+                                         GTK_FILE_CHOOSER_ACTION_SAVE, "_Export", "_Cancel");
+  for (guint i = 0; i < G_N_ELEMENTS (formats); i++)
+    {
+      g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
+
+      gtk_file_filter_set_name (filter, formats[i].name);
+      gtk_file_filter_add_pattern (filter, formats[i].pattern);
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
+    }
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), "clipscope-scores.csv");
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (export_chosen_cb), widget);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+export_to_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+  g_autoptr(GError) error = NULL;
+
+  if (!clipscope_export_to_file (self->session, GTK_WIDGET (self->heatmap),
+                                 g_variant_get_string (parameter, NULL), &error))
+    clipscope_window_add_toast (self, error->message);
+}
+
+/* ------------------------------------------------------------ screenshot */
+
+/**
+ * clipscope_window_save_screenshot:
+ *
+ * Renders the window as it is now into a PNG at @path.
+ */
+gboolean
+clipscope_window_save_screenshot (ClipscopeWindow  *self,
+                                  const char       *path,
+                                  GError          **error)
+{
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (GTK_WIDGET (self));
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  int width = gtk_widget_get_width (GTK_WIDGET (self));
+  int height = gtk_widget_get_height (GTK_WIDGET (self));
+  GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (self));
+  int scale = gtk_widget_get_scale_factor (GTK_WIDGET (self));
+
+  /* Rendered at the screen's scale, so a HiDPI shot shows what the
+   * screen shows instead of a blurred quarter of it. */
+  gtk_snapshot_scale (snapshot, scale, scale);
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
+  node = gtk_snapshot_to_node (snapshot);
+  if (node == NULL || renderer == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the window has not been drawn yet");
+      return FALSE;
+    }
+  texture = gsk_renderer_render_texture (renderer, node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width * scale, height * scale));
+  if (!gdk_texture_save_to_png (texture, path))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "could not write %s", path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+thumbnails_ready (ClipscopeWindow *self)
+{
+  GListModel *images = clipscope_session_get_images (self->session);
+
+  for (guint i = 0; i < g_list_model_get_n_items (images); i++)
+    {
+      g_autoptr(ClipscopeImage) image = g_list_model_get_item (images, i);
+
+      if (clipscope_image_get_thumbnail (image) == NULL)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+screenshot_cb (gpointer user_data)
+{
+  ClipscopeWindow *self = user_data;
+  g_autoptr(GError) error = NULL;
+  GApplication *app;
+
+  /* Wait until the worker is idle and the thumbnails are in, or give up
+   * waiting for thumbnails after a few seconds (a file may not decode). */
+  if (clipscope_session_get_busy (self->session) || !gtk_widget_get_mapped (GTK_WIDGET (self))
+      || (!thumbnails_ready (self) && self->screenshot_tries++ < 50))
+    return G_SOURCE_CONTINUE;
+
+  /* The first frame may still be on its way on a slow machine. */
+  if (!clipscope_window_save_screenshot (self, self->screenshot_path, &error)
+      && self->screenshot_tries++ < 100)
+    return G_SOURCE_CONTINUE;
+
+  self->screenshot_id = 0;
+  if (error != NULL)
+    g_printerr ("clipscope-gui: error: %s\n", error->message);
+  app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+  if (app != NULL)
+    g_application_quit (app);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * clipscope_window_take_screenshot:
+ *
+ * Once every job has finished and the window has been drawn with the
+ * results, saves it to @path and quits the application. For tests and
+ * documentation.
+ */
+void
+clipscope_window_take_screenshot (ClipscopeWindow *self,
+                                  const char      *path)
+{
+  g_return_if_fail (CLIPSCOPE_IS_WINDOW (self));
+
+  g_free (self->screenshot_path);
+  self->screenshot_path = g_strdup (path);
+  g_clear_handle_id (&self->screenshot_id, g_source_remove);
+  /* Polled rather than tied to ::notify::busy, so the frames that draw
+   * the last result have happened by the time it is taken. */
+  self->screenshot_id = g_timeout_add (250, screenshot_cb, self);
+}
+
+/* ------------------------------------------------------------ GObject */
+
+static gboolean
+clipscope_window_close_request (GtkWindow *window)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (window);
+  int width, height;
+
+  gtk_window_get_default_size (window, &width, &height);
+  g_settings_set_int (self->settings, "window-width", width);
+  g_settings_set_int (self->settings, "window-height", height);
+  g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
+  return GTK_WINDOW_CLASS (clipscope_window_parent_class)->close_request (window);
+}
+
+static void
+clipscope_window_dispose (GObject *object)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (object);
+
+  g_clear_handle_id (&self->screenshot_id, g_source_remove);
+  if (self->session != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->session, self);
+      g_signal_handlers_disconnect_by_data (clipscope_session_get_images (self->session), self);
+      g_signal_handlers_disconnect_by_data (clipscope_session_get_labels (self->session), self);
+      g_signal_handlers_disconnect_by_data (clipscope_session_get_templates (self->session), self);
+    }
+  gtk_widget_dispose_template (GTK_WIDGET (self), CLIPSCOPE_TYPE_WINDOW);
+  g_cancellable_cancel (self->preview_cancellable);
+  g_clear_object (&self->preview_cancellable);
+  g_clear_object (&self->shown_image);
+  if (self->image_selection != NULL)
+    g_signal_handlers_disconnect_by_data (self->image_selection, self);
+  g_clear_object (&self->image_selection);
+  g_clear_object (&self->drop_target);
+  g_clear_object (&self->session);
+  g_clear_object (&self->settings);
+  G_OBJECT_CLASS (clipscope_window_parent_class)->dispose (object);
+}
+
+static void
+clipscope_window_finalize (GObject *object)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (object);
+
+  g_free (self->screenshot_path);
+  G_OBJECT_CLASS (clipscope_window_parent_class)->finalize (object);
+}
+
+static void
+clipscope_window_class_init (ClipscopeWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
+
+  object_class->dispose = clipscope_window_dispose;
+  object_class->finalize = clipscope_window_finalize;
+  window_class->close_request = clipscope_window_close_request;
+
+  g_type_ensure (CLIPSCOPE_TYPE_HEATMAP_VIEW);
+  g_type_ensure (CLIPSCOPE_TYPE_PROBABILITY_VIEW);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/clipscope/Clipscope/clipscope-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, window_title);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, model_button);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, progress_revealer);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, progress_bar);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, content_stack);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, image_grid);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, heatmap);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, probability_view);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, preview);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, preview_title);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, probability_switch);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, label_entry);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, label_list);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, template_entry);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, template_list);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, sidebar_stack);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, heatmap_hint);
+  gtk_widget_class_bind_template_callback (widget_class, label_entry_activate_cb);
+  gtk_widget_class_bind_template_callback (widget_class, label_entry_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, template_entry_activate_cb);
+  gtk_widget_class_bind_template_callback (widget_class, heatmap_selected_cb);
+
+  gtk_widget_class_install_action (widget_class, "win.add-images", NULL, add_images_action);
+  gtk_widget_class_install_action (widget_class, "win.paste", NULL, paste_action);
+  gtk_widget_class_install_action (widget_class, "win.remove-selected", NULL, remove_selected_action);
+  gtk_widget_class_install_action (widget_class, "win.cancel", NULL, cancel_action);
+  gtk_widget_class_install_action (widget_class, "win.select-image", "i", select_image_action);
+  gtk_widget_class_install_action (widget_class, "win.open-model", NULL, open_model_action);
+  gtk_widget_class_install_action (widget_class, "win.load-model", "s", load_model_action);
+  gtk_widget_class_install_action (widget_class, "win.add-labels", "s", add_labels_action);
+  gtk_widget_class_install_action (widget_class, "win.clear-labels", NULL, clear_labels_action);
+  gtk_widget_class_install_action (widget_class, "win.label-preset", "s", label_preset_action);
+  gtk_widget_class_install_action (widget_class, "win.import-labels", NULL, import_labels_action);
+  gtk_widget_class_install_action (widget_class, "win.add-template", "s", add_template_action);
+  gtk_widget_class_install_action (widget_class, "win.clear-templates", NULL, clear_templates_action);
+  gtk_widget_class_install_action (widget_class, "win.template-preset", "s", template_preset_action);
+  gtk_widget_class_install_action (widget_class, "win.show-page", "s", show_page_action);
+  gtk_widget_class_install_action (widget_class, "win.export", NULL, export_action);
+  gtk_widget_class_install_action (widget_class, "win.export-to", "s", export_to_action);
+
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.add-images", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_v, GDK_CONTROL_MASK, "win.paste", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Delete, 0, "win.remove-selected", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "win.cancel", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_m, GDK_CONTROL_MASK, "win.open-model", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_e, GDK_CONTROL_MASK, "win.export", NULL);
+}
+
+static void
+bind_session (ClipscopeWindow *self)
+{
+  g_autoptr(GtkListItemFactory) factory = NULL;
+
+  clipscope_heatmap_view_set_session (self->heatmap, self->session);
+  clipscope_probability_view_set_session (self->probability_view, self->session);
+  factory = gtk_signal_list_item_factory_new ();
+  g_signal_connect (factory, "setup", G_CALLBACK (setup_thumbnail_cb), self);
+  g_signal_connect (factory, "bind", G_CALLBACK (bind_thumbnail_cb), self);
+  g_signal_connect (factory, "unbind", G_CALLBACK (unbind_thumbnail_cb), self);
+  self->image_selection = gtk_multi_selection_new (g_object_ref (clipscope_session_get_images (self->session)));
+  g_signal_connect_swapped (self->image_selection, "selection-changed",
+                            G_CALLBACK (grid_selection_changed_cb), self);
+  gtk_grid_view_set_factory (self->image_grid, factory);
+  gtk_grid_view_set_model (self->image_grid, GTK_SELECTION_MODEL (self->image_selection));
+  gtk_list_box_bind_model (self->label_list, G_LIST_MODEL (clipscope_session_get_labels (self->session)),
+                           create_label_row_cb, self, NULL);
+  gtk_list_box_bind_model (self->template_list, clipscope_session_get_templates (self->session),
+                           create_template_row_cb, self, NULL);
+
+  g_signal_connect_swapped (self->session, "notify::model-path", G_CALLBACK (update_title), self);
+  g_signal_connect_swapped (self->session, "notify::busy", G_CALLBACK (busy_changed_cb), self);
+  g_signal_connect_swapped (self->session, "notify::progress", G_CALLBACK (busy_changed_cb), self);
+  g_signal_connect_swapped (self->session, "model-failed", G_CALLBACK (model_failed_cb), self);
+  g_signal_connect_swapped (self->session, "notice", G_CALLBACK (notice_cb), self);
+  g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (heatmap_selected_cb), self);
+  g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (update_hint), self);
+  g_signal_connect_swapped (self->session, "notify::busy", G_CALLBACK (update_hint), self);
+  g_signal_connect_swapped (clipscope_session_get_images (self->session), "items-changed",
+                            G_CALLBACK (images_changed_cb), self);
+  g_signal_connect_swapped (clipscope_session_get_labels (self->session), "items-changed",
+                            G_CALLBACK (labels_changed_cb), self);
+  g_signal_connect_swapped (clipscope_session_get_templates (self->session), "items-changed",
+                            G_CALLBACK (templates_changed_cb), self);
+}
+
+static void
+clipscope_window_init (ClipscopeWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->settings = clipscope_settings_new ();
+  self->session = clipscope_session_new ();
+  bind_session (self);
+
+  gtk_window_set_default_size (GTK_WINDOW (self),
+                               g_settings_get_int (self->settings, "window-width"),
+                               g_settings_get_int (self->settings, "window-height"));
+  if (g_settings_get_boolean (self->settings, "window-maximized"))
+    gtk_window_maximize (GTK_WINDOW (self));
+
+  g_settings_bind (self->settings, "show-probabilities", self->probability_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "show-probabilities", self->heatmap, "show-probabilities",
+                   G_SETTINGS_BIND_GET);
+  g_settings_bind (self->settings, "show-values", self->heatmap, "show-values", G_SETTINGS_BIND_GET);
+  g_settings_bind (self->settings, "max-folder-images", self->session, "max-folder-images",
+                   G_SETTINGS_BIND_GET);
+  g_signal_connect_swapped (self->settings, "changed::recent-models", G_CALLBACK (rebuild_model_menu), self);
+
+  /* "view.show-probabilities" and "view.show-values" toggle the settings
+   * themselves, for menus and tests alike. */
+  {
+    g_autoptr(GSimpleActionGroup) view = g_simple_action_group_new ();
+    g_autoptr(GAction) probabilities = g_settings_create_action (self->settings, "show-probabilities");
+    g_autoptr(GAction) values = g_settings_create_action (self->settings, "show-values");
+
+    g_action_map_add_action (G_ACTION_MAP (view), probabilities);
+    g_action_map_add_action (G_ACTION_MAP (view), values);
+    gtk_widget_insert_action_group (GTK_WIDGET (self), "view", G_ACTION_GROUP (view));
+  }
+
+  restore_lists (self);
+  rebuild_model_menu (self);
+  update_title (self);
+  _clipscope_window_dnd_init (self);
+}
+
+ClipscopeWindow *
+clipscope_window_new (GtkApplication *application)
+{
+  return g_object_new (CLIPSCOPE_TYPE_WINDOW, "application", application, NULL);
+}
+
+/**
+ * clipscope_window_get_session:
+ *
+ * Returns: (transfer none): the session the window shows
+ */
+ClipscopeSession *
+clipscope_window_get_session (ClipscopeWindow *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_WINDOW (self), NULL);
+  return self->session;
+}
+
+/** clipscope_window_get_heatmap: Returns: (transfer none): the heatmap view */
+GtkWidget *
+clipscope_window_get_heatmap (ClipscopeWindow *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_WINDOW (self), NULL);
+  return GTK_WIDGET (self->heatmap);
+}
+
+/** clipscope_window_get_drop_target: Returns: (transfer none): the window's drop target */
+GtkDropTarget *
+clipscope_window_get_drop_target (ClipscopeWindow *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_WINDOW (self), NULL);
+  return self->drop_target;
+}
