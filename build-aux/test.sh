@@ -1,8 +1,9 @@
 #!/bin/sh
 # The whole test suite, as CI runs it: install the dependencies, build with
 # warnings as errors and run every test, do the same again in a build with
-# AddressSanitizer and UndefinedBehaviorSanitizer, then run each libFuzzer
-# target for a minute from its seed corpus.
+# AddressSanitizer and UndefinedBehaviorSanitizer, run the threaded tests
+# under ThreadSanitizer, then run each libFuzzer target for a minute from
+# its seed corpus.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,12 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
   meson test -C _build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3
+
+# GSlice recycles memory between threads behind ThreadSanitizer's back.
+setup _build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false
+G_SLICE=always-malloc \
+TSAN_OPTIONS=halt_on_error=1:suppressions="$PWD/tests/tsan.supp" \
+  meson test -C _build-tsan --suite threads --print-errorlogs --num-processes 2 --timeout-multiplier 3
 
 CC=clang setup _build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
 ninja -C _build-fuzz tests/fuzz/fuzz-safetensors tests/fuzz/fuzz-config \

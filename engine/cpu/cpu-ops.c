@@ -7,8 +7,10 @@
 
 /* The element-wise loops are built twice on x86-64, for the baseline and
  * for AVX2, and the loader picks one for the machine it runs on; eight
- * floats a step instead of four. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+ * floats a step instead of four. Sanitizer builds keep one version: the
+ * resolvers run before the sanitizers' runtimes are up. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) \
+    && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 # define VECTOR_CLONES __attribute__ ((target_clones ("avx2", "default")))
 #else
 # define VECTOR_CLONES
