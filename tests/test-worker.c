@@ -4,6 +4,7 @@
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct {
   char *dir;
@@ -290,6 +291,115 @@ test_cancel (void)
   g_assert_cmpint (counts[0] + counts[1], ==, 20);
 }
 
+/* ---------------------------------------------------------------- load */
+
+#define N_LOAD 10000
+
+typedef struct {
+  ClipscopeWorker *worker;
+  int              done;
+  int              succeeded;
+  int              cancel_after;   /* successes before the cancel */
+  GCancellable    *cancellable;
+  gint64           cancel_time;
+  gint64           last_success;
+} Load;
+
+static void
+load_image_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  Load *load = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree float *emb = clipscope_worker_encode_image_finish (load->worker, result, NULL, &error);
+
+  load->done++;
+  if (emb == NULL)
+    {
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      return;
+    }
+  load->succeeded++;
+  load->last_success = g_get_monotonic_time ();
+  if (load->succeeded == load->cancel_after)
+    {
+      load->cancel_time = g_get_monotonic_time ();
+      g_cancellable_cancel (load->cancellable);
+    }
+}
+
+static long
+peak_rss_kib (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
+  line = strstr (status, "VmHWM:");
+  g_assert_nonnull (line);
+  return strtol (line + strlen ("VmHWM:"), NULL, 10);
+}
+
+/* 10,000 distinct files (links to one image, so each is a cache miss)
+ * through the worker as the window feeds it: one job per image. The
+ * first run keeps only embeddings, the second is cancelled part-way. */
+static void
+test_load (void)
+{
+  g_autoptr(GPtrArray) links = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *link_dir = g_build_filename (fixture.dir, "links", NULL);
+  Load load = { 0 };
+  long before, grown;
+
+  g_assert_cmpint (g_mkdir (link_dir, 0700), ==, 0);
+  for (int i = 0; i < N_LOAD; i++)
+    {
+      char *path = g_strdup_printf ("%s/%05d.png", link_dir, i);
+
+      g_assert_cmpint (symlink (fixture.image, path), ==, 0);
+      g_ptr_array_add (links, path);
+    }
+
+  load.worker = loaded_worker ();
+  before = peak_rss_kib ();
+  for (int i = 0; i < N_LOAD; i++)
+    clipscope_worker_encode_image_async (load.worker, links->pdata[i], NULL, load_image_cb, &load);
+  while (load.done < N_LOAD)
+    g_main_context_iteration (NULL, TRUE);
+  grown = peak_rss_kib () - before;
+  g_test_message ("10,000 images: peak RSS grew by %ld KiB", grown);
+  g_assert_cmpint (load.succeeded, ==, N_LOAD);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  /* Decoded 64 × 48 images alone would take 90 MiB; embeddings 1 MiB. */
+  g_assert_cmpint (grown, <, 32 * 1024);
+#else
+  (void) grown;
+#endif
+  clipscope_worker_free (load.worker);
+
+  /* Links are new paths again for a fresh worker's cache. */
+  memset (&load, 0, sizeof load);
+  load.worker = loaded_worker ();
+  load.cancellable = g_cancellable_new ();
+  load.cancel_after = 500;
+  for (int i = 0; i < N_LOAD; i++)
+    clipscope_worker_encode_image_async (load.worker, links->pdata[i], load.cancellable,
+                                         load_image_cb, &load);
+  while (load.done < N_LOAD)
+    g_main_context_iteration (NULL, TRUE);
+  g_test_message ("cancelled after %d images; the last result came %" G_GINT64_FORMAT " µs later",
+                  load.succeeded, load.last_success - load.cancel_time);
+  g_assert_cmpint (load.succeeded, <, N_LOAD);
+  g_assert_cmpint (load.last_success - load.cancel_time, <, 200 * 1000);
+  clipscope_worker_free (load.worker);
+  g_object_unref (load.cancellable);
+
+  for (guint i = 0; i < links->len; i++)
+    g_unlink (links->pdata[i]);
+  g_rmdir (link_dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -305,6 +415,7 @@ main (int   argc,
   g_test_add_func ("/engine/worker/failed-load-keeps-model", test_failed_load_keeps_model);
   g_test_add_func ("/engine/worker/no-model", test_no_model);
   g_test_add_func ("/engine/worker/cancel", test_cancel);
+  g_test_add_func ("/engine/worker/load", test_load);
   status = g_test_run ();
 
   remove_fixture ();
