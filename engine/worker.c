@@ -120,6 +120,7 @@ run_load_model (ClipscopeWorker *self,
     ctx = clipscope_context_new (model, &self->options, &error);
   if (ctx == NULL)
     {
+      HAPPENS_BEFORE (task);
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
@@ -136,6 +137,7 @@ run_load_model (ClipscopeWorker *self,
   result->model = g_steal_pointer (&model);
   result->backend_name = g_strdup (clipscope_context_get_backend_name (self->ctx));
   result->device_name = g_strdup (clipscope_context_get_device_name (self->ctx));
+  HAPPENS_BEFORE (task);
   g_task_return_pointer (task, result, load_result_free);
 }
 
@@ -145,6 +147,7 @@ require_model (ClipscopeWorker *self,
 {
   if (self->ctx != NULL)
     return TRUE;
+  HAPPENS_BEFORE (task);
   g_task_return_new_error (task, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT,
                            "no model is loaded");
   return FALSE;
@@ -183,6 +186,7 @@ run_encode_image (ClipscopeWorker *self,
     }
   else
     {
+      HAPPENS_BEFORE (task);
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
@@ -191,6 +195,7 @@ run_encode_image (ClipscopeWorker *self,
   result->embeddings = g_steal_pointer (&embedding);
   result->embed_dim = e;
   result->n_encoded = cached == NULL;
+  HAPPENS_BEFORE (task);
   g_task_return_pointer (task, result, encode_result_free);
 }
 
@@ -258,12 +263,14 @@ run_encode_labels (ClipscopeWorker *self,
   for (char **t = job->templates; *t != NULL; t++)
     if (!clipscope_template_is_valid (*t))
       {
+        HAPPENS_BEFORE (task);
         g_task_return_new_error (task, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT,
                                  "template \"%s\" does not hold exactly one {} placeholder", *t);
         return;
       }
   if (job->templates[0] == NULL)
     {
+      HAPPENS_BEFORE (task);
       g_task_return_new_error (task, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT,
                                "no template is enabled");
       return;
@@ -272,6 +279,7 @@ run_encode_labels (ClipscopeWorker *self,
   n_encoded = fill_text_cache (self, task, job, &error);
   if (n_encoded < 0)
     {
+      HAPPENS_BEFORE (task);
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
@@ -294,6 +302,7 @@ run_encode_labels (ClipscopeWorker *self,
           dst[j] += src[j];
       }
   clipscope_cpu_l2_normalize (result->embeddings, n_labels, e);
+  HAPPENS_BEFORE (task);
   g_task_return_pointer (task, result, encode_result_free);
 }
 
@@ -314,6 +323,7 @@ worker_thread (gpointer data)
           break;
         }
       job = g_task_get_task_data (task);
+      HAPPENS_BEFORE (task);
       if (g_task_return_error_if_cancelled (task))
         continue;
       if (job->kind == JOB_LOAD_MODEL)
@@ -353,6 +363,7 @@ clipscope_worker_free (ClipscopeWorker *self)
   /* Jobs still queued are cancelled; the running one finishes first. */
   while ((task = g_async_queue_try_pop (self->queue)) != NULL)
     {
+      HAPPENS_BEFORE (task);
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "the worker was stopped");
       g_object_unref (task);
     }
@@ -414,6 +425,8 @@ clipscope_worker_load_model_finish (ClipscopeWorker  *self,
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == &load_model_tag, NULL);
 
+  HAPPENS_AFTER (result);
+
   loaded = g_task_propagate_pointer (G_TASK (result), error);
   if (loaded == NULL)
     return NULL;
@@ -456,6 +469,8 @@ encode_finish (GAsyncResult  *result,
 
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
+
+  HAPPENS_AFTER (result);
 
   encoded = g_task_propagate_pointer (G_TASK (result), error);
   if (encoded == NULL)
