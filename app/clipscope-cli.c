@@ -192,6 +192,33 @@ add_bool (JsonBuilder *b,
 
 /* ---------------------------------------------------------------- info */
 
+/* "devices": every Vulkan device, whether it is usable and which one a
+ * Vulkan context uses and why; empty where Vulkan is unavailable. */
+static void
+add_devices (JsonBuilder *b)
+{
+  g_autoptr(GError) error = NULL;
+  int n = 0;
+  ClipscopeVulkanDevice *devices = clipscope_vulkan_list_devices (&n, &error);
+
+  json_builder_set_member_name (b, "devices");
+  json_builder_begin_array (b);
+  for (int i = 0; i < n; i++)
+    {
+      json_builder_begin_object (b);
+      add_int (b, "index", devices[i].index);
+      add_string (b, "name", devices[i].name);
+      add_string (b, "type", devices[i].type);
+      add_string (b, "driver", devices[i].driver);
+      add_bool (b, "usable", devices[i].usable);
+      add_bool (b, "selected", devices[i].selected);
+      add_string (b, "reason", devices[i].reason);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  clipscope_vulkan_devices_free (devices, n);
+}
+
 static void
 add_vision (JsonBuilder              *b,
             const ClipscopeModelInfo *info)
@@ -303,6 +330,7 @@ cmd_info (int    argc,
   json_builder_add_double_value (b, info->logit_scale);
   add_string (b, "backend", clipscope_context_get_backend_name (ctx));
   add_string (b, "device", clipscope_context_get_device_name (ctx));
+  add_devices (b);
   json_builder_end_object (b);
   print_json (b);
   return EXIT_SUCCESS;

@@ -9,6 +9,7 @@ packages="
   python3-numpy python3-torch python3-pil
   clang libclang-rt-14-dev
   libgtk-4-dev libadwaita-1-dev xvfb xauth
+  libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers
 "
 
 missing=""

@@ -495,6 +495,50 @@ float *clipscope_worker_encode_labels_finish (ClipscopeWorker  *worker,
                                               int              *n_encoded,
                                               GError          **error);
 
+/* --------------------------------------------------------------- devices */
+
+/**
+ * ClipscopeVulkanDevice:
+ * @index: the position in Vulkan's device list (for CLIPSCOPE_VULKAN_DEVICE)
+ * @name: the device name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"
+ * @type: "discrete-gpu", "integrated-gpu", "virtual-gpu", "cpu" or "other"
+ * @driver: the Vulkan and driver versions
+ * @usable: whether the device meets the Vulkan backend's needs
+ * @selected: whether a context with the Vulkan backend would use it
+ * @reason: why it is selected, or why not
+ *
+ * One Vulkan device, as clipscope_vulkan_list_devices() describes it.
+ */
+typedef struct {
+  int      index;
+  char    *name;
+  char    *type;
+  char    *driver;
+  gboolean usable;
+  gboolean selected;
+  char    *reason;
+} ClipscopeVulkanDevice;
+
+/**
+ * clipscope_vulkan_list_devices:
+ * @n_devices: (out): number of devices returned
+ * @error: return location for an error
+ *
+ * Lists the Vulkan devices, ranked and chosen as a context would choose
+ * (discrete > integrated > virtual > CPU, or CLIPSCOPE_VULKAN_DEVICE).
+ * Free the result with clipscope_vulkan_devices_free().
+ *
+ * Returns: (transfer full) (array length=n_devices) (nullable): the
+ *   devices, or %NULL with @error set when Vulkan is unavailable
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+ClipscopeVulkanDevice *clipscope_vulkan_list_devices (int     *n_devices,
+                                                      GError **error);
+
+/** clipscope_vulkan_devices_free: Frees what clipscope_vulkan_list_devices() returned. */
+CLIPSCOPE_API void clipscope_vulkan_devices_free (ClipscopeVulkanDevice *devices,
+                                                  int                    n_devices);
+
 /* ------------------------------------------------------------------ misc */
 
 /** clipscope_version: Returns: (transfer none): the library version */

@@ -1,18 +1,25 @@
 /* context.c — per-thread state: the backend, scratch memory, batching */
 #include "encoder.h"
 #include "cpu/cpu-ops.h"
+#ifdef HAVE_VULKAN
+# include "vulkan/vulkan-backend.h"
+#endif
 
 #include <cblas.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <json-glib/json-glib.h>
 
 struct _ClipscopeContext {
-  ClipscopeContextOptions options;
-  char                   *device_name;
+  ClipscopeContextOptions options;         /* .backend: the one in use, never AUTO */
+  ClipscopeBackend        requested;       /* what the caller asked for */
+  char                   *device_name;     /* of the CPU backend */
 
   /* Owned References */
   ClipscopeModel         *model;
   ClipscopeScratch        scratch;
+#ifdef HAVE_VULKAN
+  ClipscopeVkBackend     *vulkan;          /* NULL: the CPU runs the encoders */
+#endif
 };
 
 ClipscopeContextOptions
@@ -55,6 +62,80 @@ blas_description (void)
 #endif
 }
 
+/* ------------------------------------------------------ backend choice */
+
+/* Under AUTO, a Vulkan failure means the CPU does the work; the user hears
+ * about it once per context, on stderr, since stdout may carry JSON. */
+static void
+fall_back_to_cpu (ClipscopeContext *ctx,
+                  const GError     *why)
+{
+#ifdef HAVE_VULKAN
+  g_clear_pointer (&ctx->vulkan, clipscope_vk_backend_free);
+#endif
+  ctx->options.backend = CLIPSCOPE_BACKEND_CPU;
+  g_message ("using the CPU backend: %s", why->message);
+}
+
+/* CPU: the CPU. VULKAN: a Vulkan device, or an error. AUTO: a Vulkan
+ * device when one is usable, else the CPU. */
+static gboolean
+choose_backend (ClipscopeContext *ctx,
+                GError          **error)
+{
+  g_autoptr(GError) local = NULL;
+
+  if (ctx->requested == CLIPSCOPE_BACKEND_CPU)
+    {
+      ctx->options.backend = CLIPSCOPE_BACKEND_CPU;
+      return TRUE;
+    }
+#ifdef HAVE_VULKAN
+  /* A CPU implementation of Vulkan (lavapipe) runs the encoders several
+   * times slower than OpenBLAS on the same cores, so AUTO passes it
+   * over unless CLIPSCOPE_VULKAN_DEVICE names it; that is a choice, not
+   * a failure, and goes unannounced. */
+  ctx->vulkan = clipscope_vk_backend_new (ctx->model, ctx->options.max_batch,
+                                          ctx->requested == CLIPSCOPE_BACKEND_VULKAN, &local);
+  if (ctx->vulkan != NULL)
+    {
+      ctx->options.backend = CLIPSCOPE_BACKEND_VULKAN;
+      return TRUE;
+    }
+#else
+  /* Without Vulkan in the build, AUTO means the CPU without a word. */
+  if (ctx->requested == CLIPSCOPE_BACKEND_AUTO)
+    {
+      ctx->options.backend = CLIPSCOPE_BACKEND_CPU;
+      return TRUE;
+    }
+  g_set_error_literal (&local, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
+                       "the Vulkan backend is not available in this build of Clipscope");
+#endif
+  if (ctx->requested == CLIPSCOPE_BACKEND_VULKAN)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+    ctx->options.backend = CLIPSCOPE_BACKEND_CPU;
+  else
+    fall_back_to_cpu (ctx, local);
+  return TRUE;
+}
+
+#ifdef HAVE_VULKAN
+/* Whether a failed Vulkan call may be redone on the CPU: only under AUTO,
+ * and only for failures of the device, not of the input. */
+static gboolean
+should_redo_on_cpu (ClipscopeContext *ctx,
+                    const GError     *error)
+{
+  return ctx->requested == CLIPSCOPE_BACKEND_AUTO
+         && g_error_matches (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND);
+}
+#endif
+
 ClipscopeContext *
 clipscope_context_new (ClipscopeModel                *model,
                        const ClipscopeContextOptions *options,
@@ -70,12 +151,6 @@ clipscope_context_new (ClipscopeModel                *model,
 
   if (options == NULL)
     options = &defaults;
-  if (options->backend == CLIPSCOPE_BACKEND_VULKAN)
-    {
-      g_set_error_literal (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
-                           "the Vulkan backend is not available in this build of Clipscope");
-      return NULL;
-    }
   if (options->max_batch < 1 || options->n_threads < 0)
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT,
@@ -92,10 +167,12 @@ clipscope_context_new (ClipscopeModel                *model,
   ctx = g_new0 (ClipscopeContext, 1);
   ctx->model = clipscope_model_ref (model);
   ctx->options = *options;
-  ctx->options.backend = CLIPSCOPE_BACKEND_CPU;
+  ctx->requested = options->backend;
   cpu = cpu_model_name ();
   blas = blas_description ();
   ctx->device_name = g_strdup_printf ("%s · %s", cpu ? cpu : "CPU", blas);
+  if (!choose_backend (ctx, error))
+    g_clear_pointer (&ctx, clipscope_context_free);
   return ctx;
 }
 
@@ -104,6 +181,9 @@ clipscope_context_free (ClipscopeContext *ctx)
 {
   if (ctx == NULL)
     return;
+#ifdef HAVE_VULKAN
+  g_clear_pointer (&ctx->vulkan, clipscope_vk_backend_free);
+#endif
   clipscope_scratch_clear (&ctx->scratch);
   g_clear_pointer (&ctx->model, clipscope_model_unref);
   g_free (ctx->device_name);
@@ -115,7 +195,7 @@ clipscope_context_get_backend_name (ClipscopeContext *ctx)
 {
   g_return_val_if_fail (ctx != NULL, NULL);
 
-  return "cpu";
+  return ctx->options.backend == CLIPSCOPE_BACKEND_VULKAN ? "vulkan" : "cpu";
 }
 
 const char *
@@ -123,6 +203,10 @@ clipscope_context_get_device_name (ClipscopeContext *ctx)
 {
   g_return_val_if_fail (ctx != NULL, NULL);
 
+#ifdef HAVE_VULKAN
+  if (ctx->vulkan != NULL)
+    return clipscope_vk_backend_get_device_name (ctx->vulkan);
+#endif
   return ctx->device_name;
 }
 
@@ -140,6 +224,21 @@ encode_pixel_batch (ClipscopeContext *ctx,
   ClipscopeModel *model = ctx->model;
   gboolean ok;
 
+#ifdef HAVE_VULKAN
+  if (ctx->vulkan != NULL)
+    {
+      g_autoptr(GError) local = NULL;
+
+      if (clipscope_vk_backend_encode_pixels (ctx->vulkan, pixels, n, out, cancellable, &local))
+        return TRUE;
+      if (!should_redo_on_cpu (ctx, local))
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+      fall_back_to_cpu (ctx, local);
+    }
+#endif
   if (model->info.vision_kind == CLIPSCOPE_VISION_VIT)
     ok = clipscope_vit_encode (model, &ctx->scratch, pixels, n, out, cancellable, error);
   else
@@ -211,6 +310,36 @@ clipscope_context_encode_image_files (ClipscopeContext      *ctx,
   return TRUE;
 }
 
+/* The text tower on one batch, normalised. */
+static gboolean
+encode_token_batch (ClipscopeContext *ctx,
+                    const int32_t    *tokens,
+                    int               n,
+                    float            *out,
+                    GCancellable     *cancellable,
+                    GError          **error)
+{
+#ifdef HAVE_VULKAN
+  if (ctx->vulkan != NULL)
+    {
+      g_autoptr(GError) local = NULL;
+
+      if (clipscope_vk_backend_encode_tokens (ctx->vulkan, tokens, n, out, cancellable, &local))
+        return TRUE;
+      if (!should_redo_on_cpu (ctx, local))
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+      fall_back_to_cpu (ctx, local);
+    }
+#endif
+  if (!clipscope_text_encode (ctx->model, &ctx->scratch, tokens, n, out, cancellable, error))
+    return FALSE;
+  clipscope_cpu_l2_normalize (out, n, ctx->model->info.embed_dim);
+  return TRUE;
+}
+
 gboolean
 clipscope_context_encode_tokens (ClipscopeContext *ctx,
                                  const int32_t    *tokens,
@@ -229,10 +358,8 @@ clipscope_context_encode_tokens (ClipscopeContext *ctx,
       int b = MIN (ctx->options.max_batch, n - done);
       float *out = embeddings + (gsize) done * e;
 
-      if (!clipscope_text_encode (ctx->model, &ctx->scratch, tokens + (gsize) done * ctx_len, b,
-                                  out, cancellable, error))
+      if (!encode_token_batch (ctx, tokens + (gsize) done * ctx_len, b, out, cancellable, error))
         return FALSE;
-      clipscope_cpu_l2_normalize (out, b, e);
     }
   return TRUE;
 }
@@ -339,6 +466,27 @@ clipscope_context_encode_labels (ClipscopeContext   *ctx,
   clipscope_cpu_l2_normalize (embeddings, n_labels, e);
   return TRUE;
 }
+
+#ifndef HAVE_VULKAN
+ClipscopeVulkanDevice *
+clipscope_vulkan_list_devices (int     *n_devices,
+                               GError **error)
+{
+  g_return_val_if_fail (n_devices != NULL, NULL);
+
+  *n_devices = 0;
+  g_set_error_literal (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
+                       "the Vulkan backend is not available in this build of Clipscope");
+  return NULL;
+}
+
+void
+clipscope_vulkan_devices_free (ClipscopeVulkanDevice *devices,
+                               int                    n_devices)
+{
+  g_free (devices);
+}
+#endif
 
 /* ------------------------------------------------------------- versions */
 

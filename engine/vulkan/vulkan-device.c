@@ -1,0 +1,973 @@
+/* vulkan-device.c — instance, device choice, pipelines and the command API
+ *
+ * The order of calls follows the usual headless-compute recipe: instance,
+ * physical device, device and queue, descriptor and pipeline layouts,
+ * pipelines, command pool and buffer, fence; objects are destroyed in the
+ * reverse order in clipscope_vk_device_free().
+ */
+#include "vulkan-device.h"
+#include "vulkan-private.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Descriptor sets for one recording; a forward pass of the largest
+ * models uses a few hundred dispatches. */
+#define MAX_SETS 4096
+#define PUSH_BYTES 128
+
+struct _ClipscopeVkDevice {
+  char                            *name;
+  VkPhysicalDeviceProperties       props;
+  VkPhysicalDeviceMemoryProperties mem_props;
+  gboolean                         f16;
+  uint32_t                         queue_family;
+  uint32_t                         local_size[CLIPSCOPE_VK_N_KERNELS];
+  uint32_t                         tile_m, tile_n;
+  gboolean                         texel;
+
+  /* Recording state */
+  GError                          *error;        /* the first failure */
+  gsize                            staging_used;
+  GArray                          *downloads;    /* Download */
+
+  /* Vulkan objects, in creation order; all but the instance are owned */
+  VkInstance                       instance;
+  VkDebugUtilsMessengerEXT         messenger;
+  VkPhysicalDevice                 physical;
+  VkDevice                         device;
+  VkQueue                          queue;
+  VkDescriptorSetLayout            set_layout;
+  VkPipelineLayout                 pipeline_layout;
+  VkPipelineCache                  cache;
+  VkPipeline                       pipelines[CLIPSCOPE_VK_N_KERNELS];
+  VkDescriptorPool                 descriptor_pool;
+  VkCommandPool                    command_pool;
+  VkCommandBuffer                  cmd;
+  VkFence                          fence;
+  ClipscopeVkBuffer                dummy;
+  ClipscopeVkBuffer                staging;       /* host-visible */
+  void                            *staging_map;
+};
+
+typedef struct {
+  gsize  staging_offset;
+  void  *data;
+  gsize  bytes;
+} Download;
+
+/* ------------------------------------------------------------- errors */
+
+gboolean
+clipscope_vk_check (VkResult    result,
+                    const char *call,
+                    GError    **error)
+{
+  if (result == VK_SUCCESS)
+    return TRUE;
+  g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
+               "Vulkan: %s failed: %s", call, clipscope_vk_result_name (result));
+  return FALSE;
+}
+
+const char *
+clipscope_vk_result_name (VkResult result)
+{
+  switch (result)
+    {
+    case VK_NOT_READY: return "VK_NOT_READY";
+    case VK_TIMEOUT: return "VK_TIMEOUT";
+    case VK_INCOMPLETE: return "VK_INCOMPLETE";
+    case VK_ERROR_OUT_OF_HOST_MEMORY: return "VK_ERROR_OUT_OF_HOST_MEMORY";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
+    case VK_ERROR_INITIALIZATION_FAILED: return "VK_ERROR_INITIALIZATION_FAILED";
+    case VK_ERROR_DEVICE_LOST: return "VK_ERROR_DEVICE_LOST";
+    case VK_ERROR_MEMORY_MAP_FAILED: return "VK_ERROR_MEMORY_MAP_FAILED";
+    case VK_ERROR_LAYER_NOT_PRESENT: return "VK_ERROR_LAYER_NOT_PRESENT";
+    case VK_ERROR_EXTENSION_NOT_PRESENT: return "VK_ERROR_EXTENSION_NOT_PRESENT";
+    case VK_ERROR_FEATURE_NOT_PRESENT: return "VK_ERROR_FEATURE_NOT_PRESENT";
+    case VK_ERROR_INCOMPATIBLE_DRIVER: return "VK_ERROR_INCOMPATIBLE_DRIVER";
+    case VK_ERROR_TOO_MANY_OBJECTS: return "VK_ERROR_TOO_MANY_OBJECTS";
+    case VK_ERROR_FORMAT_NOT_SUPPORTED: return "VK_ERROR_FORMAT_NOT_SUPPORTED";
+    case VK_ERROR_FRAGMENTED_POOL: return "VK_ERROR_FRAGMENTED_POOL";
+    case VK_ERROR_OUT_OF_POOL_MEMORY: return "VK_ERROR_OUT_OF_POOL_MEMORY";
+    default: return "an unknown VkResult";
+    }
+}
+
+/* Keeps the first recording error; later ones are consequences. */
+static void
+record_error (ClipscopeVkDevice *d,
+              VkResult           result,
+              const char        *call)
+{
+  if (d->error == NULL)
+    clipscope_vk_check (result, call, &d->error);
+}
+
+/* ------------------------------------------------------- validation */
+
+/* Messages of the validation layer, from any device of the process. */
+static gint validation_messages;
+
+static VKAPI_ATTR VkBool32 VKAPI_CALL
+debug_message_cb (VkDebugUtilsMessageSeverityFlagBitsEXT      severity,
+                  VkDebugUtilsMessageTypeFlagsEXT             types,
+                  const VkDebugUtilsMessengerCallbackDataEXT *data,
+                  void                                       *user_data)
+{
+  /* Tests run with the layer on and fail on anything it reports. */
+  g_printerr ("clipscope: Vulkan validation: %s\n", data->pMessage);
+  g_atomic_int_inc (&validation_messages);
+  return VK_FALSE;
+}
+
+int
+clipscope_vk_device_validation_messages (ClipscopeVkDevice *d)
+{
+  return g_atomic_int_get (&validation_messages);
+}
+
+gboolean
+clipscope_vk_validation_requested (void)
+{
+  return g_strcmp0 (g_getenv ("CLIPSCOPE_VULKAN_VALIDATE"), "1") == 0;
+}
+
+static gboolean
+layer_available (const char *name)
+{
+  uint32_t n = 0;
+  g_autofree VkLayerProperties *layers = NULL;
+
+  if (vkEnumerateInstanceLayerProperties (&n, NULL) != VK_SUCCESS)
+    return FALSE;
+  layers = g_new0 (VkLayerProperties, n + 1);
+  if (vkEnumerateInstanceLayerProperties (&n, layers) != VK_SUCCESS)
+    return FALSE;
+  for (uint32_t i = 0; i < n; i++)
+    if (strcmp (layers[i].layerName, name) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static VkDebugUtilsMessengerCreateInfoEXT
+messenger_info (void)
+{
+  VkDebugUtilsMessengerCreateInfoEXT info = {
+    .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+    .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT
+                       | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+    .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT
+                   | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT
+                   | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+    .pfnUserCallback = debug_message_cb,
+  };
+  return info;
+}
+
+/* --------------------------------------------------------- instance */
+
+static VkInstance
+instance_new (GError **error)
+{
+  const char *layer = "VK_LAYER_KHRONOS_validation";
+  const char *ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+  gboolean validate = clipscope_vk_validation_requested ();
+  VkDebugUtilsMessengerCreateInfoEXT dbg = messenger_info ();
+  VkApplicationInfo app = {
+    .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+    .pApplicationName = "Clipscope",
+    .pEngineName = "libclipscope",
+    .apiVersion = VK_API_VERSION_1_1,
+  };
+  VkInstanceCreateInfo info = {
+    .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+    .pApplicationInfo = &app,
+  };
+  VkInstance instance = VK_NULL_HANDLE;
+
+  if (validate)
+    {
+      if (!layer_available (layer))
+        {
+          g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
+                       "Vulkan: CLIPSCOPE_VULKAN_VALIDATE=1 but %s is not installed", layer);
+          return VK_NULL_HANDLE;
+        }
+      info.enabledLayerCount = 1;
+      info.ppEnabledLayerNames = &layer;
+      info.enabledExtensionCount = 1;
+      info.ppEnabledExtensionNames = &ext;
+      /* Also catches messages from instance creation itself. */
+      info.pNext = &dbg;
+    }
+  if (!clipscope_vk_check (vkCreateInstance (&info, NULL, &instance), "vkCreateInstance", error))
+    return VK_NULL_HANDLE;
+  return instance;
+}
+
+/* One instance serves the whole process and is never destroyed: the
+ * loader unloads the driver with the last instance, and drivers keep
+ * allocations referenced from their globals (LLVM's among them) that
+ * LeakSanitizer would then report as leaks; creating an instance also
+ * costs more than keeping one. */
+VkInstance
+clipscope_vk_instance_get (GError **error)
+{
+  static GMutex lock;
+  static VkInstance instance = VK_NULL_HANDLE;
+  VkInstance result;
+
+  g_mutex_lock (&lock);
+  if (instance == VK_NULL_HANDLE)
+    instance = instance_new (error);
+  result = instance;
+  g_mutex_unlock (&lock);
+  return result;
+}
+
+static gboolean
+create_messenger (ClipscopeVkDevice *d,
+                  GError           **error)
+{
+  VkDebugUtilsMessengerCreateInfoEXT info = messenger_info ();
+  PFN_vkCreateDebugUtilsMessengerEXT create = (PFN_vkCreateDebugUtilsMessengerEXT)
+    vkGetInstanceProcAddr (d->instance, "vkCreateDebugUtilsMessengerEXT");
+
+  if (create == NULL)
+    return clipscope_vk_check (VK_ERROR_EXTENSION_NOT_PRESENT,
+                               "vkGetInstanceProcAddr (vkCreateDebugUtilsMessengerEXT)", error);
+  return clipscope_vk_check (create (d->instance, &info, NULL, &d->messenger),
+                             "vkCreateDebugUtilsMessengerEXT", error);
+}
+
+/* ----------------------------------------------------------- device */
+
+static gboolean
+create_device (ClipscopeVkDevice *d,
+               GError           **error)
+{
+  const float priority = 1.0f;
+  VkPhysicalDevice16BitStorageFeatures storage16 = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+  };
+  VkPhysicalDeviceFeatures2 features = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+    .pNext = &storage16,
+  };
+  VkDeviceQueueCreateInfo queue = {
+    .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+    .queueFamilyIndex = d->queue_family,
+    .queueCount = 1,
+    .pQueuePriorities = &priority,
+  };
+  VkDeviceCreateInfo info = {
+    .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+    .queueCreateInfoCount = 1,
+    .pQueueCreateInfos = &queue,
+  };
+
+  vkGetPhysicalDeviceFeatures2 (d->physical, &features);
+  d->f16 = storage16.storageBuffer16BitAccess
+           && g_strcmp0 (g_getenv ("CLIPSCOPE_VULKAN_DISABLE_F16"), "1") != 0;
+  /* Enable only what the kernels use. */
+  memset (&features.features, 0, sizeof features.features);
+  storage16 = (VkPhysicalDevice16BitStorageFeatures) {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+    .storageBuffer16BitAccess = d->f16,
+  };
+  info.pNext = &features;
+  if (!clipscope_vk_check (vkCreateDevice (d->physical, &info, NULL, &d->device),
+                           "vkCreateDevice", error))
+    return FALSE;
+  vkGetDeviceQueue (d->device, d->queue_family, 0, &d->queue);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------- buffers */
+
+static int
+find_memory_type (ClipscopeVkDevice    *d,
+                  uint32_t              type_bits,
+                  VkMemoryPropertyFlags want)
+{
+  for (uint32_t i = 0; i < d->mem_props.memoryTypeCount; i++)
+    if ((type_bits & (1u << i)) && (d->mem_props.memoryTypes[i].propertyFlags & want) == want)
+      return (int) i;
+  return -1;
+}
+
+static gboolean
+buffer_init_with (ClipscopeVkDevice    *d,
+                  ClipscopeVkBuffer    *buf,
+                  VkDeviceSize          size,
+                  VkBufferUsageFlags    usage,
+                  VkMemoryPropertyFlags want,
+                  VkMemoryPropertyFlags fallback,
+                  GError              **error)
+{
+  VkBufferCreateInfo info = {
+    .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+    .size = MAX (size, 16),
+    .usage = usage,
+    .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
+  };
+  VkMemoryRequirements req;
+  VkMemoryAllocateInfo alloc = { .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO };
+  int type;
+
+  memset (buf, 0, sizeof *buf);
+  if (!clipscope_vk_check (vkCreateBuffer (d->device, &info, NULL, &buf->buffer),
+                           "vkCreateBuffer", error))
+    return FALSE;
+  vkGetBufferMemoryRequirements (d->device, buf->buffer, &req);
+  type = find_memory_type (d, req.memoryTypeBits, want);
+  if (type < 0)
+    type = find_memory_type (d, req.memoryTypeBits, fallback);
+  alloc.allocationSize = req.size;
+  alloc.memoryTypeIndex = type < 0 ? 0 : (uint32_t) type;
+  if (type < 0)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
+                   "Vulkan: no memory type for a buffer of %" G_GUINT64_FORMAT " bytes",
+                   (guint64) size);
+      clipscope_vk_buffer_clear (d, buf);
+      return FALSE;
+    }
+  if (!clipscope_vk_check (vkAllocateMemory (d->device, &alloc, NULL, &buf->memory),
+                           "vkAllocateMemory", error)
+      || !clipscope_vk_check (vkBindBufferMemory (d->device, buf->buffer, buf->memory, 0),
+                              "vkBindBufferMemory", error))
+    {
+      clipscope_vk_buffer_clear (d, buf);
+      return FALSE;
+    }
+  buf->size = info.size;
+  return TRUE;
+}
+
+/* A view of the whole buffer as vec4 texels of @format. */
+static gboolean
+create_view (ClipscopeVkDevice *d,
+             ClipscopeVkBuffer *buf,
+             VkFormat           format,
+             VkDeviceSize       texel_bytes,
+             GError           **error)
+{
+  VkDeviceSize n = MIN (buf->size / texel_bytes, d->props.limits.maxTexelBufferElements);
+  VkBufferViewCreateInfo info = {
+    .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+    .buffer = buf->buffer,
+    .format = format,
+    .range = n * texel_bytes,
+  };
+
+  return clipscope_vk_check (vkCreateBufferView (d->device, &info, NULL, &buf->view),
+                             "vkCreateBufferView", error);
+}
+
+static gboolean
+storage_buffer_init (ClipscopeVkDevice *d,
+                     ClipscopeVkBuffer *buf,
+                     VkDeviceSize       size,
+                     gboolean           half,
+                     GError           **error)
+{
+  VkBufferUsageFlags usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT
+                             | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+
+  if (d->texel)
+    usage |= VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT;
+  if (!buffer_init_with (d, buf, size, usage, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, error))
+    return FALSE;
+  buf->half_view = half;
+  if (d->texel
+      && !create_view (d, buf, half ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT,
+                       half ? 8 : 16, error))
+    {
+      clipscope_vk_buffer_clear (d, buf);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+clipscope_vk_buffer_init (ClipscopeVkDevice *d,
+                          ClipscopeVkBuffer *buf,
+                          VkDeviceSize       size,
+                          GError           **error)
+{
+  return storage_buffer_init (d, buf, size, FALSE, error);
+}
+
+gboolean
+clipscope_vk_buffer_init_half (ClipscopeVkDevice *d,
+                               ClipscopeVkBuffer *buf,
+                               VkDeviceSize       size,
+                               GError           **error)
+{
+  return storage_buffer_init (d, buf, size, TRUE, error);
+}
+
+gboolean
+clipscope_vk_device_has_texel (ClipscopeVkDevice *d)
+{
+  return d->texel;
+}
+
+void
+clipscope_vk_buffer_clear (ClipscopeVkDevice *d,
+                           ClipscopeVkBuffer *buf)
+{
+  if (buf->view != VK_NULL_HANDLE)
+    vkDestroyBufferView (d->device, buf->view, NULL);
+  if (buf->buffer != VK_NULL_HANDLE)
+    vkDestroyBuffer (d->device, buf->buffer, NULL);
+  if (buf->memory != VK_NULL_HANDLE)
+    vkFreeMemory (d->device, buf->memory, NULL);
+  memset (buf, 0, sizeof *buf);
+}
+
+/* The host-visible staging buffer grows to the largest recording. */
+static gboolean
+ensure_staging (ClipscopeVkDevice *d,
+                gsize              bytes,
+                GError           **error)
+{
+  if (d->staging.buffer != VK_NULL_HANDLE && d->staging.size >= bytes)
+    return TRUE;
+  if (d->staging_map != NULL)
+    vkUnmapMemory (d->device, d->staging.memory);
+  d->staging_map = NULL;
+  clipscope_vk_buffer_clear (d, &d->staging);
+  if (!buffer_init_with (d, &d->staging, bytes,
+                         VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT
+                         | VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
+                         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+                         error))
+    return FALSE;
+  return clipscope_vk_check (vkMapMemory (d->device, d->staging.memory, 0, VK_WHOLE_SIZE, 0,
+                                          &d->staging_map),
+                             "vkMapMemory", error);
+}
+
+/* -------------------------------------------------------- pipelines */
+
+static gboolean
+create_layouts (ClipscopeVkDevice *d,
+                GError           **error)
+{
+  VkDescriptorSetLayoutBinding bindings[CLIPSCOPE_VK_MAX_BINDINGS + 2];
+  VkDescriptorSetLayoutCreateInfo set_info = {
+    .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+    .bindingCount = CLIPSCOPE_VK_MAX_BINDINGS + (d->texel ? 2 : 0),
+    .pBindings = bindings,
+  };
+  VkPushConstantRange push = { VK_SHADER_STAGE_COMPUTE_BIT, 0, PUSH_BYTES };
+  VkPipelineLayoutCreateInfo layout_info = {
+    .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+    .setLayoutCount = 1,
+    .pSetLayouts = &d->set_layout,
+    .pushConstantRangeCount = 1,
+    .pPushConstantRanges = &push,
+  };
+  VkDescriptorPoolSize pool_sizes[] = {
+    { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, MAX_SETS * CLIPSCOPE_VK_MAX_BINDINGS },
+    { VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, MAX_SETS * 2 },
+  };
+  VkDescriptorPoolCreateInfo pool_info = {
+    .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+    .maxSets = MAX_SETS,
+    .poolSizeCount = d->texel ? 2 : 1,
+    .pPoolSizes = pool_sizes,
+  };
+
+  /* One layout for every kernel: four storage buffers and 128 bytes of
+   * push constants, the minimum every device offers. */
+  for (int i = 0; i < CLIPSCOPE_VK_MAX_BINDINGS + 2; i++)
+    bindings[i] = (VkDescriptorSetLayoutBinding) {
+      .binding = i,
+      .descriptorType = i < CLIPSCOPE_VK_MAX_BINDINGS ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+                                                      : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+      .descriptorCount = 1,
+      .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+    };
+  return clipscope_vk_check (vkCreateDescriptorSetLayout (d->device, &set_info, NULL, &d->set_layout),
+                             "vkCreateDescriptorSetLayout", error)
+         && clipscope_vk_check (vkCreatePipelineLayout (d->device, &layout_info, NULL,
+                                                        &d->pipeline_layout),
+                                "vkCreatePipelineLayout", error)
+         && clipscope_vk_check (vkCreateDescriptorPool (d->device, &pool_info, NULL,
+                                                        &d->descriptor_pool),
+                                "vkCreateDescriptorPool", error);
+}
+
+/* Workgroup sizes and the product's register tile. CPU implementations
+ * run one invocation per SIMD lane and gain from register tiles: on
+ * lavapipe 8 × 4 and 8 × 8 were fastest among 4 × 4 … 16 × 16 (16 × 16
+ * takes LLVM about half a minute per variant to compile); GPUs want more,
+ * smaller invocations. CLIPSCOPE_VULKAN_TILE=MxN overrides the tile. */
+static void
+choose_sizes (ClipscopeVkDevice *d)
+{
+  gboolean cpu = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  const char *tile = g_getenv ("CLIPSCOPE_VULKAN_TILE");
+  unsigned tm = 0, tn = 0;
+
+  d->tile_m = cpu ? 8 : 4;
+  d->tile_n = 4;
+  if (tile != NULL && sscanf (tile, "%ux%u", &tm, &tn) == 2 && tm >= 1 && tn >= 1
+      && tm <= 16 && tn <= 16)
+    {
+      d->tile_m = tm;
+      d->tile_n = tn;
+    }
+  for (int k = 0; k < CLIPSCOPE_VK_N_KERNELS; k++)
+    d->local_size[k] = 64;
+}
+
+/* Uniform texel buffers of float32 vec4s, and float16 ones where weights
+ * are stored so. */
+static void
+query_texel (ClipscopeVkDevice *d)
+{
+  VkFormatProperties f32, f16;
+
+  vkGetPhysicalDeviceFormatProperties (d->physical, VK_FORMAT_R32G32B32A32_SFLOAT, &f32);
+  vkGetPhysicalDeviceFormatProperties (d->physical, VK_FORMAT_R16G16B16A16_SFLOAT, &f16);
+  d->texel = (f32.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT)
+             && (!d->f16 || (f16.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT))
+             && g_strcmp0 (g_getenv ("CLIPSCOPE_VULKAN_DISABLE_TEXEL"), "1") != 0;
+}
+
+static gboolean
+create_pipeline (ClipscopeVkDevice *d,
+                 ClipscopeVkKernel  k,
+                 GError           **error)
+{
+  uint32_t spec[3] = { d->local_size[k], d->tile_m, d->tile_n };
+  VkSpecializationMapEntry entries[3] = {
+    { 0, 0, 4 }, { 1, 4, 4 }, { 2, 8, 4 },
+  };
+  gboolean gemm = k <= CLIPSCOPE_VK_CONV_F16 || k == CLIPSCOPE_VK_GEMM_TEXEL;
+  VkSpecializationInfo spec_info = { gemm ? 3 : 1, entries, sizeof spec, spec };
+  VkShaderModuleCreateInfo module_info = { .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO };
+  VkComputePipelineCreateInfo info = {
+    .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+    .stage = {
+      .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+      .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+      .pName = "main",
+      .pSpecializationInfo = &spec_info,
+    },
+    .layout = d->pipeline_layout,
+  };
+  VkShaderModule module = VK_NULL_HANDLE;
+  const char *name;
+  gboolean ok;
+
+  module_info.pCode = clipscope_vk_shader_code (k, &module_info.codeSize, &name);
+  if (!clipscope_vk_check (vkCreateShaderModule (d->device, &module_info, NULL, &module),
+                           "vkCreateShaderModule", error))
+    return FALSE;
+  info.stage.module = module;
+  ok = clipscope_vk_check (vkCreateComputePipelines (d->device, d->cache, 1, &info, NULL,
+                                                     &d->pipelines[k]),
+                           "vkCreateComputePipelines", error);
+  vkDestroyShaderModule (d->device, module, NULL);
+  if (!ok)
+    g_prefix_error (error, "kernel %s: ", name);
+  return ok;
+}
+
+static gboolean
+create_pipelines (ClipscopeVkDevice *d,
+                  GError           **error)
+{
+  clipscope_vk_pipeline_cache_load (d->device, &d->props, &d->cache);
+  for (int k = 0; k < CLIPSCOPE_VK_N_KERNELS; k++)
+    {
+      gboolean f16_kernel = k == CLIPSCOPE_VK_GEMM_F16 || k == CLIPSCOPE_VK_CONV_F16
+                            || k == CLIPSCOPE_VK_EMBED_TOKENS_F16;
+
+      /* The float16 variants need 16-bit storage to be enabled. */
+      gboolean texel_kernel = k == CLIPSCOPE_VK_GEMM_TEXEL || k == CLIPSCOPE_VK_ATTENTION_TEXEL;
+
+      if ((f16_kernel && !d->f16) || (texel_kernel && !d->texel))
+        continue;
+      if (!create_pipeline (d, k, error))
+        return FALSE;
+    }
+  clipscope_vk_pipeline_cache_save (d->device, &d->props, d->cache);
+  return TRUE;
+}
+
+static gboolean
+create_commands (ClipscopeVkDevice *d,
+                 GError           **error)
+{
+  VkCommandPoolCreateInfo pool_info = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+    .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+    .queueFamilyIndex = d->queue_family,
+  };
+  VkCommandBufferAllocateInfo alloc = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+    .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+    .commandBufferCount = 1,
+  };
+  VkFenceCreateInfo fence_info = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
+
+  if (!clipscope_vk_check (vkCreateCommandPool (d->device, &pool_info, NULL, &d->command_pool),
+                           "vkCreateCommandPool", error))
+    return FALSE;
+  alloc.commandPool = d->command_pool;
+  return clipscope_vk_check (vkAllocateCommandBuffers (d->device, &alloc, &d->cmd),
+                             "vkAllocateCommandBuffers", error)
+         && clipscope_vk_check (vkCreateFence (d->device, &fence_info, NULL, &d->fence),
+                                "vkCreateFence", error)
+         && clipscope_vk_buffer_init (d, &d->dummy, 16, error);
+}
+
+/* ------------------------------------------------------ life cycle */
+
+ClipscopeVkDevice *
+clipscope_vk_device_new (gboolean allow_cpu,
+                         GError **error)
+{
+  ClipscopeVkDevice *d = g_new0 (ClipscopeVkDevice, 1);
+
+  d->downloads = g_array_new (FALSE, FALSE, sizeof (Download));
+  if ((d->instance = clipscope_vk_instance_get (error)) == VK_NULL_HANDLE
+      || (clipscope_vk_validation_requested () && !create_messenger (d, error))
+      || !clipscope_vk_choose_device (d->instance, allow_cpu, &d->physical, &d->queue_family, error))
+    goto fail;
+  vkGetPhysicalDeviceProperties (d->physical, &d->props);
+  vkGetPhysicalDeviceMemoryProperties (d->physical, &d->mem_props);
+  d->name = g_strdup (d->props.deviceName);
+  choose_sizes (d);
+  if (!create_device (d, error))
+    goto fail;
+  query_texel (d);
+  if (!create_layouts (d, error) || !create_pipelines (d, error)
+      || !create_commands (d, error))
+    goto fail;
+  return d;
+
+fail:
+  clipscope_vk_device_free (d);
+  return NULL;
+}
+
+void
+clipscope_vk_device_free (ClipscopeVkDevice *d)
+{
+  if (d == NULL)
+    return;
+  if (d->device != VK_NULL_HANDLE)
+    {
+      vkDeviceWaitIdle (d->device);
+      if (d->staging_map != NULL)
+        vkUnmapMemory (d->device, d->staging.memory);
+      clipscope_vk_buffer_clear (d, &d->staging);
+      clipscope_vk_buffer_clear (d, &d->dummy);
+      if (d->fence != VK_NULL_HANDLE)
+        vkDestroyFence (d->device, d->fence, NULL);
+      if (d->command_pool != VK_NULL_HANDLE)
+        vkDestroyCommandPool (d->device, d->command_pool, NULL);
+      if (d->descriptor_pool != VK_NULL_HANDLE)
+        vkDestroyDescriptorPool (d->device, d->descriptor_pool, NULL);
+      for (int k = 0; k < CLIPSCOPE_VK_N_KERNELS; k++)
+        if (d->pipelines[k] != VK_NULL_HANDLE)
+          vkDestroyPipeline (d->device, d->pipelines[k], NULL);
+      if (d->cache != VK_NULL_HANDLE)
+        vkDestroyPipelineCache (d->device, d->cache, NULL);
+      if (d->pipeline_layout != VK_NULL_HANDLE)
+        vkDestroyPipelineLayout (d->device, d->pipeline_layout, NULL);
+      if (d->set_layout != VK_NULL_HANDLE)
+        vkDestroyDescriptorSetLayout (d->device, d->set_layout, NULL);
+      vkDestroyDevice (d->device, NULL);
+    }
+  if (d->messenger != VK_NULL_HANDLE)
+    {
+      PFN_vkDestroyDebugUtilsMessengerEXT destroy = (PFN_vkDestroyDebugUtilsMessengerEXT)
+        vkGetInstanceProcAddr (d->instance, "vkDestroyDebugUtilsMessengerEXT");
+      if (destroy != NULL)
+        destroy (d->instance, d->messenger, NULL);
+    }
+  g_clear_error (&d->error);
+  g_array_unref (d->downloads);
+  g_free (d->name);
+  g_free (d);
+}
+
+const char *
+clipscope_vk_device_get_name (ClipscopeVkDevice *d)
+{
+  return d->name;
+}
+
+gboolean
+clipscope_vk_device_has_f16 (ClipscopeVkDevice *d)
+{
+  return d->f16;
+}
+
+VkDeviceSize
+clipscope_vk_device_max_range (ClipscopeVkDevice *d)
+{
+  /* Offsets in push constants are 32-bit element counts, and one
+   * allocation is kept under 1 GiB so that it rarely fails. */
+  return MIN ((VkDeviceSize) d->props.limits.maxStorageBufferRange, (VkDeviceSize) 1 << 30) & ~(VkDeviceSize) 255;
+}
+
+uint32_t
+clipscope_vk_kernel_local_size (ClipscopeVkDevice *d,
+                                ClipscopeVkKernel  kernel)
+{
+  return d->local_size[kernel];
+}
+
+void
+clipscope_vk_gemm_tile (ClipscopeVkDevice *d,
+                        uint32_t          *tm,
+                        uint32_t          *tn)
+{
+  *tm = d->tile_m;
+  *tn = d->tile_n;
+}
+
+/* --------------------------------------------------------- commands */
+
+gboolean
+clipscope_vk_begin (ClipscopeVkDevice *d,
+                    gsize              staging_bytes,
+                    GError           **error)
+{
+  VkCommandBufferBeginInfo begin = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+  };
+
+  g_clear_error (&d->error);
+  g_array_set_size (d->downloads, 0);
+  d->staging_used = 0;
+  return ensure_staging (d, staging_bytes + 64 * 16, error)
+         && clipscope_vk_check (vkResetDescriptorPool (d->device, d->descriptor_pool, 0),
+                                "vkResetDescriptorPool", error)
+         && clipscope_vk_check (vkResetCommandBuffer (d->cmd, 0), "vkResetCommandBuffer", error)
+         && clipscope_vk_check (vkBeginCommandBuffer (d->cmd, &begin), "vkBeginCommandBuffer", error);
+}
+
+/* Carves @bytes out of the staging buffer, 16-byte aligned. */
+static gssize
+staging_alloc (ClipscopeVkDevice *d,
+               gsize              bytes)
+{
+  gsize at = (d->staging_used + 15) & ~(gsize) 15;
+
+  if (at + bytes > d->staging.size)
+    {
+      if (d->error == NULL)
+        g_set_error (&d->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
+                     "Vulkan: staging buffer of %" G_GUINT64_FORMAT " bytes is too small",
+                     (guint64) d->staging.size);
+      return -1;
+    }
+  d->staging_used = at + bytes;
+  return at;
+}
+
+static void
+memory_barrier (ClipscopeVkDevice   *d,
+                VkPipelineStageFlags src_stage,
+                VkAccessFlags        src,
+                VkPipelineStageFlags dst_stage,
+                VkAccessFlags        dst)
+{
+  VkMemoryBarrier barrier = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+    .srcAccessMask = src,
+    .dstAccessMask = dst,
+  };
+
+  vkCmdPipelineBarrier (d->cmd, src_stage, dst_stage, 0, 1, &barrier, 0, NULL, 0, NULL);
+}
+
+void *
+clipscope_vk_upload_map (ClipscopeVkDevice       *d,
+                         const ClipscopeVkBuffer *dst,
+                         VkDeviceSize             offset,
+                         gsize                    bytes)
+{
+  gssize at = staging_alloc (d, bytes);
+  VkBufferCopy copy = { (VkDeviceSize) MAX (at, 0), offset, bytes };
+
+  if (at < 0)
+    return NULL;
+  /* The host writes reach the device at submit time (coherent memory);
+   * the copy must finish before any later dispatch reads it, and must
+   * not start before earlier dispatches are done with the buffer. */
+  memory_barrier (d, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                  VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
+                  VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT);
+  vkCmdCopyBuffer (d->cmd, d->staging.buffer, dst->buffer, 1, &copy);
+  memory_barrier (d, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                  VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                  VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+  return (char *) d->staging_map + at;
+}
+
+void
+clipscope_vk_upload (ClipscopeVkDevice       *d,
+                     const ClipscopeVkBuffer *dst,
+                     VkDeviceSize             offset,
+                     const void              *data,
+                     gsize                    bytes)
+{
+  void *to = clipscope_vk_upload_map (d, dst, offset, bytes);
+
+  if (to != NULL)
+    memcpy (to, data, bytes);
+}
+
+void
+clipscope_vk_download (ClipscopeVkDevice       *d,
+                       const ClipscopeVkBuffer *src,
+                       VkDeviceSize             offset,
+                       void                    *data,
+                       gsize                    bytes)
+{
+  gssize at = staging_alloc (d, bytes);
+  VkBufferCopy copy = { offset, (VkDeviceSize) MAX (at, 0), bytes };
+  Download dl = { (gsize) MAX (at, 0), data, bytes };
+
+  if (at < 0)
+    return;
+  memory_barrier (d, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+                  VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
+  vkCmdCopyBuffer (d->cmd, src->buffer, d->staging.buffer, 1, &copy);
+  memory_barrier (d, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                  VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+  g_array_append_val (d->downloads, dl);
+}
+
+void
+clipscope_vk_dispatch (ClipscopeVkDevice             *d,
+                       ClipscopeVkKernel              kernel,
+                       const ClipscopeVkBuffer *const bufs[CLIPSCOPE_VK_MAX_BINDINGS],
+                       const void                    *push,
+                       gsize                          push_size,
+                       uint32_t                       groups_x,
+                       uint32_t                       groups_y)
+{
+  VkDescriptorSetAllocateInfo alloc = {
+    .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+    .descriptorPool = d->descriptor_pool,
+    .descriptorSetCount = 1,
+    .pSetLayouts = &d->set_layout,
+  };
+  VkDescriptorBufferInfo infos[CLIPSCOPE_VK_MAX_BINDINGS];
+  VkWriteDescriptorSet writes[CLIPSCOPE_VK_MAX_BINDINGS + 2];
+  VkBufferView views[2];
+  VkDescriptorSet set;
+  VkResult r;
+
+  g_assert (push_size <= PUSH_BYTES && d->pipelines[kernel] != VK_NULL_HANDLE);
+  if (d->error != NULL || groups_x == 0 || groups_y == 0)
+    return;
+  if (groups_x > d->props.limits.maxComputeWorkGroupCount[0]
+      || groups_y > d->props.limits.maxComputeWorkGroupCount[1])
+    {
+      g_set_error (&d->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_LIMIT,
+                   "Vulkan: %u × %u workgroups exceed the device limit of %u × %u",
+                   groups_x, groups_y, d->props.limits.maxComputeWorkGroupCount[0],
+                   d->props.limits.maxComputeWorkGroupCount[1]);
+      return;
+    }
+  if ((r = vkAllocateDescriptorSets (d->device, &alloc, &set)) != VK_SUCCESS)
+    {
+      record_error (d, r, "vkAllocateDescriptorSets");
+      return;
+    }
+  for (int i = 0; i < CLIPSCOPE_VK_MAX_BINDINGS; i++)
+    {
+      const ClipscopeVkBuffer *b = bufs[i] != NULL ? bufs[i] : &d->dummy;
+
+      infos[i] = (VkDescriptorBufferInfo) { b->buffer, 0, VK_WHOLE_SIZE };
+      writes[i] = (VkWriteDescriptorSet) {
+        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+        .dstSet = set,
+        .dstBinding = i,
+        .descriptorCount = 1,
+        .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        .pBufferInfo = &infos[i],
+      };
+    }
+  for (int i = 0; d->texel && i < 2; i++)
+    {
+      const ClipscopeVkBuffer *b = bufs[i] != NULL && bufs[i]->view != VK_NULL_HANDLE ? bufs[i] : &d->dummy;
+
+      views[i] = b->view;
+      writes[CLIPSCOPE_VK_MAX_BINDINGS + i] = (VkWriteDescriptorSet) {
+        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+        .dstSet = set,
+        .dstBinding = CLIPSCOPE_VK_MAX_BINDINGS + i,
+        .descriptorCount = 1,
+        .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+        .pTexelBufferView = &views[i],
+      };
+    }
+  vkUpdateDescriptorSets (d->device, CLIPSCOPE_VK_MAX_BINDINGS + (d->texel ? 2 : 0), writes, 0, NULL);
+  /* Each kernel reads what the previous ones wrote. */
+  memory_barrier (d, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                  VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
+                  VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                  VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+  vkCmdBindPipeline (d->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipelines[kernel]);
+  vkCmdBindDescriptorSets (d->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline_layout, 0, 1,
+                           &set, 0, NULL);
+  vkCmdPushConstants (d->cmd, d->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                      (uint32_t) push_size, push);
+  vkCmdDispatch (d->cmd, groups_x, groups_y, 1);
+}
+
+gboolean
+clipscope_vk_submit_wait (ClipscopeVkDevice *d,
+                          GError           **error)
+{
+  VkSubmitInfo submit = {
+    .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+    .commandBufferCount = 1,
+    .pCommandBuffers = &d->cmd,
+  };
+  int before = clipscope_vk_device_validation_messages (d);
+  VkResult r = vkEndCommandBuffer (d->cmd);
+
+  if (d->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&d->error));
+      return FALSE;
+    }
+  if (!clipscope_vk_check (r, "vkEndCommandBuffer", error)
+      || !clipscope_vk_check (vkResetFences (d->device, 1, &d->fence), "vkResetFences", error)
+      || !clipscope_vk_check (vkQueueSubmit (d->queue, 1, &submit, d->fence), "vkQueueSubmit", error)
+      || !clipscope_vk_check (vkWaitForFences (d->device, 1, &d->fence, VK_TRUE, UINT64_MAX),
+                              "vkWaitForFences", error))
+    return FALSE;
+  for (guint i = 0; i < d->downloads->len; i++)
+    {
+      Download *dl = &g_array_index (d->downloads, Download, i);
+      memcpy (dl->data, (char *) d->staging_map + dl->staging_offset, dl->bytes);
+    }
+  if (clipscope_vk_device_validation_messages (d) > 0)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
+                   "Vulkan: the validation layer reported %d messages (%d before this submit)",
+                   clipscope_vk_device_validation_messages (d), before);
+      return FALSE;
+    }
+  return TRUE;
+}

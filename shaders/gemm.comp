@@ -1,0 +1,151 @@
+/* gemm.comp — C[M, N] = act(A[M, K] · W[N, K]ᵀ + bias[N] (+ C))
+ *
+ * The product every linear layer and convolution goes through. W keeps
+ * PyTorch's [out, in] layout. Each invocation computes a TM × TN block of
+ * C in registers and reads A and W straight from memory without shared
+ * memory: on CPU implementations (lavapipe) shared memory is plain memory
+ * plus barriers, and register blocking is what makes the loop fast there.
+ *
+ * With TEXEL defined, the vec4 loads go through uniform texel buffers
+ * (bindings 4 and 5) instead: on lavapipe a texel fetch is a vector
+ * gather, where a load from a storage buffer is a loop over the SIMD
+ * lanes. The texel format converts float16 weights, so one variant
+ * serves both storage types.
+ *
+ * With CONV defined, A is not stored: A(m, k) is read from a feature map
+ * as an implicit im2col, m = (image, out_y, out_x) and k = (channel,
+ * kernel_y, kernel_x), which matches the [c_out, c_in, k, k] weight.
+ */
+#version 450
+#include "types.glsl"
+
+layout (local_size_x_id = 0) in;
+layout (constant_id = 1) const int TM = 4;
+layout (constant_id = 2) const int TN = 4;
+
+layout (binding = 0) readonly buffer A1 { afp a1[]; };
+layout (binding = 0) readonly buffer A4 { afpvec4 a4[]; };
+layout (binding = 1) readonly buffer W1 { sfp w1[]; };
+layout (binding = 1) readonly buffer W4 { sfpvec4 w4[]; };
+layout (binding = 2) readonly buffer B1 { float bias[]; };
+layout (binding = 3) buffer C1 { afp c1[]; };
+#ifdef TEXEL
+layout (binding = 4) uniform samplerBuffer a_texels;
+layout (binding = 5) uniform samplerBuffer w_texels;
+#define LOAD_A4(i) texelFetch (a_texels, int ((i) / 4))
+#define LOAD_W4(i) texelFetch (w_texels, int ((i) / 4))
+#else
+#define LOAD_A4(i) a4[(i) / 4]
+#define LOAD_W4(i) afpvec4 (w4[(i) / 4])
+#endif
+
+#include "gemm-push.glsl"
+
+#define FLAG_BIAS 4u
+#define FLAG_ACCUMULATE 8u
+#define FLAG_VEC4 16u
+
+#ifdef CONV
+/* A(m, k) of the implicit im2col: the input under kernel tap k for the
+ * output pixel whose window starts at (oy, ox) of image b; 0 in the
+ * zero padding around the map. */
+afp
+conv_load (int b, int oy, int ox, uint k)
+{
+  uint kk = p.ksize * p.ksize;
+  uint ch = k / kk, r = k % kk;
+  int sy = oy + int (r / p.ksize), sx = ox + int (r % p.ksize);
+
+  if (sy < 0 || sx < 0 || sy >= int (p.in_h) || sx >= int (p.in_w))
+    return 0.0;
+  return a1[p.a_off + uint (b) * p.s_b + ch * p.s_c + uint (sy) * p.s_y + uint (sx) * p.s_x];
+}
+#endif
+
+void
+main ()
+{
+  /* Each invocation owns one TM × TN tile; neighbouring invocations take
+   * neighbouring tiles of the same rows. */
+  const uint tiles_n = (p.n + TN - 1) / TN;
+  const uint tile = gl_GlobalInvocationID.x;
+  const uint m0 = (tile / tiles_n) * TM, n0 = (tile % tiles_n) * TN;
+  afp acc[TM * TN];
+  uint rows[TM], cols[TN];
+
+  if (m0 >= p.m)
+    return;
+  /* Rows and columns past the edge read the last valid one, which keeps
+   * the inner loop free of branches; their results are not written. */
+  for (int i = 0; i < TM; i++)
+    rows[i] = min (m0 + i, p.m - 1);
+  for (int j = 0; j < TN; j++)
+    cols[j] = min (n0 + j, p.n - 1);
+  for (int i = 0; i < TM * TN; i++)
+    acc[i] = 0.0;
+
+#ifdef CONV
+  int img[TM], oy[TM], ox[TM];
+  for (int i = 0; i < TM; i++)
+    {
+      uint hw = p.out_h * p.out_w, r = rows[i] % hw;
+      img[i] = int (rows[i] / hw);
+      oy[i] = int (r / p.out_w) * int (p.stride) - int (p.pad);
+      ox[i] = int (r % p.out_w) * int (p.stride) - int (p.pad);
+    }
+  for (uint k = 0; k < p.k; k++)
+    {
+      afp a[TM];
+      for (int i = 0; i < TM; i++)
+        a[i] = conv_load (img[i], oy[i], ox[i], k);
+      for (int j = 0; j < TN; j++)
+        {
+          afp w = afp (w1[p.w_off + cols[j] * p.ldw + k]);
+          for (int i = 0; i < TM; i++)
+            acc[i * TN + j] += a[i] * w;
+        }
+    }
+#else
+  uint k = 0;
+  if ((p.flags & FLAG_VEC4) != 0u)
+    for (; k + 4 <= p.k; k += 4)
+      {
+        afpvec4 a[TM];
+        for (int i = 0; i < TM; i++)
+          a[i] = LOAD_A4 (p.a_off + rows[i] * p.lda + k);
+        for (int j = 0; j < TN; j++)
+          {
+            afpvec4 w = LOAD_W4 (p.w_off + cols[j] * p.ldw + k);
+            for (int i = 0; i < TM; i++)
+              acc[i * TN + j] += dot (a[i], w);
+          }
+      }
+  for (; k < p.k; k++)
+    {
+      afp a[TM];
+      for (int i = 0; i < TM; i++)
+        a[i] = a1[p.a_off + rows[i] * p.lda + k];
+      for (int j = 0; j < TN; j++)
+        {
+          afp w = afp (w1[p.w_off + cols[j] * p.ldw + k]);
+          for (int i = 0; i < TM; i++)
+            acc[i * TN + j] += a[i] * w;
+        }
+    }
+#endif
+
+  for (int i = 0; i < TM; i++)
+    for (int j = 0; j < TN; j++)
+      {
+        uint m = m0 + i, n = n0 + j, at = p.c_off + m * p.ldc + n;
+        afp v = acc[i * TN + j];
+
+        if (m >= p.m || n >= p.n)
+          continue;
+        if ((p.flags & FLAG_BIAS) != 0u)
+          v += bias[p.b_off + n];
+        if ((p.flags & FLAG_ACCUMULATE) != 0u)
+          v += c1[at];
+        c1[at] = activate (v, p.flags & 3u);
+      }
+}

@@ -1,0 +1,700 @@
+/* test-vulkan-ops.c — every Vulkan kernel against the CPU ops
+ *
+ * Each case fills its inputs from a fixed, printed seed, runs one kernel,
+ * and compares with the CPU reference element by element, reporting the
+ * first mismatch. Outputs sit between guard bands of sentinel values
+ * (and, for strided outputs, sentinel columns) that must come back
+ * untouched. Weights stored as float16 are compared with a reference
+ * that uses the same rounded weights, so the tolerance stays tight.
+ *
+ * The validation layer is on (CLIPSCOPE_VULKAN_VALIDATE=1 from meson);
+ * any message it prints makes clipscope_vk_submit_wait() fail. A machine
+ * without a Vulkan device fails, unless CLIPSCOPE_TEST_SKIP_VULKAN=1 asks
+ * to skip.
+ */
+#include "clipscope-private.h"
+#include "cpu/cpu-ops.h"
+#include "vulkan/vulkan-ops.h"
+#include "vulkan/vulkan-weights.h"
+
+#include <math.h>
+#include <string.h>
+
+#define GUARD 12                   /* floats on each side of an output */
+#define SENTINEL 12345.678f
+#define SEED 20261127u
+
+static ClipscopeVkDevice *dev;
+
+/* ------------------------------------------------------------ helpers */
+
+static float *
+random_floats (GRand *rng,
+               gsize  n,
+               double scale)
+{
+  float *v = g_new (float, n + 1);
+
+  for (gsize i = 0; i < n; i++)
+    v[i] = (float) g_rand_double_range (rng, -scale, scale);
+  return v;
+}
+
+static float
+half_to_float (uint16_t h)
+{
+  int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  float v = e == 0 ? ldexpf ((float) m, -24) : ldexpf ((float) (m | 0x400), e - 25);
+
+  if (e == 31)
+    v = m ? NAN : INFINITY;
+
+  return (h & 0x8000) ? -v : v;
+}
+
+/* Rounds @w to float16 in place and returns the float16 words. */
+static uint16_t *
+round_to_half (float *w,
+               gsize  n)
+{
+  uint16_t *h = g_new (uint16_t, n + 1);
+
+  for (gsize i = 0; i < n; i++)
+    {
+      h[i] = clipscope_vk_half_from_float (w[i]);
+      w[i] = half_to_float (h[i]);
+    }
+  return h;
+}
+
+static void
+buffer_new (ClipscopeVkBuffer *buf,
+            gsize              bytes)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (clipscope_vk_buffer_init (dev, buf, bytes, &error));
+  g_assert_no_error (error);
+}
+
+/* A buffer of float16 weights: its texel view reads float16 vec4s. */
+static void
+buffer_new_half (ClipscopeVkBuffer *buf,
+                 gsize              bytes)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (clipscope_vk_buffer_init_half (dev, buf, bytes, &error));
+  g_assert_no_error (error);
+}
+
+/* An output array of @n floats between guards, all set to SENTINEL. */
+static float *
+sentinel_floats (gsize n)
+{
+  float *v = g_new (float, n + 2 * GUARD);
+
+  for (gsize i = 0; i < n + 2 * GUARD; i++)
+    v[i] = SENTINEL;
+  return v;
+}
+
+/* Compares got[0 : n] with want, and checks the guards of @got (which
+ * points GUARD floats into its allocation) and entries @want marks as
+ * SENTINEL. Returns FALSE after reporting the first mismatch. */
+static gboolean
+check_close (const char  *what,
+             const float *got,
+             const float *want,
+             gsize        n,
+             double       tol)
+{
+  for (gsize i = 0; i < GUARD; i++)
+    if (got[-(gssize) GUARD + (gssize) i] != SENTINEL || got[n + i] != SENTINEL)
+      {
+        g_test_fail_printf ("%s: a guard value was overwritten (%s, offset %" G_GSIZE_FORMAT ")",
+                            what, got[-(gssize) GUARD + (gssize) i] != SENTINEL ? "before" : "after", i);
+        return FALSE;
+      }
+  for (gsize i = 0; i < n; i++)
+    {
+      gboolean bad = !isfinite (got[i]) || fabs (got[i] - want[i]) > tol * (1.0 + fabs (want[i]));
+
+      if (want[i] == SENTINEL)
+        bad = got[i] != SENTINEL;
+      if (bad)
+        {
+          g_test_fail_printf ("%s: first mismatch at index %" G_GSIZE_FORMAT ": got %.7g, want %.7g",
+                              what, i, got[i], want[i]);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static void
+submit (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (clipscope_vk_submit_wait (dev, &error));
+  g_assert_no_error (error);
+}
+
+static void
+begin (gsize staging)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (clipscope_vk_begin (dev, staging, &error));
+  g_assert_no_error (error);
+}
+
+/* ------------------------------------------------------------- linear */
+
+typedef struct {
+  int rows, n_in, n_out;
+  int pad_x, pad_y;            /* extra columns: strided rows */
+  int x_shift;                 /* x starts this many floats in: misaligned */
+  gboolean bias, accumulate, f16;
+  ClipscopeVkAct act;
+} LinearCase;
+
+static void
+cpu_act (float *y, int rows, int n, int ld, ClipscopeVkAct act)
+{
+  for (int r = 0; r < rows; r++)
+    if (act == CLIPSCOPE_VK_ACT_RELU)
+      clipscope_cpu_relu (y + (gsize) r * ld, n);
+    else if (act != CLIPSCOPE_VK_ACT_NONE)
+      clipscope_cpu_gelu (y + (gsize) r * ld, n, act == CLIPSCOPE_VK_ACT_QUICK_GELU);
+}
+
+static void
+run_linear (const LinearCase *c,
+            guint32           seed)
+{
+  g_autoptr(GRand) rng = g_rand_new_with_seed (seed);
+  const int ldx = c->n_in + c->pad_x, ldy = c->n_out + c->pad_y;
+  const gsize nx = (gsize) c->rows * ldx + c->x_shift, nw = (gsize) c->n_out * c->n_in;
+  const gsize ny = (gsize) c->rows * ldy;
+  g_autofree float *x = random_floats (rng, nx, 1.0);
+  g_autofree float *w = random_floats (rng, nw, 0.2);
+  g_autofree float *b = random_floats (rng, c->n_out, 0.5);
+  g_autofree float *y0 = random_floats (rng, ny, 1.0);
+  g_autofree float *want = g_new (float, ny);
+  g_autofree float *got = sentinel_floats (ny);
+  g_autofree uint16_t *wh = c->f16 ? round_to_half (w, nw) : NULL;
+  g_autofree char *what = g_strdup_printf ("linear %dx%d→%d pad %d/%d shift %d%s%s%s act %d seed %u",
+                                           c->rows, c->n_in, c->n_out, c->pad_x, c->pad_y,
+                                           c->x_shift, c->bias ? " bias" : "",
+                                           c->accumulate ? " acc" : "", c->f16 ? " f16" : "",
+                                           c->act, seed);
+  ClipscopeVkBuffer bx, bw, bb, by;
+  ClipscopeVkTensor tw;
+
+  /* Padding columns of y are sentinels in and must be sentinels out. */
+  for (gsize r = 0; r < (gsize) c->rows; r++)
+    for (int j = c->n_out; j < ldy; j++)
+      y0[r * ldy + j] = SENTINEL;
+  memcpy (got + GUARD, y0, ny * sizeof (float));
+  memcpy (want, y0, ny * sizeof (float));
+  if (!c->accumulate)
+    for (gsize r = 0; r < (gsize) c->rows; r++)
+      memset (want + r * ldy, 0, c->n_out * sizeof (float));
+  clipscope_cpu_linear (x + c->x_shift, ldx, c->rows, c->n_in, w, c->bias ? b : NULL, c->n_out,
+                        want, ldy, c->accumulate);
+  cpu_act (want, c->rows, c->n_out, ldy, c->act);
+
+  buffer_new (&bx, nx * 4);
+  if (c->f16)
+    buffer_new_half (&bw, nw * 2);
+  else
+    buffer_new (&bw, nw * 4);
+  buffer_new (&bb, c->n_out * 4);
+  buffer_new (&by, (ny + 2 * GUARD) * 4);
+  begin ((nx + nw + c->n_out + 2 * (ny + 2 * GUARD)) * 4 + 256);
+  clipscope_vk_upload (dev, &bx, 0, x, nx * 4);
+  clipscope_vk_upload (dev, &bw, 0, c->f16 ? (void *) wh : (void *) w, nw * (c->f16 ? 2 : 4));
+  clipscope_vk_upload (dev, &bb, 0, b, c->n_out * 4);
+  clipscope_vk_upload (dev, &by, 0, got, (ny + 2 * GUARD) * 4);
+  tw = clipscope_vk_tensor (&bw, 0);
+  tw.f16 = c->f16;
+  clipscope_vk_op_linear (dev, clipscope_vk_tensor (&bx, c->x_shift), ldx, c->rows, c->n_in, tw,
+                          c->bias ? clipscope_vk_tensor (&bb, 0) : clipscope_vk_tensor (NULL, 0),
+                          c->n_out, clipscope_vk_tensor (&by, GUARD), ldy, c->act, c->accumulate);
+  clipscope_vk_download (dev, &by, 0, got, (ny + 2 * GUARD) * 4);
+  submit ();
+  check_close (what, got + GUARD, want, ny, 1e-4);
+  clipscope_vk_buffer_clear (dev, &bx);
+  clipscope_vk_buffer_clear (dev, &bw);
+  clipscope_vk_buffer_clear (dev, &bb);
+  clipscope_vk_buffer_clear (dev, &by);
+}
+
+static void
+test_linear (void)
+{
+  const LinearCase cases[] = {
+    { 1, 8, 5, 0, 0, 0, TRUE, FALSE, FALSE, CLIPSCOPE_VK_ACT_NONE },
+    { 77, 64, 48, 0, 0, 0, TRUE, FALSE, FALSE, CLIPSCOPE_VK_ACT_QUICK_GELU },
+    { 50, 96, 192, 0, 0, 0, TRUE, FALSE, FALSE, CLIPSCOPE_VK_ACT_GELU },
+    { 50, 48, 48, 0, 0, 0, TRUE, TRUE, FALSE, CLIPSCOPE_VK_ACT_NONE },
+    { 33, 27, 17, 0, 0, 0, FALSE, FALSE, FALSE, CLIPSCOPE_VK_ACT_RELU },
+    { 19, 36, 70, 4, 3, 0, TRUE, TRUE, FALSE, CLIPSCOPE_VK_ACT_RELU },
+    { 16, 40, 24, 8, 5, 1, TRUE, FALSE, FALSE, CLIPSCOPE_VK_ACT_NONE },   /* scalar path */
+    { 130, 72, 33, 0, 0, 0, TRUE, FALSE, TRUE, CLIPSCOPE_VK_ACT_QUICK_GELU },
+    { 3, 20, 9, 4, 1, 0, TRUE, TRUE, TRUE, CLIPSCOPE_VK_ACT_NONE },
+    { 17, 13, 11, 0, 0, 0, TRUE, FALSE, TRUE, CLIPSCOPE_VK_ACT_GELU },
+  };
+
+  g_test_message ("seed %u", SEED);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      if (cases[i].f16 && !clipscope_vk_device_has_f16 (dev))
+        {
+          g_test_message ("case %u: float16 storage not supported here", i);
+          continue;
+        }
+      run_linear (&cases[i], SEED + i);
+    }
+}
+
+/* --------------------------------------------------------------- conv */
+
+typedef struct {
+  int n, c, h, w, c_out, k, stride, pad;
+  gboolean channel_first, bias, accumulate;
+  ClipscopeVkAct act;
+} ConvCase;
+
+/* Plain loops: out[n, ho, wo, c_out] (+)= sum w[o, ch, ky, kx] · in(ch, sy, sx) + b. */
+static void
+cpu_conv (const ConvCase *c,
+          const float    *in,
+          const float    *w,
+          const float    *b,
+          float          *out)
+{
+  const int ho = (c->h + 2 * c->pad - c->k) / c->stride + 1, wo = (c->w + 2 * c->pad - c->k) / c->stride + 1;
+
+  for (int i = 0; i < c->n; i++)
+    for (int y = 0; y < ho; y++)
+      for (int x = 0; x < wo; x++)
+        for (int o = 0; o < c->c_out; o++)
+          {
+            double sum = c->bias ? b[o] : 0.0;
+            float *dst = out + (((gsize) i * ho + y) * wo + x) * c->c_out + o;
+
+            for (int ch = 0; ch < c->c; ch++)
+              for (int ky = 0; ky < c->k; ky++)
+                for (int kx = 0; kx < c->k; kx++)
+                  {
+                    int sy = y * c->stride + ky - c->pad, sx = x * c->stride + kx - c->pad;
+                    gsize at;
+
+                    if (sy < 0 || sx < 0 || sy >= c->h || sx >= c->w)
+                      continue;
+                    at = c->channel_first ? (((gsize) i * c->c + ch) * c->h + sy) * c->w + sx
+                                          : (((gsize) i * c->h + sy) * c->w + sx) * c->c + ch;
+                    sum += (double) w[(((gsize) o * c->c + ch) * c->k + ky) * c->k + kx] * in[at];
+                  }
+            *dst = (float) (sum + (c->accumulate ? *dst : 0.0f));
+          }
+  cpu_act (out, 1, c->n * ho * wo * c->c_out, 0, c->act);
+}
+
+static void
+test_conv (void)
+{
+  const ConvCase cases[] = {
+    { 2, 3, 16, 16, 8, 4, 4, 0, TRUE, FALSE, FALSE, CLIPSCOPE_VK_ACT_NONE },   /* ViT patches */
+    { 2, 3, 15, 15, 5, 3, 2, 1, TRUE, TRUE, FALSE, CLIPSCOPE_VK_ACT_RELU },    /* ResNet stem */
+    { 3, 6, 7, 9, 10, 3, 1, 1, FALSE, TRUE, FALSE, CLIPSCOPE_VK_ACT_RELU },
+    { 1, 5, 6, 6, 7, 3, 1, 1, FALSE, TRUE, TRUE, CLIPSCOPE_VK_ACT_RELU },
+    { 2, 4, 5, 5, 3, 1, 1, 0, FALSE, TRUE, FALSE, CLIPSCOPE_VK_ACT_NONE },
+  };
+
+  g_test_message ("seed %u", SEED);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const ConvCase *c = &cases[i];
+      g_autoptr(GRand) rng = g_rand_new_with_seed (SEED + i);
+      const int ho = (c->h + 2 * c->pad - c->k) / c->stride + 1, wo = (c->w + 2 * c->pad - c->k) / c->stride + 1;
+      const gsize nin = (gsize) c->n * c->c * c->h * c->w, nw = (gsize) c->c_out * c->c * c->k * c->k;
+      const gsize nout = (gsize) c->n * ho * wo * c->c_out;
+      g_autofree float *in = random_floats (rng, nin, 1.0);
+      g_autofree float *w = random_floats (rng, nw, 0.3);
+      g_autofree float *b = random_floats (rng, c->c_out, 0.5);
+      g_autofree float *want = random_floats (rng, nout, 1.0);
+      g_autofree float *got = sentinel_floats (nout);
+      g_autofree char *what = g_strdup_printf ("conv case %u seed %u", i, SEED + i);
+      ClipscopeVkMap map = { c->n, c->c, c->h, c->w };
+      ClipscopeVkBuffer bin, bw, bb, bout;
+
+      if (c->channel_first)
+        map = (ClipscopeVkMap) { c->n, c->c, c->h, c->w, c->c * c->h * c->w, c->h * c->w, c->w, 1 };
+      else
+        map = (ClipscopeVkMap) { c->n, c->c, c->h, c->w, c->h * c->w * c->c, 1, c->w * c->c, c->c };
+      memcpy (got + GUARD, want, nout * sizeof (float));
+      cpu_conv (c, in, w, b, want);
+      buffer_new (&bin, nin * 4);
+      buffer_new (&bw, nw * 4);
+      buffer_new (&bb, c->c_out * 4);
+      buffer_new (&bout, (nout + 2 * GUARD) * 4);
+      begin ((nin + nw + c->c_out + 2 * (nout + 2 * GUARD)) * 4 + 256);
+      clipscope_vk_upload (dev, &bin, 0, in, nin * 4);
+      clipscope_vk_upload (dev, &bw, 0, w, nw * 4);
+      clipscope_vk_upload (dev, &bb, 0, b, c->c_out * 4);
+      clipscope_vk_upload (dev, &bout, 0, got, (nout + 2 * GUARD) * 4);
+      clipscope_vk_op_conv (dev, clipscope_vk_tensor (&bin, 0), &map, clipscope_vk_tensor (&bw, 0),
+                            c->bias ? clipscope_vk_tensor (&bb, 0) : clipscope_vk_tensor (NULL, 0),
+                            c->c_out, c->k, c->stride, c->pad, clipscope_vk_tensor (&bout, GUARD),
+                            c->act, c->accumulate);
+      clipscope_vk_download (dev, &bout, 0, got, (nout + 2 * GUARD) * 4);
+      submit ();
+      check_close (what, got + GUARD, want, nout, 1e-4);
+      clipscope_vk_buffer_clear (dev, &bin);
+      clipscope_vk_buffer_clear (dev, &bw);
+      clipscope_vk_buffer_clear (dev, &bb);
+      clipscope_vk_buffer_clear (dev, &bout);
+    }
+}
+
+/* --------------------------------------------------------- layer norm */
+
+static void
+test_layer_norm (void)
+{
+  const int shapes[][3] = { { 1, 7, 0 }, { 50, 48, 3 }, { 77, 512, 0 }, { 5, 100, 9 } };
+
+  g_test_message ("seed %u", SEED);
+  for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
+    {
+      const int rows = shapes[i][0], dim = shapes[i][1], ld = dim + shapes[i][2];
+      const gsize n = (gsize) rows * ld;
+      g_autoptr(GRand) rng = g_rand_new_with_seed (SEED + i);
+      g_autofree float *x = random_floats (rng, n, 3.0);
+      g_autofree float *wb = random_floats (rng, 2 * dim, 1.0);
+      g_autofree float *want = g_new (float, n);
+      g_autofree float *got = sentinel_floats (n);
+      g_autofree char *what = g_strdup_printf ("layer norm %dx%d ld %d seed %u", rows, dim, ld, SEED + i);
+      ClipscopeVkBuffer bx, bwb, by;
+
+      /* A large common offset checks that the variance is taken around the mean. */
+      for (gsize j = 0; j < n; j++)
+        x[j] += 100.0f;
+      for (gsize j = 0; j < n; j++)
+        want[j] = (j % ld) < (gsize) dim ? 0.0f : SENTINEL;
+      for (gsize j = 0; j < n; j++)
+        got[GUARD + j] = want[j];
+      clipscope_cpu_layer_norm (x, ld, rows, dim, wb, wb + dim, 1e-5f, want, ld);
+      buffer_new (&bx, n * 4);
+      buffer_new (&bwb, 2 * dim * 4);
+      buffer_new (&by, (n + 2 * GUARD) * 4);
+      begin ((n + 2 * dim + 2 * (n + 2 * GUARD)) * 4 + 256);
+      clipscope_vk_upload (dev, &bx, 0, x, n * 4);
+      clipscope_vk_upload (dev, &bwb, 0, wb, 2 * dim * 4);
+      clipscope_vk_upload (dev, &by, 0, got, (n + 2 * GUARD) * 4);
+      clipscope_vk_op_layer_norm (dev, clipscope_vk_tensor (&bx, 0), ld, rows, dim,
+                                  clipscope_vk_tensor (&bwb, 0), clipscope_vk_tensor (&bwb, dim),
+                                  1e-5f, clipscope_vk_tensor (&by, GUARD), ld);
+      clipscope_vk_download (dev, &by, 0, got, (n + 2 * GUARD) * 4);
+      submit ();
+      check_close (what, got + GUARD, want, n, 1e-4);
+      clipscope_vk_buffer_clear (dev, &bx);
+      clipscope_vk_buffer_clear (dev, &bwb);
+      clipscope_vk_buffer_clear (dev, &by);
+    }
+}
+
+/* ---------------------------------------------------------- attention */
+
+typedef struct {
+  int batch, seq, width, heads;
+  gboolean causal, pooled;
+} AttnCase;
+
+static void
+test_attention (void)
+{
+  const AttnCase cases[] = {
+    { 2, 50, 48, 4, FALSE, FALSE },     /* a small ViT */
+    { 3, 77, 32, 2, TRUE, FALSE },      /* a full text context */
+    { 3, 13, 32, 4, TRUE, TRUE },       /* the pooled end-of-text row */
+    { 2, 50, 64, 1, FALSE, TRUE },      /* the class token */
+    { 1, 1, 8, 2, TRUE, FALSE },
+  };
+
+  g_test_message ("seed %u", SEED);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const AttnCase *c = &cases[i];
+      g_autoptr(GRand) rng = g_rand_new_with_seed (SEED + i);
+      const int w = c->width, ld = 3 * w, n_q = c->pooled ? 1 : c->seq;
+      const gsize nqkv = (gsize) c->batch * c->seq * ld, nout = (gsize) c->batch * n_q * w;
+      g_autofree float *qkv = random_floats (rng, nqkv, 2.0);
+      g_autofree float *scores = g_new (float, c->seq * c->seq);
+      g_autofree float *want = g_new (float, nout);
+      g_autofree float *got = sentinel_floats (nout);
+      g_autofree int *rows = g_new0 (int, c->batch);
+      g_autofree char *what = g_strdup_printf ("attention b%d seq %d w %d h %d%s%s seed %u",
+                                               c->batch, c->seq, w, c->heads,
+                                               c->causal ? " causal" : "", c->pooled ? " pooled" : "",
+                                               SEED + i);
+      ClipscopeVkBuffer bqkv, bidx, bout;
+      gboolean with_index = c->pooled && c->causal;
+
+      for (int b = 0; b < c->batch; b++)
+        rows[b] = with_index ? g_rand_int_range (rng, 0, c->seq) : 0;
+      clipscope_cpu_attention (qkv, qkv + w, qkv + 2 * w, ld, c->batch, c->seq, w, c->heads,
+                               c->causal, c->pooled ? rows : NULL, scores, want, w);
+      buffer_new (&bqkv, nqkv * 4);
+      buffer_new (&bidx, c->batch * 4);
+      buffer_new (&bout, (nout + 2 * GUARD) * 4);
+      begin ((nqkv + c->batch + 2 * (nout + 2 * GUARD)) * 4 + 256);
+      clipscope_vk_upload (dev, &bqkv, 0, qkv, nqkv * 4);
+      clipscope_vk_upload (dev, &bidx, 0, rows, c->batch * 4);
+      clipscope_vk_upload (dev, &bout, 0, got, (nout + 2 * GUARD) * 4);
+      clipscope_vk_op_attention (dev, clipscope_vk_tensor (&bqkv, 0), ld, clipscope_vk_tensor (&bqkv, w),
+                                 clipscope_vk_tensor (&bqkv, 2 * w), ld, c->batch, c->seq, n_q, c->seq,
+                                 w, c->heads, c->causal, with_index ? &bidx : NULL,
+                                 clipscope_vk_tensor (&bout, GUARD), w);
+      clipscope_vk_download (dev, &bout, 0, got, (nout + 2 * GUARD) * 4);
+      submit ();
+      check_close (what, got + GUARD, want, nout, 1e-4);
+      clipscope_vk_buffer_clear (dev, &bqkv);
+      clipscope_vk_buffer_clear (dev, &bidx);
+      clipscope_vk_buffer_clear (dev, &bout);
+    }
+}
+
+/* ------------------------------------------- token and row shuffling */
+
+static void
+test_embed_tokens (void)
+{
+  const int batch = 3, ctx = 9, seq = 7, width = 12, vocab = 20;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (SEED);
+  const gsize nout = (gsize) batch * seq * width;
+  g_autofree float *tok = random_floats (rng, (gsize) vocab * width, 1.0);
+  g_autofree float *pos = random_floats (rng, (gsize) ctx * width, 1.0);
+  g_autofree int32_t *ids = g_new (int32_t, batch * ctx);
+  g_autofree float *want = g_new (float, nout);
+  g_autofree float *got = sentinel_floats (nout);
+  g_autofree uint16_t *tok_h = NULL;
+  ClipscopeVkBuffer btok, bpos, bids, bout;
+
+  g_test_message ("seed %u", SEED);
+  for (int f16 = 0; f16 < 2; f16++)
+    {
+      ClipscopeVkTensor t;
+
+      if (f16 && !clipscope_vk_device_has_f16 (dev))
+        break;
+      if (f16)
+        tok_h = round_to_half (tok, (gsize) vocab * width);
+      for (int i = 0; i < batch * ctx; i++)
+        ids[i] = g_rand_int_range (rng, 0, vocab);
+      for (int b = 0; b < batch; b++)
+        for (int s = 0; s < seq; s++)
+          for (int d = 0; d < width; d++)
+            want[((gsize) b * seq + s) * width + d] = tok[(gsize) ids[b * ctx + s] * width + d]
+                                                      + pos[(gsize) s * width + d];
+      if (f16)
+        buffer_new_half (&btok, (gsize) vocab * width * 2);
+      else
+        buffer_new (&btok, (gsize) vocab * width * 4);
+      buffer_new (&bpos, (gsize) ctx * width * 4);
+      buffer_new (&bids, batch * ctx * 4);
+      buffer_new (&bout, nout * 4);
+      begin ((vocab * width + ctx * width + batch * ctx + nout) * 4 + 256);
+      clipscope_vk_upload (dev, &btok, 0, f16 ? (void *) tok_h : (void *) tok,
+                           (gsize) vocab * width * (f16 ? 2 : 4));
+      clipscope_vk_upload (dev, &bpos, 0, pos, (gsize) ctx * width * 4);
+      clipscope_vk_upload (dev, &bids, 0, ids, batch * ctx * 4);
+      t = clipscope_vk_tensor (&btok, 0);
+      t.f16 = f16;
+      clipscope_vk_op_embed_tokens (dev, &bout, t, clipscope_vk_tensor (&bpos, 0),
+                                    clipscope_vk_tensor (&bids, 0), batch, seq, ctx, width);
+      clipscope_vk_download (dev, &bout, 0, got + GUARD, nout * 4);
+      submit ();
+      check_close (f16 ? "embed tokens f16" : "embed tokens", got + GUARD, want, nout, 1e-6);
+      clipscope_vk_buffer_clear (dev, &btok);
+      clipscope_vk_buffer_clear (dev, &bpos);
+      clipscope_vk_buffer_clear (dev, &bids);
+      clipscope_vk_buffer_clear (dev, &bout);
+    }
+}
+
+static void
+test_assemble_tokens (void)
+{
+  const int batch = 2, seq = 10, width = 6;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (SEED);
+  const gsize nsrc = (gsize) batch * (seq - 1) * width, nout = (gsize) batch * seq * width;
+  g_autofree float *src = random_floats (rng, nsrc, 1.0);
+  g_autofree float *cls = random_floats (rng, width, 1.0);
+  g_autofree float *pos = random_floats (rng, (gsize) seq * width, 1.0);
+  g_autofree float *want = g_new (float, nout);
+  g_autofree float *got = sentinel_floats (nout);
+
+  g_test_message ("seed %u", SEED);
+  for (int mean = 0; mean < 2; mean++)
+    {
+      ClipscopeVkBuffer bsrc, bcls, bpos, bout;
+
+      for (int b = 0; b < batch; b++)
+        for (int d = 0; d < width; d++)
+          {
+            double sum = 0.0;
+            for (int s = 0; s < seq - 1; s++)
+              {
+                float v = src[((gsize) b * (seq - 1) + s) * width + d];
+                sum += v;
+                want[((gsize) b * seq + s + 1) * width + d] = v + pos[(gsize) (s + 1) * width + d];
+              }
+            want[(gsize) b * seq * width + d] = (mean ? (float) (sum / (seq - 1)) : cls[d]) + pos[d];
+          }
+      buffer_new (&bsrc, nsrc * 4);
+      buffer_new (&bcls, width * 4);
+      buffer_new (&bpos, (gsize) seq * width * 4);
+      buffer_new (&bout, nout * 4);
+      begin ((nsrc + width + seq * width + nout) * 4 + 256);
+      clipscope_vk_upload (dev, &bsrc, 0, src, nsrc * 4);
+      clipscope_vk_upload (dev, &bcls, 0, cls, width * 4);
+      clipscope_vk_upload (dev, &bpos, 0, pos, (gsize) seq * width * 4);
+      clipscope_vk_op_assemble_tokens (dev, &bout, &bsrc,
+                                       mean ? clipscope_vk_tensor (NULL, 0) : clipscope_vk_tensor (&bcls, 0),
+                                       clipscope_vk_tensor (&bpos, 0), batch, seq, width, mean);
+      clipscope_vk_download (dev, &bout, 0, got + GUARD, nout * 4);
+      submit ();
+      check_close (mean ? "assemble tokens (mean)" : "assemble tokens (class)", got + GUARD, want,
+                   nout, 1e-5);
+      clipscope_vk_buffer_clear (dev, &bsrc);
+      clipscope_vk_buffer_clear (dev, &bcls);
+      clipscope_vk_buffer_clear (dev, &bpos);
+      clipscope_vk_buffer_clear (dev, &bout);
+    }
+}
+
+static void
+test_gather_pool_norm (void)
+{
+  const int batch = 3, seq = 5, width = 7, h = 6, w = 4, c = 5, f = 2;
+  g_autoptr(GRand) rng = g_rand_new_with_seed (SEED);
+  const gsize nx = (gsize) batch * seq * width, nmap = (gsize) batch * h * w * c;
+  const gsize npool = (gsize) batch * (h / f) * (w / f) * c;
+  g_autofree float *x = random_floats (rng, MAX (nx, nmap), 1.0);
+  g_autofree float *want = g_new (float, MAX (nx, npool));
+  g_autofree float *got = sentinel_floats (MAX (nx, npool));
+  int32_t index[3] = { 4, 0, 2 };
+  ClipscopeVkBuffer bx, bidx, bout;
+
+  g_test_message ("seed %u", SEED);
+  buffer_new (&bx, MAX (nx, nmap) * 4);
+  buffer_new (&bidx, sizeof index);
+  buffer_new (&bout, MAX (nx, npool) * 4);
+
+  /* gather: rows index[b] of each sequence */
+  for (int b = 0; b < batch; b++)
+    memcpy (want + (gsize) b * width, x + ((gsize) b * seq + index[b]) * width, width * 4);
+  begin ((2 * MAX (nx, nmap) + 16) * 4);
+  clipscope_vk_upload (dev, &bx, 0, x, MAX (nx, nmap) * 4);
+  clipscope_vk_upload (dev, &bidx, 0, index, sizeof index);
+  clipscope_vk_op_gather_rows (dev, &bx, &bout, &bidx, batch, seq, width);
+  clipscope_vk_download (dev, &bout, 0, got + GUARD, (gsize) batch * width * 4);
+  submit ();
+  check_close ("gather rows", got + GUARD, want, (gsize) batch * width, 0.0);
+
+  /* average pool on channel-last maps */
+  for (int b = 0; b < batch; b++)
+    for (int y = 0; y < h / f; y++)
+      for (int xx = 0; xx < w / f; xx++)
+        for (int ch = 0; ch < c; ch++)
+          {
+            float sum = 0.0f;
+            for (int dy = 0; dy < f; dy++)
+              for (int dx = 0; dx < f; dx++)
+                sum += x[(((gsize) b * h + y * f + dy) * w + xx * f + dx) * c + ch];
+            want[(((gsize) b * (h / f) + y) * (w / f) + xx) * c + ch] = sum / (float) (f * f);
+          }
+  begin ((2 * MAX (nx, nmap) + 16) * 4);
+  clipscope_vk_op_avg_pool (dev, &bx, &bout, batch, h, w, c, f);
+  clipscope_vk_download (dev, &bout, 0, got + GUARD, npool * 4);
+  submit ();
+  check_close ("avg pool", got + GUARD, want, npool, 1e-6);
+
+  /* L2 normalisation in place, one row all zeros */
+  memset (x + width, 0, width * 4);
+  memcpy (want, x, nx * 4);
+  clipscope_cpu_l2_normalize (want, batch * seq, width);
+  begin ((2 * nx + 16) * 4);
+  clipscope_vk_upload (dev, &bout, 0, x, nx * 4);
+  clipscope_vk_op_l2_norm (dev, &bout, batch * seq, width);
+  clipscope_vk_download (dev, &bout, 0, got + GUARD, nx * 4);
+  submit ();
+  check_close ("l2 norm", got + GUARD, want, nx, 1e-6);
+
+  clipscope_vk_buffer_clear (dev, &bx);
+  clipscope_vk_buffer_clear (dev, &bidx);
+  clipscope_vk_buffer_clear (dev, &bout);
+}
+
+static void
+test_half (void)
+{
+  const float values[] = { 0.0f, 1.0f, -2.5f, 65504.0f, 1e-5f, 6.1e-5f, 3.0e-8f, 0.1f, 70000.0f };
+
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      float back = half_to_float (clipscope_vk_half_from_float (values[i]));
+
+      if (values[i] > 65504.0f)
+        g_assert_true (isinf (back));
+      else
+        g_assert_cmpfloat_with_epsilon (back, values[i], fabsf (values[i]) * 1e-3f + 6e-8f);
+    }
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("clipscope-vulkan-ops-XXXXXX", NULL);
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  /* Nothing the test builds may land in the user's caches. */
+  g_setenv ("XDG_CACHE_HOME", tmp, TRUE);
+  g_setenv ("MESA_SHADER_CACHE_DIR", tmp, TRUE);
+  dev = clipscope_vk_device_new (TRUE, &error);
+  if (dev == NULL)
+    {
+      if (g_strcmp0 (g_getenv ("CLIPSCOPE_TEST_SKIP_VULKAN"), "1") == 0)
+        {
+          g_test_skip_printf ("NO VULKAN DEVICE, SKIPPED ON REQUEST: %s", error->message);
+          return g_test_run ();
+        }
+      g_printerr ("no Vulkan device: %s\n", error->message);
+      return 1;
+    }
+  g_test_message ("device: %s, float16 storage: %s", clipscope_vk_device_get_name (dev),
+                  clipscope_vk_device_has_f16 (dev) ? "yes" : "no");
+  g_test_add_func ("/vulkan/half", test_half);
+  g_test_add_func ("/vulkan/linear", test_linear);
+  g_test_add_func ("/vulkan/conv", test_conv);
+  g_test_add_func ("/vulkan/layer-norm", test_layer_norm);
+  g_test_add_func ("/vulkan/attention", test_attention);
+  g_test_add_func ("/vulkan/embed-tokens", test_embed_tokens);
+  g_test_add_func ("/vulkan/assemble-tokens", test_assemble_tokens);
+  g_test_add_func ("/vulkan/gather-pool-norm", test_gather_pool_norm);
+  status = g_test_run ();
+  clipscope_vk_device_free (dev);
+  {
+    const char *rm[] = { "rm", "-rf", tmp, NULL };
+    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+  }
+  return status;
+}
