@@ -140,6 +140,28 @@ def test_corrupt_cache(model, images, env):
     check("a corrupt pipeline cache is only a miss", rc == 0 and not err.strip(), err)
 
 
+def test_device_lost(model, images, cpu, env):
+    """The device is lost in the middle of the work: the batch is redone on
+    the CPU, with the CPU's results exactly, and the user is told once."""
+    lost = dict(env, CLIPSCOPE_VULKAN_DEVICE="llvmpipe", CLIPSCOPE_VULKAN_LOSE_DEVICE="2")
+    rc, out, err = run(embed_args(model, images) + ["--backend", "auto"], lost)
+    lines = [l for l in err.splitlines() if l.strip()]
+    ok = rc == 0 and len(lines) == 1 and "VK_ERROR_DEVICE_LOST" in lines[0]
+    check("device lost under auto: one notice", ok, "exit %d, stderr %r" % (rc, err))
+    if ok:
+        res = json.loads(out)
+        # Images went first, on the device; the texts' batch was lost and
+        # redone on the CPU.
+        check("images before the loss came from the device",
+              max_diff(dict(cpu, texts=[]), dict(res, texts=[])) <= TOLERANCE)
+        check("the lost batch equals the CPU's exactly",
+              max_diff(dict(cpu, images=[]), dict(res, images=[])) == 0.0)
+    rc, out, err = run(embed_args(model, images) + ["--backend", "vulkan"], lost)
+    lines = [l for l in err.splitlines() if l.startswith("clipscope: error: ")]
+    check("device lost under explicit vulkan is an error", rc == 1 and out == "" and len(lines) == 1
+          and "VK_ERROR_DEVICE_LOST" in lines[0], "exit %d, stderr %r" % (rc, err))
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="clipscope-vulkan-")
     env = dict(os.environ)
@@ -164,6 +186,7 @@ def main():
     if cpu is not None:
         test_fallback(os.path.join(tmp, "hf-vit"), images, cpu, env)
         test_corrupt_cache(os.path.join(tmp, "hf-vit"), images, env)
+        test_device_lost(os.path.join(tmp, "hf-vit"), images, cpu, env)
     subprocess.run(["rm", "-rf", tmp])
     if failures:
         print("%d failed: %s" % (len(failures), ", ".join(failures)))

@@ -35,6 +35,9 @@ struct _ClipscopeVkBackend {
   int                max_batch;
   int                chunk;                /* inputs per submission */
   gsize              per_item[N_SLOTS];    /* bytes one input needs */
+  int                lose_device_at;       /* CLIPSCOPE_VULKAN_LOSE_DEVICE: that encode
+                                            * submission fails as a lost device; 0: none */
+  int                n_encodes;
 
   /* Owned References */
   ClipscopeModel    *model;
@@ -129,6 +132,23 @@ compute_sizes (ClipscopeVkBackend *be)
 }
 
 /* Heads wider than attention.comp's registers cannot run here. */
+/* Submits a recorded encoding and waits for it. A driver that loses the
+ * device mid-batch cannot be summoned in a test, so the environment can
+ * make the Nth submission fail exactly as such a driver would. */
+static gboolean
+submit_encode (ClipscopeVkBackend *be,
+               GError            **error)
+{
+  if (be->lose_device_at > 0 && ++be->n_encodes == be->lose_device_at)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
+                   "Vulkan: vkQueueSubmit failed: VK_ERROR_DEVICE_LOST "
+                   "(injected by CLIPSCOPE_VULKAN_LOSE_DEVICE=%d)", be->lose_device_at);
+      return FALSE;
+    }
+  return clipscope_vk_submit_wait (be->device, error);
+}
+
 static gboolean
 check_supported (const ClipscopeModel *m,
                  GError              **error)
@@ -184,6 +204,8 @@ clipscope_vk_backend_new (ClipscopeModel *model,
     return NULL;
   be = g_new0 (ClipscopeVkBackend, 1);
   be->model = clipscope_model_ref (model);
+  if (g_getenv ("CLIPSCOPE_VULKAN_LOSE_DEVICE") != NULL)
+    be->lose_device_at = (int) g_ascii_strtoll (g_getenv ("CLIPSCOPE_VULKAN_LOSE_DEVICE"), NULL, 10);
   be->max_batch = max_batch;
   compute_sizes (be);
   if ((be->device = clipscope_vk_device_new (allow_cpu_device, error)) == NULL
@@ -458,7 +480,7 @@ clipscope_vk_backend_encode_pixels (ClipscopeVkBackend *be,
         record_vit (be, b, out + (gsize) done * e);
       else
         record_resnet (be, b, out + (gsize) done * e);
-      if (!clipscope_vk_submit_wait (be->device, error))
+      if (!submit_encode (be, error))
         return FALSE;
     }
   return TRUE;
@@ -531,7 +553,7 @@ clipscope_vk_backend_encode_tokens (ClipscopeVkBackend *be,
       record_transformer (be, &t->tf, wt->text_blocks, b, seq, TRUE, &be->slots[SLOT_INDEX]);
       record_head (be, t->tf.width, wt->ln_final_w, wt->ln_final_b, t->tf.ln_eps, wt->text_proj, b,
                    out + (gsize) done * e);
-      if (!clipscope_vk_submit_wait (be->device, error))
+      if (!submit_encode (be, error))
         return FALSE;
     }
   return TRUE;
