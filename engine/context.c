@@ -256,10 +256,13 @@ clipscope_context_encode_pixels (ClipscopeContext *ctx,
                                  GCancellable     *cancellable,
                                  GError          **error)
 {
-  const int s = ctx->model->info.image_size, e = ctx->model->info.embed_dim;
+  int s, e;
 
   g_return_val_if_fail (ctx != NULL, FALSE);
   g_return_val_if_fail (n >= 0 && (n == 0 || (pixels != NULL && embeddings != NULL)), FALSE);
+
+  s = ctx->model->info.image_size;
+  e = ctx->model->info.embed_dim;
 
   for (int done = 0; done < n; done += ctx->options.max_batch)
     {
@@ -282,12 +285,16 @@ clipscope_context_encode_image_files (ClipscopeContext      *ctx,
                                       GCancellable          *cancellable,
                                       GError               **error)
 {
-  const int s = ctx->model->info.image_size, e = ctx->model->info.embed_dim;
-  const gsize image = (gsize) 3 * s * s;
   g_autofree float *pixels = NULL;
+  int s, e;
+  gsize image;
 
   g_return_val_if_fail (ctx != NULL, FALSE);
   g_return_val_if_fail (n >= 0 && (n == 0 || (paths != NULL && embeddings != NULL)), FALSE);
+
+  s = ctx->model->info.image_size;
+  e = ctx->model->info.embed_dim;
+  image = (gsize) 3 * s * s;
 
   /* Only one batch of decoded pixels is alive at a time. */
   pixels = g_new (float, image * MIN (n, ctx->options.max_batch) + 1);
@@ -348,10 +355,13 @@ clipscope_context_encode_tokens (ClipscopeContext *ctx,
                                  GCancellable     *cancellable,
                                  GError          **error)
 {
-  const int ctx_len = ctx->model->info.context_length, e = ctx->model->info.embed_dim;
+  int ctx_len, e;
 
   g_return_val_if_fail (ctx != NULL, FALSE);
   g_return_val_if_fail (n >= 0 && (n == 0 || (tokens != NULL && embeddings != NULL)), FALSE);
+
+  ctx_len = ctx->model->info.context_length;
+  e = ctx->model->info.embed_dim;
 
   for (int done = 0; done < n; done += ctx->options.max_batch)
     {
@@ -394,10 +404,12 @@ clipscope_context_encode_texts (ClipscopeContext   *ctx,
                                 GCancellable       *cancellable,
                                 GError            **error)
 {
-  const int e = ctx->model->info.embed_dim;
+  int e;
 
   g_return_val_if_fail (ctx != NULL, FALSE);
   g_return_val_if_fail (n >= 0 && (n == 0 || (texts != NULL && embeddings != NULL)), FALSE);
+
+  e = ctx->model->info.embed_dim;
 
   /* Tokenised a batch at a time, so 10,000 texts do not hold 10,000 rows. */
   for (int done = 0; done < n; done += ctx->options.max_batch)
@@ -423,13 +435,16 @@ clipscope_context_encode_labels (ClipscopeContext   *ctx,
                                  GCancellable       *cancellable,
                                  GError            **error)
 {
-  const int e = ctx->model->info.embed_dim, total = n_labels * n_templates;
-  const int chunk = ctx->options.max_batch;
+  int e, total, chunk;
   g_autofree float *batch = NULL;
   g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
 
   g_return_val_if_fail (ctx != NULL, FALSE);
   g_return_val_if_fail (n_labels >= 0 && n_templates > 0, FALSE);
+
+  e = ctx->model->info.embed_dim;
+  total = n_labels * n_templates;
+  chunk = ctx->options.max_batch;
 
   for (int t = 0; t < n_templates; t++)
     if (!clipscope_template_is_valid (templates[t]))
