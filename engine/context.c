@@ -125,14 +125,23 @@ choose_backend (ClipscopeContext *ctx,
 }
 
 #ifdef HAVE_VULKAN
-/* Whether a failed Vulkan call may be redone on the CPU: only under AUTO,
- * and only for failures of the device, not of the input. */
+/* After a failed Vulkan call: TRUE when the work is to be redone on the
+ * CPU — only under AUTO, and only for failures of the device, not of the
+ * input — else FALSE with @local passed on as the error. */
 static gboolean
-should_redo_on_cpu (ClipscopeContext *ctx,
-                    const GError     *error)
+recover_on_cpu (ClipscopeContext *ctx,
+                GError           *local,
+                GError          **error)
 {
-  return ctx->requested == CLIPSCOPE_BACKEND_AUTO
-         && g_error_matches (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND);
+  if (ctx->requested != CLIPSCOPE_BACKEND_AUTO
+      || !g_error_matches (local, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND))
+    {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+  fall_back_to_cpu (ctx, local);
+  g_error_free (local);
+  return TRUE;
 }
 #endif
 
@@ -227,16 +236,12 @@ encode_pixel_batch (ClipscopeContext *ctx,
 #ifdef HAVE_VULKAN
   if (ctx->vulkan != NULL)
     {
-      g_autoptr(GError) local = NULL;
+      GError *local = NULL;
 
       if (clipscope_vk_backend_encode_pixels (ctx->vulkan, pixels, n, out, cancellable, &local))
         return TRUE;
-      if (!should_redo_on_cpu (ctx, local))
-        {
-          g_propagate_error (error, g_steal_pointer (&local));
-          return FALSE;
-        }
-      fall_back_to_cpu (ctx, local);
+      if (!recover_on_cpu (ctx, local, error))
+        return FALSE;
     }
 #endif
   if (model->info.vision_kind == CLIPSCOPE_VISION_VIT)
@@ -329,16 +334,12 @@ encode_token_batch (ClipscopeContext *ctx,
 #ifdef HAVE_VULKAN
   if (ctx->vulkan != NULL)
     {
-      g_autoptr(GError) local = NULL;
+      GError *local = NULL;
 
       if (clipscope_vk_backend_encode_tokens (ctx->vulkan, tokens, n, out, cancellable, &local))
         return TRUE;
-      if (!should_redo_on_cpu (ctx, local))
-        {
-          g_propagate_error (error, g_steal_pointer (&local));
-          return FALSE;
-        }
-      fall_back_to_cpu (ctx, local);
+      if (!recover_on_cpu (ctx, local, error))
+        return FALSE;
     }
 #endif
   if (!clipscope_text_encode (ctx->model, &ctx->scratch, tokens, n, out, cancellable, error))
