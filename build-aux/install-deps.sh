@@ -8,7 +8,7 @@ packages="
   libgdk-pixbuf-2.0-dev gdk-pixbuf2.0-bin libopenblas-dev
   python3-numpy python3-torch python3-pil
   clang libclang-rt-14-dev
-  libgtk-4-dev libadwaita-1-dev xvfb xauth
+  libgtk-4-dev libadwaita-1-dev xvfb xauth desktop-file-utils appstream
   libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers
 "
 
