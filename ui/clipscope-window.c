@@ -448,16 +448,27 @@ decode_preview (GTask        *task,
 }
 
 static void
+weak_ref_free (GWeakRef *ref)
+{
+  g_weak_ref_clear (ref);
+  g_free (ref);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GWeakRef, weak_ref_free)
+
+static void
 preview_decoded_cb (GObject      *object,
                     GAsyncResult *result,
                     gpointer      user_data)
 {
+  g_autoptr(GWeakRef) ref = user_data;
+  g_autoptr(ClipscopeWindow) self = g_weak_ref_get (ref);
   g_autoptr(GdkTexture) texture = g_task_propagate_pointer (G_TASK (result), NULL);
   GCancellable *cancellable = g_task_get_cancellable (G_TASK (result));
-  ClipscopeWindow *self = CLIPSCOPE_WINDOW (object);
 
-  /* A newer selection has replaced the cancellable: drop this one. */
-  if (texture != NULL && cancellable == self->preview_cancellable)
+  /* The window may have closed meanwhile, or a newer selection replaced
+   * the cancellable: then this preview is dropped. */
+  if (self != NULL && texture != NULL && cancellable == self->preview_cancellable)
     gtk_picture_set_paintable (self->preview, GDK_PAINTABLE (texture));
 }
 
@@ -469,6 +480,7 @@ show_image (ClipscopeWindow *self,
 {
   g_autoptr(ClipscopeImage) image = NULL;
   g_autoptr(GTask) task = NULL;
+  GWeakRef *ref;
 
   if (row >= 0)
     image = g_list_model_get_item (clipscope_session_get_images (self->session), row);
@@ -487,7 +499,11 @@ show_image (ClipscopeWindow *self,
   gtk_picture_set_paintable (self->preview, GDK_PAINTABLE (clipscope_image_get_thumbnail (image)));
   gtk_label_set_label (self->preview_title, clipscope_image_get_name (image));
   self->preview_cancellable = g_cancellable_new ();
-  task = g_task_new (self, self->preview_cancellable, preview_decoded_cb, NULL);
+  /* The task holds only a weak reference, so that closing the window
+   * does not wait for a decode in flight. */
+  ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (ref, self);
+  task = g_task_new (NULL, self->preview_cancellable, preview_decoded_cb, ref);
   g_task_set_name (task, "clipscope-preview");
   g_task_set_task_data (task, g_strdup (clipscope_image_get_path (image)), g_free);
   g_task_run_in_thread (task, decode_preview);
