@@ -552,6 +552,343 @@ CLIPSCOPE_API const char *clipscope_version (void);
  */
 CLIPSCOPE_API char *clipscope_system_info (void);
 
+/* ----------------------------------------------------------- model store */
+
+/**
+ * ClipscopeModelStore:
+ *
+ * The models a person can use: the small model bundled with Clipscope, a
+ * catalogue of CLIP checkpoints on the Hugging Face hub, models downloaded
+ * from the hub into `$XDG_DATA_HOME/clipscope/models/NAME/`, and local
+ * folders the person has added.
+ *
+ * A NAME is a catalogue name ("clip-vit-base-patch32"), the bundled
+ * model's name ("emoji-demo"), the name given to an added local folder, or
+ * a Hugging Face repository id ("owner/name") holding a CLIP model in
+ * either supported format.
+ *
+ * A download lists the repository's files through the hub's API (falling
+ * back to the known file names), fetches only the files its format needs
+ * into a staging folder `.FOLDER.partial/`, resumes each file with an HTTP
+ * Range request, checks each file's size and, where the hub gives it, its
+ * SHA-256, checks that the result loads, and renames the folder into place
+ * in one step: a model folder is either absent or complete. An interrupted
+ * download (cancelled, network lost, disk full) leaves the staging folder
+ * for the next attempt to resume; a file whose hash is wrong is deleted.
+ *
+ * Thread safety: a store holds only configuration and may be used from any
+ * thread. Calls that touch the network or the disk block, except
+ * clipscope_model_store_download_async().
+ */
+typedef struct _ClipscopeModelStore ClipscopeModelStore;
+
+#define CLIPSCOPE_STORE_ERROR (clipscope_store_error_quark ())
+
+/**
+ * ClipscopeStoreError:
+ * @CLIPSCOPE_STORE_ERROR_INVALID_NAME: not a valid model name or repository id
+ * @CLIPSCOPE_STORE_ERROR_NOT_INSTALLED: the model is not installed
+ * @CLIPSCOPE_STORE_ERROR_EXISTS: a model of that name is already installed
+ * @CLIPSCOPE_STORE_ERROR_READ_ONLY: the bundled model cannot be removed
+ * @CLIPSCOPE_STORE_ERROR_NOT_FOUND: the hub has no such repository or file (HTTP 404)
+ * @CLIPSCOPE_STORE_ERROR_AUTH: the hub refused access (HTTP 401 or 403; set HF_TOKEN)
+ * @CLIPSCOPE_STORE_ERROR_HTTP: the server answered with another error status
+ * @CLIPSCOPE_STORE_ERROR_CHECKSUM: a downloaded file has the wrong size or SHA-256
+ * @CLIPSCOPE_STORE_ERROR_UNSUPPORTED: the repository holds no CLIP model Clipscope reads
+ * @CLIPSCOPE_STORE_ERROR_BUSY: another process is downloading the same model
+ *
+ * Errors of the model store. Network failures other than HTTP statuses
+ * (refused connections, timeouts) and disk errors keep their %G_IO_ERROR
+ * code, e.g. %G_IO_ERROR_TIMED_OUT or %G_IO_ERROR_NO_SPACE, with a message
+ * that names the URL or the file; cancellation is %G_IO_ERROR_CANCELLED.
+ */
+typedef enum {
+  CLIPSCOPE_STORE_ERROR_INVALID_NAME,
+  CLIPSCOPE_STORE_ERROR_NOT_INSTALLED,
+  CLIPSCOPE_STORE_ERROR_EXISTS,
+  CLIPSCOPE_STORE_ERROR_READ_ONLY,
+  CLIPSCOPE_STORE_ERROR_NOT_FOUND,
+  CLIPSCOPE_STORE_ERROR_AUTH,
+  CLIPSCOPE_STORE_ERROR_HTTP,
+  CLIPSCOPE_STORE_ERROR_CHECKSUM,
+  CLIPSCOPE_STORE_ERROR_UNSUPPORTED,
+  CLIPSCOPE_STORE_ERROR_BUSY,
+} ClipscopeStoreError;
+
+CLIPSCOPE_API GQuark clipscope_store_error_quark (void);
+
+/**
+ * ClipscopeModelStoreOptions:
+ * @models_dir: where downloaded models live; %NULL for
+ *   `$XDG_DATA_HOME/clipscope/models`
+ * @data_dir: the folder holding `models/emoji-demo`; %NULL for
+ *   `$CLIPSCOPE_DATA_DIR`, else the installed data folder
+ * @endpoint: the hub's base URL; %NULL for `$HF_ENDPOINT`, else
+ *   `https://huggingface.co`
+ * @token: a hub access token sent as `Authorization: Bearer`; %NULL for
+ *   `$HF_TOKEN`, else none
+ * @timeout_s: seconds a connection or a read may wait before the download
+ *   fails; 0 for `$CLIPSCOPE_HTTP_TIMEOUT`, else 30
+ *
+ * Get them from clipscope_model_store_options_default(); the store copies
+ * the strings.
+ */
+typedef struct {
+  const char *models_dir;
+  const char *data_dir;
+  const char *endpoint;
+  const char *token;
+  int         timeout_s;
+} ClipscopeModelStoreOptions;
+
+CLIPSCOPE_API ClipscopeModelStoreOptions clipscope_model_store_options_default (void);
+
+/**
+ * clipscope_model_store_new:
+ * @options: (nullable): options, or %NULL for the defaults
+ *
+ * Creates a store. Nothing is read or created on disk until it is used.
+ *
+ * Returns: (transfer full): a store
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+ClipscopeModelStore *clipscope_model_store_new (const ClipscopeModelStoreOptions *options);
+
+/** clipscope_model_store_ref: Adds a reference. Returns: (transfer full): @store */
+CLIPSCOPE_API ClipscopeModelStore *clipscope_model_store_ref (ClipscopeModelStore *store);
+/** clipscope_model_store_unref: Drops a reference; the last one frees the store. */
+CLIPSCOPE_API void clipscope_model_store_unref (ClipscopeModelStore *store);
+
+/** clipscope_model_store_get_models_dir: Returns: (transfer none): where downloads are installed */
+CLIPSCOPE_API const char *clipscope_model_store_get_models_dir (ClipscopeModelStore *store);
+
+/**
+ * ClipscopeModelSource:
+ * @CLIPSCOPE_MODEL_SOURCE_BUNDLED: shipped with Clipscope; cannot be removed
+ * @CLIPSCOPE_MODEL_SOURCE_CATALOGUE: one of the catalogue's checkpoints
+ * @CLIPSCOPE_MODEL_SOURCE_HUB: another Hugging Face repository
+ * @CLIPSCOPE_MODEL_SOURCE_LOCAL: a local folder the person added
+ */
+typedef enum {
+  CLIPSCOPE_MODEL_SOURCE_BUNDLED,
+  CLIPSCOPE_MODEL_SOURCE_CATALOGUE,
+  CLIPSCOPE_MODEL_SOURCE_HUB,
+  CLIPSCOPE_MODEL_SOURCE_LOCAL,
+} ClipscopeModelSource;
+
+/**
+ * ClipscopeModelEntry:
+ * @name: what to pass as NAME (and to `--model`)
+ * @description: one line on what the model is good for
+ * @repo: (nullable): the Hugging Face repository id, or %NULL
+ * @format: the folder's layout; meaningful when @format_known
+ * @format_known: %FALSE for a hub model not yet downloaded
+ * @size: bytes on disk when installed, else the download's size
+ * @size_is_estimate: %TRUE when @size is approximate (a catalogue
+ *   model not yet downloaded; the exact size comes from the hub)
+ * @installed: whether @path holds the complete model
+ * @path: (nullable): the model folder when installed, else %NULL
+ * @partial_bytes: bytes already downloaded by an interrupted download
+ *   that the next one resumes, else 0
+ * @source: where it comes from
+ * @removable: whether clipscope_model_store_remove() may remove it
+ *
+ * One model as clipscope_model_store_list() describes it.
+ */
+typedef struct {
+  char                *name;
+  char                *description;
+  char                *repo;
+  ClipscopeFormat      format;
+  gboolean             format_known;
+  int64_t              size;
+  gboolean             size_is_estimate;
+  gboolean             installed;
+  char                *path;
+  int64_t              partial_bytes;
+  ClipscopeModelSource source;
+  gboolean             removable;
+} ClipscopeModelEntry;
+
+/** clipscope_model_entry_free: Frees an entry. */
+CLIPSCOPE_API void clipscope_model_entry_free (ClipscopeModelEntry *entry);
+
+/**
+ * clipscope_model_store_list:
+ *
+ * Lists the bundled model (when installed), every catalogue model
+ * (installed or not), every other downloaded or partly downloaded hub
+ * model, and every added local folder, in that order. Reads only the
+ * disk.
+ *
+ * Returns: (transfer full) (element-type ClipscopeModelEntry): the
+ *   entries; free with g_ptr_array_unref()
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+GPtrArray *clipscope_model_store_list (ClipscopeModelStore *store);
+
+/**
+ * clipscope_model_store_lookup:
+ * @name: a NAME
+ *
+ * Describes one model, installed or not (a valid repository id that was
+ * never downloaded gives an entry with @installed %FALSE and size 0).
+ *
+ * Returns: (transfer full) (nullable): the entry, or %NULL with @error set
+ *   when @name is not a valid name
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+ClipscopeModelEntry *clipscope_model_store_lookup (ClipscopeModelStore *store,
+                                                   const char          *name,
+                                                   GError             **error);
+
+/**
+ * clipscope_model_store_resolve:
+ * @name: a NAME
+ *
+ * Finds the folder of an installed model, for clipscope_model_load().
+ *
+ * Returns: (transfer full) (nullable): the folder, or %NULL with @error
+ *   set (%CLIPSCOPE_STORE_ERROR_NOT_INSTALLED when it is not installed)
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+char *clipscope_model_store_resolve (ClipscopeModelStore *store,
+                                     const char          *name,
+                                     GError             **error);
+
+/**
+ * clipscope_model_store_get_default:
+ *
+ * Finds the bundled default model (`emoji-demo`) that front ends use when
+ * no model is chosen.
+ *
+ * Returns: (transfer full) (nullable): its folder, or %NULL with @error
+ *   set naming where it was looked for
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+char *clipscope_model_store_get_default (ClipscopeModelStore *store,
+                                         GError             **error);
+
+/**
+ * clipscope_model_store_remove:
+ * @name: an installed model's NAME
+ *
+ * Removes a downloaded model, or forgets an added local folder (its files
+ * are left alone). Also deletes what an interrupted download of @name
+ * left, so a model that is only partly downloaded can be removed too.
+ *
+ * Returns: %TRUE on success
+ */
+CLIPSCOPE_API gboolean clipscope_model_store_remove (ClipscopeModelStore *store,
+                                                     const char          *name,
+                                                     GError             **error);
+
+/**
+ * clipscope_model_store_add_local:
+ * @dir: a Hugging Face or open_clip model folder
+ * @name: (nullable): the NAME to give it; %NULL for the folder's base name
+ *
+ * Checks that @dir loads as a model and records it (as a symbolic link in
+ * the models folder) under @name. The folder is not copied.
+ *
+ * Returns: (transfer full) (nullable): the new entry, or %NULL with @error
+ *   set naming the folder and the problem
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+ClipscopeModelEntry *clipscope_model_store_add_local (ClipscopeModelStore *store,
+                                                      const char          *dir,
+                                                      const char          *name,
+                                                      GError             **error);
+
+/**
+ * ClipscopeDownloadProgress:
+ * @file: the file being downloaded, relative to the model folder
+ * @file_index: its position, from 0
+ * @n_files: files in the download
+ * @file_done: bytes of @file on disk
+ * @file_total: @file's size, or -1 while unknown
+ * @done: bytes of all files on disk, resumed ones included
+ * @total: size of all files, or -1 while unknown
+ *
+ * Where a download stands.
+ */
+typedef struct {
+  const char *file;
+  int         file_index;
+  int         n_files;
+  int64_t     file_done;
+  int64_t     file_total;
+  int64_t     done;
+  int64_t     total;
+} ClipscopeDownloadProgress;
+
+/**
+ * ClipscopeDownloadProgressFunc:
+ * @progress: (transfer none): valid during the call only
+ *
+ * Called when a file starts, at most ten times a second while it
+ * downloads, and when it is complete.
+ */
+typedef void (*ClipscopeDownloadProgressFunc) (const ClipscopeDownloadProgress *progress,
+                                               gpointer                         user_data);
+
+/**
+ * clipscope_model_store_download:
+ * @name: a catalogue NAME or a repository id "owner/name"
+ * @progress: (nullable) (scope call): called on the calling thread
+ * @cancellable: (nullable): cancels the download; what is on disk is kept
+ *   for the next attempt
+ *
+ * Downloads, verifies and installs a model, resuming an interrupted
+ * download of the same model. Blocks; for a command-line tool or a worker
+ * thread.
+ *
+ * Returns: (transfer full) (nullable): the installed folder, or %NULL with
+ *   @error set
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+char *clipscope_model_store_download (ClipscopeModelStore           *store,
+                                      const char                    *name,
+                                      ClipscopeDownloadProgressFunc  progress,
+                                      gpointer                       progress_data,
+                                      GCancellable                  *cancellable,
+                                      GError                       **error);
+
+/**
+ * clipscope_model_store_download_async:
+ * @progress: (nullable) (scope notified): called in the thread-default
+ *   main context of the caller
+ * @progress_notify: (nullable): frees @progress_data once the download has
+ *   finished and no further @progress call will come
+ *
+ * Runs clipscope_model_store_download() on a worker thread. Progress
+ * reports are coalesced: when the main context is busy, only the latest
+ * is delivered. @callback runs in the same main context, after the last
+ * progress report.
+ */
+CLIPSCOPE_API void clipscope_model_store_download_async (ClipscopeModelStore           *store,
+                                                         const char                    *name,
+                                                         ClipscopeDownloadProgressFunc  progress,
+                                                         gpointer                       progress_data,
+                                                         GDestroyNotify                 progress_notify,
+                                                         GCancellable                  *cancellable,
+                                                         GAsyncReadyCallback            callback,
+                                                         gpointer                       user_data);
+
+/**
+ * clipscope_model_store_download_finish:
+ *
+ * Returns: (transfer full) (nullable): the installed folder, or %NULL with
+ *   @error set
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+char *clipscope_model_store_download_finish (ClipscopeModelStore  *store,
+                                             GAsyncResult         *result,
+                                             GError              **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeModelStore, clipscope_model_store_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeModelEntry, clipscope_model_entry_free)
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeModel, clipscope_model_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeContext, clipscope_context_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeWorker, clipscope_worker_free)
