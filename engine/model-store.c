@@ -443,6 +443,15 @@ entry_new (const char           *name,
   return e;
 }
 
+/* The folder itself for an added local folder, which is a link. */
+static char *
+follow_link (const char *path)
+{
+  g_autofree char *target = g_file_read_link (path, NULL);
+
+  return target ? g_steal_pointer (&target) : g_strdup (path);
+}
+
 /* Fills the fields that depend on what is on disk at @path. */
 static void
 entry_set_installed (ClipscopeModelEntry *e,
@@ -452,7 +461,7 @@ entry_set_installed (ClipscopeModelEntry *e,
   if (!e->installed)
     return;
   g_free (e->path);
-  e->path = g_strdup (path);
+  e->path = follow_link (path);
   e->size = folder_bytes (path);
   e->size_is_estimate = FALSE;
   e->format_known = detect_format (path, &e->format);
@@ -506,9 +515,9 @@ static ClipscopeModelEntry *
 local_entry (const char *name,
              const char *path)
 {
-  g_autofree char *target = g_file_read_link (path, NULL);
+  g_autofree char *target = follow_link (path);
   ClipscopeModelEntry *e = entry_new (name, NULL, CLIPSCOPE_MODEL_SOURCE_LOCAL,
-                                      g_strdup_printf ("Local folder %s", target ? target : path));
+                                      g_strdup_printf ("Local folder %s", target));
 
   entry_set_installed (e, path);
   return e;
@@ -666,7 +675,7 @@ clipscope_model_store_resolve (ClipscopeModelStore *store,
     return clipscope_model_store_get_default (store, error);
   path = g_build_filename (store->models_dir, ref.folder, NULL);
   if (g_file_test (path, G_FILE_TEST_IS_DIR))
-    return g_steal_pointer (&path);
+    return follow_link (path);
   if (g_file_test (path, G_FILE_TEST_IS_SYMLINK))
     {
       g_autofree char *target = g_file_read_link (path, NULL);
@@ -803,7 +812,7 @@ clipscope_model_store_add_local (ClipscopeModelStore *store,
   /* Loading is the only check that the folder is a model Clipscope can use. */
   if ((model = clipscope_model_load (target, NULL, NULL, error)) == NULL)
     {
-      g_prefix_error (error, "cannot add %s: ", target);
+      g_prefix_error (error, "cannot add this folder as a model: ");
       return NULL;
     }
   if (!ensure_models_dir (store, error))
