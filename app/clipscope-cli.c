@@ -5,10 +5,12 @@
  * "clipscope: error: …" line; usage errors exit 2, other failures 1.
  */
 #include <clipscope.h>
+#include <glib-unix.h>
 #include <json-glib/json-glib.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXIT_USAGE 2
 
@@ -19,7 +21,9 @@ static char *opt_model;
 static char *opt_backend;
 
 static const GOptionEntry common_entries[] = {
-  { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model, "Model folder (Hugging Face or open_clip)", "DIR" },
+  { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model,
+    "Model folder (Hugging Face or open_clip), or the NAME of an installed model; "
+    "the bundled model when omitted", "DIR|NAME" },
   { "backend", 'b', 0, G_OPTION_ARG_STRING, &opt_backend, "Compute backend: auto, cpu or vulkan", "NAME" },
   { NULL }
 };
@@ -49,19 +53,21 @@ fail (const GError *error)
 
 /* Parses argv in place; on return argv[1 …] are the positional arguments,
  * with a "--" that ended the options removed. FALSE means a usage error
- * has been printed. */
+ * has been printed. @common adds --model and --backend. */
 static gboolean
-parse_options (const Command      *cmd,
-               const GOptionEntry *entries,
-               int                *argc,
-               char             ***argv)
+parse_options_full (const Command      *cmd,
+                    gboolean            common,
+                    const GOptionEntry *entries,
+                    int                *argc,
+                    char             ***argv)
 {
   g_autofree char *params = g_strdup_printf ("%s %s", cmd->name, cmd->parameters);
   g_autoptr(GOptionContext) context = g_option_context_new (params);
   g_autoptr(GError) error = NULL;
 
   g_option_context_set_summary (context, cmd->summary);
-  g_option_context_add_main_entries (context, common_entries, NULL);
+  if (common)
+    g_option_context_add_main_entries (context, common_entries, NULL);
   if (entries != NULL)
     g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, argc, argv, &error))
@@ -79,6 +85,15 @@ parse_options (const Command      *cmd,
         break;
       }
   return TRUE;
+}
+
+static gboolean
+parse_options (const Command      *cmd,
+               const GOptionEntry *entries,
+               int                *argc,
+               char             ***argv)
+{
+  return parse_options_full (cmd, TRUE, entries, argc, argv);
 }
 
 static gboolean
@@ -110,16 +125,50 @@ check_common (const Command    *cmd,
     }
   if (opt_model == NULL)
     {
-      usage_error (cmd->name, "--model DIR is required (no bundled default model is installed)");
-      return FALSE;
+      g_autoptr(ClipscopeModelStore) store = clipscope_model_store_new (NULL);
+      g_autoptr(GError) error = NULL;
+
+      opt_model = clipscope_model_store_get_default (store, &error);
+      if (opt_model == NULL)
+        {
+          g_autofree char *msg = g_strdup_printf ("no --model given, and %s: pass --model DIR or NAME",
+                                                  error->message);
+          usage_error (cmd->name, msg);
+          return FALSE;
+        }
     }
   return TRUE;
+}
+
+/* --model is a folder when one exists at that path, else the NAME of an
+ * installed model. */
+static char *
+resolve_model (const char *arg,
+               GError    **error)
+{
+  g_autoptr(ClipscopeModelStore) store = NULL;
+  g_autoptr(GError) local_error = NULL;
+  char *path;
+
+  if (g_file_test (arg, G_FILE_TEST_EXISTS))
+    return g_strdup (arg);
+  store = clipscope_model_store_new (NULL);
+  path = clipscope_model_store_resolve (store, arg, &local_error);
+  if (path != NULL)
+    return path;
+  if (g_error_matches (local_error, CLIPSCOPE_STORE_ERROR, CLIPSCOPE_STORE_ERROR_INVALID_NAME))
+    return g_strdup (arg);    /* a path after all: the loader says what is missing */
+  g_set_error (error, CLIPSCOPE_STORE_ERROR, local_error->code,
+               "%s: no such folder, and %s; see 'clipscope models list'", arg, local_error->message);
+  return NULL;
 }
 
 static ClipscopeModel *
 load_model (GError **error)
 {
-  return clipscope_model_load (opt_model, NULL, NULL, error);
+  g_autofree char *dir = resolve_model (opt_model, error);
+
+  return dir ? clipscope_model_load (dir, NULL, NULL, error) : NULL;
 }
 
 static ClipscopeContext *
@@ -287,6 +336,10 @@ static int
 cmd_bench (int    argc,
            char **argv);
 
+static int
+cmd_models (int    argc,
+            char **argv);
+
 static const Command commands[] = {
   { "info", "", "Describe a model and the backend that would run it.", cmd_info },
   { "tokenize", "TEXT…", "Print CLIP token ids of each TEXT.", cmd_tokenize },
@@ -294,6 +347,8 @@ static const Command commands[] = {
   { "embed", "", "Print normalised embeddings of images and texts.", cmd_embed },
   { "classify", "IMAGE…", "Score images against labels, zero-shot.", cmd_classify },
   { "bench", "", "Time the encoders on random inputs.", cmd_bench },
+  { "models", "list|download NAME|remove NAME|path NAME|add DIR",
+    "List, download, remove and find models, or add a local model folder.", cmd_models },
 };
 
 static int
@@ -804,6 +859,356 @@ cmd_bench (int    argc,
   return EXIT_SUCCESS;
 }
 
+/* -------------------------------------------------------------- models */
+
+static const char *
+source_name (ClipscopeModelSource source)
+{
+  switch (source)
+    {
+    case CLIPSCOPE_MODEL_SOURCE_BUNDLED:
+      return "bundled";
+    case CLIPSCOPE_MODEL_SOURCE_CATALOGUE:
+      return "catalogue";
+    case CLIPSCOPE_MODEL_SOURCE_HUB:
+      return "hub";
+    case CLIPSCOPE_MODEL_SOURCE_LOCAL:
+    default:
+      return "local";
+    }
+}
+
+static void
+add_nullable_string (JsonBuilder *b,
+                     const char  *name,
+                     const char  *v)
+{
+  json_builder_set_member_name (b, name);
+  if (v != NULL)
+    json_builder_add_string_value (b, v);
+  else
+    json_builder_add_null_value (b);
+}
+
+static void
+add_model_entry (JsonBuilder               *b,
+                 const ClipscopeModelEntry *e)
+{
+  json_builder_begin_object (b);
+  add_string (b, "name", e->name);
+  add_string (b, "description", e->description);
+  add_nullable_string (b, "repo", e->repo);
+  add_nullable_string (b, "format", !e->format_known ? NULL
+                                    : e->format == CLIPSCOPE_FORMAT_HF ? "hf" : "open_clip");
+  add_int (b, "size", e->size);
+  add_bool (b, "size_is_estimate", e->size_is_estimate);
+  add_bool (b, "installed", e->installed);
+  add_nullable_string (b, "path", e->path);
+  add_int (b, "partial_bytes", e->partial_bytes);
+  add_string (b, "source", source_name (e->source));
+  add_bool (b, "removable", e->removable);
+  json_builder_end_object (b);
+}
+
+static void
+print_name_and_path (const char *name,
+                     const char *path)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  add_string (b, "name", name);
+  add_string (b, "path", path);
+  json_builder_end_object (b);
+  print_json (b);
+}
+
+/* The NAME as the store spells it: "openai/CLIP-ViT-B-32" may be a
+ * catalogue model. */
+static char *
+canonical_name (ClipscopeModelStore *store,
+                const char          *name)
+{
+  g_autoptr(ClipscopeModelEntry) e = clipscope_model_store_lookup (store, name, NULL);
+
+  return g_strdup (e ? e->name : name);
+}
+
+/* Parses a models subcommand that takes exactly one NAME or DIR. */
+static gboolean
+parse_one_argument (const Command      *cmd,
+                    const GOptionEntry *entries,
+                    int                *argc,
+                    char             ***argv)
+{
+  if (!parse_options_full (cmd, FALSE, entries, argc, argv))
+    return FALSE;
+  if (*argc != 2)
+    {
+      usage_error (cmd->name, *argc < 2 ? "expected one argument" : "too many arguments");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static int
+models_list (const Command *cmd,
+             int            argc,
+             char         **argv)
+{
+  g_autoptr(ClipscopeModelStore) store = NULL;
+  g_autoptr(GPtrArray) entries = NULL;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  if (!parse_options_full (cmd, FALSE, NULL, &argc, &argv))
+    return EXIT_USAGE;
+  if (argc > 1)
+    return usage_error (cmd->name, "list takes no arguments");
+  store = clipscope_model_store_new (NULL);
+  entries = clipscope_model_store_list (store);
+
+  json_builder_begin_object (b);
+  add_string (b, "models_dir", clipscope_model_store_get_models_dir (store));
+  json_builder_set_member_name (b, "models");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < entries->len; i++)
+    add_model_entry (b, g_ptr_array_index (entries, i));
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  print_json (b);
+  return EXIT_SUCCESS;
+}
+
+/* Progress goes to stderr: one line rewritten in place on a terminal,
+ * else one plain line as each file starts. */
+typedef struct {
+  ClipscopeModelStore *store;
+  gboolean      tty;
+  int           last_file;
+  gboolean      last_complete;
+  char         *last_line;    /* the terminal line of the file, as if complete */
+  GMainLoop    *loop;
+  GCancellable *cancellable;
+  char         *path;
+  GError       *error;
+} DownloadCli;
+
+static void
+download_progress_cb (const ClipscopeDownloadProgress *p,
+                      gpointer                         user_data)
+{
+  DownloadCli *cli = user_data;
+  gboolean complete = p->file_total >= 0 && p->file_done >= p->file_total;
+  gboolean new_file = p->file_index != cli->last_file;
+  g_autofree char *done = g_format_size (p->file_done);
+  g_autofree char *total = p->file_total >= 0 ? g_format_size (p->file_total) : g_strdup ("?");
+
+  if (!cli->tty)
+    {
+      if (new_file)
+        g_printerr ("clipscope: downloading %s (%s)\n", p->file, total);
+    }
+  else if (new_file || !cli->last_complete)
+    {
+      /* Reports are coalesced, so a file's last one may not come; a new
+       * file means the one before it is complete. */
+      if (new_file && cli->last_file >= 0 && !cli->last_complete)
+        g_printerr ("\r\033[K%s\n", cli->last_line);
+      g_printerr ("\r\033[K[%d/%d] %s  %s of %s%s", p->file_index + 1, p->n_files, p->file,
+                  done, total, complete ? "\n" : "");
+      g_free (cli->last_line);
+      cli->last_line = g_strdup_printf ("[%d/%d] %s  %s of %s", p->file_index + 1, p->n_files,
+                                        p->file, total, total);
+    }
+  cli->last_file = p->file_index;
+  cli->last_complete = complete;
+}
+
+static void
+download_done_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  DownloadCli *cli = user_data;
+
+  cli->path = clipscope_model_store_download_finish (cli->store, result, &cli->error);
+  g_main_loop_quit (cli->loop);
+}
+
+static gboolean
+interrupt_cb (gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+  return G_SOURCE_CONTINUE;
+}
+
+/* Network, disk and cancellation errors leave the partial files for the
+ * next run; the store's own errors name the repository already. */
+static int
+fail_download (const char *name,
+               GError     *error)
+{
+  g_autoptr(GError) owned = error;
+
+  if (error->domain != G_IO_ERROR)
+    return fail (error);
+  g_printerr ("clipscope: error: %s: %s (run the same command to resume)\n", name, error->message);
+  return EXIT_FAILURE;
+}
+
+/* Runs the download on the engine's thread so that Ctrl-C can cancel it
+ * cleanly, leaving what was fetched for the next run to resume. */
+static int
+models_download (const Command *cmd,
+                 int            argc,
+                 char         **argv)
+{
+  g_autoptr(ClipscopeModelStore) store = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autofree char *name = NULL;
+  DownloadCli cli = { NULL, isatty (STDERR_FILENO), -1, FALSE, NULL };
+  guint sigint, sigterm;
+
+  if (!parse_one_argument (cmd, NULL, &argc, &argv))
+    return EXIT_USAGE;
+  store = clipscope_model_store_new (NULL);
+  loop = g_main_loop_new (NULL, FALSE);
+  cli.store = store;
+  cli.loop = loop;
+  sigint = g_unix_signal_add (SIGINT, interrupt_cb, cancellable);
+  sigterm = g_unix_signal_add (SIGTERM, interrupt_cb, cancellable);
+  clipscope_model_store_download_async (store, argv[1], download_progress_cb, &cli, NULL,
+                                        cancellable, download_done_cb, &cli);
+  g_main_loop_run (loop);
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+  if (cli.tty && cli.last_file >= 0 && !cli.last_complete)
+    g_printerr ("\n");
+  g_free (cli.last_line);
+  if (cli.path == NULL)
+    return fail_download (argv[1], cli.error);
+  name = canonical_name (store, argv[1]);
+  print_name_and_path (name, cli.path);
+  g_free (cli.path);
+  return EXIT_SUCCESS;
+}
+
+static int
+models_remove (const Command *cmd,
+               int            argc,
+               char         **argv)
+{
+  g_autoptr(ClipscopeModelStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autofree char *name = NULL;
+
+  if (!parse_one_argument (cmd, NULL, &argc, &argv))
+    return EXIT_USAGE;
+  store = clipscope_model_store_new (NULL);
+  name = canonical_name (store, argv[1]);
+  if (!clipscope_model_store_remove (store, argv[1], &error))
+    return fail (error);
+
+  json_builder_begin_object (b);
+  add_string (b, "name", name);
+  add_bool (b, "removed", TRUE);
+  json_builder_end_object (b);
+  print_json (b);
+  return EXIT_SUCCESS;
+}
+
+static int
+models_path (const Command *cmd,
+             int            argc,
+             char         **argv)
+{
+  g_autoptr(ClipscopeModelStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL, *name = NULL;
+
+  if (!parse_one_argument (cmd, NULL, &argc, &argv))
+    return EXIT_USAGE;
+  store = clipscope_model_store_new (NULL);
+  if ((path = clipscope_model_store_resolve (store, argv[1], &error)) == NULL)
+    return fail (error);
+  name = canonical_name (store, argv[1]);
+  print_name_and_path (name, path);
+  return EXIT_SUCCESS;
+}
+
+static int
+models_add (const Command *cmd,
+            int            argc,
+            char         **argv)
+{
+  g_autofree char *name = NULL;
+  const GOptionEntry entries[] = {
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &name, "The NAME to give it (default: the folder's name)", "NAME" },
+    { NULL }
+  };
+  g_autoptr(ClipscopeModelStore) store = NULL;
+  g_autoptr(ClipscopeModelEntry) entry = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  if (!parse_one_argument (cmd, entries, &argc, &argv))
+    return EXIT_USAGE;
+  store = clipscope_model_store_new (NULL);
+  if ((entry = clipscope_model_store_add_local (store, argv[1], name, &error)) == NULL)
+    return fail (error);
+  add_model_entry (b, entry);
+  print_json (b);
+  return EXIT_SUCCESS;
+}
+
+typedef int (*ModelsFunc) (const Command *cmd, int argc, char **argv);
+
+static const struct {
+  Command    cmd;
+  ModelsFunc run;
+} models_commands[] = {
+  { { "models list", "", "List the bundled, catalogue, downloaded and added models as JSON.", NULL },
+    models_list },
+  { { "models download", "NAME", "Download and install a catalogue model or a Hugging Face "
+      "repository \"owner/name\", resuming an interrupted download.", NULL }, models_download },
+  { { "models remove", "NAME", "Remove a downloaded model, or forget an added folder.", NULL },
+    models_remove },
+  { { "models path", "NAME", "Print the folder of an installed model.", NULL }, models_path },
+  { { "models add", "DIR", "Add a local model folder, once it loads.", NULL }, models_add },
+};
+
+static int
+models_usage (FILE *out)
+{
+  fprintf (out, "Usage: clipscope models SUBCOMMAND [OPTION…]\n\nSubcommands:\n");
+  for (gsize i = 0; i < G_N_ELEMENTS (models_commands); i++)
+    fprintf (out, "  %-24s %s\n", models_commands[i].cmd.name + strlen ("models "),
+             models_commands[i].cmd.summary);
+  fprintf (out, "\nNAME is a catalogue name, the bundled emoji-demo, an added folder's name, or a "
+                "Hugging Face repository id owner/name.\nDownloads honour HF_ENDPOINT and HF_TOKEN.\n");
+  return out == stdout ? EXIT_SUCCESS : EXIT_USAGE;
+}
+
+static int
+cmd_models (int    argc,
+            char **argv)
+{
+  if (argc < 2)
+    {
+      g_printerr ("clipscope: error: expected a subcommand: list, download, remove, path or add\n");
+      return models_usage (stderr);
+    }
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    return models_usage (stdout);
+  for (gsize i = 0; i < G_N_ELEMENTS (models_commands); i++)
+    if (strcmp (argv[1], models_commands[i].cmd.name + strlen ("models ")) == 0)
+      return models_commands[i].run (&models_commands[i].cmd, argc - 1, argv + 1);
+  g_printerr ("clipscope: error: unknown models subcommand \"%s\"\n", argv[1]);
+  return models_usage (stderr);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static int
@@ -812,7 +1217,7 @@ print_usage (FILE *out)
   fprintf (out, "Usage: clipscope COMMAND [OPTION…]\n\nRun CLIP models locally.\n\nCommands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-  fprintf (out, "\nEvery command takes --model DIR and --backend auto|cpu|vulkan; "
+  fprintf (out, "\nEvery command but models takes --model DIR|NAME and --backend auto|cpu|vulkan; "
                 "see 'clipscope COMMAND --help'.\n");
   return out == stdout ? EXIT_SUCCESS : EXIT_USAGE;
 }
