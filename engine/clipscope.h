@@ -840,8 +840,8 @@ typedef void (*ClipscopeDownloadProgressFunc) (const ClipscopeDownloadProgress *
  *   for the next attempt
  *
  * Downloads, verifies and installs a model, resuming an interrupted
- * download of the same model. Blocks; for a command-line tool or a worker
- * thread.
+ * download of the same model; a model already installed is not fetched
+ * again. Blocks; for a command-line tool or a worker thread.
  *
  * Returns: (transfer full) (nullable): the installed folder, or %NULL with
  *   @error set

@@ -39,6 +39,7 @@
 #define MAX_LISTING_BYTES  (16 * 1024 * 1024)
 #define CHUNK_BYTES        (256 * 1024)
 #define REPORT_INTERVAL_US (100 * 1000)
+#define MAX_DISCUSSION_PAGES 20
 
 /* Where open_clip folders without their own tokenizer get one: open_clip
  * tokenizes CLIP text towers with OpenAI's BPE, which this repository
@@ -655,18 +656,24 @@ list_repo (Download   *dl,
   return g_steal_pointer (&listing);
 }
 
-/* The branch of the hub's open safetensors conversion pull request, or
- * NULL when there is none. */
-static char *
-find_conversion_pr (Download *dl)
+/* The number of the first open conversion pull request on one page of
+ * the repository's pull requests, or 0; *more says whether pages follow. */
+static gint64
+conversion_pr_on_page (Download *dl,
+                       int       page,
+                       gboolean *more)
 {
-  g_autofree char *url = api_url (dl, "discussions", NULL);
+  g_autofree char *base = api_url (dl, "discussions", NULL);
+  g_autofree char *url = g_strdup_printf ("%s?type=pull_request&status=open&p=%d", base, page);
   g_autoptr(JsonNode) root = get_json (dl, url, dl->ref.repo, NULL);
   JsonObject *obj = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
   JsonArray *items = obj && json_object_has_member (obj, "discussions")
                      ? json_object_get_array_member (obj, "discussions") : NULL;
+  guint n = items ? json_array_get_length (items) : 0;
 
-  for (guint i = 0; items != NULL && i < json_array_get_length (items); i++)
+  *more = n > 0 && json_object_get_int_member_with_default (obj, "start", 0) + (gint64) n
+                   < json_object_get_int_member_with_default (obj, "count", 0);
+  for (guint i = 0; i < n; i++)
     {
       JsonObject *d = json_array_get_object_element (items, i);
 
@@ -675,8 +682,24 @@ find_conversion_pr (Download *dl)
           && g_strcmp0 (json_object_get_string_member_with_default (d, "status", ""), "open") == 0
           && g_strcmp0 (json_object_get_string_member_with_default (d, "title", ""),
                         CONVERSION_PR_TITLE) == 0)
-        return g_strdup_printf ("refs/pr/%" G_GINT64_FORMAT,
-                                json_object_get_int_member_with_default (d, "num", 0));
+        return json_object_get_int_member_with_default (d, "num", 0);
+    }
+  return 0;
+}
+
+/* The branch of the hub's open safetensors conversion pull request, or
+ * NULL when there is none. The filters in the query are the hub's; the
+ * entries are checked all the same, for servers that ignore them. */
+static char *
+find_conversion_pr (Download *dl)
+{
+  gboolean more = TRUE;
+
+  for (int page = 0; more && page < MAX_DISCUSSION_PAGES; page++)
+    {
+      gint64 num = conversion_pr_on_page (dl, page, &more);
+      if (num > 0)
+        return g_strdup_printf ("refs/pr/%" G_GINT64_FORMAT, num);
     }
   return NULL;
 }

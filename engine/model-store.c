@@ -267,7 +267,7 @@ staging_path (ClipscopeModelStore *store,
 }
 
 /* Bytes in the regular files directly inside @dir (model folders are
- * flat); 0 when it cannot be read. */
+ * flat), less our own hidden ones; 0 when it cannot be read. */
 static int64_t
 folder_bytes (const char *dir)
 {
@@ -280,7 +280,7 @@ folder_bytes (const char *dir)
       g_autofree char *path = g_build_filename (dir, entry, NULL);
       GStatBuf st;
 
-      if (g_stat (path, &st) == 0 && S_ISREG (st.st_mode))
+      if (entry[0] != '.' && g_stat (path, &st) == 0 && S_ISREG (st.st_mode))
         total += st.st_size;
     }
   return total;

@@ -125,8 +125,7 @@ def make_handler(hub, role):
             if not self.authorised(repo):
                 return
             if parts[4] == "discussions":
-                body = {"discussions": hub.discussions.get(repo, []), "count": 0, "start": 0}
-                return self.send(200, json.dumps(body).encode(), [("Content-Type", "application/json")])
+                return self.discussions(repo)
             files = hub.files.get((repo, parts[5] if len(parts) > 5 else "main"))
             if files is None:
                 return self.not_found("RevisionNotFound")
@@ -138,6 +137,17 @@ def make_handler(hub, role):
                 items.append(item)
             items.append({"type": "directory", "oid": "0" * 40, "size": 0, "path": "onnx"})
             self.send(200, json.dumps(items).encode(), [("Content-Type", "application/json")])
+
+        def discussions(self, repo):
+            # Two a page, as the hub pages them (by fifty), filtered by
+            # type and status when asked.
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            items = [d for d in hub.discussions.get(repo, [])
+                     if query.get("type") != ["pull_request"] or d["isPullRequest"]
+                     if query.get("status") != ["open"] or d["status"] == "open"]
+            start = 2 * int(query.get("p", ["0"])[0])
+            body = {"discussions": items[start:start + 2], "count": len(items), "start": start}
+            self.send(200, json.dumps(body).encode(), [("Content-Type", "application/json")])
 
         def resolve(self, repo, revision, path):
             if not any(r == repo for r, _ in hub.files):
@@ -236,6 +246,8 @@ class HangingServer:
 def read_folder(path):
     out = {}
     for name in os.listdir(path):
+        if name.startswith("."):
+            continue
         with open(os.path.join(path, name), "rb") as f:
             out[name] = f.read()
     return out
@@ -257,9 +269,11 @@ def build_hub(tmp):
     hub.add_repo("openai/clip-vit-base-patch32", main)
     hub.add_repo("openai/clip-vit-base-patch32", hf_files, revision="refs/pr/66")
     hub.discussions["openai/clip-vit-base-patch32"] = [
-        {"num": 12, "title": CONVERSION_TITLE, "status": "closed", "isPullRequest": True},
-        {"num": 40, "title": "Question about the license", "status": "open", "isPullRequest": False},
+        {"num": 70, "title": "Add ONNX weights", "status": "open", "isPullRequest": True},
+        {"num": 68, "title": "Fix the model card", "status": "open", "isPullRequest": True},
+        {"num": 67, "title": "Question about the license", "status": "open", "isPullRequest": False},
         {"num": 66, "title": CONVERSION_TITLE, "status": "open", "isPullRequest": True},
+        {"num": 12, "title": CONVERSION_TITLE, "status": "closed", "isPullRequest": True},
     ]
     # An open_clip repository without tokenizer files, as timm's are.
     hub.add_repo("tester/tiny-oc", {k: v for k, v in oc_files.items()
@@ -408,8 +422,14 @@ def test_full_download(cli, hub, hf_files, tmp):
     check("no pickle downloaded", "pytorch_model.bin" not in got, str(sorted(got)))
     check("no staging left", not any(n.endswith(".partial") for n in os.listdir(cli.models)),
           str(os.listdir(cli.models)))
+    with open(os.path.join(path, ".clipscope.json")) as f:
+        meta = json.load(f)
+    check("origin recorded", meta == {"name": "clip-vit-base-patch32", "repo": "openai/clip-vit-base-patch32",
+                                      "revision": "refs/pr/66"}, str(meta))
     reqs = hub.take_requests()
     check("conversion pull request used", any("refs%2Fpr%2F66" in p for _, p, _ in reqs),
+          str([p for _, p, _ in reqs]))
+    check("second page of pull requests read", any("discussions?" in p and "p=1" in p for _, p, _ in reqs),
           str([p for _, p, _ in reqs]))
     check("no Authorization without HF_TOKEN", not any("Authorization" in h for _, _, h in reqs))
     check("weights came from the CDN", any(r == "cdn" for r, _, _ in reqs))
