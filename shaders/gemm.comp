@@ -6,6 +6,12 @@
  * memory: on CPU implementations (lavapipe) shared memory is plain memory
  * plus barriers, and register blocking is what makes the loop fast there.
  *
+ * Every loop over the tile is marked [[unroll]]: TM and TN are
+ * specialization constants, and a loop the compiler leaves rolled makes
+ * acc[] an array indexed at run time, which lavapipe keeps in memory and
+ * reaches lane by lane. Unrolled, the accumulators are plain values; that
+ * alone made the product on lavapipe about twice as fast.
+ *
  * With TEXEL defined, the vec4 loads go through uniform texel buffers
  * (bindings 4 and 5) instead: on lavapipe a texel fetch is a vector
  * gather, where a load from a storage buffer is a loop over the SIMD
@@ -18,6 +24,7 @@
  */
 #version 450
 #include "types.glsl"
+#extension GL_EXT_control_flow_attributes : require
 
 layout (local_size_x_id = 0) in;
 layout (constant_id = 1) const int TM = 4;
@@ -77,16 +84,16 @@ main ()
     return;
   /* Rows and columns past the edge read the last valid one, which keeps
    * the inner loop free of branches; their results are not written. */
-  for (int i = 0; i < TM; i++)
+  [[unroll]] for (int i = 0; i < TM; i++)
     rows[i] = min (m0 + i, p.m - 1);
-  for (int j = 0; j < TN; j++)
+  [[unroll]] for (int j = 0; j < TN; j++)
     cols[j] = min (n0 + j, p.n - 1);
-  for (int i = 0; i < TM * TN; i++)
+  [[unroll]] for (int i = 0; i < TM * TN; i++)
     acc[i] = 0.0;
 
 #ifdef CONV
   int img[TM], oy[TM], ox[TM];
-  for (int i = 0; i < TM; i++)
+  [[unroll]] for (int i = 0; i < TM; i++)
     {
       uint hw = p.out_h * p.out_w, r = rows[i] % hw;
       img[i] = int (rows[i] / hw);
@@ -96,12 +103,12 @@ main ()
   for (uint k = 0; k < p.k; k++)
     {
       afp a[TM];
-      for (int i = 0; i < TM; i++)
+      [[unroll]] for (int i = 0; i < TM; i++)
         a[i] = conv_load (img[i], oy[i], ox[i], k);
-      for (int j = 0; j < TN; j++)
+      [[unroll]] for (int j = 0; j < TN; j++)
         {
           afp w = afp (w1[p.w_off + cols[j] * p.ldw + k]);
-          for (int i = 0; i < TM; i++)
+          [[unroll]] for (int i = 0; i < TM; i++)
             acc[i * TN + j] += a[i] * w;
         }
     }
@@ -111,31 +118,31 @@ main ()
     for (; k + 4 <= p.k; k += 4)
       {
         afpvec4 a[TM];
-        for (int i = 0; i < TM; i++)
+        [[unroll]] for (int i = 0; i < TM; i++)
           a[i] = LOAD_A4 (p.a_off + rows[i] * p.lda + k);
-        for (int j = 0; j < TN; j++)
+        [[unroll]] for (int j = 0; j < TN; j++)
           {
             afpvec4 w = LOAD_W4 (p.w_off + cols[j] * p.ldw + k);
-            for (int i = 0; i < TM; i++)
+            [[unroll]] for (int i = 0; i < TM; i++)
               acc[i * TN + j] += dot (a[i], w);
           }
       }
   for (; k < p.k; k++)
     {
       afp a[TM];
-      for (int i = 0; i < TM; i++)
+      [[unroll]] for (int i = 0; i < TM; i++)
         a[i] = a1[p.a_off + rows[i] * p.lda + k];
-      for (int j = 0; j < TN; j++)
+      [[unroll]] for (int j = 0; j < TN; j++)
         {
           afp w = afp (w1[p.w_off + cols[j] * p.ldw + k]);
-          for (int i = 0; i < TM; i++)
+          [[unroll]] for (int i = 0; i < TM; i++)
             acc[i * TN + j] += a[i] * w;
         }
     }
 #endif
 
-  for (int i = 0; i < TM; i++)
-    for (int j = 0; j < TN; j++)
+  [[unroll]] for (int i = 0; i < TM; i++)
+    [[unroll]] for (int j = 0; j < TN; j++)
       {
         uint m = m0 + i, n = n0 + j, at = p.c_off + m * p.ldc + n;
         afp v = acc[i * TN + j];
