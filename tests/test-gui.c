@@ -16,6 +16,8 @@
 #include "clipscope-colormap.h"
 #include "clipscope-export.h"
 #include "clipscope-heatmap-view.h"
+#include "clipscope-models.h"
+#include "clipscope-models-page.h"
 #include "clipscope-preferences-window.h"
 #include "clipscope-session.h"
 #include "clipscope-template.h"
@@ -25,6 +27,9 @@
 
 static char *workdir;
 static char *model_dir;
+static char *data_dir;
+static char *bundled_dir;
+static GSubprocess *hub;
 static char *image_paths[N_IMAGES];
 static char *text_path;
 static const char *labels[] = { "cat", "dog", "red car", "tree", NULL };
@@ -55,22 +60,38 @@ write_image (const char *path,
 }
 
 static void
-make_fixtures (void)
+make_tiny_model (const char *dir,
+                 const char *format,
+                 const char *seed)
 {
+  g_autofree char *script = g_build_filename (g_getenv ("CLIPSCOPE_TESTS_DIR"), "tinyclip.py", NULL);
   g_autoptr(GError) error = NULL;
-  g_autofree char *script = NULL;
   int status = 0;
 
-  g_assert_nonnull (g_getenv ("CLIPSCOPE_TESTS_DIR"));
-  g_assert_nonnull (g_getenv ("CLIPSCOPE_CLI"));
-  script = g_build_filename (g_getenv ("CLIPSCOPE_TESTS_DIR"), "tinyclip.py", NULL);
-  workdir = g_dir_make_tmp ("clipscope-gui-XXXXXX", &error);
-  g_assert_no_error (error);
-  model_dir = g_build_filename (workdir, "model", NULL);
-  g_assert_true (g_spawn_sync (NULL, (char *[]) { (char *) "/usr/bin/python3", script, model_dir, NULL },
+  g_assert_true (g_spawn_sync (NULL, (char *[]) { (char *) "/usr/bin/python3", script, (char *) dir,
+                                                  (char *) "--format", (char *) format,
+                                                  (char *) "--seed", (char *) seed, NULL },
                                NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &error));
   g_assert_no_error (error);
   g_assert_cmpint (status, ==, 0);
+}
+
+static void
+make_fixtures (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (g_getenv ("CLIPSCOPE_TESTS_DIR"));
+  g_assert_nonnull (g_getenv ("CLIPSCOPE_CLI"));
+  workdir = g_dir_make_tmp ("clipscope-gui-XXXXXX", &error);
+  g_assert_no_error (error);
+  model_dir = g_build_filename (workdir, "model", NULL);
+  make_tiny_model (model_dir, "hf", "0");
+
+  /* A stand-in for the bundled model: the tests need one, not its quality. */
+  data_dir = g_build_filename (workdir, "share", NULL);
+  bundled_dir = g_build_filename (data_dir, "models", "emoji-demo", NULL);
+  make_tiny_model (bundled_dir, "open_clip", "3");
   for (int i = 0; i < N_IMAGES; i++)
     {
       g_autofree char *name = g_strdup_printf ("image-%d.png", i);
@@ -611,6 +632,383 @@ test_preferences (void)
   g_assert_finalize_object (prefs);
 }
 
+/* ------------------------------------------------------------ models */
+
+static ClipscopePreferencesWindow *
+open_models_page (ClipscopeWindow      *window,
+                  ClipscopeModelsPage **page)
+{
+  GtkWidget *prefs = clipscope_preferences_window_new (GTK_WINDOW (window));
+
+  g_object_ref_sink (prefs);
+  clipscope_preferences_window_show_models (CLIPSCOPE_PREFERENCES_WINDOW (prefs));
+  gtk_window_present (GTK_WINDOW (prefs));
+  *page = CLIPSCOPE_MODELS_PAGE (adw_preferences_window_get_visible_page (ADW_PREFERENCES_WINDOW (prefs)));
+  g_assert_cmpstr (adw_preferences_page_get_name (ADW_PREFERENCES_PAGE (*page)), ==, "models");
+  return CLIPSCOPE_PREFERENCES_WINDOW (prefs);
+}
+
+static void
+close_window (gpointer window)
+{
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+}
+
+/* Runs the main loop until a removal or an addition has finished. */
+static void
+wait_page (ClipscopeModelsPage *page)
+{
+  for (int i = 0; i < 3000 && clipscope_models_page_get_busy (page); i++)
+    wait_ms (10);
+  g_assert_false (clipscope_models_page_get_busy (page));
+}
+
+static AdwMessageDialog *
+find_message_dialog (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWidget) window = g_list_model_get_item (toplevels, i);
+
+      if (ADW_IS_MESSAGE_DIALOG (window) && gtk_widget_get_visible (window))
+        return ADW_MESSAGE_DIALOG (window);
+    }
+  return NULL;
+}
+
+/* Waits for the dialog a step put up, checks that its heading and body
+ * hold @heading and @body, and answers it with @response. */
+static void
+answer_dialog (const char *heading,
+               const char *body,
+               const char *response)
+{
+  AdwMessageDialog *dialog = NULL;
+
+  for (int i = 0; i < 500 && (dialog = find_message_dialog ()) == NULL; i++)
+    wait_ms (10);
+  g_assert_nonnull (dialog);
+  g_assert_nonnull (strstr (adw_message_dialog_get_heading (dialog), heading));
+  if (body != NULL && strstr (adw_message_dialog_get_body (dialog), body) == NULL)
+    g_error ("the dialog says \"%s\", not \"%s\"", adw_message_dialog_get_body (dialog), body);
+  /* As a click on a button does: the response, then the dialog closes. */
+  adw_message_dialog_response (dialog, response);
+  gtk_window_close (GTK_WINDOW (dialog));
+  wait_ms (20);
+  g_assert_null (find_message_dialog ());
+}
+
+static const char *
+group_of (ClipscopeModelRow *row)
+{
+  GtkWidget *group = gtk_widget_get_ancestor (GTK_WIDGET (row), ADW_TYPE_PREFERENCES_GROUP);
+
+  return group != NULL ? adw_preferences_group_get_title (ADW_PREFERENCES_GROUP (group)) : NULL;
+}
+
+/* The page lists the bundled model as installed and every catalogue
+ * model as one to download, with its approximate size. */
+static void
+test_models_list (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  g_autoptr(GPtrArray) entries = clipscope_model_store_list (clipscope_models_get_store ());
+  ClipscopeModelsPage *page;
+  ClipscopePreferencesWindow *prefs;
+  ClipscopeModelRow *row;
+  guint n_catalogue = 0;
+
+  gtk_window_present (GTK_WINDOW (window));
+  prefs = open_models_page (window, &page);
+
+  row = clipscope_models_page_get_row (page, "emoji-demo");
+  g_assert_nonnull (row);
+  g_assert_cmpstr (group_of (row), ==, "Installed");
+  g_assert_true (clipscope_models_same_folder (clipscope_model_row_get_entry (row)->path, bundled_dir));
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "Emoji demo"));
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "open_clip format"));
+
+  for (guint i = 0; i < entries->len; i++)
+    {
+      ClipscopeModelEntry *e = g_ptr_array_index (entries, i);
+      g_autofree char *size = g_format_size (e->size);
+      g_autofree char *about = g_strdup_printf ("about %s", size);
+
+      if (e->source != CLIPSCOPE_MODEL_SOURCE_CATALOGUE)
+        continue;
+      n_catalogue++;
+      row = clipscope_models_page_get_row (page, e->name);
+      g_assert_nonnull (row);
+      g_assert_cmpstr (group_of (row), ==, "Available for Download");
+      g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), about));
+    }
+  g_assert_cmpuint (n_catalogue, >=, 3);
+
+  close_window (prefs);
+  close_window (window);
+}
+
+/* "Use" loads the model in the window the Preferences serve. */
+static void
+test_models_use (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  ClipscopeModelsPage *page;
+  ClipscopePreferencesWindow *prefs;
+  ClipscopeModelRow *row;
+
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  wait_idle (session);
+  prefs = open_models_page (window, &page);
+  row = clipscope_models_page_get_row (page, "emoji-demo");
+  g_assert_false (clipscope_model_row_get_in_use (row));
+
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.use", "s", "emoji-demo");
+  wait_idle (session);
+  g_assert_true (clipscope_models_same_folder (clipscope_session_get_model_path (session), bundled_dir));
+  g_assert_true (clipscope_model_row_get_in_use (row));
+  close_window (prefs);
+  close_window (window);
+}
+
+static void
+copy_folder (const char *from,
+             const char *to)
+{
+  g_autoptr(GDir) dir = g_dir_open (from, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  g_assert_cmpint (g_mkdir_with_parents (to, 0700), ==, 0);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autoptr(GFile) source = g_file_new_build_filename (from, name, NULL);
+      g_autoptr(GFile) copy = g_file_new_build_filename (to, name, NULL);
+
+      g_assert_true (g_file_copy (source, copy, G_FILE_COPY_NONE, NULL, NULL, NULL, NULL));
+    }
+}
+
+/* A stand-in for the Hugging Face hub: files under @root as the hub
+ * serves them, no file listing (the downloader then tries the known file
+ * names), and any request for "owner/slow-clip" left unanswered. */
+static const char hub_script[] =
+  "import http.server, sys, time\n"
+  "class Handler(http.server.SimpleHTTPRequestHandler):\n"
+  "    def __init__(self, *args, **kwargs):\n"
+  "        super().__init__(*args, directory=sys.argv[1], **kwargs)\n"
+  "    def log_message(self, *args):\n"
+  "        pass\n"
+  "    def do_GET(self):\n"
+  "        if 'owner/slow-clip' in self.path:\n"
+  "            time.sleep(600)\n"
+  "        else:\n"
+  "            super().do_GET()\n"
+  "server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)\n"
+  "server.daemon_threads = True\n"
+  "print(server.server_address[1], flush=True)\n"
+  "server.serve_forever()\n";
+
+/* Starts the hub and returns its address, for HF_ENDPOINT. */
+static char *
+start_hub (void)
+{
+  g_autofree char *root = g_build_filename (workdir, "hub", NULL);
+  g_autofree char *files = g_build_filename (root, "owner", "tiny-clip", "resolve", "main", NULL);
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *port = NULL;
+
+  copy_folder (model_dir, files);
+  hub = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                          "/usr/bin/python3", "-c", hub_script, root, NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (hub));
+  port = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (port);
+  return g_strdup_printf ("http://127.0.0.1:%s", port);
+}
+
+static void
+wait_downloads (ClipscopeModelsPage *page)
+{
+  for (int i = 0; i < 6000 && clipscope_models_page_get_n_downloads (page) > 0; i++)
+    wait_ms (10);
+  g_assert_cmpuint (clipscope_models_page_get_n_downloads (page), ==, 0);
+}
+
+/* A repository typed as owner/name downloads into the models folder and
+ * moves to the installed models; one the hub does not have fails with
+ * the downloader's message, in its row. */
+static void
+test_models_download (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeModelsPage *page;
+  ClipscopePreferencesWindow *prefs;
+  ClipscopeModelRow *row;
+  g_autofree char *config = NULL;
+
+  gtk_window_present (GTK_WINDOW (window));
+  prefs = open_models_page (window, &page);
+
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.download", "s", "owner/tiny-clip");
+  row = clipscope_models_page_get_row (page, "owner/tiny-clip");
+  g_assert_nonnull (row);
+  g_assert_true (clipscope_model_row_get_downloading (row));
+  g_assert_cmpstr (group_of (row), ==, "Available for Download");
+  wait_downloads (page);
+  g_assert_null (clipscope_model_row_get_error (row));
+  g_assert_false (clipscope_model_row_get_downloading (row));
+  g_assert_true (clipscope_model_row_get_entry (row)->installed);
+  g_assert_cmpstr (group_of (row), ==, "Installed");
+  config = g_build_filename (clipscope_model_row_get_entry (row)->path, "config.json", NULL);
+  g_assert_true (g_file_test (config, G_FILE_TEST_IS_REGULAR));
+
+  /* Once installed, it can be used. */
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.use", "s", "owner/tiny-clip");
+  wait_idle (clipscope_window_get_session (window));
+  g_assert_true (clipscope_model_row_get_in_use (row));
+
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.download", "s", "owner/no-such-clip");
+  row = clipscope_models_page_get_row (page, "owner/no-such-clip");
+  g_assert_nonnull (row);
+  wait_downloads (page);
+  g_assert_nonnull (clipscope_model_row_get_error (row));
+  g_assert_nonnull (strstr (clipscope_model_row_get_error (row), "HTTP 404"));
+  g_assert_false (clipscope_model_row_get_entry (row)->installed);
+  g_assert_cmpstr (group_of (row), ==, "Available for Download");
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "Download failed"));
+
+  /* With nothing downloaded there is nothing to confirm: it just goes. */
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.remove", "s", "owner/no-such-clip");
+  wait_page (page);
+  g_assert_null (find_message_dialog ());
+  g_assert_null (clipscope_models_page_get_row (page, "owner/no-such-clip"));
+
+  close_window (prefs);
+  close_window (window);
+}
+
+/* A download is cancelled from its row, and closing the Preferences
+ * while one runs asks first. */
+static void
+test_models_cancel (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeModelsPage *page;
+  ClipscopePreferencesWindow *prefs;
+  ClipscopeModelRow *row;
+
+  gtk_window_present (GTK_WINDOW (window));
+  prefs = open_models_page (window, &page);
+
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.download", "s", "owner/slow-clip");
+  row = clipscope_models_page_get_row (page, "owner/slow-clip");
+  g_assert_true (clipscope_model_row_get_downloading (row));
+  wait_ms (100);
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.cancel", "s", "owner/slow-clip");
+  wait_downloads (page);
+  g_assert_false (clipscope_model_row_get_downloading (row));
+  g_assert_null (clipscope_model_row_get_error (row));
+
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.download", "s", "owner/slow-clip");
+  g_assert_cmpuint (clipscope_models_page_get_n_downloads (page), ==, 1);
+  gtk_window_close (GTK_WINDOW (prefs));
+  answer_dialog ("Stop the Download?", "resumes", "keep");
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (prefs)));
+  g_assert_cmpuint (clipscope_models_page_get_n_downloads (page), ==, 1);
+  g_object_add_weak_pointer (G_OBJECT (page), (gpointer *) &page);
+  gtk_window_close (GTK_WINDOW (prefs));
+  answer_dialog ("Stop the Download?", NULL, "stop");
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (prefs)));
+  g_assert_finalize_object (prefs);
+
+  /* The page lives on until its cancelled download has wound up, and no
+   * longer. */
+  for (int i = 0; i < 1000 && page != NULL; i++)
+    wait_ms (10);
+  g_assert_null (page);
+  close_window (window);
+}
+
+/* Folders added, refused and removed again; the bundled model stays. */
+static void
+test_models_add_remove (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  g_autofree char *odd = g_build_filename (workdir, "My CLIP (v2)", NULL);
+  g_autofree char *bad = g_build_filename (workdir, "not-a-model", NULL);
+  g_autofree char *notes = g_build_filename (bad, "notes.txt", NULL);
+  ClipscopeModelsPage *page;
+  ClipscopePreferencesWindow *prefs;
+  ClipscopeModelRow *row;
+
+  gtk_window_present (GTK_WINDOW (window));
+  prefs = open_models_page (window, &page);
+
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.add-local", "s", model_dir);
+  wait_page (page);
+  row = clipscope_models_page_get_row (page, "model");
+  g_assert_nonnull (row);
+  g_assert_cmpstr (group_of (row), ==, "Installed");
+  g_assert_cmpint (clipscope_model_row_get_entry (row)->source, ==, CLIPSCOPE_MODEL_SOURCE_LOCAL);
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "Hugging Face format"));
+
+  /* The same folder twice, and a folder that holds no model, are refused
+   * with a message that names them. */
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.add-local", "s", model_dir);
+  wait_page (page);
+  answer_dialog ("Could Not Add the Folder", "already installed as “model”", "close");
+  g_assert_cmpint (g_mkdir (bad, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (notes, "not a model", -1, NULL));
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.add-local", "s", bad);
+  wait_page (page);
+  answer_dialog ("Could Not Add the Folder", "not-a-model", "close");
+  g_assert_null (clipscope_models_page_get_row (page, "not-a-model"));
+
+  /* A folder name the store would refuse is made into one it takes. */
+  copy_folder (model_dir, odd);
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.add-local", "s", odd);
+  wait_page (page);
+  g_assert_nonnull (clipscope_models_page_get_row (page, "My-CLIP-v2"));
+
+  /* Removing asks first; cancelling keeps the model. */
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.remove", "s", "model");
+  answer_dialog ("Forget “model”?", "Its files stay where they are", "cancel");
+  wait_page (page);
+  g_assert_nonnull (clipscope_models_page_get_row (page, "model"));
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.remove", "s", "model");
+  answer_dialog ("Forget “model”?", model_dir, "remove");
+  wait_page (page);
+  g_assert_null (clipscope_models_page_get_row (page, "model"));
+  g_assert_true (g_file_test (model_dir, G_FILE_TEST_IS_DIR));
+
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.remove", "s", "My-CLIP-v2");
+  answer_dialog ("Forget “My-CLIP-v2”?", NULL, "remove");
+  wait_page (page);
+  g_assert_null (clipscope_models_page_get_row (page, "My-CLIP-v2"));
+
+  /* The bundled model cannot go, and the store says so. */
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.remove", "s", "emoji-demo");
+  answer_dialog ("Could Not Remove the Model", "cannot be removed", "close");
+  g_assert_nonnull (clipscope_models_page_get_row (page, "emoji-demo"));
+
+  /* A name that is not one is refused before anything is downloaded. */
+  gtk_widget_activate_action (GTK_WIDGET (page), "models.download", "s", "not a name!");
+  answer_dialog ("Not a Model Name", "not a name!", "close");
+  g_assert_cmpuint (clipscope_models_page_get_n_downloads (page), ==, 0);
+
+  close_window (prefs);
+  close_window (window);
+}
+
 /* ------------------------------------------------------------ responsiveness */
 
 typedef struct {
@@ -815,6 +1213,21 @@ main (int   argc,
 
     g_setenv ("XDG_CACHE_HOME", cache, TRUE);
   }
+  /* Models are installed under a folder of ours, and the bundled one is
+   * our stand-in. */
+  {
+    g_autofree char *data_home = g_build_filename (workdir, "data", NULL);
+
+    g_setenv ("XDG_DATA_HOME", data_home, TRUE);
+    g_setenv ("CLIPSCOPE_DATA_DIR", data_dir, TRUE);
+  }
+  /* Downloads come from a hub of ours, whichever store makes them. */
+  {
+    g_autofree char *endpoint = start_hub ();
+
+    g_setenv ("HF_ENDPOINT", endpoint, TRUE);
+    g_unsetenv ("HF_TOKEN");
+  }
 
   /* As tests/meson.build sets it: software GL would compile shaders with
    * LLVM on the main thread and blur the responsiveness figures. */
@@ -830,9 +1243,17 @@ main (int   argc,
   g_test_add_func ("/gui/window/drop-and-actions", test_window_drop_and_actions);
   g_test_add_func ("/gui/window/responsive", test_window_responsive);
   g_test_add_func ("/gui/preferences/bindings", test_preferences);
+  g_test_add_func ("/gui/models/list", test_models_list);
+  g_test_add_func ("/gui/models/use", test_models_use);
+  g_test_add_func ("/gui/models/add-remove", test_models_add_remove);
+  g_test_add_func ("/gui/models/download", test_models_download);
+  g_test_add_func ("/gui/models/cancel", test_models_cancel);
   g_test_add_func ("/gui/app/screenshot", test_app_screenshot);
   status = g_test_run ();
 
+  g_subprocess_force_exit (hub);
+  g_subprocess_wait (hub, NULL, NULL);
+  g_clear_object (&hub);
   remove_tree (workdir);
   return status;
 }

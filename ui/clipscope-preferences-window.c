@@ -1,10 +1,15 @@
 /* clipscope-preferences-window.c — the settings a person may change
  *
- * Every row is bound to its GSettings key, so changes apply at once and
- * the open window follows them.
+ * Every row of the General page is bound to its GSettings key, so changes
+ * apply at once and the open window follows them. The Models page
+ * installs and removes models; "Use" loads one in the window the
+ * Preferences were opened from.
  */
 #include "clipscope-application.h"
+#include "clipscope-models.h"
+#include "clipscope-models-page.h"
 #include "clipscope-preferences-window.h"
+#include "clipscope-window.h"
 
 struct _ClipscopePreferencesWindow {
   AdwPreferencesWindow  parent_instance;
@@ -16,9 +21,100 @@ struct _ClipscopePreferencesWindow {
 
   /* Owned References */
   GSettings            *settings;
+  ClipscopeModelsPage  *models_page;
+
+  guint                 closing_confirmed : 1;
 };
 
 G_DEFINE_FINAL_TYPE (ClipscopePreferencesWindow, clipscope_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
+
+static ClipscopeWindow *
+get_target_window (ClipscopePreferencesWindow *self)
+{
+  GtkWindow *parent = gtk_window_get_transient_for (GTK_WINDOW (self));
+
+  return CLIPSCOPE_IS_WINDOW (parent) ? CLIPSCOPE_WINDOW (parent) : NULL;
+}
+
+static void
+model_path_changed_cb (ClipscopePreferencesWindow *self)
+{
+  ClipscopeWindow *window = get_target_window (self);
+  ClipscopeSession *session = window != NULL ? clipscope_window_get_session (window) : NULL;
+
+  clipscope_models_page_set_active_folder (self->models_page,
+                                           session != NULL ? clipscope_session_get_model_path (session) : NULL);
+}
+
+static void
+use_model_cb (ClipscopePreferencesWindow *self,
+              const char                 *name,
+              const char                 *path)
+{
+  ClipscopeWindow *window = get_target_window (self);
+  g_autofree char *message = NULL;
+
+  if (window == NULL)
+    {
+      adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self),
+                                        adw_toast_new ("There is no window to load the model in"));
+      return;
+    }
+  clipscope_window_load_model (window, path);
+  message = g_strdup_printf ("Loading “%s”…", name);
+  adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (message));
+}
+
+/* The models page marks the model of the window it serves. */
+static void
+transient_for_cb (ClipscopePreferencesWindow *self)
+{
+  ClipscopeWindow *window = get_target_window (self);
+
+  if (window != NULL)
+    g_signal_connect_object (clipscope_window_get_session (window), "notify::model-path",
+                             G_CALLBACK (model_path_changed_cb), self, G_CONNECT_SWAPPED);
+  model_path_changed_cb (self);
+}
+
+static void
+stop_downloads_response_cb (AdwMessageDialog           *dialog,
+                            const char                 *response,
+                            ClipscopePreferencesWindow *self)
+{
+  if (g_strcmp0 (response, "stop") != 0)
+    return;
+  clipscope_models_page_cancel_downloads (self->models_page);
+  self->closing_confirmed = TRUE;
+  gtk_window_close (GTK_WINDOW (self));
+}
+
+/* Downloads belong to this window: closing it stops them, which is worth
+ * a question when one is running. */
+static gboolean
+clipscope_preferences_window_close_request (GtkWindow *window)
+{
+  ClipscopePreferencesWindow *self = CLIPSCOPE_PREFERENCES_WINDOW (window);
+  guint n = clipscope_models_page_get_n_downloads (self->models_page);
+  GtkWidget *dialog;
+
+  if (n == 0 || self->closing_confirmed)
+    return GTK_WINDOW_CLASS (clipscope_preferences_window_parent_class)->close_request (window);
+
+  dialog = adw_message_dialog_new (window, n == 1 ? "Stop the Download?" : "Stop the Downloads?",
+                                   "Closing the Preferences stops downloading. What is downloaded "
+                                   "so far is kept, and the download resumes from there next time.");
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "keep", "_Keep Downloading",
+                                    "stop", "_Stop and Close",
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "stop", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (stop_downloads_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+  return TRUE;
+}
 
 static void
 clipscope_preferences_window_dispose (GObject *object)
@@ -27,6 +123,7 @@ clipscope_preferences_window_dispose (GObject *object)
 
   gtk_widget_dispose_template (GTK_WIDGET (self), CLIPSCOPE_TYPE_PREFERENCES_WINDOW);
   g_clear_object (&self->settings);
+  g_clear_object (&self->models_page);
   G_OBJECT_CLASS (clipscope_preferences_window_parent_class)->dispose (object);
 }
 
@@ -35,8 +132,10 @@ clipscope_preferences_window_class_init (ClipscopePreferencesWindowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
   object_class->dispose = clipscope_preferences_window_dispose;
+  window_class->close_request = clipscope_preferences_window_close_request;
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/clipscope/Clipscope/clipscope-preferences-window.ui");
@@ -57,10 +156,30 @@ clipscope_preferences_window_init (ClipscopePreferencesWindow *self)
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "max-folder-images", self->max_images_spin, "value",
                    G_SETTINGS_BIND_DEFAULT);
+
+  /* Built here rather than in the template: it needs the store. */
+  self->models_page = g_object_ref_sink (CLIPSCOPE_MODELS_PAGE (clipscope_models_page_new (clipscope_models_get_store ())));
+  adw_preferences_window_add (ADW_PREFERENCES_WINDOW (self), ADW_PREFERENCES_PAGE (self->models_page));
+  g_signal_connect_object (self->models_page, "use-model", G_CALLBACK (use_model_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect (self, "notify::transient-for", G_CALLBACK (transient_for_cb), NULL);
 }
 
+/**
+ * clipscope_preferences_window_new:
+ * @parent: (nullable): the window the Preferences serve
+ */
 GtkWidget *
 clipscope_preferences_window_new (GtkWindow *parent)
 {
   return g_object_new (CLIPSCOPE_TYPE_PREFERENCES_WINDOW, "transient-for", parent, NULL);
+}
+
+/** clipscope_preferences_window_show_models: Turns to the Models page. */
+void
+clipscope_preferences_window_show_models (ClipscopePreferencesWindow *self)
+{
+  g_return_if_fail (CLIPSCOPE_IS_PREFERENCES_WINDOW (self));
+
+  adw_preferences_window_set_visible_page (ADW_PREFERENCES_WINDOW (self),
+                                           ADW_PREFERENCES_PAGE (self->models_page));
 }
