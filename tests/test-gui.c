@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 
+#include "clipscope-application.h"
 #include "clipscope-colormap.h"
 #include "clipscope-export.h"
 #include "clipscope-heatmap-view.h"
@@ -701,6 +702,37 @@ answer_dialog (const char *heading,
   g_assert_null (find_message_dialog ());
 }
 
+/* The first widget of @type under @root, depth first, that @menu (when
+ * given) is the menu of. */
+static GtkWidget *
+find_widget (GtkWidget  *root,
+             GType       type,
+             GMenuModel *menu)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type)
+      && (menu == NULL || gtk_menu_button_get_menu_model (GTK_MENU_BUTTON (root)) == menu))
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_widget (child, type, menu);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static GtkMenuButton *
+find_model_button (ClipscopeWindow *window)
+{
+  GtkWidget *button = find_widget (GTK_WIDGET (window), GTK_TYPE_MENU_BUTTON,
+                                   clipscope_window_get_model_menu (window));
+
+  g_assert_nonnull (button);
+  return GTK_MENU_BUTTON (button);
+}
+
 static const char *
 group_of (ClipscopeModelRow *row)
 {
@@ -709,8 +741,34 @@ group_of (ClipscopeModelRow *row)
   return group != NULL ? adw_preferences_group_get_title (ADW_PREFERENCES_GROUP (group)) : NULL;
 }
 
+static gboolean
+menu_has_item (GMenuModel *menu,
+               const char *label,
+               const char *action,
+               const char *target)
+{
+  for (int i = 0; i < g_menu_model_get_n_items (menu); i++)
+    {
+      g_autoptr(GMenuModel) section = g_menu_model_get_item_link (menu, i, G_MENU_LINK_SECTION);
+      g_autofree char *item_label = NULL;
+      g_autofree char *item_action = NULL;
+      g_autoptr(GVariant) item_target = NULL;
+
+      if (section != NULL && menu_has_item (section, label, action, target))
+        return TRUE;
+      g_menu_model_get_item_attribute (menu, i, G_MENU_ATTRIBUTE_LABEL, "s", &item_label);
+      g_menu_model_get_item_attribute (menu, i, G_MENU_ATTRIBUTE_ACTION, "s", &item_action);
+      item_target = g_menu_model_get_item_attribute_value (menu, i, G_MENU_ATTRIBUTE_TARGET, G_VARIANT_TYPE_STRING);
+      if (g_strcmp0 (item_label, label) == 0 && g_strcmp0 (item_action, action) == 0
+          && (target == NULL || (item_target != NULL && g_strcmp0 (g_variant_get_string (item_target, NULL), target) == 0)))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* The page lists the bundled model as installed and every catalogue
- * model as one to download, with its approximate size. */
+ * model as one to download, with its approximate size; the model menu
+ * of the window says what the bundled model is. */
 static void
 test_models_list (void)
 {
@@ -747,16 +805,45 @@ test_models_list (void)
     }
   g_assert_cmpuint (n_catalogue, >=, 3);
 
+  g_assert_true (menu_has_item (clipscope_window_get_model_menu (window),
+                                "Emoji demo — small model trained on emoji; download a CLIP model for photos",
+                                "win.load-model", clipscope_model_row_get_entry (
+                                  clipscope_models_page_get_row (page, "emoji-demo"))->path));
+  g_assert_true (menu_has_item (clipscope_window_get_model_menu (window), "_Manage Models…",
+                                "win.manage-models", NULL));
   close_window (prefs);
+
+  /* "Manage Models…" opens the Preferences on this page. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.manage-models", NULL);
+  {
+    GListModel *toplevels = gtk_window_get_toplevels ();
+    GtkWidget *found = NULL;
+
+    for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+      {
+        g_autoptr(GtkWidget) w = g_list_model_get_item (toplevels, i);
+
+        if (CLIPSCOPE_IS_PREFERENCES_WINDOW (w))
+          found = w;
+      }
+    g_assert_nonnull (found);
+    g_assert_cmpstr (adw_preferences_window_get_visible_page_name (ADW_PREFERENCES_WINDOW (found)), ==, "models");
+    gtk_window_destroy (GTK_WINDOW (found));
+  }
   close_window (window);
 }
 
-/* "Use" loads the model in the window the Preferences serve. */
+/* "Use" loads the model in the window the Preferences serve, which then
+ * calls it by its name; with no model chosen, or the last one gone, the
+ * bundled model is the default. */
 static void
 test_models_use (void)
 {
   ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
   ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autoptr(GSettings) settings = clipscope_settings_new ();
+  g_autofree char *missing = g_build_filename (workdir, "gone", NULL);
+  g_autofree char *chosen = NULL;
   ClipscopeModelsPage *page;
   ClipscopePreferencesWindow *prefs;
   ClipscopeModelRow *row;
@@ -772,7 +859,27 @@ test_models_use (void)
   wait_idle (session);
   g_assert_true (clipscope_models_same_folder (clipscope_session_get_model_path (session), bundled_dir));
   g_assert_true (clipscope_model_row_get_in_use (row));
+  g_assert_cmpstr (gtk_menu_button_get_label (find_model_button (window)), ==, "emoji-demo");
+  {
+    AdwWindowTitle *title = ADW_WINDOW_TITLE (find_widget (GTK_WIDGET (window), ADW_TYPE_WINDOW_TITLE, NULL));
+
+    g_assert_true (g_str_has_prefix (adw_window_title_get_subtitle (title), "emoji-demo · "));
+  }
   close_window (prefs);
+
+  /* The default: the last model while it exists, else the bundled one. */
+  g_settings_set_string (settings, "last-model", model_dir);
+  chosen = clipscope_application_dup_default_model ();
+  g_assert_cmpstr (chosen, ==, model_dir);
+  g_clear_pointer (&chosen, g_free);
+  g_settings_set_string (settings, "last-model", missing);
+  chosen = clipscope_application_dup_default_model ();
+  g_assert_true (clipscope_models_same_folder (chosen, bundled_dir));
+  g_clear_pointer (&chosen, g_free);
+  g_settings_reset (settings, "last-model");
+  chosen = clipscope_application_dup_default_model ();
+  g_assert_true (clipscope_models_same_folder (chosen, bundled_dir));
+
   close_window (window);
 }
 
@@ -960,6 +1067,16 @@ test_models_add_remove (void)
   g_assert_cmpstr (group_of (row), ==, "Installed");
   g_assert_cmpint (clipscope_model_row_get_entry (row)->source, ==, CLIPSCOPE_MODEL_SOURCE_LOCAL);
   g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "Hugging Face format"));
+
+  /* The window's menu, built as it opens, offers it by name. */
+  {
+    GtkMenuButton *button = find_model_button (window);
+
+    gtk_menu_button_popup (button);
+    g_assert_true (menu_has_item (clipscope_window_get_model_menu (window), "model", "win.load-model",
+                                  clipscope_model_row_get_entry (row)->path));
+    gtk_menu_button_popdown (button);
+  }
 
   /* The same folder twice, and a folder that holds no model, are refused
    * with a message that names them. */

@@ -1,12 +1,13 @@
 /* clipscope-application.c — the application: command line and app actions
  *
- *   clipscope-gui [--model DIR] [--label L]… [--template T]… [--screenshot FILE] [IMAGE…]
+ *   clipscope-gui [--model DIR|NAME] [--label L]… [--template T]… [--screenshot FILE] [IMAGE…]
  *
  * Each invocation opens a window; --screenshot renders it to a PNG once
  * the results are shown and quits, which the tests and the documentation
  * use.
  */
 #include "clipscope-application.h"
+#include "clipscope-models.h"
 #include "clipscope-preferences-window.h"
 #include "clipscope-window.h"
 
@@ -19,7 +20,7 @@ struct _ClipscopeApplication {
 G_DEFINE_FINAL_TYPE (ClipscopeApplication, clipscope_application, ADW_TYPE_APPLICATION)
 
 static const GOptionEntry option_entries[] = {
-  { "model", 'm', 0, G_OPTION_ARG_FILENAME, NULL, "Load the model in DIR", "DIR" },
+  { "model", 'm', 0, G_OPTION_ARG_FILENAME, NULL, "Load the model in DIR, or the installed model NAME", "DIR|NAME" },
   { "label", 'l', 0, G_OPTION_ARG_STRING_ARRAY, NULL, "Score against label L (repeatable)", "L" },
   { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, NULL, "Use prompt template T, with one {} (repeatable)", "T" },
   { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, NULL, "Save the window to FILE once results are shown, then quit", "FILE" },
@@ -52,15 +53,44 @@ clipscope_settings_new (void)
   return g_settings_new_full (schema, NULL, NULL);
 }
 
-static const char *
-default_model (void)
+/**
+ * clipscope_application_dup_default_model:
+ *
+ * The model a window starts with when none is given: the one used last,
+ * while its folder is still there, else the small model bundled with
+ * Clipscope.
+ *
+ * Returns: (transfer full) (nullable): its folder, or %NULL when there is
+ *   neither
+ */
+char *
+clipscope_application_dup_default_model (void)
 {
-  static char *last;
   g_autoptr(GSettings) settings = clipscope_settings_new ();
+  g_autofree char *last = g_settings_get_string (settings, "last-model");
+  g_autoptr(GError) error = NULL;
+  char *bundled;
 
-  g_free (last);
-  last = g_settings_get_string (settings, "last-model");
-  return *last != '\0' && g_file_test (last, G_FILE_TEST_IS_DIR) ? last : NULL;
+  if (*last != '\0' && g_file_test (last, G_FILE_TEST_IS_DIR))
+    return g_steal_pointer (&last);
+  bundled = clipscope_model_store_get_default (clipscope_models_get_store (), &error);
+  if (bundled == NULL)
+    g_debug ("no default model: %s", error->message);
+  return bundled;
+}
+
+/* --model takes a folder or the name of an installed model. A name that
+ * resolves to nothing is passed on as a folder, and loading it says what
+ * is wrong. */
+static char *
+resolve_model_argument (const char *argument)
+{
+  char *path;
+
+  if (g_file_test (argument, G_FILE_TEST_IS_DIR))
+    return g_strdup (argument);
+  path = clipscope_model_store_resolve (clipscope_models_get_store (), argument, NULL);
+  return path != NULL ? path : g_strdup (argument);
 }
 
 static int
@@ -68,6 +98,7 @@ clipscope_application_command_line (GApplication            *application,
                                     GApplicationCommandLine *command_line)
 {
   GVariantDict *options = g_application_command_line_get_options_dict (command_line);
+  g_autofree char *argument = NULL;
   g_autofree char *model = NULL;
   g_autofree char *screenshot = NULL;
   g_autofree char **labels = NULL;
@@ -76,7 +107,7 @@ clipscope_application_command_line (GApplication            *application,
   g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
   ClipscopeWindow *window;
 
-  g_variant_dict_lookup (options, "model", "^ay", &model);
+  g_variant_dict_lookup (options, "model", "^ay", &argument);
   g_variant_dict_lookup (options, "screenshot", "^ay", &screenshot);
   g_variant_dict_lookup (options, "label", "^a&s", &labels);
   g_variant_dict_lookup (options, "template", "^a&s", &templates);
@@ -97,8 +128,7 @@ clipscope_application_command_line (GApplication            *application,
     clipscope_window_set_labels (window, (const char * const *) labels);
   if (templates != NULL)
     clipscope_window_set_templates (window, (const char * const *) templates);
-  if (model == NULL && default_model () != NULL)
-    model = g_strdup (default_model ());
+  model = argument != NULL ? resolve_model_argument (argument) : clipscope_application_dup_default_model ();
   if (model != NULL)
     clipscope_window_load_model (window, model);
   for (char **i = images; i != NULL && *i != NULL; i++)

@@ -9,6 +9,8 @@
 #include "clipscope-application.h"
 #include "clipscope-window-private.h"
 #include "clipscope-export.h"
+#include "clipscope-models.h"
+#include "clipscope-preferences-window.h"
 #include "clipscope-text-row.h"
 
 #include <clipscope.h>
@@ -152,26 +154,71 @@ clipscope_window_set_templates (ClipscopeWindow    *self,
 
 /* ------------------------------------------------------------ model */
 
+/* Menu labels read "_" as a mnemonic; model names may hold one. */
+static char *
+escape_mnemonic (const char *text)
+{
+  g_auto(GStrv) parts = g_strsplit (text, "_", -1);
+
+  return g_strjoinv ("__", parts);
+}
+
+static void
+append_model (GMenu      *section,
+              const char *label,
+              const char *dir)
+{
+  g_autofree char *escaped = escape_mnemonic (label);
+  g_autoptr(GMenuItem) item = g_menu_item_new (escaped, NULL);
+
+  g_menu_item_set_action_and_target (item, "win.load-model", "s", dir);
+  g_menu_append_item (section, item);
+}
+
+/* The installed models first, the bundled one leading and saying what it
+ * is; then folders opened before that the store does not hold. Built
+ * each time the menu opens, so models installed meanwhile (here or with
+ * the command-line tool) are in it. */
 static void
 rebuild_model_menu (ClipscopeWindow *self)
 {
+  g_autoptr(GPtrArray) entries = clipscope_model_store_list (clipscope_models_get_store ());
   g_auto(GStrv) recent = g_settings_get_strv (self->settings, "recent-models");
   g_autoptr(GMenu) menu = g_menu_new ();
-  g_autoptr(GMenu) models = g_menu_new ();
-  g_autoptr(GMenu) open = g_menu_new ();
+  g_autoptr(GMenu) installed = g_menu_new ();
+  g_autoptr(GMenu) folders = g_menu_new ();
+  g_autoptr(GMenu) manage = g_menu_new ();
 
+  for (guint i = 0; i < entries->len; i++)
+    {
+      ClipscopeModelEntry *e = g_ptr_array_index (entries, i);
+
+      if (e->installed)
+        append_model (installed, e->source == CLIPSCOPE_MODEL_SOURCE_BUNDLED ? e->description : e->name, e->path);
+    }
   for (char **r = recent; *r != NULL; r++)
     {
+      g_autoptr(ClipscopeModelEntry) known = clipscope_models_find_folder (clipscope_models_get_store (), *r);
       g_autofree char *name = g_path_get_basename (*r);
-      g_autoptr(GMenuItem) item = g_menu_item_new (name, NULL);
 
-      g_menu_item_set_action_and_target (item, "win.load-model", "s", *r);
-      g_menu_append_item (models, item);
+      if (known == NULL && g_file_test (*r, G_FILE_TEST_IS_DIR))
+        append_model (folders, name, *r);
     }
-  g_menu_append (open, "Open Model Folder…", "win.open-model");
-  g_menu_append_section (menu, recent[0] != NULL ? "Recent Models" : NULL, G_MENU_MODEL (models));
-  g_menu_append_section (menu, NULL, G_MENU_MODEL (open));
+  g_menu_append (manage, "_Manage Models…", "win.manage-models");
+  g_menu_append (manage, "_Open Model Folder…", "win.open-model");
+  if (g_menu_model_get_n_items (G_MENU_MODEL (installed)) > 0)
+    g_menu_append_section (menu, "Installed Models", G_MENU_MODEL (installed));
+  if (g_menu_model_get_n_items (G_MENU_MODEL (folders)) > 0)
+    g_menu_append_section (menu, "Recent Folders", G_MENU_MODEL (folders));
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (manage));
   gtk_menu_button_set_menu_model (self->model_button, G_MENU_MODEL (menu));
+}
+
+static void
+model_menu_popup_cb (GtkMenuButton *button,
+                     gpointer       user_data)
+{
+  rebuild_model_menu (CLIPSCOPE_WINDOW (user_data));
 }
 
 static void
@@ -195,17 +242,30 @@ remember_model (ClipscopeWindow *self,
   g_settings_set_string (self->settings, "last-model", dir);
 }
 
+/* A model of the store goes by its name ("clip-vit-base-patch32"), any
+ * other folder by its base name. */
+static char *
+model_display_name (const char *path)
+{
+  g_autoptr(ClipscopeModelEntry) entry = NULL;
+
+  if (path == NULL)
+    return NULL;
+  entry = clipscope_models_find_folder (clipscope_models_get_store (), path);
+  return entry != NULL ? g_strdup (entry->name) : g_path_get_basename (path);
+}
+
 static void
 update_title (ClipscopeWindow *self)
 {
   const char *path = clipscope_session_get_model_path (self->session);
   const char *backend = clipscope_session_get_backend_name (self->session);
   const char *device = clipscope_session_get_device_name (self->session);
-  g_autofree char *name = path != NULL ? g_path_get_basename (path) : NULL;
+  g_autofree char *name = model_display_name (path);
   g_autofree char *subtitle = NULL;
 
   if (path == NULL)
-    subtitle = g_strdup ("No model · open a model folder");
+    subtitle = g_strdup ("No model · choose one in the model menu");
   else
     subtitle = g_strdup_printf ("%s · %s · %s", name,
                                 g_strcmp0 (backend, "vulkan") == 0 ? "Vulkan" : "CPU",
@@ -269,6 +329,17 @@ open_model_action (GtkWidget  *widget,
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
   g_signal_connect (chooser, "response", G_CALLBACK (model_folder_chosen_cb), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+manage_models_action (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  GtkWidget *preferences = clipscope_preferences_window_new (GTK_WINDOW (widget));
+
+  clipscope_preferences_window_show_models (CLIPSCOPE_PREFERENCES_WINDOW (preferences));
+  gtk_window_present (GTK_WINDOW (preferences));
 }
 
 static void
@@ -1110,6 +1181,7 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.select-image", "i", select_image_action);
   gtk_widget_class_install_action (widget_class, "win.open-model", NULL, open_model_action);
   gtk_widget_class_install_action (widget_class, "win.load-model", "s", load_model_action);
+  gtk_widget_class_install_action (widget_class, "win.manage-models", NULL, manage_models_action);
   gtk_widget_class_install_action (widget_class, "win.add-labels", "s", add_labels_action);
   gtk_widget_class_install_action (widget_class, "win.clear-labels", NULL, clear_labels_action);
   gtk_widget_class_install_action (widget_class, "win.label-preset", "s", label_preset_action);
@@ -1189,6 +1261,7 @@ clipscope_window_init (ClipscopeWindow *self)
   g_settings_bind (self->settings, "max-folder-images", self->session, "max-folder-images",
                    G_SETTINGS_BIND_GET);
   g_signal_connect_swapped (self->settings, "changed::recent-models", G_CALLBACK (rebuild_model_menu), self);
+  gtk_menu_button_set_create_popup_func (self->model_button, model_menu_popup_cb, self, NULL);
 
   /* "view.show-probabilities" and "view.show-values" toggle the settings
    * themselves, for menus and tests alike. */
@@ -1232,6 +1305,14 @@ clipscope_window_get_heatmap (ClipscopeWindow *self)
 {
   g_return_val_if_fail (CLIPSCOPE_IS_WINDOW (self), NULL);
   return GTK_WIDGET (self->heatmap);
+}
+
+/** clipscope_window_get_model_menu: Returns: (transfer none): the menu of the model button */
+GMenuModel *
+clipscope_window_get_model_menu (ClipscopeWindow *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_WINDOW (self), NULL);
+  return gtk_menu_button_get_menu_model (self->model_button);
 }
 
 /** clipscope_window_get_drop_target: Returns: (transfer none): the window's drop target */
