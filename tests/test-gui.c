@@ -903,9 +903,11 @@ copy_folder (const char *from,
 
 /* A stand-in for the Hugging Face hub: files under @root as the hub
  * serves them, no file listing (the downloader then tries the known file
- * names), and any request for "owner/slow-clip" left unanswered. */
+ * names), and any request for "owner/slow-clip" left unanswered. It ends
+ * when its input closes, so a test that aborts leaves no server behind. */
 static const char hub_script[] =
-  "import http.server, sys, time\n"
+  "import http.server, os, sys, threading, time\n"
+  "threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()\n"
   "class Handler(http.server.SimpleHTTPRequestHandler):\n"
   "    def __init__(self, *args, **kwargs):\n"
   "        super().__init__(*args, directory=sys.argv[1], **kwargs)\n"
@@ -932,7 +934,7 @@ start_hub (void)
   g_autofree char *port = NULL;
 
   copy_folder (model_dir, files);
-  hub = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+  hub = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
                           "/usr/bin/python3", "-c", hub_script, root, NULL);
   g_assert_no_error (error);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (hub));

@@ -103,6 +103,7 @@ update (ClipscopeModelRow *self)
   const ClipscopeModelEntry *e = self->entry;
   gboolean installed = e->installed;
   g_autofree char *title = g_markup_escape_text (e->name, -1);
+  const char *remove_label;
 
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self), title);
   update_subtitle (self);
@@ -126,11 +127,14 @@ update (ClipscopeModelRow *self)
                           e->removable && !self->downloading
                           && (installed || e->source == CLIPSCOPE_MODEL_SOURCE_LOCAL
                               || e->source == CLIPSCOPE_MODEL_SOURCE_HUB || e->partial_bytes > 0));
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->remove_button),
-                               e->source == CLIPSCOPE_MODEL_SOURCE_LOCAL ? "Forget This Folder"
-                               : installed ? "Remove"
-                               : e->partial_bytes > 0 ? "Delete the Partial Download"
-                               : "Forget This Repository");
+  remove_label = e->source == CLIPSCOPE_MODEL_SOURCE_LOCAL ? "Forget This Folder"
+                 : installed ? "Remove"
+                 : e->partial_bytes > 0 ? "Delete the Partial Download"
+                 : "Forget This Repository";
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->remove_button), remove_label);
+  /* An icon alone says nothing to a screen reader. */
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->remove_button),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, remove_label, -1);
 }
 
 static void

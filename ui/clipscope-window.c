@@ -175,6 +175,20 @@ append_model (GMenu      *section,
   g_menu_append_item (section, item);
 }
 
+static gboolean
+holds_folder (GPtrArray  *entries,
+              const char *dir)
+{
+  for (guint i = 0; i < entries->len; i++)
+    {
+      ClipscopeModelEntry *e = g_ptr_array_index (entries, i);
+
+      if (e->installed && clipscope_models_same_folder (e->path, dir))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* The installed models first, the bundled one leading and saying what it
  * is; then folders opened before that the store does not hold. Built
  * each time the menu opens, so models installed meanwhile (here or with
@@ -198,10 +212,9 @@ rebuild_model_menu (ClipscopeWindow *self)
     }
   for (char **r = recent; *r != NULL; r++)
     {
-      g_autoptr(ClipscopeModelEntry) known = clipscope_models_find_folder (clipscope_models_get_store (), *r);
       g_autofree char *name = g_path_get_basename (*r);
 
-      if (known == NULL && g_file_test (*r, G_FILE_TEST_IS_DIR))
+      if (!holds_folder (entries, *r) && g_file_test (*r, G_FILE_TEST_IS_DIR))
         append_model (folders, name, *r);
     }
   g_menu_append (manage, "_Manage Models…", "win.manage-models");
