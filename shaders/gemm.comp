@@ -53,20 +53,7 @@ layout (binding = 5) uniform samplerBuffer w_texels;
 #define FLAG_VEC4 16u
 
 #ifdef CONV
-/* A(m, k) of the implicit im2col: the input under kernel tap k for the
- * output pixel whose window starts at (oy, ox) of image b; 0 in the
- * zero padding around the map. */
-afp
-conv_load (int b, int oy, int ox, uint k)
-{
-  uint kk = p.ksize * p.ksize;
-  uint ch = k / kk, r = k % kk;
-  int sy = oy + int (r / p.ksize), sx = ox + int (r % p.ksize);
-
-  if (sy < 0 || sx < 0 || sy >= int (p.in_h) || sx >= int (p.in_w))
-    return 0.0;
-  return a1[p.a_off + uint (b) * p.s_b + ch * p.s_c + uint (sy) * p.s_y + uint (sx) * p.s_x];
-}
+#include "im2col.glsl"
 #endif
 
 void
@@ -94,12 +81,7 @@ main ()
 #ifdef CONV
   int img[TM], oy[TM], ox[TM];
   [[unroll]] for (int i = 0; i < TM; i++)
-    {
-      uint hw = p.out_h * p.out_w, r = rows[i] % hw;
-      img[i] = int (rows[i] / hw);
-      oy[i] = int (r / p.out_w) * int (p.stride) - int (p.pad);
-      ox[i] = int (r % p.out_w) * int (p.stride) - int (p.pad);
-    }
+    conv_window (rows[i], img[i], oy[i], ox[i]);
   for (uint k = 0; k < p.k; k++)
     {
       afp a[TM];

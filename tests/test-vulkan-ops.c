@@ -304,11 +304,75 @@ cpu_conv (const ConvCase *c,
   cpu_act (out, 1, c->n * ho * wo * c->c_out, 0, c->act);
 }
 
+/* Runs case @c as one implicit-im2col product (gemm.comp with CONV) or,
+ * with @explicit, as im2col.comp followed by a linear layer. */
+static void
+run_conv (const ConvCase *c,
+          guint32         seed,
+          gboolean        explicit)
+{
+  g_autoptr(GRand) rng = g_rand_new_with_seed (seed);
+  const int ho = (c->h + 2 * c->pad - c->k) / c->stride + 1, wo = (c->w + 2 * c->pad - c->k) / c->stride + 1;
+  const int kk = c->c * c->k * c->k, rows = c->n * ho * wo;
+  const gsize nin = (gsize) c->n * c->c * c->h * c->w, nw = (gsize) c->c_out * kk;
+  const gsize nout = (gsize) rows * c->c_out, ncol = (gsize) rows * kk;
+  g_autofree float *in = random_floats (rng, nin, 1.0);
+  g_autofree float *w = random_floats (rng, nw, 0.3);
+  g_autofree float *b = random_floats (rng, c->c_out, 0.5);
+  g_autofree float *want = random_floats (rng, nout, 1.0);
+  g_autofree float *got = sentinel_floats (nout);
+  g_autofree char *what = g_strdup_printf ("conv %dx%dx%dx%d → %d k%d s%d p%d%s seed %u",
+                                           c->n, c->c, c->h, c->w, c->c_out, c->k, c->stride,
+                                           c->pad, explicit ? " (im2col, linear)" : "", seed);
+  ClipscopeVkTensor bias, out;
+  ClipscopeVkMap map;
+  ClipscopeVkBuffer bin, bcol, bw, bb, bout;
+
+  if (c->channel_first)
+    map = (ClipscopeVkMap) { c->n, c->c, c->h, c->w, c->c * c->h * c->w, c->h * c->w, c->w, 1 };
+  else
+    map = (ClipscopeVkMap) { c->n, c->c, c->h, c->w, c->h * c->w * c->c, 1, c->w * c->c, c->c };
+  memcpy (got + GUARD, want, nout * sizeof (float));
+  cpu_conv (c, in, w, b, want);
+  buffer_new (&bin, nin * 4);
+  buffer_new (&bcol, ncol * 4);
+  buffer_new (&bw, nw * 4);
+  buffer_new (&bb, c->c_out * 4);
+  buffer_new (&bout, (nout + 2 * GUARD) * 4);
+  begin ((nin + nw + c->c_out + 2 * (nout + 2 * GUARD)) * 4 + 256);
+  clipscope_vk_upload (dev, &bin, 0, in, nin * 4);
+  clipscope_vk_upload (dev, &bw, 0, w, nw * 4);
+  clipscope_vk_upload (dev, &bb, 0, b, c->c_out * 4);
+  clipscope_vk_upload (dev, &bout, 0, got, (nout + 2 * GUARD) * 4);
+  bias = c->bias ? clipscope_vk_tensor (&bb, 0) : clipscope_vk_tensor (NULL, 0);
+  out = clipscope_vk_tensor (&bout, GUARD);
+  if (explicit)
+    {
+      clipscope_vk_op_im2col (dev, clipscope_vk_tensor (&bin, 0), &map, c->k, c->stride, c->pad,
+                              clipscope_vk_tensor (&bcol, 0));
+      clipscope_vk_op_linear (dev, clipscope_vk_tensor (&bcol, 0), kk, rows, kk,
+                              clipscope_vk_tensor (&bw, 0), bias, c->c_out, out, c->c_out, c->act,
+                              c->accumulate);
+    }
+  else
+    clipscope_vk_op_conv (dev, clipscope_vk_tensor (&bin, 0), &map, clipscope_vk_tensor (&bw, 0),
+                          bias, c->c_out, c->k, c->stride, c->pad, out, c->act, c->accumulate);
+  clipscope_vk_download (dev, &bout, 0, got, (nout + 2 * GUARD) * 4);
+  submit ();
+  check_close (what, got + GUARD, want, nout, 1e-4);
+  clipscope_vk_buffer_clear (dev, &bin);
+  clipscope_vk_buffer_clear (dev, &bcol);
+  clipscope_vk_buffer_clear (dev, &bw);
+  clipscope_vk_buffer_clear (dev, &bb);
+  clipscope_vk_buffer_clear (dev, &bout);
+}
+
 static void
 test_conv (void)
 {
   const ConvCase cases[] = {
     { 2, 3, 16, 16, 8, 4, 4, 0, TRUE, FALSE, FALSE, CLIPSCOPE_VK_ACT_NONE },   /* ViT patches */
+    { 3, 3, 18, 18, 19, 3, 3, 0, TRUE, FALSE, FALSE, CLIPSCOPE_VK_ACT_NONE },  /* 37 rows, k 27 */
     { 2, 3, 15, 15, 5, 3, 2, 1, TRUE, TRUE, FALSE, CLIPSCOPE_VK_ACT_RELU },    /* ResNet stem */
     { 3, 6, 7, 9, 10, 3, 1, 1, FALSE, TRUE, FALSE, CLIPSCOPE_VK_ACT_RELU },
     { 1, 5, 6, 6, 7, 3, 1, 1, FALSE, TRUE, TRUE, CLIPSCOPE_VK_ACT_RELU },
@@ -317,48 +381,8 @@ test_conv (void)
 
   g_test_message ("seed %u", SEED);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      const ConvCase *c = &cases[i];
-      g_autoptr(GRand) rng = g_rand_new_with_seed (SEED + i);
-      const int ho = (c->h + 2 * c->pad - c->k) / c->stride + 1, wo = (c->w + 2 * c->pad - c->k) / c->stride + 1;
-      const gsize nin = (gsize) c->n * c->c * c->h * c->w, nw = (gsize) c->c_out * c->c * c->k * c->k;
-      const gsize nout = (gsize) c->n * ho * wo * c->c_out;
-      g_autofree float *in = random_floats (rng, nin, 1.0);
-      g_autofree float *w = random_floats (rng, nw, 0.3);
-      g_autofree float *b = random_floats (rng, c->c_out, 0.5);
-      g_autofree float *want = random_floats (rng, nout, 1.0);
-      g_autofree float *got = sentinel_floats (nout);
-      g_autofree char *what = g_strdup_printf ("conv case %u seed %u", i, SEED + i);
-      ClipscopeVkMap map = { c->n, c->c, c->h, c->w };
-      ClipscopeVkBuffer bin, bw, bb, bout;
-
-      if (c->channel_first)
-        map = (ClipscopeVkMap) { c->n, c->c, c->h, c->w, c->c * c->h * c->w, c->h * c->w, c->w, 1 };
-      else
-        map = (ClipscopeVkMap) { c->n, c->c, c->h, c->w, c->h * c->w * c->c, 1, c->w * c->c, c->c };
-      memcpy (got + GUARD, want, nout * sizeof (float));
-      cpu_conv (c, in, w, b, want);
-      buffer_new (&bin, nin * 4);
-      buffer_new (&bw, nw * 4);
-      buffer_new (&bb, c->c_out * 4);
-      buffer_new (&bout, (nout + 2 * GUARD) * 4);
-      begin ((nin + nw + c->c_out + 2 * (nout + 2 * GUARD)) * 4 + 256);
-      clipscope_vk_upload (dev, &bin, 0, in, nin * 4);
-      clipscope_vk_upload (dev, &bw, 0, w, nw * 4);
-      clipscope_vk_upload (dev, &bb, 0, b, c->c_out * 4);
-      clipscope_vk_upload (dev, &bout, 0, got, (nout + 2 * GUARD) * 4);
-      clipscope_vk_op_conv (dev, clipscope_vk_tensor (&bin, 0), &map, clipscope_vk_tensor (&bw, 0),
-                            c->bias ? clipscope_vk_tensor (&bb, 0) : clipscope_vk_tensor (NULL, 0),
-                            c->c_out, c->k, c->stride, c->pad, clipscope_vk_tensor (&bout, GUARD),
-                            c->act, c->accumulate);
-      clipscope_vk_download (dev, &bout, 0, got, (nout + 2 * GUARD) * 4);
-      submit ();
-      check_close (what, got + GUARD, want, nout, 1e-4);
-      clipscope_vk_buffer_clear (dev, &bin);
-      clipscope_vk_buffer_clear (dev, &bw);
-      clipscope_vk_buffer_clear (dev, &bb);
-      clipscope_vk_buffer_clear (dev, &bout);
-    }
+    for (int explicit = 0; explicit < 2; explicit++)
+      run_conv (&cases[i], SEED + i, explicit);
 }
 
 /* --------------------------------------------------------- layer norm */

@@ -17,9 +17,9 @@ typedef enum {
   SLOT_PIXELS,   /* [n, 3, s, s] input images */
   SLOT_X,        /* residual stream [n · seq, width] */
   SLOT_H,        /* normalised input of a sub-layer */
-  SLOT_QKV,      /* [n · seq, 3 · width] */
+  SLOT_QKV,      /* [n · seq, 3 · width]; also the patch embeddings */
   SLOT_ATTN,     /* attention output [n · seq, width] */
-  SLOT_MLP,      /* [n · seq, mlp_width]; also the patch embeddings */
+  SLOT_MLP,      /* [n · seq, mlp_width]; also the ViT's image patches */
   SLOT_POOL,     /* the pooled rows [n, width] */
   SLOT_OUT,      /* [n, embed_dim] */
   SLOT_IDS,      /* int [n, context_length] */
@@ -114,8 +114,10 @@ compute_sizes (ClipscopeVkBackend *be)
   transformer_sizes (per, &m->text.tf, m->text.context_length);
   if (m->info.vision_kind == CLIPSCOPE_VISION_VIT)
     {
+      const gsize patch = (gsize) 3 * m->vit.patch_size * m->vit.patch_size;
+
       transformer_sizes (per, &m->vit.tf, 1 + m->vit.n_patches);
-      per[SLOT_MLP] = MAX (per[SLOT_MLP], (gsize) m->vit.n_patches * m->vit.tf.width * 4);
+      per[SLOT_MLP] = MAX (per[SLOT_MLP], m->vit.n_patches * patch * 4);
     }
   else
     {
@@ -320,13 +322,16 @@ record_vit (ClipscopeVkBackend *be,
   const ClipscopeVit *v = &be->model->vit;
   const ClipscopeVkWeights *wt = &be->weights;
   const int w = v->tf.width, s = v->image_size, seq = 1 + v->n_patches;
+  const int patch = 3 * v->patch_size * v->patch_size;
   ClipscopeVkMap map = { n, 3, s, s, 3 * s * s, s * s, s, 1 };
 
-  /* The patch embedding is a stride-p convolution without bias. */
-  clipscope_vk_op_conv (be->device, T (SLOT_PIXELS, 0), &map, wt->patch_w, NONE, w,
-                        v->patch_size, v->patch_size, 0, T (SLOT_MLP, 0), CLIPSCOPE_VK_ACT_NONE,
-                        FALSE);
-  clipscope_vk_op_assemble_tokens (be->device, &be->slots[SLOT_H], &be->slots[SLOT_MLP],
+  /* The patch embedding is a stride-p convolution without bias: the
+   * patches laid out as rows, then a linear layer. */
+  clipscope_vk_op_im2col (be->device, T (SLOT_PIXELS, 0), &map, v->patch_size, v->patch_size, 0,
+                          T (SLOT_MLP, 0));
+  clipscope_vk_op_linear (be->device, T (SLOT_MLP, 0), patch, n * v->n_patches, patch, wt->patch_w,
+                          NONE, w, T (SLOT_QKV, 0), w, CLIPSCOPE_VK_ACT_NONE, FALSE);
+  clipscope_vk_op_assemble_tokens (be->device, &be->slots[SLOT_H], &be->slots[SLOT_QKV],
                                    wt->class_emb, wt->vit_pos, n, seq, w, FALSE);
   clipscope_vk_op_layer_norm (be->device, T (SLOT_H, 0), w, n * seq, w, wt->ln_pre_w,
                               wt->ln_pre_b, v->tf.ln_eps, T (SLOT_X, 0), w);

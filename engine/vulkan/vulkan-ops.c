@@ -76,6 +76,26 @@ clipscope_vk_op_linear (ClipscopeVkDevice *d,
   gemm (d, w.f16 ? CLIPSCOPE_VK_GEMM_F16 : CLIPSCOPE_VK_GEMM, x, w, b, y, &p);
 }
 
+/* The implicit im2col's part of the push constants: its shape and the
+ * input map's. */
+static void
+conv_push (const ClipscopeVkMap *map,
+           int                   kernel,
+           int                   stride,
+           int                   pad,
+           ClipscopeVkGemmPush  *p)
+{
+  const int ho = (map->h + 2 * pad - kernel) / stride + 1;
+  const int wo = (map->w + 2 * pad - kernel) / stride + 1;
+
+  *p = (ClipscopeVkGemmPush) {
+    .m = map->n * ho * wo, .k = map->c * kernel * kernel,
+    .in_h = map->h, .in_w = map->w, .out_h = ho, .out_w = wo,
+    .ksize = kernel, .stride = stride, .pad = pad,
+    .s_b = map->s_b, .s_c = map->s_c, .s_y = map->s_y, .s_x = map->s_x,
+  };
+}
+
 void
 clipscope_vk_op_conv (ClipscopeVkDevice    *d,
                       ClipscopeVkTensor     x,
@@ -90,19 +110,35 @@ clipscope_vk_op_conv (ClipscopeVkDevice    *d,
                       ClipscopeVkAct        act,
                       gboolean              accumulate)
 {
-  const int ho = (map->h + 2 * pad - kernel) / stride + 1;
-  const int wo = (map->w + 2 * pad - kernel) / stride + 1;
-  const int kk = map->c * kernel * kernel;
-  ClipscopeVkGemmPush p = {
-    .m = map->n * ho * wo, .n = c_out, .k = kk,
-    .ldw = kk, .ldc = c_out,
-    .flags = act | (accumulate ? GEMM_ACCUMULATE : 0),
-    .in_h = map->h, .in_w = map->w, .out_h = ho, .out_w = wo,
-    .ksize = kernel, .stride = stride, .pad = pad,
-    .s_b = map->s_b, .s_c = map->s_c, .s_y = map->s_y, .s_x = map->s_x,
-  };
+  ClipscopeVkGemmPush p;
 
+  conv_push (map, kernel, stride, pad, &p);
+  p.n = c_out;
+  p.ldw = p.k;
+  p.ldc = c_out;
+  p.flags = act | (accumulate ? GEMM_ACCUMULATE : 0);
   gemm (d, w.f16 ? CLIPSCOPE_VK_CONV_F16 : CLIPSCOPE_VK_CONV, x, w, b, y, &p);
+}
+
+void
+clipscope_vk_op_im2col (ClipscopeVkDevice    *d,
+                        ClipscopeVkTensor     x,
+                        const ClipscopeVkMap *map,
+                        int                   kernel,
+                        int                   stride,
+                        int                   pad,
+                        ClipscopeVkTensor     y)
+{
+  const ClipscopeVkBuffer *bufs[] = { x.buf, y.buf, NULL, NULL };
+  ClipscopeVkGemmPush p;
+
+  conv_push (map, kernel, stride, pad, &p);
+  p.ldc = p.k;
+  p.a_off = x.off;
+  p.c_off = y.off;
+  /* One invocation per kernel row: c · k of them per output pixel. */
+  clipscope_vk_dispatch (d, CLIPSCOPE_VK_IM2COL, bufs, &p, sizeof p,
+                         groups_for (d, CLIPSCOPE_VK_IM2COL, (guint64) p.m * (p.k / kernel)), 1);
 }
 
 void

@@ -100,6 +100,16 @@ void clipscope_vk_op_conv (ClipscopeVkDevice   *d,
                            ClipscopeVkAct       act,
                            gboolean             accumulate);
 
+/* y[n · ho · wo, c · k · k] = the im2col matrix of x (offset @y.off,
+ * rows of c · k · k): the input of a convolution as a linear layer. */
+void clipscope_vk_op_im2col (ClipscopeVkDevice    *d,
+                             ClipscopeVkTensor     x,
+                             const ClipscopeVkMap *map,
+                             int                   kernel,
+                             int                   stride,
+                             int                   pad,
+                             ClipscopeVkTensor     y);
+
 void clipscope_vk_op_layer_norm (ClipscopeVkDevice *d,
                                  ClipscopeVkTensor  x,
                                  int                ldx,

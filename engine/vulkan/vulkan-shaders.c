@@ -44,6 +44,9 @@ static const uint32_t gemm_texel[] =
 static const uint32_t attention_texel[] =
 #include "attention_texel.spv.h"
 ;
+static const uint32_t im2col[] =
+#include "im2col.spv.h"
+;
 
 #define SHADER(s) { #s, s, sizeof s }
 
@@ -66,6 +69,7 @@ static const struct {
   [CLIPSCOPE_VK_AVG_POOL] = SHADER (avg_pool),
   [CLIPSCOPE_VK_GEMM_TEXEL] = SHADER (gemm_texel),
   [CLIPSCOPE_VK_ATTENTION_TEXEL] = SHADER (attention_texel),
+  [CLIPSCOPE_VK_IM2COL] = SHADER (im2col),
 };
 
 const uint32_t *
