@@ -8,6 +8,7 @@
 #include "vulkan-device.h"
 #include "vulkan-private.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,6 +32,13 @@ struct _ClipscopeVkDevice {
   gsize                            staging_used;
   GArray                          *downloads;    /* Download */
 
+  /* CLIPSCOPE_VULKAN_PROFILE=1: each dispatch is timed; the times are
+   * summed by label and printed when the device is freed. */
+  gboolean                         profile;
+  char                            *label;        /* of the next dispatch */
+  GPtrArray                       *timed;        /* label of each timed dispatch */
+  GHashTable                      *profile_ns;   /* label → ProfileEntry */
+
   /* Vulkan objects, in creation order; all but the instance are owned */
   VkInstance                       instance;
   VkDebugUtilsMessengerEXT         messenger;
@@ -45,6 +53,7 @@ struct _ClipscopeVkDevice {
   VkCommandPool                    command_pool;
   VkCommandBuffer                  cmd;
   VkFence                          fence;
+  VkQueryPool                      profile_pool;  /* or none */
   ClipscopeVkBuffer                dummy;
   ClipscopeVkBuffer                staging;       /* host-visible */
   void                            *staging_map;
@@ -55,6 +64,11 @@ typedef struct {
   void  *data;
   gsize  bytes;
 } Download;
+
+typedef struct {
+  double ns;
+  int    calls;
+} ProfileEntry;
 
 /* ------------------------------------------------------------- errors */
 
@@ -633,6 +647,112 @@ create_commands (ClipscopeVkDevice *d,
          && clipscope_vk_buffer_init (d, &d->dummy, 16, error);
 }
 
+/* ---------------------------------------------------------- profile */
+
+/* Two timestamps a dispatch: when the work before it has finished and
+ * when it has. */
+static gboolean
+create_profile (ClipscopeVkDevice *d,
+                GError           **error)
+{
+  VkQueryPoolCreateInfo info = {
+    .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+    .queryType = VK_QUERY_TYPE_TIMESTAMP,
+    .queryCount = 2 * MAX_SETS,
+  };
+  VkQueueFamilyProperties *families;
+  uint32_t n = 0, bits;
+
+  if (g_strcmp0 (g_getenv ("CLIPSCOPE_VULKAN_PROFILE"), "1") != 0)
+    return TRUE;
+  vkGetPhysicalDeviceQueueFamilyProperties (d->physical, &n, NULL);
+  families = g_new0 (VkQueueFamilyProperties, n + 1);
+  vkGetPhysicalDeviceQueueFamilyProperties (d->physical, &n, families);
+  bits = d->queue_family < n ? families[d->queue_family].timestampValidBits : 0;
+  g_free (families);
+  if (bits == 0)
+    {
+      g_printerr ("clipscope: %s has no timestamps; CLIPSCOPE_VULKAN_PROFILE is ignored\n", d->name);
+      return TRUE;
+    }
+  d->profile = TRUE;
+  d->timed = g_ptr_array_new_with_free_func (g_free);
+  d->profile_ns = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  return clipscope_vk_check (vkCreateQueryPool (d->device, &info, NULL, &d->profile_pool),
+                             "vkCreateQueryPool", error);
+}
+
+void
+clipscope_vk_set_label (ClipscopeVkDevice *d,
+                        const char        *format,
+                        ...)
+{
+  va_list ap;
+
+  if (!d->profile)
+    return;
+  g_free (d->label);
+  va_start (ap, format);
+  d->label = g_strdup_vprintf (format, ap);
+  va_end (ap);
+}
+
+/* Adds the times of the dispatches of the submission that just ended. */
+static void
+profile_collect (ClipscopeVkDevice *d)
+{
+  guint n = d->timed->len;
+  g_autofree uint64_t *stamps = g_new0 (uint64_t, 2 * n + 1);
+
+  if (n == 0 || vkGetQueryPoolResults (d->device, d->profile_pool, 0, 2 * n, 2 * n * sizeof *stamps,
+                                       stamps, sizeof *stamps, VK_QUERY_RESULT_64_BIT) != VK_SUCCESS)
+    return;
+  for (guint i = 0; i < n; i++)
+    {
+      const char *label = g_ptr_array_index (d->timed, i);
+      ProfileEntry *e = g_hash_table_lookup (d->profile_ns, label);
+
+      if (e == NULL)
+        {
+          e = g_new0 (ProfileEntry, 1);
+          g_hash_table_insert (d->profile_ns, g_strdup (label), e);
+        }
+      e->ns += (double) (stamps[2 * i + 1] - stamps[2 * i]) * d->props.limits.timestampPeriod;
+      e->calls++;
+    }
+}
+
+static int
+compare_entries (gconstpointer a,
+                 gconstpointer b,
+                 gpointer      table)
+{
+  const ProfileEntry *x = g_hash_table_lookup (table, *(const char **) a);
+  const ProfileEntry *y = g_hash_table_lookup (table, *(const char **) b);
+
+  return (x->ns < y->ns) - (x->ns > y->ns);
+}
+
+static void
+profile_print (ClipscopeVkDevice *d)
+{
+  guint n = 0;
+  g_autofree gpointer *labels = g_hash_table_get_keys_as_array (d->profile_ns, &n);
+  double total = 0.0;
+
+  for (guint i = 0; i < n; i++)
+    total += ((ProfileEntry *) g_hash_table_lookup (d->profile_ns, labels[i]))->ns;
+  g_qsort_with_data (labels, (gint) n, sizeof *labels, compare_entries, d->profile_ns);
+  g_printerr ("clipscope: Vulkan profile on %s: %.1f ms in all\n", d->name, total / 1e6);
+  for (guint i = 0; i < n; i++)
+    {
+      const ProfileEntry *e = g_hash_table_lookup (d->profile_ns, labels[i]);
+
+      g_printerr ("  %9.1f ms %5.1f %%  %5d x  %s\n", e->ns / 1e6, 100.0 * e->ns / MAX (total, 1.0),
+                  e->calls, (const char *) labels[i]);
+    }
+}
+
 /* ------------------------------------------------------ life cycle */
 
 ClipscopeVkDevice *
@@ -654,7 +774,7 @@ clipscope_vk_device_new (gboolean allow_cpu,
     goto fail;
   query_texel (d);
   if (!create_layouts (d, error) || !create_pipelines (d, error)
-      || !create_commands (d, error))
+      || !create_commands (d, error) || !create_profile (d, error))
     goto fail;
   return d;
 
@@ -677,6 +797,11 @@ clipscope_vk_device_free (ClipscopeVkDevice *d)
       clipscope_vk_buffer_clear (d, &d->dummy);
       if (d->fence != VK_NULL_HANDLE)
         vkDestroyFence (d->device, d->fence, NULL);
+      if (d->profile_pool != VK_NULL_HANDLE)
+        {
+          profile_print (d);
+          vkDestroyQueryPool (d->device, d->profile_pool, NULL);
+        }
       if (d->command_pool != VK_NULL_HANDLE)
         vkDestroyCommandPool (d->device, d->command_pool, NULL);
       if (d->descriptor_pool != VK_NULL_HANDLE)
@@ -701,6 +826,9 @@ clipscope_vk_device_free (ClipscopeVkDevice *d)
     }
   g_clear_error (&d->error);
   g_array_unref (d->downloads);
+  g_clear_pointer (&d->timed, g_ptr_array_unref);
+  g_clear_pointer (&d->profile_ns, g_hash_table_unref);
+  g_free (d->label);
   g_free (d->name);
   g_free (d);
 }
@@ -756,11 +884,18 @@ clipscope_vk_begin (ClipscopeVkDevice *d,
   g_clear_error (&d->error);
   g_array_set_size (d->downloads, 0);
   d->staging_used = 0;
-  return ensure_staging (d, staging_bytes + 64 * 16, error)
-         && clipscope_vk_check (vkResetDescriptorPool (d->device, d->descriptor_pool, 0),
-                                "vkResetDescriptorPool", error)
-         && clipscope_vk_check (vkResetCommandBuffer (d->cmd, 0), "vkResetCommandBuffer", error)
-         && clipscope_vk_check (vkBeginCommandBuffer (d->cmd, &begin), "vkBeginCommandBuffer", error);
+  if (!ensure_staging (d, staging_bytes + 64 * 16, error)
+      || !clipscope_vk_check (vkResetDescriptorPool (d->device, d->descriptor_pool, 0),
+                              "vkResetDescriptorPool", error)
+      || !clipscope_vk_check (vkResetCommandBuffer (d->cmd, 0), "vkResetCommandBuffer", error)
+      || !clipscope_vk_check (vkBeginCommandBuffer (d->cmd, &begin), "vkBeginCommandBuffer", error))
+    return FALSE;
+  if (d->profile_pool != VK_NULL_HANDLE)
+    {
+      g_ptr_array_set_size (d->timed, 0);
+      vkCmdResetQueryPool (d->cmd, d->profile_pool, 0, 2 * MAX_SETS);
+    }
+  return TRUE;
 }
 
 /* Carves @bytes out of the staging buffer, 16-byte aligned. */
@@ -933,6 +1068,19 @@ clipscope_vk_dispatch (ClipscopeVkDevice             *d,
                            &set, 0, NULL);
   vkCmdPushConstants (d->cmd, d->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                       (uint32_t) push_size, push);
+  if (d->profile_pool != VK_NULL_HANDLE && d->timed->len < MAX_SETS)
+    {
+      const char *name;
+
+      clipscope_vk_shader_code (kernel, &(gsize) { 0 }, &name);
+      vkCmdWriteTimestamp (d->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, d->profile_pool,
+                           2 * d->timed->len);
+      vkCmdDispatch (d->cmd, groups_x, groups_y, 1);
+      vkCmdWriteTimestamp (d->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, d->profile_pool,
+                           2 * d->timed->len + 1);
+      g_ptr_array_add (d->timed, d->label != NULL ? g_steal_pointer (&d->label) : g_strdup (name));
+      return;
+    }
   vkCmdDispatch (d->cmd, groups_x, groups_y, 1);
 }
 
@@ -964,6 +1112,8 @@ clipscope_vk_submit_wait (ClipscopeVkDevice *d,
       Download *dl = &g_array_index (d->downloads, Download, i);
       memcpy (dl->data, (char *) d->staging_map + dl->staging_offset, dl->bytes);
     }
+  if (d->profile_pool != VK_NULL_HANDLE)
+    profile_collect (d);
   if (clipscope_vk_device_validation_messages (d) > 0)
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,

@@ -127,6 +127,14 @@ void clipscope_vk_gemm_tile (ClipscopeVkDevice *d,
                              uint32_t          *tm,
                              uint32_t          *tn);
 
+/* With CLIPSCOPE_VULKAN_PROFILE=1 every dispatch is timed, and the times
+ * are summed by label and printed on stderr when the device is freed.
+ * This names the next dispatch (else it goes by its kernel's name); it
+ * costs nothing when profiling is off. */
+void clipscope_vk_set_label (ClipscopeVkDevice *d,
+                             const char        *format,
+                             ...) G_GNUC_PRINTF (2, 3);
+
 /* Submits what was recorded, waits, and copies the downloads out. */
 gboolean clipscope_vk_submit_wait (ClipscopeVkDevice *d,
                                    GError           **error);

@@ -39,6 +39,8 @@ gemm (ClipscopeVkDevice         *d,
   p->c_off = c.off;
   if (b.buf != NULL)
     p->flags |= GEMM_BIAS;
+  clipscope_vk_set_label (d, "%s %ux%ux%u", k == CLIPSCOPE_VK_CONV || k == CLIPSCOPE_VK_CONV_F16
+                          ? "conv" : "linear", p->m, p->n, p->k);
   clipscope_vk_dispatch (d, k, bufs, p, sizeof *p, groups_for (d, k, tiles), 1);
 }
 
