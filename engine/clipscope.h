@@ -886,6 +886,108 @@ char *clipscope_model_store_download_finish (ClipscopeModelStore  *store,
                                              GAsyncResult         *result,
                                              GError              **error);
 
+/* --------------------------------------------------------------- explain */
+
+/*
+ * Where in the image: a map of how much each part of an image agrees with
+ * a label. The image tower is run once and yields, besides its embedding,
+ * one embedding per cell of a grid over the model's input (the centre
+ * crop): the spatial embeddings. A label's map is the cosine between the
+ * label's embedding and each spatial embedding, so one pass of the tower
+ * serves every label.
+ *
+ * What a spatial embedding is:
+ *
+ * - ViT: the grid is image_size / patch_size cells a side, one per patch.
+ *   The last block runs over every token (the ordinary pass runs it for
+ *   the class token alone), and each patch token of its output goes
+ *   through LN_post and the projection, exactly as the class token does
+ *   for the image embedding.
+ * - ResNet: the grid is image_size / 32 cells a side, the feature map the
+ *   attention pool sees. The ordinary pass lets the pool's first token
+ *   (the mean of the map plus its position) query all grid² + 1 tokens;
+ *   here each grid position's token is the query in turn, over the same
+ *   keys and values, through the same q, k, v and output projections.
+ *
+ * Each spatial embedding is L2-normalised, like the image embedding.
+ * Spatial embeddings are computed by the CPU graphs whichever backend the
+ * context uses (a Vulkan context keeps CPU scratch memory for them); they
+ * agree with a float64 reference to 1e-4 on float32 weights.
+ */
+
+/**
+ * clipscope_model_get_explain_grid:
+ *
+ * Returns: the side of the grid of spatial embeddings: image_size /
+ *   patch_size for a ViT, image_size / 32 for a ResNet
+ */
+CLIPSCOPE_API int clipscope_model_get_explain_grid (ClipscopeModel *model);
+
+/**
+ * clipscope_context_explain_pixels:
+ * @pixels: [3, image_size, image_size], one preprocessed input
+ * @embedding: (out caller-allocates) (optional): [embed_dim], the image's
+ *   normalised embedding from the same pass
+ * @spatial: (out caller-allocates): [grid · grid, embed_dim], the
+ *   normalised spatial embeddings; row y · grid + x is the cell x from the
+ *   left and y from the top of the model's input
+ *
+ * Runs the image tower on one input and returns its spatial embeddings
+ * (see above for what they are). Blocks; call it on the context's thread.
+ *
+ * Returns: %TRUE on success
+ */
+CLIPSCOPE_API gboolean clipscope_context_explain_pixels (ClipscopeContext *ctx,
+                                                         const float      *pixels,
+                                                         float            *embedding,
+                                                         float            *spatial,
+                                                         GCancellable     *cancellable,
+                                                         GError          **error);
+
+/**
+ * clipscope_explain_map:
+ * @spatial: [n_cells, dim] normalised spatial embeddings
+ * @label: [dim] a normalised label embedding, such as one row of
+ *   clipscope_context_encode_labels()
+ * @map: (out caller-allocates): [n_cells] cosines
+ *
+ * The map of one label: the cosine of @label with each spatial embedding.
+ */
+CLIPSCOPE_API void clipscope_explain_map (const float *spatial,
+                                          int          n_cells,
+                                          const float *label,
+                                          int          dim,
+                                          float       *map);
+
+/**
+ * clipscope_worker_explain_image_async:
+ * @path: an image file
+ *
+ * Decodes and preprocesses @path and computes its spatial embeddings with
+ * the current model, on the worker's thread.
+ */
+CLIPSCOPE_API void clipscope_worker_explain_image_async (ClipscopeWorker     *worker,
+                                                         const char          *path,
+                                                         GCancellable        *cancellable,
+                                                         GAsyncReadyCallback  callback,
+                                                         gpointer             user_data);
+
+/**
+ * clipscope_worker_explain_image_finish:
+ * @grid: (out) (optional): the grid side
+ * @embed_dim: (out) (optional): the length of each embedding
+ *
+ * Returns: (transfer full) (nullable): [grid · grid, embed_dim], the
+ *   normalised spatial embeddings, or %NULL with @error set (naming the
+ *   file when it cannot be decoded)
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+float *clipscope_worker_explain_image_finish (ClipscopeWorker  *worker,
+                                              GAsyncResult     *result,
+                                              int              *grid,
+                                              int              *embed_dim,
+                                              GError          **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeModelStore, clipscope_model_store_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeModelEntry, clipscope_model_entry_free)
 

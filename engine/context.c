@@ -483,6 +483,26 @@ clipscope_context_encode_labels (ClipscopeContext   *ctx,
   return TRUE;
 }
 
+/* ------------------------------------------------------------- explain */
+
+gboolean
+clipscope_context_explain_pixels (ClipscopeContext *ctx,
+                                  const float      *pixels,
+                                  float            *embedding,
+                                  float            *spatial,
+                                  GCancellable     *cancellable,
+                                  GError          **error)
+{
+  g_return_val_if_fail (ctx != NULL, FALSE);
+  g_return_val_if_fail (pixels != NULL && spatial != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* The CPU graphs compute the spatial embeddings under either backend:
+   * a Vulkan context's scratch stays empty until this first needs it. */
+  return clipscope_explain_pixels_cpu (ctx->model, &ctx->scratch, pixels, embedding, spatial,
+                                       cancellable, error);
+}
+
 #ifndef HAVE_VULKAN
 ClipscopeVulkanDevice *
 clipscope_vulkan_list_devices (int     *n_devices,

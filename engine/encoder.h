@@ -63,6 +63,33 @@ gboolean clipscope_resnet_encode (ClipscopeModel   *model,
                                   GCancellable     *cancellable,
                                   GError          **error);
 
+/* Each writes out[1 + grid², embed_dim], projected, not yet normalised:
+ * row 0 the image's embedding, then one row per grid cell, row by row
+ * from the top left. @pixels is one image. */
+gboolean clipscope_vit_encode_spatial (ClipscopeModel   *model,
+                                       ClipscopeScratch *s,
+                                       const float      *pixels,
+                                       float            *out,
+                                       GCancellable     *cancellable,
+                                       GError          **error);
+
+gboolean clipscope_resnet_encode_spatial (ClipscopeModel   *model,
+                                          ClipscopeScratch *s,
+                                          const float      *pixels,
+                                          float            *out,
+                                          GCancellable     *cancellable,
+                                          GError          **error);
+
+/* explain.c: the same as clipscope_context_explain_pixels() on the CPU
+ * graphs, with the context's scratch. */
+gboolean clipscope_explain_pixels_cpu (ClipscopeModel   *model,
+                                       ClipscopeScratch *s,
+                                       const float      *pixels,
+                                       float            *embedding,
+                                       float            *spatial,
+                                       GCancellable     *cancellable,
+                                       GError          **error);
+
 /* @tokens: [n, context_length], zero-padded. */
 gboolean clipscope_text_encode (ClipscopeModel   *model,
                                 ClipscopeScratch *s,

@@ -3,7 +3,9 @@
  * A three-convolution stem and an average pool, four stages of Bottleneck
  * blocks that down-sample with average pools instead of strided
  * convolutions, and attention pooling: the mean of the final grid queries
- * the grid through one multi-head attention layer.
+ * the grid through one multi-head attention layer. For a spatial map,
+ * every token of that layer queries the grid in turn
+ * (clipscope_resnet_encode_spatial).
  *
  * Feature maps are [channels, height, width] per image. Convolutions are
  * matrix products over im2col columns, with the batch norms folded into
@@ -226,32 +228,75 @@ make_tokens (const ClipscopeResnet *r,
 }
 
 /* Attention pooling for the batch: the first token of each sequence
- * queries all of them; then the output projection. */
+ * queries all of them; then the output projection. With @every_query,
+ * every token of each sequence is a query in turn, and out holds one row
+ * per token, [n · seq, embed_dim], instead of [n, embed_dim]. */
 static gboolean
 attention_pool (const ClipscopeResnet *r,
                 int                    embed_dim,
                 ClipscopeScratch      *s,
                 const float           *tokens,
                 int                    n,
+                gboolean               every_query,
                 float                 *out,
                 GError               **error)
 {
   const int d = r->pool_dim, seq = r->pool_grid * r->pool_grid + 1;
-  g_autofree int *query_rows = g_new0 (int, n);
+  const int n_out = every_query ? n * seq : n;
+  g_autofree int *query_rows = every_query ? NULL : g_new0 (int, n);
   float *qkv, *scores, *pooled;
 
   if (!(qkv = clipscope_scratch_get (s, SCRATCH_QKV, (gsize) n * seq * 3 * d, error))
       || !(scores = clipscope_scratch_get (s, SCRATCH_SCORES, (gsize) seq * seq, error))
-      || !(pooled = clipscope_scratch_get (s, SCRATCH_ATTN, (gsize) n * d, error)))
+      || !(pooled = clipscope_scratch_get (s, SCRATCH_ATTN, (gsize) n_out * d, error)))
     return FALSE;
-  /* q only for the first token of each image: a row stride of seq rows. */
-  clipscope_cpu_linear (tokens, seq * d, n, d, r->pool_q_w, r->pool_q_b, d, qkv, seq * 3 * d, FALSE);
+  if (every_query)
+    clipscope_cpu_linear (tokens, d, n * seq, d, r->pool_q_w, r->pool_q_b, d, qkv, 3 * d, FALSE);
+  else
+    /* q only for the first token of each image: a row stride of seq rows. */
+    clipscope_cpu_linear (tokens, seq * d, n, d, r->pool_q_w, r->pool_q_b, d, qkv, seq * 3 * d, FALSE);
   clipscope_cpu_linear (tokens, d, n * seq, d, r->pool_k_w, r->pool_k_b, d, qkv + d, 3 * d, FALSE);
   clipscope_cpu_linear (tokens, d, n * seq, d, r->pool_v_w, r->pool_v_b, d, qkv + 2 * d, 3 * d, FALSE);
   clipscope_cpu_attention (qkv, qkv + d, qkv + 2 * d, 3 * d, n, seq, d, r->pool_heads,
                            FALSE, query_rows, scores, pooled, d);
-  clipscope_cpu_linear (pooled, d, n, d, r->pool_c_w, r->pool_c_b, embed_dim, out, embed_dim, FALSE);
+  clipscope_cpu_linear (pooled, d, n_out, d, r->pool_c_w, r->pool_c_b, embed_dim, out, embed_dim, FALSE);
   return TRUE;
+}
+
+/* tokens[n, seq, pool_dim]: the trunk and the pool's input tokens of each
+ * image. */
+static float *
+resnet_tokens (const ClipscopeResnet *r,
+               ClipscopeScratch      *s,
+               const float           *pixels,
+               int                    n,
+               GCancellable          *cancellable,
+               GError               **error)
+{
+  const gsize image = (gsize) 3 * r->image_size * r->image_size;
+  const gsize seq = (gsize) r->pool_grid * r->pool_grid + 1;
+  gsize act, cols;
+  float *maps, *tokens;
+  Maps m;
+
+  scratch_sizes (r, &act, &cols);
+  if (!(maps = clipscope_scratch_get (s, SCRATCH_X, 4 * act, error))
+      || !(m.cols = clipscope_scratch_get (s, SCRATCH_COLS, cols, error))
+      || !(tokens = clipscope_scratch_get (s, SCRATCH_TMP, n * seq * r->pool_dim, error)))
+    return NULL;
+  m.a = maps;
+  m.b = maps + act;
+  m.c = maps + 2 * act;
+  m.d = maps + 3 * act;
+
+  for (int i = 0; i < n; i++)
+    {
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return NULL;
+      trunk_forward (r, pixels + i * image, &m);
+      make_tokens (r, m.a, tokens + i * seq * r->pool_dim);
+    }
+  return tokens;
 }
 
 gboolean
@@ -264,28 +309,23 @@ clipscope_resnet_encode (ClipscopeModel   *model,
                          GError          **error)
 {
   const ClipscopeResnet *r = &model->resnet;
-  const gsize image = (gsize) 3 * r->image_size * r->image_size;
-  const gsize seq = (gsize) r->pool_grid * r->pool_grid + 1;
-  gsize act, cols;
-  float *maps, *tokens;
-  Maps m;
+  float *tokens = resnet_tokens (r, s, pixels, n, cancellable, error);
 
-  scratch_sizes (r, &act, &cols);
-  if (!(maps = clipscope_scratch_get (s, SCRATCH_X, 4 * act, error))
-      || !(m.cols = clipscope_scratch_get (s, SCRATCH_COLS, cols, error))
-      || !(tokens = clipscope_scratch_get (s, SCRATCH_TMP, n * seq * r->pool_dim, error)))
-    return FALSE;
-  m.a = maps;
-  m.b = maps + act;
-  m.c = maps + 2 * act;
-  m.d = maps + 3 * act;
+  return tokens != NULL
+         && attention_pool (r, model->info.embed_dim, s, tokens, n, FALSE, out, error);
+}
 
-  for (int i = 0; i < n; i++)
-    {
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        return FALSE;
-      trunk_forward (r, pixels + i * image, &m);
-      make_tokens (r, m.a, tokens + i * seq * r->pool_dim);
-    }
-  return attention_pool (r, model->info.embed_dim, s, tokens, n, out, error);
+gboolean
+clipscope_resnet_encode_spatial (ClipscopeModel   *model,
+                                 ClipscopeScratch *s,
+                                 const float      *pixels,
+                                 float            *out,
+                                 GCancellable     *cancellable,
+                                 GError          **error)
+{
+  const ClipscopeResnet *r = &model->resnet;
+  float *tokens = resnet_tokens (r, s, pixels, 1, cancellable, error);
+
+  return tokens != NULL
+         && attention_pool (r, model->info.embed_dim, s, tokens, 1, TRUE, out, error);
 }

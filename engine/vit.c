@@ -3,6 +3,9 @@
  * pixels → patches (the stride-p convolution as one matrix product) →
  * [class token; patches] + positions → LN_pre → blocks → LN_post of the
  * class token → projection.
+ *
+ * For a spatial map the same runs with LN_post and the projection applied
+ * to every token, the patches included (clipscope_vit_encode_spatial).
  */
 #include "encoder.h"
 #include "cpu/cpu-ops.h"
@@ -33,31 +36,28 @@ im2col_patches (const ClipscopeVit *v,
         }
 }
 
-gboolean
-clipscope_vit_encode (ClipscopeModel   *model,
-                      ClipscopeScratch *s,
-                      const float      *pixels,
-                      int               n,
-                      float            *out,
-                      GCancellable     *cancellable,
-                      GError          **error)
+/* x[n, seq, width]: the class token, then the patches, plus positions,
+ * through LN_pre — the input of the first block. */
+static float *
+embed_tokens (const ClipscopeVit *v,
+              ClipscopeScratch   *s,
+              const float        *pixels,
+              int                 n,
+              GError            **error)
 {
-  const ClipscopeVit *v = &model->vit;
-  const int w = v->tf.width, seq = 1 + v->n_patches, e = model->info.embed_dim;
+  const int w = v->tf.width, seq = 1 + v->n_patches;
   const gsize row_len = (gsize) 3 * v->patch_size * v->patch_size;
-  g_autofree int *pool_rows = g_new0 (int, n);   /* the class token */
-  float *x, *cols, *emb, *pooled;
+  float *x, *cols, *emb;
 
   if (!(x = clipscope_scratch_get (s, SCRATCH_X, (gsize) n * seq * w, error))
       || !(cols = clipscope_scratch_get (s, SCRATCH_COLS, (gsize) n * v->n_patches * row_len, error))
       || !(emb = clipscope_scratch_get (s, SCRATCH_TMP, (gsize) n * v->n_patches * w, error)))
-    return FALSE;
+    return NULL;
 
   /* emb[n · n_patches, width] = cols · patch_wᵀ (the conv has no bias). */
   im2col_patches (v, pixels, n, cols);
   clipscope_cpu_linear (cols, row_len, n * v->n_patches, row_len, v->patch_w, NULL, w, emb, w, FALSE);
 
-  /* x[n, seq, width]: the class token, then the patches, plus positions. */
   for (int i = 0; i < n; i++)
     for (int t = 0; t < seq; t++)
       {
@@ -69,13 +69,66 @@ clipscope_vit_encode (ClipscopeModel   *model,
           xr[j] = src[j] + pos[j];
       }
   clipscope_cpu_layer_norm (x, w, n * seq, w, v->ln_pre_w, v->ln_pre_b, v->tf.ln_eps, x, w);
+  return x;
+}
 
-  if (!clipscope_transformer_forward (&v->tf, x, n, seq, FALSE, pool_rows, s, cancellable, error))
+/* out[rows, embed_dim] = LN_post(x[rows, width]) · proj. */
+static gboolean
+project_rows (ClipscopeModel   *model,
+              ClipscopeScratch *s,
+              const float      *x,
+              int               rows,
+              float            *out,
+              GError          **error)
+{
+  const ClipscopeVit *v = &model->vit;
+  const int w = v->tf.width, e = model->info.embed_dim;
+  float *normed = clipscope_scratch_get (s, SCRATCH_TMP, (gsize) rows * w, error);
+
+  if (normed == NULL)
+    return FALSE;
+  clipscope_cpu_layer_norm (x, w, rows, w, v->ln_post_w, v->ln_post_b, v->tf.ln_eps, normed, w);
+  clipscope_cpu_linear (normed, w, rows, w, v->proj, NULL, e, out, e, FALSE);
+  return TRUE;
+}
+
+gboolean
+clipscope_vit_encode (ClipscopeModel   *model,
+                      ClipscopeScratch *s,
+                      const float      *pixels,
+                      int               n,
+                      float            *out,
+                      GCancellable     *cancellable,
+                      GError          **error)
+{
+  const ClipscopeVit *v = &model->vit;
+  g_autofree int *pool_rows = g_new0 (int, n);   /* the class token */
+  float *x;
+
+  if (!(x = embed_tokens (v, s, pixels, n, error))
+      || !clipscope_transformer_forward (&v->tf, x, n, 1 + v->n_patches, FALSE, pool_rows, s,
+                                         cancellable, error))
     return FALSE;
 
   /* x[0 : n] now holds the class tokens. */
-  pooled = emb;
-  clipscope_cpu_layer_norm (x, w, n, w, v->ln_post_w, v->ln_post_b, v->tf.ln_eps, pooled, w);
-  clipscope_cpu_linear (pooled, w, n, w, v->proj, NULL, e, out, e, FALSE);
-  return TRUE;
+  return project_rows (model, s, x, n, out, error);
+}
+
+gboolean
+clipscope_vit_encode_spatial (ClipscopeModel   *model,
+                              ClipscopeScratch *s,
+                              const float      *pixels,
+                              float            *out,
+                              GCancellable     *cancellable,
+                              GError          **error)
+{
+  const ClipscopeVit *v = &model->vit;
+  float *x;
+
+  /* Without pool rows the last block runs over every token, so the patch
+   * rows come out of it as fully as the class token does. */
+  return (x = embed_tokens (v, s, pixels, 1, error)) != NULL
+         && clipscope_transformer_forward (&v->tf, x, 1, 1 + v->n_patches, FALSE, NULL, s,
+                                           cancellable, error)
+         && project_rows (model, s, x, 1 + v->n_patches, out, error);
 }

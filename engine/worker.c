@@ -27,11 +27,12 @@ typedef enum {
   JOB_LOAD_MODEL,
   JOB_ENCODE_IMAGE,
   JOB_ENCODE_LABELS,
+  JOB_EXPLAIN_IMAGE,
 } JobKind;
 
 /* Source tags: ISO C has no cast from a function pointer to gpointer, so
  * the tags are the addresses of these instead of the _async functions. */
-static const char load_model_tag, encode_image_tag, encode_labels_tag;
+static const char load_model_tag, encode_image_tag, encode_labels_tag, explain_image_tag;
 
 typedef struct {
   JobKind  kind;
@@ -47,9 +48,10 @@ typedef struct {
 } LoadResult;
 
 typedef struct {
-  float *embeddings;
+  float *embeddings;   /* [n, embed_dim]; for an explain job [grid², embed_dim] */
   int    embed_dim;
   int    n_encoded;
+  int    grid;
 } EncodeResult;
 
 struct _ClipscopeWorker {
@@ -306,6 +308,36 @@ run_encode_labels (ClipscopeWorker *self,
   g_task_return_pointer (task, result, encode_result_free);
 }
 
+/* Spatial embeddings are not cached: a front end asks for those of the
+ * image it shows, once, and maps every label from them itself. */
+static void
+run_explain_image (ClipscopeWorker *self,
+                   GTask           *task,
+                   Job             *job)
+{
+  const ClipscopeModelInfo *info = clipscope_model_get_info (self->model);
+  const int grid = clipscope_model_get_explain_grid (self->model);
+  g_autoptr(GError) error = NULL;
+  g_autofree float *pixels = g_new (float, (gsize) 3 * info->image_size * info->image_size);
+  g_autofree float *spatial = g_new (float, (gsize) grid * grid * info->embed_dim);
+  EncodeResult *result;
+
+  if (!clipscope_model_preprocess_file (self->model, job->path, pixels, &error)
+      || !clipscope_context_explain_pixels (self->ctx, pixels, NULL, spatial,
+                                            g_task_get_cancellable (task), &error))
+    {
+      HAPPENS_BEFORE (task);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  result = g_new0 (EncodeResult, 1);
+  result->embeddings = g_steal_pointer (&spatial);
+  result->embed_dim = info->embed_dim;
+  result->grid = grid;
+  HAPPENS_BEFORE (task);
+  g_task_return_pointer (task, result, encode_result_free);
+}
+
 static gpointer
 worker_thread (gpointer data)
 {
@@ -332,6 +364,8 @@ worker_thread (gpointer data)
         {
           if (job->kind == JOB_ENCODE_IMAGE)
             run_encode_image (self, task, job);
+          else if (job->kind == JOB_EXPLAIN_IMAGE)
+            run_explain_image (self, task, job);
           else
             run_encode_labels (self, task, job);
         }
@@ -394,6 +428,18 @@ push_job (ClipscopeWorker     *self,
   g_async_queue_push (self->queue, task);
 }
 
+/* A job on one file or folder. */
+static Job *
+path_job_new (JobKind     kind,
+              const char *path)
+{
+  Job *job = g_new0 (Job, 1);
+
+  job->kind = kind;
+  job->path = g_strdup (path);
+  return job;
+}
+
 void
 clipscope_worker_load_model_async (ClipscopeWorker     *self,
                                    const char          *dir,
@@ -401,15 +447,11 @@ clipscope_worker_load_model_async (ClipscopeWorker     *self,
                                    GAsyncReadyCallback  callback,
                                    gpointer             user_data)
 {
-  Job *job;
-
   g_return_if_fail (self != NULL);
   g_return_if_fail (dir != NULL);
 
-  job = g_new0 (Job, 1);
-  job->kind = JOB_LOAD_MODEL;
-  job->path = g_strdup (dir);
-  push_job (self, job, &load_model_tag, cancellable, callback, user_data);
+  push_job (self, path_job_new (JOB_LOAD_MODEL, dir), &load_model_tag,
+            cancellable, callback, user_data);
 }
 
 ClipscopeModel *
@@ -446,15 +488,11 @@ clipscope_worker_encode_image_async (ClipscopeWorker     *self,
                                      GAsyncReadyCallback  callback,
                                      gpointer             user_data)
 {
-  Job *job;
-
   g_return_if_fail (self != NULL);
   g_return_if_fail (path != NULL);
 
-  job = g_new0 (Job, 1);
-  job->kind = JOB_ENCODE_IMAGE;
-  job->path = g_strdup (path);
-  push_job (self, job, &encode_image_tag, cancellable, callback, user_data);
+  push_job (self, path_job_new (JOB_ENCODE_IMAGE, path), &encode_image_tag,
+            cancellable, callback, user_data);
 }
 
 static float *
@@ -462,6 +500,7 @@ encode_finish (GAsyncResult  *result,
                gconstpointer  source_tag,
                int           *embed_dim,
                int           *n_encoded,
+               int           *grid,
                GError       **error)
 {
   EncodeResult *encoded;
@@ -479,6 +518,8 @@ encode_finish (GAsyncResult  *result,
     *embed_dim = encoded->embed_dim;
   if (n_encoded != NULL)
     *n_encoded = encoded->n_encoded;
+  if (grid != NULL)
+    *grid = encoded->grid;
   embeddings = g_steal_pointer (&encoded->embeddings);
   encode_result_free (encoded);
   return embeddings;
@@ -490,7 +531,7 @@ clipscope_worker_encode_image_finish (ClipscopeWorker  *self,
                                       int              *embed_dim,
                                       GError          **error)
 {
-  return encode_finish (result, &encode_image_tag, embed_dim, NULL, error);
+  return encode_finish (result, &encode_image_tag, embed_dim, NULL, NULL, error);
 }
 
 void
@@ -519,5 +560,29 @@ clipscope_worker_encode_labels_finish (ClipscopeWorker  *self,
                                        int              *n_encoded,
                                        GError          **error)
 {
-  return encode_finish (result, &encode_labels_tag, NULL, n_encoded, error);
+  return encode_finish (result, &encode_labels_tag, NULL, n_encoded, NULL, error);
+}
+
+void
+clipscope_worker_explain_image_async (ClipscopeWorker     *self,
+                                      const char          *path,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (path != NULL);
+
+  push_job (self, path_job_new (JOB_EXPLAIN_IMAGE, path), &explain_image_tag,
+            cancellable, callback, user_data);
+}
+
+float *
+clipscope_worker_explain_image_finish (ClipscopeWorker  *self,
+                                       GAsyncResult     *result,
+                                       int              *grid,
+                                       int              *embed_dim,
+                                       GError          **error)
+{
+  return encode_finish (result, &explain_image_tag, embed_dim, NULL, grid, error);
 }

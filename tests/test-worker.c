@@ -217,6 +217,58 @@ test_images (void)
   g_assert_cmpmem (good, e * sizeof (float), cached, e * sizeof (float));
 }
 
+static float *
+explain_image (ClipscopeWorker *worker,
+               const char      *path,
+               int             *grid,
+               GError         **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  clipscope_worker_explain_image_async (worker, path, NULL, store_result_cb, &result);
+  return clipscope_worker_explain_image_finish (worker, wait_result (&result), grid, NULL, error);
+}
+
+/* The worker's spatial embeddings are a context's; the same pass's image
+ * row is the ordinary embedding; a file that does not decode is named. */
+static void
+test_explain (void)
+{
+  g_autoptr(ClipscopeWorker) worker = loaded_worker ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ClipscopeModel) model = clipscope_model_load (fixture.model_dir, NULL, NULL, NULL);
+  ClipscopeContextOptions options = cpu_options ();
+  g_autoptr(ClipscopeContext) ctx = clipscope_context_new (model, &options, NULL);
+  const ClipscopeModelInfo *info = clipscope_model_get_info (model);
+  const int e = info->embed_dim, grid = clipscope_model_get_explain_grid (model);
+  g_autofree float *pixels = g_new (float, 3 * info->image_size * info->image_size);
+  g_autofree float *spatial = g_new (float, grid * grid * e);
+  g_autofree float *image = g_new (float, e);
+  g_autofree float *ordinary = g_new (float, e);
+  g_autofree float *got = NULL;
+  int got_grid = 0;
+
+  g_assert_cmpint (grid, ==, info->image_size / info->vision_patch_size);
+  got = explain_image (worker, fixture.image, &got_grid, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (got_grid, ==, grid);
+
+  g_assert_true (clipscope_model_preprocess_file (model, fixture.image, pixels, NULL));
+  g_assert_true (clipscope_context_explain_pixels (ctx, pixels, image, spatial, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (clipscope_context_encode_pixels (ctx, pixels, 1, ordinary, NULL, &error));
+  for (int i = 0; i < grid * grid * e; i++)
+    g_assert_cmpfloat_with_epsilon (got[i], spatial[i], 1e-6);
+  for (int i = 0; i < e; i++)
+    g_assert_cmpfloat_with_epsilon (image[i], ordinary[i], 1e-5);
+
+  g_clear_pointer (&got, g_free);
+  got = explain_image (worker, fixture.not_image, NULL, &error);
+  g_assert_null (got);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "notes.png"));
+}
+
 /* A model that fails to load leaves the previous one working. */
 static void
 test_failed_load_keeps_model (void)
@@ -412,6 +464,7 @@ main (int   argc,
   g_test_add_func ("/engine/worker/labels-and-cache", test_labels_and_cache);
   g_test_add_func ("/engine/worker/invalid-template", test_invalid_template);
   g_test_add_func ("/engine/worker/images", test_images);
+  g_test_add_func ("/engine/worker/explain", test_explain);
   g_test_add_func ("/engine/worker/failed-load-keeps-model", test_failed_load_keeps_model);
   g_test_add_func ("/engine/worker/no-model", test_no_model);
   g_test_add_func ("/engine/worker/cancel", test_cancel);
