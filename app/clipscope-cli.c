@@ -340,6 +340,10 @@ static int
 cmd_models (int    argc,
             char **argv);
 
+static int
+cmd_explain (int    argc,
+             char **argv);
+
 static const Command commands[] = {
   { "info", "", "Describe a model and the backend that would run it.", cmd_info },
   { "tokenize", "TEXT…", "Print CLIP token ids of each TEXT.", cmd_tokenize },
@@ -349,7 +353,17 @@ static const Command commands[] = {
   { "bench", "", "Time the encoders on random inputs.", cmd_bench },
   { "models", "list|download NAME|remove NAME|path NAME|add DIR",
     "List, download, remove and find models, or add a local model folder.", cmd_models },
+  { "explain", "IMAGE", "Write where in IMAGE the model sees a label, as a NumPy .npy map.", cmd_explain },
 };
+
+static const Command *
+find_command (const char *name)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (commands[i].name, name) == 0)
+      return &commands[i];
+  g_assert_not_reached ();
+}
 
 static int
 cmd_info (int    argc,
@@ -433,21 +447,31 @@ cmd_tokenize (int    argc,
 
 /* ---------------------------------------------------------- preprocess */
 
-/* A NumPy .npy (format 1.0) of a C-order float32 [3, size, size] array;
- * the header is padded so the data starts at a multiple of 64 bytes. */
+/* A NumPy .npy (format 1.0) of a C-order float32 array of @n_dims ≥ 2
+ * dimensions; the header is padded so the data starts at a multiple of
+ * 64 bytes. */
 static gboolean
 write_npy (const char  *path,
            const float *data,
-           int          size,
+           const int   *shape,
+           int          n_dims,
            GError     **error)
 {
-  g_autofree char *dict = g_strdup_printf ("{'descr': '<f4', 'fortran_order': False, 'shape': (3, %d, %d), }",
-                                           size, size);
-  gsize n = (gsize) 3 * size * size;
-  gsize header_len = ((10 + strlen (dict) + 1 + 63) / 64) * 64 - 10;
+  g_autoptr(GString) dims = g_string_new (NULL);
   g_autoptr(GString) out = g_string_new_len ("\x93NUMPY\x01\x00", 8);
-  guint8 len[2] = { header_len & 0xff, header_len >> 8 };
+  g_autofree char *dict = NULL;
+  gsize n = 1, header_len;
+  guint8 len[2];
 
+  for (int i = 0; i < n_dims; i++)
+    {
+      g_string_append_printf (dims, "%s%d", i > 0 ? ", " : "", shape[i]);
+      n *= shape[i];
+    }
+  dict = g_strdup_printf ("{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", dims->str);
+  header_len = ((10 + strlen (dict) + 1 + 63) / 64) * 64 - 10;
+  len[0] = header_len & 0xff;
+  len[1] = header_len >> 8;
   g_string_append_len (out, (const char *) len, 2);
   g_string_append (out, dict);
   while (out->len < 10 + header_len - 1)
@@ -492,7 +516,7 @@ cmd_preprocess (int    argc,
   size = clipscope_model_get_info (model)->image_size;
   pixels = g_new (float, (gsize) 3 * size * size);
   if (!clipscope_model_preprocess_file (model, argv[1], pixels, &error)
-      || !write_npy (npy, pixels, size, &error))
+      || !write_npy (npy, pixels, (const int[]) { 3, size, size }, 3, &error))
     return fail (error);
 
   json_builder_begin_object (b);
@@ -601,6 +625,25 @@ add_strv (GPtrArray *out,
     g_ptr_array_add (out, g_strdup (*s));
 }
 
+/* Adds CLIP's default template to an empty list, then checks each holds
+ * one {}; a usage error has been printed on FALSE. */
+static gboolean
+check_templates (const Command *cmd,
+                 GPtrArray     *templates)
+{
+  if (templates->len == 0)
+    g_ptr_array_add (templates, g_strdup ("a photo of a {}."));
+  for (guint i = 0; i < templates->len; i++)
+    if (!clipscope_template_is_valid (g_ptr_array_index (templates, i)))
+      {
+        g_autofree char *msg = g_strdup_printf ("template \"%s\" must hold exactly one {}",
+                                                (char *) g_ptr_array_index (templates, i));
+        usage_error (cmd->name, msg);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 static void
 add_classification (JsonBuilder        *b,
                     const char         *path,
@@ -665,15 +708,8 @@ cmd_classify (int    argc,
   if ((labels_file && !read_list_file (labels_file, labels, &error))
       || (templates_file && !read_list_file (templates_file, templates, &error)))
     return fail (error);
-  if (templates->len == 0)
-    g_ptr_array_add (templates, g_strdup ("a photo of a {}."));
-  for (guint i = 0; i < templates->len; i++)
-    if (!clipscope_template_is_valid (g_ptr_array_index (templates, i)))
-      {
-        g_autofree char *msg = g_strdup_printf ("template \"%s\" must hold exactly one {}",
-                                                (char *) g_ptr_array_index (templates, i));
-        return usage_error (cmd->name, msg);
-      }
+  if (!check_templates (cmd, templates))
+    return EXIT_USAGE;
   if (labels->len == 0)
     return usage_error (cmd->name, "no labels: give --label L or --labels-file F");
   if (argc < 2)
@@ -709,6 +745,118 @@ cmd_classify (int    argc,
   json_builder_end_array (b);
   json_builder_end_object (b);
   print_json (b);
+  return EXIT_SUCCESS;
+}
+
+/* ------------------------------------------------------------- explain */
+
+/* map[grid, grid] and the image's cosine with the label's embedding
+ * @label; the model's input is preprocessed from @path. */
+static gboolean
+explain_image (ClipscopeContext *ctx,
+               ClipscopeModel   *model,
+               const char       *path,
+               const float      *label,
+               float            *map,
+               float            *similarity,
+               GError          **error)
+{
+  const ClipscopeModelInfo *info = clipscope_model_get_info (model);
+  const int grid = clipscope_model_get_explain_grid (model), e = info->embed_dim;
+  g_autofree float *pixels = g_new (float, (gsize) 3 * info->image_size * info->image_size);
+  g_autofree float *spatial = g_new (float, (gsize) grid * grid * e);
+  g_autofree float *image = g_new (float, e);
+
+  if (!clipscope_model_preprocess_file (model, path, pixels, error)
+      || !clipscope_context_explain_pixels (ctx, pixels, image, spatial, NULL, error))
+    return FALSE;
+  clipscope_explain_map (spatial, grid * grid, label, e, map);
+  clipscope_explain_map (image, 1, label, e, similarity);
+  return TRUE;
+}
+
+/* {"path", "label", "grid": [g, g], "min", "max", "similarity"} */
+static void
+print_explanation (const char  *path,
+                   const char  *label,
+                   const float *map,
+                   int          grid,
+                   float        similarity)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  float low = map[0], high = map[0];
+
+  for (int i = 1; i < grid * grid; i++)
+    {
+      low = MIN (low, map[i]);
+      high = MAX (high, map[i]);
+    }
+  json_builder_begin_object (b);
+  add_string (b, "path", path);
+  add_string (b, "label", label);
+  json_builder_set_member_name (b, "grid");
+  json_builder_begin_array (b);
+  json_builder_add_int_value (b, grid);
+  json_builder_add_int_value (b, grid);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "min");
+  json_builder_add_double_value (b, low);
+  json_builder_set_member_name (b, "max");
+  json_builder_add_double_value (b, high);
+  json_builder_set_member_name (b, "similarity");
+  json_builder_add_double_value (b, similarity);
+  json_builder_end_object (b);
+  print_json (b);
+}
+
+static int
+cmd_explain (int    argc,
+             char **argv)
+{
+  const Command *cmd = find_command ("explain");
+  g_auto(GStrv) label_opts = NULL, template_opts = NULL;
+  g_autofree char *npy = NULL;
+  const GOptionEntry entries[] = {
+    { "label", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &label_opts, "The class name to map", "L" },
+    { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, &template_opts, "A prompt with {} (repeatable)", "T" },
+    { "npy", 0, 0, G_OPTION_ARG_FILENAME, &npy, "Where to write the grid × grid map", "OUT.npy" },
+    { NULL }
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) templates = g_ptr_array_new_null_terminated (0, g_free, TRUE);
+  g_autoptr(ClipscopeModel) model = NULL;
+  g_autoptr(ClipscopeContext) ctx = NULL;
+  g_autofree float *label = NULL, *map = NULL;
+  ClipscopeBackend backend;
+  float similarity;
+  int grid;
+
+  if (!parse_options (cmd, entries, &argc, &argv) || !check_common (cmd, &backend))
+    return EXIT_USAGE;
+  add_strv (templates, template_opts);
+  if (!check_templates (cmd, templates))
+    return EXIT_USAGE;
+  if (label_opts == NULL || g_strv_length (label_opts) != 1)
+    return usage_error (cmd->name, "give exactly one --label L");
+  if (argc != 2)
+    return usage_error (cmd->name, "expected exactly one IMAGE");
+  if (npy == NULL)
+    return usage_error (cmd->name, "--npy OUT.npy is required");
+  if ((model = load_model (&error)) == NULL
+      || (ctx = new_context (model, backend, 0, &error)) == NULL)
+    return fail (error);
+
+  grid = clipscope_model_get_explain_grid (model);
+  label = g_new (float, clipscope_model_get_info (model)->embed_dim);
+  map = g_new (float, (gsize) grid * grid);
+  if (!clipscope_context_encode_labels (ctx, (const char * const *) label_opts, 1,
+                                        (const char * const *) templates->pdata, (int) templates->len,
+                                        label, NULL, &error)
+      || !explain_image (ctx, model, argv[1], label, map, &similarity, &error)
+      || !write_npy (npy, map, (const int[]) { grid, grid }, 2, &error))
+    return fail (error);
+
+  print_explanation (argv[1], label_opts[0], map, grid, similarity);
   return EXIT_SUCCESS;
 }
 

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 __all__ = [
     "read_safetensors", "load_config", "load_model", "canonical_state",
     "encode_image", "encode_text", "encode_labels", "score", "logit_scale",
+    "spatial_embeddings", "explain_map",
     "preprocess_image", "Tokenizer",
 ]
 
@@ -346,7 +347,8 @@ def normalise(x):
 
 # ----------------------------------------------------------- image tower
 
-def _vit(s, cfg, x):
+def _vit_blocks(s, cfg, x):
+    """pixels → the last block's output, every token: [N, 1 + g², W]."""
     v = cfg["vision"]
     p = s["visual.conv1.weight"].shape[-1]
     act = quick_gelu if v["quick_gelu"] else gelu_erf
@@ -359,8 +361,17 @@ def _vit(s, cfg, x):
     for i in range(_n_blocks(s, "visual.transformer.")):
         x = residual_block(s, "visual.transformer.resblocks.%d." % i, x,
                            v["heads"], act, None, v["ln_eps"])
-    x = layer_norm(x[:, 0], s["visual.ln_post.weight"], s["visual.ln_post.bias"], v["ln_eps"])
+    return x
+
+
+def _vit_project(s, cfg, x):
+    """LN_post and the projection of tokens [..., W] → [..., E]."""
+    x = layer_norm(x, s["visual.ln_post.weight"], s["visual.ln_post.bias"], cfg["vision"]["ln_eps"])
     return x @ s["visual.proj"]
+
+
+def _vit(s, cfg, x):
+    return _vit_project(s, cfg, _vit_blocks(s, cfg, x)[:, 0])
 
 
 def _bottleneck(s, p, x, stride):
@@ -377,8 +388,9 @@ def _bottleneck(s, p, x, stride):
     return F.relu(out + idt)
 
 
-def _resnet(s, cfg, x):
-    v = cfg["vision"]
+def _resnet_tokens(s, x):
+    """pixels → the attention pool's input: [N, 1 + HW, C], the mean of
+    the final grid first, positions added."""
     x = F.relu(batch_norm(F.conv2d(x, s["visual.conv1.weight"], stride=2, padding=1), s, "visual.bn1."))
     x = F.relu(batch_norm(F.conv2d(x, s["visual.conv2.weight"], padding=1), s, "visual.bn2."))
     x = F.relu(batch_norm(F.conv2d(x, s["visual.conv3.weight"], padding=1), s, "visual.bn3."))
@@ -389,19 +401,26 @@ def _resnet(s, cfg, x):
             stride = 2 if (li > 0 and j == 0) else 1
             x = _bottleneck(s, "visual.layer%d.%d." % (li + 1, j), x, stride)
             j += 1
-    # attention pooling
     N, C = x.shape[:2]
     t = x.reshape(N, C, -1).transpose(1, 2)                       # [N, HW, C]
     t = torch.cat([t.mean(1, keepdim=True), t], 1)
-    t = t + s["visual.attnpool.positional_embedding"]
+    return t + s["visual.attnpool.positional_embedding"]
+
+
+def _attention_pool(s, cfg, queries, t):
+    """The attention pool with @queries [N, Lq, C] over all tokens @t."""
     a = "visual.attnpool."
-    o = attention(t[:, :1], t,
-                  s[a + "q_proj.weight"], s[a + "q_proj.bias"],
-                  s[a + "k_proj.weight"], s[a + "k_proj.bias"],
-                  s[a + "v_proj.weight"], s[a + "v_proj.bias"],
-                  s[a + "c_proj.weight"], s[a + "c_proj.bias"],
-                  v["heads"])
-    return o[:, 0]
+    return attention(queries, t,
+                     s[a + "q_proj.weight"], s[a + "q_proj.bias"],
+                     s[a + "k_proj.weight"], s[a + "k_proj.bias"],
+                     s[a + "v_proj.weight"], s[a + "v_proj.bias"],
+                     s[a + "c_proj.weight"], s[a + "c_proj.bias"],
+                     cfg["vision"]["heads"])
+
+
+def _resnet(s, cfg, x):
+    t = _resnet_tokens(s, x)
+    return _attention_pool(s, cfg, t[:, :1], t)[:, 0]
 
 
 def encode_image(state, cfg, pixels, dtype=torch.float64, normalize=True):
@@ -414,6 +433,30 @@ def encode_image(state, cfg, pixels, dtype=torch.float64, normalize=True):
         else:
             y = _resnet(s, cfg, x)
     return normalise(y) if normalize else y
+
+
+def spatial_embeddings(state, cfg, pixels, dtype=torch.float64):
+    """pixels [N, 3, S, S] → [N, grid, grid, E], unit rows: what the image
+    tower makes of each cell of its input grid.
+
+    ViT: every patch token of the last block through LN_post and the
+    projection, as the class token goes. ResNet: the attention pool with
+    each grid position's token as the query, over all tokens."""
+    s = _canon(state, dtype)
+    x = torch.as_tensor(np.asarray(pixels) if not torch.is_tensor(pixels) else pixels).to(dtype)
+    with torch.no_grad():
+        if cfg["vision"]["kind"] == "vit":
+            y = _vit_project(s, cfg, _vit_blocks(s, cfg, x)[:, 1:])
+        else:
+            t = _resnet_tokens(s, x)
+            y = _attention_pool(s, cfg, t[:, 1:], t)
+    grid = int(round(math.sqrt(y.shape[1])))
+    return normalise(y).reshape(y.shape[0], grid, grid, -1)
+
+
+def explain_map(state, cfg, pixels, label):
+    """[N, grid, grid] cosines of each cell with the unit vector @label [E]."""
+    return spatial_embeddings(state, cfg, pixels, label.dtype) @ label
 
 
 # ------------------------------------------------------------ text tower
