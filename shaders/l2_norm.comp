@@ -11,7 +11,6 @@ layout (push_constant) uniform Push {
   uint rows, dim, x_off;
 } p;
 
-shared afp partial[gl_WorkGroupSize.x];
 
 #include "reduce.glsl"
 

@@ -20,7 +20,6 @@ layout (push_constant) uniform Push {
   float eps;
 } p;
 
-shared afp partial[gl_WorkGroupSize.x];
 
 #include "reduce.glsl"
 

@@ -150,6 +150,37 @@ begin (gsize staging)
   g_assert_no_error (error);
 }
 
+/* Runs @run on a device created with the environment variable @name set
+ * to each of @values in turn (NULL-terminated), then restores the
+ * default device: the ways of the device that only its creation picks. */
+static void
+with_each_setting (const char        *name,
+                   const char *const *values,
+                   void             (*run) (void))
+{
+  ClipscopeVkDevice *saved = dev;
+  g_autofree char *old = g_strdup (g_getenv (name));
+
+  for (guint i = 0; values[i] != NULL; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("%s=%s", name, values[i]);
+      g_setenv (name, values[i], TRUE);
+      dev = clipscope_vk_device_new (TRUE, &error);
+      g_assert_no_error (error);
+      run ();
+      clipscope_vk_device_free (dev);
+    }
+  if (old != NULL)
+    g_setenv (name, old, TRUE);
+  else
+    g_unsetenv (name);
+  dev = saved;
+}
+
+static const char *const reduce_modes[] = { "tree", "subgroups", "subgroup", NULL };
+
 /* ------------------------------------------------------------- linear */
 
 typedef struct {
@@ -388,7 +419,7 @@ test_conv (void)
 /* --------------------------------------------------------- layer norm */
 
 static void
-test_layer_norm (void)
+run_layer_norm (void)
 {
   const int shapes[][3] = { { 1, 7, 0 }, { 50, 48, 3 }, { 77, 512, 0 }, { 5, 100, 9 } };
 
@@ -430,6 +461,13 @@ test_layer_norm (void)
       clipscope_vk_buffer_clear (dev, &bwb);
       clipscope_vk_buffer_clear (dev, &by);
     }
+}
+
+/* Every way of summing a row (see reduce.glsl). */
+static void
+test_layer_norm (void)
+{
+  with_each_setting ("CLIPSCOPE_VULKAN_REDUCE", reduce_modes, run_layer_norm);
 }
 
 /* ---------------------------------------------------------- attention */
@@ -603,7 +641,7 @@ test_assemble_tokens (void)
 }
 
 static void
-test_gather_pool_norm (void)
+test_gather_pool (void)
 {
   const int batch = 3, seq = 5, width = 7, h = 6, w = 4, c = 5, f = 2;
   g_autoptr(GRand) rng = g_rand_new_with_seed (SEED);
@@ -649,20 +687,47 @@ test_gather_pool_norm (void)
   submit ();
   check_close ("avg pool", got + GUARD, want, npool, 1e-6);
 
-  /* L2 normalisation in place, one row all zeros */
-  memset (x + width, 0, width * 4);
-  memcpy (want, x, nx * 4);
-  clipscope_cpu_l2_normalize (want, batch * seq, width);
-  begin ((2 * nx + 16) * 4);
-  clipscope_vk_upload (dev, &bout, 0, x, nx * 4);
-  clipscope_vk_op_l2_norm (dev, &bout, batch * seq, width);
-  clipscope_vk_download (dev, &bout, 0, got + GUARD, nx * 4);
-  submit ();
-  check_close ("l2 norm", got + GUARD, want, nx, 1e-6);
-
   clipscope_vk_buffer_clear (dev, &bx);
   clipscope_vk_buffer_clear (dev, &bidx);
   clipscope_vk_buffer_clear (dev, &bout);
+}
+
+/* L2 normalisation in place, with one row all zeros. */
+static void
+run_l2_norm (void)
+{
+  const int shapes[][2] = { { 15, 7 }, { 1, 512 }, { 77, 100 } };
+
+  g_test_message ("seed %u", SEED);
+  for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
+    {
+      const int rows = shapes[i][0], dim = shapes[i][1];
+      const gsize n = (gsize) rows * dim;
+      g_autoptr(GRand) rng = g_rand_new_with_seed (SEED + i);
+      g_autofree float *x = random_floats (rng, n, 2.0);
+      g_autofree float *want = g_new (float, n);
+      g_autofree float *got = sentinel_floats (n);
+      g_autofree char *what = g_strdup_printf ("l2 norm %dx%d seed %u", rows, dim, SEED + i);
+      ClipscopeVkBuffer bx;
+
+      memset (x + (gsize) (rows / 2) * dim, 0, dim * sizeof (float));
+      memcpy (want, x, n * sizeof (float));
+      clipscope_cpu_l2_normalize (want, rows, dim);
+      buffer_new (&bx, n * 4);
+      begin (2 * n * 4 + 256);
+      clipscope_vk_upload (dev, &bx, 0, x, n * 4);
+      clipscope_vk_op_l2_norm (dev, &bx, rows, dim);
+      clipscope_vk_download (dev, &bx, 0, got + GUARD, n * 4);
+      submit ();
+      check_close (what, got + GUARD, want, n, 1e-6);
+      clipscope_vk_buffer_clear (dev, &bx);
+    }
+}
+
+static void
+test_l2_norm (void)
+{
+  with_each_setting ("CLIPSCOPE_VULKAN_REDUCE", reduce_modes, run_l2_norm);
 }
 
 static void
@@ -713,7 +778,8 @@ main (int    argc,
   g_test_add_func ("/vulkan/attention", test_attention);
   g_test_add_func ("/vulkan/embed-tokens", test_embed_tokens);
   g_test_add_func ("/vulkan/assemble-tokens", test_assemble_tokens);
-  g_test_add_func ("/vulkan/gather-pool-norm", test_gather_pool_norm);
+  g_test_add_func ("/vulkan/gather-pool", test_gather_pool);
+  g_test_add_func ("/vulkan/l2-norm", test_l2_norm);
   status = g_test_run ();
   clipscope_vk_device_free (dev);
   {

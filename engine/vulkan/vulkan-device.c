@@ -26,6 +26,8 @@ struct _ClipscopeVkDevice {
   uint32_t                         local_size[CLIPSCOPE_VK_N_KERNELS];
   uint32_t                         tile_m, tile_n;
   gboolean                         texel;
+  uint32_t                         subgroup_size;
+  gboolean                         subgroup_reduce;
 
   /* Recording state */
   GError                          *error;        /* the first failure */
@@ -48,7 +50,8 @@ struct _ClipscopeVkDevice {
   VkDescriptorSetLayout            set_layout;
   VkPipelineLayout                 pipeline_layout;
   VkPipelineCache                  cache;
-  VkPipeline                       pipelines[CLIPSCOPE_VK_N_KERNELS];
+  GHashTable                      *pipelines;     /* PIPELINE_KEY → VkPipeline * */
+  gboolean                         cache_grown;
   VkDescriptorPool                 descriptor_pool;
   VkCommandPool                    command_pool;
   VkCommandBuffer                  cmd;
@@ -425,6 +428,12 @@ clipscope_vk_buffer_init_half (ClipscopeVkDevice *d,
 }
 
 gboolean
+clipscope_vk_device_has_subgroup_reduce (ClipscopeVkDevice *d)
+{
+  return d->subgroup_reduce != 0;
+}
+
+gboolean
 clipscope_vk_device_has_texel (ClipscopeVkDevice *d)
 {
   return d->texel;
@@ -518,6 +527,42 @@ create_layouts (ClipscopeVkDevice *d,
                                 "vkCreateDescriptorPool", error);
 }
 
+/* How layer_norm.comp and l2_norm.comp sum a row (see reduce.glsl):
+ * with subgroup arithmetic, one subgroup a row on CPU implementations,
+ * whose subgroup is their SIMD width, and subgroups and shared memory on
+ * GPUs; without, a tree in shared memory. CLIPSCOPE_VULKAN_REDUCE=tree,
+ * subgroups or subgroup picks one (where the device can). */
+static void
+choose_reduce (ClipscopeVkDevice *d)
+{
+  VkPhysicalDeviceSubgroupProperties sub = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
+  };
+  VkPhysicalDeviceProperties2 props = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+    .pNext = &sub,
+  };
+  const char *want = g_getenv ("CLIPSCOPE_VULKAN_REDUCE");
+  gboolean can;
+
+  vkGetPhysicalDeviceProperties2 (d->physical, &props);
+  d->subgroup_size = sub.subgroupSize;
+  can = (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT)
+        && (sub.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT)
+        && (sub.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT)
+        && sub.subgroupSize >= 1 && sub.subgroupSize <= d->props.limits.maxComputeWorkGroupSize[0];
+  d->subgroup_reduce = !can ? 0 : d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 2 : 1;
+  if (g_strcmp0 (want, "tree") == 0)
+    d->subgroup_reduce = 0;
+  else if (can && g_strcmp0 (want, "subgroups") == 0)
+    d->subgroup_reduce = 1;
+  else if (can && g_strcmp0 (want, "subgroup") == 0)
+    d->subgroup_reduce = 2;
+  if (d->subgroup_reduce == 2)
+    d->local_size[CLIPSCOPE_VK_LAYER_NORM_SUBGROUP] = d->local_size[CLIPSCOPE_VK_L2_NORM_SUBGROUP]
+      = d->subgroup_size;
+}
+
 /* Workgroup sizes and the product's register tile. CPU implementations
  * run one invocation per SIMD lane and gain from large register tiles,
  * as long as the tile loops are unrolled (see gemm.comp): on lavapipe
@@ -542,6 +587,7 @@ choose_sizes (ClipscopeVkDevice *d)
     }
   for (int k = 0; k < CLIPSCOPE_VK_N_KERNELS; k++)
     d->local_size[k] = 64;
+  choose_reduce (d);
 }
 
 /* Uniform texel buffers of float32 vec4s, and float16 ones where weights
@@ -558,17 +604,39 @@ query_texel (ClipscopeVkDevice *d)
              && g_strcmp0 (g_getenv ("CLIPSCOPE_VULKAN_DISABLE_TEXEL"), "1") != 0;
 }
 
-static gboolean
+/* Pipelines are built on first use, one per kernel and variant (a
+ * specialization of it, such as attention's head dimension), so that a
+ * device builds only what its models use. */
+#define PIPELINE_KEY(kernel, variant) GUINT_TO_POINTER (((guint) (kernel) << 16) | (variant))
+
+/* The specialization constants every kernel may declare; one a kernel
+ * does not declare is ignored. */
+enum {
+  SPEC_LOCAL_SIZE_X,
+  SPEC_TILE_M,
+  SPEC_TILE_N,
+  SPEC_LOCAL_SIZE_Y,
+  SPEC_VARIANT,
+  SPEC_SUBGROUP_REDUCE,
+  N_SPEC
+};
+
+static VkPipeline
 create_pipeline (ClipscopeVkDevice *d,
                  ClipscopeVkKernel  k,
+                 uint32_t           variant,
                  GError           **error)
 {
-  uint32_t spec[3] = { d->local_size[k], d->tile_m, d->tile_n };
-  VkSpecializationMapEntry entries[3] = {
-    { 0, 0, 4 }, { 1, 4, 4 }, { 2, 8, 4 },
+  uint32_t spec[N_SPEC] = {
+    [SPEC_LOCAL_SIZE_X] = d->local_size[k],
+    [SPEC_TILE_M] = d->tile_m,
+    [SPEC_TILE_N] = d->tile_n,
+    [SPEC_LOCAL_SIZE_Y] = 1,
+    [SPEC_VARIANT] = variant,
+    [SPEC_SUBGROUP_REDUCE] = d->subgroup_reduce,
   };
-  gboolean gemm = k <= CLIPSCOPE_VK_CONV_F16 || k == CLIPSCOPE_VK_GEMM_TEXEL;
-  VkSpecializationInfo spec_info = { gemm ? 3 : 1, entries, sizeof spec, spec };
+  VkSpecializationMapEntry entries[N_SPEC];
+  VkSpecializationInfo spec_info = { N_SPEC, entries, sizeof spec, spec };
   VkShaderModuleCreateInfo module_info = { .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO };
   VkComputePipelineCreateInfo info = {
     .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
@@ -581,43 +649,59 @@ create_pipeline (ClipscopeVkDevice *d,
     .layout = d->pipeline_layout,
   };
   VkShaderModule module = VK_NULL_HANDLE;
+  VkPipeline pipeline = VK_NULL_HANDLE;
   const char *name;
   gboolean ok;
 
+  for (uint32_t i = 0; i < N_SPEC; i++)
+    entries[i] = (VkSpecializationMapEntry) { i, i * sizeof spec[0], sizeof spec[0] };
   module_info.pCode = clipscope_vk_shader_code (k, &module_info.codeSize, &name);
   if (!clipscope_vk_check (vkCreateShaderModule (d->device, &module_info, NULL, &module),
                            "vkCreateShaderModule", error))
-    return FALSE;
+    return VK_NULL_HANDLE;
   info.stage.module = module;
-  ok = clipscope_vk_check (vkCreateComputePipelines (d->device, d->cache, 1, &info, NULL,
-                                                     &d->pipelines[k]),
+  ok = clipscope_vk_check (vkCreateComputePipelines (d->device, d->cache, 1, &info, NULL, &pipeline),
                            "vkCreateComputePipelines", error);
   vkDestroyShaderModule (d->device, module, NULL);
   if (!ok)
-    g_prefix_error (error, "kernel %s: ", name);
-  return ok;
+    {
+      g_prefix_error (error, "kernel %s: ", name);
+      return VK_NULL_HANDLE;
+    }
+  d->cache_grown = TRUE;
+  return pipeline;
 }
 
-static gboolean
-create_pipelines (ClipscopeVkDevice *d,
-                  GError           **error)
+/* The pipeline of @kernel and @variant, built now if need be; or none,
+ * with the recording's error set. */
+static VkPipeline
+get_pipeline (ClipscopeVkDevice *d,
+              ClipscopeVkKernel  kernel,
+              uint32_t           variant)
 {
-  clipscope_vk_pipeline_cache_load (d->device, &d->props, &d->cache);
-  for (int k = 0; k < CLIPSCOPE_VK_N_KERNELS; k++)
-    {
-      gboolean f16_kernel = k == CLIPSCOPE_VK_GEMM_F16 || k == CLIPSCOPE_VK_CONV_F16
-                            || k == CLIPSCOPE_VK_EMBED_TOKENS_F16;
+  VkPipeline *found = g_hash_table_lookup (d->pipelines, PIPELINE_KEY (kernel, variant));
+  VkPipeline pipeline;
 
-      /* The float16 variants need 16-bit storage to be enabled. */
-      gboolean texel_kernel = k == CLIPSCOPE_VK_GEMM_TEXEL || k == CLIPSCOPE_VK_ATTENTION_TEXEL;
+  if (found != NULL)
+    return *found;
+  if ((pipeline = create_pipeline (d, kernel, variant, &d->error)) == VK_NULL_HANDLE)
+    return VK_NULL_HANDLE;
+  found = g_new (VkPipeline, 1);
+  *found = pipeline;
+  g_hash_table_insert (d->pipelines, PIPELINE_KEY (kernel, variant), found);
+  return pipeline;
+}
 
-      if ((f16_kernel && !d->f16) || (texel_kernel && !d->texel))
-        continue;
-      if (!create_pipeline (d, k, error))
-        return FALSE;
-    }
-  clipscope_vk_pipeline_cache_save (d->device, &d->props, d->cache);
-  return TRUE;
+static void
+destroy_pipelines (ClipscopeVkDevice *d)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, d->pipelines);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    vkDestroyPipeline (d->device, *(VkPipeline *) value, NULL);
+  g_hash_table_remove_all (d->pipelines);
 }
 
 static gboolean
@@ -762,6 +846,7 @@ clipscope_vk_device_new (gboolean allow_cpu,
   ClipscopeVkDevice *d = g_new0 (ClipscopeVkDevice, 1);
 
   d->downloads = g_array_new (FALSE, FALSE, sizeof (Download));
+  d->pipelines = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   if ((d->instance = clipscope_vk_instance_get (error)) == VK_NULL_HANDLE
       || (clipscope_vk_validation_requested () && !create_messenger (d, error))
       || !clipscope_vk_choose_device (d->instance, allow_cpu, &d->physical, &d->queue_family, error))
@@ -773,9 +858,9 @@ clipscope_vk_device_new (gboolean allow_cpu,
   if (!create_device (d, error))
     goto fail;
   query_texel (d);
-  if (!create_layouts (d, error) || !create_pipelines (d, error)
-      || !create_commands (d, error) || !create_profile (d, error))
+  if (!create_layouts (d, error) || !create_commands (d, error) || !create_profile (d, error))
     goto fail;
+  clipscope_vk_pipeline_cache_load (d->device, &d->props, &d->cache);
   return d;
 
 fail:
@@ -806,9 +891,9 @@ clipscope_vk_device_free (ClipscopeVkDevice *d)
         vkDestroyCommandPool (d->device, d->command_pool, NULL);
       if (d->descriptor_pool != VK_NULL_HANDLE)
         vkDestroyDescriptorPool (d->device, d->descriptor_pool, NULL);
-      for (int k = 0; k < CLIPSCOPE_VK_N_KERNELS; k++)
-        if (d->pipelines[k] != VK_NULL_HANDLE)
-          vkDestroyPipeline (d->device, d->pipelines[k], NULL);
+      destroy_pipelines (d);
+      if (d->cache != VK_NULL_HANDLE && d->cache_grown)
+        clipscope_vk_pipeline_cache_save (d->device, &d->props, d->cache);
       if (d->cache != VK_NULL_HANDLE)
         vkDestroyPipelineCache (d->device, d->cache, NULL);
       if (d->pipeline_layout != VK_NULL_HANDLE)
@@ -827,6 +912,7 @@ clipscope_vk_device_free (ClipscopeVkDevice *d)
   g_clear_error (&d->error);
   g_array_unref (d->downloads);
   g_clear_pointer (&d->timed, g_ptr_array_unref);
+  g_hash_table_unref (d->pipelines);
   g_clear_pointer (&d->profile_ns, g_hash_table_unref);
   g_free (d->label);
   g_free (d->name);
@@ -1000,6 +1086,19 @@ clipscope_vk_dispatch (ClipscopeVkDevice             *d,
                        uint32_t                       groups_x,
                        uint32_t                       groups_y)
 {
+  clipscope_vk_dispatch_variant (d, kernel, 0, bufs, push, push_size, groups_x, groups_y);
+}
+
+void
+clipscope_vk_dispatch_variant (ClipscopeVkDevice             *d,
+                               ClipscopeVkKernel              kernel,
+                               uint32_t                       variant,
+                               const ClipscopeVkBuffer *const bufs[CLIPSCOPE_VK_MAX_BINDINGS],
+                               const void                    *push,
+                               gsize                          push_size,
+                               uint32_t                       groups_x,
+                               uint32_t                       groups_y)
+{
   VkDescriptorSetAllocateInfo alloc = {
     .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
     .descriptorPool = d->descriptor_pool,
@@ -1010,9 +1109,10 @@ clipscope_vk_dispatch (ClipscopeVkDevice             *d,
   VkWriteDescriptorSet writes[CLIPSCOPE_VK_MAX_BINDINGS + 2];
   VkBufferView views[2];
   VkDescriptorSet set;
+  VkPipeline pipeline;
   VkResult r;
 
-  g_assert (push_size <= PUSH_BYTES && d->pipelines[kernel] != VK_NULL_HANDLE);
+  g_assert (push_size <= PUSH_BYTES);
   if (d->error != NULL || groups_x == 0 || groups_y == 0)
     return;
   if (groups_x > d->props.limits.maxComputeWorkGroupCount[0]
@@ -1024,6 +1124,8 @@ clipscope_vk_dispatch (ClipscopeVkDevice             *d,
                    d->props.limits.maxComputeWorkGroupCount[1]);
       return;
     }
+  if ((pipeline = get_pipeline (d, kernel, variant)) == VK_NULL_HANDLE)
+    return;
   if ((r = vkAllocateDescriptorSets (d->device, &alloc, &set)) != VK_SUCCESS)
     {
       record_error (d, r, "vkAllocateDescriptorSets");
@@ -1063,7 +1165,7 @@ clipscope_vk_dispatch (ClipscopeVkDevice             *d,
                   VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
                   VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                   VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
-  vkCmdBindPipeline (d->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipelines[kernel]);
+  vkCmdBindPipeline (d->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
   vkCmdBindDescriptorSets (d->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline_layout, 0, 1,
                            &set, 0, NULL);
   vkCmdPushConstants (d->cmd, d->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,

@@ -34,6 +34,8 @@ typedef enum {
   CLIPSCOPE_VK_GEMM_TEXEL,
   CLIPSCOPE_VK_ATTENTION_TEXEL,
   CLIPSCOPE_VK_IM2COL,
+  CLIPSCOPE_VK_LAYER_NORM_SUBGROUP,
+  CLIPSCOPE_VK_L2_NORM_SUBGROUP,
   CLIPSCOPE_VK_N_KERNELS,
 } ClipscopeVkKernel;
 
@@ -82,6 +84,9 @@ gboolean clipscope_vk_buffer_init_half (ClipscopeVkDevice *d,
 /* Whether the buffers have texel views and gemm_texel exists (see
  * gemm.comp); CLIPSCOPE_VULKAN_DISABLE_TEXEL=1 turns them off. */
 gboolean clipscope_vk_device_has_texel (ClipscopeVkDevice *d);
+/* Whether layer_norm and l2_norm take their _SUBGROUP variants (see
+ * reduce.glsl); CLIPSCOPE_VULKAN_REDUCE=tree turns them off. */
+gboolean clipscope_vk_device_has_subgroup_reduce (ClipscopeVkDevice *d);
 void clipscope_vk_buffer_clear (ClipscopeVkDevice *d,
                                 ClipscopeVkBuffer *buf);
 
@@ -119,6 +124,16 @@ void clipscope_vk_dispatch (ClipscopeVkDevice             *d,
                             gsize                          push_size,
                             uint32_t                       groups_x,
                             uint32_t                       groups_y);
+/* The same for the pipeline of @kernel specialized to @variant (its
+ * specialization constant 4), built on first use. */
+void clipscope_vk_dispatch_variant (ClipscopeVkDevice             *d,
+                                    ClipscopeVkKernel              kernel,
+                                    uint32_t                       variant,
+                                    const ClipscopeVkBuffer *const bufs[CLIPSCOPE_VK_MAX_BINDINGS],
+                                    const void                    *push,
+                                    gsize                          push_size,
+                                    uint32_t                       groups_x,
+                                    uint32_t                       groups_y);
 /* The workgroup size @kernel was built with, and for the product the
  * register tile of one invocation. */
 uint32_t clipscope_vk_kernel_local_size (ClipscopeVkDevice *d,

@@ -161,7 +161,9 @@ clipscope_vk_op_layer_norm (ClipscopeVkDevice *d,
   };
 
   /* One workgroup per row. */
-  clipscope_vk_dispatch (d, CLIPSCOPE_VK_LAYER_NORM, bufs, &p, sizeof p, rows, 1);
+  clipscope_vk_dispatch (d, clipscope_vk_device_has_subgroup_reduce (d) ? CLIPSCOPE_VK_LAYER_NORM_SUBGROUP
+                                                                        : CLIPSCOPE_VK_LAYER_NORM,
+                         bufs, &p, sizeof p, rows, 1);
 }
 
 void
@@ -284,5 +286,7 @@ clipscope_vk_op_l2_norm (ClipscopeVkDevice       *d,
   const ClipscopeVkBuffer *bufs[] = { x, NULL, NULL, NULL };
   const uint32_t p[] = { rows, dim, 0 };
 
-  clipscope_vk_dispatch (d, CLIPSCOPE_VK_L2_NORM, bufs, p, sizeof p, rows, 1);
+  clipscope_vk_dispatch (d, clipscope_vk_device_has_subgroup_reduce (d) ? CLIPSCOPE_VK_L2_NORM_SUBGROUP
+                                                                        : CLIPSCOPE_VK_L2_NORM,
+                         bufs, p, sizeof p, rows, 1);
 }

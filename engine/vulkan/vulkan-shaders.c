@@ -47,6 +47,12 @@ static const uint32_t attention_texel[] =
 static const uint32_t im2col[] =
 #include "im2col.spv.h"
 ;
+static const uint32_t layer_norm_subgroup[] =
+#include "layer_norm_subgroup.spv.h"
+;
+static const uint32_t l2_norm_subgroup[] =
+#include "l2_norm_subgroup.spv.h"
+;
 
 #define SHADER(s) { #s, s, sizeof s }
 
@@ -70,6 +76,8 @@ static const struct {
   [CLIPSCOPE_VK_GEMM_TEXEL] = SHADER (gemm_texel),
   [CLIPSCOPE_VK_ATTENTION_TEXEL] = SHADER (attention_texel),
   [CLIPSCOPE_VK_IM2COL] = SHADER (im2col),
+  [CLIPSCOPE_VK_LAYER_NORM_SUBGROUP] = SHADER (layer_norm_subgroup),
+  [CLIPSCOPE_VK_L2_NORM_SUBGROUP] = SHADER (l2_norm_subgroup),
 };
 
 const uint32_t *
