@@ -1,5 +1,5 @@
 /* scoring.c — zero-shot scores from embeddings */
-#include "clipscope-private.h"
+#include "fewshot.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -51,17 +51,106 @@ clipscope_score (const float *images,
   if (probabilities == NULL)
     return;
   for (int i = 0; i < n_images; i++)
+    clipscope_softmax (similarity + (gsize) i * n_labels, n_labels, logit_scale,
+                       probabilities + (gsize) i * n_labels);
+}
+
+void
+clipscope_softmax (const float *x,
+                   int          n,
+                   float        scale,
+                   float       *out)
+{
+  double max = x[0], sum = 0.0;
+
+  /* Subtracting the largest logit keeps exp from overflowing. */
+  for (int j = 1; j < n; j++)
+    max = MAX (max, x[j]);
+  for (int j = 0; j < n; j++)
+    sum += exp ((double) scale * (x[j] - max));
+  for (int j = 0; j < n; j++)
+    out[j] = (float) (exp ((double) scale * (x[j] - max)) / sum);
+}
+
+/* The sum of the other templates' embeddings is S − t_k, so one pass over
+ * the templates gives every leave-one-out ensemble: its dot product with
+ * the image is image·S − image·t_k, and its squared norm is
+ * ‖S‖² − 2 S·t_k + ‖t_k‖². Sums are kept in double, which keeps that
+ * difference exact enough even when two templates nearly coincide. */
+float
+clipscope_template_contributions (const float *texts,
+                                  int          n_templates,
+                                  const float *image,
+                                  int          dim,
+                                  float       *cosines,
+                                  float       *without)
+{
+  g_autofree double *sum = NULL;     /* S[dim], the sum of the templates */
+  double image_sum = 0.0, sum_sq = 0.0;
+
+  g_return_val_if_fail (texts != NULL && image != NULL && cosines != NULL, NAN);
+  g_return_val_if_fail (n_templates > 0 && dim > 0, NAN);
+
+  sum = g_new0 (double, dim);
+  for (int k = 0; k < n_templates; k++)
+    for (int i = 0; i < dim; i++)
+      sum[i] += texts[(gsize) k * dim + i];
+  for (int i = 0; i < dim; i++)
+    {
+      image_sum += sum[i] * image[i];
+      sum_sq += sum[i] * sum[i];
+    }
+
+  for (int k = 0; k < n_templates; k++)
+    {
+      const float *t = texts + (gsize) k * dim;
+      double dot = 0.0, sum_dot = 0.0, t_sq = 0.0, rest_sq;
+
+      for (int i = 0; i < dim; i++)
+        {
+          dot += (double) t[i] * image[i];
+          sum_dot += sum[i] * t[i];
+          t_sq += (double) t[i] * t[i];
+        }
+      cosines[k] = (float) dot;
+      if (without == NULL)
+        continue;
+      rest_sq = sum_sq - 2.0 * sum_dot + t_sq;
+      without[k] = n_templates > 1 && rest_sq > 1e-12 ? (float) ((image_sum - dot) / sqrt (rest_sq))
+                                                      : NAN;
+    }
+  return sum_sq > 0.0 ? (float) (image_sum / sqrt (sum_sq)) : NAN;
+}
+
+int
+clipscope_score_top (const float *similarity,
+                     const float *probabilities,
+                     int          n_images,
+                     int          n_labels,
+                     float        threshold,
+                     int         *top)
+{
+  int n_unclassified = 0;
+
+  g_return_val_if_fail (similarity != NULL && top != NULL, 0);
+  g_return_val_if_fail (n_images >= 0 && n_labels > 0, 0);
+
+  for (int i = 0; i < n_images; i++)
     {
       const float *s = similarity + (gsize) i * n_labels;
-      float *p = probabilities + (gsize) i * n_labels;
-      double max = s[0], sum = 0.0;
+      const float *rank = probabilities ? probabilities + (gsize) i * n_labels : s;
+      int best = 0;
 
-      /* Subtracting the largest logit keeps exp from overflowing. */
       for (int j = 1; j < n_labels; j++)
-        max = MAX (max, s[j]);
-      for (int j = 0; j < n_labels; j++)
-        sum += exp ((double) logit_scale * (s[j] - max));
-      for (int j = 0; j < n_labels; j++)
-        p[j] = (float) (exp ((double) logit_scale * (s[j] - max)) / sum);
+        if (rank[j] > rank[best])
+          best = j;
+      /* A NaN cosine passes no threshold but the absent one. */
+      if (threshold > -INFINITY && !(s[best] >= threshold))
+        {
+          best = -1;
+          n_unclassified++;
+        }
+      top[i] = best;
     }
+  return n_unclassified;
 }
