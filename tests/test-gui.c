@@ -15,6 +15,7 @@
 
 #include "clipscope-application.h"
 #include "clipscope-colormap.h"
+#include "clipscope-explain-panel.h"
 #include "clipscope-export.h"
 #include "clipscope-heatmap-view.h"
 #include "clipscope-models.h"
@@ -276,14 +277,29 @@ test_template_validation (void)
 
 /* ------------------------------------------------------------ scores */
 
+/* Runs the CLI with @argv (NULL-terminated) and parses what it prints. */
+static JsonObject *
+run_cli (GPtrArray  *argv,
+         JsonParser *parser)
+{
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               &out, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
+  g_assert_no_error (error);
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
 static JsonObject *
 run_classify (JsonParser *parser,
               const char *backend)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autofree char *out = NULL;
-  g_autoptr(GError) error = NULL;
-  int status = 0;
 
   g_ptr_array_add (argv, (char *) g_getenv ("CLIPSCOPE_CLI"));
   g_ptr_array_add (argv, (char *) "classify");
@@ -305,14 +321,7 @@ run_classify (JsonParser *parser,
   for (int i = 0; i < N_IMAGES; i++)
     g_ptr_array_add (argv, image_paths[i]);
   g_ptr_array_add (argv, NULL);
-
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               &out, NULL, &status, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (status, ==, 0);
-  g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
-  g_assert_no_error (error);
-  return json_node_get_object (json_parser_get_root (parser));
+  return run_cli (argv, parser);
 }
 
 static void
@@ -1317,6 +1326,196 @@ test_app_screenshot (void)
   g_assert_cmpuint (count_pixels_near (png, &accent, 1), >, 300);
 }
 
+/* ------------------------------------------------------------ explain */
+
+/* The map `clipscope explain` writes for @label on @image, [grid²]. */
+static float *
+run_explain (const char *image,
+             const char *label,
+             const char *backend,
+             int        *grid)
+{
+  g_autofree char *npy = g_build_filename (workdir, "explain.npy", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *data = NULL;
+  gsize length = 0, header;
+  float *map;
+
+  g_ptr_array_add (argv, (char *) g_getenv ("CLIPSCOPE_CLI"));
+  g_ptr_array_add (argv, (char *) "explain");
+  g_ptr_array_add (argv, (char *) "--backend");
+  g_ptr_array_add (argv, (char *) backend);
+  g_ptr_array_add (argv, (char *) "--model");
+  g_ptr_array_add (argv, model_dir);
+  g_ptr_array_add (argv, (char *) "--label");
+  g_ptr_array_add (argv, (char *) label);
+  for (const char **t = templates; *t != NULL; t++)
+    {
+      g_ptr_array_add (argv, (char *) "--template");
+      g_ptr_array_add (argv, (char *) *t);
+    }
+  g_ptr_array_add (argv, (char *) "--npy");
+  g_ptr_array_add (argv, npy);
+  g_ptr_array_add (argv, (char *) image);
+  g_ptr_array_add (argv, NULL);
+  *grid = (int) json_array_get_int_element (
+            json_object_get_array_member (run_cli (argv, parser), "grid"), 0);
+
+  /* A .npy: magic, version, a little-endian header length, the header. */
+  g_assert_true (g_file_get_contents (npy, &data, &length, NULL));
+  header = 10 + ((guint8) data[8] | (guint8) data[9] << 8);
+  g_assert_cmpuint (length, ==, header + (gsize) *grid * *grid * sizeof (float));
+  map = g_new (float, *grid * *grid);
+  memcpy (map, data + header, (gsize) *grid * *grid * sizeof (float));
+  return map;
+}
+
+/* The window as it is drawn now. */
+static GdkPixbuf *
+render_window (ClipscopeWindow *window)
+{
+  g_autofree char *path = g_build_filename (workdir, "explain-window.png", NULL);
+  g_autoptr(GError) error = NULL;
+  GdkPixbuf *png;
+
+  wait_ms (100);
+  for (int i = 0; i < 40 && !clipscope_window_save_screenshot (window, path, NULL); i++)
+    wait_ms (50);
+  png = gdk_pixbuf_new_from_file (path, &error);
+  g_assert_no_error (error);
+  return png;
+}
+
+/* Whether the pixel of @png at (x, y) has @t's viridis colour. */
+static gboolean
+pixel_is_viridis (GdkPixbuf *png,
+                  double     x,
+                  double     y,
+                  double     t)
+{
+  const guchar *p = gdk_pixbuf_read_pixels (png) + (int) y * gdk_pixbuf_get_rowstride (png)
+                    + (int) x * gdk_pixbuf_get_n_channels (png);
+  GdkRGBA c;
+
+  clipscope_colormap_viridis (t, &c);
+  g_test_message ("pixel (%.0f, %.0f): %d %d %d, viridis(%.0f): %.0f %.0f %.0f",
+                  x, y, p[0], p[1], p[2], t, c.red * 255, c.green * 255, c.blue * 255);
+  return ABS (p[0] - c.red * 255) <= 24 && ABS (p[1] - c.green * 255) <= 24
+         && ABS (p[2] - c.blue * 255) <= 24;
+}
+
+/* The centre of cell @i of the overlay's map, in window coordinates. */
+static void
+cell_centre (ClipscopeWindow         *window,
+             ClipscopeExplainOverlay *overlay,
+             int                      grid,
+             int                      i,
+             double                  *x,
+             double                  *y)
+{
+  graphene_rect_t area;
+
+  g_assert_true (clipscope_explain_overlay_get_area (overlay, &area));
+  g_assert_true (gtk_widget_translate_coordinates (GTK_WIDGET (overlay), GTK_WIDGET (window),
+                                                   area.origin.x + (i % grid + 0.5) * area.size.width / grid,
+                                                   area.origin.y + (i / grid + 0.5) * area.size.height / grid,
+                                                   x, y));
+}
+
+static int
+arg_extreme (const float *v,
+             int          n,
+             int          sign)
+{
+  int best = 0;
+
+  for (int i = 1; i < n; i++)
+    if (sign * v[i] > sign * v[best])
+      best = i;
+  return best;
+}
+
+/* The selected image's map is computed on the worker, equals the CLI's,
+ * follows the chosen label, and is drawn over the preview in viridis; the
+ * switch hides it and the slider sets its opacity. */
+static void
+test_window_explain (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  ClipscopeExplainPanel *panel;
+  ClipscopeExplainOverlay *overlay;
+  g_autofree float *want = NULL;
+  g_autoptr(GdkPixbuf) shown = NULL;
+  g_autoptr(GdkPixbuf) hidden = NULL;
+  const float *map, *sim;
+  guint n_images, n_labels;
+  int grid = 0, want_grid = 0, hi, lo;
+  double x, y;
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 800);
+  gtk_window_present (GTK_WINDOW (window));
+  panel = CLIPSCOPE_EXPLAIN_PANEL (find_widget (GTK_WIDGET (window), CLIPSCOPE_TYPE_EXPLAIN_PANEL, NULL));
+  overlay = CLIPSCOPE_EXPLAIN_OVERLAY (find_widget (GTK_WIDGET (window), CLIPSCOPE_TYPE_EXPLAIN_OVERLAY, NULL));
+  g_assert_nonnull (panel);
+  g_assert_nonnull (overlay);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat, dog, red car\ntree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-templates", NULL);
+  for (const char **t = templates; *t != NULL; t++)
+    gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", *t);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  for (int i = 0; i < N_IMAGES; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.select-image", "i", 1);
+  for (int i = 0; i < 600 && clipscope_explain_panel_get_busy (panel); i++)
+    wait_ms (50);
+  g_assert_false (clipscope_explain_panel_get_busy (panel));
+
+  /* At first the map is of the image's best label. */
+  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, NULL));
+  g_assert_cmpstr (clipscope_explain_panel_get_label (panel), ==, labels[arg_extreme (sim + n_labels, n_labels, 1)]);
+
+  /* Another label is one product away: no new job, the map at once. */
+  g_assert_true (clipscope_explain_panel_select_label (panel, "red car"));
+  g_assert_false (clipscope_explain_panel_get_busy (panel));
+  map = clipscope_explain_panel_get_map (panel, &grid);
+  g_assert_nonnull (map);
+  want = run_explain (image_paths[1], "red car", clipscope_session_get_backend_name (session), &want_grid);
+  g_assert_cmpint (grid, ==, want_grid);
+  g_assert_cmpint (grid, ==, 4);
+  for (int i = 0; i < grid * grid; i++)
+    g_assert_cmpfloat_with_epsilon (map[i], want[i], 1e-5);
+  g_assert_true (clipscope_explain_overlay_has_map (overlay));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (overlay)));
+
+  /* Opaque, the highest cell is yellow and the lowest dark purple. */
+  gtk_range_set_value (GTK_RANGE (find_widget (GTK_WIDGET (panel), GTK_TYPE_SCALE, NULL)), 1.0);
+  g_assert_cmpfloat (gtk_widget_get_opacity (GTK_WIDGET (overlay)), ==, 1.0);
+  hi = arg_extreme (map, grid * grid, 1);
+  lo = arg_extreme (map, grid * grid, -1);
+  shown = render_window (window);
+  cell_centre (window, overlay, grid, hi, &x, &y);
+  g_assert_true (pixel_is_viridis (shown, x, y, 1.0));
+  cell_centre (window, overlay, grid, lo, &x, &y);
+  g_assert_true (pixel_is_viridis (shown, x, y, 0.0));
+  save_shot (window, "test-explain.png");
+
+  /* The switch hides it, and the preview shows through. */
+  gtk_switch_set_active (GTK_SWITCH (find_widget (GTK_WIDGET (panel), GTK_TYPE_SWITCH, NULL)), FALSE);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (overlay)));
+  hidden = render_window (window);
+  g_assert_false (pixel_is_viridis (hidden, x, y, 0.0));
+  save_shot (window, "test-explain-hidden.png");
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1361,6 +1560,7 @@ main (int   argc,
   g_test_add_func ("/gui/session/bad-model", test_session_bad_model);
   g_test_add_func ("/gui/window/drop-and-actions", test_window_drop_and_actions);
   g_test_add_func ("/gui/window/responsive", test_window_responsive);
+  g_test_add_func ("/gui/window/explain", test_window_explain);
   g_test_add_func ("/gui/preferences/bindings", test_preferences);
   g_test_add_func ("/gui/models/list", test_models_list);
   g_test_add_func ("/gui/models/use", test_models_use);

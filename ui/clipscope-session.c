@@ -1321,3 +1321,168 @@ clipscope_session_get_n_texts_encoded (ClipscopeSession *self)
   g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), 0);
   return self->n_texts_encoded;
 }
+
+/* ------------------------------------------------------------ explain */
+
+typedef struct {
+  GWeakRef session;
+  guint    generation;
+} ExplainJob;
+
+/* ISO C has no cast from a function pointer to gpointer: the source tag
+ * is the address of this instead. */
+static const char explain_image_tag;
+
+typedef struct {
+  float  *spatial;       /* [grid², embed_dim] */
+  int     grid;
+  int     embed_dim;
+  double  crop;
+} ExplainResult;
+
+static void
+explain_job_free (ExplainJob *job)
+{
+  g_weak_ref_clear (&job->session);
+  g_free (job);
+}
+
+static void
+explain_result_free (ExplainResult *result)
+{
+  g_free (result->spatial);
+  g_free (result);
+}
+
+static void
+image_explained_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ExplainJob *job = g_task_get_task_data (task);
+  g_autoptr(ClipscopeSession) self = g_weak_ref_get (&job->session);
+  g_autoptr(GError) error = NULL;
+  g_autofree float *spatial = NULL;
+  const ClipscopeModelInfo *info;
+  ExplainResult *explained;
+  int grid = 0, dim = 0;
+
+  if (self == NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "the session was closed");
+      return;
+    }
+  spatial = clipscope_worker_explain_image_finish (self->worker, result, &grid, &dim, &error);
+  if (spatial == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  /* Embeddings of another model would not match its labels. */
+  if (job->generation != self->generation || self->model == NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "the model changed");
+      return;
+    }
+  info = clipscope_model_get_info (self->model);
+  explained = g_new0 (ExplainResult, 1);
+  explained->spatial = g_steal_pointer (&spatial);
+  explained->grid = grid;
+  explained->embed_dim = dim;
+  explained->crop = (double) info->image_size / MAX (info->image_resize, info->image_size);
+  g_task_return_pointer (task, explained, (GDestroyNotify) explain_result_free);
+}
+
+/**
+ * clipscope_session_explain_image_async:
+ *
+ * Computes the spatial embeddings of @image with the current model on the
+ * worker, behind the jobs already queued. A result that arrives after
+ * another model was loaded fails with %G_IO_ERROR_CANCELLED.
+ */
+void
+clipscope_session_explain_image_async (ClipscopeSession    *self,
+                                       ClipscopeImage      *image,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  ExplainJob *job;
+
+  g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
+  g_return_if_fail (CLIPSCOPE_IS_IMAGE (image));
+
+  /* The task holds the session weakly, so closing a window does not wait
+   * for a job in flight. */
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, (gpointer) &explain_image_tag);
+  job = g_new0 (ExplainJob, 1);
+  g_weak_ref_init (&job->session, self);
+  job->generation = self->generation;
+  g_task_set_task_data (task, job, (GDestroyNotify) explain_job_free);
+  clipscope_worker_explain_image_async (self->worker, clipscope_image_get_path (image), cancellable,
+                                        image_explained_cb, g_steal_pointer (&task));
+}
+
+/**
+ * clipscope_session_explain_image_finish:
+ * @grid: (out) (optional): the grid side
+ * @embed_dim: (out) (optional): the length of each embedding
+ * @crop: (out) (optional): the side of the model's input (the centre
+ *   crop) as a fraction of the image's shorter side
+ *
+ * Returns: (transfer full) (nullable): [grid², embed_dim], normalised
+ *   spatial embeddings, or %NULL with @error set
+ */
+float *
+clipscope_session_explain_image_finish (ClipscopeSession  *self,
+                                        GAsyncResult      *result,
+                                        int               *grid,
+                                        int               *embed_dim,
+                                        double            *crop,
+                                        GError           **error)
+{
+  ExplainResult *explained;
+  float *spatial;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == &explain_image_tag, NULL);
+
+  explained = g_task_propagate_pointer (G_TASK (result), error);
+  if (explained == NULL)
+    return NULL;
+  if (grid != NULL)
+    *grid = explained->grid;
+  if (embed_dim != NULL)
+    *embed_dim = explained->embed_dim;
+  if (crop != NULL)
+    *crop = explained->crop;
+  spatial = g_steal_pointer (&explained->spatial);
+  explain_result_free (explained);
+  return spatial;
+}
+
+/**
+ * clipscope_session_get_label_embedding:
+ * @column: a column of the matrix (see clipscope_session_get_scored_labels())
+ * @embed_dim: (out) (optional): its length
+ *
+ * Returns: (transfer none) (nullable): the label's template-ensembled,
+ *   normalised embedding, or %NULL when @column is out of range
+ */
+const float *
+clipscope_session_get_label_embedding (ClipscopeSession *self,
+                                       guint             column,
+                                       int              *embed_dim)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), NULL);
+
+  if (embed_dim != NULL)
+    *embed_dim = self->embed_dim;
+  if (self->label_embeddings == NULL || self->scored_labels == NULL
+      || column >= g_strv_length (self->scored_labels))
+    return NULL;
+  return self->label_embeddings + (gsize) column * self->embed_dim;
+}

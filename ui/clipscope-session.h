@@ -59,4 +59,19 @@ gboolean          clipscope_session_get_scores         (ClipscopeSession  *self,
 guint             clipscope_session_get_n_label_jobs   (ClipscopeSession  *self);
 guint             clipscope_session_get_n_texts_encoded (ClipscopeSession *self);
 
+void              clipscope_session_explain_image_async  (ClipscopeSession    *self,
+                                                          ClipscopeImage      *image,
+                                                          GCancellable        *cancellable,
+                                                          GAsyncReadyCallback  callback,
+                                                          gpointer             user_data);
+float            *clipscope_session_explain_image_finish (ClipscopeSession    *self,
+                                                          GAsyncResult        *result,
+                                                          int                 *grid,
+                                                          int                 *embed_dim,
+                                                          double              *crop,
+                                                          GError             **error);
+const float      *clipscope_session_get_label_embedding  (ClipscopeSession    *self,
+                                                          guint                column,
+                                                          int                 *embed_dim);
+
 G_END_DECLS

@@ -1,6 +1,7 @@
 /* clipscope-window-private.h — state shared by the window's source files */
 #pragma once
 
+#include "clipscope-explain-panel.h"
 #include "clipscope-heatmap-view.h"
 #include "clipscope-probability-view.h"
 #include "clipscope-window.h"
@@ -22,6 +23,8 @@ struct _ClipscopeWindow {
   ClipscopeProbabilityView *probability_view;
   GtkPicture               *preview;
   GtkLabel                 *preview_title;
+  ClipscopeExplainOverlay  *explain_overlay;
+  ClipscopeExplainPanel    *explain_panel;
   GtkSwitch                *probability_switch;
   GtkEntry                 *label_entry;
   GtkListBox               *label_list;

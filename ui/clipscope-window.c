@@ -2,7 +2,8 @@
  *
  * The window shows a ClipscopeSession: the sidebar edits its labels and
  * templates, the grid and the heatmap show its images and scores, and the
- * panel on the right the probabilities of the selected image. Behaviour is
+ * panel on the right the probabilities of the selected image and, over its
+ * preview, where in it a label is (clipscope-explain-panel.c). Behaviour is
  * exposed as "win." actions, which the menus, the key bindings and the
  * tests share. Drag and drop lives in clipscope-window-dnd.c.
  */
@@ -12,6 +13,7 @@
 #include "clipscope-models.h"
 #include "clipscope-preferences-window.h"
 #include "clipscope-text-row.h"
+#include "clipscope-weak-ref.h"
 
 #include <clipscope.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
@@ -532,15 +534,6 @@ decode_preview (GTask        *task,
 }
 
 static void
-weak_ref_free (GWeakRef *ref)
-{
-  g_weak_ref_clear (ref);
-  g_free (ref);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (GWeakRef, weak_ref_free)
-
-static void
 preview_decoded_cb (GObject      *object,
                     GAsyncResult *result,
                     gpointer      user_data)
@@ -564,7 +557,6 @@ show_image (ClipscopeWindow *self,
 {
   g_autoptr(ClipscopeImage) image = NULL;
   g_autoptr(GTask) task = NULL;
-  GWeakRef *ref;
 
   if (row >= 0)
     image = g_list_model_get_item (clipscope_session_get_images (self->session), row);
@@ -572,6 +564,7 @@ show_image (ClipscopeWindow *self,
   if (image == self->shown_image)
     return;
   g_set_object (&self->shown_image, image);
+  clipscope_explain_panel_set_image (self->explain_panel, image);
   g_cancellable_cancel (self->preview_cancellable);
   g_clear_object (&self->preview_cancellable);
   if (image == NULL)
@@ -585,9 +578,8 @@ show_image (ClipscopeWindow *self,
   self->preview_cancellable = g_cancellable_new ();
   /* The task holds only a weak reference, so that closing the window
    * does not wait for a decode in flight. */
-  ref = g_new0 (GWeakRef, 1);
-  g_weak_ref_init (ref, self);
-  task = g_task_new (NULL, self->preview_cancellable, preview_decoded_cb, ref);
+  task = g_task_new (NULL, self->preview_cancellable, preview_decoded_cb,
+                     clipscope_weak_ref_new (self));
   g_task_set_name (task, "clipscope-preview");
   g_task_set_task_data (task, g_strdup (clipscope_image_get_path (image)), g_free);
   g_task_run_in_thread (task, decode_preview);
@@ -1060,6 +1052,7 @@ screenshot_cb (gpointer user_data)
   /* Wait until the worker is idle and the thumbnails are in, or give up
    * waiting for thumbnails after a few seconds (a file may not decode). */
   if (clipscope_session_get_busy (self->session) || !gtk_widget_get_mapped (GTK_WIDGET (self))
+      || clipscope_explain_panel_get_busy (self->explain_panel)
       || (!thumbnails_ready (self) && self->screenshot_tries++ < 50))
     return G_SOURCE_CONTINUE;
 
@@ -1161,6 +1154,8 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
 
   g_type_ensure (CLIPSCOPE_TYPE_HEATMAP_VIEW);
   g_type_ensure (CLIPSCOPE_TYPE_PROBABILITY_VIEW);
+  g_type_ensure (CLIPSCOPE_TYPE_EXPLAIN_OVERLAY);
+  g_type_ensure (CLIPSCOPE_TYPE_EXPLAIN_PANEL);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/clipscope/Clipscope/clipscope-window.ui");
@@ -1175,6 +1170,8 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, probability_view);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, preview);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, preview_title);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, explain_overlay);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, explain_panel);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, probability_switch);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, label_entry);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, label_list);
@@ -1221,6 +1218,8 @@ bind_session (ClipscopeWindow *self)
 
   clipscope_heatmap_view_set_session (self->heatmap, self->session);
   clipscope_probability_view_set_session (self->probability_view, self->session);
+  clipscope_explain_panel_set_overlay (self->explain_panel, self->explain_overlay);
+  clipscope_explain_panel_set_session (self->explain_panel, self->session);
   factory = gtk_signal_list_item_factory_new ();
   g_signal_connect (factory, "setup", G_CALLBACK (setup_thumbnail_cb), self);
   g_signal_connect (factory, "bind", G_CALLBACK (bind_thumbnail_cb), self);
