@@ -486,6 +486,9 @@ test_attention (void)
     { 3, 13, 32, 4, TRUE, TRUE },       /* the pooled end-of-text row */
     { 2, 50, 64, 1, FALSE, TRUE },      /* the class token */
     { 1, 1, 8, 2, TRUE, FALSE },
+    { 2, 9, 18, 3, TRUE, FALSE },       /* head dimension 6: no vec4 loads */
+    { 1, 50, 20, 4, FALSE, TRUE },      /* head dimension 5 */
+    { 2, 7, 128, 1, FALSE, FALSE },     /* the largest head */
   };
 
   g_test_message ("seed %u", SEED);

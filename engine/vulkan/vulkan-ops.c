@@ -203,8 +203,9 @@ clipscope_vk_op_attention (ClipscopeVkDevice       *d,
       && q.buf->view != VK_NULL_HANDLE && !q.buf->half_view
       && k.buf->view != VK_NULL_HANDLE && !k.buf->half_view)
     kernel = CLIPSCOPE_VK_ATTENTION_TEXEL;
-  clipscope_vk_dispatch (d, kernel, bufs, &p, sizeof p,
-                         groups_for (d, kernel, (guint64) batch * n_heads * n_q), 1);
+  /* One pipeline per head dimension, which attention.comp unrolls. */
+  clipscope_vk_dispatch_variant (d, kernel, hd, bufs, &p, sizeof p,
+                                 groups_for (d, kernel, (guint64) batch * n_heads * n_q), 1);
 }
 
 void
