@@ -8,6 +8,7 @@
 #include <glib-unix.h>
 #include <json-glib/json-glib.h>
 #include <locale.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -344,16 +345,21 @@ static int
 cmd_explain (int    argc,
              char **argv);
 
+static int
+cmd_sort (int    argc,
+          char **argv);
+
 static const Command commands[] = {
   { "info", "", "Describe a model and the backend that would run it.", cmd_info },
   { "tokenize", "TEXT…", "Print CLIP token ids of each TEXT.", cmd_tokenize },
   { "preprocess", "IMAGE", "Write the model's input tensor for IMAGE as a NumPy .npy file.", cmd_preprocess },
   { "embed", "", "Print normalised embeddings of images and texts.", cmd_embed },
-  { "classify", "IMAGE…", "Score images against labels, zero-shot.", cmd_classify },
+  { "classify", "IMAGE…", "Score images against labels, zero-shot or from example images.", cmd_classify },
   { "bench", "", "Time the encoders on random inputs.", cmd_bench },
   { "models", "list|download NAME|remove NAME|path NAME|add DIR",
     "List, download, remove and find models, or add a local model folder.", cmd_models },
   { "explain", "IMAGE", "Write where in IMAGE the model sees a label, as a NumPy .npy map.", cmd_explain },
+  { "sort", "IMAGE…|DIR…", "Copy or link images into one folder per top label.", cmd_sort },
 };
 
 static const Command *
@@ -644,25 +650,388 @@ check_templates (const Command *cmd,
   return TRUE;
 }
 
-static void
-add_classification (JsonBuilder        *b,
-                    const char         *path,
-                    const char * const *labels,
-                    int                 n_labels,
-                    const float        *sim,
-                    const float        *prob)
-{
-  int top = 0;
+/* Options that classify and sort share. */
+typedef struct {
+  char   **label_opts;
+  char   **template_opts;
+  char   **example_opts;
+  char    *labels_file;
+  char    *templates_file;
+  double   example_weight;
+  double   probe_c;
+  double   threshold;          /* -INFINITY: none */
+  gboolean probe;
+} ClassifyOptions;
 
-  for (int j = 1; j < n_labels; j++)
-    if (prob[j] > prob[top])
-      top = j;
-  json_builder_begin_object (b);
-  add_string (b, "path", path);
-  add_floats (b, "similarity", sim, n_labels);
-  add_floats (b, "probabilities", prob, n_labels);
-  add_string (b, "top", labels[top]);
-  json_builder_end_object (b);
+static ClassifyOptions
+classify_options_default (void)
+{
+  ClassifyOptions o = {
+    .example_weight = CLIPSCOPE_EXAMPLE_WEIGHT_DEFAULT,
+    .probe_c = clipscope_probe_options_default ().c,
+    .threshold = -INFINITY,
+  };
+  return o;
+}
+
+static void
+classify_options_clear (ClassifyOptions *o)
+{
+  g_clear_pointer (&o->label_opts, g_strfreev);
+  g_clear_pointer (&o->template_opts, g_strfreev);
+  g_clear_pointer (&o->example_opts, g_strfreev);
+  g_clear_pointer (&o->labels_file, g_free);
+  g_clear_pointer (&o->templates_file, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ClassifyOptions, classify_options_clear)
+
+/* The shared entries, then @extra; free with g_free(). */
+static GOptionEntry *
+classify_entries (ClassifyOptions    *o,
+                  const GOptionEntry *extra)
+{
+  const GOptionEntry shared[] = {
+    { "label", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &o->label_opts, "A class name (repeatable)", "L" },
+    { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, &o->template_opts, "A prompt with {} (repeatable)", "T" },
+    { "labels-file", 0, 0, G_OPTION_ARG_FILENAME, &o->labels_file, "Class names, one a line", "F" },
+    { "templates-file", 0, 0, G_OPTION_ARG_FILENAME, &o->templates_file, "Prompts, one a line", "F" },
+    { "examples", 'e', 0, G_OPTION_ARG_FILENAME_ARRAY, &o->example_opts,
+      "Example images of a label: a folder of images, or one image (repeatable)", "LABEL=DIR|FILE" },
+    { "example-weight", 0, 0, G_OPTION_ARG_DOUBLE, &o->example_weight,
+      "How far examples move a label from its text, 0 to 1 (default 0.5)", "W" },
+    { "probe", 0, 0, G_OPTION_ARG_NONE, &o->probe,
+      "Classify with a linear probe trained on the examples (2 or more a label)", NULL },
+    { "probe-c", 0, 0, G_OPTION_ARG_DOUBLE, &o->probe_c,
+      "The probe's inverse regularisation strength (default 1)", "C" },
+    { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &o->threshold,
+      "Leave an image unclassified when its top label's cosine is below COS", "COS" },
+  };
+  GArray *entries = g_array_new (TRUE, TRUE, sizeof (GOptionEntry));
+
+  g_array_append_vals (entries, shared, G_N_ELEMENTS (shared));
+  for (const GOptionEntry *e = extra; e != NULL && e->long_name != NULL; e++)
+    g_array_append_val (entries, *e);
+  return (GOptionEntry *) (void *) g_array_free (entries, FALSE);
+}
+
+/* Gathers the labels and templates and checks the numbers; returns
+ * EXIT_SUCCESS, or the exit status of the error it printed. */
+static int
+classify_lists (const Command         *cmd,
+                const ClassifyOptions *o,
+                GPtrArray             *labels,
+                GPtrArray             *templates)
+{
+  g_autoptr(GError) error = NULL;
+
+  add_strv (labels, o->label_opts);
+  add_strv (templates, o->template_opts);
+  if ((o->labels_file && !read_list_file (o->labels_file, labels, &error))
+      || (o->templates_file && !read_list_file (o->templates_file, templates, &error)))
+    return fail (error);
+  if (!check_templates (cmd, templates))
+    return EXIT_USAGE;
+  if (labels->len == 0)
+    return usage_error (cmd->name, "no labels: give --label L or --labels-file F");
+  if (!(o->example_weight >= 0.0 && o->example_weight <= 1.0))
+    return usage_error (cmd->name, "--example-weight must be between 0 and 1");
+  if (!(o->probe_c > 0.0 && isfinite (o->probe_c)))
+    return usage_error (cmd->name, "--probe-c must be a positive number");
+  if (!(o->threshold == -INFINITY || (o->threshold >= -1.0 && o->threshold <= 1.0)))
+    return usage_error (cmd->name, "--threshold is a cosine: it must be between -1 and 1");
+  return EXIT_SUCCESS;
+}
+
+/* ------------------------------------------------------------ examples */
+
+static gboolean
+is_image (GFileInfo *info)
+{
+  const char *type = g_file_info_get_content_type (info);
+  g_autofree char *mime = type != NULL ? g_content_type_get_mime_type (type) : NULL;
+
+  return g_file_info_get_file_type (info) == G_FILE_TYPE_REGULAR
+         && mime != NULL && g_str_has_prefix (mime, "image/");
+}
+
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* Adds the images directly in @dir in name order, as the GUI reads a
+ * dropped folder: hidden files and files of other types are skipped. */
+static gboolean
+add_folder_images (const char *dir,
+                   GPtrArray  *out,
+                   GError    **error)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (dir);
+  g_autoptr(GFileEnumerator) children = NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) local_error = NULL;
+  GFileInfo *info;
+
+  children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME ","
+                                        G_FILE_ATTRIBUTE_STANDARD_TYPE ","
+                                        G_FILE_ATTRIBUTE_STANDARD_CONTENT_TYPE,
+                                        G_FILE_QUERY_INFO_NONE, NULL, &local_error);
+  while (children != NULL
+         && g_file_enumerator_iterate (children, &info, NULL, NULL, &local_error) && info != NULL)
+    if (!g_str_has_prefix (g_file_info_get_name (info), ".") && is_image (info))
+      g_ptr_array_add (names, g_strdup (g_file_info_get_name (info)));
+  if (local_error != NULL)
+    {
+      g_set_error (error, G_IO_ERROR, local_error->code, "%s: %s", dir, local_error->message);
+      return FALSE;
+    }
+  if (names->len == 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: no images in this folder", dir);
+      return FALSE;
+    }
+  g_ptr_array_sort (names, compare_strings);
+  for (guint i = 0; i < names->len; i++)
+    g_ptr_array_add (out, g_build_filename (dir, names->pdata[i], NULL));
+  return TRUE;
+}
+
+/* A folder gives its images; a file is taken as it is, and the encoder
+ * says so if it is not an image it can read. */
+static gboolean
+add_images (const char *path,
+            GPtrArray  *out,
+            GError    **error)
+{
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    return add_folder_images (path, out, error);
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: no such file or folder", path);
+      return FALSE;
+    }
+  g_ptr_array_add (out, g_strdup (path));
+  return TRUE;
+}
+
+/* The label of "LABEL=PATH": the first prefix ending before an "=" that
+ * is a label, so that labels and paths may both hold "=". */
+static int
+split_example (const char  *arg,
+               GPtrArray   *labels,
+               const char **path)
+{
+  for (const char *eq = strchr (arg, '='); eq != NULL; eq = strchr (eq + 1, '='))
+    for (guint j = 0; j < labels->len; j++)
+      {
+        const char *label = g_ptr_array_index (labels, j);
+
+        if (strlen (label) == (gsize) (eq - arg) && strncmp (label, arg, eq - arg) == 0)
+          {
+            *path = eq + 1;
+            return (int) j;
+          }
+      }
+  return -1;
+}
+
+/* A classifier: zero-shot rows, with examples blended in or a probe. */
+typedef struct {
+  int             n_labels;
+  int             dim;
+  float           logit_scale;
+  float          *text;             /* [n_labels, dim] zero-shot */
+  float          *rows;             /* [n_labels, dim] prototypes (text where none) */
+  GPtrArray      *example_paths;    /* [n_examples] */
+  GArray         *example_labels;   /* int [n_examples] */
+  float          *examples;         /* [n_examples, dim] */
+  int            *loo;              /* [n_examples] leave-one-out predictions */
+  double          loo_accuracy;
+  ClipscopeProbe *probe;            /* with --probe, else NULL */
+} Classifier;
+
+static Classifier
+classifier_empty (void)
+{
+  Classifier c = {
+    .example_paths = g_ptr_array_new_null_terminated (0, g_free, TRUE),
+    .example_labels = g_array_new (FALSE, FALSE, sizeof (int)),
+  };
+  return c;
+}
+
+static void
+classifier_clear (Classifier *c)
+{
+  g_clear_pointer (&c->text, g_free);
+  g_clear_pointer (&c->rows, g_free);
+  g_clear_pointer (&c->example_paths, g_ptr_array_unref);
+  g_clear_pointer (&c->example_labels, g_array_unref);
+  g_clear_pointer (&c->examples, g_free);
+  g_clear_pointer (&c->loo, g_free);
+  g_clear_pointer (&c->probe, clipscope_probe_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Classifier, classifier_clear)
+
+/* Reads --examples into the classifier's example list; returns
+ * EXIT_SUCCESS, or the exit status of the error it printed. */
+static int
+collect_examples (const Command         *cmd,
+                  const ClassifyOptions *o,
+                  GPtrArray             *labels,
+                  Classifier            *c)
+{
+  for (char **arg = o->example_opts; arg != NULL && *arg != NULL; arg++)
+    {
+      g_autoptr(GError) error = NULL;
+      const char *path = NULL;
+      int label = split_example (*arg, labels, &path);
+      guint before = c->example_paths->len;
+
+      if (label < 0)
+        {
+          g_autofree char *name = g_strndup (*arg, strcspn (*arg, "="));
+          g_autofree char *msg = strchr (*arg, '=') == NULL
+            ? g_strdup_printf ("--examples \"%s\": expected LABEL=DIR or LABEL=FILE", *arg)
+            : g_strdup_printf ("--examples \"%s\": \"%s\" is not one of the labels", *arg, name);
+
+          return usage_error (cmd->name, msg);
+        }
+      if (!add_images (path, c->example_paths, &error))
+        return fail (error);
+      for (guint i = before; i < c->example_paths->len; i++)
+        g_array_append_val (c->example_labels, label);
+    }
+  return EXIT_SUCCESS;
+}
+
+/* Trains the probe, or blends the prototypes, and measures either by
+ * leave-one-out on the examples. */
+static gboolean
+classifier_fit (Classifier            *c,
+                const ClassifyOptions *o,
+                GPtrArray             *labels,
+                GError               **error)
+{
+  const int n = (int) c->example_labels->len;
+  const int *y = (const int *) (void *) c->example_labels->data;
+  ClipscopeProbeOptions options = clipscope_probe_options_default ();
+
+  c->rows = g_new (float, (gsize) c->n_labels * c->dim);
+  clipscope_prototypes_build (c->text, c->n_labels, c->dim, c->examples, y, n,
+                              (float) o->example_weight, c->rows);
+  c->loo = g_new (int, MAX (n, 1));
+  if (!o->probe)
+    {
+      c->loo_accuracy = clipscope_prototypes_leave_one_out (c->text, c->n_labels, c->dim, c->examples,
+                                                            y, n, (float) o->example_weight, c->loo);
+      return TRUE;
+    }
+  options.c = o->probe_c;
+  c->probe = clipscope_probe_train (c->examples, y, n, c->n_labels, c->dim,
+                                    (const char * const *) labels->pdata, &options, NULL, error);
+  return c->probe != NULL
+         && clipscope_probe_leave_one_out (c->examples, y, n, c->n_labels, c->dim,
+                                           (const char * const *) labels->pdata, &options, c->loo,
+                                           &c->loo_accuracy, NULL, error);
+}
+
+static gboolean
+classifier_build (Classifier            *c,
+                  ClipscopeContext      *ctx,
+                  ClipscopeModel        *model,
+                  const ClassifyOptions *o,
+                  GPtrArray             *labels,
+                  GPtrArray             *templates,
+                  GError               **error)
+{
+  const ClipscopeModelInfo *info = clipscope_model_get_info (model);
+
+  c->n_labels = (int) labels->len;
+  c->dim = info->embed_dim;
+  c->logit_scale = info->logit_scale;
+  c->text = g_new (float, (gsize) c->n_labels * c->dim);
+  c->examples = g_new (float, (gsize) c->example_paths->len * c->dim + 1);
+  return clipscope_context_encode_labels (ctx, (const char * const *) labels->pdata, c->n_labels,
+                                          (const char * const *) templates->pdata,
+                                          (int) templates->len, c->text, NULL, error)
+         && clipscope_context_encode_image_files (ctx, (const char * const *) c->example_paths->pdata,
+                                                  (int) c->example_paths->len, c->examples,
+                                                  NULL, NULL, NULL, error)
+         && classifier_fit (c, o, labels, error);
+}
+
+/* sim and prob [n, n_labels]; the probe's probabilities replace the
+ * zero-shot ones, the cosines stay those of the prototypes. */
+static void
+classifier_score (const Classifier *c,
+                  const float      *images,
+                  int               n,
+                  float            *sim,
+                  float            *prob)
+{
+  clipscope_score (images, n, c->rows, c->n_labels, c->dim, c->logit_scale, sim, prob);
+  if (c->probe != NULL)
+    clipscope_probe_predict (c->probe, images, n, NULL, prob);
+}
+
+static ClipscopeLabelMode
+classifier_mode (const Classifier *c,
+                 int               label)
+{
+  if (c->probe != NULL)
+    return CLIPSCOPE_LABEL_MODE_PROBE;
+  for (guint i = 0; i < c->example_labels->len; i++)
+    if (g_array_index (c->example_labels, int, i) == label)
+      return CLIPSCOPE_LABEL_MODE_PROTOTYPE;
+  return CLIPSCOPE_LABEL_MODE_ZERO_SHOT;
+}
+
+/* "classifier": one entry a label with its mode, its examples and their
+ * leave-one-out accuracy; then the accuracy over all examples. */
+static void
+add_classifier (JsonBuilder      *b,
+                const Classifier *c,
+                GPtrArray        *labels)
+{
+  const int n = (int) c->example_labels->len;
+
+  json_builder_set_member_name (b, "classifier");
+  json_builder_begin_array (b);
+  for (int j = 0; j < c->n_labels; j++)
+    {
+      int count = 0, correct = 0;
+
+      json_builder_begin_object (b);
+      add_string (b, "label", g_ptr_array_index (labels, j));
+      add_string (b, "mode", clipscope_label_mode_to_string (classifier_mode (c, j)));
+      json_builder_set_member_name (b, "examples");
+      json_builder_begin_array (b);
+      for (int i = 0; i < n; i++)
+        if (g_array_index (c->example_labels, int, i) == j)
+          {
+            json_builder_add_string_value (b, g_ptr_array_index (c->example_paths, i));
+            count++;
+            correct += c->loo[i] == j;
+          }
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "leave_one_out_accuracy");
+      if (count > 0)
+        json_builder_add_double_value (b, (double) correct / count);
+      else
+        json_builder_add_null_value (b);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  if (n > 0)
+    {
+      json_builder_set_member_name (b, "leave_one_out_accuracy");
+      json_builder_add_double_value (b, c->loo_accuracy);
+    }
 }
 
 static void
@@ -677,72 +1046,347 @@ add_string_array (JsonBuilder *b,
   json_builder_end_array (b);
 }
 
+/* What classify and sort print before their images. */
+static void
+add_header (JsonBuilder           *b,
+            const Classifier      *c,
+            const ClassifyOptions *o,
+            GPtrArray             *labels,
+            GPtrArray             *templates)
+{
+  add_string_array (b, "labels", labels);
+  add_string_array (b, "templates", templates);
+  add_classifier (b, c, labels);
+  if (o->threshold > -INFINITY)
+    {
+      json_builder_set_member_name (b, "threshold");
+      json_builder_add_double_value (b, o->threshold);
+    }
+}
+
+/* --------------------------------------------------------- per template */
+
+/* texts[n_labels × n_templates, dim]: each template applied to each label,
+ * label-major. */
+static float *
+encode_template_texts (ClipscopeContext *ctx,
+                       GPtrArray        *labels,
+                       GPtrArray        *templates,
+                       int               dim,
+                       GError          **error)
+{
+  g_autoptr(GPtrArray) texts = g_ptr_array_new_null_terminated (0, g_free, TRUE);
+  g_autofree float *out = NULL;
+
+  for (guint j = 0; j < labels->len; j++)
+    for (guint t = 0; t < templates->len; t++)
+      g_ptr_array_add (texts, clipscope_template_apply (templates->pdata[t], labels->pdata[j]));
+  out = g_new (float, (gsize) texts->len * dim);
+  if (!clipscope_context_encode_texts (ctx, (const char * const *) texts->pdata, (int) texts->len,
+                                       out, NULL, error))
+    return NULL;
+  return g_steal_pointer (&out);
+}
+
+/* "per_template": for each label, the image's cosine with each template's
+ * text, and the ensemble cosine without each template (null with one). */
+static void
+add_per_template (JsonBuilder *b,
+                  const float *texts,
+                  int          n_labels,
+                  int          n_templates,
+                  const float *image,
+                  int          dim)
+{
+  g_autofree float *cosines = g_new (float, n_templates);
+  g_autofree float *without = g_new (float, n_templates);
+
+  json_builder_set_member_name (b, "per_template");
+  json_builder_begin_array (b);
+  for (int j = 0; j < n_labels; j++)
+    {
+      float ensemble = clipscope_template_contributions (texts + (gsize) j * n_templates * dim,
+                                                         n_templates, image, dim, cosines, without);
+
+      json_builder_begin_object (b);
+      add_floats (b, "cosines", cosines, n_templates);
+      json_builder_set_member_name (b, "without");
+      json_builder_begin_array (b);
+      for (int t = 0; t < n_templates; t++)
+        if (isnan (without[t]))
+          json_builder_add_null_value (b);
+        else
+          json_builder_add_double_value (b, without[t]);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "ensemble");
+      json_builder_add_double_value (b, ensemble);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+}
+
+/* ------------------------------------------------------------ classify */
+
+/* One image: its scores and its top label (null and "unclassified"
+ * below the threshold, which alone adds that member). */
+static void
+add_classification (JsonBuilder        *b,
+                    const char         *path,
+                    const char * const *labels,
+                    int                 n_labels,
+                    const float        *sim,
+                    const float        *prob,
+                    double              threshold)
+{
+  int top;
+
+  clipscope_score_top (sim, prob, 1, n_labels, (float) threshold, &top);
+  add_string (b, "path", path);
+  add_floats (b, "similarity", sim, n_labels);
+  add_floats (b, "probabilities", prob, n_labels);
+  json_builder_set_member_name (b, "top");
+  if (top >= 0)
+    json_builder_add_string_value (b, labels[top]);
+  else
+    json_builder_add_null_value (b);
+  if (threshold > -INFINITY)
+    add_bool (b, "unclassified", top < 0);
+}
+
+/* Loads the model and builds the classifier. */
+static gboolean
+load_classifier (const ClassifyOptions *o,
+                 ClipscopeBackend       backend,
+                 GPtrArray             *labels,
+                 GPtrArray             *templates,
+                 ClipscopeModel       **model,
+                 ClipscopeContext     **ctx,
+                 Classifier            *c,
+                 GError               **error)
+{
+  return (*model = load_model (error)) != NULL
+         && (*ctx = new_context (*model, backend, 0, error)) != NULL
+         && classifier_build (c, *ctx, *model, o, labels, templates, error);
+}
+
 static int
 cmd_classify (int    argc,
               char **argv)
 {
-  const Command *cmd = &commands[4];
-  g_auto(GStrv) label_opts = NULL, template_opts = NULL;
-  g_autofree char *labels_file = NULL, *templates_file = NULL;
-  const GOptionEntry entries[] = {
-    { "label", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &label_opts, "A class name (repeatable)", "L" },
-    { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, &template_opts, "A prompt with {} (repeatable)", "T" },
-    { "labels-file", 0, 0, G_OPTION_ARG_FILENAME, &labels_file, "Class names, one a line", "F" },
-    { "templates-file", 0, 0, G_OPTION_ARG_FILENAME, &templates_file, "Prompts, one a line", "F" },
+  const Command *cmd = find_command ("classify");
+  g_auto(ClassifyOptions) o = classify_options_default ();
+  gboolean per_template = FALSE;
+  const GOptionEntry extra[] = {
+    { "per-template", 0, 0, G_OPTION_ARG_NONE, &per_template,
+      "Add each template's cosine, and the ensemble's without it", NULL },
     { NULL }
   };
+  g_autofree GOptionEntry *entries = classify_entries (&o, extra);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) labels = g_ptr_array_new_null_terminated (0, g_free, TRUE);
   g_autoptr(GPtrArray) templates = g_ptr_array_new_null_terminated (0, g_free, TRUE);
   g_autoptr(ClipscopeModel) model = NULL;
   g_autoptr(ClipscopeContext) ctx = NULL;
+  g_auto(Classifier) c = classifier_empty ();
   g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autofree float *img = NULL, *lab = NULL, *sim = NULL, *prob = NULL;
+  g_autofree float *img = NULL, *sim = NULL, *prob = NULL, *texts = NULL;
   ClipscopeBackend backend;
-  int n_images, n_labels, dim;
+  int n_images, status;
 
   if (!parse_options (cmd, entries, &argc, &argv) || !check_common (cmd, &backend))
     return EXIT_USAGE;
-  add_strv (labels, label_opts);
-  add_strv (templates, template_opts);
-  if ((labels_file && !read_list_file (labels_file, labels, &error))
-      || (templates_file && !read_list_file (templates_file, templates, &error)))
-    return fail (error);
-  if (!check_templates (cmd, templates))
-    return EXIT_USAGE;
-  if (labels->len == 0)
-    return usage_error (cmd->name, "no labels: give --label L or --labels-file F");
+  if ((status = classify_lists (cmd, &o, labels, templates)) != EXIT_SUCCESS)
+    return status;
   if (argc < 2)
     return usage_error (cmd->name, "no IMAGE given");
-  if ((model = load_model (&error)) == NULL
-      || (ctx = new_context (model, backend, 0, &error)) == NULL)
+  if ((status = collect_examples (cmd, &o, labels, &c)) != EXIT_SUCCESS)
+    return status;
+  if (!load_classifier (&o, backend, labels, templates, &model, &ctx, &c, &error))
     return fail (error);
 
   n_images = argc - 1;
-  n_labels = (int) labels->len;
-  dim = clipscope_model_get_info (model)->embed_dim;
-  img = g_new (float, (gsize) n_images * dim);
-  lab = g_new (float, (gsize) n_labels * dim);
-  sim = g_new (float, (gsize) n_images * n_labels);
-  prob = g_new (float, (gsize) n_images * n_labels);
-  if (!clipscope_context_encode_labels (ctx, (const char * const *) labels->pdata, n_labels,
-                                        (const char * const *) templates->pdata, (int) templates->len,
-                                        lab, NULL, &error)
-      || !clipscope_context_encode_image_files (ctx, (const char * const *) argv + 1, n_images,
-                                                img, NULL, NULL, NULL, &error))
+  img = g_new (float, (gsize) n_images * c.dim);
+  sim = g_new (float, (gsize) n_images * c.n_labels);
+  prob = g_new (float, (gsize) n_images * c.n_labels);
+  if (!clipscope_context_encode_image_files (ctx, (const char * const *) argv + 1, n_images,
+                                             img, NULL, NULL, NULL, &error)
+      || (per_template && !(texts = encode_template_texts (ctx, labels, templates, c.dim, &error))))
     return fail (error);
-  clipscope_score (img, n_images, lab, n_labels, dim,
-                   clipscope_model_get_info (model)->logit_scale, sim, prob);
+  classifier_score (&c, img, n_images, sim, prob);
 
   json_builder_begin_object (b);
-  add_string_array (b, "labels", labels);
-  add_string_array (b, "templates", templates);
+  add_header (b, &c, &o, labels, templates);
   json_builder_set_member_name (b, "images");
   json_builder_begin_array (b);
   for (int i = 0; i < n_images; i++)
-    add_classification (b, argv[i + 1], (const char * const *) labels->pdata, n_labels,
-                        sim + (gsize) i * n_labels, prob + (gsize) i * n_labels);
+    {
+      json_builder_begin_object (b);
+      add_classification (b, argv[i + 1], (const char * const *) labels->pdata, c.n_labels,
+                          sim + (gsize) i * c.n_labels, prob + (gsize) i * c.n_labels, o.threshold);
+      if (per_template)
+        add_per_template (b, texts, c.n_labels, (int) templates->len, img + (gsize) i * c.dim, c.dim);
+      json_builder_end_object (b);
+    }
   json_builder_end_array (b);
+  json_builder_end_object (b);
+  print_json (b);
+  return EXIT_SUCCESS;
+}
+
+/* ---------------------------------------------------------------- sort */
+
+/* Images are encoded, scored and sorted this many at a time, so that a
+ * large folder needs no more memory than a small one. */
+#define SORT_CHUNK 256
+
+typedef struct {
+  Classifier       *c;
+  ClipscopeContext *ctx;
+  ClipscopeSorter  *sorter;
+  double            threshold;
+  GPtrArray        *labels;
+  int              *counts;          /* [n_labels + 1]: images per folder, unclassified last */
+  JsonBuilder      *b;               /* inside the "files" array */
+} SortRun;
+
+static gboolean
+sort_chunk (SortRun            *run,
+            const char * const *paths,
+            int                 n,
+            GError            **error)
+{
+  const int k = run->c->n_labels;
+  g_autofree float *img = g_new (float, (gsize) n * run->c->dim);
+  g_autofree float *sim = g_new (float, (gsize) n * k);
+  g_autofree float *prob = g_new (float, (gsize) n * k);
+  g_autofree int *top = g_new (int, n);
+
+  if (!clipscope_context_encode_image_files (run->ctx, paths, n, img, NULL, NULL, NULL, error))
+    return FALSE;
+  classifier_score (run->c, img, n, sim, prob);
+  clipscope_score_top (sim, prob, n, k, (float) run->threshold, top);
+  for (int i = 0; i < n; i++)
+    {
+      g_autofree char *dest = clipscope_sorter_add (run->sorter, paths[i], top[i], NULL, error);
+
+      if (dest == NULL)
+        return FALSE;
+      run->counts[top[i] < 0 ? k : top[i]]++;
+      json_builder_begin_object (run->b);
+      add_string (run->b, "path", paths[i]);
+      json_builder_set_member_name (run->b, "top");
+      if (top[i] >= 0)
+        json_builder_add_string_value (run->b, g_ptr_array_index (run->labels, top[i]));
+      else
+        json_builder_add_null_value (run->b);
+      add_string (run->b, "folder", clipscope_sorter_get_folder (run->sorter, top[i]));
+      add_string (run->b, "destination", dest);
+      json_builder_end_object (run->b);
+    }
+  return TRUE;
+}
+
+/* "folders": the number of images each folder gets, folders without
+ * images left out. */
+static void
+add_folder_counts (JsonBuilder     *b,
+                   ClipscopeSorter *sorter,
+                   const int       *counts,
+                   int              n_labels)
+{
+  json_builder_set_member_name (b, "folders");
+  json_builder_begin_object (b);
+  for (int j = -1; j < n_labels; j++)
+    if (counts[j < 0 ? n_labels : j] > 0)
+      add_int (b, clipscope_sorter_get_folder (sorter, j), counts[j < 0 ? n_labels : j]);
+  json_builder_end_object (b);
+}
+
+static const char *
+sort_action_name (ClipscopeSortAction action)
+{
+  switch (action)
+    {
+    case CLIPSCOPE_SORT_HARD_LINK:
+      return "link";
+    case CLIPSCOPE_SORT_SYMLINK:
+      return "symlink";
+    case CLIPSCOPE_SORT_COPY:
+    default:
+      return "copy";
+    }
+}
+
+static int
+cmd_sort (int    argc,
+          char **argv)
+{
+  const Command *cmd = find_command ("sort");
+  g_auto(ClassifyOptions) o = classify_options_default ();
+  g_autofree char *into = NULL;
+  gboolean copy = FALSE, hard_link = FALSE, soft_link = FALSE, dry_run = FALSE;
+  const GOptionEntry extra[] = {
+    { "into", 'o', 0, G_OPTION_ARG_FILENAME, &into, "The folder to sort into, one sub-folder a label",
+      "OUTDIR" },
+    { "copy", 0, 0, G_OPTION_ARG_NONE, &copy, "Copy the images (the default)", NULL },
+    { "link", 0, 0, G_OPTION_ARG_NONE, &hard_link, "Make hard links instead of copies", NULL },
+    { "symlink", 0, 0, G_OPTION_ARG_NONE, &soft_link, "Make symbolic links instead of copies", NULL },
+    { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run, "Print what would be done, and do nothing", NULL },
+    { NULL }
+  };
+  g_autofree GOptionEntry *entries = classify_entries (&o, extra);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) labels = g_ptr_array_new_null_terminated (0, g_free, TRUE);
+  g_autoptr(GPtrArray) templates = g_ptr_array_new_null_terminated (0, g_free, TRUE);
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_null_terminated (0, g_free, TRUE);
+  g_autoptr(ClipscopeModel) model = NULL;
+  g_autoptr(ClipscopeContext) ctx = NULL;
+  g_autoptr(ClipscopeSorter) sorter = NULL;
+  g_auto(Classifier) c = classifier_empty ();
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autofree int *counts = NULL;
+  ClipscopeSortAction action;
+  ClipscopeBackend backend;
+  SortRun run;
+  int status;
+
+  if (!parse_options (cmd, entries, &argc, &argv) || !check_common (cmd, &backend))
+    return EXIT_USAGE;
+  if ((status = classify_lists (cmd, &o, labels, templates)) != EXIT_SUCCESS)
+    return status;
+  if (into == NULL)
+    return usage_error (cmd->name, "--into OUTDIR is required");
+  if (copy + hard_link + soft_link > 1)
+    return usage_error (cmd->name, "give only one of --copy, --link and --symlink");
+  if (argc < 2)
+    return usage_error (cmd->name, "no IMAGE or DIR given");
+  if ((status = collect_examples (cmd, &o, labels, &c)) != EXIT_SUCCESS)
+    return status;
+  for (int i = 1; i < argc; i++)
+    if (!add_images (argv[i], paths, &error))
+      return fail (error);
+  if (!load_classifier (&o, backend, labels, templates, &model, &ctx, &c, &error))
+    return fail (error);
+
+  action = hard_link ? CLIPSCOPE_SORT_HARD_LINK : soft_link ? CLIPSCOPE_SORT_SYMLINK
+                                                           : CLIPSCOPE_SORT_COPY;
+  sorter = clipscope_sorter_new (into, (const char * const *) labels->pdata, c.n_labels, action,
+                                 dry_run);
+  counts = g_new0 (int, c.n_labels + 1);
+  run = (SortRun) { &c, ctx, sorter, o.threshold, labels, counts, b };
+  json_builder_begin_object (b);
+  add_string (b, "into", into);
+  add_string (b, "action", sort_action_name (action));
+  add_bool (b, "dry_run", dry_run);
+  add_header (b, &c, &o, labels, templates);
+  json_builder_set_member_name (b, "files");
+  json_builder_begin_array (b);
+  for (guint done = 0; done < paths->len; done += SORT_CHUNK)
+    if (!sort_chunk (&run, (const char * const *) paths->pdata + done,
+                     (int) MIN (SORT_CHUNK, paths->len - done), &error))
+      return fail (error);
+  json_builder_end_array (b);
+  add_folder_counts (b, sorter, counts, c.n_labels);
   json_builder_end_object (b);
   print_json (b);
   return EXIT_SUCCESS;
