@@ -1368,6 +1368,7 @@ run_explain (const char *image,
   g_assert_cmpuint (length, ==, header + (gsize) *grid * *grid * sizeof (float));
   map = g_new (float, *grid * *grid);
   memcpy (map, data + header, (gsize) *grid * *grid * sizeof (float));
+  g_unlink (npy);
   return map;
 }
 
@@ -1384,6 +1385,8 @@ render_window (ClipscopeWindow *window)
     wait_ms (50);
   png = gdk_pixbuf_new_from_file (path, &error);
   g_assert_no_error (error);
+  /* Tests that drop the whole folder count the images in it. */
+  g_unlink (path);
   return png;
 }
 
