@@ -1,6 +1,7 @@
-/* gemm-push.glsl — the push constants of gemm.comp; the C twin is
- * ClipscopeVkGemmPush in engine/vulkan/vulkan-ops.h. Offsets and strides
- * count elements, not bytes. */
+/* gemm-push.glsl — the push constants of gemm.comp, gemm_tiled.comp and
+ * im2col.comp; the C twin is ClipscopeVkGemmPush in
+ * engine/vulkan/vulkan-ops.h. Offsets and strides count elements, not
+ * bytes. */
 layout (push_constant) uniform Push {
   uint m, n, k;
   uint lda, ldw, ldc;
@@ -11,3 +12,8 @@ layout (push_constant) uniform Push {
   uint ksize, stride, pad;
   uint s_b, s_c, s_y, s_x;
 } p;
+
+/* Bits of p.flags above the activation (ACT_* in types.glsl, bits 0-1). */
+#define FLAG_BIAS 4u
+#define FLAG_ACCUMULATE 8u
+#define FLAG_VEC4 16u

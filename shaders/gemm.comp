@@ -47,10 +47,8 @@ layout (binding = 5) uniform samplerBuffer w_texels;
 #endif
 
 #include "gemm-push.glsl"
+#include "gemm-store.glsl"
 
-#define FLAG_BIAS 4u
-#define FLAG_ACCUMULATE 8u
-#define FLAG_VEC4 16u
 
 #ifdef CONV
 #include "im2col.glsl"
@@ -125,16 +123,5 @@ main ()
 
   [[unroll]] for (int i = 0; i < TM; i++)
     [[unroll]] for (int j = 0; j < TN; j++)
-      {
-        uint m = m0 + i, n = n0 + j, at = p.c_off + m * p.ldc + n;
-        afp v = acc[i * TN + j];
-
-        if (m >= p.m || n >= p.n)
-          continue;
-        if ((p.flags & FLAG_BIAS) != 0u)
-          v += bias[p.b_off + n];
-        if ((p.flags & FLAG_ACCUMULATE) != 0u)
-          v += c1[at];
-        c1[at] = activate (v, p.flags & 3u);
-      }
+      gemm_store (m0 + i, n0 + j, acc[i * TN + j]);
 }

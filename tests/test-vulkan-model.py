@@ -5,7 +5,8 @@ Writes tiny random models with tinyclip.py (a ViT in both formats, with
 QuickGELU and exact GELU, and a ModifiedResNet), embeds the same images
 and texts with `--backend cpu` and `--backend vulkan`, and requires the
 normalised embeddings to agree within 2e-3 (DESIGN.md), with weights
-stored as float16 and as float32. The Khronos validation layer is on
+stored as float16 and as float32, and with the kernels a GPU would take
+(the shared-memory product, sums across subgroups). The Khronos validation layer is on
 throughout (CLIPSCOPE_VULKAN_VALIDATE=1): any message it prints makes the
 Vulkan run fail. Also checks the fallback: a device that cannot be found
 gives the CPU's results and one notice under --backend auto, and exit
@@ -80,7 +81,9 @@ def compare(name, model, images, env):
     cpu = json.loads(out)
     configs = (("f16 storage", {}),
                ("f32 storage", {"CLIPSCOPE_VULKAN_DISABLE_F16": "1"}),
-               ("f16 storage, no texel buffers", {"CLIPSCOPE_VULKAN_DISABLE_TEXEL": "1"}))
+               ("f16 storage, no texel buffers", {"CLIPSCOPE_VULKAN_DISABLE_TEXEL": "1"}),
+               # What a GPU takes, which a CPU device would not pick.
+               ("GPU kernels", {"CLIPSCOPE_VULKAN_GEMM": "tiled", "CLIPSCOPE_VULKAN_REDUCE": "subgroups"}))
     for label, extra in configs:
         rc, out, err = run(args + ["--backend", "vulkan"], dict(env, **extra))
         if rc != 0 or err.strip():

@@ -264,7 +264,7 @@ run_linear (const LinearCase *c,
 }
 
 static void
-test_linear (void)
+run_linear_cases (void)
 {
   const LinearCase cases[] = {
     { 1, 8, 5, 0, 0, 0, TRUE, FALSE, FALSE, CLIPSCOPE_VK_ACT_NONE },
@@ -277,6 +277,8 @@ test_linear (void)
     { 130, 72, 33, 0, 0, 0, TRUE, FALSE, TRUE, CLIPSCOPE_VK_ACT_QUICK_GELU },
     { 3, 20, 9, 4, 1, 0, TRUE, TRUE, TRUE, CLIPSCOPE_VK_ACT_NONE },
     { 17, 13, 11, 0, 0, 0, TRUE, FALSE, TRUE, CLIPSCOPE_VK_ACT_GELU },
+    { 70, 50, 130, 3, 2, 1, TRUE, TRUE, TRUE, CLIPSCOPE_VK_ACT_GELU },   /* misaligned, f16 */
+    { 150, 200, 70, 0, 0, 0, FALSE, FALSE, FALSE, CLIPSCOPE_VK_ACT_NONE },
   };
 
   g_test_message ("seed %u", SEED);
@@ -289,6 +291,16 @@ test_linear (void)
         }
       run_linear (&cases[i], SEED + i);
     }
+}
+
+/* Both products: gemm.comp's register tiles and gemm_tiled.comp's
+ * shared-memory blocks, whichever the device would pick. */
+static void
+test_linear (void)
+{
+  static const char *const paths[] = { "registers", "tiled", NULL };
+
+  with_each_setting ("CLIPSCOPE_VULKAN_GEMM", paths, run_linear_cases);
 }
 
 /* --------------------------------------------------------------- conv */

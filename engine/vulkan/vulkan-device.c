@@ -16,6 +16,8 @@
  * models uses a few hundred dispatches. */
 #define MAX_SETS 4096
 #define PUSH_BYTES 128
+/* The outputs of one invocation of gemm_tiled.comp, each way. */
+#define TILED_TILE 4
 
 struct _ClipscopeVkDevice {
   char                            *name;
@@ -24,7 +26,9 @@ struct _ClipscopeVkDevice {
   gboolean                         f16;
   uint32_t                         queue_family;
   uint32_t                         local_size[CLIPSCOPE_VK_N_KERNELS];
-  uint32_t                         tile_m, tile_n;
+  uint32_t                         local_size_y[CLIPSCOPE_VK_N_KERNELS];
+  uint32_t                         tile_m, tile_n;     /* of gemm.comp */
+  gboolean                         gemm_tiled;         /* linear layers take gemm_tiled.comp */
   gboolean                         texel;
   uint32_t                         subgroup_size;
   gboolean                         subgroup_reduce;
@@ -563,6 +567,32 @@ choose_reduce (ClipscopeVkDevice *d)
       = d->subgroup_size;
 }
 
+/* The shared-memory product (gemm_tiled.comp) for GPUs: 16 × 16
+ * invocations of 4 × 4 outputs, a 64 × 64 block, where the device allows
+ * 256 invocations a workgroup, else 16 × 8; its tiles take 8.3 KiB of
+ * the 16 KiB of shared memory every device has. CPU implementations keep
+ * gemm.comp. CLIPSCOPE_VULKAN_GEMM=tiled or registers picks either. */
+static void
+choose_tiled (ClipscopeVkDevice *d,
+              gboolean           cpu)
+{
+  const VkPhysicalDeviceLimits *lim = &d->props.limits;
+  const char *want = g_getenv ("CLIPSCOPE_VULKAN_GEMM");
+  uint32_t wy = lim->maxComputeWorkGroupInvocations >= 256 && lim->maxComputeWorkGroupSize[1] >= 16
+                ? 16 : 8;
+
+  d->gemm_tiled = !cpu;
+  if (g_strcmp0 (want, "tiled") == 0)
+    d->gemm_tiled = TRUE;
+  else if (g_strcmp0 (want, "registers") == 0)
+    d->gemm_tiled = FALSE;
+  for (int k = CLIPSCOPE_VK_GEMM_TILED; k <= CLIPSCOPE_VK_GEMM_TILED_F16; k++)
+    {
+      d->local_size[k] = 16;
+      d->local_size_y[k] = wy;
+    }
+}
+
 /* Workgroup sizes and the product's register tile. CPU implementations
  * run one invocation per SIMD lane and gain from large register tiles,
  * as long as the tile loops are unrolled (see gemm.comp): on lavapipe
@@ -586,7 +616,11 @@ choose_sizes (ClipscopeVkDevice *d)
       d->tile_n = tn;
     }
   for (int k = 0; k < CLIPSCOPE_VK_N_KERNELS; k++)
-    d->local_size[k] = 64;
+    {
+      d->local_size[k] = 64;
+      d->local_size_y[k] = 1;
+    }
+  choose_tiled (d, cpu);
   choose_reduce (d);
 }
 
@@ -627,11 +661,12 @@ create_pipeline (ClipscopeVkDevice *d,
                  uint32_t           variant,
                  GError           **error)
 {
+  gboolean tiled = k == CLIPSCOPE_VK_GEMM_TILED || k == CLIPSCOPE_VK_GEMM_TILED_F16;
   uint32_t spec[N_SPEC] = {
     [SPEC_LOCAL_SIZE_X] = d->local_size[k],
-    [SPEC_TILE_M] = d->tile_m,
-    [SPEC_TILE_N] = d->tile_n,
-    [SPEC_LOCAL_SIZE_Y] = 1,
+    [SPEC_TILE_M] = tiled ? TILED_TILE : d->tile_m,
+    [SPEC_TILE_N] = tiled ? TILED_TILE : d->tile_n,
+    [SPEC_LOCAL_SIZE_Y] = d->local_size_y[k],
     [SPEC_VARIANT] = variant,
     [SPEC_SUBGROUP_REDUCE] = d->subgroup_reduce,
   };
@@ -953,6 +988,16 @@ clipscope_vk_gemm_tile (ClipscopeVkDevice *d,
 {
   *tm = d->tile_m;
   *tn = d->tile_n;
+}
+
+gboolean
+clipscope_vk_device_gemm_tiled (ClipscopeVkDevice *d,
+                                uint32_t          *block_m,
+                                uint32_t          *block_n)
+{
+  *block_m = d->local_size_y[CLIPSCOPE_VK_GEMM_TILED] * TILED_TILE;
+  *block_n = d->local_size[CLIPSCOPE_VK_GEMM_TILED] * TILED_TILE;
+  return d->gemm_tiled;
 }
 
 /* --------------------------------------------------------- commands */

@@ -36,6 +36,8 @@ typedef enum {
   CLIPSCOPE_VK_IM2COL,
   CLIPSCOPE_VK_LAYER_NORM_SUBGROUP,
   CLIPSCOPE_VK_L2_NORM_SUBGROUP,
+  CLIPSCOPE_VK_GEMM_TILED,
+  CLIPSCOPE_VK_GEMM_TILED_F16,
   CLIPSCOPE_VK_N_KERNELS,
 } ClipscopeVkKernel;
 
@@ -141,6 +143,11 @@ uint32_t clipscope_vk_kernel_local_size (ClipscopeVkDevice *d,
 void clipscope_vk_gemm_tile (ClipscopeVkDevice *d,
                              uint32_t          *tm,
                              uint32_t          *tn);
+/* Whether linear layers take gemm_tiled.comp, and the block of C one of
+ * its workgroups computes. */
+gboolean clipscope_vk_device_gemm_tiled (ClipscopeVkDevice *d,
+                                         uint32_t          *block_m,
+                                         uint32_t          *block_n);
 
 /* With CLIPSCOPE_VULKAN_PROFILE=1 every dispatch is timed, and the times
  * are summed by label and printed on stderr when the device is freed.

@@ -28,7 +28,7 @@ gemm (ClipscopeVkDevice         *d,
       ClipscopeVkGemmPush       *p)
 {
   const ClipscopeVkBuffer *bufs[] = { a.buf, w.buf, b.buf, c.buf };
-  uint32_t tm, tn;
+  uint32_t tm, tn, bm, bn;
   guint64 tiles;
 
   clipscope_vk_gemm_tile (d, &tm, &tn);
@@ -41,7 +41,15 @@ gemm (ClipscopeVkDevice         *d,
     p->flags |= GEMM_BIAS;
   clipscope_vk_set_label (d, "%s %ux%ux%u", k == CLIPSCOPE_VK_CONV || k == CLIPSCOPE_VK_CONV_F16
                           ? "conv" : "linear", p->m, p->n, p->k);
-  clipscope_vk_dispatch (d, k, bufs, p, sizeof *p, groups_for (d, k, tiles), 1);
+  /* gemm_tiled.comp: a workgroup a block of C; gemm.comp: an invocation
+   * a register tile. */
+  if (k == CLIPSCOPE_VK_GEMM_TILED || k == CLIPSCOPE_VK_GEMM_TILED_F16)
+    {
+      clipscope_vk_device_gemm_tiled (d, &bm, &bn);
+      clipscope_vk_dispatch (d, k, bufs, p, sizeof *p, (p->n + bn - 1) / bn, (p->m + bm - 1) / bm);
+    }
+  else
+    clipscope_vk_dispatch (d, k, bufs, p, sizeof *p, groups_for (d, k, tiles), 1);
 }
 
 void
@@ -64,6 +72,13 @@ clipscope_vk_op_linear (ClipscopeVkDevice *d,
     .flags = act | (accumulate ? GEMM_ACCUMULATE : 0),
   };
 
+  uint32_t bm, bn;
+
+  if (clipscope_vk_device_gemm_tiled (d, &bm, &bn))
+    {
+      gemm (d, w.f16 ? CLIPSCOPE_VK_GEMM_TILED_F16 : CLIPSCOPE_VK_GEMM_TILED, x, w, b, y, &p);
+      return;
+    }
   /* vec4 loads need every row of x and w to start on a 16-byte boundary. */
   if (x.off % 4 == 0 && ldx % 4 == 0 && w.off % 4 == 0 && n_in % 4 == 0)
     p.flags |= GEMM_VEC4;

@@ -53,6 +53,12 @@ static const uint32_t layer_norm_subgroup[] =
 static const uint32_t l2_norm_subgroup[] =
 #include "l2_norm_subgroup.spv.h"
 ;
+static const uint32_t gemm_tiled_f32[] =
+#include "gemm_tiled_f32.spv.h"
+;
+static const uint32_t gemm_tiled_f16[] =
+#include "gemm_tiled_f16.spv.h"
+;
 
 #define SHADER(s) { #s, s, sizeof s }
 
@@ -78,6 +84,8 @@ static const struct {
   [CLIPSCOPE_VK_IM2COL] = SHADER (im2col),
   [CLIPSCOPE_VK_LAYER_NORM_SUBGROUP] = SHADER (layer_norm_subgroup),
   [CLIPSCOPE_VK_L2_NORM_SUBGROUP] = SHADER (l2_norm_subgroup),
+  [CLIPSCOPE_VK_GEMM_TILED] = SHADER (gemm_tiled_f32),
+  [CLIPSCOPE_VK_GEMM_TILED_F16] = SHADER (gemm_tiled_f16),
 };
 
 const uint32_t *
