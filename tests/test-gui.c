@@ -22,7 +22,9 @@
 #include "clipscope-models-page.h"
 #include "clipscope-preferences-window.h"
 #include "clipscope-session.h"
+#include "clipscope-sort-dialog.h"
 #include "clipscope-template.h"
+#include "clipscope-text-row.h"
 #include "clipscope-window.h"
 
 #define N_IMAGES 4
@@ -624,6 +626,333 @@ test_window_drop_and_actions (void)
 
   gtk_window_destroy (GTK_WINDOW (window));
   g_assert_finalize_object (window);
+}
+
+/* ------------------------------------------------------------ few-shot */
+
+static ClipscopeTextRow *
+find_label_row (GtkWidget  *widget,
+                const char *label)
+{
+  if (CLIPSCOPE_IS_TEXT_ROW (widget)
+      && clipscope_text_row_get_drop_target (CLIPSCOPE_TEXT_ROW (widget)) != NULL
+      && g_strcmp0 (clipscope_text_row_get_text (CLIPSCOPE_TEXT_ROW (widget)), label) == 0)
+    return CLIPSCOPE_TEXT_ROW (widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      ClipscopeTextRow *row = find_label_row (child, label);
+
+      if (row != NULL)
+        return row;
+    }
+  return NULL;
+}
+
+/* Drops image files on a label's row, as a file manager would. */
+static void
+drop_examples (ClipscopeWindow *window,
+               const char      *label,
+               const int       *images,
+               int              n)
+{
+  ClipscopeTextRow *row = find_label_row (GTK_WIDGET (window), label);
+  g_auto(GValue) value = G_VALUE_INIT;
+  GSList *files = NULL;
+  gboolean accepted = FALSE;
+
+  g_assert_nonnull (row);
+  for (int i = 0; i < n; i++)
+    files = g_slist_append (files, g_file_new_for_path (image_paths[images[i]]));
+  g_value_init (&value, GDK_TYPE_FILE_LIST);
+  g_value_set_boxed (&value, files);
+  g_slist_free_full (files, g_object_unref);
+  g_signal_emit_by_name (clipscope_text_row_get_drop_target (row), "drop", &value, 5.0, 5.0, &accepted);
+  g_assert_true (accepted);
+  wait_idle (clipscope_window_get_session (window));
+}
+
+/* The session's embedding of each test image, in image_paths order. */
+static float *
+image_embeddings (ClipscopeSession *session,
+                  int              *dim)
+{
+  GListModel *images = clipscope_session_get_images (session);
+  float *rows = NULL;
+
+  for (guint i = 0; i < g_list_model_get_n_items (images); i++)
+    {
+      g_autoptr(ClipscopeImage) image = g_list_model_get_item (images, i);
+      const float *e = clipscope_image_get_embedding (image, dim);
+
+      g_assert_nonnull (e);
+      g_assert_cmpstr (clipscope_image_get_path (image), ==, image_paths[i]);
+      if (rows == NULL)
+        rows = g_new (float, (gsize) N_IMAGES * *dim);
+      memcpy (rows + (gsize) i * *dim, e, *dim * sizeof (float));
+    }
+  return rows;
+}
+
+static void
+assert_scores (ClipscopeSession *session,
+               const float      *want_sim,
+               const float      *want_prob)
+{
+  const float *sim, *prob;
+  guint n_images, n_labels;
+
+  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, &prob));
+  g_assert_cmpuint (n_images, ==, N_IMAGES);
+  for (guint i = 0; i < n_images * n_labels; i++)
+    {
+      g_assert_cmpfloat_with_epsilon (sim[i], want_sim[i], 1e-5);
+      g_assert_cmpfloat_with_epsilon (prob[i], want_prob[i], 1e-5);
+    }
+}
+
+static void
+test_window_examples (void)
+{
+  static const int cat[] = { 0, 1 }, dog[] = { 2, 3 }, car[] = { 0, 2 }, tree[] = { 1, 3 };
+  static const int y[] = { 0, 0, 1, 1, 2, 2, 3, 3 };
+  static const int example_images[] = { 0, 1, 2, 3, 0, 2, 1, 3 };
+  ClipscopeWindow *window = clipscope_window_new (NULL);
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autoptr(GSettings) settings = clipscope_settings_new ();
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autofree float *images = NULL;
+  g_autofree float *text = NULL;
+  g_autofree float *rows = NULL;
+  g_autofree float *examples = NULL;
+  g_autofree float *want_sim = NULL;
+  g_autofree float *want_prob = NULL;
+  g_autoptr(ClipscopeProbe) probe = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) cat_examples = NULL;
+  const float *sim;
+  guint n_images, n_labels, n_unclassified;
+  float logit_scale;
+  int dim = 0;
+
+  g_object_ref_sink (window);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1300, 850);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat, dog, red car, tree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  for (int i = 0; i < N_IMAGES; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+
+  /* Without examples every label is zero-shot. */
+  g_assert_cmpstr (clipscope_text_row_get_mode_text (find_label_row (GTK_WIDGET (window), "cat")), ==,
+                   "zero-shot");
+  images = image_embeddings (session, &dim);
+  text = g_new (float, 4 * dim);
+  for (int j = 0; j < 4; j++)
+    memcpy (text + j * dim, clipscope_session_get_label_embedding (session, j, NULL), dim * sizeof (float));
+  {
+    g_autoptr(ClipscopeModel) model = clipscope_model_load (model_dir, NULL, NULL, &error);
+
+    g_assert_no_error (error);
+    logit_scale = clipscope_model_get_info (model)->logit_scale;
+  }
+
+  /* Two examples dropped on "cat" make it a prototype, and its column
+   * is what the engine's blend gives. */
+  drop_examples (window, "cat", cat, 2);
+  cat_examples = clipscope_session_dup_examples (session, "cat");
+  g_assert_cmpuint (g_strv_length (cat_examples), ==, 2);
+  g_assert_cmpint (clipscope_session_get_label_mode (session, "cat"), ==, CLIPSCOPE_LABEL_MODE_PROTOTYPE);
+  g_assert_cmpint (clipscope_session_get_label_mode (session, "dog"), ==, CLIPSCOPE_LABEL_MODE_ZERO_SHOT);
+  g_assert_true (g_str_has_prefix (clipscope_text_row_get_mode_text (find_label_row (GTK_WIDGET (window), "cat")),
+                                   "prototype · "));
+  g_assert_false (isnan (clipscope_session_get_label_accuracy (session, "cat")));
+  examples = g_new (float, 8 * dim);
+  for (int i = 0; i < 8; i++)
+    memcpy (examples + i * dim, images + example_images[i] * dim, dim * sizeof (float));
+  rows = g_new (float, 4 * dim);
+  want_sim = g_new (float, N_IMAGES * 4);
+  want_prob = g_new (float, N_IMAGES * 4);
+  clipscope_prototypes_build (text, 4, dim, examples, y, 2, CLIPSCOPE_EXAMPLE_WEIGHT_DEFAULT, rows);
+  clipscope_score (images, N_IMAGES, rows, 4, dim, logit_scale, want_sim, want_prob);
+  assert_scores (session, want_sim, want_prob);
+
+  /* The weight, a setting, moves the blend at once. */
+  g_settings_set_double (settings, "example-weight", 0.9);
+  wait_idle (session);
+  clipscope_prototypes_build (text, 4, dim, examples, y, 2, 0.9f, rows);
+  clipscope_score (images, N_IMAGES, rows, 4, dim, logit_scale, want_sim, want_prob);
+  assert_scores (session, want_sim, want_prob);
+  g_settings_reset (settings, "example-weight");
+
+  /* The probe needs two examples of every label: asked for too early,
+   * it leaves the labels in prototype mode. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "fewshot.classifier", "s", "probe");
+  wait_idle (session);
+  g_assert_false (clipscope_session_can_probe (session));
+  g_assert_cmpint (clipscope_session_get_label_mode (session, "cat"), ==, CLIPSCOPE_LABEL_MODE_PROTOTYPE);
+  drop_examples (window, "dog", dog, 2);
+  drop_examples (window, "red car", car, 2);
+  g_assert_false (clipscope_session_can_probe (session));
+  drop_examples (window, "tree", tree, 2);
+  g_assert_true (clipscope_session_can_probe (session));
+  g_assert_cmpint (clipscope_session_get_label_mode (session, "tree"), ==, CLIPSCOPE_LABEL_MODE_PROBE);
+  g_assert_true (g_str_has_prefix (clipscope_text_row_get_mode_text (find_label_row (GTK_WIDGET (window), "dog")),
+                                   "probe · "));
+  probe = clipscope_probe_train (examples, y, 8, 4, dim, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  clipscope_prototypes_build (text, 4, dim, examples, y, 8, CLIPSCOPE_EXAMPLE_WEIGHT_DEFAULT, rows);
+  clipscope_score (images, N_IMAGES, rows, 4, dim, logit_scale, want_sim, want_prob);
+  clipscope_probe_predict (probe, images, N_IMAGES, NULL, want_prob);
+  assert_scores (session, want_sim, want_prob);
+  save_shot (window, "test-examples.png");
+
+  /* Removing an example takes the probe away again. */
+  g_signal_emit_by_name (find_label_row (GTK_WIDGET (window), "tree"), "example-removed", image_paths[3]);
+  wait_idle (session);
+  g_assert_false (clipscope_session_can_probe (session));
+  g_assert_cmpint (clipscope_session_get_label_mode (session, "tree"), ==, CLIPSCOPE_LABEL_MODE_PROTOTYPE);
+
+  /* Text only ignores the examples. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "fewshot.classifier", "s", "zero-shot");
+  wait_idle (session);
+  g_assert_cmpint (clipscope_session_get_label_mode (session, "cat"), ==, CLIPSCOPE_LABEL_MODE_ZERO_SHOT);
+  clipscope_score (images, N_IMAGES, text, 4, dim, logit_scale, want_sim, want_prob);
+  assert_scores (session, want_sim, want_prob);
+
+  /* A threshold above every cosine leaves every image unclassified, one
+   * below them none; the setting drives it. */
+  g_settings_set_double (settings, "threshold", 1.0);
+  g_settings_set_boolean (settings, "use-threshold", TRUE);
+  wait_idle (session);
+  clipscope_session_get_top (session, &n_images, &n_unclassified);
+  g_assert_cmpuint (n_unclassified, ==, N_IMAGES);
+  g_assert_true (clipscope_session_is_unclassified (session, 0));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.select-image", "i", 1);
+  save_shot (window, "test-unclassified.png");
+  {
+    /* Just above the lowest best cosine: that image alone is unclassified. */
+    float best[N_IMAGES], cut;
+    int lowest = 0;
+
+    clipscope_session_get_scores (session, &n_images, &n_labels, &sim, NULL);
+    for (guint i = 0; i < N_IMAGES; i++)
+      {
+        best[i] = -INFINITY;
+        for (guint j = 0; j < n_labels; j++)
+          best[i] = MAX (best[i], sim[i * n_labels + j]);
+        if (best[i] < best[lowest])
+          lowest = i;
+      }
+    cut = best[lowest] + 1e-4f;
+    g_settings_set_double (settings, "threshold", cut);
+    wait_idle (session);
+    for (guint i = 0; i < N_IMAGES; i++)
+      g_assert_cmpint (clipscope_session_is_unclassified (session, i), ==, best[i] < cut);
+  }
+  g_settings_set_boolean (settings, "use-threshold", FALSE);
+  wait_idle (session);
+  clipscope_session_get_top (session, &n_images, &n_unclassified);
+  g_assert_cmpuint (n_unclassified, ==, 0);
+  g_settings_reset (settings, "threshold");
+
+  /* "Clear Examples", and a removed label takes its examples along. */
+  g_signal_emit_by_name (find_label_row (GTK_WIDGET (window), "cat"), "examples-cleared");
+  g_strfreev (cat_examples);
+  cat_examples = clipscope_session_dup_examples (session, "cat");
+  g_assert_cmpuint (g_strv_length (cat_examples), ==, 0);
+  gtk_string_list_remove (clipscope_session_get_labels (session), 1);
+  wait_idle (session);
+  {
+    g_auto(GStrv) dog_examples = clipscope_session_dup_examples (session, "dog");
+
+    g_assert_cmpuint (g_strv_length (dog_examples), ==, 0);
+  }
+  gtk_widget_activate_action (GTK_WIDGET (window), "fewshot.classifier", "s", "prototype");
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+}
+
+/* The dry run names a destination per image without writing anything;
+ * the real run copies into one folder per top label. */
+static void
+test_window_sort (void)
+{
+  g_autoptr(GPtrArray) notices = g_ptr_array_new_with_free_func (g_free);
+  ClipscopeSession *session = loaded_session (notices);
+  g_autofree char *into = g_build_filename (workdir, "sorted", NULL);
+  const char * const *scored = clipscope_session_get_scored_labels (session);
+  const char * const *destinations;
+  ClipscopeSortDialog *dialog;
+  guint n_images, n_unclassified;
+  const int *top;
+
+  clipscope_session_set_use_threshold (session, TRUE);
+  clipscope_session_set_threshold (session, -1.0);
+  wait_idle (session);
+  top = clipscope_session_get_top (session, &n_images, &n_unclassified);
+  g_assert_cmpuint (n_unclassified, ==, 0);
+
+  dialog = CLIPSCOPE_SORT_DIALOG (clipscope_sort_dialog_new (NULL, session));
+  g_object_ref_sink (dialog);
+  gtk_window_present (GTK_WINDOW (dialog));
+  clipscope_sort_dialog_set_folder (dialog, into);
+  while (clipscope_sort_dialog_get_busy (dialog))
+    g_main_context_iteration (NULL, TRUE);
+  destinations = clipscope_sort_dialog_get_destinations (dialog);
+  g_assert_null (clipscope_sort_dialog_get_error (dialog));
+  g_assert_cmpuint (g_strv_length ((char **) destinations), ==, N_IMAGES);
+  for (int i = 0; i < N_IMAGES; i++)
+    {
+      g_autofree char *name = g_path_get_basename (image_paths[i]);
+      g_autofree char *want = g_build_filename (into, scored[top[i]], name, NULL);
+
+      g_assert_cmpstr (destinations[i], ==, want);
+    }
+  g_assert_false (g_file_test (into, G_FILE_TEST_EXISTS));
+  if (g_getenv ("CLIPSCOPE_SHOTS_DIR") != NULL)
+    {
+      g_autofree char *path = g_build_filename (g_getenv ("CLIPSCOPE_SHOTS_DIR"), "test-sort.png", NULL);
+      g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (GTK_WIDGET (dialog));
+      g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+      g_autoptr(GskRenderNode) node = NULL;
+      g_autoptr(GdkTexture) texture = NULL;
+      int w, h;
+
+      wait_ms (300);
+      w = gtk_widget_get_width (GTK_WIDGET (dialog));
+      h = gtk_widget_get_height (GTK_WIDGET (dialog));
+      gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), w, h);
+      node = gtk_snapshot_to_node (snapshot);
+      texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (dialog)), node,
+                                             &GRAPHENE_RECT_INIT (0, 0, w, h));
+      gdk_texture_save_to_png (texture, path);
+    }
+
+  clipscope_sort_dialog_sort (dialog);
+  while (clipscope_sort_dialog_get_busy (dialog))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_null (clipscope_sort_dialog_get_error (dialog));
+  for (int i = 0; i < N_IMAGES; i++)
+    {
+      g_autofree char *name = g_path_get_basename (image_paths[i]);
+      g_autofree char *copy = g_build_filename (into, scored[top[i]], name, NULL);
+      g_autofree char *a = NULL, *b = NULL;
+      gsize la, lb;
+
+      g_assert_true (g_file_get_contents (copy, &a, &la, NULL));
+      g_assert_true (g_file_get_contents (image_paths[i], &b, &lb, NULL));
+      g_assert_cmpmem (a, la, b, lb);
+      g_assert_false (g_file_test (copy, G_FILE_TEST_IS_SYMLINK));
+    }
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  g_assert_finalize_object (dialog);
+  remove_tree (into);
+  g_assert_finalize_object (session);
 }
 
 /* ------------------------------------------------------------ preferences */
@@ -1564,6 +1893,8 @@ main (int   argc,
   g_test_add_func ("/gui/window/drop-and-actions", test_window_drop_and_actions);
   g_test_add_func ("/gui/window/responsive", test_window_responsive);
   g_test_add_func ("/gui/window/explain", test_window_explain);
+  g_test_add_func ("/gui/window/examples", test_window_examples);
+  g_test_add_func ("/gui/window/sort", test_window_sort);
   g_test_add_func ("/gui/preferences/bindings", test_preferences);
   g_test_add_func ("/gui/models/list", test_models_list);
   g_test_add_func ("/gui/models/use", test_models_use);

@@ -4,7 +4,9 @@
  * columns are the labels the matrix was scored with. Cells take their
  * colour from viridis over the range of the values shown (raw cosines
  * span a narrow band, so a fixed [-1, 1] scale would make every cell look
- * alike) or over [0, 1] for probabilities. Everything is drawn as render
+ * alike) or over [0, 1] for probabilities. An image whose best cosine is
+ * below the session's threshold is unclassified: its row is dimmed, has
+ * no top cell and is tagged so in its header. Everything is drawn as render
  * nodes, so text and edges stay sharp at any scale factor.
  */
 #include "clipscope-heatmap-view.h"
@@ -234,6 +236,39 @@ snapshot_column_headers (ClipscopeHeatmapView *self,
   pango_layout_set_width (layout, -1);
 }
 
+/* A small "Unclassified" pill under the image's name, in the style's
+ * warning colour. */
+static void
+snapshot_unclassified_tag (ClipscopeHeatmapView *self,
+                           GtkSnapshot          *snapshot,
+                           float                 y)
+{
+  GtkStyleContext *style = gtk_widget_get_style_context (GTK_WIDGET (self));
+  g_autoptr(PangoLayout) tag = gtk_widget_create_pango_layout (GTK_WIDGET (self), "Unclassified");
+  PangoFontDescription *font = pango_font_description_copy (pango_context_get_font_description (
+                                 pango_layout_get_context (tag)));
+  GskRoundedRect pill;
+  GdkRGBA warning, back;
+  int w, h;
+
+  if (!gtk_style_context_lookup_color (style, "warning_color", &warning))
+    gdk_rgba_parse (&warning, "#9c6e03");
+  pango_font_description_set_size (font, pango_font_description_get_size (font) * 4 / 5);
+  pango_layout_set_font_description (tag, font);
+  pango_font_description_free (font);
+  pango_layout_get_pixel_size (tag, &w, &h);
+  back = warning;
+  back.alpha = 0.18f;
+  gsk_rounded_rect_init_from_rect (&pill, &GRAPHENE_RECT_INIT (PAD + THUMB_SIZE + 10, y, w + 8, h), h / 2.0f);
+  gtk_snapshot_push_rounded_clip (snapshot, &pill);
+  gtk_snapshot_append_color (snapshot, &back, &pill.bounds);
+  gtk_snapshot_pop (snapshot);
+  gtk_snapshot_save (snapshot);
+  gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (PAD + THUMB_SIZE + 14, y));
+  gtk_snapshot_append_layout (snapshot, tag, &warning);
+  gtk_snapshot_restore (snapshot);
+}
+
 static void
 snapshot_row_header (ClipscopeHeatmapView *self,
                      GtkSnapshot          *snapshot,
@@ -273,22 +308,31 @@ snapshot_row_header (ClipscopeHeatmapView *self,
   pango_layout_set_ellipsize (layout, PANGO_ELLIPSIZE_MIDDLE);
   pango_layout_set_text (layout, clipscope_image_get_name (image), -1);
   pango_layout_get_pixel_size (layout, NULL, &text_h);
-  append_text (snapshot, layout, clipscope_image_get_name (image),
-               PAD + THUMB_SIZE + 12, y + (CELL_HEIGHT - text_h) / 2.0f, fg);
+  if (clipscope_session_is_unclassified (self->session, row))
+    {
+      snapshot_unclassified_tag (self, snapshot, y + CELL_HEIGHT / 2.0f + 1);
+      append_text (snapshot, layout, clipscope_image_get_name (image),
+                   PAD + THUMB_SIZE + 12, y + CELL_HEIGHT / 2.0f - text_h, fg);
+    }
+  else
+    append_text (snapshot, layout, clipscope_image_get_name (image),
+                 PAD + THUMB_SIZE + 12, y + (CELL_HEIGHT - text_h) / 2.0f, fg);
   pango_layout_set_width (layout, -1);
 }
 
+/* The session's pick, which follows the probe's probabilities and the
+ * threshold: -1 for an unclassified image. */
 static int
-best_column (const Matrix *m,
-             guint         row)
+best_column (ClipscopeHeatmapView *self,
+             const Matrix         *m,
+             guint                 row)
 {
-  const float *r = m->similarity + (gsize) row * m->n_labels;
-  int best = -1;
+  guint n_images = 0;
+  const int *top = clipscope_session_get_top (self->session, &n_images, NULL);
 
-  for (guint j = 0; j < m->n_labels; j++)
-    if (!isnan (r[j]) && (best < 0 || r[j] > r[best]))
-      best = j;
-  return best;
+  if (top == NULL || row >= n_images || top[row] >= (int) m->n_labels)
+    return -1;
+  return top[row];
 }
 
 static void
@@ -305,7 +349,8 @@ snapshot_cells (ClipscopeHeatmapView *self,
                 const GdkRGBA        *fg)
 {
   static const GdkRGBA black = { 0, 0, 0, 0.87f }, white = { 1, 1, 1, 1 };
-  int best = best_column (m, row);
+  int best = best_column (self, m, row);
+  gboolean dimmed = clipscope_session_is_unclassified (self->session, row);
 
   for (guint j = first; j < last; j++)
     {
@@ -325,8 +370,11 @@ snapshot_cells (ClipscopeHeatmapView *self,
           continue;
         }
       clipscope_colormap_viridis ((v - low) / (high - low), &color);
+      /* An unclassified row keeps its values readable but fades back. */
+      if (dimmed)
+        color.alpha = 0.35f;
       gtk_snapshot_append_color (snapshot, &color, &cell);
-      ink = clipscope_colormap_luminance (&color) > 0.45f ? &black : &white;
+      ink = dimmed ? fg : clipscope_colormap_luminance (&color) > 0.45f ? &black : &white;
 
       if ((int) j == best)
         {
@@ -524,9 +572,11 @@ clipscope_heatmap_view_query_tooltip (GtkWidget  *widget,
     text = g_strdup_printf ("%s · %s\nnot encoded yet", clipscope_image_get_name (image),
                             m.labels[column]);
   else
-    text = g_strdup_printf ("%s · %s\ncosine %.4f\nprobability %.2f %%",
+    text = g_strdup_printf ("%s · %s\ncosine %.4f\nprobability %.2f %%%s",
                             clipscope_image_get_name (image), m.labels[column],
-                            m.similarity[cell], m.probabilities[cell] * 100.0);
+                            m.similarity[cell], m.probabilities[cell] * 100.0,
+                            clipscope_session_is_unclassified (self->session, row)
+                            ? "\nunclassified: no label reaches the threshold" : "");
   gtk_tooltip_set_text (tooltip, text);
   return TRUE;
 }

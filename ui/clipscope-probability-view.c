@@ -3,7 +3,8 @@
  * One row per label, sorted from the most to the least likely: the label,
  * a bar as long as its probability and the percentage. The bar uses the
  * style's accent colour and the text its foreground, so the dark style
- * works without extra code.
+ * works without extra code. An image left unclassified by the session's
+ * threshold gets a first line that says so, above the same bars.
  */
 #include "clipscope-probability-view.h"
 
@@ -67,6 +68,46 @@ sorted_entries (ClipscopeProbabilityView  *self,
   return entries;
 }
 
+static void append_layout_at (GtkSnapshot   *snapshot,
+                              PangoLayout   *layout,
+                              float          x,
+                              float          y,
+                              const GdkRGBA *color);
+
+static gboolean
+unclassified (ClipscopeProbabilityView *self)
+{
+  return self->session != NULL && self->row >= 0
+         && clipscope_session_is_unclassified (self->session, self->row);
+}
+
+/* "Unclassified", and why: the best cosine against the threshold. */
+static void
+snapshot_unclassified (ClipscopeProbabilityView *self,
+                       GtkSnapshot              *snapshot,
+                       PangoLayout              *layout)
+{
+  GtkStyleContext *style = gtk_widget_get_style_context (GTK_WIDGET (self));
+  const float *sim = NULL;
+  guint n_images = 0, n_labels = 0;
+  g_autofree char *text = NULL;
+  float best = -INFINITY;
+  GdkRGBA warning;
+  int th;
+
+  if (!gtk_style_context_lookup_color (style, "warning_color", &warning))
+    gdk_rgba_parse (&warning, "#9c6e03");
+  clipscope_session_get_scores (self->session, &n_images, &n_labels, &sim, NULL);
+  for (guint j = 0; j < n_labels; j++)
+    best = MAX (best, sim[(gsize) self->row * n_labels + j]);
+  text = g_strdup_printf ("Unclassified: best cosine %.3f is below %.2f", best,
+                          clipscope_session_get_threshold (self->session));
+  pango_layout_set_width (layout, gtk_widget_get_width (GTK_WIDGET (self)) * PANGO_SCALE);
+  pango_layout_set_text (layout, text, -1);
+  pango_layout_get_pixel_size (layout, NULL, &th);
+  append_layout_at (snapshot, layout, 0, (ROW_HEIGHT - th) / 2.0f, &warning);
+}
+
 static void
 clipscope_probability_view_measure (GtkWidget      *widget,
                                     GtkOrientation  orientation,
@@ -87,7 +128,7 @@ clipscope_probability_view_measure (GtkWidget      *widget,
       *natural = LABEL_WIDTH + VALUE_WIDTH + 2 * GAP + 240;
     }
   else
-    *minimum = *natural = (int) n * ROW_HEIGHT;
+    *minimum = *natural = (int) (n + (n > 0 && unclassified (self))) * ROW_HEIGHT;
 }
 
 static void
@@ -127,6 +168,11 @@ clipscope_probability_view_snapshot (GtkWidget   *widget,
   trough.alpha = 0.08f;
 
   pango_layout_set_ellipsize (layout, PANGO_ELLIPSIZE_END);
+  if (unclassified (self))
+    {
+      snapshot_unclassified (self, snapshot, layout);
+      gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (0, ROW_HEIGHT));
+    }
   for (guint i = 0; i < n; i++)
     {
       float y = i * ROW_HEIGHT;

@@ -17,6 +17,8 @@
 #define DEFAULT_MAX_FOLDER_IMAGES 2000
 #define MAX_FOLDER_DEPTH          8
 #define FALLBACK_TEMPLATE         "a photo of a {}."
+/* Below the cosines CLIP's ViT-B models give an image and its caption. */
+#define DEFAULT_THRESHOLD         0.2
 
 struct _ClipscopeSession {
   GObject          parent_instance;
@@ -56,6 +58,26 @@ struct _ClipscopeSession {
   guint            max_folder_images;
   guint            n_label_jobs;
   guint            n_texts_encoded;
+
+  /* Few-shot: examples per label, the classifier built from them, and the
+   * threshold below which an image is left unclassified */
+  GPtrArray       *examples;             /* Example, in the order they were added */
+  ClipscopeLabelMode classifier;         /* the mode asked for */
+  float            example_weight;
+  gboolean         use_threshold;
+  double           threshold;
+  ClipscopeProbe  *probe;                /* trained on @probe_key's examples, or NULL */
+  char            *probe_key;
+  GCancellable    *probe_cancellable;
+  double          *label_accuracy;       /* [n_score_labels], NaN without examples */
+  int             *top;                  /* [n_score_images], -1 unclassified or unknown */
+  guint            n_unclassified;
+  guint            n_examples_pending;
+  gboolean         probe_pending;
+  gboolean         probe_current;        /* @probe was trained on the examples of now */
+  char            *probe_pending_key;
+  int             *probe_predicted;      /* the probe's leave-one-out labels */
+
   guint            model_pending : 1;
   guint            labels_pending : 1;
   guint            busy : 1;
@@ -71,6 +93,10 @@ enum {
   PROP_BUSY,
   PROP_PROGRESS,
   PROP_MAX_FOLDER_IMAGES,
+  PROP_CLASSIFIER,
+  PROP_EXAMPLE_WEIGHT,
+  PROP_USE_THRESHOLD,
+  PROP_THRESHOLD,
   N_PROPS,
 };
 
@@ -86,6 +112,26 @@ static guint signals[N_SIGNALS];
 
 static void encode_pending_images (ClipscopeSession *self);
 static void encode_labels_now (ClipscopeSession *self);
+static void encode_pending_examples (ClipscopeSession *self);
+
+/* An example image of a label. Examples follow their label's text, so a
+ * renamed label keeps them and a removed one takes them along. */
+typedef struct {
+  char  *label;
+  char  *path;
+  float *embedding;      /* [embed_dim], NULL until the worker has encoded it */
+} Example;
+
+static void
+example_free (gpointer data)
+{
+  Example *example = data;
+
+  g_free (example->label);
+  g_free (example->path);
+  g_free (example->embedding);
+  g_free (example);
+}
 
 /* ------------------------------------------------------------ state */
 
@@ -95,7 +141,8 @@ update_busy (ClipscopeSession *self)
   gboolean busy = self->model_pending || self->labels_pending || self->debounce_id != 0
                   || self->n_batch_total > self->n_batch_done || self->n_adding > 0
                   || self->splice_id != 0
-                  || self->rescore_id != 0;
+                  || self->rescore_id != 0
+                  || self->n_examples_pending > 0 || self->probe_pending;
 
   if (busy != self->busy)
     {
@@ -113,6 +160,12 @@ replace_cancellable (GCancellable **cancellable)
   *cancellable = g_cancellable_new ();
 }
 
+static float *build_classifier (ClipscopeSession *self,
+                                 guint             n_labels);
+static gboolean probe_ready (ClipscopeSession *self);
+static void update_probe (ClipscopeSession *self);
+static void update_accuracy (ClipscopeSession *self);
+
 static void
 rescore (ClipscopeSession *self)
 {
@@ -122,16 +175,27 @@ rescore (ClipscopeSession *self)
   g_autofree guint *which = NULL;
   g_autofree float *sim = NULL;
   g_autofree float *prob = NULL;
+  g_autofree float *classifier = NULL;
+  g_autofree int *top = NULL;
   guint n_rows = 0;
 
   g_clear_pointer (&self->similarity, g_free);
   g_clear_pointer (&self->probabilities, g_free);
+  g_clear_pointer (&self->top, g_free);
   self->n_score_images = n_images;
   self->n_score_labels = n_labels;
+  self->n_unclassified = 0;
   self->similarity = g_new (float, (gsize) MAX (n_images * n_labels, 1));
   self->probabilities = g_new (float, (gsize) MAX (n_images * n_labels, 1));
+  self->top = g_new (int, MAX (n_images, 1));
   for (gsize i = 0; i < (gsize) n_images * n_labels; i++)
     self->similarity[i] = self->probabilities[i] = NAN;
+  for (guint i = 0; i < n_images; i++)
+    self->top[i] = -1;
+
+  /* The probe is retrained (in a thread) when its examples changed. */
+  update_probe (self);
+  update_accuracy (self);
 
   if (n_images > 0 && n_labels > 0 && self->label_embeddings != NULL && self->model != NULL)
     {
@@ -152,14 +216,24 @@ rescore (ClipscopeSession *self)
         }
       sim = g_new (float, (gsize) MAX (n_rows * n_labels, 1));
       prob = g_new (float, (gsize) MAX (n_rows * n_labels, 1));
-      clipscope_score (rows, n_rows, self->label_embeddings, n_labels, self->embed_dim,
+      top = g_new (int, MAX (n_rows, 1));
+      classifier = build_classifier (self, n_labels);
+      clipscope_score (rows, n_rows, classifier, n_labels, self->embed_dim,
                        clipscope_model_get_info (self->model)->logit_scale, sim, prob);
+      /* The probe's probabilities replace the softmax; the cosines stay
+       * those of the prototypes, which the threshold applies to. */
+      if (probe_ready (self))
+        clipscope_probe_predict (self->probe, rows, n_rows, NULL, prob);
+      self->n_unclassified = clipscope_score_top (sim, prob, n_rows, n_labels,
+                                                  self->use_threshold ? (float) self->threshold : -INFINITY,
+                                                  top);
       for (guint r = 0; r < n_rows; r++)
         {
           memcpy (self->similarity + (gsize) which[r] * n_labels, sim + (gsize) r * n_labels,
                   n_labels * sizeof (float));
           memcpy (self->probabilities + (gsize) which[r] * n_labels, prob + (gsize) r * n_labels,
                   n_labels * sizeof (float));
+          self->top[which[r]] = top[r];
         }
     }
   g_signal_emit (self, signals[SIGNAL_SCORES_CHANGED], 0);
@@ -249,6 +323,7 @@ model_loaded_cb (GObject      *object,
   if (self->model != NULL)
     {
       encode_pending_images (self);
+      encode_pending_examples (self);
       encode_labels_now (self);
     }
   update_busy (self);
@@ -287,6 +362,9 @@ clipscope_session_load_model (ClipscopeSession *self,
     }
   for (GList *l = self->pending.head; l != NULL; l = l->next)
     clipscope_image_set_embedding (l->data, NULL, 0);
+  for (guint i = 0; i < self->examples->len; i++)
+    g_clear_pointer (&((Example *) g_ptr_array_index (self->examples, i))->embedding, g_free);
+  self->n_examples_pending = 0;
   self->model_pending = TRUE;
 
   job = g_new0 (LoadJob, 1);
@@ -941,6 +1019,17 @@ clipscope_session_set_label (ClipscopeSession *self,
   if (position >= g_list_model_get_n_items (G_LIST_MODEL (self->labels))
       || g_strcmp0 (gtk_string_list_get_string (self->labels, position), stripped) == 0)
     return;
+  /* A renamed label keeps its examples. */
+  for (guint i = 0; i < self->examples->len && *stripped != '\0'; i++)
+    {
+      Example *example = g_ptr_array_index (self->examples, i);
+
+      if (g_strcmp0 (example->label, gtk_string_list_get_string (self->labels, position)) == 0)
+        {
+          g_free (example->label);
+          example->label = g_strdup (stripped);
+        }
+    }
   if (*stripped == '\0')
     gtk_string_list_remove (self->labels, position);
   else
@@ -988,11 +1077,819 @@ clipscope_session_clear_templates (ClipscopeSession *self)
   g_list_store_remove_all (self->templates);
 }
 
+/* ------------------------------------------------------------ few-shot */
+
+static int
+scored_label_index (ClipscopeSession *self,
+                    const char       *label)
+{
+  for (guint j = 0; self->scored_labels != NULL && self->scored_labels[j] != NULL; j++)
+    if (g_strcmp0 (self->scored_labels[j], label) == 0)
+      return (int) j;
+  return -1;
+}
+
+/* The encoded examples of the scored labels, in the order they were
+ * added: [n, embed_dim] and each one's column. */
+static float *
+gather_examples (ClipscopeSession  *self,
+                 int              **labels,
+                 int               *n)
+{
+  float *rows = g_new (float, (gsize) MAX (self->examples->len, 1) * MAX (self->embed_dim, 1));
+
+  *labels = g_new (int, MAX (self->examples->len, 1));
+  *n = 0;
+  for (guint i = 0; i < self->examples->len; i++)
+    {
+      Example *example = g_ptr_array_index (self->examples, i);
+      int column = scored_label_index (self, example->label);
+
+      if (example->embedding == NULL || column < 0)
+        continue;
+      memcpy (rows + (gsize) *n * self->embed_dim, example->embedding, self->embed_dim * sizeof (float));
+      (*labels)[(*n)++] = column;
+    }
+  return rows;
+}
+
+/* The rows the images are scored against: the zero-shot text, or the
+ * prototypes that blend in each label's examples. */
+static float *
+build_classifier (ClipscopeSession *self,
+                  guint             n_labels)
+{
+  float *rows = g_memdup2 (self->label_embeddings, (gsize) n_labels * self->embed_dim * sizeof (float));
+  g_autofree float *examples = NULL;
+  g_autofree int *labels = NULL;
+  int n;
+
+  if (self->classifier == CLIPSCOPE_LABEL_MODE_ZERO_SHOT)
+    return rows;
+  examples = gather_examples (self, &labels, &n);
+  clipscope_prototypes_build (rows, n_labels, self->embed_dim, examples, labels, n,
+                              self->example_weight, rows);
+  return rows;
+}
+
+static guint
+count_examples (ClipscopeSession *self,
+                const char       *label,
+                gboolean          encoded_only)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < self->examples->len; i++)
+    {
+      Example *example = g_ptr_array_index (self->examples, i);
+
+      if (g_strcmp0 (example->label, label) == 0 && (!encoded_only || example->embedding != NULL))
+        n++;
+    }
+  return n;
+}
+
+/* What a probe would be trained on now, as a string that changes when
+ * the labels or their encoded examples do; NULL when no probe is wanted
+ * or some label has fewer than two examples. */
+static char *
+probe_training_key (ClipscopeSession *self)
+{
+  g_autoptr(GString) key = NULL;
+
+  if (self->classifier != CLIPSCOPE_LABEL_MODE_PROBE || self->label_embeddings == NULL
+      || self->scored_labels == NULL || self->scored_labels[0] == NULL)
+    return NULL;
+  for (char **l = self->scored_labels; *l != NULL; l++)
+    if (count_examples (self, *l, TRUE) < 2)
+      return NULL;
+  key = g_string_new (NULL);
+  g_string_append_printf (key, "%u", self->generation);
+  for (char **l = self->scored_labels; *l != NULL; l++)
+    g_string_append_printf (key, "\x1e%s", *l);
+  for (guint i = 0; i < self->examples->len; i++)
+    {
+      Example *example = g_ptr_array_index (self->examples, i);
+
+      if (example->embedding != NULL)
+        g_string_append_printf (key, "\x1d%s\x1f%s", example->label, example->path);
+    }
+  return g_string_free (g_steal_pointer (&key), FALSE);
+}
+
+typedef struct {
+  GWeakRef  session;
+  char     *key;
+  float    *examples;
+  int      *labels;
+  int       n_examples;
+  int       n_labels;
+  int       dim;
+  GStrv     names;
+} ProbeJob;
+
+typedef struct {
+  ClipscopeProbe *probe;
+  int            *predicted;   /* leave-one-out, [n_examples] */
+} ProbeResult;
+
+static void
+probe_job_free (ProbeJob *job)
+{
+  g_weak_ref_clear (&job->session);
+  g_free (job->key);
+  g_free (job->examples);
+  g_free (job->labels);
+  g_strfreev (job->names);
+  g_free (job);
+}
+
+static void
+probe_result_free (ProbeResult *result)
+{
+  g_clear_pointer (&result->probe, clipscope_probe_free);
+  g_free (result->predicted);
+  g_free (result);
+}
+
+static void
+train_probe_thread (GTask        *task,
+                    gpointer      source_object,
+                    gpointer      task_data,
+                    GCancellable *cancellable)
+{
+  ProbeJob *job = task_data;
+  g_autoptr(GError) error = NULL;
+  ProbeResult *result = g_new0 (ProbeResult, 1);
+
+  result->predicted = g_new (int, MAX (job->n_examples, 1));
+  result->probe = clipscope_probe_train (job->examples, job->labels, job->n_examples, job->n_labels,
+                                         job->dim, (const char * const *) job->names, NULL,
+                                         cancellable, &error);
+  if (result->probe == NULL
+      || !clipscope_probe_leave_one_out (job->examples, job->labels, job->n_examples, job->n_labels,
+                                         job->dim, (const char * const *) job->names, NULL,
+                                         result->predicted, NULL, cancellable, &error))
+    {
+      probe_result_free (result);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_return_pointer (task, result, (GDestroyNotify) probe_result_free);
+}
+
+static void
+probe_trained_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  ProbeJob *job = g_task_get_task_data (G_TASK (result));
+  g_autoptr(ClipscopeSession) self = g_weak_ref_get (&job->session);
+  g_autoptr(GError) error = NULL;
+  ProbeResult *trained = g_task_propagate_pointer (G_TASK (result), &error);
+
+  if (self == NULL || g_task_get_cancellable (G_TASK (result)) != self->probe_cancellable)
+    {
+      g_clear_pointer (&trained, probe_result_free);
+      return;
+    }
+  self->probe_pending = FALSE;
+  g_clear_pointer (&self->probe, clipscope_probe_free);
+  g_clear_pointer (&self->probe_predicted, g_free);
+  /* A failure is remembered under its key too, so it is not retried
+   * until the examples change. */
+  g_free (self->probe_key);
+  self->probe_key = g_strdup (job->key);
+  if (trained != NULL)
+    {
+      self->probe = g_steal_pointer (&trained->probe);
+      self->probe_predicted = g_steal_pointer (&trained->predicted);
+      probe_result_free (trained);
+    }
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_autofree char *message = g_strdup_printf ("Could not train the linear probe: %s", error->message);
+
+      g_signal_emit (self, signals[SIGNAL_NOTICE], 0, message);
+    }
+  queue_rescore (self);
+  update_busy (self);
+}
+
+static gboolean
+probe_ready (ClipscopeSession *self)
+{
+  return self->probe != NULL && self->probe_current;
+}
+
+/* Starts training when the examples changed since the probe in hand
+ * was trained; the probe is used only while it matches them. */
+static void
+update_probe (ClipscopeSession *self)
+{
+  g_autofree char *key = probe_training_key (self);
+  g_autoptr(GTask) task = NULL;
+  ProbeJob *job;
+
+  self->probe_current = key != NULL && g_strcmp0 (key, self->probe_key) == 0;
+  if (key == NULL || self->probe_current)
+    {
+      if (key == NULL && self->probe_pending)
+        {
+          replace_cancellable (&self->probe_cancellable);
+          self->probe_pending = FALSE;
+        }
+      return;
+    }
+  if (self->probe_pending && g_strcmp0 (key, self->probe_pending_key) == 0)
+    return;
+
+  replace_cancellable (&self->probe_cancellable);
+  g_free (self->probe_pending_key);
+  self->probe_pending_key = g_strdup (key);
+  job = g_new0 (ProbeJob, 1);
+  g_weak_ref_init (&job->session, self);
+  job->key = g_steal_pointer (&key);
+  job->examples = gather_examples (self, &job->labels, &job->n_examples);
+  job->n_labels = (int) g_strv_length (self->scored_labels);
+  job->dim = self->embed_dim;
+  job->names = g_strdupv (self->scored_labels);
+  self->probe_pending = TRUE;
+  task = g_task_new (NULL, self->probe_cancellable, probe_trained_cb, NULL);
+  g_task_set_name (task, "clipscope-probe");
+  g_task_set_task_data (task, job, (GDestroyNotify) probe_job_free);
+  g_task_run_in_thread (task, train_probe_thread);
+}
+
+/* Each label's leave-one-out accuracy on its examples, under the
+ * classifier in use: the probe's, or the prototypes' (text alone in
+ * zero-shot mode, which is a blend of weight 0). */
+static void
+update_accuracy (ClipscopeSession *self)
+{
+  guint n_labels = self->scored_labels != NULL ? g_strv_length (self->scored_labels) : 0;
+  g_autofree float *examples = NULL;
+  g_autofree int *labels = NULL;
+  g_autofree int *predicted = NULL;
+  g_autofree guint *total = g_new0 (guint, MAX (n_labels, 1));
+  g_autofree guint *right = g_new0 (guint, MAX (n_labels, 1));
+  int n;
+
+  g_clear_pointer (&self->label_accuracy, g_free);
+  self->label_accuracy = g_new (double, MAX (n_labels, 1));
+  for (guint j = 0; j < n_labels; j++)
+    self->label_accuracy[j] = NAN;
+  if (n_labels == 0 || self->label_embeddings == NULL)
+    return;
+
+  examples = gather_examples (self, &labels, &n);
+  if (n == 0)
+    return;
+  if (probe_ready (self))
+    predicted = g_memdup2 (self->probe_predicted, n * sizeof (int));
+  else
+    {
+      predicted = g_new (int, n);
+      clipscope_prototypes_leave_one_out (self->label_embeddings, n_labels, self->embed_dim, examples,
+                                          labels, n,
+                                          self->classifier == CLIPSCOPE_LABEL_MODE_ZERO_SHOT
+                                          ? 0.0f : self->example_weight,
+                                          predicted);
+    }
+  for (int i = 0; i < n; i++)
+    {
+      total[labels[i]]++;
+      right[labels[i]] += predicted[i] == labels[i];
+    }
+  for (guint j = 0; j < n_labels; j++)
+    if (total[j] > 0)
+      self->label_accuracy[j] = (double) right[j] / total[j];
+}
+
+typedef struct {
+  GWeakRef  session;
+  char     *label;
+  char     *path;
+  guint     generation;
+} ExampleJob;
+
+static void
+example_job_free (ExampleJob *job)
+{
+  g_weak_ref_clear (&job->session);
+  g_free (job->label);
+  g_free (job->path);
+  g_free (job);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ExampleJob, example_job_free)
+
+static Example *
+find_example (ClipscopeSession *self,
+              const char       *label,
+              const char       *path,
+              guint            *index)
+{
+  for (guint i = 0; i < self->examples->len; i++)
+    {
+      Example *example = g_ptr_array_index (self->examples, i);
+
+      if (g_strcmp0 (example->label, label) == 0 && g_strcmp0 (example->path, path) == 0)
+        {
+          if (index != NULL)
+            *index = i;
+          return example;
+        }
+    }
+  return NULL;
+}
+
+static void
+example_encoded_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(ExampleJob) job = user_data;
+  g_autoptr(ClipscopeSession) self = g_weak_ref_get (&job->session);
+  g_autoptr(GError) error = NULL;
+  g_autofree float *embedding = NULL;
+  Example *example;
+  guint index;
+  int dim = 0;
+
+  if (self == NULL)
+    return;
+  embedding = clipscope_worker_encode_image_finish (self->worker, result, &dim, &error);
+  if (job->generation != self->generation)
+    return;
+
+  self->n_examples_pending--;
+  example = find_example (self, job->label, job->path, &index);
+  if (example != NULL && embedding != NULL && dim == self->embed_dim)
+    example->embedding = g_steal_pointer (&embedding);
+  else if (example != NULL && error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_autofree char *name = g_path_get_basename (job->path);
+      g_autofree char *message = g_strdup_printf ("Could not use %s as an example of “%s”: %s",
+                                                  name, job->label, error->message);
+
+      g_ptr_array_remove_index (self->examples, index);
+      g_signal_emit (self, signals[SIGNAL_NOTICE], 0, message);
+    }
+  queue_rescore (self);
+  update_busy (self);
+}
+
+static void
+encode_example (ClipscopeSession *self,
+                Example          *example)
+{
+  ExampleJob *job = g_new0 (ExampleJob, 1);
+
+  g_weak_ref_init (&job->session, self);
+  job->label = g_strdup (example->label);
+  job->path = g_strdup (example->path);
+  job->generation = self->generation;
+  self->n_examples_pending++;
+  clipscope_worker_encode_image_async (self->worker, example->path, self->model_cancellable,
+                                       example_encoded_cb, job);
+}
+
+static void
+encode_pending_examples (ClipscopeSession *self)
+{
+  self->n_examples_pending = 0;
+  for (guint i = 0; i < self->examples->len; i++)
+    {
+      Example *example = g_ptr_array_index (self->examples, i);
+
+      if (example->embedding == NULL)
+        encode_example (self, example);
+    }
+}
+
+/* Examples of labels that are gone go with them. */
+static void
+prune_examples (ClipscopeSession *self)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->labels));
+  gboolean removed = FALSE;
+
+  for (guint i = self->examples->len; i > 0; i--)
+    {
+      Example *example = g_ptr_array_index (self->examples, i - 1);
+      gboolean kept = FALSE;
+
+      for (guint j = 0; j < n && !kept; j++)
+        kept = g_strcmp0 (gtk_string_list_get_string (self->labels, j), example->label) == 0;
+      if (!kept)
+        {
+          g_ptr_array_remove_index (self->examples, i - 1);
+          removed = TRUE;
+        }
+    }
+  if (removed)
+    queue_rescore (self);
+}
+
+/**
+ * clipscope_session_add_examples:
+ * @label: one of the labels
+ * @files: (array length=n_files): image files
+ *
+ * Makes the images examples of @label. They are encoded on the worker
+ * once; a file that does not decode is dropped again with a
+ * #ClipscopeSession::notice naming it.
+ */
+void
+clipscope_session_add_examples (ClipscopeSession  *self,
+                                const char        *label,
+                                GFile            **files,
+                                guint              n_files)
+{
+  g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
+  g_return_if_fail (label != NULL);
+
+  if (!has_label (self, label))
+    return;
+  for (guint i = 0; i < n_files; i++)
+    {
+      g_autofree char *path = g_file_get_path (files[i]);
+      Example *example;
+
+      if (path == NULL)
+        {
+          g_autofree char *uri = g_file_get_uri (files[i]);
+          g_autofree char *message = g_strdup_printf ("Only local files can be examples: %s", uri);
+
+          g_signal_emit (self, signals[SIGNAL_NOTICE], 0, message);
+          continue;
+        }
+      if (find_example (self, label, path, NULL) != NULL)
+        continue;
+      example = g_new0 (Example, 1);
+      example->label = g_strdup (label);
+      example->path = g_steal_pointer (&path);
+      g_ptr_array_add (self->examples, example);
+      if (self->model != NULL && !self->model_pending)
+        encode_example (self, example);
+    }
+  queue_rescore (self);
+  update_busy (self);
+}
+
+/** clipscope_session_remove_example: Takes @path out of @label's examples. */
+void
+clipscope_session_remove_example (ClipscopeSession *self,
+                                  const char       *label,
+                                  const char       *path)
+{
+  guint index;
+
+  g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
+
+  if (find_example (self, label, path, &index) == NULL)
+    return;
+  g_ptr_array_remove_index (self->examples, index);
+  queue_rescore (self);
+  update_busy (self);
+}
+
+/** clipscope_session_clear_examples: Removes every example of @label. */
+void
+clipscope_session_clear_examples (ClipscopeSession *self,
+                                  const char       *label)
+{
+  g_auto(GStrv) paths = NULL;
+
+  g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
+
+  paths = clipscope_session_dup_examples (self, label);
+  for (char **p = paths; *p != NULL; p++)
+    clipscope_session_remove_example (self, label, *p);
+}
+
+/**
+ * clipscope_session_dup_examples:
+ *
+ * Returns: (transfer full): the paths of @label's examples, in the order
+ *   they were added, including those still being encoded
+ */
+GStrv
+clipscope_session_dup_examples (ClipscopeSession *self,
+                                const char       *label)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), NULL);
+
+  for (guint i = 0; i < self->examples->len; i++)
+    {
+      Example *example = g_ptr_array_index (self->examples, i);
+
+      if (g_strcmp0 (example->label, label) == 0)
+        g_strv_builder_add (builder, example->path);
+    }
+  return g_strv_builder_end (builder);
+}
+
+/**
+ * clipscope_session_get_label_mode:
+ *
+ * Returns: how @label's column is scored now: the probe's, once trained,
+ *   for every label; a prototype for a label with encoded examples; else
+ *   its text alone
+ */
+ClipscopeLabelMode
+clipscope_session_get_label_mode (ClipscopeSession *self,
+                                  const char       *label)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), CLIPSCOPE_LABEL_MODE_ZERO_SHOT);
+
+  if (self->classifier == CLIPSCOPE_LABEL_MODE_ZERO_SHOT || scored_label_index (self, label) < 0)
+    return CLIPSCOPE_LABEL_MODE_ZERO_SHOT;
+  if (probe_ready (self))
+    return CLIPSCOPE_LABEL_MODE_PROBE;
+  return count_examples (self, label, TRUE) > 0 ? CLIPSCOPE_LABEL_MODE_PROTOTYPE
+                                                : CLIPSCOPE_LABEL_MODE_ZERO_SHOT;
+}
+
+/**
+ * clipscope_session_get_label_accuracy:
+ *
+ * Returns: the fraction of @label's examples that the classifier in use
+ *   gives @label when built without them (leave-one-out), or NaN when it
+ *   has no encoded examples
+ */
+double
+clipscope_session_get_label_accuracy (ClipscopeSession *self,
+                                      const char       *label)
+{
+  int column;
+
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), NAN);
+
+  column = scored_label_index (self, label);
+  if (column < 0 || self->label_accuracy == NULL)
+    return NAN;
+  return self->label_accuracy[column];
+}
+
+/**
+ * clipscope_session_can_probe:
+ *
+ * Returns: whether every label has the two examples a probe needs
+ */
+gboolean
+clipscope_session_can_probe (ClipscopeSession *self)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->labels));
+
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), FALSE);
+
+  for (guint j = 0; j < n; j++)
+    if (count_examples (self, gtk_string_list_get_string (self->labels, j), FALSE) < 2)
+      return FALSE;
+  return n > 0;
+}
+
+ClipscopeLabelMode
+clipscope_session_get_classifier (ClipscopeSession *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), CLIPSCOPE_LABEL_MODE_ZERO_SHOT);
+  return self->classifier;
+}
+
+/**
+ * clipscope_session_set_classifier:
+ *
+ * Chooses how labels are scored. The probe is trained in a thread once
+ * every label has two encoded examples; until then labels are scored as
+ * in prototype mode.
+ */
+void
+clipscope_session_set_classifier (ClipscopeSession   *self,
+                                  ClipscopeLabelMode  mode)
+{
+  g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
+  g_return_if_fail (mode <= CLIPSCOPE_LABEL_MODE_PROBE);
+
+  if (mode == self->classifier)
+    return;
+  self->classifier = mode;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLASSIFIER]);
+  queue_rescore (self);
+  update_busy (self);
+}
+
+double
+clipscope_session_get_example_weight (ClipscopeSession *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), 0.0);
+  return self->example_weight;
+}
+
+void
+clipscope_session_set_example_weight (ClipscopeSession *self,
+                                      double            weight)
+{
+  g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
+
+  weight = CLAMP (weight, 0.0, 1.0);
+  if ((float) weight == self->example_weight)
+    return;
+  self->example_weight = (float) weight;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_EXAMPLE_WEIGHT]);
+  queue_rescore (self);
+  update_busy (self);
+}
+
+gboolean
+clipscope_session_get_use_threshold (ClipscopeSession *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), FALSE);
+  return self->use_threshold;
+}
+
+void
+clipscope_session_set_use_threshold (ClipscopeSession *self,
+                                     gboolean          use)
+{
+  g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
+
+  if (!use == !self->use_threshold)
+    return;
+  self->use_threshold = !!use;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USE_THRESHOLD]);
+  queue_rescore (self);
+  update_busy (self);
+}
+
+double
+clipscope_session_get_threshold (ClipscopeSession *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), 0.0);
+  return self->threshold;
+}
+
+/**
+ * clipscope_session_set_threshold:
+ * @threshold: a cosine; while the threshold is in use, an image whose top
+ *   label's cosine is below it is unclassified
+ */
+void
+clipscope_session_set_threshold (ClipscopeSession *self,
+                                 double            threshold)
+{
+  g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
+
+  threshold = CLAMP (threshold, -1.0, 1.0);
+  if (threshold == self->threshold)
+    return;
+  self->threshold = threshold;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_THRESHOLD]);
+  if (self->use_threshold)
+    queue_rescore (self);
+  update_busy (self);
+}
+
+/**
+ * clipscope_session_get_top:
+ * @n_images: (out): the rows
+ * @n_unclassified: (out) (optional): the images below the threshold
+ *
+ * Returns: (transfer none): [n_images], each image's top column, or -1
+ *   when it is unclassified or not scored yet
+ */
+const int *
+clipscope_session_get_top (ClipscopeSession *self,
+                           guint            *n_images,
+                           guint            *n_unclassified)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), NULL);
+
+  *n_images = self->top != NULL ? self->n_score_images : 0;
+  if (n_unclassified != NULL)
+    *n_unclassified = self->n_unclassified;
+  return self->top;
+}
+
+/** clipscope_session_is_unclassified: Returns: whether @row is scored and below the threshold */
+gboolean
+clipscope_session_is_unclassified (ClipscopeSession *self,
+                                   guint             row)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), FALSE);
+
+  return self->top != NULL && row < self->n_score_images && self->n_score_labels > 0
+         && self->top[row] < 0 && !isnan (self->similarity[(gsize) row * self->n_score_labels]);
+}
+
+/* ------------------------------------------------------------ texts */
+
+typedef struct {
+  GWeakRef session;
+  guint    generation;
+  int      embed_dim;
+} TextsJob;
+
+static const char encode_texts_tag;
+
+static void
+texts_job_free (TextsJob *job)
+{
+  g_weak_ref_clear (&job->session);
+  g_free (job);
+}
+
+static void
+texts_encoded_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  TextsJob *job = g_task_get_task_data (task);
+  g_autoptr(ClipscopeSession) self = g_weak_ref_get (&job->session);
+  g_autoptr(GError) error = NULL;
+  g_autofree float *embeddings = NULL;
+
+  if (self == NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "the session was closed");
+      return;
+    }
+  embeddings = clipscope_worker_encode_labels_finish (self->worker, result, NULL, &error);
+  if (embeddings == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else if (job->generation != self->generation || self->model == NULL)
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "the model changed");
+  else
+    {
+      job->embed_dim = self->embed_dim;
+      g_task_return_pointer (task, g_steal_pointer (&embeddings), g_free);
+    }
+}
+
+/**
+ * clipscope_session_encode_texts_async:
+ * @texts: (array zero-terminated=1): texts to encode one by one
+ *
+ * Encodes each text on its own, as the template editor needs the text of
+ * every prompt rather than their ensemble. The worker's cache of
+ * (template, label) texts serves them: each goes in as a label of the
+ * template "{}".
+ */
+void
+clipscope_session_encode_texts_async (ClipscopeSession    *self,
+                                      const char * const  *texts,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  static const char * const identity[] = { "{}", NULL };
+  g_autoptr(GTask) task = NULL;
+  TextsJob *job;
+
+  g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
+  g_return_if_fail (texts != NULL);
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, (gpointer) &encode_texts_tag);
+  job = g_new0 (TextsJob, 1);
+  g_weak_ref_init (&job->session, self);
+  job->generation = self->generation;
+  g_task_set_task_data (task, job, (GDestroyNotify) texts_job_free);
+  clipscope_worker_encode_labels_async (self->worker, texts, identity, cancellable,
+                                        texts_encoded_cb, g_steal_pointer (&task));
+}
+
+/**
+ * clipscope_session_encode_texts_finish:
+ * @embed_dim: (out) (optional): the length of each embedding
+ *
+ * Returns: (transfer full) (nullable): [n_texts, embed_dim], normalised,
+ *   or %NULL with @error set
+ */
+float *
+clipscope_session_encode_texts_finish (ClipscopeSession  *self,
+                                       GAsyncResult      *result,
+                                       int               *embed_dim,
+                                       GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == &encode_texts_tag, NULL);
+
+  if (embed_dim != NULL)
+    *embed_dim = ((TextsJob *) g_task_get_task_data (G_TASK (result)))->embed_dim;
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 /* ------------------------------------------------------------ GObject */
 
 static void
 lists_changed_cb (ClipscopeSession *self)
 {
+  prune_examples (self);
   schedule_labels (self);
 }
 
@@ -1011,6 +1908,7 @@ clipscope_session_dispose (GObject *object)
   g_cancellable_cancel (self->model_cancellable);
   g_cancellable_cancel (self->images_cancellable);
   g_cancellable_cancel (self->labels_cancellable);
+  g_cancellable_cancel (self->probe_cancellable);
   g_clear_handle_id (&self->debounce_id, g_source_remove);
   g_clear_handle_id (&self->rescore_id, g_source_remove);
   g_clear_handle_id (&self->splice_id, g_source_remove);
@@ -1039,6 +1937,14 @@ clipscope_session_finalize (GObject *object)
   g_clear_object (&self->model_cancellable);
   g_clear_object (&self->images_cancellable);
   g_clear_object (&self->labels_cancellable);
+  g_clear_object (&self->probe_cancellable);
+  g_clear_pointer (&self->examples, g_ptr_array_unref);
+  g_clear_pointer (&self->probe, clipscope_probe_free);
+  g_free (self->probe_key);
+  g_free (self->probe_pending_key);
+  g_free (self->probe_predicted);
+  g_free (self->label_accuracy);
+  g_free (self->top);
   g_clear_pointer (&self->image_paths, g_hash_table_unref);
   g_clear_pointer (&self->failed_names, g_ptr_array_unref);
   g_clear_pointer (&self->scored_labels, g_strfreev);
@@ -1079,9 +1985,32 @@ clipscope_session_get_property (GObject    *object,
     case PROP_MAX_FOLDER_IMAGES:
       g_value_set_uint (value, self->max_folder_images);
       break;
+    case PROP_CLASSIFIER:
+      g_value_set_string (value, clipscope_label_mode_to_string (self->classifier));
+      break;
+    case PROP_EXAMPLE_WEIGHT:
+      g_value_set_double (value, self->example_weight);
+      break;
+    case PROP_USE_THRESHOLD:
+      g_value_set_boolean (value, self->use_threshold);
+      break;
+    case PROP_THRESHOLD:
+      g_value_set_double (value, self->threshold);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
+}
+
+/* The classifier goes by the engine's names ("zero-shot", "prototype",
+ * "probe"), which GSettings and a GAction can carry as strings. */
+static ClipscopeLabelMode
+mode_from_string (const char *name)
+{
+  for (ClipscopeLabelMode m = CLIPSCOPE_LABEL_MODE_ZERO_SHOT; m <= CLIPSCOPE_LABEL_MODE_PROBE; m++)
+    if (g_strcmp0 (name, clipscope_label_mode_to_string (m)) == 0)
+      return m;
+  return CLIPSCOPE_LABEL_MODE_PROTOTYPE;
 }
 
 static void
@@ -1096,6 +2025,18 @@ clipscope_session_set_property (GObject      *object,
     {
     case PROP_MAX_FOLDER_IMAGES:
       clipscope_session_set_max_folder_images (self, g_value_get_uint (value));
+      break;
+    case PROP_CLASSIFIER:
+      clipscope_session_set_classifier (self, mode_from_string (g_value_get_string (value)));
+      break;
+    case PROP_EXAMPLE_WEIGHT:
+      clipscope_session_set_example_weight (self, g_value_get_double (value));
+      break;
+    case PROP_USE_THRESHOLD:
+      clipscope_session_set_use_threshold (self, g_value_get_boolean (value));
+      break;
+    case PROP_THRESHOLD:
+      clipscope_session_set_threshold (self, g_value_get_double (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1125,6 +2066,18 @@ clipscope_session_class_init (ClipscopeSessionClass *klass)
   properties[PROP_MAX_FOLDER_IMAGES] =
     g_param_spec_uint ("max-folder-images", NULL, NULL, 1, 100000, DEFAULT_MAX_FOLDER_IMAGES,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CLASSIFIER] =
+    g_param_spec_string ("classifier", NULL, NULL, "prototype",
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_EXAMPLE_WEIGHT] =
+    g_param_spec_double ("example-weight", NULL, NULL, 0.0, 1.0, CLIPSCOPE_EXAMPLE_WEIGHT_DEFAULT,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_USE_THRESHOLD] =
+    g_param_spec_boolean ("use-threshold", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_THRESHOLD] =
+    g_param_spec_double ("threshold", NULL, NULL, -1.0, 1.0, DEFAULT_THRESHOLD,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1165,6 +2118,11 @@ clipscope_session_init (ClipscopeSession *self)
   self->images_cancellable = g_cancellable_new ();
   self->labels_cancellable = g_cancellable_new ();
   self->max_folder_images = DEFAULT_MAX_FOLDER_IMAGES;
+  self->examples = g_ptr_array_new_with_free_func (example_free);
+  self->probe_cancellable = g_cancellable_new ();
+  self->classifier = CLIPSCOPE_LABEL_MODE_PROTOTYPE;
+  self->example_weight = CLIPSCOPE_EXAMPLE_WEIGHT_DEFAULT;
+  self->threshold = DEFAULT_THRESHOLD;
 
   g_signal_connect_swapped (self->labels, "items-changed", G_CALLBACK (lists_changed_cb), self);
   g_signal_connect_swapped (self->templates, "items-changed", G_CALLBACK (lists_changed_cb), self);

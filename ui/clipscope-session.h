@@ -1,6 +1,7 @@
 /* clipscope-session.h — images, labels and templates, and their scores */
 #pragma once
 
+#include <clipscope.h>
 #include <gtk/gtk.h>
 
 #include "clipscope-image.h"
@@ -73,5 +74,49 @@ float            *clipscope_session_explain_image_finish (ClipscopeSession    *s
 const float      *clipscope_session_get_label_embedding  (ClipscopeSession    *self,
                                                           guint                column,
                                                           int                 *embed_dim);
+
+
+void              clipscope_session_add_examples         (ClipscopeSession    *self,
+                                                          const char          *label,
+                                                          GFile              **files,
+                                                          guint                n_files);
+void              clipscope_session_remove_example       (ClipscopeSession    *self,
+                                                          const char          *label,
+                                                          const char          *path);
+void              clipscope_session_clear_examples       (ClipscopeSession    *self,
+                                                          const char          *label);
+GStrv             clipscope_session_dup_examples         (ClipscopeSession    *self,
+                                                          const char          *label);
+ClipscopeLabelMode clipscope_session_get_label_mode      (ClipscopeSession    *self,
+                                                          const char          *label);
+double            clipscope_session_get_label_accuracy   (ClipscopeSession    *self,
+                                                          const char          *label);
+gboolean          clipscope_session_can_probe            (ClipscopeSession    *self);
+ClipscopeLabelMode clipscope_session_get_classifier      (ClipscopeSession    *self);
+void              clipscope_session_set_classifier       (ClipscopeSession    *self,
+                                                          ClipscopeLabelMode   mode);
+double            clipscope_session_get_example_weight   (ClipscopeSession    *self);
+void              clipscope_session_set_example_weight   (ClipscopeSession    *self,
+                                                          double               weight);
+gboolean          clipscope_session_get_use_threshold    (ClipscopeSession    *self);
+void              clipscope_session_set_use_threshold    (ClipscopeSession    *self,
+                                                          gboolean             use);
+double            clipscope_session_get_threshold        (ClipscopeSession    *self);
+void              clipscope_session_set_threshold        (ClipscopeSession    *self,
+                                                          double               threshold);
+const int        *clipscope_session_get_top              (ClipscopeSession    *self,
+                                                          guint               *n_images,
+                                                          guint               *n_unclassified);
+gboolean          clipscope_session_is_unclassified      (ClipscopeSession    *self,
+                                                          guint                row);
+void              clipscope_session_encode_texts_async   (ClipscopeSession    *self,
+                                                          const char * const  *texts,
+                                                          GCancellable        *cancellable,
+                                                          GAsyncReadyCallback  callback,
+                                                          gpointer             user_data);
+float            *clipscope_session_encode_texts_finish  (ClipscopeSession    *self,
+                                                          GAsyncResult        *result,
+                                                          int                 *embed_dim,
+                                                          GError             **error);
 
 G_END_DECLS

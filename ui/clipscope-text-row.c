@@ -2,9 +2,13 @@
  *
  * The text can be bound to a model object (templates re-score as the user
  * types) or taken when editing ends through ::committed (labels, whose
- * string list replaces the row on every change).
+ * string list replaces the row on every change). A label's row also takes
+ * example images dropped on it, and shows their count, the mode its
+ * column is scored in and the leave-one-out accuracy on them.
  */
 #include "clipscope-text-row.h"
+
+#include <math.h>
 
 struct _ClipscopeTextRow {
   GtkListBoxRow     parent_instance;
@@ -14,6 +18,14 @@ struct _ClipscopeTextRow {
   GtkEditableLabel *editable;
   GtkImage         *warning;
   GtkButton        *remove_button;
+  GtkLabel         *mode_tag;
+  GtkMenuButton    *examples_button;
+  GtkLabel         *examples_count;
+  GtkLabel         *examples_heading;
+  GtkListBox       *examples_list;
+
+  /* Owned References */
+  GtkDropTarget    *drop_target;     /* for label rows, else NULL */
 };
 
 G_DEFINE_FINAL_TYPE (ClipscopeTextRow, clipscope_text_row, GTK_TYPE_LIST_BOX_ROW)
@@ -30,6 +42,9 @@ enum {
 enum {
   SIGNAL_COMMITTED,
   SIGNAL_REMOVE,
+  SIGNAL_EXAMPLES_DROPPED,
+  SIGNAL_EXAMPLE_REMOVED,
+  SIGNAL_EXAMPLES_CLEARED,
   N_SIGNALS,
 };
 
@@ -53,6 +68,64 @@ static void
 remove_clicked_cb (ClipscopeTextRow *self)
 {
   g_signal_emit (self, signals[SIGNAL_REMOVE], 0);
+}
+
+static void
+clear_examples_clicked_cb (ClipscopeTextRow *self)
+{
+  gtk_menu_button_popdown (self->examples_button);
+  g_signal_emit (self, signals[SIGNAL_EXAMPLES_CLEARED], 0);
+}
+
+static void
+example_remove_clicked_cb (GtkButton        *button,
+                           ClipscopeTextRow *self)
+{
+  g_autofree char *path = g_strdup (g_object_get_data (G_OBJECT (button), "clipscope-path"));
+
+  g_signal_emit (self, signals[SIGNAL_EXAMPLE_REMOVED], 0, path);
+}
+
+static gboolean
+drop_cb (GtkDropTarget    *target,
+         const GValue     *value,
+         double            x,
+         double            y,
+         ClipscopeTextRow *self)
+{
+  GSList *files = g_value_get_boxed (value);
+
+  if (files == NULL)
+    return FALSE;
+  g_signal_emit (self, signals[SIGNAL_EXAMPLES_DROPPED], 0, files);
+  return TRUE;
+}
+
+static GtkWidget *
+example_row_new (ClipscopeTextRow *self,
+                 const char       *path)
+{
+  g_autofree char *name = g_path_get_basename (path);
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget *label = gtk_label_new (name);
+  GtkWidget *remove = gtk_button_new_from_icon_name ("list-remove-symbolic");
+
+  gtk_widget_set_margin_start (box, 8);
+  gtk_widget_set_margin_end (box, 4);
+  gtk_widget_set_margin_top (box, 2);
+  gtk_widget_set_margin_bottom (box, 2);
+  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_MIDDLE);
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_widget_set_hexpand (label, TRUE);
+  gtk_widget_set_tooltip_text (label, path);
+  gtk_widget_set_tooltip_text (remove, "Remove This Example");
+  gtk_widget_add_css_class (remove, "flat");
+  gtk_widget_add_css_class (remove, "circular");
+  g_object_set_data_full (G_OBJECT (remove), "clipscope-path", g_strdup (path), g_free);
+  g_signal_connect (remove, "clicked", G_CALLBACK (example_remove_clicked_cb), self);
+  gtk_box_append (GTK_BOX (box), label);
+  gtk_box_append (GTK_BOX (box), remove);
+  return box;
 }
 
 static void
@@ -127,11 +200,21 @@ clipscope_text_row_set_property (GObject      *object,
 }
 
 static void
+clipscope_text_row_dispose (GObject *object)
+{
+  ClipscopeTextRow *self = CLIPSCOPE_TEXT_ROW (object);
+
+  g_clear_object (&self->drop_target);
+  G_OBJECT_CLASS (clipscope_text_row_parent_class)->dispose (object);
+}
+
+static void
 clipscope_text_row_class_init (ClipscopeTextRowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
+  object_class->dispose = clipscope_text_row_dispose;
   object_class->get_property = clipscope_text_row_get_property;
   object_class->set_property = clipscope_text_row_set_property;
 
@@ -164,6 +247,24 @@ clipscope_text_row_class_init (ClipscopeTextRowClass *klass)
   signals[SIGNAL_REMOVE] =
     g_signal_new ("remove", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /**
+   * ClipscopeTextRow::examples-dropped:
+   * @files: (element-type GFile): files dropped on a label's row
+   */
+  signals[SIGNAL_EXAMPLES_DROPPED] =
+    g_signal_new ("examples-dropped", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, GDK_TYPE_FILE_LIST);
+  /**
+   * ClipscopeTextRow::example-removed:
+   * @path: the example whose remove button was clicked
+   */
+  signals[SIGNAL_EXAMPLE_REMOVED] =
+    g_signal_new ("example-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /** ClipscopeTextRow::examples-cleared: "Clear Examples" was clicked. */
+  signals[SIGNAL_EXAMPLES_CLEARED] =
+    g_signal_new ("examples-cleared", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/clipscope/Clipscope/clipscope-text-row.ui");
@@ -173,7 +274,13 @@ clipscope_text_row_class_init (ClipscopeTextRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ClipscopeTextRow, remove_button);
   gtk_widget_class_bind_template_callback (widget_class, editable_text_cb);
   gtk_widget_class_bind_template_callback (widget_class, editable_editing_cb);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeTextRow, mode_tag);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeTextRow, examples_button);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeTextRow, examples_count);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeTextRow, examples_heading);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeTextRow, examples_list);
   gtk_widget_class_bind_template_callback (widget_class, remove_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, clear_examples_clicked_cb);
 }
 
 static void
@@ -205,4 +312,87 @@ clipscope_text_row_set_text (ClipscopeTextRow *self,
 
   if (g_strcmp0 (text, clipscope_text_row_get_text (self)) != 0)
     gtk_editable_set_text (GTK_EDITABLE (self->editable), text != NULL ? text : "");
+}
+
+/**
+ * clipscope_text_row_accept_examples:
+ *
+ * Makes this a label's row: image files dropped on it are announced by
+ * ::examples-dropped, and the examples button shows.
+ */
+void
+clipscope_text_row_accept_examples (ClipscopeTextRow *self)
+{
+  g_return_if_fail (CLIPSCOPE_IS_TEXT_ROW (self));
+
+  if (self->drop_target != NULL)
+    return;
+  self->drop_target = g_object_ref (gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY));
+  g_signal_connect (self->drop_target, "drop", G_CALLBACK (drop_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (self->drop_target));
+  gtk_widget_set_visible (GTK_WIDGET (self->examples_button), TRUE);
+  gtk_widget_set_visible (GTK_WIDGET (self->mode_tag), TRUE);
+}
+
+/** clipscope_text_row_get_drop_target: Returns: (transfer none) (nullable): the examples' drop target */
+GtkDropTarget *
+clipscope_text_row_get_drop_target (ClipscopeTextRow *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_TEXT_ROW (self), NULL);
+  return self->drop_target;
+}
+
+/**
+ * clipscope_text_row_set_examples:
+ * @paths: the label's examples
+ * @mode: how the label is scored ("zero-shot", "prototype" or "probe")
+ * @accuracy: the leave-one-out accuracy on the examples, or NaN
+ */
+void
+clipscope_text_row_set_examples (ClipscopeTextRow   *self,
+                                 const char * const *paths,
+                                 const char         *mode,
+                                 double              accuracy)
+{
+  guint n = paths != NULL ? g_strv_length ((char **) paths) : 0;
+  g_autofree char *count = g_strdup_printf ("%u", n);
+  g_autofree char *tag = NULL;
+  g_autofree char *heading = NULL;
+  GtkWidget *child;
+
+  g_return_if_fail (CLIPSCOPE_IS_TEXT_ROW (self));
+
+  gtk_label_set_label (self->examples_count, count);
+  /* A count of zero would read as an error; the icon alone invites a drop. */
+  gtk_widget_set_visible (GTK_WIDGET (self->examples_count), n > 0);
+  if (isnan (accuracy))
+    tag = g_strdup (mode);
+  else
+    tag = g_strdup_printf ("%s · %.0f %%", mode, accuracy * 100.0);
+  gtk_label_set_label (self->mode_tag, tag);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->mode_tag),
+                               isnan (accuracy) ? "How this label is scored"
+                                                : "How this label is scored, and the share of its examples it "
+                                                  "gets right when each is left out (leave-one-out accuracy)");
+  gtk_widget_remove_css_class (GTK_WIDGET (self->mode_tag), "zero-shot");
+  gtk_widget_remove_css_class (GTK_WIDGET (self->mode_tag), "prototype");
+  gtk_widget_remove_css_class (GTK_WIDGET (self->mode_tag), "probe");
+  gtk_widget_add_css_class (GTK_WIDGET (self->mode_tag), mode);
+
+  heading = n == 0 ? g_strdup ("No examples yet: drop images on this label")
+                   : g_strdup_printf (n == 1 ? "%u example" : "%u examples", n);
+  gtk_label_set_label (self->examples_heading, heading);
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->examples_list))) != NULL)
+    gtk_list_box_remove (self->examples_list, child);
+  for (guint i = 0; i < n; i++)
+    gtk_list_box_append (self->examples_list, example_row_new (self, paths[i]));
+  gtk_widget_set_visible (GTK_WIDGET (self->examples_list), n > 0);
+}
+
+/** clipscope_text_row_get_mode_text: Returns: the text of the mode tag */
+const char *
+clipscope_text_row_get_mode_text (ClipscopeTextRow *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_TEXT_ROW (self), NULL);
+  return gtk_label_get_label (self->mode_tag);
 }

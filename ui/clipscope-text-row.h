@@ -14,4 +14,12 @@ const char *clipscope_text_row_get_text (ClipscopeTextRow *self);
 void        clipscope_text_row_set_text (ClipscopeTextRow *self,
                                          const char       *text);
 
+void        clipscope_text_row_accept_examples (ClipscopeTextRow   *self);
+GtkDropTarget *clipscope_text_row_get_drop_target (ClipscopeTextRow *self);
+void        clipscope_text_row_set_examples    (ClipscopeTextRow   *self,
+                                                const char * const *paths,
+                                                const char         *mode,
+                                                double              accuracy);
+const char *clipscope_text_row_get_mode_text   (ClipscopeTextRow   *self);
+
 G_END_DECLS

@@ -4,6 +4,7 @@
 #include "clipscope-explain-panel.h"
 #include "clipscope-heatmap-view.h"
 #include "clipscope-probability-view.h"
+#include "clipscope-text-row.h"
 #include "clipscope-window.h"
 
 G_BEGIN_DECLS
@@ -32,6 +33,12 @@ struct _ClipscopeWindow {
   GtkListBox               *template_list;
   GtkStack                 *sidebar_stack;
   GtkLabel                 *heatmap_hint;
+  GtkMenuButton            *classifier_button;
+  GtkCheckButton           *probe_check;
+  GtkLabel                 *classifier_hint;
+  GtkScale                 *weight_scale;
+  GtkCheckButton           *threshold_check;
+  GtkSpinButton            *threshold_spin;
 
   /* Owned References */
   ClipscopeSession         *session;
@@ -49,5 +56,9 @@ struct _ClipscopeWindow {
 
 void _clipscope_window_dnd_init (ClipscopeWindow *self);
 void _clipscope_window_paste    (ClipscopeWindow *self);
+void _clipscope_window_fewshot_init    (ClipscopeWindow  *self);
+void _clipscope_window_sort            (ClipscopeWindow  *self);
+void _clipscope_window_setup_label_row (ClipscopeWindow  *self,
+                                        ClipscopeTextRow *row);
 
 G_END_DECLS

@@ -709,6 +709,7 @@ create_label_row_cb (gpointer item,
 
   g_signal_connect (row, "committed", G_CALLBACK (label_committed_cb), user_data);
   g_signal_connect (row, "remove", G_CALLBACK (label_remove_cb), user_data);
+  _clipscope_window_setup_label_row (user_data, CLIPSCOPE_TEXT_ROW (row));
   return row;
 }
 
@@ -974,6 +975,14 @@ export_action (GtkWidget  *widget,
 }
 
 static void
+sort_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  _clipscope_window_sort (CLIPSCOPE_WINDOW (widget));
+}
+
+static void
 export_to_action (GtkWidget  *widget,
                   const char *action_name,
                   GVariant   *parameter)
@@ -1179,6 +1188,12 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, template_list);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, sidebar_stack);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, heatmap_hint);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, classifier_button);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, probe_check);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, classifier_hint);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, weight_scale);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, threshold_check);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, threshold_spin);
   gtk_widget_class_bind_template_callback (widget_class, label_entry_activate_cb);
   gtk_widget_class_bind_template_callback (widget_class, label_entry_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, template_entry_activate_cb);
@@ -1202,6 +1217,7 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.show-page", "s", show_page_action);
   gtk_widget_class_install_action (widget_class, "win.export", NULL, export_action);
   gtk_widget_class_install_action (widget_class, "win.export-to", "s", export_to_action);
+  gtk_widget_class_install_action (widget_class, "win.sort", NULL, sort_action);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.add-images", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_v, GDK_CONTROL_MASK, "win.paste", NULL);
@@ -1287,6 +1303,7 @@ clipscope_window_init (ClipscopeWindow *self)
     gtk_widget_insert_action_group (GTK_WIDGET (self), "view", G_ACTION_GROUP (view));
   }
 
+  _clipscope_window_fewshot_init (self);
   restore_lists (self);
   rebuild_model_menu (self);
   update_title (self);

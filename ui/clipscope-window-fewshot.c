@@ -1,0 +1,165 @@
+/* clipscope-window-fewshot.c — examples, the classifier and the threshold
+ *
+ * The labels' rows take example images dropped on them and show each
+ * label's mode and leave-one-out accuracy; the "Scoring" popover picks
+ * text alone, a blend with the examples or a linear probe; the switch
+ * above the heatmap leaves images below a cosine unclassified. The
+ * session does the work; this file only wires widgets, settings and it.
+ */
+#include "clipscope-window-private.h"
+#include "clipscope-sort-dialog.h"
+#include "clipscope-text-row.h"
+
+static const char *
+classifier_title (ClipscopeLabelMode mode)
+{
+  switch (mode)
+    {
+    case CLIPSCOPE_LABEL_MODE_ZERO_SHOT:
+      return "Text Only";
+    case CLIPSCOPE_LABEL_MODE_PROBE:
+      return "Linear Probe";
+    case CLIPSCOPE_LABEL_MODE_PROTOTYPE:
+    default:
+      return "Text and Examples";
+    }
+}
+
+static void
+update_label_row (ClipscopeWindow  *self,
+                  ClipscopeTextRow *row)
+{
+  const char *label = clipscope_text_row_get_text (row);
+  g_auto(GStrv) paths = clipscope_session_dup_examples (self->session, label);
+  ClipscopeLabelMode mode = clipscope_session_get_label_mode (self->session, label);
+
+  clipscope_text_row_set_examples (row, (const char * const *) paths,
+                                   clipscope_label_mode_to_string (mode),
+                                   clipscope_session_get_label_accuracy (self->session, label));
+}
+
+/* The probe needs two examples of every label; until they are there its
+ * choice says why it is off, and a probe already chosen falls back to
+ * the blend, which the hint says too. */
+static void
+update_classifier (ClipscopeWindow *self)
+{
+  ClipscopeLabelMode mode = clipscope_session_get_classifier (self->session);
+  gboolean can_probe = clipscope_session_can_probe (self->session);
+  const char *hint = "Drop images on a label to give it examples.";
+
+  gtk_menu_button_set_label (self->classifier_button, classifier_title (mode));
+  gtk_widget_set_sensitive (GTK_WIDGET (self->probe_check),
+                            can_probe || mode == CLIPSCOPE_LABEL_MODE_PROBE);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->probe_check),
+                               can_probe ? "A logistic regression on the examples’ image embeddings "
+                                           "replaces the text"
+                                         : "Needs at least two examples of every label");
+  if (mode == CLIPSCOPE_LABEL_MODE_PROBE && !can_probe)
+    hint = "The probe needs at least two examples of every label: until then, "
+           "text and examples are blended.";
+  else if (mode == CLIPSCOPE_LABEL_MODE_PROBE)
+    hint = "Labels are scored by a probe trained on all examples.";
+  gtk_label_set_label (self->classifier_hint, hint);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->weight_scale), mode == CLIPSCOPE_LABEL_MODE_PROTOTYPE);
+}
+
+static void
+scores_changed_cb (ClipscopeWindow *self)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->label_list));
+       child != NULL; child = gtk_widget_get_next_sibling (child))
+    if (CLIPSCOPE_IS_TEXT_ROW (child))
+      update_label_row (self, CLIPSCOPE_TEXT_ROW (child));
+  update_classifier (self);
+}
+
+static void
+examples_dropped_cb (ClipscopeTextRow *row,
+                     GSList           *files,
+                     ClipscopeWindow  *self)
+{
+  g_autoptr(GPtrArray) array = g_ptr_array_new ();
+
+  for (GSList *l = files; l != NULL; l = l->next)
+    g_ptr_array_add (array, l->data);
+  clipscope_session_add_examples (self->session, clipscope_text_row_get_text (row),
+                                  (GFile **) array->pdata, array->len);
+  update_label_row (self, row);
+}
+
+static void
+example_removed_cb (ClipscopeTextRow *row,
+                    const char       *path,
+                    ClipscopeWindow  *self)
+{
+  clipscope_session_remove_example (self->session, clipscope_text_row_get_text (row), path);
+  update_label_row (self, row);
+}
+
+static void
+examples_cleared_cb (ClipscopeTextRow *row,
+                     ClipscopeWindow  *self)
+{
+  clipscope_session_clear_examples (self->session, clipscope_text_row_get_text (row));
+  update_label_row (self, row);
+}
+
+/* Called for each label row the list box makes. */
+void
+_clipscope_window_setup_label_row (ClipscopeWindow  *self,
+                                   ClipscopeTextRow *row)
+{
+  clipscope_text_row_accept_examples (row);
+  g_signal_connect (row, "examples-dropped", G_CALLBACK (examples_dropped_cb), self);
+  g_signal_connect (row, "example-removed", G_CALLBACK (example_removed_cb), self);
+  g_signal_connect (row, "examples-cleared", G_CALLBACK (examples_cleared_cb), self);
+  update_label_row (self, row);
+}
+
+/* "Sort into Folders…" needs scores to sort by. */
+void
+_clipscope_window_sort (ClipscopeWindow *self)
+{
+  guint n_images, n_labels;
+  GtkWidget *dialog;
+
+  if (!clipscope_session_get_scores (self->session, &n_images, &n_labels, NULL, NULL))
+    {
+      clipscope_window_add_toast (self, "Nothing to sort yet: add images and labels, and wait for their scores");
+      return;
+    }
+  dialog = clipscope_sort_dialog_new (GTK_WINDOW (self), self->session);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+void
+_clipscope_window_fewshot_init (ClipscopeWindow *self)
+{
+  g_autoptr(GSimpleActionGroup) group = g_simple_action_group_new ();
+  g_autoptr(GPropertyAction) classifier = g_property_action_new ("classifier", self->session, "classifier");
+
+  /* "fewshot.classifier" holds the engine's name of the mode, for the
+   * popover's choices and for tests. */
+  g_action_map_add_action (G_ACTION_MAP (group), G_ACTION (classifier));
+  gtk_widget_insert_action_group (GTK_WIDGET (self), "fewshot", G_ACTION_GROUP (group));
+
+  g_settings_bind (self->settings, "example-weight",
+                   gtk_range_get_adjustment (GTK_RANGE (self->weight_scale)), "value",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "example-weight", self->session, "example-weight",
+                   G_SETTINGS_BIND_GET);
+  g_settings_bind (self->settings, "use-threshold", self->threshold_check, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "threshold", self->threshold_spin, "value",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "use-threshold", self->session, "use-threshold",
+                   G_SETTINGS_BIND_GET);
+  g_settings_bind (self->settings, "threshold", self->session, "threshold", G_SETTINGS_BIND_GET);
+  g_object_bind_property (self->threshold_check, "active", self->threshold_spin, "sensitive",
+                          G_BINDING_SYNC_CREATE);
+
+  g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (scores_changed_cb), self);
+  g_signal_connect_swapped (self->session, "notify::classifier", G_CALLBACK (update_classifier), self);
+  update_classifier (self);
+}
