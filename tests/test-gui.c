@@ -24,6 +24,7 @@
 #include "clipscope-session.h"
 #include "clipscope-sort-dialog.h"
 #include "clipscope-template.h"
+#include "clipscope-template-contributions.h"
 #include "clipscope-text-row.h"
 #include "clipscope-window.h"
 
@@ -1848,6 +1849,197 @@ test_window_explain (void)
   g_assert_finalize_object (window);
 }
 
+/* ------------------------------------------------------------ contributions */
+
+static void
+wait_contributions (ClipscopeTemplateContributions *panel)
+{
+  for (int i = 0; i < 600 && clipscope_template_contributions_get_busy (panel); i++)
+    wait_ms (50);
+  g_assert_false (clipscope_template_contributions_get_busy (panel));
+}
+
+/* The text of the first label in each row of the panel's list, in order. */
+static GStrv
+shown_prompts (ClipscopeTemplateContributions *panel)
+{
+  GtkWidget *list = find_widget (GTK_WIDGET (panel), GTK_TYPE_LIST_BOX, NULL);
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  g_assert_nonnull (list);
+  for (GtkWidget *row = gtk_widget_get_first_child (list); row != NULL; row = gtk_widget_get_next_sibling (row))
+    {
+      GtkWidget *label = find_widget (row, GTK_TYPE_LABEL, NULL);
+
+      g_assert_nonnull (label);
+      g_strv_builder_add (builder, gtk_label_get_label (GTK_LABEL (label)));
+    }
+  return g_strv_builder_end (builder);
+}
+
+/* The panel shows one row per enabled template of @label on image @row,
+ * highest cosine first, each as the engine computes it from texts it
+ * encodes itself; and the ensemble is the heatmap's cell. */
+static void
+assert_contributions (ClipscopeTemplateContributions *panel,
+                      ClipscopeSession               *session,
+                      guint                           row,
+                      const char                     *label,
+                      guint                           column)
+{
+  g_auto(GStrv) enabled = clipscope_session_dup_enabled_templates (session);
+  g_auto(GStrv) shown = shown_prompts (panel);
+  int n = (int) g_strv_length (enabled), dim = 0, text_dim;
+  g_autoptr(ClipscopeImage) image = g_list_model_get_item (clipscope_session_get_images (session), row);
+  const float *embedding = clipscope_image_get_embedding (image, &dim);
+  g_autoptr(GPtrArray) prompts = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(ClipscopeModel) model = NULL;
+  g_autoptr(ClipscopeContext) ctx = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree float *texts = NULL;
+  g_autofree float *cosines = g_new (float, n);
+  g_autofree float *without = g_new (float, n);
+  const float *sim;
+  guint n_images, n_labels;
+  float ensemble, previous = INFINITY;
+
+  g_assert_cmpstr (clipscope_template_contributions_get_label (panel), ==, label);
+  g_assert_nonnull (embedding);
+  for (int k = 0; k < n; k++)
+    g_ptr_array_add (prompts, clipscope_template_apply (enabled[k], label));
+  model = clipscope_model_load (model_dir, NULL, NULL, &error);
+  g_assert_no_error (error);
+  ctx = clipscope_context_new (model, NULL, &error);
+  g_assert_no_error (error);
+  text_dim = clipscope_model_get_info (model)->embed_dim;
+  g_assert_cmpint (text_dim, ==, dim);
+  texts = g_new (float, (gsize) n * dim);
+  g_assert_true (clipscope_context_encode_texts (ctx, (const char * const *) prompts->pdata, n, texts,
+                                                 NULL, &error));
+  g_assert_no_error (error);
+  ensemble = clipscope_template_contributions (texts, n, embedding, dim, cosines, without);
+
+  g_assert_cmpfloat_with_epsilon (clipscope_template_contributions_get_ensemble (panel), ensemble, 1e-4);
+  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, NULL));
+  g_assert_cmpfloat_with_epsilon (sim[row * n_labels + column], ensemble, 1e-4);
+  g_assert_cmpuint (clipscope_template_contributions_get_n_rows (panel), ==, n);
+  g_assert_cmpuint (g_strv_length (shown), ==, n);
+  for (int i = 0; i < n; i++)
+    {
+      float cosine, left_out;
+      const char *prompt = clipscope_template_contributions_get_row (panel, i, &cosine, &left_out);
+      int k = 0;
+
+      while (k < n && g_strcmp0 (prompts->pdata[k], prompt) != 0)
+        k++;
+      g_assert_cmpint (k, <, n);
+      g_assert_cmpstr (shown[i], ==, prompt);
+      g_assert_cmpfloat_with_epsilon (cosine, cosines[k], 1e-4);
+      g_assert_cmpint (isnan (left_out), ==, isnan (without[k]));
+      if (!isnan (left_out))
+        g_assert_cmpfloat_with_epsilon (left_out, without[k], 1e-4);
+      g_assert_cmpfloat (cosine, <=, previous);
+      previous = cosine;
+    }
+}
+
+static void
+set_template_enabled (ClipscopeSession *session,
+                      guint             position,
+                      gboolean          enabled)
+{
+  g_autoptr(ClipscopeTemplate) t = g_list_model_get_item (clipscope_session_get_templates (session), position);
+
+  clipscope_template_set_enabled (t, enabled);
+}
+
+/* The templates pane shows what each enabled prompt adds to the selected
+ * image's similarity with a label, and follows the templates. */
+static void
+test_window_contributions (void)
+{
+  static const char *prompts[] = { "a photo of a {}.", "a drawing of the {}", "itap of a {}.", NULL };
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  ClipscopeTemplateContributions *panel;
+  const float *sim;
+  guint n_images, n_labels;
+  g_auto(GStrv) shown = NULL;
+  float without;
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 800);
+  gtk_window_present (GTK_WINDOW (window));
+  panel = CLIPSCOPE_TEMPLATE_CONTRIBUTIONS (find_widget (GTK_WIDGET (window),
+                                                         CLIPSCOPE_TYPE_TEMPLATE_CONTRIBUTIONS, NULL));
+  g_assert_nonnull (panel);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat, dog, red car\ntree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-templates", NULL);
+  for (const char **t = prompts; *t != NULL; t++)
+    gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", *t);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  for (int i = 0; i < N_IMAGES; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.show-page", "s", "templates");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.select-image", "i", 2);
+  wait_contributions (panel);
+
+  /* At first the label is the image's best. */
+  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, NULL));
+  {
+    int top = arg_extreme (sim + 2 * n_labels, n_labels, 1);
+
+    assert_contributions (panel, session, 2, labels[top], top);
+  }
+
+  /* A chosen label stays chosen as the image changes. */
+  g_assert_true (clipscope_template_contributions_select_label (panel, "red car"));
+  wait_contributions (panel);
+  assert_contributions (panel, session, 2, "red car", 2);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.select-image", "i", 1);
+  wait_contributions (panel);
+  assert_contributions (panel, session, 1, "red car", 2);
+  save_shot (window, "test-contributions.png");
+
+  /* A disabled template's row goes; the others' "without" changes. */
+  set_template_enabled (session, 1, FALSE);
+  wait_idle (session);
+  wait_contributions (panel);
+  assert_contributions (panel, session, 1, "red car", 2);
+  shown = shown_prompts (panel);
+  g_assert_false (g_strv_contains ((const char * const *) shown, "a drawing of the red car"));
+  g_clear_pointer (&shown, g_strfreev);
+
+  /* With one template left nothing is left to ensemble without it. */
+  set_template_enabled (session, 2, FALSE);
+  wait_idle (session);
+  wait_contributions (panel);
+  assert_contributions (panel, session, 1, "red car", 2);
+  g_assert_cmpstr (clipscope_template_contributions_get_row (panel, 0, NULL, &without), ==,
+                   "a photo of a red car.");
+  g_assert_true (isnan (without));
+
+  /* An edited template is encoded anew. */
+  set_template_enabled (session, 1, TRUE);
+  {
+    g_autoptr(ClipscopeTemplate) t = g_list_model_get_item (clipscope_session_get_templates (session), 1);
+
+    clipscope_template_set_text (t, "a blurry photo of the {}");
+  }
+  wait_idle (session);
+  wait_contributions (panel);
+  assert_contributions (panel, session, 1, "red car", 2);
+  shown = shown_prompts (panel);
+  g_assert_true (g_strv_contains ((const char * const *) shown, "a blurry photo of the red car"));
+  save_shot (window, "test-contributions-edited.png");
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1893,6 +2085,7 @@ main (int   argc,
   g_test_add_func ("/gui/window/drop-and-actions", test_window_drop_and_actions);
   g_test_add_func ("/gui/window/responsive", test_window_responsive);
   g_test_add_func ("/gui/window/explain", test_window_explain);
+  g_test_add_func ("/gui/window/contributions", test_window_contributions);
   g_test_add_func ("/gui/window/examples", test_window_examples);
   g_test_add_func ("/gui/window/sort", test_window_sort);
   g_test_add_func ("/gui/preferences/bindings", test_preferences);

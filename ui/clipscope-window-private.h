@@ -4,6 +4,7 @@
 #include "clipscope-explain-panel.h"
 #include "clipscope-heatmap-view.h"
 #include "clipscope-probability-view.h"
+#include "clipscope-template-contributions.h"
 #include "clipscope-text-row.h"
 #include "clipscope-window.h"
 
@@ -31,6 +32,7 @@ struct _ClipscopeWindow {
   GtkListBox               *label_list;
   GtkEntry                 *template_entry;
   GtkListBox               *template_list;
+  ClipscopeTemplateContributions *template_contributions;
   GtkStack                 *sidebar_stack;
   GtkLabel                 *heatmap_hint;
   GtkMenuButton            *classifier_button;

@@ -565,6 +565,7 @@ show_image (ClipscopeWindow *self,
     return;
   g_set_object (&self->shown_image, image);
   clipscope_explain_panel_set_image (self->explain_panel, image);
+  clipscope_template_contributions_set_image (self->template_contributions, image);
   g_cancellable_cancel (self->preview_cancellable);
   g_clear_object (&self->preview_cancellable);
   if (image == NULL)
@@ -613,6 +614,23 @@ heatmap_selected_cb (ClipscopeWindow *self)
   show_image (self, row);
   if (row >= 0 && !gtk_selection_model_is_selected (selection, row))
     gtk_selection_model_select_item (selection, row, TRUE);
+}
+
+/* A click on a cell picks its label as well, for the template editor's
+ * contributions; the heatmap itself selects the row. */
+static void
+heatmap_pressed_cb (GtkGestureClick *gesture,
+                    int              n_press,
+                    double           x,
+                    double           y,
+                    ClipscopeWindow *self)
+{
+  const char * const *scored = clipscope_session_get_scored_labels (self->session);
+  int row, column;
+
+  if (clipscope_heatmap_view_cell_at (self->heatmap, x, y, &row, &column) && column >= 0
+      && scored != NULL && (guint) column < g_strv_length ((char **) scored))
+    clipscope_template_contributions_select_label (self->template_contributions, scored[column]);
 }
 
 static void
@@ -1165,6 +1183,7 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   g_type_ensure (CLIPSCOPE_TYPE_PROBABILITY_VIEW);
   g_type_ensure (CLIPSCOPE_TYPE_EXPLAIN_OVERLAY);
   g_type_ensure (CLIPSCOPE_TYPE_EXPLAIN_PANEL);
+  g_type_ensure (CLIPSCOPE_TYPE_TEMPLATE_CONTRIBUTIONS);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/clipscope/Clipscope/clipscope-window.ui");
@@ -1186,6 +1205,7 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, label_list);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, template_entry);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, template_list);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, template_contributions);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, sidebar_stack);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, heatmap_hint);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, classifier_button);
@@ -1231,11 +1251,16 @@ static void
 bind_session (ClipscopeWindow *self)
 {
   g_autoptr(GtkListItemFactory) factory = NULL;
+  GtkGesture *click;
 
   clipscope_heatmap_view_set_session (self->heatmap, self->session);
   clipscope_probability_view_set_session (self->probability_view, self->session);
   clipscope_explain_panel_set_overlay (self->explain_panel, self->explain_overlay);
   clipscope_explain_panel_set_session (self->explain_panel, self->session);
+  clipscope_template_contributions_set_session (self->template_contributions, self->session);
+  click = gtk_gesture_click_new ();
+  g_signal_connect (click, "pressed", G_CALLBACK (heatmap_pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->heatmap), GTK_EVENT_CONTROLLER (click));
   factory = gtk_signal_list_item_factory_new ();
   g_signal_connect (factory, "setup", G_CALLBACK (setup_thumbnail_cb), self);
   g_signal_connect (factory, "bind", G_CALLBACK (bind_thumbnail_cb), self);
