@@ -15,6 +15,7 @@
 
 #include "clipscope-application.h"
 #include "clipscope-colormap.h"
+#include "clipscope-compare-window.h"
 #include "clipscope-explain-panel.h"
 #include "clipscope-export.h"
 #include "clipscope-heatmap-view.h"
@@ -135,19 +136,27 @@ timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Runs the main loop until @session has nothing in flight. */
+/* Runs the main loop while @busy says @object has work in flight. */
 static void
-wait_idle (ClipscopeSession *session)
+wait_while (gboolean (*busy) (gpointer object),
+            gpointer   object)
 {
   gboolean timed_out = FALSE;
   guint id = g_timeout_add_seconds (60, timeout_cb, &timed_out);
 
   /* One pass first, so sources queued by the caller get to run. */
   g_main_context_iteration (NULL, FALSE);
-  while (clipscope_session_get_busy (session) && !timed_out)
+  while (busy (object) && !timed_out)
     g_main_context_iteration (NULL, TRUE);
   g_assert_false (timed_out);
   g_source_remove (id);
+}
+
+/* Runs the main loop until @session has nothing in flight. */
+static void
+wait_idle (ClipscopeSession *session)
+{
+  wait_while ((gboolean (*) (gpointer)) clipscope_session_get_busy, session);
 }
 
 static void
@@ -954,6 +963,164 @@ test_window_sort (void)
   g_assert_finalize_object (dialog);
   remove_tree (into);
   g_assert_finalize_object (session);
+}
+
+/* ------------------------------------------------------------ compare */
+
+/* Each image's top label as the engine alone gives it with @dir's model,
+ * the templates of this file and zero-shot scoring. */
+static char *second_dir;
+
+static GStrv
+engine_tops (const char         *dir,
+             const char * const *names,
+             const char * const *paths)
+{
+  ClipscopeContextOptions options = clipscope_context_options_default ();
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(ClipscopeModel) model = NULL;
+  g_autoptr(ClipscopeContext) ctx = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree float *images = NULL;
+  g_autofree float *text = NULL;
+  g_autofree float *sim = NULL;
+  int n_images = g_strv_length ((char **) paths);
+  int n_labels = g_strv_length ((char **) names);
+  int dim;
+
+  model = clipscope_model_load (dir, NULL, NULL, &error);
+  g_assert_no_error (error);
+  options.backend = CLIPSCOPE_BACKEND_CPU;
+  ctx = clipscope_context_new (model, &options, &error);
+  g_assert_no_error (error);
+  dim = clipscope_model_get_info (model)->embed_dim;
+  images = g_new (float, (gsize) n_images * dim);
+  text = g_new (float, (gsize) n_labels * dim);
+  sim = g_new (float, (gsize) n_images * n_labels);
+  g_assert_true (clipscope_context_encode_image_files (ctx, paths, n_images, images, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (clipscope_context_encode_labels (ctx, names, n_labels, templates,
+                                                  g_strv_length ((char **) templates), text, NULL, &error));
+  g_assert_no_error (error);
+  clipscope_score (images, n_images, text, n_labels, dim, clipscope_model_get_info (model)->logit_scale,
+                   sim, NULL);
+  for (int i = 0; i < n_images; i++)
+    {
+      int best = 0;
+
+      for (int j = 1; j < n_labels; j++)
+        if (sim[i * n_labels + j] > sim[i * n_labels + best])
+          best = j;
+      g_strv_builder_add (builder, names[best]);
+    }
+  return g_strv_builder_end (builder);
+}
+
+static void
+wait_compare (ClipscopeCompareWindow *compare)
+{
+  wait_while ((gboolean (*) (gpointer)) clipscope_compare_window_get_busy, compare);
+}
+
+/* Every row's mark says whether the two engines' tops agree, and the
+ * summary counts them; returns how many rows agree. */
+static guint
+assert_agreement (ClipscopeCompareWindow *compare,
+                  const char * const     *names,
+                  const char * const     *paths)
+{
+  g_auto(GStrv) tops_a = engine_tops (model_dir, names, paths);
+  g_auto(GStrv) tops_b = engine_tops (second_dir, names, paths);
+  g_autofree char *summary = NULL;
+  guint n = g_strv_length ((char **) paths);
+  guint n_agree = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      gboolean agree = g_strcmp0 (tops_a[i], tops_b[i]) == 0;
+
+      g_assert_cmpstr (clipscope_compare_window_get_mark (compare, i), ==, agree ? "✓" : "✗");
+      n_agree += agree;
+    }
+  g_assert_null (clipscope_compare_window_get_mark (compare, n));
+  summary = g_strdup_printf ("Agree on %u of %u images", n_agree, n);
+  g_assert_cmpstr (clipscope_compare_window_get_summary (compare), ==, summary);
+  return n_agree;
+}
+
+static void
+test_window_compare (void)
+{
+  ClipscopeWindow *window = clipscope_window_new (NULL);
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autofree char *missing = g_build_filename (workdir, "no-such-model", NULL);
+  const char *names[] = { "cat", "dog", "red car", "tree", NULL };
+  const char *fewer[] = { "cat", "dog", "red car", NULL };
+  const char *paths[N_IMAGES + 1] = { NULL };
+  ClipscopeCompareWindow *compare;
+  ClipscopeSession *second;
+  guint n_agree;
+
+  g_object_ref_sink (window);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 800);
+  gtk_window_present (GTK_WINDOW (window));
+  clipscope_window_set_labels (window, names);
+  clipscope_window_set_templates (window, templates);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  for (int i = 0; i < N_IMAGES; i++)
+    {
+      paths[i] = image_paths[i];
+      g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+    }
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+
+  /* Of the seeds, 2 agrees with 0 on one image of four. */
+  second_dir = g_build_filename (workdir, "second-model", NULL);
+  make_tiny_model (second_dir, "hf", "2");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.compare-with", "s", second_dir);
+  compare = clipscope_compare_window_open (GTK_WINDOW (window), session);
+  g_object_add_weak_pointer (G_OBJECT (compare), (gpointer *) &compare);
+  second = clipscope_compare_window_get_session (compare);
+  g_assert_true (second != session);
+  wait_compare (compare);
+  g_assert_null (clipscope_compare_window_get_error (compare));
+  g_assert_true (clipscope_models_same_folder (clipscope_session_get_model_path (second), second_dir));
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (second)), ==, N_IMAGES);
+  n_agree = assert_agreement (compare, names, paths);
+  /* Both marks are checked. */
+  g_assert_cmpuint (n_agree, >, 0);
+  g_assert_cmpuint (n_agree, <, N_IMAGES);
+  if (g_getenv ("CLIPSCOPE_SHOTS_DIR") != NULL)
+    wait_ms (300);
+
+  /* The comparison follows the window: a label and an image taken out. */
+  clipscope_session_set_label (session, 3, "");
+  clipscope_session_remove_image (session, 0);
+  wait_compare (compare);
+  assert_agreement (compare, fewer, paths + 1);
+
+  /* A folder that is not a model leaves the second model in use and says
+   * what the engine says. */
+  clipscope_compare_window_load_model (compare, missing);
+  wait_compare (compare);
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ClipscopeModel) model = clipscope_model_load (missing, NULL, NULL, &error);
+
+    g_assert_null (model);
+    g_assert_nonnull (error);
+    g_assert_cmpstr (clipscope_compare_window_get_error (compare), ==, error->message);
+  }
+  g_assert_true (clipscope_models_same_folder (clipscope_session_get_model_path (second), second_dir));
+  assert_agreement (compare, fewer, paths + 1);
+
+  /* The comparison closes with its window. */
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+  g_assert_null (compare);
+  g_clear_pointer (&second_dir, g_free);
 }
 
 /* ------------------------------------------------------------ preferences */
@@ -2088,6 +2255,7 @@ main (int   argc,
   g_test_add_func ("/gui/window/contributions", test_window_contributions);
   g_test_add_func ("/gui/window/examples", test_window_examples);
   g_test_add_func ("/gui/window/sort", test_window_sort);
+  g_test_add_func ("/gui/window/compare", test_window_compare);
   g_test_add_func ("/gui/preferences/bindings", test_preferences);
   g_test_add_func ("/gui/models/list", test_models_list);
   g_test_add_func ("/gui/models/use", test_models_use);

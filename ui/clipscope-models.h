@@ -2,7 +2,7 @@
 #pragma once
 
 #include <clipscope.h>
-#include <glib.h>
+#include <gtk/gtk.h>
 
 G_BEGIN_DECLS
 
@@ -11,5 +11,12 @@ gboolean             clipscope_models_same_folder (const char          *a,
                                                    const char          *b);
 ClipscopeModelEntry *clipscope_models_find_folder (ClipscopeModelStore *store,
                                                    const char          *dir);
+
+/* Called with the folder a person chose in clipscope_models_choose_folder(). */
+typedef void (*ClipscopeModelsFolderFunc) (GtkWindow  *parent,
+                                           const char *path);
+
+void                 clipscope_models_choose_folder (GtkWindow                 *parent,
+                                                     ClipscopeModelsFolderFunc  chosen);
 
 G_END_DECLS

@@ -765,6 +765,60 @@ clipscope_session_add_texture (ClipscopeSession *self,
   clipscope_session_add_files (self, &file, 1);
 }
 
+/**
+ * clipscope_session_follow_images:
+ * @source: (element-type ClipscopeImage): another session's images
+ *
+ * Makes this session's images the files of @source, in its order, so a
+ * second model's rows line up with the first one's. An image holds the
+ * embedding of one model, so each session keeps objects of its own;
+ * those it already has keep their embedding, new ones are encoded.
+ */
+void
+clipscope_session_follow_images (ClipscopeSession *self,
+                                 GListModel       *source)
+{
+  g_autoptr(GHashTable) kept = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_object_unref);
+  g_autoptr(GPtrArray) images = g_ptr_array_new_with_free_func (g_object_unref);
+  guint n_old = g_list_model_get_n_items (G_LIST_MODEL (self->images));
+  guint n = g_list_model_get_n_items (source);
+
+  g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
+  g_return_if_fail (G_IS_LIST_MODEL (source));
+
+  for (guint i = 0; i < n_old; i++)
+    {
+      ClipscopeImage *image = g_list_model_get_item (G_LIST_MODEL (self->images), i);
+
+      g_hash_table_replace (kept, (gpointer) clipscope_image_get_path (image), image);
+    }
+  g_hash_table_remove_all (self->image_paths);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(ClipscopeImage) original = g_list_model_get_item (source, i);
+      const char *path = clipscope_image_get_path (original);
+      ClipscopeImage *image = g_hash_table_lookup (kept, path);
+
+      if (g_hash_table_contains (self->image_paths, path))
+        continue;
+      g_hash_table_add (self->image_paths, g_strdup (path));
+      if (image != NULL)
+        {
+          g_ptr_array_add (images, g_object_ref (image));
+          continue;
+        }
+      image = clipscope_image_new (clipscope_image_get_file (original));
+      g_signal_connect_object (image, "notify::thumbnail", G_CALLBACK (queue_rescore), self,
+                               G_CONNECT_SWAPPED);
+      clipscope_image_load_thumbnail (image, 128);
+      if (self->model != NULL && !self->model_pending)
+        encode_image (self, image);
+      g_ptr_array_add (images, image);
+    }
+  g_list_store_splice (self->images, 0, n_old, images->pdata, images->len);
+  update_busy (self);
+}
+
 void
 clipscope_session_remove_image (ClipscopeSession *self,
                                 guint             position)

@@ -36,6 +36,8 @@ void              clipscope_session_add_texture        (ClipscopeSession  *self,
                                                         GdkTexture        *texture);
 void              clipscope_session_remove_image       (ClipscopeSession  *self,
                                                         guint              position);
+void              clipscope_session_follow_images      (ClipscopeSession  *self,
+                                                        GListModel        *source);
 void              clipscope_session_cancel             (ClipscopeSession  *self);
 void              clipscope_session_add_labels_text    (ClipscopeSession  *self,
                                                         const char        *text);

@@ -9,6 +9,7 @@
  */
 #include "clipscope-application.h"
 #include "clipscope-window-private.h"
+#include "clipscope-compare-window.h"
 #include "clipscope-export.h"
 #include "clipscope-models.h"
 #include "clipscope-preferences-window.h"
@@ -316,19 +317,10 @@ clipscope_window_load_model (ClipscopeWindow *self,
 }
 
 static void
-model_folder_chosen_cb (GtkNativeDialog *dialog,
-                        int              response,
-                        ClipscopeWindow *self)
+model_folder_chosen (GtkWindow  *window,
+                     const char *path)
 {
-  g_autoptr(GFile) folder = NULL;
-  g_autofree char *path = NULL;
-
-  if (response == GTK_RESPONSE_ACCEPT)
-    folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-  if (folder != NULL && (path = g_file_get_path (folder)) != NULL)
-    clipscope_window_load_model (self, path);
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
+  clipscope_window_load_model (CLIPSCOPE_WINDOW (window), path);
 }
 
 static void
@@ -336,14 +328,7 @@ open_model_action (GtkWidget  *widget,
                    const char *action_name,
                    GVariant   *parameter)
 {
-  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
-  GtkFileChooserNative *chooser;
-
-  chooser = gtk_file_chooser_native_new ("Open Model Folder", GTK_WINDOW (self),
-                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, "_Open", "_Cancel");
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  g_signal_connect (chooser, "response", G_CALLBACK (model_folder_chosen_cb), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+  clipscope_models_choose_folder (GTK_WINDOW (widget), model_folder_chosen);
 }
 
 static void
@@ -1000,6 +985,20 @@ sort_action (GtkWidget  *widget,
   _clipscope_window_sort (CLIPSCOPE_WINDOW (widget));
 }
 
+/* "Compare With Model…" opens the comparison on its model chooser;
+ * "win.compare-with" opens it on a given model folder. */
+static void
+compare_action (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+  ClipscopeCompareWindow *compare = clipscope_compare_window_open (GTK_WINDOW (self), self->session);
+
+  if (parameter != NULL)
+    clipscope_compare_window_load_model (compare, g_variant_get_string (parameter, NULL));
+}
+
 static void
 export_to_action (GtkWidget  *widget,
                   const char *action_name,
@@ -1238,6 +1237,8 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.export", NULL, export_action);
   gtk_widget_class_install_action (widget_class, "win.export-to", "s", export_to_action);
   gtk_widget_class_install_action (widget_class, "win.sort", NULL, sort_action);
+  gtk_widget_class_install_action (widget_class, "win.compare", NULL, compare_action);
+  gtk_widget_class_install_action (widget_class, "win.compare-with", "s", compare_action);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.add-images", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_v, GDK_CONTROL_MASK, "win.paste", NULL);
