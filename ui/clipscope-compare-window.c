@@ -262,9 +262,13 @@ show_row (GtkListBoxRow  *row,
 static void
 update_status (ClipscopeCompareWindow *self)
 {
+  g_autofree char *name = model_name (self->session_b);
   g_autofree char *text = NULL;
 
-  if (self->error != NULL)
+  /* After a failed load the previous second model is still compared. */
+  if (self->error != NULL && name != NULL)
+    text = g_strdup_printf ("%s · still comparing with %s", self->error, name);
+  else if (self->error != NULL)
     text = g_strdup (self->error);
   else if (self->loading)
     text = g_strdup ("Loading the second model…");
