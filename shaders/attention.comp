@@ -1,11 +1,13 @@
 /* attention.comp — multi-head scaled dot-product attention
  *
- * One invocation per (sequence b, head h, query i) computes
- * softmax(q kᵀ / √hd) · v for its query in one pass over the keys, with
+ * One invocation per (sequence b, head h, block of QT queries) computes
+ * softmax(q kᵀ / √hd) · v for its queries in one pass over the keys, with
  * the running maximum subtracted before exp so that exp never overflows:
- * when a key raises the maximum, the sum and the accumulated values so
+ * when a key raises a query's maximum, its sum and accumulated values so
  * far are scaled down by exp(old − new) (an "online" softmax). Each key
- * and value row is read once.
+ * and value row is read once per block and serves all QT queries, which
+ * matters where loads cost more than arithmetic (CPU implementations);
+ * GPUs take QT = 1.
  *
  * Query i of sequence b is row b · q_bstride + first + i of Q, where
  * first is index[b] with USE_INDEX (a pooled row: the class token or the
@@ -24,6 +26,7 @@
 #extension GL_EXT_control_flow_attributes : require
 
 layout (local_size_x_id = 0) in;
+layout (constant_id = 1) const uint QT = 1;
 layout (constant_id = 4) const uint HEAD_DIM = 64;
 
 layout (binding = 0) readonly buffer Q { afp q[]; };
@@ -61,40 +64,73 @@ layout (push_constant) uniform Push {
 void
 main ()
 {
-  const uint id = gl_GlobalInvocationID.x;
-  const uint i = id % p.n_q, h = (id / p.n_q) % p.n_heads, b = id / (p.n_q * p.n_heads);
-  afp max_s = -3.402823e38, sum = 0.0;
-  uint first, n_keys, qrow, krow0;
-  VEC qv[N_VEC], acc[N_VEC];
+  const uint id = gl_GlobalInvocationID.x, blocks = (p.n_q + QT - 1) / QT;
+  const uint i0 = (id % blocks) * QT, h = (id / blocks) % p.n_heads, b = id / (blocks * p.n_heads);
+  const uint hd_off = h * HEAD_DIM;
+  afp max_s[QT], sum[QT];
+  uint first, n_keys[QT], last_key = 0, krow0;
+  VEC qv[QT][N_VEC], acc[QT][N_VEC];
 
   if (b >= p.batch)
     return;
   first = (p.flags & 2u) != 0u ? uint (index[b]) : 0u;
-  n_keys = (p.flags & 1u) != 0u ? min (first + i + 1, p.seq) : p.seq;
-  qrow = p.q_off + (b * p.q_bstride + first + i) * p.ldq + h * HEAD_DIM;
   krow0 = b * p.seq;
-  [[unroll]] for (uint d = 0; d < N_VEC; d++)
+  [[unroll]] for (uint t = 0; t < QT; t++)
     {
-      qv[d] = LOAD_Q (qrow + d * WIDTH) * p.scale;
-      acc[d] = VEC (0.0);
-    }
-  for (uint j = 0; j < n_keys; j++)
-    {
-      const uint kr = p.k_off + (krow0 + j) * p.ldkv + h * HEAD_DIM;
-      const uint vr = p.v_off + (krow0 + j) * p.ldkv + h * HEAD_DIM;
-      afp s = 0.0, m, r, e;
+      /* Queries past the last read the last one; they are not written. */
+      const uint i = min (i0 + t, p.n_q - 1);
+      const uint qrow = p.q_off + (b * p.q_bstride + first + i) * p.ldq + hd_off;
 
+      n_keys[t] = (p.flags & 1u) != 0u ? min (first + i + 1, p.seq) : p.seq;
+      last_key = max (last_key, n_keys[t]);
+      max_s[t] = -3.402823e38;
+      sum[t] = 0.0;
       [[unroll]] for (uint d = 0; d < N_VEC; d++)
-        s += DOT (qv[d], LOAD_KV (kr + d * WIDTH));
-      m = max (max_s, s);
-      r = exp (max_s - m);
-      e = exp (s - m);
-      max_s = m;
-      sum = sum * r + e;
-      [[unroll]] for (uint d = 0; d < N_VEC; d++)
-        acc[d] = acc[d] * r + e * LOAD_KV (vr + d * WIDTH);
+        {
+          qv[t][d] = LOAD_Q (qrow + d * WIDTH) * p.scale;
+          acc[t][d] = VEC (0.0);
+        }
     }
-  [[unroll]] for (uint d = 0; d < N_VEC; d++)
-    [[unroll]] for (uint c = 0; c < WIDTH; c++)
-      o[p.o_off + (b * p.n_q + i) * p.ldo + h * HEAD_DIM + d * WIDTH + c] = COMPONENT (acc[d], c) / sum;
+  for (uint j = 0; j < last_key; j++)
+    {
+      const uint kr = p.k_off + (krow0 + j) * p.ldkv + hd_off;
+      const uint vr = p.v_off + (krow0 + j) * p.ldkv + hd_off;
+      afp s[QT], r[QT], e[QT];
+      VEC kv_d;
+
+      [[unroll]] for (uint t = 0; t < QT; t++)
+        s[t] = 0.0;
+      [[unroll]] for (uint d = 0; d < N_VEC; d++)
+        {
+          kv_d = LOAD_KV (kr + d * WIDTH);
+          [[unroll]] for (uint t = 0; t < QT; t++)
+            s[t] += DOT (qv[t][d], kv_d);
+        }
+      [[unroll]] for (uint t = 0; t < QT; t++)
+        {
+          /* A key the causal mask hides leaves the query as it was. */
+          afp m = j < n_keys[t] ? max (max_s[t], s[t]) : max_s[t];
+
+          r[t] = exp (max_s[t] - m);
+          e[t] = j < n_keys[t] ? exp (s[t] - m) : 0.0;
+          max_s[t] = m;
+          sum[t] = sum[t] * r[t] + e[t];
+        }
+      [[unroll]] for (uint d = 0; d < N_VEC; d++)
+        {
+          kv_d = LOAD_KV (vr + d * WIDTH);
+          [[unroll]] for (uint t = 0; t < QT; t++)
+            acc[t][d] = acc[t][d] * r[t] + e[t] * kv_d;
+        }
+    }
+  [[unroll]] for (uint t = 0; t < QT; t++)
+    {
+      const uint orow = p.o_off + (b * p.n_q + i0 + t) * p.ldo + hd_off;
+
+      if (i0 + t >= p.n_q)
+        break;
+      [[unroll]] for (uint d = 0; d < N_VEC; d++)
+        [[unroll]] for (uint c = 0; c < WIDTH; c++)
+          o[orow + d * WIDTH + c] = COMPONENT (acc[t][d], c) / sum[t];
+    }
 }

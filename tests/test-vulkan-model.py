@@ -83,7 +83,8 @@ def compare(name, model, images, env):
                ("f32 storage", {"CLIPSCOPE_VULKAN_DISABLE_F16": "1"}),
                ("f16 storage, no texel buffers", {"CLIPSCOPE_VULKAN_DISABLE_TEXEL": "1"}),
                # What a GPU takes, which a CPU device would not pick.
-               ("GPU kernels", {"CLIPSCOPE_VULKAN_GEMM": "tiled", "CLIPSCOPE_VULKAN_REDUCE": "subgroups"}))
+               ("GPU kernels", {"CLIPSCOPE_VULKAN_GEMM": "tiled", "CLIPSCOPE_VULKAN_REDUCE": "subgroups",
+                                "CLIPSCOPE_VULKAN_ATTENTION_QUERIES": "1"}))
     for label, extra in configs:
         rc, out, err = run(args + ["--backend", "vulkan"], dict(env, **extra))
         if rc != 0 or err.strip():

@@ -16,8 +16,6 @@
  * models uses a few hundred dispatches. */
 #define MAX_SETS 4096
 #define PUSH_BYTES 128
-/* The outputs of one invocation of gemm_tiled.comp, each way. */
-#define TILED_TILE 4
 
 struct _ClipscopeVkDevice {
   char                            *name;
@@ -27,7 +25,10 @@ struct _ClipscopeVkDevice {
   uint32_t                         queue_family;
   uint32_t                         local_size[CLIPSCOPE_VK_N_KERNELS];
   uint32_t                         local_size_y[CLIPSCOPE_VK_N_KERNELS];
-  uint32_t                         tile_m, tile_n;     /* of gemm.comp */
+  /* Outputs per invocation: rows and columns of C for the products,
+   * queries (tile_m) for attention. */
+  uint32_t                         tile_m[CLIPSCOPE_VK_N_KERNELS];
+  uint32_t                         tile_n[CLIPSCOPE_VK_N_KERNELS];
   gboolean                         gemm_tiled;         /* linear layers take gemm_tiled.comp */
   gboolean                         texel;
   uint32_t                         subgroup_size;
@@ -590,40 +591,77 @@ choose_tiled (ClipscopeVkDevice *d,
     {
       d->local_size[k] = 16;
       d->local_size_y[k] = wy;
+      d->tile_m[k] = d->tile_n[k] = 4;
     }
 }
 
-/* Workgroup sizes and the product's register tile. CPU implementations
- * run one invocation per SIMD lane, and there every vector load costs
- * far more than the arithmetic it feeds, so large register tiles pay, as
- * long as the tile loops are unrolled (see gemm.comp). On lavapipe (LLVM
- * 15, 8-wide AVX2) the ViT-B/32 products ran at about 14 GFLOP/s per
- * core with 8 × 8, 18 with 16 × 8 and 22 with 16 × 12 or 16 × 16, and
- * LLVM compiles a variant in about 2, 6 and 10 s (once: Mesa caches
- * them on disk). GPUs want more, smaller invocations.
- * CLIPSCOPE_VULKAN_TILE=MxN (up to 32 × 32) overrides the tile. */
+/* Queries per invocation of attention.comp, which share their loads of
+ * each key and value row: on lavapipe 4 made attention at ViT-B/32
+ * shapes 3.7 times as fast as 1 (8 was slower: the accumulators no
+ * longer fit); GPUs take 1, for more invocations.
+ * CLIPSCOPE_VULKAN_ATTENTION_QUERIES=1…8 overrides it. */
+static void
+choose_attention (ClipscopeVkDevice *d,
+                  gboolean           cpu)
+{
+  const char *want = g_getenv ("CLIPSCOPE_VULKAN_ATTENTION_QUERIES");
+  guint64 n = cpu ? 4 : 1;
+
+  if (want != NULL && !g_ascii_string_to_unsigned (want, 10, 1, 8, &n, NULL))
+    n = cpu ? 4 : 1;
+  d->tile_m[CLIPSCOPE_VK_ATTENTION] = d->tile_m[CLIPSCOPE_VK_ATTENTION_TEXEL] = (uint32_t) n;
+}
+
+/* The register tile of gemm.comp. CPU implementations run one
+ * invocation per SIMD lane, and there every vector load costs far more
+ * than the arithmetic it feeds, so large register tiles pay, as long as
+ * the tile loops are unrolled (see gemm.comp). On lavapipe (LLVM 15,
+ * 8-wide AVX2) the ViT-B/32 products with texel loads ran at about 14
+ * GFLOP/s per core with 8 × 8, 18 with 16 × 8 and 22 with 16 × 12 or
+ * 16 × 16, and LLVM compiles a variant in about 2, 6 and 10 s, once
+ * (Mesa keeps them on disk). That variant takes 16 × 12; the fallbacks
+ * with scalar loads (no texel buffers, rows not aligned for vec4) and the
+ * implicit im2col of a ResNet gain less from it (9.1 → 10.2 GFLOP/s) and
+ * take 16 × 8. GPUs want more, smaller invocations: 4 × 4.
+ * CLIPSCOPE_VULKAN_TILE=MxN (up to 32 × 32) sets every variant's. */
+static void
+choose_register_tiles (ClipscopeVkDevice *d,
+                       gboolean           cpu)
+{
+  static const ClipscopeVkKernel kernels[] = {
+    CLIPSCOPE_VK_GEMM, CLIPSCOPE_VK_GEMM_F16, CLIPSCOPE_VK_CONV, CLIPSCOPE_VK_CONV_F16,
+    CLIPSCOPE_VK_GEMM_TEXEL,
+  };
+  const char *tile = g_getenv ("CLIPSCOPE_VULKAN_TILE");
+  unsigned tm = 0, tn = 0;
+  gboolean set = tile != NULL && sscanf (tile, "%ux%u", &tm, &tn) == 2 && tm >= 1 && tn >= 1
+                 && tm <= 32 && tn <= 32;
+
+  for (guint i = 0; i < G_N_ELEMENTS (kernels); i++)
+    {
+      ClipscopeVkKernel k = kernels[i];
+
+      d->tile_m[k] = set ? tm : cpu ? 16 : 4;
+      d->tile_n[k] = set ? tn : cpu ? (k == CLIPSCOPE_VK_GEMM_TEXEL ? 12 : 8) : 4;
+    }
+}
+
+/* Workgroup sizes and tiles, by kernel. */
 static void
 choose_sizes (ClipscopeVkDevice *d)
 {
   gboolean cpu = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
-  const char *tile = g_getenv ("CLIPSCOPE_VULKAN_TILE");
-  unsigned tm = 0, tn = 0;
 
-  d->tile_m = cpu ? 16 : 4;
-  d->tile_n = cpu ? 12 : 4;
-  if (tile != NULL && sscanf (tile, "%ux%u", &tm, &tn) == 2 && tm >= 1 && tn >= 1
-      && tm <= 32 && tn <= 32)
-    {
-      d->tile_m = tm;
-      d->tile_n = tn;
-    }
   for (int k = 0; k < CLIPSCOPE_VK_N_KERNELS; k++)
     {
       d->local_size[k] = 64;
       d->local_size_y[k] = 1;
+      d->tile_m[k] = d->tile_n[k] = 1;
     }
+  choose_register_tiles (d, cpu);
   choose_tiled (d, cpu);
   choose_reduce (d);
+  choose_attention (d, cpu);
 }
 
 /* Uniform texel buffers of float32 vec4s, and float16 ones where weights
@@ -663,11 +701,10 @@ create_pipeline (ClipscopeVkDevice *d,
                  uint32_t           variant,
                  GError           **error)
 {
-  gboolean tiled = k == CLIPSCOPE_VK_GEMM_TILED || k == CLIPSCOPE_VK_GEMM_TILED_F16;
   uint32_t spec[N_SPEC] = {
     [SPEC_LOCAL_SIZE_X] = d->local_size[k],
-    [SPEC_TILE_M] = tiled ? TILED_TILE : d->tile_m,
-    [SPEC_TILE_N] = tiled ? TILED_TILE : d->tile_n,
+    [SPEC_TILE_M] = d->tile_m[k],
+    [SPEC_TILE_N] = d->tile_n[k],
     [SPEC_LOCAL_SIZE_Y] = d->local_size_y[k],
     [SPEC_VARIANT] = variant,
     [SPEC_SUBGROUP_REDUCE] = d->subgroup_reduce,
@@ -984,21 +1021,25 @@ clipscope_vk_kernel_local_size (ClipscopeVkDevice *d,
 }
 
 void
-clipscope_vk_gemm_tile (ClipscopeVkDevice *d,
-                        uint32_t          *tm,
-                        uint32_t          *tn)
+clipscope_vk_kernel_tile (ClipscopeVkDevice *d,
+                          ClipscopeVkKernel  kernel,
+                          uint32_t          *tm,
+                          uint32_t          *tn)
 {
-  *tm = d->tile_m;
-  *tn = d->tile_n;
+  *tm = d->tile_m[kernel];
+  *tn = d->tile_n[kernel];
+}
+
+uint32_t
+clipscope_vk_kernel_local_size_y (ClipscopeVkDevice *d,
+                                  ClipscopeVkKernel  kernel)
+{
+  return d->local_size_y[kernel];
 }
 
 gboolean
-clipscope_vk_device_gemm_tiled (ClipscopeVkDevice *d,
-                                uint32_t          *block_m,
-                                uint32_t          *block_n)
+clipscope_vk_device_gemm_tiled (ClipscopeVkDevice *d)
 {
-  *block_m = d->local_size_y[CLIPSCOPE_VK_GEMM_TILED] * TILED_TILE;
-  *block_n = d->local_size[CLIPSCOPE_VK_GEMM_TILED] * TILED_TILE;
   return d->gemm_tiled;
 }
 

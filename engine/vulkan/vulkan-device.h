@@ -136,18 +136,20 @@ void clipscope_vk_dispatch_variant (ClipscopeVkDevice             *d,
                                     gsize                          push_size,
                                     uint32_t                       groups_x,
                                     uint32_t                       groups_y);
-/* The workgroup size @kernel was built with, and for the product the
- * register tile of one invocation. */
+/* The workgroup size @kernel was built with (x, and y), and the outputs
+ * one invocation computes: for the products a tile of @tm × @tn of C,
+ * for attention @tm queries. */
 uint32_t clipscope_vk_kernel_local_size (ClipscopeVkDevice *d,
                                          ClipscopeVkKernel  kernel);
-void clipscope_vk_gemm_tile (ClipscopeVkDevice *d,
-                             uint32_t          *tm,
-                             uint32_t          *tn);
-/* Whether linear layers take gemm_tiled.comp, and the block of C one of
- * its workgroups computes. */
-gboolean clipscope_vk_device_gemm_tiled (ClipscopeVkDevice *d,
-                                         uint32_t          *block_m,
-                                         uint32_t          *block_n);
+uint32_t clipscope_vk_kernel_local_size_y (ClipscopeVkDevice *d,
+                                           ClipscopeVkKernel  kernel);
+void clipscope_vk_kernel_tile (ClipscopeVkDevice *d,
+                               ClipscopeVkKernel  kernel,
+                               uint32_t          *tm,
+                               uint32_t          *tn);
+/* Whether linear layers take gemm_tiled.comp (GPUs) rather than
+ * gemm.comp; CLIPSCOPE_VULKAN_GEMM=tiled or registers picks one. */
+gboolean clipscope_vk_device_gemm_tiled (ClipscopeVkDevice *d);
 
 /* With CLIPSCOPE_VULKAN_PROFILE=1 every dispatch is timed, and the times
  * are summed by label and printed on stderr when the device is freed.

@@ -28,11 +28,9 @@ gemm (ClipscopeVkDevice         *d,
       ClipscopeVkGemmPush       *p)
 {
   const ClipscopeVkBuffer *bufs[] = { a.buf, w.buf, b.buf, c.buf };
-  uint32_t tm, tn, bm, bn;
-  guint64 tiles;
+  uint32_t tm, tn;
 
-  clipscope_vk_gemm_tile (d, &tm, &tn);
-  tiles = (guint64) ((p->m + tm - 1) / tm) * ((p->n + tn - 1) / tn);
+  clipscope_vk_kernel_tile (d, k, &tm, &tn);
   p->a_off = a.off;
   p->w_off = w.off;
   p->b_off = b.off;
@@ -45,11 +43,14 @@ gemm (ClipscopeVkDevice         *d,
    * a register tile. */
   if (k == CLIPSCOPE_VK_GEMM_TILED || k == CLIPSCOPE_VK_GEMM_TILED_F16)
     {
-      clipscope_vk_device_gemm_tiled (d, &bm, &bn);
+      const uint32_t bm = clipscope_vk_kernel_local_size_y (d, k) * tm;
+      const uint32_t bn = clipscope_vk_kernel_local_size (d, k) * tn;
+
       clipscope_vk_dispatch (d, k, bufs, p, sizeof *p, (p->n + bn - 1) / bn, (p->m + bm - 1) / bm);
     }
   else
-    clipscope_vk_dispatch (d, k, bufs, p, sizeof *p, groups_for (d, k, tiles), 1);
+    clipscope_vk_dispatch (d, k, bufs, p, sizeof *p,
+                           groups_for (d, k, (guint64) ((p->m + tm - 1) / tm) * ((p->n + tn - 1) / tn)), 1);
 }
 
 void
@@ -72,9 +73,7 @@ clipscope_vk_op_linear (ClipscopeVkDevice *d,
     .flags = act | (accumulate ? GEMM_ACCUMULATE : 0),
   };
 
-  uint32_t bm, bn;
-
-  if (clipscope_vk_device_gemm_tiled (d, &bm, &bn))
+  if (clipscope_vk_device_gemm_tiled (d))
     {
       gemm (d, w.f16 ? CLIPSCOPE_VK_GEMM_TILED_F16 : CLIPSCOPE_VK_GEMM_TILED, x, w, b, y, &p);
       return;
@@ -202,6 +201,7 @@ clipscope_vk_op_attention (ClipscopeVkDevice       *d,
   const ClipscopeVkBuffer *bufs[] = { q.buf, k.buf, out.buf, index };
   const int hd = width / n_heads;
   ClipscopeVkKernel kernel = CLIPSCOPE_VK_ATTENTION;
+  uint32_t qt, unused;
   ClipscopeVkAttentionPush p = {
     .batch = batch, .seq = seq, .n_q = n_q, .n_heads = n_heads, .head_dim = hd,
     .ldq = ldq, .ldkv = ldkv, .ldo = ldout,
@@ -218,9 +218,11 @@ clipscope_vk_op_attention (ClipscopeVkDevice       *d,
       && q.buf->view != VK_NULL_HANDLE && !q.buf->half_view
       && k.buf->view != VK_NULL_HANDLE && !k.buf->half_view)
     kernel = CLIPSCOPE_VK_ATTENTION_TEXEL;
-  /* One pipeline per head dimension, which attention.comp unrolls. */
+  /* One pipeline per head dimension, which attention.comp unrolls; an
+   * invocation takes qt queries. */
+  clipscope_vk_kernel_tile (d, kernel, &qt, &unused);
   clipscope_vk_dispatch_variant (d, kernel, hd, bufs, &p, sizeof p,
-                                 groups_for (d, kernel, (guint64) batch * n_heads * n_q), 1);
+                                 groups_for (d, kernel, (guint64) batch * n_heads * ((n_q + qt - 1) / qt)), 1);
 }
 
 void
