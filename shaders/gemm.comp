@@ -12,11 +12,15 @@
  * reaches lane by lane. Unrolled, the accumulators are plain values; that
  * alone made the product on lavapipe about twice as fast.
  *
- * With TEXEL defined, the vec4 loads go through uniform texel buffers
+ * With TEXEL defined, the vector loads go through uniform texel buffers
  * (bindings 4 and 5) instead: on lavapipe a texel fetch is a vector
  * gather, where a load from a storage buffer is a loop over the SIMD
- * lanes. The texel format converts float16 weights, so one variant
- * serves both storage types.
+ * lanes. Each fetch costs about the same whatever it brings, and costs
+ * more than the multiply-adds it feeds, so fetches are made as wide as
+ * they go: 16 bytes, four float32 values of A, and with WEIGHT_F16 too
+ * eight float16 weights, fetched as four 32-bit words of two halves
+ * each (that made the products on lavapipe a quarter faster than
+ * fetching four halves converted by the texel format).
  *
  * With CONV defined, A is not stored: A(m, k) is read from a feature map
  * as an implicit im2col, m = (image, out_y, out_x) and k = (channel,
@@ -36,14 +40,29 @@ layout (binding = 1) readonly buffer W1 { sfp w1[]; };
 layout (binding = 1) readonly buffer W4 { sfpvec4 w4[]; };
 layout (binding = 2) readonly buffer B1 { float bias[]; };
 layout (binding = 3) buffer C1 { afp c1[]; };
+/* LOAD_W (i, w) sets w[0 … WQ − 1], the WQ quads of weights from
+ * element i on. */
 #ifdef TEXEL
 layout (binding = 4) uniform samplerBuffer a_texels;
-layout (binding = 5) uniform samplerBuffer w_texels;
 #define LOAD_A4(i) texelFetch (a_texels, int ((i) / 4))
-#define LOAD_W4(i) texelFetch (w_texels, int ((i) / 4))
+#ifdef WEIGHT_F16
+layout (binding = 5) uniform usamplerBuffer w_texels;
+#define WQ 2
+#define LOAD_W(i, w)                                                    \
+  {                                                                     \
+    uvec4 u_ = texelFetch (w_texels, int ((i) / 8));                    \
+    w[0] = afpvec4 (unpackHalf2x16 (u_.x), unpackHalf2x16 (u_.y));      \
+    w[1] = afpvec4 (unpackHalf2x16 (u_.z), unpackHalf2x16 (u_.w));      \
+  }
+#else
+layout (binding = 5) uniform samplerBuffer w_texels;
+#define WQ 1
+#define LOAD_W(i, w) w[0] = texelFetch (w_texels, int ((i) / 4))
+#endif
 #else
 #define LOAD_A4(i) a4[(i) / 4]
-#define LOAD_W4(i) afpvec4 (w4[(i) / 4])
+#define WQ 1
+#define LOAD_W(i, w) w[0] = afpvec4 (w4[(i) / 4])
 #endif
 
 #include "gemm-push.glsl"
@@ -93,18 +112,23 @@ main ()
         }
     }
 #else
+  /* FLAG_VEC4: rows of A start on 4-element boundaries and rows of W on
+   * 4 · WQ-element ones. */
   uint k = 0;
   if ((p.flags & FLAG_VEC4) != 0u)
-    for (; k + 4 <= p.k; k += 4)
+    for (; k + 4 * WQ <= p.k; k += 4 * WQ)
       {
-        afpvec4 a[TM];
+        afpvec4 a[TM * WQ];
         [[unroll]] for (int i = 0; i < TM; i++)
-          a[i] = LOAD_A4 (p.a_off + rows[i] * p.lda + k);
+          [[unroll]] for (int q = 0; q < WQ; q++)
+            a[i * WQ + q] = LOAD_A4 (p.a_off + rows[i] * p.lda + k + 4 * q);
         [[unroll]] for (int j = 0; j < TN; j++)
           {
-            afpvec4 w = LOAD_W4 (p.w_off + cols[j] * p.ldw + k);
+            afpvec4 w[WQ];
+            LOAD_W (p.w_off + cols[j] * p.ldw + k, w);
             [[unroll]] for (int i = 0; i < TM; i++)
-              acc[i * TN + j] += dot (a[i], w);
+              [[unroll]] for (int q = 0; q < WQ; q++)
+                acc[i * TN + j] += dot (a[i * WQ + q], w[q]);
           }
       }
   for (; k < p.k; k++)

@@ -377,7 +377,7 @@ create_view (ClipscopeVkDevice *d,
              VkDeviceSize       texel_bytes,
              GError           **error)
 {
-  VkDeviceSize n = MIN (buf->size / texel_bytes, d->props.limits.maxTexelBufferElements);
+  VkDeviceSize n = buf->size / texel_bytes;
   VkBufferViewCreateInfo info = {
     .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
     .buffer = buf->buffer,
@@ -385,6 +385,10 @@ create_view (ClipscopeVkDevice *d,
     .range = n * texel_bytes,
   };
 
+  /* A view that would not reach the whole buffer is none: the kernels
+   * then read the buffer as storage. */
+  if (n > d->props.limits.maxTexelBufferElements)
+    return TRUE;
   return clipscope_vk_check (vkCreateBufferView (d->device, &info, NULL, &buf->view),
                              "vkCreateBufferView", error);
 }
@@ -405,8 +409,8 @@ storage_buffer_init (ClipscopeVkDevice *d,
     return FALSE;
   buf->half_view = half;
   if (d->texel
-      && !create_view (d, buf, half ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT,
-                       half ? 8 : 16, error))
+      && !create_view (d, buf, half ? VK_FORMAT_R32G32B32A32_UINT : VK_FORMAT_R32G32B32A32_SFLOAT,
+                       16, error))
     {
       clipscope_vk_buffer_clear (d, buf);
       return FALSE;
@@ -630,7 +634,7 @@ choose_register_tiles (ClipscopeVkDevice *d,
 {
   static const ClipscopeVkKernel kernels[] = {
     CLIPSCOPE_VK_GEMM, CLIPSCOPE_VK_GEMM_F16, CLIPSCOPE_VK_CONV, CLIPSCOPE_VK_CONV_F16,
-    CLIPSCOPE_VK_GEMM_TEXEL,
+    CLIPSCOPE_VK_GEMM_TEXEL, CLIPSCOPE_VK_GEMM_TEXEL_F16,
   };
   const char *tile = g_getenv ("CLIPSCOPE_VULKAN_TILE");
   unsigned tm = 0, tn = 0;
@@ -642,7 +646,7 @@ choose_register_tiles (ClipscopeVkDevice *d,
       ClipscopeVkKernel k = kernels[i];
 
       d->tile_m[k] = set ? tm : cpu ? 16 : 4;
-      d->tile_n[k] = set ? tn : cpu ? (k == CLIPSCOPE_VK_GEMM_TEXEL ? 12 : 8) : 4;
+      d->tile_n[k] = set ? tn : !cpu ? 4 : k == CLIPSCOPE_VK_GEMM_TEXEL || k == CLIPSCOPE_VK_GEMM_TEXEL_F16 ? 12 : 8;
     }
 }
 
@@ -664,15 +668,15 @@ choose_sizes (ClipscopeVkDevice *d)
   choose_attention (d, cpu);
 }
 
-/* Uniform texel buffers of float32 vec4s, and float16 ones where weights
- * are stored so. */
+/* Uniform texel buffers of float32 vec4s, and of four 32-bit words (eight
+ * float16 values) where weights are stored as float16. */
 static void
 query_texel (ClipscopeVkDevice *d)
 {
   VkFormatProperties f32, f16;
 
   vkGetPhysicalDeviceFormatProperties (d->physical, VK_FORMAT_R32G32B32A32_SFLOAT, &f32);
-  vkGetPhysicalDeviceFormatProperties (d->physical, VK_FORMAT_R16G16B16A16_SFLOAT, &f16);
+  vkGetPhysicalDeviceFormatProperties (d->physical, VK_FORMAT_R32G32B32A32_UINT, &f16);
   d->texel = (f32.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT)
              && (!d->f16 || (f16.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT))
              && g_strcmp0 (g_getenv ("CLIPSCOPE_VULKAN_DISABLE_TEXEL"), "1") != 0;

@@ -38,6 +38,7 @@ typedef enum {
   CLIPSCOPE_VK_L2_NORM_SUBGROUP,
   CLIPSCOPE_VK_GEMM_TILED,
   CLIPSCOPE_VK_GEMM_TILED_F16,
+  CLIPSCOPE_VK_GEMM_TEXEL_F16,
   CLIPSCOPE_VK_N_KERNELS,
 } ClipscopeVkKernel;
 
@@ -50,7 +51,8 @@ typedef struct {
   VkDeviceMemory memory;
   VkDeviceSize   size;           /* bytes */
   VkBufferView   view;           /* vec4 texels, float32 or float16; or none */
-  gboolean       half_view;      /* the view's texels are float16 */
+  gboolean       half_view;      /* the view's texels are eight float16 values
+                                  * as four 32-bit words */
 } ClipscopeVkBuffer;
 
 typedef struct _ClipscopeVkDevice ClipscopeVkDevice;

@@ -81,12 +81,14 @@ clipscope_vk_op_linear (ClipscopeVkDevice *d,
   /* vec4 loads need every row of x and w to start on a 16-byte boundary. */
   if (x.off % 4 == 0 && ldx % 4 == 0 && w.off % 4 == 0 && n_in % 4 == 0)
     p.flags |= GEMM_VEC4;
-  /* The texel views convert what they read, so they must match. */
+  /* The texel views must match what the kernel reads; float16 weights
+   * come eight to a texel, so their rows must start on a texel. */
   if ((p.flags & GEMM_VEC4) && clipscope_vk_device_has_texel (d)
       && x.buf->view != VK_NULL_HANDLE && !x.buf->half_view
-      && w.buf->view != VK_NULL_HANDLE && w.buf->half_view == w.f16)
+      && w.buf->view != VK_NULL_HANDLE && w.buf->half_view == w.f16
+      && (!w.f16 || (w.off % 8 == 0 && n_in % 8 == 0)))
     {
-      gemm (d, CLIPSCOPE_VK_GEMM_TEXEL, x, w, b, y, &p);
+      gemm (d, w.f16 ? CLIPSCOPE_VK_GEMM_TEXEL_F16 : CLIPSCOPE_VK_GEMM_TEXEL, x, w, b, y, &p);
       return;
     }
   gemm (d, w.f16 ? CLIPSCOPE_VK_GEMM_F16 : CLIPSCOPE_VK_GEMM, x, w, b, y, &p);

@@ -59,6 +59,9 @@ static const uint32_t gemm_tiled_f32[] =
 static const uint32_t gemm_tiled_f16[] =
 #include "gemm_tiled_f16.spv.h"
 ;
+static const uint32_t gemm_texel_f16[] =
+#include "gemm_texel_f16.spv.h"
+;
 
 #define SHADER(s) { #s, s, sizeof s }
 
@@ -86,6 +89,7 @@ static const struct {
   [CLIPSCOPE_VK_L2_NORM_SUBGROUP] = SHADER (l2_norm_subgroup),
   [CLIPSCOPE_VK_GEMM_TILED] = SHADER (gemm_tiled_f32),
   [CLIPSCOPE_VK_GEMM_TILED_F16] = SHADER (gemm_tiled_f16),
+  [CLIPSCOPE_VK_GEMM_TEXEL_F16] = SHADER (gemm_texel_f16),
 };
 
 const uint32_t *
