@@ -27,8 +27,9 @@ BPE = os.path.join(SHARED, "data", "clip-bpe", "bpe_simple_vocab_16e6.txt.gz")
 failures = []
 
 
-def run(*args):
-    p = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120)
+def run(*args, env=None):
+    p = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120,
+                       env=None if env is None else dict(os.environ, **env))
     return p.returncode, p.stdout, p.stderr
 
 
@@ -38,8 +39,8 @@ def check(name, cond, detail=""):
         failures.append(name)
 
 
-def expect_error(name, args, status, needles=()):
-    rc, out, err = run(*args)
+def expect_error(name, args, status, needles=(), env=None):
+    rc, out, err = run(*args, env=env)
     lines = [l for l in err.splitlines() if l.startswith("clipscope: error: ")]
     ok = rc == status and len(lines) == 1 and out == "" and all(n in lines[0] for n in needles)
     check(name, ok, "exit %d, stderr %r" % (rc, err))
@@ -90,7 +91,11 @@ def test_usage(model):
                                           "--template", "a photo", "x.png"], 2, ["a photo"])
     expect_error("classify without labels", ["classify", "--model", model, "x.png"], 2)
     expect_error("embed with nothing", ["embed", "--model", model], 2)
-    expect_error("missing --model", ["info"], 2, ["--model"])
+    # Without --model the bundled model is used; where none is installed,
+    # the error says to pass --model.
+    with tempfile.TemporaryDirectory() as empty:
+        expect_error("missing --model and no bundled model", ["info"], 2, ["--model"],
+                     env={"CLIPSCOPE_DATA_DIR": empty})
 
 
 def test_outputs(model, tmp):
