@@ -1,8 +1,9 @@
 /* gemm.comp — C[M, N] = act(A[M, K] · W[N, K]ᵀ + bias[N] (+ C))
  *
- * The product every linear layer and convolution goes through. W keeps
- * PyTorch's [out, in] layout. Each invocation computes a TM × TN block of
- * C in registers and reads A and W straight from memory without shared
+ * The product of linear layers on CPU implementations (GPUs take
+ * gemm_tiled.comp) and of convolutions everywhere. W keeps PyTorch's
+ * [out, in] layout. Each invocation computes a TM × TN block of C in
+ * registers and reads A and W straight from memory without shared
  * memory: on CPU implementations (lavapipe) shared memory is plain memory
  * plus barriers, and register blocking is what makes the loop fast there.
  *
@@ -67,7 +68,6 @@ layout (binding = 5) uniform samplerBuffer w_texels;
 
 #include "gemm-push.glsl"
 #include "gemm-store.glsl"
-
 
 #ifdef CONV
 #include "im2col.glsl"

@@ -622,11 +622,12 @@ choose_attention (ClipscopeVkDevice *d,
  * the tile loops are unrolled (see gemm.comp). On lavapipe (LLVM 15,
  * 8-wide AVX2) the ViT-B/32 products with texel loads ran at about 14
  * GFLOP/s per core with 8 × 8, 18 with 16 × 8 and 22 with 16 × 12 or
- * 16 × 16, and LLVM compiles a variant in about 2, 6 and 10 s, once
- * (Mesa keeps them on disk). That variant takes 16 × 12; the fallbacks
- * with scalar loads (no texel buffers, rows not aligned for vec4) and the
- * implicit im2col of a ResNet gain less from it (9.1 → 10.2 GFLOP/s) and
- * take 16 × 8. GPUs want more, smaller invocations: 4 × 4.
+ * 16 × 16 (28 with 16 × 12 once weights came eight to a fetch), and LLVM
+ * compiles a variant in about 2, 6 and 10 s, once (Mesa keeps them on
+ * disk). The texel variants take 16 × 12; the fallbacks with scalar
+ * loads (no texel buffers, rows not aligned for vectors) and the implicit
+ * im2col of a ResNet gain less from it (9.1 → 10.2 GFLOP/s) and take
+ * 16 × 8. GPUs want more, smaller invocations: 4 × 4.
  * CLIPSCOPE_VULKAN_TILE=MxN (up to 32 × 32) sets every variant's. */
 static void
 choose_register_tiles (ClipscopeVkDevice *d,
@@ -644,9 +645,10 @@ choose_register_tiles (ClipscopeVkDevice *d,
   for (guint i = 0; i < G_N_ELEMENTS (kernels); i++)
     {
       ClipscopeVkKernel k = kernels[i];
+      gboolean texel = k == CLIPSCOPE_VK_GEMM_TEXEL || k == CLIPSCOPE_VK_GEMM_TEXEL_F16;
 
       d->tile_m[k] = set ? tm : cpu ? 16 : 4;
-      d->tile_n[k] = set ? tn : !cpu ? 4 : k == CLIPSCOPE_VK_GEMM_TEXEL || k == CLIPSCOPE_VK_GEMM_TEXEL_F16 ? 12 : 8;
+      d->tile_n[k] = set ? tn : !cpu ? 4 : texel ? 12 : 8;
     }
 }
 
