@@ -14,9 +14,10 @@
  * end-of-text token) and 0 otherwise; with the causal mask it sees the
  * keys up to position first + i. Its output is row b · n_q + i of O.
  *
- * The head dimension is the specialization constant HEAD_DIM, so that
- * the loops over it unroll and q and the accumulators stay in registers
- * (see gemm.comp on arrays indexed at run time). With TEXEL defined, q, k
+ * The specialization constant VARIANT holds the head dimension HEAD_DIM
+ * (bits 0-7) and QT (bits 8-15), so that the loops over them unroll and q
+ * and the accumulators stay in registers (see gemm.comp on arrays indexed
+ * at run time); the host keeps QT · HEAD_DIM within bounds. With TEXEL defined, q, k
  * and v are read four at a time through uniform texel buffers (bindings
  * 4 and 5; see gemm.comp for why); HEAD_DIM and every offset and stride
  * are then multiples of 4.
@@ -26,8 +27,9 @@
 #extension GL_EXT_control_flow_attributes : require
 
 layout (local_size_x_id = 0) in;
-layout (constant_id = 1) const uint QT = 1;
-layout (constant_id = 4) const uint HEAD_DIM = 64;
+layout (constant_id = 4) const uint VARIANT = 64u | (1u << 8);
+const uint HEAD_DIM = VARIANT & 255u;
+const uint QT = VARIANT >> 8;
 
 layout (binding = 0) readonly buffer Q { afp q[]; };
 layout (binding = 1) readonly buffer KV { afp kv[]; };

@@ -602,8 +602,9 @@ choose_tiled (ClipscopeVkDevice *d,
 /* Queries per invocation of attention.comp, which share their loads of
  * each key and value row: on lavapipe 4 made attention at ViT-B/32
  * shapes 3.7 times as fast as 1 (8 was slower: the accumulators no
- * longer fit); GPUs take 1, for more invocations.
- * CLIPSCOPE_VULKAN_ATTENTION_QUERIES=1…8 overrides it. */
+ * longer fit); GPUs take 1, for more invocations. Heads wider than 64
+ * take fewer (see vulkan-ops.c). CLIPSCOPE_VULKAN_ATTENTION_QUERIES=1…8
+ * overrides it. */
 static void
 choose_attention (ClipscopeVkDevice *d,
                   gboolean           cpu)
@@ -622,12 +623,15 @@ choose_attention (ClipscopeVkDevice *d,
  * the tile loops are unrolled (see gemm.comp). On lavapipe (LLVM 15,
  * 8-wide AVX2) the ViT-B/32 products with texel loads ran at about 14
  * GFLOP/s per core with 8 × 8, 18 with 16 × 8 and 22 with 16 × 12 or
- * 16 × 16 (28 with 16 × 12 once weights came eight to a fetch), and LLVM
- * compiles a variant in about 2, 6 and 10 s, once (Mesa keeps them on
- * disk). The texel variants take 16 × 12; the fallbacks with scalar
- * loads (no texel buffers, rows not aligned for vectors) and the implicit
- * im2col of a ResNet gain less from it (9.1 → 10.2 GFLOP/s) and take
- * 16 × 8. GPUs want more, smaller invocations: 4 × 4.
+ * 16 × 16, and 25 and 27 for 16 × 8 and 16 × 12 once weights came eight
+ * to a fetch. But LLVM's time grows faster than the tile: about 1, 2.5,
+ * 8.5 and 20 s a variant for 8 × 8, 16 × 8, 16 × 12 and 16 × 16, once
+ * per machine (Mesa keeps them on disk), yet every time in the tests and
+ * several times over under AddressSanitizer. The texel variants take
+ * 16 × 8; the fallbacks with scalar loads (no texel buffers, rows not
+ * aligned for vectors) and the implicit im2col of a ResNet, where large
+ * tiles gain less (7.4 → 9.8 GFLOP/s from 8 × 8 to 16 × 8), take 8 × 8.
+ * GPUs want more, smaller invocations: 4 × 4.
  * CLIPSCOPE_VULKAN_TILE=MxN (up to 32 × 32) sets every variant's. */
 static void
 choose_register_tiles (ClipscopeVkDevice *d,
@@ -647,8 +651,8 @@ choose_register_tiles (ClipscopeVkDevice *d,
       ClipscopeVkKernel k = kernels[i];
       gboolean texel = k == CLIPSCOPE_VK_GEMM_TEXEL || k == CLIPSCOPE_VK_GEMM_TEXEL_F16;
 
-      d->tile_m[k] = set ? tm : cpu ? 16 : 4;
-      d->tile_n[k] = set ? tn : !cpu ? 4 : texel ? 12 : 8;
+      d->tile_m[k] = set ? tm : !cpu ? 4 : texel ? 16 : 8;
+      d->tile_n[k] = set ? tn : !cpu ? 4 : 8;
     }
 }
 

@@ -220,10 +220,14 @@ clipscope_vk_op_attention (ClipscopeVkDevice       *d,
       && q.buf->view != VK_NULL_HANDLE && !q.buf->half_view
       && k.buf->view != VK_NULL_HANDLE && !k.buf->half_view)
     kernel = CLIPSCOPE_VK_ATTENTION_TEXEL;
-  /* One pipeline per head dimension, which attention.comp unrolls; an
-   * invocation takes qt queries. */
+  /* One pipeline per head dimension and queries an invocation, which
+   * attention.comp unrolls. The device says how many queries; more than
+   * 256 dimensions in all (128 for the scalar variant, whose unrolled
+   * code is four times as long) would no longer fit in registers, and
+   * take LLVM long to compile. */
   clipscope_vk_kernel_tile (d, kernel, &qt, &unused);
-  clipscope_vk_dispatch_variant (d, kernel, hd, bufs, &p, sizeof p,
+  qt = MIN (qt, (uint32_t) MAX ((kernel == CLIPSCOPE_VK_ATTENTION_TEXEL ? 256 : 128) / hd, 1));
+  clipscope_vk_dispatch_variant (d, kernel, hd | (qt << 8), bufs, &p, sizeof p,
                                  groups_for (d, kernel, (guint64) batch * n_heads * ((n_q + qt - 1) / qt)), 1);
 }
 

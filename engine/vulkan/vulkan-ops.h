@@ -62,7 +62,7 @@ typedef enum {
   CLIPSCOPE_VK_ACT_RELU,
 } ClipscopeVkAct;
 
-/* The largest head dimension attention.comp handles. */
+/* The largest head dimension attention.comp handles (at most 255). */
 #define CLIPSCOPE_VK_MAX_HEAD_DIM 128
 
 /* y[rows, n_out] = act(x[rows, n_in] · w[n_out, n_in]ᵀ + b (+ y)). */
