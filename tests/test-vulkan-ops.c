@@ -280,6 +280,8 @@ run_linear_cases (void)
     { 70, 50, 130, 3, 2, 1, TRUE, TRUE, TRUE, CLIPSCOPE_VK_ACT_GELU },   /* misaligned, f16 */
     { 33, 40, 70, 8, 1, 0, TRUE, TRUE, TRUE, CLIPSCOPE_VK_ACT_NONE },    /* f16, 8 a texel */
     { 9, 36, 10, 0, 0, 0, TRUE, FALSE, TRUE, CLIPSCOPE_VK_ACT_NONE },    /* f16, 36 = 4 · 9 */
+    { 1, 16, 9, 0, 0, 0, TRUE, FALSE, TRUE, CLIPSCOPE_VK_ACT_NONE },
+    { 77, 32, 50, 0, 0, 0, TRUE, TRUE, TRUE, CLIPSCOPE_VK_ACT_QUICK_GELU },
     { 150, 200, 70, 0, 0, 0, FALSE, FALSE, FALSE, CLIPSCOPE_VK_ACT_NONE },
   };
 
