@@ -1269,10 +1269,12 @@ char *clipscope_model_store_download_finish (ClipscopeModelStore  *store,
  *   here each grid position's token is the query in turn, over the same
  *   keys and values, through the same q, k, v and output projections.
  *
- * Each spatial embedding is L2-normalised, like the image embedding.
- * Spatial embeddings are computed by the CPU graphs whichever backend the
- * context uses (a Vulkan context keeps CPU scratch memory for them); they
- * agree with a float64 reference to 1e-4 on float32 weights.
+ * Each spatial embedding is L2-normalised, like the image embedding. The
+ * context's backend computes them: on a Vulkan device the same kernels
+ * run as for the image embedding, with the last block (ViT) or the
+ * attention pool (ResNet) over every token. On float32 weights the CPU
+ * agrees with a float64 reference to 1e-4, and the device with the CPU
+ * within the encoders' usual tolerance.
  */
 
 /**

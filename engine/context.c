@@ -493,14 +493,41 @@ clipscope_context_explain_pixels (ClipscopeContext *ctx,
                                   GCancellable     *cancellable,
                                   GError          **error)
 {
+  int e, grid;
+  gboolean on_device = FALSE;
+  g_autofree float *out = NULL;
+
   g_return_val_if_fail (ctx != NULL, FALSE);
   g_return_val_if_fail (pixels != NULL && spatial != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  /* The CPU graphs compute the spatial embeddings under either backend:
-   * a Vulkan context's scratch stays empty until this first needs it. */
-  return clipscope_explain_pixels_cpu (ctx->model, &ctx->scratch, pixels, embedding, spatial,
-                                       cancellable, error);
+  e = ctx->model->info.embed_dim;
+  grid = clipscope_model_get_explain_grid (ctx->model);
+  /* out[1 + grid², embed_dim]: the image's row, then the cells'. */
+  if ((out = g_try_new (float, (gsize) (1 + grid * grid) * e)) == NULL)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_LIMIT,
+                   "not enough memory for %d spatial embeddings of %d values", grid * grid, e);
+      return FALSE;
+    }
+#ifdef HAVE_VULKAN
+  if (ctx->vulkan != NULL)
+    {
+      GError *local = NULL;
+
+      on_device = clipscope_vk_backend_explain_pixels (ctx->vulkan, pixels, out, cancellable,
+                                                       &local);
+      if (!on_device && !recover_on_cpu (ctx, local, error))
+        return FALSE;
+    }
+#endif
+  if (!on_device
+      && !clipscope_explain_pixels_cpu (ctx->model, &ctx->scratch, pixels, out, cancellable, error))
+    return FALSE;
+  if (embedding != NULL)
+    memcpy (embedding, out, e * sizeof (float));
+  memcpy (spatial, out + e, (gsize) grid * grid * e * sizeof (float));
+  return TRUE;
 }
 
 #ifndef HAVE_VULKAN

@@ -80,13 +80,12 @@ gboolean clipscope_resnet_encode_spatial (ClipscopeModel   *model,
                                           GCancellable     *cancellable,
                                           GError          **error);
 
-/* explain.c: the same as clipscope_context_explain_pixels() on the CPU
- * graphs, with the context's scratch. */
+/* explain.c: out[1 + grid², embed_dim], L2-normalised: the image's
+ * embedding, then its spatial embeddings, by the CPU graphs. */
 gboolean clipscope_explain_pixels_cpu (ClipscopeModel   *model,
                                        ClipscopeScratch *s,
                                        const float      *pixels,
-                                       float            *embedding,
-                                       float            *spatial,
+                                       float            *out,
                                        GCancellable     *cancellable,
                                        GError          **error);
 

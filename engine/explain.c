@@ -24,34 +24,20 @@ gboolean
 clipscope_explain_pixels_cpu (ClipscopeModel   *model,
                               ClipscopeScratch *s,
                               const float      *pixels,
-                              float            *embedding,
-                              float            *spatial,
+                              float            *out,
                               GCancellable     *cancellable,
                               GError          **error)
 {
-  const int e = model->info.embed_dim, grid = clipscope_model_get_explain_grid (model);
-  const int rows = 1 + grid * grid;
-  g_autofree float *out = g_try_new (float, (gsize) rows * e);
+  const int grid = clipscope_model_get_explain_grid (model);
   gboolean ok;
 
-  if (out == NULL)
-    {
-      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_LIMIT,
-                   "not enough memory for %d spatial embeddings of %d values", rows, e);
-      return FALSE;
-    }
-  /* out[1 + grid², embed_dim]: the image's row, then the cells'. */
   if (model->info.vision_kind == CLIPSCOPE_VISION_VIT)
     ok = clipscope_vit_encode_spatial (model, s, pixels, out, cancellable, error);
   else
     ok = clipscope_resnet_encode_spatial (model, s, pixels, out, cancellable, error);
-  if (!ok)
-    return FALSE;
-  clipscope_cpu_l2_normalize (out, rows, e);
-  if (embedding != NULL)
-    memcpy (embedding, out, e * sizeof (float));
-  memcpy (spatial, out + e, (gsize) grid * grid * e * sizeof (float));
-  return TRUE;
+  if (ok)
+    clipscope_cpu_l2_normalize (out, 1 + grid * grid, model->info.embed_dim);
+  return ok;
 }
 
 void

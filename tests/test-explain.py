@@ -13,7 +13,10 @@ Then the usage and input errors: exit 2 and 1, one "clipscope: error:" line.
     test-explain.py [--backend cpu|vulkan]
 
 With --backend vulkan (the vulkan suite, validation layer on) the labels
-are encoded on the device, so the tolerance is the backends' 2e-3.
+and the spatial pass run on the device, so the tolerance is the backends'
+2e-3; each map must then also agree with the CPU backend's within 2e-3,
+and the device's kernel profile must show the spatial pass (the final
+projection over all 1 + grid² rows), so that a silent CPU fallback fails.
 
 Environment: CLIPSCOPE_CLI (the binary).
 """
@@ -85,11 +88,29 @@ def write_images(tmp):
     return paths
 
 
-def explain(model, image, npy, backend):
+def explain(model, image, npy, backend, env=None):
     args = ["explain", "--model", model, "--backend", backend, "--label", LABEL]
     for t in TEMPLATES:
         args += ["--template", t]
-    return run(*args, image, "--npy", npy)
+    return run(*args, image, "--npy", npy, env=env)
+
+
+def device_checks(tag, mdir, image, npy, got, grid, dim, tol):
+    """The device's map against the CPU backend's, and proof it ran there."""
+    cpu_npy = npy + ".cpu.npy"
+    rc, _, err = explain(mdir, image, cpu_npy, "cpu")
+    check(tag + ": CPU backend runs", rc == 0, err.strip())
+    if rc == 0:
+        diff = float(np.abs(got - np.load(cpu_npy)).max())
+        check(tag + ": Vulkan map within %g of the CPU's (max abs %.2e)" % (tol, diff),
+              diff <= tol)
+    env = dict(os.environ, CLIPSCOPE_VULKAN_PROFILE="1")
+    rc, _, err = explain(mdir, image, npy, "vulkan", env=env)
+    # Profile lines end "linear ROWSxOUTxIN".
+    want = "linear %dx%dx" % (1 + grid * grid, dim)
+    check(tag + ": the spatial projection ran on the device (%s…)" % want,
+          rc == 0 and any(line.split("x  ")[-1].startswith(want) for line in err.splitlines()),
+          err.strip())
 
 
 def run_case(name, kw, grid, images, tmp, backend, tol):
@@ -131,6 +152,8 @@ def run_case(name, kw, grid, images, tmp, backend, tol):
               "%s vs %g, %g" % (out.strip(), got.min(), got.max()))
         check(tag + ": image cosine (%.2e off)" % abs(j["similarity"] - sim),
               abs(j["similarity"] - sim) <= tol)
+        if backend == "vulkan" and image == images[0]:
+            device_checks(tag, mdir, image, npy, got, grid, label.shape[0], tol)
     print("# %s: worst map error %.2e; a transposed or flipped map would be %.2e off"
           % (name, worst, spread))
     check(name + ": the reference tells orientations apart", spread > 5 * tol,

@@ -31,6 +31,14 @@ typedef enum {
   N_SLOTS,
 } Slot;
 
+/* The spatial pass's buffers, for one input, made on its first use. */
+typedef enum {
+  EXPLAIN_Q,     /* ResNet: every token's query [seq, pool_dim] */
+  EXPLAIN_ATTN,  /* ResNet: every token's attention output [seq, pool_dim] */
+  EXPLAIN_OUT,   /* [seq, embed_dim]: the image's row, then the cells' */
+  N_EXPLAIN,
+} ExplainSlot;
+
 struct _ClipscopeVkBackend {
   int                max_batch;
   int                chunk;                /* inputs per submission */
@@ -44,6 +52,7 @@ struct _ClipscopeVkBackend {
   ClipscopeVkDevice *device;
   ClipscopeVkWeights weights;
   ClipscopeVkBuffer  slots[N_SLOTS];
+  ClipscopeVkBuffer  explain[N_EXPLAIN];
 };
 
 #define T(slot, off) clipscope_vk_tensor (&be->slots[slot], (off))
@@ -230,6 +239,8 @@ clipscope_vk_backend_free (ClipscopeVkBackend *be)
       clipscope_vk_weights_clear (be->device, &be->weights);
       for (int s = 0; s < N_SLOTS; s++)
         clipscope_vk_buffer_clear (be->device, &be->slots[s]);
+      for (int s = 0; s < N_EXPLAIN; s++)
+        clipscope_vk_buffer_clear (be->device, &be->explain[s]);
       clipscope_vk_device_free (be->device);
     }
   g_clear_pointer (&be->model, clipscope_model_unref);
@@ -245,9 +256,10 @@ clipscope_vk_backend_get_device_name (ClipscopeVkBackend *be)
 /* ------------------------------------------------------ transformer */
 
 /* x += attn(LN₁(x)); x += mlp(LN₂(x)) for every block, on SLOT_X
- * [n · seq, width]. The last block computes only the pooled row of each
- * sequence (row index[b], or 0 without @index) and leaves the result in
- * SLOT_POOL [n, width]. */
+ * [n · seq, width]. Unless @every_row, the last block computes only the
+ * pooled row of each sequence (row index[b], or 0 without @index) and
+ * leaves the result in SLOT_POOL [n, width]; with it, the last block runs
+ * like the others and every row stays in SLOT_X. */
 static void
 record_transformer (ClipscopeVkBackend         *be,
                     const ClipscopeTransformer *tf,
@@ -255,7 +267,8 @@ record_transformer (ClipscopeVkBackend         *be,
                     int                         n,
                     int                         seq,
                     gboolean                    causal,
-                    const ClipscopeVkBuffer    *index)
+                    const ClipscopeVkBuffer    *index,
+                    gboolean                    every_row)
 {
   ClipscopeVkDevice *d = be->device;
   const int w = tf->width, m = tf->mlp_width, rows = n * seq;
@@ -263,7 +276,7 @@ record_transformer (ClipscopeVkBackend         *be,
   for (int l = 0; l < tf->n_layers; l++)
     {
       const ClipscopeVkBlock *b = &blocks[l];
-      gboolean last = l == tf->n_layers - 1;
+      gboolean last = l == tf->n_layers - 1 && !every_row;
       Slot x = last ? SLOT_POOL : SLOT_X;
       int out_rows = last ? n : rows;
 
@@ -286,7 +299,7 @@ record_transformer (ClipscopeVkBackend         *be,
       clipscope_vk_op_linear (d, T (SLOT_MLP, 0), m, out_rows, m, b->fc2_w, b->fc2_b, w,
                               T (x, 0), w, CLIPSCOPE_VK_ACT_NONE, TRUE);
     }
-  if (tf->n_layers == 0)
+  if (tf->n_layers == 0 && !every_row)
     clipscope_vk_op_gather_rows (d, &be->slots[SLOT_X], &be->slots[SLOT_POOL], index, n, seq, w);
 }
 
@@ -314,10 +327,10 @@ record_head (ClipscopeVkBackend *be,
 
 /* -------------------------------------------------------------- ViT */
 
+/* SLOT_X [n · seq, width]: the input of the first block. */
 static void
-record_vit (ClipscopeVkBackend *be,
-            int                 n,
-            float              *out)
+record_vit_tokens (ClipscopeVkBackend *be,
+                   int                 n)
 {
   const ClipscopeVit *v = &be->model->vit;
   const ClipscopeVkWeights *wt = &be->weights;
@@ -335,8 +348,37 @@ record_vit (ClipscopeVkBackend *be,
                                    wt->class_emb, wt->vit_pos, n, seq, w, FALSE);
   clipscope_vk_op_layer_norm (be->device, T (SLOT_H, 0), w, n * seq, w, wt->ln_pre_w,
                               wt->ln_pre_b, v->tf.ln_eps, T (SLOT_X, 0), w);
-  record_transformer (be, &v->tf, wt->vision_blocks, n, seq, FALSE, NULL);
-  record_head (be, w, wt->ln_post_w, wt->ln_post_b, v->tf.ln_eps, wt->vit_proj, n, out);
+}
+
+static void
+record_vit (ClipscopeVkBackend *be,
+            int                 n,
+            float              *out)
+{
+  const ClipscopeVit *v = &be->model->vit;
+  const ClipscopeVkWeights *wt = &be->weights;
+
+  record_vit_tokens (be, n);
+  record_transformer (be, &v->tf, wt->vision_blocks, n, 1 + v->n_patches, FALSE, NULL, FALSE);
+  record_head (be, v->tf.width, wt->ln_post_w, wt->ln_post_b, v->tf.ln_eps, wt->vit_proj, n, out);
+}
+
+/* EXPLAIN_OUT [seq, embed_dim] = LN_post(every token of one image) · proj. */
+static void
+record_vit_spatial (ClipscopeVkBackend *be)
+{
+  ClipscopeVkDevice *d = be->device;
+  const ClipscopeVit *v = &be->model->vit;
+  const ClipscopeVkWeights *wt = &be->weights;
+  const int w = v->tf.width, seq = 1 + v->n_patches, e = be->model->info.embed_dim;
+
+  record_vit_tokens (be, 1);
+  record_transformer (be, &v->tf, wt->vision_blocks, 1, seq, FALSE, NULL, TRUE);
+  clipscope_vk_op_layer_norm (d, T (SLOT_X, 0), w, seq, w, wt->ln_post_w, wt->ln_post_b,
+                              v->tf.ln_eps, T (SLOT_H, 0), w);
+  clipscope_vk_op_linear (d, T (SLOT_H, 0), w, seq, w, wt->vit_proj, NONE, e,
+                          clipscope_vk_tensor (&be->explain[EXPLAIN_OUT], 0), e,
+                          CLIPSCOPE_VK_ACT_NONE, FALSE);
 }
 
 /* ----------------------------------------------------------- ResNet */
@@ -413,16 +455,16 @@ record_bottleneck (ClipscopeVkBackend          *be,
   *w = wo;
 }
 
+/* SLOT_X [n · seq, pool_dim]: the attention pool's tokens, the mean of
+ * the last feature map and then its cells, plus positions. */
 static void
-record_resnet (ClipscopeVkBackend *be,
-               int                 n,
-               float              *out)
+record_resnet_tokens (ClipscopeVkBackend *be,
+                      int                 n)
 {
   ClipscopeVkDevice *d = be->device;
   const ClipscopeResnet *r = &be->model->resnet;
   const ClipscopeVkWeights *wt = &be->weights;
   const int s = r->image_size, dim = r->pool_dim, seq = r->pool_grid * r->pool_grid + 1;
-  const int e = be->model->info.embed_dim;
   ClipscopeVkMap pixels = { n, 3, s, s, 3 * s * s, s * s, s, 1 };
   Slot maps[4] = { SLOT_MAP_A, SLOT_MAP_B, SLOT_MAP_C, SLOT_MAP_D };
   int h, w;
@@ -446,6 +488,20 @@ record_resnet (ClipscopeVkBackend *be,
   /* Attention pooling: the mean of the grid queries the grid. */
   clipscope_vk_op_assemble_tokens (d, &be->slots[SLOT_X], &be->slots[maps[0]], NONE, wt->pool_pos,
                                    n, seq, dim, TRUE);
+}
+
+static void
+record_resnet (ClipscopeVkBackend *be,
+               int                 n,
+               float              *out)
+{
+  ClipscopeVkDevice *d = be->device;
+  const ClipscopeResnet *r = &be->model->resnet;
+  const ClipscopeVkWeights *wt = &be->weights;
+  const int dim = r->pool_dim, seq = r->pool_grid * r->pool_grid + 1;
+  const int e = be->model->info.embed_dim;
+
+  record_resnet_tokens (be, n);
   clipscope_vk_op_linear (d, T (SLOT_X, 0), seq * dim, n, dim, wt->pool_q_w, wt->pool_q_b, dim,
                           T (SLOT_POOL, 0), dim, CLIPSCOPE_VK_ACT_NONE, FALSE);
   clipscope_vk_op_linear (d, T (SLOT_X, 0), dim, n * seq, dim, wt->pool_kv_w, wt->pool_kv_b,
@@ -457,6 +513,31 @@ record_resnet (ClipscopeVkBackend *be,
                           T (SLOT_OUT, 0), e, CLIPSCOPE_VK_ACT_NONE, FALSE);
   clipscope_vk_op_l2_norm (d, &be->slots[SLOT_OUT], n, e);
   clipscope_vk_download (d, &be->slots[SLOT_OUT], 0, out, (gsize) n * e * sizeof (float));
+}
+
+/* EXPLAIN_OUT [seq, embed_dim]: every token of one image's attention pool
+ * queries all of them in turn, through the same projections. */
+static void
+record_resnet_spatial (ClipscopeVkBackend *be)
+{
+  ClipscopeVkDevice *d = be->device;
+  const ClipscopeResnet *r = &be->model->resnet;
+  const ClipscopeVkWeights *wt = &be->weights;
+  const int dim = r->pool_dim, seq = r->pool_grid * r->pool_grid + 1;
+  const int e = be->model->info.embed_dim;
+  ClipscopeVkTensor q = clipscope_vk_tensor (&be->explain[EXPLAIN_Q], 0);
+  ClipscopeVkTensor attn = clipscope_vk_tensor (&be->explain[EXPLAIN_ATTN], 0);
+
+  record_resnet_tokens (be, 1);
+  clipscope_vk_op_linear (d, T (SLOT_X, 0), dim, seq, dim, wt->pool_q_w, wt->pool_q_b, dim,
+                          q, dim, CLIPSCOPE_VK_ACT_NONE, FALSE);
+  clipscope_vk_op_linear (d, T (SLOT_X, 0), dim, seq, dim, wt->pool_kv_w, wt->pool_kv_b,
+                          2 * dim, T (SLOT_QKV, 0), 2 * dim, CLIPSCOPE_VK_ACT_NONE, FALSE);
+  clipscope_vk_op_attention (d, q, dim, T (SLOT_QKV, 0), T (SLOT_QKV, dim), 2 * dim, 1, seq,
+                             seq, seq, dim, r->pool_heads, FALSE, NULL, attn, dim);
+  clipscope_vk_op_linear (d, attn, dim, seq, dim, wt->pool_c_w, wt->pool_c_b, e,
+                          clipscope_vk_tensor (&be->explain[EXPLAIN_OUT], 0), e,
+                          CLIPSCOPE_VK_ACT_NONE, FALSE);
 }
 
 /* -------------------------------------------------------- entry points */
@@ -489,6 +570,55 @@ clipscope_vk_backend_encode_pixels (ClipscopeVkBackend *be,
         return FALSE;
     }
   return TRUE;
+}
+
+/* Makes the spatial pass's buffers the first time it runs. */
+static gboolean
+ensure_explain_buffers (ClipscopeVkBackend *be,
+                        int                 seq,
+                        GError            **error)
+{
+  const ClipscopeModel *m = be->model;
+  const gsize dim = m->info.vision_kind == CLIPSCOPE_VISION_VIT ? 0 : (gsize) m->resnet.pool_dim;
+  const gsize size[N_EXPLAIN] = {
+    [EXPLAIN_Q] = seq * dim * 4,
+    [EXPLAIN_ATTN] = seq * dim * 4,
+    [EXPLAIN_OUT] = (gsize) seq * m->info.embed_dim * 4,
+  };
+
+  for (int s = 0; s < N_EXPLAIN; s++)
+    if (size[s] > 0 && be->explain[s].buffer == VK_NULL_HANDLE
+        && !clipscope_vk_buffer_init (be->device, &be->explain[s], size[s], error))
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+clipscope_vk_backend_explain_pixels (ClipscopeVkBackend *be,
+                                     const float        *pixels,
+                                     float              *out,
+                                     GCancellable       *cancellable,
+                                     GError            **error)
+{
+  const ClipscopeModel *m = be->model;
+  const gsize image = (gsize) 3 * m->info.image_size * m->info.image_size * sizeof (float);
+  const int grid = m->info.vision_kind == CLIPSCOPE_VISION_VIT
+                   ? m->vit.image_size / m->vit.patch_size : m->resnet.pool_grid;
+  const int seq = 1 + grid * grid, e = m->info.embed_dim;
+  const gsize out_bytes = (gsize) seq * e * sizeof (float);
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error)
+      || !ensure_explain_buffers (be, seq, error)
+      || !clipscope_vk_begin (be->device, image + out_bytes, error))
+    return FALSE;
+  clipscope_vk_upload (be->device, &be->slots[SLOT_PIXELS], 0, pixels, image);
+  if (m->info.vision_kind == CLIPSCOPE_VISION_VIT)
+    record_vit_spatial (be);
+  else
+    record_resnet_spatial (be);
+  clipscope_vk_op_l2_norm (be->device, &be->explain[EXPLAIN_OUT], seq, e);
+  clipscope_vk_download (be->device, &be->explain[EXPLAIN_OUT], 0, out, out_bytes);
+  return submit_encode (be, error);
 }
 
 /* The end-of-text token has the highest id, so CLIP pools at the row's
@@ -555,7 +685,7 @@ clipscope_vk_backend_encode_tokens (ClipscopeVkBackend *be,
       clipscope_vk_upload (be->device, &be->slots[SLOT_INDEX], 0, index, b * sizeof (int32_t));
       clipscope_vk_op_embed_tokens (be->device, &be->slots[SLOT_X], wt->token_emb, wt->text_pos,
                                     T (SLOT_IDS, 0), b, seq, ctx, t->tf.width);
-      record_transformer (be, &t->tf, wt->text_blocks, b, seq, TRUE, &be->slots[SLOT_INDEX]);
+      record_transformer (be, &t->tf, wt->text_blocks, b, seq, TRUE, &be->slots[SLOT_INDEX], FALSE);
       record_head (be, t->tf.width, wt->ln_final_w, wt->ln_final_b, t->tf.ln_eps, wt->text_proj, b,
                    out + (gsize) done * e);
       if (!submit_encode (be, error))

@@ -31,6 +31,14 @@ gboolean clipscope_vk_backend_encode_pixels (ClipscopeVkBackend *be,
                                              GCancellable       *cancellable,
                                              GError            **error);
 
+/* out[1 + grid², embed_dim]: one image's L2-normalised embedding, then
+ * its spatial embeddings (see clipscope_context_explain_pixels()). */
+gboolean clipscope_vk_backend_explain_pixels (ClipscopeVkBackend *be,
+                                              const float        *pixels,
+                                              float              *out,
+                                              GCancellable       *cancellable,
+                                              GError            **error);
+
 gboolean clipscope_vk_backend_encode_tokens (ClipscopeVkBackend *be,
                                              const int32_t      *tokens,
                                              int                 n,
