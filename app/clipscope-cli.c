@@ -1521,6 +1521,14 @@ encode_tokens_cb (ClipscopeContext *ctx, const void *inputs, int n, float *out, 
   return clipscope_context_encode_tokens (ctx, inputs, n, out, NULL, error);
 }
 
+/* One spatial pass (explain) per call, of the first input. */
+static gboolean
+explain_pixels_cb (ClipscopeContext *ctx, const void *inputs, int n, float *out, GError **error)
+{
+  g_assert (n == 1);
+  return clipscope_context_explain_pixels (ctx, inputs, NULL, out, NULL, error);
+}
+
 /* Times @n items through @encode in batches of the same random inputs,
  * after one warm-up batch. */
 static gboolean
@@ -1594,22 +1602,25 @@ cmd_bench (int    argc,
            char **argv)
 {
   const Command *cmd = &commands[5];
-  int batch = 16, n_images = -1, n_texts = -1;
+  int batch = 16, n_images = -1, n_texts = -1, n_explains = 0;
   const GOptionEntry entries[] = {
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Items per batch (default 16)", "N" },
     { "images", 0, 0, G_OPTION_ARG_INT, &n_images, "Images to time (default 2 batches)", "N" },
     { "texts", 0, 0, G_OPTION_ARG_INT, &n_texts, "Texts to time (default 2 batches)", "N" },
+    { "explains", 0, 0, G_OPTION_ARG_INT, &n_explains,
+      "Spatial passes (explain) of one image to time (default none)", "N" },
     { NULL }
   };
   g_autoptr(GError) error = NULL;
   g_autoptr(ClipscopeModel) model = NULL;
   g_autoptr(ClipscopeContext) ctx = NULL;
   g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autofree float *pixels = NULL, *out = NULL;
+  g_autofree float *pixels = NULL, *out = NULL, *spatial = NULL;
   g_autofree int32_t *tokens = NULL;
   const ClipscopeModelInfo *info;
   ClipscopeBackend backend;
-  double load_ms, image_ms = 0, text_ms = 0;
+  double load_ms, image_ms = 0, text_ms = 0, explain_ms = 0;
+  int grid;
   gint64 start;
 
   if (!parse_options (cmd, entries, &argc, &argv) || !check_common (cmd, &backend))
@@ -1618,6 +1629,8 @@ cmd_bench (int    argc,
     return usage_error (cmd->name, "bench takes no arguments");
   if (batch < 1 || batch > 4096)
     return usage_error (cmd->name, "--batch must be between 1 and 4096");
+  if (n_explains < 0)
+    return usage_error (cmd->name, "--explains must not be negative");
   n_images = n_images < 0 ? 2 * batch : n_images;
   n_texts = n_texts < 0 ? 2 * batch : n_texts;
 
@@ -1631,11 +1644,15 @@ cmd_bench (int    argc,
   pixels = g_new (float, (gsize) batch * 3 * info->image_size * info->image_size);
   tokens = g_new (int32_t, (gsize) batch * info->context_length);
   out = g_new (float, (gsize) batch * info->embed_dim);
+  grid = clipscope_model_get_explain_grid (model);
+  spatial = g_new (float, (gsize) grid * grid * info->embed_dim);
   fill_random_inputs (info, batch, pixels, tokens);
   if ((n_images > 0 && !time_encoder (ctx, encode_pixels_cb, pixels, batch, n_images, out,
                                       &image_ms, &error))
       || (n_texts > 0 && !time_encoder (ctx, encode_tokens_cb, tokens, batch, n_texts, out,
-                                        &text_ms, &error)))
+                                        &text_ms, &error))
+      || (n_explains > 0 && !time_encoder (ctx, explain_pixels_cb, pixels, 1, n_explains, spatial,
+                                           &explain_ms, &error)))
     return fail (error);
 
   json_builder_begin_object (b);
@@ -1646,6 +1663,8 @@ cmd_bench (int    argc,
   json_builder_add_double_value (b, load_ms);
   add_timing (b, "images", "image", n_images, image_ms);
   add_timing (b, "texts", "text", n_texts, text_ms);
+  if (n_explains > 0)
+    add_timing (b, "explains", "explain", n_explains, explain_ms);
   json_builder_end_object (b);
   print_json (b);
   return EXIT_SUCCESS;

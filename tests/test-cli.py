@@ -153,6 +153,14 @@ def test_outputs(model, tmp):
         check("bench keys", {"backend", "device", "batch", "load_ms", "images", "texts"} <= set(res)
               and res["images"]["count"] == 3 and res["images"]["ms_per_image"] > 0
               and res["texts"]["ms_per_text"] > 0, str(res))
+        check("bench without --explains times no spatial pass", "explains" not in res, str(res))
+    res = expect_json("bench --explains", ["bench", "--model", model, "--batch", "1", "--images", "0",
+                                           "--texts", "0", "--explains", "2"])
+    if res:
+        check("bench --explains", res["explains"]["count"] == 2
+              and res["explains"]["ms_per_explain"] > 0
+              and abs(res["explains"]["explains_per_s"] * res["explains"]["ms_per_explain"] - 1000)
+              < 1e-6 * 1000, str(res))
 
 
 def copy_model(src, tmp, name):
