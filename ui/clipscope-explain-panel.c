@@ -9,6 +9,7 @@
  * a result whose cancellable has since been replaced is dropped.
  */
 #include "clipscope-explain-panel.h"
+#include "clipscope-label-dropdown.h"
 #include "clipscope-weak-ref.h"
 
 #include <clipscope.h>
@@ -19,8 +20,7 @@ struct _ClipscopeExplainPanel {
 
   /* Template Widgets */
   GtkSwitch               *show_switch;
-  GtkDropDown             *label_dropdown;
-  GtkStringList           *label_names;
+  ClipscopeLabelDropdown   labels;
   GtkAdjustment           *opacity;
   GtkLabel                *caption;
 
@@ -38,8 +38,6 @@ struct _ClipscopeExplainPanel {
   int                      grid;
   int                      embed_dim;
   double                   crop;
-  guint                    syncing : 1;   /* the panel itself changes the selection */
-  guint                    follow_top : 1; /* no label chosen: show the image's best */
 };
 
 G_DEFINE_FINAL_TYPE (ClipscopeExplainPanel, clipscope_explain_panel, ADW_TYPE_BIN)
@@ -64,22 +62,6 @@ clear_result (ClipscopeExplainPanel *self)
   g_clear_pointer (&self->error_message, g_free);
 }
 
-/* The shown image's row in the session's matrix, or -1. */
-static int
-image_row (ClipscopeExplainPanel *self)
-{
-  GListModel *images = clipscope_session_get_images (self->session);
-
-  for (guint i = 0; self->image != NULL && i < g_list_model_get_n_items (images); i++)
-    {
-      g_autoptr(ClipscopeImage) image = g_list_model_get_item (images, i);
-
-      if (image == self->image)
-        return (int) i;
-    }
-  return -1;
-}
-
 /* The shown image's cosine with label @column, or NaN while unknown. */
 static float
 image_similarity (ClipscopeExplainPanel *self,
@@ -87,24 +69,12 @@ image_similarity (ClipscopeExplainPanel *self,
 {
   const float *similarity = NULL;
   guint n_images = 0, n_labels = 0;
-  int row = image_row (self);
+  int row = clipscope_session_find_image (self->session, self->image);
 
   clipscope_session_get_scores (self->session, &n_images, &n_labels, &similarity, NULL);
   if (row < 0 || (guint) row >= n_images || column >= n_labels)
     return NAN;
   return similarity[(gsize) row * n_labels + column];
-}
-
-/* The label the shown image matches best, or 0 while it has no scores. */
-static guint
-top_label (ClipscopeExplainPanel *self)
-{
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->label_names)), best = 0;
-
-  for (guint j = 1; j < n; j++)
-    if (image_similarity (self, j) > image_similarity (self, best))
-      best = j;
-  return best;
 }
 
 /* ------------------------------------------------------------ display */
@@ -124,7 +94,7 @@ update_caption (ClipscopeExplainPanel *self,
                                                 "on the %d × %d grid", label, low, high,
                                                 self->grid, self->grid);
 
-      whole = image_similarity (self, gtk_drop_down_get_selected (self->label_dropdown));
+      whole = image_similarity (self, gtk_drop_down_get_selected (self->labels.dropdown));
       text = isnan (whole) ? g_steal_pointer (&range)
                            : g_strdup_printf ("%s; %.3f for the whole image", range, whole);
     }
@@ -147,7 +117,7 @@ update_caption (ClipscopeExplainPanel *self,
 static void
 update_map (ClipscopeExplainPanel *self)
 {
-  guint column = gtk_drop_down_get_selected (self->label_dropdown);
+  guint column = gtk_drop_down_get_selected (self->labels.dropdown);
   const char *label = NULL;
   const float *embedding = NULL;
   float low = 0.0f, high = 0.0f;
@@ -156,7 +126,7 @@ update_map (ClipscopeExplainPanel *self)
   g_clear_pointer (&self->map, g_free);
   if (column != GTK_INVALID_LIST_POSITION)
     {
-      label = gtk_string_list_get_string (self->label_names, column);
+      label = gtk_string_list_get_string (self->labels.names, column);
       embedding = clipscope_session_get_label_embedding (self->session, column, &dim);
     }
   if (self->spatial != NULL && embedding != NULL && dim == self->embed_dim)
@@ -183,52 +153,10 @@ update_map (ClipscopeExplainPanel *self)
   update_caption (self, label, low, high);
 }
 
-static guint
-find_label (ClipscopeExplainPanel *self,
-            const char            *label)
-{
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->label_names));
-
-  for (guint i = 0; label != NULL && i < n; i++)
-    if (g_strcmp0 (gtk_string_list_get_string (self->label_names, i), label) == 0)
-      return i;
-  return GTK_INVALID_LIST_POSITION;
-}
-
-/* Selects @label, or when it is gone or none was chosen, the label the
- * image matches best; neither counts as a choice of the person's. */
-static void
-select_label_quietly (ClipscopeExplainPanel *self,
-                      const char            *label)
-{
-  guint position = self->follow_top ? GTK_INVALID_LIST_POSITION : find_label (self, label);
-
-  if (position == GTK_INVALID_LIST_POSITION)
-    position = top_label (self);
-  self->syncing = TRUE;
-  gtk_drop_down_set_selected (self->label_dropdown, position);
-  self->syncing = FALSE;
-}
-
-/* Refills the drop-down with the session's scored labels, keeping the
- * chosen label while it is there. */
 static void
 sync_labels (ClipscopeExplainPanel *self)
 {
-  const char * const *scored = clipscope_session_get_scored_labels (self->session);
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->label_names));
-  g_autofree char *selected = g_strdup (clipscope_explain_panel_get_label (self));
-  gboolean same = scored != NULL && g_strv_length ((char **) scored) == n;
-
-  for (guint i = 0; same && i < n; i++)
-    same = g_strcmp0 (scored[i], gtk_string_list_get_string (self->label_names, i)) == 0;
-  if (!same)
-    {
-      self->syncing = TRUE;
-      gtk_string_list_splice (self->label_names, 0, n, scored);
-      self->syncing = FALSE;
-    }
-  select_label_quietly (self, selected);
+  clipscope_label_dropdown_sync (&self->labels, self->session, self->image);
   update_map (self);
 }
 
@@ -286,10 +214,8 @@ show_changed_cb (ClipscopeExplainPanel *self)
 static void
 label_selected_cb (ClipscopeExplainPanel *self)
 {
-  if (self->syncing)
-    return;
-  self->follow_top = FALSE;
-  update_map (self);
+  if (clipscope_label_dropdown_picked (&self->labels))
+    update_map (self);
 }
 
 static void
@@ -316,8 +242,7 @@ clipscope_explain_panel_class_init (ClipscopeExplainPanelClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/clipscope/Clipscope/clipscope-explain-panel.ui");
   gtk_widget_class_bind_template_child (widget_class, ClipscopeExplainPanel, show_switch);
-  gtk_widget_class_bind_template_child (widget_class, ClipscopeExplainPanel, label_dropdown);
-  gtk_widget_class_bind_template_child (widget_class, ClipscopeExplainPanel, label_names);
+  clipscope_label_dropdown_bind_template (widget_class, G_STRUCT_OFFSET (ClipscopeExplainPanel, labels));
   gtk_widget_class_bind_template_child (widget_class, ClipscopeExplainPanel, opacity);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeExplainPanel, caption);
   gtk_widget_class_bind_template_callback (widget_class, show_changed_cb);
@@ -329,7 +254,6 @@ clipscope_explain_panel_init (ClipscopeExplainPanel *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->crop = 1.0;
-  self->follow_top = TRUE;
 }
 
 GtkWidget *
@@ -404,8 +328,7 @@ clipscope_explain_panel_set_image (ClipscopeExplainPanel *self,
 
   if (!g_set_object (&self->image, image))
     return;
-  if (self->follow_top)
-    select_label_quietly (self, NULL);
+  clipscope_label_dropdown_follow_image (&self->labels, self->session, image);
   request_spatial (self);
 }
 
@@ -421,14 +344,8 @@ clipscope_explain_panel_get_busy (ClipscopeExplainPanel *self)
 const char *
 clipscope_explain_panel_get_label (ClipscopeExplainPanel *self)
 {
-  guint selected;
-
   g_return_val_if_fail (CLIPSCOPE_IS_EXPLAIN_PANEL (self), NULL);
-
-  selected = gtk_drop_down_get_selected (self->label_dropdown);
-  if (selected == GTK_INVALID_LIST_POSITION)
-    return NULL;
-  return gtk_string_list_get_string (self->label_names, selected);
+  return clipscope_label_dropdown_get_label (&self->labels);
 }
 
 /**
@@ -443,16 +360,11 @@ gboolean
 clipscope_explain_panel_select_label (ClipscopeExplainPanel *self,
                                       const char            *label)
 {
-  guint position;
-
   g_return_val_if_fail (CLIPSCOPE_IS_EXPLAIN_PANEL (self), FALSE);
   g_return_val_if_fail (label != NULL, FALSE);
 
-  position = find_label (self, label);
-  if (position == GTK_INVALID_LIST_POSITION)
+  if (!clipscope_label_dropdown_choose (&self->labels, label))
     return FALSE;
-  self->follow_top = FALSE;
-  gtk_drop_down_set_selected (self->label_dropdown, position);
   update_map (self);
   return TRUE;
 }

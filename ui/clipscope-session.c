@@ -2198,6 +2198,26 @@ clipscope_session_get_images (ClipscopeSession *self)
   return G_LIST_MODEL (self->images);
 }
 
+/**
+ * clipscope_session_find_image:
+ * @image: (nullable): an image
+ *
+ * Returns: @image's row in the matrix, which is its position in the
+ *   images, or -1 when it is not one of them
+ */
+int
+clipscope_session_find_image (ClipscopeSession *self,
+                              ClipscopeImage   *image)
+{
+  guint position;
+
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), -1);
+
+  if (image == NULL || !g_list_store_find (self->images, image, &position))
+    return -1;
+  return (int) position;
+}
+
 GtkStringList *
 clipscope_session_get_labels (ClipscopeSession *self)
 {

@@ -17,6 +17,8 @@ G_DECLARE_FINAL_TYPE (ClipscopeSession, clipscope_session, CLIPSCOPE, SESSION, G
 
 ClipscopeSession *clipscope_session_new                (void);
 GListModel       *clipscope_session_get_images         (ClipscopeSession  *self);
+int               clipscope_session_find_image         (ClipscopeSession  *self,
+                                                        ClipscopeImage    *image);
 GtkStringList    *clipscope_session_get_labels         (ClipscopeSession  *self);
 GListModel       *clipscope_session_get_templates      (ClipscopeSession  *self);
 const char       *clipscope_session_get_model_path     (ClipscopeSession  *self);

@@ -10,6 +10,7 @@
  * cancellable has since been replaced is dropped.
  */
 #include "clipscope-template-contributions.h"
+#include "clipscope-label-dropdown.h"
 #include "clipscope-weak-ref.h"
 
 #include <clipscope.h>
@@ -22,28 +23,25 @@ typedef struct {
 } Contribution;
 
 struct _ClipscopeTemplateContributions {
-  AdwBin             parent_instance;
+  AdwBin                  parent_instance;
 
   /* Template Widgets */
-  GtkDropDown       *label_dropdown;
-  GtkStringList     *label_names;
-  GtkLabel          *summary;
-  GtkWidget         *scroller;
-  GtkListBox        *rows;
+  ClipscopeLabelDropdown  labels;
+  GtkLabel               *summary;
+  GtkWidget              *scroller;
+  GtkListBox             *rows;
 
   /* Owned References */
-  ClipscopeSession  *session;
-  ClipscopeImage    *image;
-  GCancellable      *cancellable;    /* of the request in flight, or NULL */
-  char              *key;            /* what the shown or pending result is of */
-  GArray            *contributions;  /* of Contribution, highest cosine first */
-  char              *result_label;
-  char              *result_image;
-  char              *error_message;
+  ClipscopeSession       *session;
+  ClipscopeImage         *image;
+  GCancellable           *cancellable;    /* of the request in flight, or NULL */
+  char                   *key;            /* what the shown or pending result is of */
+  GArray                 *contributions;  /* of Contribution, highest cosine first */
+  char                   *result_label;
+  char                   *result_image;
+  char                   *error_message;
 
-  float              ensemble;
-  guint              syncing : 1;    /* the panel itself changes the selection */
-  guint              follow_top : 1; /* no label chosen: show the image's best */
+  float                   ensemble;
 };
 
 G_DEFINE_FINAL_TYPE (ClipscopeTemplateContributions, clipscope_template_contributions, ADW_TYPE_BIN)
@@ -90,43 +88,6 @@ clear_result (ClipscopeTemplateContributions *self)
   g_clear_pointer (&self->result_image, g_free);
   g_clear_pointer (&self->error_message, g_free);
   self->ensemble = NAN;
-}
-
-/* The row of the shown image in the session's matrix, or -1. */
-static int
-image_row (ClipscopeTemplateContributions *self)
-{
-  GListModel *images = clipscope_session_get_images (self->session);
-
-  for (guint i = 0; self->image != NULL && i < g_list_model_get_n_items (images); i++)
-    {
-      g_autoptr(ClipscopeImage) image = g_list_model_get_item (images, i);
-
-      if (image == self->image)
-        return (int) i;
-    }
-  return -1;
-}
-
-/* The column the shown image matches best, or 0 while it has no scores;
- * an image left unclassified still has a best label to look into. */
-static guint
-top_label (ClipscopeTemplateContributions *self)
-{
-  const float *similarity = NULL;
-  guint n_images = 0, n_labels = 0, best = 0;
-  int row = image_row (self);
-  const float *v;
-
-  if (!clipscope_session_get_scores (self->session, &n_images, &n_labels, &similarity, NULL)
-      || row < 0 || (guint) row >= n_images
-      || n_labels != g_list_model_get_n_items (G_LIST_MODEL (self->label_names)))
-    return 0;
-  v = similarity + (gsize) row * n_labels;
-  for (guint j = 1; j < n_labels; j++)
-    if (v[j] > v[best])
-      best = j;
-  return best;
 }
 
 /* The enabled templates as scored, each with @label filled in. */
@@ -406,67 +367,20 @@ refresh (ClipscopeTemplateContributions *self)
 
 /* ------------------------------------------------------------ labels */
 
-static guint
-find_label (ClipscopeTemplateContributions *self,
-            const char                     *label)
-{
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->label_names));
-
-  for (guint i = 0; label != NULL && i < n; i++)
-    if (g_strcmp0 (gtk_string_list_get_string (self->label_names, i), label) == 0)
-      return i;
-  return GTK_INVALID_LIST_POSITION;
-}
-
-/* Selects @label, or when it is gone or none was chosen, the label the
- * image matches best; neither counts as a choice of the person's. */
-static void
-select_label_quietly (ClipscopeTemplateContributions *self,
-                      const char                     *label)
-{
-  guint position = self->follow_top ? GTK_INVALID_LIST_POSITION : find_label (self, label);
-
-  if (position == GTK_INVALID_LIST_POSITION)
-    position = top_label (self);
-  self->syncing = TRUE;
-  gtk_drop_down_set_selected (self->label_dropdown, position);
-  self->syncing = FALSE;
-}
-
-/* Refills the drop-down with the session's scored labels, keeping the
- * chosen one while it is there, and follows new scores: templates that
- * were added, edited or switched, and images that were encoded. */
+/* Follows new scores: templates that were added, edited or switched, and
+ * images that were encoded. */
 static void
 scores_changed_cb (ClipscopeTemplateContributions *self)
 {
-  const char * const *scored = clipscope_session_get_scored_labels (self->session);
-  const char * const none[] = { NULL };
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->label_names));
-  g_autofree char *selected = g_strdup (clipscope_template_contributions_get_label (self));
-  gboolean same;
-
-  if (scored == NULL)
-    scored = none;
-  same = g_strv_length ((char **) scored) == n;
-  for (guint i = 0; same && i < n; i++)
-    same = g_strcmp0 (scored[i], gtk_string_list_get_string (self->label_names, i)) == 0;
-  if (!same)
-    {
-      self->syncing = TRUE;
-      gtk_string_list_splice (self->label_names, 0, n, scored);
-      self->syncing = FALSE;
-    }
-  select_label_quietly (self, selected);
+  clipscope_label_dropdown_sync (&self->labels, self->session, self->image);
   refresh (self);
 }
 
 static void
 label_selected_cb (ClipscopeTemplateContributions *self)
 {
-  if (self->syncing)
-    return;
-  self->follow_top = FALSE;
-  refresh (self);
+  if (clipscope_label_dropdown_picked (&self->labels))
+    refresh (self);
 }
 
 /* ------------------------------------------------------------ GObject */
@@ -505,8 +419,8 @@ clipscope_template_contributions_class_init (ClipscopeTemplateContributionsClass
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/clipscope/Clipscope/clipscope-template-contributions.ui");
-  gtk_widget_class_bind_template_child (widget_class, ClipscopeTemplateContributions, label_dropdown);
-  gtk_widget_class_bind_template_child (widget_class, ClipscopeTemplateContributions, label_names);
+  clipscope_label_dropdown_bind_template (widget_class,
+                                          G_STRUCT_OFFSET (ClipscopeTemplateContributions, labels));
   gtk_widget_class_bind_template_child (widget_class, ClipscopeTemplateContributions, summary);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeTemplateContributions, scroller);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeTemplateContributions, rows);
@@ -520,7 +434,6 @@ clipscope_template_contributions_init (ClipscopeTemplateContributions *self)
   self->contributions = g_array_new (FALSE, FALSE, sizeof (Contribution));
   g_array_set_clear_func (self->contributions, (GDestroyNotify) contribution_clear);
   self->ensemble = NAN;
-  self->follow_top = TRUE;
   update_display (self);
 }
 
@@ -566,8 +479,7 @@ clipscope_template_contributions_set_image (ClipscopeTemplateContributions *self
 
   if (!g_set_object (&self->image, image))
     return;
-  if (self->follow_top && self->session != NULL)
-    select_label_quietly (self, NULL);
+  clipscope_label_dropdown_follow_image (&self->labels, self->session, image);
   refresh (self);
 }
 
@@ -583,14 +495,8 @@ clipscope_template_contributions_get_busy (ClipscopeTemplateContributions *self)
 const char *
 clipscope_template_contributions_get_label (ClipscopeTemplateContributions *self)
 {
-  guint selected;
-
   g_return_val_if_fail (CLIPSCOPE_IS_TEMPLATE_CONTRIBUTIONS (self), NULL);
-
-  selected = gtk_drop_down_get_selected (self->label_dropdown);
-  if (selected == GTK_INVALID_LIST_POSITION)
-    return NULL;
-  return gtk_string_list_get_string (self->label_names, selected);
+  return clipscope_label_dropdown_get_label (&self->labels);
 }
 
 /**
@@ -605,18 +511,11 @@ gboolean
 clipscope_template_contributions_select_label (ClipscopeTemplateContributions *self,
                                                const char                     *label)
 {
-  guint position;
-
   g_return_val_if_fail (CLIPSCOPE_IS_TEMPLATE_CONTRIBUTIONS (self), FALSE);
   g_return_val_if_fail (label != NULL, FALSE);
 
-  position = find_label (self, label);
-  if (position == GTK_INVALID_LIST_POSITION)
+  if (!clipscope_label_dropdown_choose (&self->labels, label))
     return FALSE;
-  self->follow_top = FALSE;
-  self->syncing = TRUE;
-  gtk_drop_down_set_selected (self->label_dropdown, position);
-  self->syncing = FALSE;
   refresh (self);
   return TRUE;
 }
