@@ -46,17 +46,10 @@ G_DEFINE_FINAL_TYPE (ClipscopeCompareWindow, clipscope_compare_window, ADW_TYPE_
 
 /* ------------------------------------------------------------ names */
 
-/* A model of the store goes by its name, any other folder by its base name. */
 static char *
 model_name (ClipscopeSession *session)
 {
-  const char *path = clipscope_session_get_model_path (session);
-  g_autoptr(ClipscopeModelEntry) entry = NULL;
-
-  if (path == NULL)
-    return NULL;
-  entry = clipscope_models_find_folder (clipscope_models_get_store (), path);
-  return entry != NULL ? g_strdup (entry->name) : g_path_get_basename (path);
+  return clipscope_models_dup_display_name (clipscope_session_get_model_path (session));
 }
 
 static void
@@ -378,21 +371,6 @@ model_b_failed_cb (ClipscopeCompareWindow *self,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
-static void
-append_model (GMenu      *section,
-              const char *label,
-              const char *dir)
-{
-  g_autoptr(GString) escaped = g_string_new (label);
-  g_autoptr(GMenuItem) item = NULL;
-
-  /* Menu labels read "_" as a mnemonic. */
-  g_string_replace (escaped, "_", "__", 0);
-  item = g_menu_item_new (escaped->str, NULL);
-  g_menu_item_set_action_and_target (item, "compare.load-model", "s", dir);
-  g_menu_append_item (section, item);
-}
-
 /* Built when the menu opens, so models installed meanwhile are in it. */
 static void
 model_menu_popup_cb (GtkMenuButton *button,
@@ -400,17 +378,9 @@ model_menu_popup_cb (GtkMenuButton *button,
 {
   g_autoptr(GPtrArray) entries = clipscope_model_store_list (clipscope_models_get_store ());
   g_autoptr(GMenu) menu = g_menu_new ();
-  g_autoptr(GMenu) installed = g_menu_new ();
+  g_autoptr(GMenu) installed = clipscope_models_menu_new_installed (entries, "compare.load-model");
   g_autoptr(GMenu) other = g_menu_new ();
 
-  for (guint i = 0; i < entries->len; i++)
-    {
-      ClipscopeModelEntry *e = g_ptr_array_index (entries, i);
-
-      if (e->installed)
-        append_model (installed, e->source == CLIPSCOPE_MODEL_SOURCE_BUNDLED ? e->description : e->name,
-                      e->path);
-    }
   g_menu_append (other, "_Open Model Folder…", "compare.open-model");
   if (g_menu_model_get_n_items (G_MENU_MODEL (installed)) > 0)
     g_menu_append_section (menu, "Installed Models", G_MENU_MODEL (installed));
@@ -456,12 +426,7 @@ clipscope_compare_window_dispose (GObject *object)
     g_binding_unbind (g_ptr_array_index (self->bindings, i));
   g_clear_pointer (&self->bindings, g_ptr_array_unref);
   if (self->session_a != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->session_a, self);
-      g_signal_handlers_disconnect_by_data (clipscope_session_get_images (self->session_a), self);
-      g_signal_handlers_disconnect_by_data (clipscope_session_get_labels (self->session_a), self);
-      g_signal_handlers_disconnect_by_data (clipscope_session_get_templates (self->session_a), self);
-    }
+    clipscope_session_disconnect_by_data (self->session_a, self);
   if (self->session_b != NULL)
     g_signal_handlers_disconnect_by_data (self->session_b, self);
   gtk_widget_dispose_template (GTK_WIDGET (self), CLIPSCOPE_TYPE_COMPARE_WINDOW);

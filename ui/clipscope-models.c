@@ -78,6 +78,71 @@ clipscope_models_find_folder (ClipscopeModelStore *store,
   return NULL;
 }
 
+/**
+ * clipscope_models_dup_display_name:
+ * @dir: (nullable): a model folder
+ *
+ * Returns: (transfer full) (nullable): what to call the model in @dir: a
+ *   model of the store by its name ("clip-vit-base-patch32"), any other
+ *   folder by its base name
+ */
+char *
+clipscope_models_dup_display_name (const char *dir)
+{
+  g_autoptr(ClipscopeModelEntry) entry = NULL;
+
+  if (dir == NULL)
+    return NULL;
+  entry = clipscope_models_find_folder (clipscope_models_get_store (), dir);
+  return entry != NULL ? g_strdup (entry->name) : g_path_get_basename (dir);
+}
+
+/**
+ * clipscope_models_menu_append:
+ * @action: a detailed action that takes the folder as a string
+ *
+ * Appends an item that runs @action on the model in @dir.
+ */
+void
+clipscope_models_menu_append (GMenu      *section,
+                              const char *label,
+                              const char *action,
+                              const char *dir)
+{
+  /* Menu labels read "_" as a mnemonic; model names may hold one. */
+  g_auto(GStrv) parts = g_strsplit (label, "_", -1);
+  g_autofree char *escaped = g_strjoinv ("__", parts);
+  g_autoptr(GMenuItem) item = g_menu_item_new (escaped, NULL);
+
+  g_menu_item_set_action_and_target (item, action, "s", dir);
+  g_menu_append_item (section, item);
+}
+
+/**
+ * clipscope_models_menu_new_installed:
+ * @entries: (element-type ClipscopeModelEntry): the store's list
+ * @action: what the items run, as in clipscope_models_menu_append()
+ *
+ * Returns: (transfer full): a menu section of the installed models of
+ *   @entries, in their order; the bundled one says what it is
+ */
+GMenu *
+clipscope_models_menu_new_installed (GPtrArray  *entries,
+                                     const char *action)
+{
+  GMenu *section = g_menu_new ();
+
+  for (guint i = 0; i < entries->len; i++)
+    {
+      ClipscopeModelEntry *e = g_ptr_array_index (entries, i);
+      const char *label = e->source == CLIPSCOPE_MODEL_SOURCE_BUNDLED ? e->description : e->name;
+
+      if (e->installed)
+        clipscope_models_menu_append (section, label, action, e->path);
+    }
+  return section;
+}
+
 typedef struct {
   GWeakRef                  parent;
   ClipscopeModelsFolderFunc chosen;

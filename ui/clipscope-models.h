@@ -12,6 +12,14 @@ gboolean             clipscope_models_same_folder (const char          *a,
 ClipscopeModelEntry *clipscope_models_find_folder (ClipscopeModelStore *store,
                                                    const char          *dir);
 
+char                *clipscope_models_dup_display_name   (const char *dir);
+void                 clipscope_models_menu_append        (GMenu      *section,
+                                                          const char *label,
+                                                          const char *action,
+                                                          const char *dir);
+GMenu               *clipscope_models_menu_new_installed (GPtrArray  *entries,
+                                                          const char *action);
+
 /* Called with the folder a person chose in clipscope_models_choose_folder(). */
 typedef void (*ClipscopeModelsFolderFunc) (GtkWindow  *parent,
                                            const char *path);

@@ -2232,6 +2232,24 @@ clipscope_session_get_templates (ClipscopeSession *self)
   return G_LIST_MODEL (self->templates);
 }
 
+/**
+ * clipscope_session_disconnect_by_data:
+ *
+ * Disconnects the handlers with @data from the session and from its
+ * images, labels and templates, for a window that follows all four.
+ */
+void
+clipscope_session_disconnect_by_data (ClipscopeSession *self,
+                                      gpointer          data)
+{
+  g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
+
+  g_signal_handlers_disconnect_by_data (self, data);
+  g_signal_handlers_disconnect_by_data (self->images, data);
+  g_signal_handlers_disconnect_by_data (self->labels, data);
+  g_signal_handlers_disconnect_by_data (self->templates, data);
+}
+
 const char *
 clipscope_session_get_model_path (ClipscopeSession *self)
 {

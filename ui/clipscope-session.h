@@ -21,6 +21,8 @@ int               clipscope_session_find_image         (ClipscopeSession  *self,
                                                         ClipscopeImage    *image);
 GtkStringList    *clipscope_session_get_labels         (ClipscopeSession  *self);
 GListModel       *clipscope_session_get_templates      (ClipscopeSession  *self);
+void              clipscope_session_disconnect_by_data (ClipscopeSession  *self,
+                                                        gpointer           data);
 const char       *clipscope_session_get_model_path     (ClipscopeSession  *self);
 const char       *clipscope_session_get_backend_name   (ClipscopeSession  *self);
 const char       *clipscope_session_get_device_name    (ClipscopeSession  *self);

@@ -157,27 +157,6 @@ clipscope_window_set_templates (ClipscopeWindow    *self,
 
 /* ------------------------------------------------------------ model */
 
-/* Menu labels read "_" as a mnemonic; model names may hold one. */
-static char *
-escape_mnemonic (const char *text)
-{
-  g_auto(GStrv) parts = g_strsplit (text, "_", -1);
-
-  return g_strjoinv ("__", parts);
-}
-
-static void
-append_model (GMenu      *section,
-              const char *label,
-              const char *dir)
-{
-  g_autofree char *escaped = escape_mnemonic (label);
-  g_autoptr(GMenuItem) item = g_menu_item_new (escaped, NULL);
-
-  g_menu_item_set_action_and_target (item, "win.load-model", "s", dir);
-  g_menu_append_item (section, item);
-}
-
 static gboolean
 holds_folder (GPtrArray  *entries,
               const char *dir)
@@ -202,23 +181,16 @@ rebuild_model_menu (ClipscopeWindow *self)
   g_autoptr(GPtrArray) entries = clipscope_model_store_list (clipscope_models_get_store ());
   g_auto(GStrv) recent = g_settings_get_strv (self->settings, "recent-models");
   g_autoptr(GMenu) menu = g_menu_new ();
-  g_autoptr(GMenu) installed = g_menu_new ();
+  g_autoptr(GMenu) installed = clipscope_models_menu_new_installed (entries, "win.load-model");
   g_autoptr(GMenu) folders = g_menu_new ();
   g_autoptr(GMenu) manage = g_menu_new ();
 
-  for (guint i = 0; i < entries->len; i++)
-    {
-      ClipscopeModelEntry *e = g_ptr_array_index (entries, i);
-
-      if (e->installed)
-        append_model (installed, e->source == CLIPSCOPE_MODEL_SOURCE_BUNDLED ? e->description : e->name, e->path);
-    }
   for (char **r = recent; *r != NULL; r++)
     {
       g_autofree char *name = g_path_get_basename (*r);
 
       if (!holds_folder (entries, *r) && g_file_test (*r, G_FILE_TEST_IS_DIR))
-        append_model (folders, name, *r);
+        clipscope_models_menu_append (folders, name, "win.load-model", *r);
     }
   g_menu_append (manage, "_Manage Models…", "win.manage-models");
   g_menu_append (manage, "_Open Model Folder…", "win.open-model");
@@ -258,26 +230,13 @@ remember_model (ClipscopeWindow *self,
   g_settings_set_string (self->settings, "last-model", dir);
 }
 
-/* A model of the store goes by its name ("clip-vit-base-patch32"), any
- * other folder by its base name. */
-static char *
-model_display_name (const char *path)
-{
-  g_autoptr(ClipscopeModelEntry) entry = NULL;
-
-  if (path == NULL)
-    return NULL;
-  entry = clipscope_models_find_folder (clipscope_models_get_store (), path);
-  return entry != NULL ? g_strdup (entry->name) : g_path_get_basename (path);
-}
-
 static void
 update_title (ClipscopeWindow *self)
 {
   const char *path = clipscope_session_get_model_path (self->session);
   const char *backend = clipscope_session_get_backend_name (self->session);
   const char *device = clipscope_session_get_device_name (self->session);
-  g_autofree char *name = model_display_name (path);
+  g_autofree char *name = clipscope_models_dup_display_name (path);
   g_autofree char *subtitle = NULL;
 
   if (path == NULL)
@@ -1139,12 +1098,7 @@ clipscope_window_dispose (GObject *object)
 
   g_clear_handle_id (&self->screenshot_id, g_source_remove);
   if (self->session != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->session, self);
-      g_signal_handlers_disconnect_by_data (clipscope_session_get_images (self->session), self);
-      g_signal_handlers_disconnect_by_data (clipscope_session_get_labels (self->session), self);
-      g_signal_handlers_disconnect_by_data (clipscope_session_get_templates (self->session), self);
-    }
+    clipscope_session_disconnect_by_data (self->session, self);
   gtk_widget_dispose_template (GTK_WIDGET (self), CLIPSCOPE_TYPE_WINDOW);
   g_cancellable_cancel (self->preview_cancellable);
   g_clear_object (&self->preview_cancellable);
