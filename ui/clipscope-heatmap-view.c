@@ -11,6 +11,7 @@
  */
 #include "clipscope-heatmap-view.h"
 #include "clipscope-colormap.h"
+#include "clipscope-draw.h"
 
 #include <math.h>
 
@@ -163,10 +164,7 @@ append_text (GtkSnapshot   *snapshot,
              const GdkRGBA *color)
 {
   pango_layout_set_text (layout, text, -1);
-  gtk_snapshot_save (snapshot);
-  gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (x, y));
-  gtk_snapshot_append_layout (snapshot, layout, color);
-  gtk_snapshot_restore (snapshot);
+  clipscope_draw_layout (snapshot, layout, x, y, color);
 }
 
 static void
@@ -236,14 +234,12 @@ snapshot_column_headers (ClipscopeHeatmapView *self,
   pango_layout_set_width (layout, -1);
 }
 
-/* A small "Unclassified" pill under the image's name, in the style's
- * warning colour. */
+/* A small "Unclassified" pill under the image's name. */
 static void
 snapshot_unclassified_tag (ClipscopeHeatmapView *self,
                            GtkSnapshot          *snapshot,
                            float                 y)
 {
-  GtkStyleContext *style = gtk_widget_get_style_context (GTK_WIDGET (self));
   g_autoptr(PangoLayout) tag = gtk_widget_create_pango_layout (GTK_WIDGET (self), "Unclassified");
   PangoFontDescription *font = pango_font_description_copy (pango_context_get_font_description (
                                  pango_layout_get_context (tag)));
@@ -251,8 +247,7 @@ snapshot_unclassified_tag (ClipscopeHeatmapView *self,
   GdkRGBA warning, back;
   int w, h;
 
-  if (!gtk_style_context_lookup_color (style, "warning_color", &warning))
-    gdk_rgba_parse (&warning, "#9c6e03");
+  clipscope_draw_get_unclassified_color (GTK_WIDGET (self), &warning);
   pango_font_description_set_size (font, pango_font_description_get_size (font) * 4 / 5);
   pango_layout_set_font_description (tag, font);
   pango_font_description_free (font);
@@ -263,10 +258,7 @@ snapshot_unclassified_tag (ClipscopeHeatmapView *self,
   gtk_snapshot_push_rounded_clip (snapshot, &pill);
   gtk_snapshot_append_color (snapshot, &back, &pill.bounds);
   gtk_snapshot_pop (snapshot);
-  gtk_snapshot_save (snapshot);
-  gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (PAD + THUMB_SIZE + 14, y));
-  gtk_snapshot_append_layout (snapshot, tag, &warning);
-  gtk_snapshot_restore (snapshot);
+  clipscope_draw_layout (snapshot, tag, PAD + THUMB_SIZE + 14, y, &warning);
 }
 
 static void

@@ -7,6 +7,7 @@
  * threshold gets a first line that says so, above the same bars.
  */
 #include "clipscope-probability-view.h"
+#include "clipscope-draw.h"
 
 #include <math.h>
 
@@ -68,12 +69,6 @@ sorted_entries (ClipscopeProbabilityView  *self,
   return entries;
 }
 
-static void append_layout_at (GtkSnapshot   *snapshot,
-                              PangoLayout   *layout,
-                              float          x,
-                              float          y,
-                              const GdkRGBA *color);
-
 static gboolean
 unclassified (ClipscopeProbabilityView *self)
 {
@@ -87,7 +82,6 @@ snapshot_unclassified (ClipscopeProbabilityView *self,
                        GtkSnapshot              *snapshot,
                        PangoLayout              *layout)
 {
-  GtkStyleContext *style = gtk_widget_get_style_context (GTK_WIDGET (self));
   const float *sim = NULL;
   guint n_images = 0, n_labels = 0;
   g_autofree char *text = NULL;
@@ -95,8 +89,7 @@ snapshot_unclassified (ClipscopeProbabilityView *self,
   GdkRGBA warning;
   int th;
 
-  if (!gtk_style_context_lookup_color (style, "warning_color", &warning))
-    gdk_rgba_parse (&warning, "#9c6e03");
+  clipscope_draw_get_unclassified_color (GTK_WIDGET (self), &warning);
   clipscope_session_get_scores (self->session, &n_images, &n_labels, &sim, NULL);
   for (guint j = 0; j < n_labels; j++)
     best = MAX (best, sim[(gsize) self->row * n_labels + j]);
@@ -105,7 +98,7 @@ snapshot_unclassified (ClipscopeProbabilityView *self,
   pango_layout_set_width (layout, gtk_widget_get_width (GTK_WIDGET (self)) * PANGO_SCALE);
   pango_layout_set_text (layout, text, -1);
   pango_layout_get_pixel_size (layout, NULL, &th);
-  append_layout_at (snapshot, layout, 0, (ROW_HEIGHT - th) / 2.0f, &warning);
+  clipscope_draw_layout (snapshot, layout, 0, (ROW_HEIGHT - th) / 2.0f, &warning);
 }
 
 static void
@@ -129,19 +122,6 @@ clipscope_probability_view_measure (GtkWidget      *widget,
     }
   else
     *minimum = *natural = (int) (n + (n > 0 && unclassified (self))) * ROW_HEIGHT;
-}
-
-static void
-append_layout_at (GtkSnapshot   *snapshot,
-                  PangoLayout   *layout,
-                  float          x,
-                  float          y,
-                  const GdkRGBA *color)
-{
-  gtk_snapshot_save (snapshot);
-  gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (x, y));
-  gtk_snapshot_append_layout (snapshot, layout, color);
-  gtk_snapshot_restore (snapshot);
 }
 
 static void
@@ -182,7 +162,7 @@ clipscope_probability_view_snapshot (GtkWidget   *widget,
       pango_layout_set_width (layout, LABEL_WIDTH * PANGO_SCALE);
       pango_layout_set_text (layout, labels[entries[i].label], -1);
       pango_layout_get_pixel_size (layout, NULL, &th);
-      append_layout_at (snapshot, layout, 0, y + (ROW_HEIGHT - th) / 2.0f, &fg);
+      clipscope_draw_layout (snapshot, layout, 0, y + (ROW_HEIGHT - th) / 2.0f, &fg);
 
       gtk_snapshot_append_color (snapshot, &trough,
                                  &GRAPHENE_RECT_INIT (LABEL_WIDTH + GAP, y + 6, bar_width, ROW_HEIGHT - 12));
@@ -195,7 +175,7 @@ clipscope_probability_view_snapshot (GtkWidget   *widget,
       pango_layout_set_width (layout, -1);
       pango_layout_set_text (layout, text, -1);
       pango_layout_get_pixel_size (layout, &tw, &th);
-      append_layout_at (snapshot, layout, width - tw, y + (ROW_HEIGHT - th) / 2.0f, &fg);
+      clipscope_draw_layout (snapshot, layout, width - tw, y + (ROW_HEIGHT - th) / 2.0f, &fg);
     }
 }
 
