@@ -1944,6 +1944,7 @@ test_window_explain (void)
 {
   ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
   ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autoptr(GSettings) settings = clipscope_settings_new ();
   g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
   ClipscopeExplainPanel *panel;
   ClipscopeExplainOverlay *overlay;
@@ -2012,6 +2013,24 @@ test_window_explain (void)
   g_assert_false (pixel_is_viridis (hidden, x, y, 0.0));
   save_shot (window, "test-explain-hidden.png");
 
+  /* Both are settings, so the next window starts as this one was left. */
+  g_assert_false (g_settings_get_boolean (settings, "show-explain-map"));
+  g_assert_cmpfloat (g_settings_get_double (settings, "explain-opacity"), ==, 1.0);
+  g_settings_set_double (settings, "explain-opacity", 0.25);
+  g_assert_cmpfloat_with_epsilon (gtk_widget_get_opacity (GTK_WIDGET (overlay)), 0.25, 1.0 / 255);
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+
+  window = g_object_ref_sink (clipscope_window_new (NULL));
+  panel = CLIPSCOPE_EXPLAIN_PANEL (find_widget (GTK_WIDGET (window), CLIPSCOPE_TYPE_EXPLAIN_PANEL, NULL));
+  overlay = CLIPSCOPE_EXPLAIN_OVERLAY (find_widget (GTK_WIDGET (window), CLIPSCOPE_TYPE_EXPLAIN_OVERLAY, NULL));
+  g_assert_false (gtk_switch_get_active (GTK_SWITCH (find_widget (GTK_WIDGET (panel), GTK_TYPE_SWITCH, NULL))));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (overlay)));
+  g_assert_cmpfloat (gtk_range_get_value (GTK_RANGE (find_widget (GTK_WIDGET (panel), GTK_TYPE_SCALE, NULL))),
+                     ==, 0.25);
+  g_assert_cmpfloat_with_epsilon (gtk_widget_get_opacity (GTK_WIDGET (overlay)), 0.25, 1.0 / 255);
+  g_settings_reset (settings, "show-explain-map");
+  g_settings_reset (settings, "explain-opacity");
   gtk_window_destroy (GTK_WINDOW (window));
   g_assert_finalize_object (window);
 }

@@ -9,6 +9,7 @@
  * a result whose cancellable has since been replaced is dropped.
  */
 #include "clipscope-explain-panel.h"
+#include "clipscope-application.h"
 #include "clipscope-label-dropdown.h"
 #include "clipscope-weak-ref.h"
 
@@ -25,6 +26,7 @@ struct _ClipscopeExplainPanel {
   GtkLabel                *caption;
 
   /* Owned References */
+  GSettings               *settings;
   ClipscopeSession        *session;
   ClipscopeExplainOverlay *overlay;
   ClipscopeImage          *image;
@@ -227,6 +229,7 @@ clipscope_explain_panel_dispose (GObject *object)
   clipscope_explain_panel_set_overlay (self, NULL);
   clipscope_explain_panel_set_session (self, NULL);
   g_clear_object (&self->image);
+  g_clear_object (&self->settings);
   gtk_widget_dispose_template (GTK_WIDGET (self), CLIPSCOPE_TYPE_EXPLAIN_PANEL);
   G_OBJECT_CLASS (clipscope_explain_panel_parent_class)->dispose (object);
 }
@@ -254,6 +257,12 @@ clipscope_explain_panel_init (ClipscopeExplainPanel *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->crop = 1.0;
+  /* The switch and the opacity are kept from one run to the next. */
+  self->settings = clipscope_settings_new ();
+  g_settings_bind (self->settings, "show-explain-map", self->show_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "explain-opacity", self->opacity, "value",
+                   G_SETTINGS_BIND_DEFAULT);
 }
 
 GtkWidget *
