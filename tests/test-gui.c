@@ -881,7 +881,35 @@ test_window_examples (void)
 
     g_assert_cmpuint (g_strv_length (dog_examples), ==, 0);
   }
+
+  /* The examples and the scoring mode are settings: a new window has them. */
+  {
+    g_autoptr(GVariant) saved = g_settings_get_value (settings, "label-examples");
+    g_auto(GStrv) car_examples = clipscope_session_dup_examples (session, "red car");
+    g_auto(GStrv) tree_examples = clipscope_session_dup_examples (session, "tree");
+    g_auto(GStrv) restored_car = NULL;
+    g_auto(GStrv) restored_tree = NULL;
+    g_autofree char *mode = NULL;
+    g_autofree char *restored_mode = NULL;
+    ClipscopeWindow *second;
+
+    g_assert_cmpuint (g_variant_n_children (saved), ==, 2);
+    g_assert_cmpuint (g_strv_length (car_examples), ==, 2);
+    g_assert_cmpuint (g_strv_length (tree_examples), ==, 1);
+    mode = g_settings_get_string (settings, "classifier");
+    g_assert_cmpstr (mode, ==, "zero-shot");
+    second = g_object_ref_sink (clipscope_window_new (NULL));
+    restored_car = clipscope_session_dup_examples (clipscope_window_get_session (second), "red car");
+    restored_tree = clipscope_session_dup_examples (clipscope_window_get_session (second), "tree");
+    g_assert_true (g_strv_equal ((const char * const *) restored_car, (const char * const *) car_examples));
+    g_assert_true (g_strv_equal ((const char * const *) restored_tree, (const char * const *) tree_examples));
+    g_object_get (clipscope_window_get_session (second), "classifier", &restored_mode, NULL);
+    g_assert_cmpstr (restored_mode, ==, "zero-shot");
+    gtk_window_destroy (GTK_WINDOW (second));
+    g_assert_finalize_object (second);
+  }
   gtk_widget_activate_action (GTK_WIDGET (window), "fewshot.classifier", "s", "prototype");
+  g_settings_reset (settings, "label-examples");
 
   gtk_window_destroy (GTK_WINDOW (window));
   g_assert_finalize_object (window);

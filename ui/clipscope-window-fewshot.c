@@ -64,9 +64,63 @@ update_classifier (ClipscopeWindow *self)
   gtk_widget_set_sensitive (GTK_WIDGET (self->weight_scale), mode == CLIPSCOPE_LABEL_MODE_PROTOTYPE);
 }
 
+/* The labels' examples go with the saved lists, and like them are not
+ * saved while the labels are the command line's. */
+static void
+save_examples (ClipscopeWindow *self)
+{
+  GtkStringList *labels = clipscope_session_get_labels (self->session);
+  g_autoptr(GVariant) saved = NULL;
+  g_autoptr(GVariant) value = NULL;
+  GVariantBuilder builder;
+
+  if (!self->save_lists)
+    return;
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{sas}"));
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (labels)); i++)
+    {
+      const char *label = gtk_string_list_get_string (labels, i);
+      g_auto(GStrv) paths = clipscope_session_dup_examples (self->session, label);
+
+      if (paths[0] != NULL)
+        g_variant_builder_add (&builder, "{s^as}", label, paths);
+    }
+  value = g_variant_ref_sink (g_variant_builder_end (&builder));
+  saved = g_settings_get_value (self->settings, "label-examples");
+  if (!g_variant_equal (saved, value))
+    g_settings_set_value (self->settings, "label-examples", value);
+}
+
+/**
+ * _clipscope_window_fewshot_restore:
+ *
+ * Gives the restored labels the examples saved with them, leaving out
+ * files that have gone since.
+ */
+void
+_clipscope_window_fewshot_restore (ClipscopeWindow *self)
+{
+  g_autoptr(GVariant) saved = g_settings_get_value (self->settings, "label-examples");
+  GVariantIter iter;
+  const char *label;
+  const char **paths;
+
+  g_variant_iter_init (&iter, saved);
+  while (g_variant_iter_loop (&iter, "{&s^a&s}", &label, &paths))
+    {
+      g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+
+      for (const char **p = paths; *p != NULL; p++)
+        if (g_file_test (*p, G_FILE_TEST_IS_REGULAR))
+          g_ptr_array_add (files, g_file_new_for_path (*p));
+      clipscope_session_add_examples (self->session, label, (GFile **) files->pdata, files->len);
+    }
+}
+
 static void
 scores_changed_cb (ClipscopeWindow *self)
 {
+  save_examples (self);
   for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->label_list));
        child != NULL; child = gtk_widget_get_next_sibling (child))
     if (CLIPSCOPE_IS_TEXT_ROW (child))
@@ -149,6 +203,8 @@ _clipscope_window_fewshot_init (ClipscopeWindow *self)
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "example-weight", self->session, "example-weight",
                    G_SETTINGS_BIND_GET);
+  g_settings_bind (self->settings, "classifier", self->session, "classifier",
+                   G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "use-threshold", self->threshold_check, "active",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "threshold", self->threshold_spin, "value",

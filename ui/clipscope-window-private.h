@@ -59,6 +59,7 @@ struct _ClipscopeWindow {
 void _clipscope_window_dnd_init (ClipscopeWindow *self);
 void _clipscope_window_paste    (ClipscopeWindow *self);
 void _clipscope_window_fewshot_init    (ClipscopeWindow  *self);
+void _clipscope_window_fewshot_restore (ClipscopeWindow  *self);
 void _clipscope_window_sort            (ClipscopeWindow  *self);
 void _clipscope_window_setup_label_row (ClipscopeWindow  *self,
                                         ClipscopeTextRow *row);

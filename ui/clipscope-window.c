@@ -120,6 +120,7 @@ restore_lists (ClipscopeWindow *self)
   g_variant_iter_init (&iter, templates);
   while (g_variant_iter_next (&iter, "(&sb)", &text, &enabled))
     clipscope_session_add_template (self->session, text, enabled);
+  _clipscope_window_fewshot_restore (self);
   self->save_lists = TRUE;
 }
 
