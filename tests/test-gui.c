@@ -2173,8 +2173,10 @@ static void
 test_window_contributions (void)
 {
   static const char *prompts[] = { "a photo of a {}.", "a drawing of the {}", "itap of a {}.", NULL };
+  static const int car_examples[] = { 0, 2 };
   ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
   ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autoptr(GSettings) settings = clipscope_settings_new ();
   g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
   ClipscopeTemplateContributions *panel;
   const float *sim;
@@ -2249,6 +2251,20 @@ test_window_contributions (void)
   shown = shown_prompts (panel);
   g_assert_true (g_strv_contains ((const char * const *) shown, "a blurry photo of the red car"));
   save_shot (window, "test-contributions-edited.png");
+
+  /* With examples the cell is no longer the prompts' ensemble: said so. */
+  g_assert_null (strstr (clipscope_template_contributions_get_summary (panel), "example"));
+  drop_examples (window, "red car", car_examples, 2);
+  wait_contributions (panel);
+  g_assert_cmpint (clipscope_session_get_label_mode (session, "red car"), ==, CLIPSCOPE_LABEL_MODE_PROTOTYPE);
+  g_assert_nonnull (strstr (clipscope_template_contributions_get_summary (panel),
+                            "the heatmap blends in its example images"));
+  save_shot (window, "test-contributions-examples.png");
+  g_signal_emit_by_name (find_label_row (GTK_WIDGET (window), "red car"), "examples-cleared");
+  wait_idle (session);
+  wait_contributions (panel);
+  g_assert_null (strstr (clipscope_template_contributions_get_summary (panel), "example"));
+  g_settings_reset (settings, "label-examples");
 
   gtk_window_destroy (GTK_WINDOW (window));
   g_assert_finalize_object (window);

@@ -247,8 +247,19 @@ update_summary (ClipscopeTemplateContributions *self)
   else if (clipscope_template_contributions_get_label (self) == NULL)
     text = g_strdup ("Add a label to see what each template adds to it");
   else if (n > 0)
-    text = g_strdup_printf ("“%s” on %s: %.3f, the ensemble of %u template%s", self->result_label,
-                            self->result_image, self->ensemble, n, n == 1 ? "" : "s");
+    {
+      /* These are the label's prompts; with examples the heatmap's cell
+       * is not their ensemble, and the summary says so. */
+      ClipscopeLabelMode mode = clipscope_session_get_label_mode (self->session, self->result_label);
+      const char *note = mode == CLIPSCOPE_LABEL_MODE_PROTOTYPE
+                         ? ". These are its prompts alone: the heatmap blends in its example images"
+                         : mode == CLIPSCOPE_LABEL_MODE_PROBE
+                         ? ". These are its prompts alone: the heatmap scores it with the linear probe"
+                         : "";
+
+      text = g_strdup_printf ("“%s” on %s: %.3f, the ensemble of %u template%s%s", self->result_label,
+                              self->result_image, self->ensemble, n, n == 1 ? "" : "s", note);
+    }
   else
     text = g_strdup ("Encoding…");
   gtk_label_set_label (self->summary, text);
@@ -344,7 +355,11 @@ refresh (ClipscopeTemplateContributions *self)
       key = make_key (self, label, (const char * const *) prompts);
     }
   if (key != NULL && g_strcmp0 (key, self->key) == 0)
-    return;
+    {
+      /* The same prompts; the label's mode, in the summary, may not be. */
+      update_summary (self);
+      return;
+    }
   cancel_request (self);
   g_free (self->key);
   self->key = g_steal_pointer (&key);
@@ -481,6 +496,15 @@ clipscope_template_contributions_set_image (ClipscopeTemplateContributions *self
     return;
   clipscope_label_dropdown_follow_image (&self->labels, self->session, image);
   refresh (self);
+}
+
+/** clipscope_template_contributions_get_summary: Returns: the line above the rows */
+const char *
+clipscope_template_contributions_get_summary (ClipscopeTemplateContributions *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_TEMPLATE_CONTRIBUTIONS (self), NULL);
+
+  return gtk_label_get_label (self->summary);
 }
 
 /** clipscope_template_contributions_get_busy: Returns: whether prompts are being encoded */

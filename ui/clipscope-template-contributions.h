@@ -17,6 +17,7 @@ void        clipscope_template_contributions_set_session  (ClipscopeTemplateCont
 void        clipscope_template_contributions_set_image    (ClipscopeTemplateContributions *self,
                                                            ClipscopeImage                 *image);
 gboolean    clipscope_template_contributions_get_busy     (ClipscopeTemplateContributions *self);
+const char *clipscope_template_contributions_get_summary  (ClipscopeTemplateContributions *self);
 const char *clipscope_template_contributions_get_label    (ClipscopeTemplateContributions *self);
 gboolean    clipscope_template_contributions_select_label (ClipscopeTemplateContributions *self,
                                                            const char                     *label);
