@@ -1645,7 +1645,8 @@ cmd_bench (int    argc,
   tokens = g_new (int32_t, (gsize) batch * info->context_length);
   out = g_new (float, (gsize) batch * info->embed_dim);
   grid = clipscope_model_get_explain_grid (model);
-  spatial = g_new (float, (gsize) grid * grid * info->embed_dim);
+  if (n_explains > 0)
+    spatial = g_new (float, (gsize) grid * grid * info->embed_dim);
   fill_random_inputs (info, batch, pixels, tokens);
   if ((n_images > 0 && !time_encoder (ctx, encode_pixels_cb, pixels, batch, n_images, out,
                                       &image_ms, &error))

@@ -602,8 +602,7 @@ clipscope_vk_backend_explain_pixels (ClipscopeVkBackend *be,
 {
   const ClipscopeModel *m = be->model;
   const gsize image = (gsize) 3 * m->info.image_size * m->info.image_size * sizeof (float);
-  const int grid = m->info.vision_kind == CLIPSCOPE_VISION_VIT
-                   ? m->vit.image_size / m->vit.patch_size : m->resnet.pool_grid;
+  const int grid = clipscope_model_get_explain_grid (be->model);
   const int seq = 1 + grid * grid, e = m->info.embed_dim;
   const gsize out_bytes = (gsize) seq * e * sizeof (float);
 
