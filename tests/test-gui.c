@@ -380,6 +380,26 @@ test_session_matches_cli (void)
 
 /* ------------------------------------------------------------ debounce */
 
+/* The matrix and the labels of its columns agree whenever the session
+ * reports progress: a finished label job has new labels before the matrix
+ * is scored again, and views draw both in between. */
+static void
+check_columns_cb (ClipscopeSession *session,
+                  GParamSpec       *pspec,
+                  guint            *n_checked)
+{
+  const char * const *columns = clipscope_session_get_scored_labels (session);
+  guint n_images = 0, n_labels = 0;
+
+  clipscope_session_get_scores (session, &n_images, &n_labels, NULL, NULL);
+  if (n_labels > 0)
+    {
+      g_assert_nonnull (columns);
+      g_assert_cmpuint (g_strv_length ((char **) columns), ==, n_labels);
+    }
+  (*n_checked)++;
+}
+
 static void
 test_session_debounce (void)
 {
@@ -388,6 +408,9 @@ test_session_debounce (void)
   guint jobs = clipscope_session_get_n_label_jobs (session);
   guint texts = clipscope_session_get_n_texts_encoded (session);
   const guint n_templates = g_strv_length ((char **) templates);
+  guint n_checked = 0;
+  gulong check_id = g_signal_connect (session, "notify::progress",
+                                      G_CALLBACK (check_columns_cb), &n_checked);
 
   /* A burst of edits inside the delay is one job. */
   clipscope_session_add_labels_text (session, "b");
@@ -427,6 +450,8 @@ test_session_debounce (void)
 
     g_assert_true (g_strv_equal (clipscope_session_get_scored_labels (session), want));
   }
+  g_assert_cmpuint (n_checked, >, 0);
+  g_signal_handler_disconnect (session, check_id);
   g_assert_finalize_object (session);
 }
 

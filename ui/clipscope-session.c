@@ -38,8 +38,12 @@ struct _ClipscopeSession {
   GCancellable    *labels_cancellable;
   GPtrArray       *failed_names;         /* files of this batch that did not decode */
 
-  /* Scores: rows follow @images, columns follow @scored_labels */
+  /* Scores: rows follow @images, columns follow @score_labels, which is
+   * @scored_labels when the matrix was last computed (a finished label
+   * job replaces @scored_labels and its embeddings at once, and the
+   * matrix only when the loop is next idle) */
   GStrv            scored_labels;
+  GStrv            score_labels;
   float           *label_embeddings;     /* [n_scored_labels, embed_dim] */
   int              embed_dim;
   float           *similarity;           /* [n_score_images, n_score_labels], NaN where unknown */
@@ -184,6 +188,8 @@ rescore (ClipscopeSession *self)
   g_clear_pointer (&self->top, g_free);
   self->n_score_images = n_images;
   self->n_score_labels = n_labels;
+  g_strfreev (self->score_labels);
+  self->score_labels = g_strdupv (self->scored_labels);
   self->n_unclassified = 0;
   self->similarity = g_new (float, (gsize) MAX (n_images * n_labels, 1));
   self->probabilities = g_new (float, (gsize) MAX (n_images * n_labels, 1));
@@ -2002,6 +2008,7 @@ clipscope_session_finalize (GObject *object)
   g_clear_pointer (&self->image_paths, g_hash_table_unref);
   g_clear_pointer (&self->failed_names, g_ptr_array_unref);
   g_clear_pointer (&self->scored_labels, g_strfreev);
+  g_clear_pointer (&self->score_labels, g_strfreev);
   g_free (self->label_embeddings);
   g_free (self->similarity);
   g_free (self->probabilities);
@@ -2316,14 +2323,15 @@ clipscope_session_set_max_folder_images (ClipscopeSession *self,
 /**
  * clipscope_session_get_scored_labels:
  *
- * Returns: (transfer none) (nullable): the columns of the matrix, which lag
- *   the label list while a job runs
+ * Returns: (transfer none) (nullable): the columns of the matrix, as many
+ *   as clipscope_session_get_scores() gives; they lag the label list while
+ *   a job runs
  */
 const char * const *
 clipscope_session_get_scored_labels (ClipscopeSession *self)
 {
   g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), NULL);
-  return (const char * const *) self->scored_labels;
+  return (const char * const *) self->score_labels;
 }
 
 /**
@@ -2531,8 +2539,13 @@ clipscope_session_get_label_embedding (ClipscopeSession *self,
 
   if (embed_dim != NULL)
     *embed_dim = self->embed_dim;
+  /* Between a label job's end and the next scoring, the embeddings are
+   * already those of labels the matrix does not show yet. */
   if (self->label_embeddings == NULL || self->scored_labels == NULL
-      || column >= g_strv_length (self->scored_labels))
+      || column >= g_strv_length (self->scored_labels)
+      || self->score_labels == NULL
+      || !g_strv_equal ((const char * const *) self->score_labels,
+                        (const char * const *) self->scored_labels))
     return NULL;
   return self->label_embeddings + (gsize) column * self->embed_dim;
 }
