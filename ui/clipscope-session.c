@@ -188,8 +188,14 @@ rescore (ClipscopeSession *self)
   g_clear_pointer (&self->top, g_free);
   self->n_score_images = n_images;
   self->n_score_labels = n_labels;
-  g_strfreev (self->score_labels);
-  self->score_labels = g_strdupv (self->scored_labels);
+  /* Kept while the labels stay the same, as callers hold the list. */
+  if (self->score_labels == NULL || self->scored_labels == NULL
+      || !g_strv_equal ((const char * const *) self->score_labels,
+                        (const char * const *) self->scored_labels))
+    {
+      g_strfreev (self->score_labels);
+      self->score_labels = g_strdupv (self->scored_labels);
+    }
   self->n_unclassified = 0;
   self->similarity = g_new (float, (gsize) MAX (n_images * n_labels, 1));
   self->probabilities = g_new (float, (gsize) MAX (n_images * n_labels, 1));
