@@ -4,9 +4,14 @@
 A data pack written by --write-pack must give back what went in; a tiny
 run from that pack alone (no npm, no image files left), with --epochs-within
 choosing its length, must export a model folder that the engine loads and
-scores exactly as the trainer's own model does; a file that is not a pack
-must be refused with a message.
+scores exactly as the trainer's own model does; a run with --init from that
+folder and a zero learning rate must export the very same weights, and one
+whose settings do not fit the folder must be refused; a file that is not a
+pack must be refused with a message.  The captions a step draws from the
+tokenized caption table must be those that drawing caption texts and
+tokenizing them would give.
 """
+import random
 
 import importlib.machinery
 import importlib.util
@@ -88,6 +93,38 @@ def test_pack(d, pack):
           same and set(tdm.PACKED_IMAGES) == eval_paths)
 
 
+# a tiny architecture, for runs of a few seconds
+TINY = ["--batch-size", "16", "--vision-width", "64", "--vision-layers", "1",
+        "--text-width", "64", "--text-layers", "1", "--embed-dim", "32", "--threads", "1"]
+
+
+def test_caption_table(d):
+    """CaptionTable against drawing texts as captions_for()/tag_captions()
+    list them and tokenizing each batch with batch_tokens()."""
+    tok = tdm.Tokenizer(d["vocab"], [tuple(m) for m in d["merges"]])
+    table = tdm.CaptionTable(tok, d["concepts"])
+    conc = [i % len(d["concepts"]) for i in range(300)]
+    rng_a, rng_b = random.Random(5), random.Random(5)
+    rows = table.draw(conc, rng_a)
+    texts = []
+    for ci in conc:
+        c = d["concepts"][ci]
+        tags = tdm.tag_captions(c)
+        if tags and rng_b.random() < 0.1:
+            t = rng_b.choice(tags)
+            texts.append(rng_b.choice([t, "a %s emoji" % t]))
+        else:
+            caps = tdm.captions_for(c)
+            texts.append(rng_b.choices([t for _, t in caps], weights=[w for w, _ in caps])[0])
+    ids, eot = table.tokens(rows)
+    want_ids, want_eot = tdm.batch_tokens(tok, texts, 77)
+    check("the caption table draws and tokenizes captions as the texts would be",
+          torch.equal(ids, want_ids) and torch.equal(eot, want_eot),
+          "%s vs %s" % (ids.shape, want_ids.shape))
+    check("tag captions were among the draws", any(t.startswith("a ") and t.endswith("s emoji")
+                                                   for t in texts), repr(texts[:10]))
+
+
 def run_tool(*args):
     return subprocess.run([sys.executable, TOOL, *args], capture_output=True, text=True,
                           timeout=600)
@@ -96,10 +133,8 @@ def run_tool(*args):
 def test_train_from_pack(pack, tmp, image, vocab_size):
     out = os.path.join(tmp, "model")
     p = run_tool("--out", out, "--work", os.path.join(tmp, "work"), "--pack", pack,
-                 "--epochs-within", "3", "--batch-size", "16", "--warmup-steps", "5",
-                 "--vision-width", "64", "--vision-layers", "1", "--text-width", "64",
-                 "--text-layers", "1", "--embed-dim", "32", "--vocab-size", str(vocab_size),
-                 "--outline-prob", "0.5", "--flat-prob", "0.5", "--threads", "1",
+                 "--epochs-within", "3", "--warmup-steps", "5", *TINY,
+                 "--vocab-size", str(vocab_size), "--outline-prob", "0.5", "--flat-prob", "0.5",
                  "--eval-every", "1000", "--save-every", "1000")
     check("a run from the pack alone succeeds", p.returncode == 0, p.stderr[-2000:])
     if p.returncode != 0:
@@ -142,6 +177,33 @@ def test_train_from_pack(pack, tmp, image, vocab_size):
               err < 1e-3, "engine %s, trainer %s" % (got, want))
 
 
+def test_init(pack, tmp, vocab_size):
+    """--init from the folder test_train_from_pack() exported."""
+    src = os.path.join(tmp, "model")
+    out = os.path.join(tmp, "again")
+    common = ["--pack", pack, "--init", src, "--epochs", "1", "--steps-per-epoch", "2",
+              "--vocab-size", str(vocab_size), "--eval-every", "1000", "--eval-limit", "8"]
+    p = run_tool("--out", out, "--work", os.path.join(tmp, "w3"), "--lr", "0", *TINY, *common)
+    check("a run with --init succeeds", p.returncode == 0, p.stderr[-2000:])
+    if p.returncode != 0:
+        return
+    # by value: a zero step turns a -0.0 into 0.0
+    before = tdm.read_safetensors(os.path.join(src, "model.safetensors"))
+    after = tdm.read_safetensors(os.path.join(out, "model.safetensors"))
+    check("--init at a zero learning rate exports the weights it started from",
+          before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before),
+          str([k for k in before if not torch.equal(before[k], after.get(k))]))
+    with open(os.path.join(src, "model.safetensors"), "rb") as f:
+        digest = tdm.hashlib.sha256(f.read()).hexdigest()
+    readme = open(os.path.join(out, "README.md"), encoding="utf-8").read()
+    check("the README names the weights it started from", digest in readme and "--init " in readme)
+    p = run_tool("--out", os.path.join(tmp, "never"), "--work", os.path.join(tmp, "w4"),
+                 *TINY, "--vision-layers", "2", *common)
+    check("--init from a folder of another architecture is refused with a message",
+          p.returncode != 0 and "do not fit this model" in p.stderr
+          and "Traceback" not in p.stderr, p.stderr[-500:])
+
+
 def test_not_a_pack(tmp):
     bad = os.path.join(tmp, "bad.npz")
     with open(bad, "wb") as f:
@@ -164,7 +226,9 @@ def main():
         image = os.path.join(tmp, "dog.png")
         shutil.copy(d["styles"]["openmoji"][tdm.COMMON[0][1]], image)
         shutil.rmtree(images)
+        test_caption_table(d)
         test_train_from_pack(pack, tmp, image, len(d["vocab"]))
+        test_init(pack, tmp, len(d["vocab"]))
         test_not_a_pack(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
