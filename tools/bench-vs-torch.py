@@ -2,18 +2,28 @@
 """Speed of `clipscope bench` next to PyTorch on the same model.
 
     OPENBLAS_NUM_THREADS=2 /usr/bin/python3 tools/bench-vs-torch.py \
-        [--clipscope PATH] [--batch 16] [--images 64] [--texts 64] [--model DIR]
+        [--clipscope PATH] [--backend cpu] [--device cpu] [--batch 16]
+        [--images 64] [--texts 64] [--model DIR]
 
 Without --model a ViT-B/32-sized random model (Hugging Face layout, float32)
 is written to a temporary folder. The PyTorch side is a plain nn.Module CLIP
 in the shape of OpenAI's model.py (nn.Linear, nn.LayerNorm, nn.Conv2d,
-nn.MultiheadAttention, QuickGELU), in float32 on --threads threads, under
-torch.no_grad(): one warm-up batch, then timed batches of random
-preprocessed images and full-context texts, like `clipscope bench`.
+nn.MultiheadAttention, QuickGELU), in float32 on --device (on the CPU with
+--threads threads), under torch.no_grad(): one warm-up batch, then timed
+batches of random preprocessed images and full-context texts, like
+`clipscope bench`. The inputs are made and moved to the device before the
+clock starts, so only the encoders and the normalisation are timed.
 
 The two are run alternately --rounds times and the medians are reported.
 Before timing, one image (a saved PNG) and a few texts are embedded by both
 to show they compute the same thing.
+
+    --backend NAME  clipscope's backend, auto, cpu or vulkan (default cpu),
+                    for `clipscope bench` and the probe's `clipscope embed`
+    --device NAME   the torch device of the model and its inputs: cpu
+                    (default), cuda, cuda:1, ...; on CUDA TF32 is off, the
+                    clock is read after torch.cuda.synchronize(), and the
+                    probe's embeddings are compared on the CPU in float64
 
     --check   only compare the nn.Module model with tests/clip_reference.py
               on tiny models (ViT and ResNet, both activations) and exit
@@ -61,7 +71,8 @@ class ResidualAttentionBlock(nn.Module):
             ("gelu", QuickGELU() if quick_gelu else nn.GELU()),
             ("c_proj", nn.Linear(mlp_width, width)),
         ]))
-        self.attn_mask = attn_mask
+        # A buffer, not a weight: it follows the module to its device.
+        self.register_buffer("attn_mask", attn_mask, persistent=False)
 
     def forward(self, x):                      # x: [L, N, W]
         mask = None if self.attn_mask is None else self.attn_mask.to(dtype=x.dtype)
@@ -222,7 +233,7 @@ class CLIP(nn.Module):
         x = self.token_embedding(text) + self.positional_embedding
         x = self.transformer(x.permute(1, 0, 2)).permute(1, 0, 2)
         x = self.ln_final(x)
-        return x[torch.arange(x.shape[0]), text.argmax(dim=-1)] @ self.text_projection
+        return x[torch.arange(x.shape[0], device=x.device), text.argmax(dim=-1)] @ self.text_projection
 
 
 def build_torch_model(state, cfg):
@@ -242,6 +253,33 @@ def build_torch_model(state, cfg):
 
 def unit(x):
     return x / x.norm(dim=-1, keepdim=True)
+
+
+def torch_device(name):
+    """torch.device(@name), once a tensor was made there; else exit saying why."""
+    try:
+        dev = torch.device(name)
+        torch.zeros(1, device=dev) + 1
+    except Exception as e:  # RuntimeError, or AssertionError from a torch without CUDA
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise SystemExit("--device %s: not usable here (%s)" % (name, why))
+    return dev
+
+
+def describe_device(dev):
+    if dev.type == "cuda":
+        return "%s (%s)" % (dev, torch.cuda.get_device_name(dev))
+    return str(dev)
+
+
+def synchronizer(dev):
+    """A function that waits for the work queued on @dev, for reading the clock."""
+    if dev.type == "cuda":
+        return lambda: torch.cuda.synchronize(dev)
+    mod = getattr(torch, dev.type, None)
+    if dev.type != "cpu" and hasattr(mod, "synchronize"):
+        return mod.synchronize
+    return lambda: None
 
 
 # ---------------------------------------------------------------- checks
@@ -287,12 +325,16 @@ def self_check():
 
 # ----------------------------------------------------------------- bench
 
-def time_torch(model, cfg, batch, n_images, n_texts, threads):
+def time_torch(model, cfg, batch, n_images, n_texts, threads, dev):
     torch.set_num_threads(threads)
+    sync = synchronizer(dev)
     S = cfg["vision"]["image_size"]
     ctx = cfg["text"]["context_length"]
     V = cfg["text"]["vocab_size"]
     g = torch.Generator().manual_seed(0)
+
+    def images(n):
+        return torch.randn(n, 3, S, S, generator=g)
 
     def texts(n):
         t = torch.randint(1, V - 2, (n, ctx), generator=g)
@@ -300,29 +342,35 @@ def time_torch(model, cfg, batch, n_images, n_texts, threads):
         t[:, -1] = V - 1
         return t
 
-    with torch.no_grad():
-        unit(model.encode_image(torch.randn(batch, 3, S, S, generator=g)))
-        t0 = time.perf_counter()
+    def batches(make, n):
+        """@n inputs from @make in batches, already on the device."""
+        out = []
         done = 0
-        while done < n_images:
-            b = min(batch, n_images - done)
-            unit(model.encode_image(torch.randn(b, 3, S, S, generator=g)))
+        while done < n:
+            b = min(batch, n - done)
+            out.append(make(b).to(dev))
             done += b
-        img_ms = (time.perf_counter() - t0) * 1000 / n_images
+        return out
 
-        unit(model.encode_text(texts(batch)))
+    def timed(encode, make, n):
+        """ms per input of @encode over @n inputs from @make, after a warm-up batch."""
+        unit(encode(make(batch).to(dev)))
+        xs = batches(make, n)
+        sync()
         t0 = time.perf_counter()
-        done = 0
-        while done < n_texts:
-            b = min(batch, n_texts - done)
-            unit(model.encode_text(texts(b)))
-            done += b
-        txt_ms = (time.perf_counter() - t0) * 1000 / n_texts
+        for x in xs:
+            unit(encode(x))
+        sync()
+        return (time.perf_counter() - t0) * 1000 / n
+
+    with torch.no_grad():
+        img_ms = timed(model.encode_image, images, n_images)
+        txt_ms = timed(model.encode_text, texts, n_texts)
     return img_ms, txt_ms
 
 
-def time_clipscope(cli, model_dir, batch, n_images, n_texts, env):
-    cmd = [cli, "bench", "--model", model_dir, "--backend", "cpu", "--batch", str(batch),
+def time_clipscope(cli, model_dir, backend, batch, n_images, n_texts, env):
+    cmd = [cli, "bench", "--model", model_dir, "--backend", backend, "--batch", str(batch),
            "--images", str(n_images), "--texts", str(n_texts)]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     if r.returncode != 0:
@@ -332,7 +380,7 @@ def time_clipscope(cli, model_dir, batch, n_images, n_texts, env):
     return out
 
 
-def agreement(cli, model_dir, model, state, cfg, env):
+def agreement(cli, model_dir, backend, model, dev, cfg, env):
     """One PNG and a few texts through both; the largest difference."""
     from PIL import Image
 
@@ -345,7 +393,7 @@ def agreement(cli, model_dir, model, state, cfg, env):
         png = os.path.join(tmp, "probe.png")
         Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "RGB").save(png)
         texts = ["a photo of a cat", "a diagram", "the quick brown fox jumps over the lazy dog"]
-        cmd = [cli, "embed", "--model", model_dir, "--backend", "cpu", "--image", png]
+        cmd = [cli, "embed", "--model", model_dir, "--backend", backend, "--image", png]
         for t in texts:
             cmd += ["--text", t]
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
@@ -359,10 +407,11 @@ def agreement(cli, model_dir, model, state, cfg, env):
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         toks = json.loads(r.stdout)["tokens"] if r.returncode == 0 else \
             [ref.Tokenizer(model_dir).encode(t, cfg["text"]["context_length"]) for t in texts]
-        px = torch.from_numpy(ref.preprocess_for(cfg, png)).float()[None]
+        px = torch.from_numpy(ref.preprocess_for(cfg, png)).float()[None].to(dev)
+        tt = ref.pad_tokens(toks, cfg["text"]["context_length"]).to(dev)
         with torch.no_grad():
-            timg = unit(model.encode_image(px)).double()
-            ttxt = unit(model.encode_text(ref.pad_tokens(toks, cfg["text"]["context_length"]))).double()
+            timg = unit(model.encode_image(px)).double().cpu()
+            ttxt = unit(model.encode_text(tt)).double().cpu()
         return (cimg - timg).abs().max().item(), (ctxt - ttxt).abs().max().item()
 
 
@@ -370,6 +419,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clipscope", default=os.environ.get("CLIPSCOPE_CLI") or
                     os.path.join(HERE, "..", "_build", "app", "clipscope"))
+    ap.add_argument("--backend", default="cpu", help="clipscope's backend: auto, cpu or vulkan")
+    ap.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N, ...")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--images", type=int, default=64)
     ap.add_argument("--texts", type=int, default=64)
@@ -385,6 +436,11 @@ def main():
 
     if not os.access(args.clipscope, os.X_OK):
         raise SystemExit("no clipscope binary at %s (use --clipscope)" % args.clipscope)
+    dev = torch_device(args.device)
+    if dev.type == "cuda":
+        # Full float32, like the CPU side and clipscope: no TF32 shortcuts.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
 
     env = dict(os.environ)
     env.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
@@ -404,22 +460,24 @@ def main():
 
     try:
         state, cfg = ref.load_model(model_dir)
-        model = build_torch_model(state, cfg)
+        model = build_torch_model(state, cfg).to(dev)
         torch.set_num_threads(args.threads)
 
         if not args.no_verify:
-            d = agreement(args.clipscope, model_dir, model, state, cfg, env)
+            d = agreement(args.clipscope, model_dir, args.backend, model, dev, cfg, env)
             if d is not None:
-                print("agreement, clipscope vs torch float32: image max |diff| %.2e, text max |diff| %.2e" % d)
+                print("agreement, clipscope %s vs torch float32 on %s: image max |diff| %.2e, text max |diff| %.2e"
+                      % ((args.backend, dev) + d))
 
         cs_img, cs_txt, th_img, th_txt = [], [], [], []
         last = None
         for r in range(args.rounds):
-            out = time_clipscope(args.clipscope, model_dir, args.batch, args.images, args.texts, env)
+            out = time_clipscope(args.clipscope, model_dir, args.backend, args.batch, args.images,
+                                 args.texts, env)
             last = out
             cs_img.append(float(out["images"]["ms_per_image"]))
             cs_txt.append(float(out["texts"]["ms_per_text"]))
-            ti, tt = time_torch(model, cfg, args.batch, args.images, args.texts, args.threads)
+            ti, tt = time_torch(model, cfg, args.batch, args.images, args.texts, args.threads, dev)
             th_img.append(ti)
             th_txt.append(tt)
             print("round %d: clipscope %.2f ms/image %.2f ms/text | torch %.2f ms/image %.2f ms/text"
@@ -435,13 +493,16 @@ def main():
           % (cfg["format"], cfg["vision"]["kind"], cfg["vision"]["width"],
              sum(cfg["vision"]["layers"]) if isinstance(cfg["vision"]["layers"], list) else cfg["vision"]["layers"],
              cfg["text"]["width"], cfg["text"]["layers"], cfg["text"]["context_length"]))
-    print("batch %d, %d images, %d texts, %d threads, torch %s; clipscope backend %s on %s, load %.0f ms"
-          % (args.batch, args.images, args.texts, args.threads, torch.__version__,
+    print("batch %d, %d images, %d texts, %d threads, torch %s on %s; clipscope backend %s on %s, load %.0f ms"
+          % (args.batch, args.images, args.texts, args.threads, torch.__version__, describe_device(dev),
              last.get("backend"), last.get("device"), float(last.get("load_ms", float("nan")))))
     print()
-    print("%-10s %14s %14s %18s" % ("", "clipscope", "torch f32", "clipscope/torch"))
-    print("%-10s %14.2f %14.2f %18.2f" % ("ms/image", mi, ti, mi / ti))
-    print("%-10s %14.2f %14.2f %18.2f" % ("ms/text", mt, tt, mt / tt))
+    cs_name = "clipscope (%s)" % last.get("backend")
+    th_name = "torch f32 (%s)" % dev
+    w = max(12, len(cs_name), len(th_name)) + 2
+    print("%-10s %*s %*s %18s" % ("", w, cs_name, w, th_name, "clipscope/torch"))
+    print("%-10s %*.2f %*.2f %18.2f" % ("ms/image", w, mi, w, ti, mi / ti))
+    print("%-10s %*.2f %*.2f %18.2f" % ("ms/text", w, mt, w, tt, mt / tt))
     print("(medians of %d alternating rounds)" % args.rounds)
     return 0
 
