@@ -196,7 +196,8 @@ def test_init(pack, tmp, vocab_size):
     with open(os.path.join(src, "model.safetensors"), "rb") as f:
         digest = tdm.hashlib.sha256(f.read()).hexdigest()
     readme = open(os.path.join(out, "README.md"), encoding="utf-8").read()
-    check("the README names the weights it started from", digest in readme and "--init " in readme)
+    check("the README names the weights it started from", digest in readme and "--init " in readme
+          and "from scratch" not in readme, readme[:300])
     p = run_tool("--out", os.path.join(tmp, "never"), "--work", os.path.join(tmp, "w4"),
                  *TINY, "--vision-layers", "2", *common)
     check("--init from a folder of another architecture is refused with a message",
