@@ -10,8 +10,8 @@ stored as float16 and as float32, and with the kernels a GPU would take
 throughout (CLIPSCOPE_VULKAN_VALIDATE=1): any message it prints makes the
 Vulkan run fail. Also checks the fallback: a device that cannot be found
 gives the CPU's results and one notice under --backend auto, and exit
-status 1 under --backend vulkan; and a corrupt pipeline cache is only a
-miss.
+status 1 under --backend vulkan; so does a machine without a Vulkan
+driver, whose error says so; and a corrupt pipeline cache is only a miss.
 
 Environment: CLIPSCOPE_CLI (the binary), CLIPSCOPE_TESTS_DIR.
 """
@@ -112,6 +112,28 @@ def test_fallback(model, images, cpu, env):
           and "CLIPSCOPE_VULKAN_DEVICE" in lines[0], "exit %d, stderr %r" % (rc, err))
 
 
+def test_no_driver(model, images, cpu, env):
+    # The loader, pointed at a driver list that does not exist, finds none.
+    # (Without the validation layer, which would pass on the loader's own
+    # complaints about that.)
+    missing = "/nonexistent/clipscope-no-such-driver.json"
+    none = dict(env, VK_DRIVER_FILES=missing, VK_ICD_FILENAMES=missing,
+                CLIPSCOPE_VULKAN_VALIDATE="0")
+    said = "no installed driver could be used"
+    rc, out, err = run(embed_args(model, images) + ["--backend", "auto"], none)
+    lines = [l for l in err.splitlines() if l.strip()]
+    ok = rc == 0 and len(lines) == 1 and "CPU" in lines[0] and said in lines[0]
+    check("no driver under auto: CPU results and one notice saying so", ok,
+          "exit %d, stderr %r" % (rc, err))
+    if ok:
+        check("no-driver results equal the CPU's", max_diff(cpu, json.loads(out)) == 0.0)
+    rc, out, err = run(embed_args(model, images) + ["--backend", "vulkan"], none)
+    lines = [l for l in err.splitlines() if l.startswith("clipscope: error: ")]
+    check("explicit vulkan without a driver fails, saying so",
+          rc == 1 and out == "" and len(lines) == 1 and said in lines[0],
+          "exit %d, stderr %r" % (rc, err))
+
+
 def test_info(model, env):
     rc, out, err = run(["info", "--model", model, "--backend", "vulkan"], env)
     if rc != 0:
@@ -189,6 +211,7 @@ def main():
             test_info(path, env)
     if cpu is not None:
         test_fallback(os.path.join(tmp, "hf-vit"), images, cpu, env)
+        test_no_driver(os.path.join(tmp, "hf-vit"), images, cpu, env)
         test_corrupt_cache(os.path.join(tmp, "hf-vit"), images, env)
         test_device_lost(os.path.join(tmp, "hf-vit"), images, cpu, env)
     subprocess.run(["rm", "-rf", tmp])

@@ -208,6 +208,7 @@ instance_new (GError **error)
     .pApplicationInfo = &app,
   };
   VkInstance instance = VK_NULL_HANDLE;
+  VkResult result;
 
   if (validate)
     {
@@ -224,7 +225,16 @@ instance_new (GError **error)
       /* Also catches messages from instance creation itself. */
       info.pNext = &dbg;
     }
-  if (!clipscope_vk_check (vkCreateInstance (&info, NULL, &instance), "vkCreateInstance", error))
+  result = vkCreateInstance (&info, NULL, &instance);
+  if (result == VK_ERROR_INCOMPATIBLE_DRIVER)
+    {
+      /* What the loader says when it found no driver at all, too. */
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
+                   "Vulkan: no installed driver could be used: none was found, or none "
+                   "supports Vulkan 1.1 (vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER)");
+      return VK_NULL_HANDLE;
+    }
+  if (!clipscope_vk_check (result, "vkCreateInstance", error))
     return VK_NULL_HANDLE;
   return instance;
 }
