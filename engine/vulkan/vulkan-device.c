@@ -231,7 +231,8 @@ instance_new (GError **error)
       /* What the loader says when it found no driver at all, too. */
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
                    "Vulkan: no installed driver could be used: none was found, or none "
-                   "supports Vulkan 1.1 (vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER)");
+                   "supports Vulkan %u.%u (vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER)",
+                   VK_API_VERSION_MAJOR (app.apiVersion), VK_API_VERSION_MINOR (app.apiVersion));
       return VK_NULL_HANDLE;
     }
   if (!clipscope_vk_check (result, "vkCreateInstance", error))
