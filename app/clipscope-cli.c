@@ -279,6 +279,14 @@ add_vision (JsonBuilder              *b,
   json_builder_begin_object (b);
   add_string (b, "kind", vit ? "vit" : "resnet");
   add_int (b, "image_size", info->image_size);
+  if (info->image_alpha_composited)
+    {
+      json_builder_set_member_name (b, "alpha_background");
+      json_builder_begin_array (b);
+      for (int i = 0; i < 3; i++)
+        json_builder_add_int_value (b, info->image_alpha_background[i]);
+      json_builder_end_array (b);
+    }
   add_int (b, "width", info->vision_width);
   add_int (b, "heads", info->vision_heads);
   if (vit)

@@ -101,6 +101,8 @@ typedef struct {
   int   image_resize;                  /* shorter side after resize, before the crop */
   float image_mean[3];
   float image_std[3];
+  gboolean image_alpha_composited;     /* transparent pixels composited onto ↓ */
+  guint8   image_alpha_background[3];  /* rather than alpha dropped as CLIP does */
 
   int vision_width;                    /* ViT: hidden size; ResNet: stem width */
   int vision_layers;                   /* ViT: blocks; ResNet: total bottlenecks */

@@ -285,6 +285,43 @@ get_triple (Reader     *r,
     }
 }
 
+/* "alpha_background": [r, g, b], Clipscope's own key, with 8-bit
+ * integers. Models that have it want transparent pixels composited onto
+ * that colour; without it alpha is dropped as CLIP's preprocessing does. */
+static void
+get_alpha_background (Reader                    *r,
+                      JsonObject                *obj,
+                      ClipscopePreprocessParams *p)
+{
+  const char *key = "alpha_background";
+  JsonNode *node = member (obj, key);
+  JsonArray *array;
+
+  p->composite_alpha = FALSE;
+  if (node == NULL)
+    return;
+  array = JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+  if (array == NULL || json_array_get_length (array) != 3)
+    {
+      reader_fail (r, NULL, key, "is not a list of three integers from 0 to 255");
+      return;
+    }
+  for (guint i = 0; i < 3; i++)
+    {
+      JsonNode *item = json_array_get_element (array, i);
+      gint64 v;
+
+      if (!JSON_NODE_HOLDS_VALUE (item) || json_node_get_value_type (item) != G_TYPE_INT64 ||
+          (v = json_node_get_int (item)) < 0 || v > 255)
+        {
+          reader_fail (r, NULL, key, "is not a list of three integers from 0 to 255");
+          return;
+        }
+      p->background[i] = (guint8) v;
+    }
+  p->composite_alpha = TRUE;
+}
+
 /* A size that may be an integer, {"shortest_edge": n} or {"height": n,
  * "width": n}; only square crops are supported. */
 static int
@@ -370,6 +407,7 @@ read_hf_preprocessor (Reader         *r,
   p->crop = get_size (r, pre, "crop_size", size);
   get_triple (r, pre, NULL, "image_mean", openai_mean, FALSE, p->mean);
   get_triple (r, pre, NULL, "image_std", openai_std, TRUE, p->std);
+  get_alpha_background (r, pre, p);
   if (!r->failed && p->crop != size)
     {
       g_autofree char *msg = g_strdup_printf ("is %d but the vision model takes %d × %d images",

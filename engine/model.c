@@ -563,6 +563,9 @@ fill_info (ClipscopeModel *model,
   info->image_resize = model->preprocess.resize;
   memcpy (info->image_mean, model->preprocess.mean, sizeof info->image_mean);
   memcpy (info->image_std, model->preprocess.std, sizeof info->image_std);
+  info->image_alpha_composited = model->preprocess.composite_alpha;
+  memcpy (info->image_alpha_background, model->preprocess.background,
+          sizeof info->image_alpha_background);
   info->vision_width = vit ? model->vit.tf.width : model->resnet.width;
   info->vision_layers = vit ? model->vit.tf.n_layers : model->resnet.n_blocks;
   info->vision_heads = vit ? model->vit.tf.n_heads : model->resnet.pool_heads;

@@ -158,13 +158,17 @@ explain_unreadable (const char  *path,
   set_load_error (error, path, local_error);
 }
 
-/* Copies the colour channels, dropping alpha without compositing, which
- * is what Pillow's convert("RGB") does. GdkPixbuf already expands grey and
- * palette images to RGB. */
+/* Copies the colour channels. Alpha is dropped without compositing, which
+ * is what Pillow's convert("RGB") does, unless @params asks for the pixels
+ * to be composited onto its background; each channel is then
+ * (colour × alpha + background × (255 − alpha)) / 255 rounded to nearest,
+ * which never falls on a tie. GdkPixbuf already expands grey and palette
+ * images to RGB, and its colours are not premultiplied. */
 static ClipscopeRgbImage *
-rgb_from_pixbuf (const char  *path,
-                 GdkPixbuf   *pixbuf,
-                 GError     **error)
+rgb_from_pixbuf (const char                      *path,
+                 GdkPixbuf                       *pixbuf,
+                 const ClipscopePreprocessParams *params,
+                 GError                         **error)
 {
   int n_channels = gdk_pixbuf_get_n_channels (pixbuf);
   int rowstride = gdk_pixbuf_get_rowstride (pixbuf);
@@ -193,6 +197,17 @@ rgb_from_pixbuf (const char  *path,
     {
       const guint8 *src = pixels + (gsize) y * (gsize) rowstride;
 
+      if (n_channels == 4 && params->composite_alpha)
+        {
+          for (int x = 0; x < image->width; x++, src += 4, dst += 3)
+            for (int c = 0; c < 3; c++)
+              {
+                guint a = src[3];
+
+                dst[c] = (guint8) ((src[c] * a + params->background[c] * (255 - a) + 127) / 255);
+              }
+          continue;
+        }
       for (int x = 0; x < image->width; x++, src += n_channels, dst += 3)
         memcpy (dst, src, 3);
     }
@@ -246,9 +261,9 @@ check_bmp_header (const char  *path,
 }
 
 ClipscopeRgbImage *
-clipscope_image_load (const char  *path,
-                      int64_t      max_pixels,
-                      GError     **error)
+clipscope_image_load (const char                      *path,
+                      const ClipscopePreprocessParams *params,
+                      GError                         **error)
 {
   g_autoptr(GError) local_error = NULL;
   g_autoptr(GdkPixbuf) decoded = NULL;
@@ -257,6 +272,7 @@ clipscope_image_load (const char  *path,
   int height = 0;
 
   g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (params != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   /* The declared size is checked before decoding, so that a small file
@@ -268,7 +284,7 @@ clipscope_image_load (const char  *path,
       explain_unreadable (path, error);
       return NULL;
     }
-  if (!check_pixel_count (path, width, height, max_pixels, error))
+  if (!check_pixel_count (path, width, height, params->max_pixels, error))
     return NULL;
 
   decoded = gdk_pixbuf_new_from_file (path, &local_error);
@@ -287,10 +303,10 @@ clipscope_image_load (const char  *path,
 
   /* The file may have been replaced since its header was read. */
   if (!check_pixel_count (path, gdk_pixbuf_get_width (oriented),
-                          gdk_pixbuf_get_height (oriented), max_pixels, error))
+                          gdk_pixbuf_get_height (oriented), params->max_pixels, error))
     return NULL;
 
-  return rgb_from_pixbuf (path, oriented, error);
+  return rgb_from_pixbuf (path, oriented, params, error);
 }
 
 /* ------------------------------------------------------------ resampling */
@@ -714,7 +730,7 @@ clipscope_preprocess_file (const char                      *path,
 
   g_return_val_if_fail (params != NULL, FALSE);
 
-  image = clipscope_image_load (path, params->max_pixels, error);
+  image = clipscope_image_load (path, params, error);
   if (image == NULL)
     return FALSE;
 

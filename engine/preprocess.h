@@ -11,6 +11,10 @@ typedef struct {
   float   mean[3];
   float   std[3];
   int64_t max_pixels;      /* refuse larger images before decoding */
+  /* Whether transparent pixels are composited onto @background rather
+   * than losing their alpha as CLIP's own preprocessing does. */
+  gboolean composite_alpha;
+  guint8   background[3];
 } ClipscopePreprocessParams;
 
 /* An 8-bit RGB image, rows packed (stride = 3 × width). */
@@ -23,11 +27,12 @@ typedef struct {
 void clipscope_rgb_image_free (ClipscopeRgbImage *image);
 
 /* Decodes @path with GdkPixbuf, applies the EXIF orientation and converts to
- * RGB (alpha dropped as PIL's convert("RGB") does, grey replicated, palette
- * expanded). Checks the declared size against @max_pixels before decoding. */
-ClipscopeRgbImage *clipscope_image_load (const char *path,
-                                         int64_t     max_pixels,
-                                         GError    **error);
+ * RGB (grey replicated, palette expanded, and alpha dropped as PIL's
+ * convert("RGB") does, or composited onto params->background). Checks the
+ * declared size against params->max_pixels before decoding. */
+ClipscopeRgbImage *clipscope_image_load (const char                      *path,
+                                         const ClipscopePreprocessParams *params,
+                                         GError                         **error);
 
 /* Resizes @image to @out_width × @out_height exactly as PIL's
  * Image.resize(…, Image.BICUBIC) does (antialiased, a = −0.5, 8-bit

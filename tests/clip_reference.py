@@ -85,7 +85,8 @@ def load_config(dirpath):
                 "heads", "patch_size", "quick_gelu", "ln_eps"},
      "text": {"width", "layers", "heads", "context_length", "vocab_size",
               "quick_gelu", "ln_eps"},
-     "image_mean", "image_std", "image_resize", "image_crop", "weights"}
+     "image_mean", "image_std", "image_resize", "image_crop",
+     "alpha_background" (None: alpha dropped), "weights"}
     """
     hf = os.path.join(dirpath, "config.json")
     oc = os.path.join(dirpath, "open_clip_config.json")
@@ -123,6 +124,7 @@ def load_config(dirpath):
         S = cfg["vision"]["image_size"]
         mean, std, resize, crop = [0.48145466, 0.4578275, 0.40821073], \
             [0.26862954, 0.26130258, 0.27577711], S, S
+        background = None
         pp = os.path.join(dirpath, "preprocessor_config.json")
         if os.path.exists(pp):
             with open(pp) as f:
@@ -133,8 +135,9 @@ def load_config(dirpath):
             resize = size.get("shortest_edge", resize) if isinstance(size, dict) else size
             cs = p.get("crop_size", crop)
             crop = cs.get("height", crop) if isinstance(cs, dict) else cs
+            background = p.get("alpha_background")
         cfg.update(image_mean=list(mean), image_std=list(std),
-                   image_resize=resize, image_crop=crop)
+                   image_resize=resize, image_crop=crop, alpha_background=background)
         return cfg
     if os.path.exists(oc):
         with open(oc) as f:
@@ -508,8 +511,10 @@ def score(images, labels, scale):
 
 # ---------------------------------------------------------- preprocessing
 
-def preprocess_image(path, size, crop=None, mean=None, std=None):
-    """CLIP's image transform with PIL: [3, crop, crop] float64 numpy."""
+def preprocess_image(path, size, crop=None, mean=None, std=None, background=None):
+    """CLIP's image transform with PIL: [3, crop, crop] float64 numpy.  With
+    @background (8-bit RGB), transparent pixels are composited onto it,
+    rounded to nearest, instead of losing their alpha."""
     from PIL import Image, ImageOps
 
     crop = size if crop is None else crop
@@ -517,7 +522,14 @@ def preprocess_image(path, size, crop=None, mean=None, std=None):
     std = np.array(std if std is not None else [0.26862954, 0.26130258, 0.27577711])
     with Image.open(path) as im:
         im = ImageOps.exif_transpose(im)
-        im = im.convert("RGB")
+        if background is not None and (im.mode in ("RGBA", "LA", "PA")
+                                       or "transparency" in im.info):
+            rgba = np.asarray(im.convert("RGBA"), dtype=np.int64)
+            a = rgba[..., 3:]
+            mixed = rgba[..., :3] * a + np.array(background, dtype=np.int64) * (255 - a)
+            im = Image.fromarray(((2 * mixed + 255) // 510).astype(np.uint8), "RGB")
+        else:
+            im = im.convert("RGB")
     w, h = im.size
     if w <= h:
         nw, nh = size, int(size * h / w)
@@ -535,7 +547,7 @@ def preprocess_image(path, size, crop=None, mean=None, std=None):
 
 def preprocess_for(cfg, path):
     return preprocess_image(path, cfg["image_resize"], cfg["image_crop"],
-                            cfg["image_mean"], cfg["image_std"])
+                            cfg["image_mean"], cfg["image_std"], cfg.get("alpha_background"))
 
 
 # -------------------------------------------------------------- tokenizer

@@ -1,8 +1,9 @@
 /* preprocess-dump.c — writes what the preprocessing produces, for the tests
  *
- *   preprocess-dump IMAGE RESIZE CROP OUT.bin
+ *   preprocess-dump [--background R,G,B] IMAGE RESIZE CROP OUT.bin
  *       the [3, CROP, CROP] float32 input tensor, native byte order,
- *       normalised with OpenAI's CLIP mean and standard deviation
+ *       normalised with OpenAI's CLIP mean and standard deviation; with
+ *       --background, transparent pixels composited onto that colour
  *   preprocess-dump --resize-only IMAGE WIDTH HEIGHT OUT.rgb
  *       the decoded image resized to WIDTH × HEIGHT, packed RGB8
  *
@@ -39,14 +40,43 @@ parse_side (const char  *text,
   return TRUE;
 }
 
+/* "R,G,B" with 8-bit channels. */
 static gboolean
-dump_tensor (char    **argv,
-             GError  **error)
+parse_background (const char                 *text,
+                  ClipscopePreprocessParams  *params,
+                  GError                    **error)
+{
+  g_auto(GStrv) parts = g_strsplit (text, ",", -1);
+
+  if (g_strv_length (parts) != 3)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "background \"%s\" is not R,G,B", text);
+      return FALSE;
+    }
+  for (int i = 0; i < 3; i++)
+    {
+      guint64 value;
+
+      if (!g_ascii_string_to_unsigned (parts[i], 10, 0, 255, &value, error))
+        return FALSE;
+      params->background[i] = (guint8) value;
+    }
+  params->composite_alpha = TRUE;
+  return TRUE;
+}
+
+static gboolean
+dump_tensor (char        **argv,
+             const char   *background,
+             GError      **error)
 {
   ClipscopePreprocessParams params = openai_params;
   g_autofree float *tensor = NULL;
   gsize n_bytes;
 
+  if (background != NULL && !parse_background (background, &params, error))
+    return FALSE;
   if (!parse_side (argv[1], &params.resize, error) ||
       !parse_side (argv[2], &params.crop, error))
     return FALSE;
@@ -71,7 +101,7 @@ dump_resized (char    **argv,
       !parse_side (argv[2], &height, error))
     return FALSE;
 
-  image = clipscope_image_load (argv[0], openai_params.max_pixels, error);
+  image = clipscope_image_load (argv[0], &openai_params, error);
   if (image == NULL)
     return FALSE;
 
@@ -90,11 +120,13 @@ main (int    argc,
   if (argc == 6 && g_str_equal (argv[1], "--resize-only"))
     ok = dump_resized (argv + 2, &error);
   else if (argc == 5)
-    ok = dump_tensor (argv + 1, &error);
+    ok = dump_tensor (argv + 1, NULL, &error);
+  else if (argc == 7 && g_str_equal (argv[1], "--background"))
+    ok = dump_tensor (argv + 3, argv[2], &error);
   else
     {
       fprintf (stderr,
-               "usage: %s IMAGE RESIZE CROP OUT.bin\n"
+               "usage: %s [--background R,G,B] IMAGE RESIZE CROP OUT.bin\n"
                "       %s --resize-only IMAGE WIDTH HEIGHT OUT.rgb\n",
                argv[0], argv[0]);
       return EXIT_FAILURE;

@@ -54,6 +54,14 @@ static const Case cases[] = {
     CLIPSCOPE_ERROR_CONFIG, "leading zero" },
   { "preprocessor-crop", "config.json", "{}", "model.safetensors", "{\"crop_size\": 100}",
     CLIPSCOPE_ERROR_CONFIG, "crop_size" },
+  { "alpha-background-short", "config.json", "{}", "model.safetensors",
+    "{\"alpha_background\": [255, 255]}", CLIPSCOPE_ERROR_CONFIG, "\"alpha_background\" is not" },
+  { "alpha-background-range", "config.json", "{}", "model.safetensors",
+    "{\"alpha_background\": [255, 256, 0]}", CLIPSCOPE_ERROR_CONFIG, "from 0 to 255" },
+  { "alpha-background-fraction", "config.json", "{}", "model.safetensors",
+    "{\"alpha_background\": [1.0, 0.5, 0]}", CLIPSCOPE_ERROR_CONFIG, "alpha_background" },
+  { "alpha-background-name", "config.json", "{}", "model.safetensors",
+    "{\"alpha_background\": \"white\"}", CLIPSCOPE_ERROR_CONFIG, "alpha_background" },
 };
 
 static void

@@ -91,6 +91,9 @@ CASES = [
           resnet_layers=[1, 2, 1, 1], norms_f32=True, embed_dim=17)),
     ("openclip-rn-bf16",
      dict(fmt="open_clip", vision="resnet", dtype="BF16", quick_gelu=True, seed=10)),
+    ("hf-vit-f32-alpha-background",
+     dict(fmt="hf", vision="vit", dtype="F32", quick_gelu=True, seed=14,
+          _alpha_background=[37, 140, 250])),
     ("hf-vit-f32-ctx77",
      dict(fmt="hf", vision="vit", dtype="F32", quick_gelu=True, seed=11,
           context_length=77, image_size=32, patch_size=4)),
@@ -221,7 +224,16 @@ def run_case(name, kw, images, tmp, rep):
     mdir = os.path.join(tmp, name)
     kw = dict(kw)
     top_level = kw.pop("_quick_gelu_top_level", False)
+    alpha_background = kw.pop("_alpha_background", None)
     state = tinyclip.make_model(mdir, **kw)
+    if alpha_background:
+        # Clipscope's own key: transparent pixels composited onto a colour.
+        p = os.path.join(mdir, "preprocessor_config.json")
+        with open(p) as f:
+            c = json.load(f)
+        c["alpha_background"] = alpha_background
+        with open(p, "w") as f:
+            json.dump(c, f, indent=2)
     if top_level:
         # Some open_clip folders keep quick_gelu beside model_cfg, not in it.
         p = os.path.join(mdir, "open_clip_config.json")
@@ -253,6 +265,9 @@ def run_case(name, kw, images, tmp, rep):
             bad.append("vision.kind=%r (want %r)" % (vk, kw["vision"]))
         if not kw.get("norms_f32") and info.get("dtype") != dtype_name:
             bad.append("dtype=%r (want %r)" % (info.get("dtype"), dtype_name))
+        got = (info.get("vision") or {}).get("alpha_background")
+        if got != alpha_background:
+            bad.append("vision.alpha_background=%r (want %r)" % (got, alpha_background))
         if info.get("backend") != "cpu":
             bad.append("backend=%r (want 'cpu')" % (info.get("backend"),))
         rep.check(name, "info", not bad, "; ".join(bad))

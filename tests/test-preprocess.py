@@ -9,6 +9,9 @@ requires the results to match Pillow's bit for bit:
 
   * the full pipeline: every float of the [3, crop, crop] tensor within
     1e-5, which means every 8-bit sample identical;
+  * the same with transparent pixels composited onto a background colour
+    (--background, what a model's "alpha_background" asks for) against
+    compositing written out with numpy;
   * the resampler alone (--resize-only): byte-identical to Image.resize for
     a grid of upscales, downscales and one-axis resizes;
   * bad input: oversized, undecodable, empty or missing files must fail
@@ -178,11 +181,27 @@ def make_pipeline_images(directory):
 
 # --------------------------------------------------------------- reference
 
-def reference_tensor(path, resize, crop):
+def composite(image, background):
+    """@image as RGB, each pixel (colour × alpha + background × (255 −
+    alpha)) / 255 rounded to nearest; images without alpha unchanged."""
+    if image.mode not in ("RGBA", "LA", "PA") and "transparency" not in image.info:
+        return image.convert("RGB")
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.int64)
+    alpha = rgba[..., 3:]
+    mixed = rgba[..., :3] * alpha + np.array(background) * (255 - alpha)
+    return Image.fromarray(((2 * mixed + 255) // 510).astype(np.uint8), "RGB")
+
+
+def reference_tensor(path, resize, crop, background=None):
     """Pillow + torchvision's Resize(resize), CenterCrop(crop), ToTensor(),
-    Normalize(mean, std), written out with numpy."""
+    Normalize(mean, std), written out with numpy; transparent pixels
+    composited onto @background first if it is given."""
     with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image).convert("RGB")
+        image = ImageOps.exif_transpose(image)
+        if background is None:
+            image = image.convert("RGB")
+        else:
+            image = composite(image, background)
     w, h = image.size
     short, long = (w, h) if w <= h else (h, w)
     new_short, new_long = resize, int(resize * long / short)
@@ -218,8 +237,13 @@ def to_levels(tensor):
 
 # ------------------------------------------------------------------ checks
 
-def check_tensor(label, path, resize, crop, out):
-    result = run_dump(path, resize, crop, out)
+def check_tensor(label, path, resize, crop, out, background=None):
+    if background is not None:
+        label += " on background %s" % (background,)
+        result = run_dump("--background", ",".join(map(str, background)),
+                          path, resize, crop, out)
+    else:
+        result = run_dump(path, resize, crop, out)
     if result.returncode != 0:
         fail("%s (resize %d, crop %d): exit %d: %s"
              % (label, resize, crop, result.returncode, result.stderr.strip()))
@@ -229,7 +253,7 @@ def check_tensor(label, path, resize, crop, out):
         fail("%s: %d floats written, expected %d" % (label, ours.size, 3 * crop * crop))
         return
     ours = ours.reshape(3, crop, crop)
-    expected = reference_tensor(path, resize, crop)
+    expected = reference_tensor(path, resize, crop, background)
     diff = float(np.abs(ours - expected).max()) if crop > 0 else 0.0
     stats["tensor_cases"] += 1
     stats["tensor_max_diff"] = max(stats["tensor_max_diff"], diff)
@@ -255,6 +279,14 @@ def check_pipeline(directory):
         for resize, crop in ((256, 224), (100, 224), (223, 224), (5, 3), (224, 1)):
             check_tensor(name, path, resize, crop, out)
 
+    # Transparent pixels composited onto a colour; images without alpha
+    # stay as they are.
+    images = dict(make_pipeline_images(directory))
+    for label in ("RGBA 260x300", "LA 333x250", "P+tRNS 333x250", "RGB 301x199"):
+        for background in ((255, 255, 255), (0, 0, 0), (37, 140, 250)):
+            check_tensor(label, images[label], 224, 224, out, background)
+    check_alpha_background(directory)
+
     # A resize of zero leaves nothing but padding.
     path = os.path.join(directory, "rgb-2x3.png")
     result = run_dump(path, 0, 4, out)
@@ -263,6 +295,28 @@ def check_pipeline(directory):
             np.fromfile(out, dtype=np.float32).reshape(3, 4, 4), padding, atol=TOLERANCE):
         fail("resize 0 should give only padding: exit %d %s"
              % (result.returncode, result.stderr.strip()))
+
+
+def check_alpha_background(directory):
+    """Compositing itself, away from resizing: one-pixel images at a few
+    alphas, each giving one composited pixel, against the formula."""
+    out = os.path.join(directory, "pixel.bin")
+    colour = (200, 13, 128)
+    for background in ((255, 255, 255), (1, 254, 128)):
+        for alpha in (0, 1, 127, 128, 254, 255):
+            path = os.path.join(directory, "pixel-%d.png" % alpha)
+            Image.fromarray(np.array([[colour + (alpha,)]], dtype=np.uint8), "RGBA").save(path)
+            result = run_dump("--background", ",".join(map(str, background)), path, 1, 1, out)
+            if result.returncode != 0:
+                fail("pixel alpha %d: exit %d: %s" % (alpha, result.returncode,
+                                                      result.stderr.strip()))
+                continue
+            got = to_levels(np.fromfile(out, dtype=np.float32).reshape(3, 1, 1))[0, 0]
+            want = [round((c * alpha + b * (255 - alpha)) / 255)
+                    for c, b in zip(colour, background)]
+            if list(got) != want:
+                fail("pixel %s at alpha %d on %s: got %s, expected %s"
+                     % (colour, alpha, background, list(got), want))
 
 
 def resize_reference(path, width, height):
