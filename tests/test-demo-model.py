@@ -5,7 +5,10 @@ The folder's files must match its SHA256SUMS manifest (and nothing else may
 be in it), it must fit the 8 MB budget, load through the engine as the
 default model when --model is omitted, and classify the bundled sample
 images at least as well as when it was released, on the CPU and, when the
-build has Vulkan, on the Vulkan backend, with both backends agreeing.
+build has Vulkan, on the Vulkan backend, with both backends agreeing.  Its
+preprocessing composites transparent pixels onto white, so a sample whose
+white background is made transparent (black beneath, as renderers leave
+it) must look to it exactly like the opaque sample.
 """
 
 import hashlib
@@ -78,6 +81,32 @@ def test_loads_as_default():
           explicit.get("parameters") == info.get("parameters"), json.dumps(explicit))
 
 
+def test_transparent(directory):
+    from PIL import Image
+    import numpy as np
+
+    info = cli_json("info", "--backend", "cpu", "--model", MODEL)
+    check("info shows the white alpha background",
+          info.get("vision", {}).get("alpha_background") == [255, 255, 255], json.dumps(info))
+    files, labels = [], [l for _, l in DEMO]
+    for name, _ in DEMO[:2]:
+        rgb = np.asarray(Image.open(os.path.join(SAMPLES, name)).convert("RGB"))
+        white = (rgb == 255).all(-1, keepdims=True)
+        rgba = np.concatenate([np.where(white, 0, rgb), np.where(white, 0, 255)], -1)
+        path = os.path.join(directory, "transparent-" + name)
+        Image.fromarray(rgba.astype(np.uint8), "RGBA").save(path)
+        files += [os.path.join(SAMPLES, name), path]
+    args = ["classify", "--backend", "cpu", "--model", MODEL]
+    for label in labels:
+        args += ["--label", label]
+    out = cli_json(*args, "--", *files)["images"]
+    for i in range(0, len(files), 2):
+        worst = max(abs(a - b) for a, b in zip(out[i]["similarity"], out[i + 1]["similarity"]))
+        check("%s with a transparent background is seen as on white" % DEMO[i // 2][0],
+              worst <= 1e-6 and out[i + 1]["top"] == DEMO[i // 2][1],
+              "max |Δ| %.2e, top %s" % (worst, out[i + 1]["top"]))
+
+
 def classify(backend, labels, files):
     args = ["classify", "--backend", backend]
     for label in labels:
@@ -125,6 +154,7 @@ def run_tests():
         return 1
     test_manifest()
     test_loads_as_default()
+    test_transparent(os.environ["XDG_CACHE_HOME"])
     cpu = test_demo("cpu")
     if HAVE_VULKAN:
         vk = test_demo("vulkan")

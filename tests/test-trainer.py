@@ -174,6 +174,15 @@ def test_train_from_pack(pack, tmp, image, vocab_size):
         err = max(abs(a - b) for a, b in zip(got, want))
         check("the engine's cosines match the trainer's model (max error %.2g)" % err,
               err < 1e-3, "engine %s, trainer %s" % (got, want))
+    # The trainer evaluates on what the engine feeds the exported model:
+    # the image is transparent around its shape, black beneath.
+    npy = os.path.join(tmp, "dog.npy")
+    q = subprocess.run([CLI, "preprocess", "--model", out, image, "--npy", npy],
+                       capture_output=True, text=True, timeout=300)
+    if q.returncode == 0:
+        err = float(np.abs(np.load(npy) - tdm.preprocess(image, 64).numpy()).max())
+    check("the trainer preprocesses a transparent image as the engine does",
+          q.returncode == 0 and err < 1e-5, q.stderr[-1000:] if q.returncode else "%.3g" % err)
 
 
 def test_init(pack, tmp, vocab_size):
