@@ -2,7 +2,9 @@
  *
  * The input is written to a scratch file and preprocessed as a dropped
  * image would be, with a pixel limit small enough that the fuzzer's
- * memory stays bounded whatever size the file declares.
+ * memory stays bounded whatever size the file declares. Inputs of odd
+ * length have transparent pixels composited onto white, as a model with
+ * "alpha_background" asks; the rest lose their alpha.
  */
 #include "preprocess.h"
 #include "fuzz-common.h"
@@ -19,6 +21,8 @@ LLVMFuzzerTestOneInput (const guint8 *data,
     .mean = { 0.48145466f, 0.4578275f, 0.40821073f },
     .std = { 0.26862954f, 0.26130258f, 0.27577711f },
     .max_pixels = 4 * 1000 * 1000,
+    .composite_alpha = (size & 1) != 0,
+    .background = { 255, 255, 255 },
   };
   float out[3 * 24 * 24];
   g_autoptr(GError) error = NULL;
