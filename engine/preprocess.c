@@ -198,18 +198,13 @@ rgb_from_pixbuf (const char                      *path,
       const guint8 *src = pixels + (gsize) y * (gsize) rowstride;
 
       if (n_channels == 4 && params->composite_alpha)
-        {
-          for (int x = 0; x < image->width; x++, src += 4, dst += 3)
-            for (int c = 0; c < 3; c++)
-              {
-                guint a = src[3];
-
-                dst[c] = (guint8) ((src[c] * a + params->background[c] * (255 - a) + 127) / 255);
-              }
-          continue;
-        }
-      for (int x = 0; x < image->width; x++, src += n_channels, dst += 3)
-        memcpy (dst, src, 3);
+        for (int x = 0; x < image->width; x++, src += 4, dst += 3)
+          for (int c = 0; c < 3; c++)
+            dst[c] = (guint8) ((src[c] * src[3] + params->background[c] * (255 - src[3]) + 127)
+                               / 255);
+      else
+        for (int x = 0; x < image->width; x++, src += n_channels, dst += 3)
+          memcpy (dst, src, 3);
     }
 
   return image;

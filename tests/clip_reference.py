@@ -511,6 +511,20 @@ def score(images, labels, scale):
 
 # ---------------------------------------------------------- preprocessing
 
+def composite_rgb(im, background):
+    """PIL image @im as RGB, each pixel (colour × alpha + @background ×
+    (255 − alpha)) / 255 rounded to nearest (never a tie); images without
+    alpha unchanged."""
+    from PIL import Image
+
+    if im.mode not in ("RGBA", "LA", "PA") and "transparency" not in im.info:
+        return im.convert("RGB")
+    rgba = np.asarray(im.convert("RGBA"), dtype=np.int64)
+    a = rgba[..., 3:]
+    mixed = rgba[..., :3] * a + np.array(background, dtype=np.int64) * (255 - a)
+    return Image.fromarray(((2 * mixed + 255) // 510).astype(np.uint8), "RGB")
+
+
 def preprocess_image(path, size, crop=None, mean=None, std=None, background=None):
     """CLIP's image transform with PIL: [3, crop, crop] float64 numpy.  With
     @background (8-bit RGB), transparent pixels are composited onto it,
@@ -522,14 +536,7 @@ def preprocess_image(path, size, crop=None, mean=None, std=None, background=None
     std = np.array(std if std is not None else [0.26862954, 0.26130258, 0.27577711])
     with Image.open(path) as im:
         im = ImageOps.exif_transpose(im)
-        if background is not None and (im.mode in ("RGBA", "LA", "PA")
-                                       or "transparency" in im.info):
-            rgba = np.asarray(im.convert("RGBA"), dtype=np.int64)
-            a = rgba[..., 3:]
-            mixed = rgba[..., :3] * a + np.array(background, dtype=np.int64) * (255 - a)
-            im = Image.fromarray(((2 * mixed + 255) // 510).astype(np.uint8), "RGB")
-        else:
-            im = im.convert("RGB")
+        im = im.convert("RGB") if background is None else composite_rgb(im, background)
     w, h = im.size
     if w <= h:
         nw, nh = size, int(size * h / w)

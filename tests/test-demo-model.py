@@ -143,18 +143,18 @@ def main():
     os.environ["MESA_SHADER_CACHE_DIR"] = os.path.join(cache, "mesa")
     os.environ["XDG_CACHE_HOME"] = cache
     try:
-        return run_tests()
+        return run_tests(cache)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 
 
-def run_tests():
+def run_tests(scratch):
     if not os.path.isdir(MODEL):
         print("FAILED the demo model folder %s is missing" % MODEL)
         return 1
     test_manifest()
     test_loads_as_default()
-    test_transparent(os.environ["XDG_CACHE_HOME"])
+    test_transparent(scratch)
     cpu = test_demo("cpu")
     if HAVE_VULKAN:
         vk = test_demo("vulkan")

@@ -33,6 +33,9 @@ import zlib
 import numpy as np
 from PIL import Image, ImageOps
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clip_reference import composite_rgb  # noqa: E402
+
 DUMP = os.environ.get("CLIPSCOPE_PREPROCESS_DUMP", "/tmp/preprocess-dump")
 
 MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
@@ -181,17 +184,6 @@ def make_pipeline_images(directory):
 
 # --------------------------------------------------------------- reference
 
-def composite(image, background):
-    """@image as RGB, each pixel (colour × alpha + background × (255 −
-    alpha)) / 255 rounded to nearest; images without alpha unchanged."""
-    if image.mode not in ("RGBA", "LA", "PA") and "transparency" not in image.info:
-        return image.convert("RGB")
-    rgba = np.asarray(image.convert("RGBA"), dtype=np.int64)
-    alpha = rgba[..., 3:]
-    mixed = rgba[..., :3] * alpha + np.array(background) * (255 - alpha)
-    return Image.fromarray(((2 * mixed + 255) // 510).astype(np.uint8), "RGB")
-
-
 def reference_tensor(path, resize, crop, background=None):
     """Pillow + torchvision's Resize(resize), CenterCrop(crop), ToTensor(),
     Normalize(mean, std), written out with numpy; transparent pixels
@@ -201,7 +193,7 @@ def reference_tensor(path, resize, crop, background=None):
         if background is None:
             image = image.convert("RGB")
         else:
-            image = composite(image, background)
+            image = composite_rgb(image, background)
     w, h = image.size
     short, long = (w, h) if w <= h else (h, w)
     new_short, new_long = resize, int(resize * long / short)
