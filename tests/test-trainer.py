@@ -211,6 +211,20 @@ def test_init(pack, tmp, vocab_size):
     check("--init from a folder of another architecture is refused with a message",
           p.returncode != 0 and "do not fit this model" in p.stderr
           and "Traceback" not in p.stderr, p.stderr[-500:])
+    cut = os.path.join(tmp, "cut")
+    shutil.copytree(src, cut)
+    weights = os.path.join(cut, "model.safetensors")
+    with open(weights, "rb") as f:
+        blob = f.read()
+    # Cut in the middle of the data, at a whole number of f16 values.
+    start = 8 + tdm.struct.unpack_from("<Q", blob)[0]
+    with open(weights, "wb") as f:
+        f.write(blob[:start + (len(blob) - start) // 4 * 2])
+    p = run_tool("--out", os.path.join(tmp, "never"), "--work", os.path.join(tmp, "w5"),
+                 *TINY, *[cut if x == src else x for x in common])
+    check("--init from a folder whose weights are cut short is refused with a message",
+          p.returncode != 0 and "does not fit in the file" in p.stderr
+          and "Traceback" not in p.stderr, p.stderr[-500:])
 
 
 def test_not_a_pack(tmp):
