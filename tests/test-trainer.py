@@ -13,10 +13,12 @@ tokenizing them would give.
 """
 import importlib.machinery
 import importlib.util
+import hashlib
 import json
 import os
 import random
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -202,7 +204,7 @@ def test_init(pack, tmp, vocab_size):
           before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before),
           str([k for k in before if not torch.equal(before[k], after.get(k))]))
     with open(os.path.join(src, "model.safetensors"), "rb") as f:
-        digest = tdm.hashlib.sha256(f.read()).hexdigest()
+        digest = hashlib.sha256(f.read()).hexdigest()
     readme = open(os.path.join(out, "README.md"), encoding="utf-8").read()
     check("the README names the weights it started from", digest in readme and "--init " in readme
           and "from scratch" not in readme, readme[:300])
@@ -217,7 +219,7 @@ def test_init(pack, tmp, vocab_size):
     with open(weights, "rb") as f:
         blob = f.read()
     # Cut in the middle of the data, at a whole number of f16 values.
-    start = 8 + tdm.struct.unpack_from("<Q", blob)[0]
+    start = 8 + struct.unpack_from("<Q", blob)[0]
     with open(weights, "wb") as f:
         f.write(blob[:start + (len(blob) - start) // 4 * 2])
     p = run_tool("--out", os.path.join(tmp, "never"), "--work", os.path.join(tmp, "w5"),
