@@ -31,27 +31,17 @@ import random
 import re
 import string
 import struct
-import subprocess
 import sys
 import tempfile
 
 import sentencepiece as spm
 
-TOOL = os.environ.get("CLIPSCOPE_TEXT_TOKENIZE", "/tmp/text-tokenize")
-failures = []
-passes = {}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tokenizer_check import compare as compare_ids, expect_error, report, run_tool  # noqa: E402
 
 
-def fail(message):
-    failures.append(message)
-    print("FAIL:", message, file=sys.stderr)
-
-
-def count(label, ok):
-    passes.setdefault(label, [0, 0])
-    passes[label][0] += bool(ok)
-    passes[label][1] += 1
-
+def compare(label, expected, got, texts):
+    compare_ids(label, expected, got, texts, "sentencepiece")
 
 # ------------------------------------------------------------------ corpus
 
@@ -244,27 +234,6 @@ def write_tokenizer_json(model, path, merge_strings=False):
         json.dump(document, f, ensure_ascii=False)
 
 
-# --------------------------------------------------------------- the helper
-
-def run_tool(args, texts):
-    proc = subprocess.run([TOOL] + args, input=json.dumps(texts).encode(), capture_output=True,
-                          timeout=600)
-    if proc.returncode != 0:
-        return None, proc.stderr.decode(errors="replace")
-    return json.loads(proc.stdout), proc.stderr.decode(errors="replace")
-
-
-def compare(label, expected, got, texts):
-    if got is None:
-        fail("%s: the helper failed" % label)
-        return
-    for text, want, have in zip(texts, expected, got):
-        ok = want == have
-        count(label, ok)
-        if not ok:
-            fail("%s: %r\n  sentencepiece %s\n  clipscope     %s" % (label, text[:80], want[:40], have[:40]))
-
-
 # ------------------------------------------------------------------ SigLIP
 
 def canonicalize(text, underscore):
@@ -297,14 +266,6 @@ def check_siglip(label, model_args, sp, texts, frame, eos, pad):
 
 
 # ---------------------------------------------------------- corrupt files
-
-def expect_error(label, args, must_mention):
-    got, err = run_tool(args, ["a"])
-    ok = got is None and all(m in err for m in must_mention) and "Traceback" not in err
-    count("corrupt files", ok)
-    if not ok:
-        fail("%s: expected an error mentioning %s, got %r" % (label, must_mention, err[-300:]))
-
 
 def check_corrupt(directory, model_path, json_path):
     with open(model_path, "rb") as f:
@@ -409,12 +370,7 @@ def main():
 
         check_corrupt(directory, paths["unigram"], os.path.join(directory, "unigram.json"))
 
-    for label, (ok, total) in passes.items():
-        print("%-45s %d/%d" % (label, ok, total))
-    if failures:
-        print("%d failures" % len(failures), file=sys.stderr)
-        sys.exit(1)
-    print("all passed")
+    report()
 
 
 if __name__ == "__main__":
