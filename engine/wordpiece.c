@@ -153,8 +153,13 @@ encode_word (const ClipscopeWordPiece *wp,
     }
   while (start < length)
     {
-      gsize end = length;
+      /* No piece is longer than the longest of the vocabulary. */
+      gsize limit = clipscope_piece_table_get_max_length (wp->vocab) - (start > 0 ? 2 : 0);
+      gsize end = length - start > limit ? start + limit : length;
       int32_t id = -1;
+
+      while (end > start && (word[end] & 0xc0) == 0x80)
+        end--;
 
       while (end > start)
         {

@@ -98,6 +98,7 @@ def hard_strings(words):
         "▁ already escaped ▁▁x",
         "<unk> <s> </s> <pad> <eos>",
         "[X] foo[X]bar foofoo",
+        "CAB ＡＢ　ﬁ katoka KATO caté",
         "_under_score_ and the-hyphen",
         "a" * 3000,
         "αβγδεζηθ" * 200,
@@ -323,6 +324,9 @@ def check_corrupt(directory, model_path, json_path):
 MODELS = {
     "unigram": dict(model_type="unigram", vocab_size=900, user_defined_symbols=["[X]", "foo"],
                     control_symbols=["<ctl>"]),
+    # A charsmap of its own: keys of several characters, replacements longer
+    # and shorter than their keys, and a space.
+    "unigram-rules": dict(model_type="unigram", vocab_size=600, normalization_rule_tsv=None),
     "unigram-t5": dict(model_type="unigram", vocab_size=700, pad_id=0, eos_id=1, unk_id=2, bos_id=-1),
     "unigram-suffix": dict(model_type="unigram", vocab_size=600, treat_whitespace_as_suffix=True),
     "bpe-gemma": dict(model_type="bpe", vocab_size=900, byte_fallback=True, normalization_rule_name="identity",
@@ -338,6 +342,11 @@ def main():
         words = make_corpus(corpus, 1)
         texts = hard_strings(words)
         paths = {}
+        rules = os.path.join(directory, "rules.tsv")
+        with open(rules, "w") as f:
+            f.write("41\t61\n42\t62\nFF21\t61\n3000\t20\nFB01\t66 69\n43 41\t63\n6B 61 74 6F\t4B\n"
+                    "E9\t65 301\n2581\t20 20\n")
+        MODELS["unigram-rules"]["normalization_rule_tsv"] = rules
         for name, options in MODELS.items():
             prefix = os.path.join(directory, name)
             spm.SentencePieceTrainer.train(input=corpus, model_prefix=prefix, character_coverage=0.995,
