@@ -36,11 +36,26 @@ typedef struct {
   int       (*run) (int argc, char **argv);
 } Command;
 
+/* Prints "clipscope: error: MESSAGE" on one line: control characters in
+ * it, such as a newline in a file name, are written as C escapes. */
+static void
+print_error_line (const char *message)
+{
+  g_autoptr(GString) line = g_string_new ("clipscope: error: ");
+
+  for (const char *p = message; *p != '\0'; p++)
+    if ((guchar) *p < 0x20 || *p == 0x7f)
+      g_string_append_printf (line, "\\x%02x", (guchar) *p);
+    else
+      g_string_append_c (line, *p);
+  g_printerr ("%s\n", line->str);
+}
+
 static int
 usage_error (const char *sub,
              const char *message)
 {
-  g_printerr ("clipscope: error: %s\n", message);
+  print_error_line (message);
   g_printerr ("Try 'clipscope %s --help'.\n", sub ? sub : "");
   return EXIT_USAGE;
 }
@@ -48,7 +63,7 @@ usage_error (const char *sub,
 static int
 fail (const GError *error)
 {
-  g_printerr ("clipscope: error: %s\n", error->message);
+  print_error_line (error->message);
   return EXIT_FAILURE;
 }
 

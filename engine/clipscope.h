@@ -375,7 +375,8 @@ CLIPSCOPE_API void clipscope_score (const float *images,
  * Reads labels or templates, one a line, as every front end does: each
  * line is trimmed, and blank lines and lines starting with "#" are
  * skipped. Files over 16 MiB or with over 100,000 entries are refused
- * before they are read whole.
+ * before they are read whole. Pipes and other special files (a shell's
+ * <(…), /dev/stdin) are read to their end, up to the same limit.
  *
  * Returns: (transfer full) (nullable): a %NULL-terminated array, or %NULL
  *   with @error set

@@ -14,8 +14,11 @@
  */
 #include "preprocess.h"
 
+#include <errno.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Half-width of the bicubic kernel in source samples when not shrinking. */
 #define BICUBIC_SUPPORT 2.0
@@ -77,6 +80,45 @@ set_load_error (GError      **error,
                is_io ? CLIPSCOPE_ERROR_IO : CLIPSCOPE_ERROR_IMAGE,
                "%s: %s", name,
                cause != NULL ? cause->message : "the image cannot be decoded");
+}
+
+static const char *
+file_kind (mode_t mode)
+{
+  if (S_ISDIR (mode))
+    return "a folder";
+  if (S_ISFIFO (mode))
+    return "a FIFO (named pipe)";
+  if (S_ISSOCK (mode))
+    return "a socket";
+  if (S_ISCHR (mode) || S_ISBLK (mode))
+    return "a device";
+  return "not a regular file";
+}
+
+/* Only regular files are images: opening a FIFO would wait for a writer
+ * forever, and a device can be read without end. Links are followed. */
+static gboolean
+check_regular_file (const char  *path,
+                    GError     **error)
+{
+  g_autofree char *name = g_filename_display_name (path);
+  GStatBuf st;
+
+  if (g_stat (path, &st) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO, "%s: %s", name, g_strerror (saved));
+      return FALSE;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO, "%s: %s, not an image file", name,
+                   file_kind (st.st_mode));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -272,7 +314,7 @@ clipscope_image_load (const char                      *path,
 
   /* The declared size is checked before decoding, so that a small file
    * claiming to be huge cannot make the decoder allocate without bound. */
-  if (!check_bmp_header (path, error))
+  if (!check_regular_file (path, error) || !check_bmp_header (path, error))
     return NULL;
   if (gdk_pixbuf_get_file_info (path, &width, &height) == NULL)
     {
