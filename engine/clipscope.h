@@ -288,6 +288,31 @@ CLIPSCOPE_API gboolean clipscope_context_encode_image_files (ClipscopeContext   
                                                              GError               **error);
 
 /**
+ * clipscope_context_encode_image_files_each:
+ * @paths: (array length=n): image files
+ * @embeddings: (out caller-allocates): [n, embed_dim], L2-normalised; a
+ *   row of zeros for each file that failed
+ * @errors: (out caller-allocates) (array length=n): for each file, %NULL
+ *   when it was encoded, else why it failed (the caller frees each)
+ *
+ * Like clipscope_context_encode_image_files(), but a file that cannot be
+ * read or decoded costs only its own result: the others are encoded all
+ * the same.
+ *
+ * Returns: %FALSE with @error set only when the encoder itself fails or
+ *   the call is cancelled
+ */
+CLIPSCOPE_API gboolean clipscope_context_encode_image_files_each (ClipscopeContext      *ctx,
+                                                                  const char * const    *paths,
+                                                                  int                    n,
+                                                                  float                 *embeddings,
+                                                                  GError               **errors,
+                                                                  ClipscopeProgressFunc  progress,
+                                                                  gpointer               user_data,
+                                                                  GCancellable          *cancellable,
+                                                                  GError               **error);
+
+/**
  * clipscope_context_encode_tokens:
  * @tokens: [n, context_length] ids, each row start-of-text … end-of-text,
  *   zero-padded

@@ -139,6 +139,104 @@ def test_special_files(model, tmp):
                  ["two\\x0alines.png"])
 
 
+def truncated_png(src, dst, keep=0.6):
+    with open(src, "rb") as f:
+        data = f.read()
+    with open(dst, "wb") as f:
+        f.write(data[:int(len(data) * keep)])
+
+
+def test_partial_results(model, tmp):
+    folder = os.path.join(tmp, "partial")
+    os.mkdir(folder)
+    good = [os.path.join(folder, "%d.png" % i) for i in range(3)]
+    for i, path in enumerate(good):
+        write_png(path, 30 + i, 20, seed=10 + i)
+    bad = os.path.join(folder, "1-bad.png")
+    truncated_png(good[0], bad)
+    missing = os.path.join(folder, "missing.png")
+
+    alone = expect_json("embed good images", ["embed", "--model", model, "--image", good[0],
+                                              "--image", good[2]])
+    args = ["embed", "--model", model, "--image", good[0], "--image", bad, "--image", missing,
+            "--image", good[2]]
+    rc, out, err = run(*args)
+    check("embed with bad images exits 3", rc == 3, "exit %r, stderr %r" % (rc, err))
+    check("one error line per bad image", len(error_lines(err)) == 2
+          and "1-bad.png" in error_lines(err)[0] and "missing.png" in error_lines(err)[1], err)
+    res = json.loads(out) if rc == 3 else None
+    if res and alone:
+        rows = res["images"]
+        check("embed keeps the order, errors in place",
+              [r["path"] for r in rows] == [good[0], bad, missing, good[2]]
+              and "error" in rows[1] and "error" in rows[2] and "embedding" not in rows[1]
+              and "error" not in rows[0] and "error" not in rows[3], rows)
+        check("good embeddings unchanged by bad neighbours",
+              np.allclose(rows[0]["embedding"], alone["images"][0]["embedding"], atol=1e-6)
+              and np.allclose(rows[3]["embedding"], alone["images"][1]["embedding"], atol=1e-6))
+
+    # classify takes a folder, as sort does, in name order.
+    res = expect_json("classify a folder with a bad image", ["classify", "--model", model, "--label", "a",
+                                                             "--label", "b", folder], status=3)
+    if res:
+        paths = [os.path.basename(r["path"]) for r in res["images"]]
+        check("folder listed in name order", paths == ["0.png", "1-bad.png", "1.png", "2.png"], paths)
+        check("bad image has its reason", "1-bad.png" in res["images"][1]["error"]
+              and "top" not in res["images"][1] and all("top" in r for r in res["images"][2:]),
+              res["images"])
+
+    into = os.path.join(tmp, "sorted")
+    res = expect_json("sort with a bad image", ["sort", "--model", model, "--label", "a", "--into", into,
+                                                folder], status=3)
+    if res:
+        copied = sorted(f for _, _, fs in os.walk(into) for f in fs)
+        check("sort copies the good ones", copied == ["0.png", "1.png", "2.png"], copied)
+        check("sort reports the bad one", "error" in res["files"][1]
+              and sum(res["folders"].values()) == 3, res)
+
+
+def test_many_images(model, tmp):
+    """10,000 images, 1 % of them bad: 9,900 results and 100 errors."""
+    folder = os.path.join(tmp, "many")
+    os.mkdir(folder)
+    src = os.path.join(tmp, "many-src.png")
+    write_png(src, 24, 24, seed=5)
+    bad = os.path.join(tmp, "many-bad.png")
+    truncated_png(src, bad)
+    # Links: 10,000 names on two inodes cost no disk.
+    for i in range(10000):
+        os.link(bad if i % 100 == 42 else src, os.path.join(folder, "%05d.png" % i))
+    rc, out, err = run("classify", "--model", model, "--label", "a", "--label", "b", folder,
+                       timeout=600)
+    res = json.loads(out) if rc == 3 else None
+    check("10,000 images exit 3", rc == 3, "exit %r, %r" % (rc, err[-300:]))
+    if res:
+        ok = [r for r in res["images"] if "error" not in r]
+        failed = [r for r in res["images"] if "error" in r]
+        check("9,900 results and 100 errors", len(ok) == 9900 and len(failed) == 100
+              and all(r["path"].endswith("42.png") for r in failed)
+              and len(error_lines(err)) == 100, (len(ok), len(failed)))
+
+
+def test_non_utf8_names(model, tmp):
+    import base64
+    folder = os.path.join(tmp, "names")
+    os.mkdir(folder)
+    raw = os.fsencode(os.path.join(folder, "")) + b"caf\xe9 \xff.png"
+    write_png(raw.decode("utf-8", "surrogateescape"), 20, 20, seed=7)
+    for args in (["embed", "--model", model, "--image", raw],
+                 ["classify", "--model", model, "--label", "x", raw]):
+        res = expect_json(args[0] + " a non-UTF-8 name", args)
+        if res:
+            row = res["images"][0]
+            check(args[0] + " round-trips the name", base64.b64decode(row["path_base64"]) == raw
+                  and row["path"].endswith("caf\ufffd \ufffd.png"), row)
+    res = expect_json("classify a folder of non-UTF-8 names", ["classify", "--model", model,
+                                                               "--label", "x", folder])
+    check("folder's name round-trips", res is not None
+          and base64.b64decode(res["images"][0]["path_base64"]) == raw, res)
+
+
 def main():
     if not os.path.exists(CLI):
         print("FAILED: no clipscope binary at %s" % CLI)
@@ -147,6 +245,9 @@ def main():
         model = os.path.join(tmp, "tiny")
         tinyclip.make_model(model, fmt="hf", vision="vit")
         test_special_files(model, tmp)
+        test_partial_results(model, tmp)
+        test_non_utf8_names(model, tmp)
+        test_many_images(model, tmp)
     if failures:
         print("%d check(s) failed: %s" % (len(failures), ", ".join(failures)))
         return 1
