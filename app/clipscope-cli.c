@@ -226,8 +226,13 @@ add_floats (JsonBuilder *b,
 {
   json_builder_set_member_name (b, name);
   json_builder_begin_array (b);
+  /* JSON has no NaN or infinity; the checks on weights and embeddings
+   * keep them out, and null stands in should one slip through. */
   for (int i = 0; i < n; i++)
-    json_builder_add_double_value (b, v[i]);
+    if (isfinite (v[i]))
+      json_builder_add_double_value (b, v[i]);
+    else
+      json_builder_add_null_value (b);
   json_builder_end_array (b);
 }
 
@@ -302,6 +307,16 @@ image_results_clear (ImageResults *r)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ImageResults, image_results_clear)
 
+static gboolean
+all_finite (const float *v,
+            gsize        n)
+{
+  for (gsize i = 0; i < n; i++)
+    if (!isfinite (v[i]))
+      return FALSE;
+  return TRUE;
+}
+
 /* Encodes @paths, each image on its own: one that fails is reported on
  * stderr and in @r, and costs nothing else. FALSE only when the encoder
  * fails. */
@@ -322,11 +337,20 @@ encode_images (ClipscopeContext   *ctx,
                                                   NULL, NULL, NULL, error))
     return FALSE;
   for (int i = 0; i < n; i++)
-    if (r->errors[i] != NULL)
-      {
-        print_error_line (r->errors[i]->message);
-        r->n_failed++;
-      }
+    {
+      if (r->errors[i] == NULL && !all_finite (r->embeddings + (gsize) i * dim, dim))
+        {
+          g_autofree char *name = g_filename_display_name (paths[i]);
+
+          r->errors[i] = g_error_new (CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
+                                      "%s: the model gives non-finite values for this image", name);
+        }
+      if (r->errors[i] != NULL)
+        {
+          print_error_line (r->errors[i]->message);
+          r->n_failed++;
+        }
+    }
   return TRUE;
 }
 
@@ -1287,9 +1311,18 @@ load_classifier (const ClassifyOptions *o,
                  Classifier            *c,
                  GError               **error)
 {
-  return (*model = load_model (error)) != NULL
-         && (*ctx = new_context (*model, backend, 0, error)) != NULL
-         && classifier_build (c, *ctx, *model, o, labels, templates, error);
+  if ((*model = load_model (error)) == NULL
+      || (*ctx = new_context (*model, backend, 0, error)) == NULL
+      || !classifier_build (c, *ctx, *model, o, labels, templates, error))
+    return FALSE;
+  if (!all_finite (c->rows, (gsize) c->n_labels * c->dim))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
+                   "%s: the model gives non-finite values for the labels' texts",
+                   clipscope_model_get_path (*model));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static int

@@ -237,15 +237,50 @@ def test_non_utf8_names(model, tmp):
           and base64.b64decode(res["images"][0]["path_base64"]) == raw, res)
 
 
+def test_non_finite_models(model, tmp):
+    """Weights or settings that would make NaN scores are refused at load,
+    with the tensor's or the key's name, so no output can hold NaN."""
+    img = os.path.join(tmp, "a.png")
+    name = "vision_model.post_layernorm.weight"
+    for value, shown in ((np.nan, "NaN"), (np.inf, "an infinity")):
+        m = cli.copy_model(model, tmp, "non-finite-%s" % shown.split()[-1])
+
+        def poison(tensors, value=value):
+            tensors[name][3] = value
+        cli.rewrite_weights(os.path.join(m, "model.safetensors"), poison)
+        expect_error("weights holding " + shown, ["classify", "--model", m, "--label", "x", img],
+                     [name, shown, "element 3"])
+    m = cli.copy_model(model, tmp, "non-finite-f16")
+
+    def poison_f16(tensors):
+        tensors["text_projection.weight"] = tensors["text_projection.weight"].astype(np.float16)
+        tensors["text_projection.weight"][0, 1] = np.float16("inf")
+    cli.rewrite_weights(os.path.join(m, "model.safetensors"), poison_f16)
+    expect_error("float16 weights holding an infinity", ["embed", "--model", m, "--text", "x"],
+                 ["text_projection.weight", "infinity"])
+    m = cli.copy_model(model, tmp, "negative-eps")
+    with open(os.path.join(m, "config.json")) as f:
+        config = json.load(f)
+    config["vision_config"]["layer_norm_eps"] = -1
+    with open(os.path.join(m, "config.json"), "w") as f:
+        json.dump(config, f)
+    expect_error("negative layer_norm_eps", ["classify", "--model", m, "--label", "x", img],
+                 ["layer_norm_eps", "positive"])
+    expect_error("models add refuses it", ["models", "add", m, "--name", "bad-eps"],
+                 ["layer_norm_eps"])
+
+
 def main():
     if not os.path.exists(CLI):
         print("FAILED: no clipscope binary at %s" % CLI)
         return 1
     with tempfile.TemporaryDirectory(prefix="clipscope-hostile-") as tmp:
+        os.environ["XDG_DATA_HOME"] = os.path.join(tmp, "data")
         model = os.path.join(tmp, "tiny")
         tinyclip.make_model(model, fmt="hf", vision="vit")
         test_special_files(model, tmp)
         test_partial_results(model, tmp)
+        test_non_finite_models(model, tmp)
         test_non_utf8_names(model, tmp)
         test_many_images(model, tmp)
     if failures:
