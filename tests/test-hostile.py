@@ -270,6 +270,110 @@ def test_non_finite_models(model, tmp):
                  ["layer_norm_eps"])
 
 
+# Formats Pillow writes and GdkPixbuf's loaders read, and whether a file
+# cut short is an error (TIFF, GIF and TGA by their loaders; PNG, JPEG,
+# BMP and PNM by the checks before them).
+FORMATS = {"png": "PNG", "jpg": "JPEG", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF",
+           "ppm": "PPM", "pgm": "PPM", "tga": "TGA"}
+
+
+def test_truncated(model, tmp):
+    from PIL import Image
+    rng = np.random.default_rng(4)
+    pixels = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    npy = os.path.join(tmp, "t.npy")
+    for ext, fmt in FORMATS.items():
+        whole = os.path.join(tmp, "whole." + ext)
+        image = Image.fromarray(pixels)
+        (image.convert("L") if ext == "pgm" else image).save(whole, fmt)
+        with open(whole, "rb") as f:
+            data = f.read()
+        rc, _, err = run("preprocess", "--model", model, whole, "--npy", npy)
+        check("whole " + ext + " decodes", rc == 0, err)
+        for cut in (0.3, 0.7, 0.97):
+            part = os.path.join(tmp, "cut-%d.%s" % (cut * 100, ext))
+            with open(part, "wb") as f:
+                f.write(data[:int(len(data) * cut)])
+            expect_error("%s cut at %d%%" % (ext, cut * 100),
+                         ["preprocess", "--model", model, part, "--npy", npy],
+                         [os.path.basename(part)])
+
+
+def test_oversized(model, tmp):
+    """Files that declare far more pixels than they hold are refused from
+    their headers: the limit, or the least a format needs for its size."""
+    import struct
+    from PIL import Image
+    npy = os.path.join(tmp, "o.npy")
+
+    def refused(name, data, needles):
+        path = os.path.join(tmp, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        expect_error("oversized " + name, ["preprocess", "--model", model, path, "--npy", npy],
+                     [name] + needles)
+
+    def saved(fmt, **kw):
+        import io
+        out = io.BytesIO()
+        Image.new("RGB", (16, 16), (200, 10, 10)).save(out, fmt, **kw)
+        return bytearray(out.getvalue())
+
+    jpeg = saved("JPEG")
+    sof = jpeg.find(b"\xff\xc0")
+    jpeg[sof + 5:sof + 9] = struct.pack(">HH", 9999, 9999)
+    refused("claims.jpg", bytes(jpeg), ["9999", "at least"])
+    png = os.path.join(tmp, "claims.png")
+    cli.png_declaring(png, 9000, 9000)
+    with open(png, "rb") as f:
+        refused("claims.png", f.read(), ["9000", "at least"])
+    gif = saved("GIF")
+    gif[6:10] = struct.pack("<HH", 65535, 65535)
+    refused("claims.gif", bytes(gif), [])
+    refused("claims.ppm", b"P6\n60000 60000\n255\n" + b"\0" * 100, [])
+    tga = saved("TGA")
+    tga[12:16] = struct.pack("<HH", 65535, 65535)
+    refused("claims.tga", bytes(tga), [])
+    # A real decompression bomb: 1.6 MB of pixels in a few kilobytes, under
+    # the limit, decodes within the memory and time limits.
+    bomb = os.path.join(tmp, "zeros.png")
+    Image.new("L", (4000, 4000)).save(bomb, optimize=True)
+    rc, _, err = run("preprocess", "--model", model, bomb, "--npy", npy)
+    check("4000² PNG of zeros decodes within the limits", rc == 0, err)
+
+
+def test_svg(model, tmp):
+    """Vector images are drawn at the model's size, whatever they declare."""
+    npy = os.path.join(tmp, "s.npy")
+
+    def svg(name, body, width, height):
+        path = os.path.join(tmp, name)
+        with open(path, "w") as f:
+            f.write('<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" '
+                    'viewBox="0 0 100 100" preserveAspectRatio="none">%s</svg>' % (width, height, body))
+        return path
+
+    half = '<rect width="100" height="50" fill="#ff0000"/><rect y="50" width="100" height="50" fill="#0000ff"/>'
+    small = svg("small.svg", half, 100, 100)
+    large = svg("large.svg", half, 100000, 100000)
+    outs = []
+    for path in (small, large):
+        rc, _, err = run("preprocess", "--model", model, path, "--npy", npy, timeout=20)
+        check("SVG %s drawn" % os.path.basename(path), rc == 0, err)
+        outs.append(np.load(npy) if rc == 0 else None)
+    if outs[0] is not None and outs[1] is not None:
+        check("declared size does not matter", np.abs(outs[0] - outs[1]).max() < 1e-6)
+    thin = svg("thin.svg", half, 1000000000, 1)
+    expect_error("SVG of absurd aspect", ["preprocess", "--model", model, thin, "--npy", npy],
+                 ["thin.svg", "limit"])
+    blur = ('<defs><filter id="f" x="-50" y="-50" width="100" height="100">'
+            '<feGaussianBlur stdDeviation="200"/><feMorphology radius="400" operator="dilate"/>'
+            '</filter></defs>' + '<rect width="100" height="100" filter="url(#f)"/>' * 20)
+    bomb = svg("filters.svg", blur, 40000, 40000)
+    rc, _, err = run("preprocess", "--model", model, bomb, "--npy", npy, timeout=30)
+    check("SVG filter bomb finishes", rc in (0, 1), err)
+
+
 def main():
     if not os.path.exists(CLI):
         print("FAILED: no clipscope binary at %s" % CLI)
@@ -281,6 +385,9 @@ def main():
         test_special_files(model, tmp)
         test_partial_results(model, tmp)
         test_non_finite_models(model, tmp)
+        test_truncated(model, tmp)
+        test_oversized(model, tmp)
+        test_svg(model, tmp)
         test_non_utf8_names(model, tmp)
         test_many_images(model, tmp)
     if failures:
