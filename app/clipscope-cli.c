@@ -23,12 +23,15 @@
 /* Options every subcommand accepts. */
 static char *opt_model;
 static char *opt_backend;
+static gboolean opt_ignore_orientation;
 
 static const GOptionEntry common_entries[] = {
   { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model,
     "Model folder (Hugging Face or open_clip), or the NAME of an installed model; "
     "the bundled model when omitted", "DIR|NAME" },
   { "backend", 'b', 0, G_OPTION_ARG_STRING, &opt_backend, "Compute backend: auto, cpu or vulkan", "NAME" },
+  { "ignore-exif-orientation", 0, 0, G_OPTION_ARG_NONE, &opt_ignore_orientation,
+    "Leave images as stored, not turned as their EXIF orientation says (as OpenAI's CLIP does)", NULL },
   { NULL }
 };
 
@@ -186,8 +189,10 @@ static ClipscopeModel *
 load_model (GError **error)
 {
   g_autofree char *dir = resolve_model (opt_model, error);
+  ClipscopeModelOptions options = clipscope_model_options_default ();
 
-  return dir ? clipscope_model_load (dir, NULL, NULL, error) : NULL;
+  options.ignore_exif_orientation = opt_ignore_orientation;
+  return dir ? clipscope_model_load (dir, &options, NULL, error) : NULL;
 }
 
 static ClipscopeContext *

@@ -124,12 +124,16 @@ typedef struct {
 /**
  * ClipscopeModelOptions:
  * @max_image_pixels: images with more pixels are refused before decoding
+ * @ignore_exif_orientation: leave images as stored rather than turned as
+ *   their EXIF orientation says (JPEG, PNG); OpenAI's CLIP
+ *   preprocessing does not turn them, Hugging Face's image loading does
  *
  * Options for clipscope_model_load(); get them from
  * clipscope_model_options_default() and change what you need.
  */
 typedef struct {
-  int64_t max_image_pixels;
+  int64_t  max_image_pixels;
+  gboolean ignore_exif_orientation;
 } ClipscopeModelOptions;
 
 CLIPSCOPE_API ClipscopeModelOptions clipscope_model_options_default (void);

@@ -667,6 +667,7 @@ clipscope_model_load (const char                  *dir,
   model->owned = g_ptr_array_new_with_free_func (g_free);
   model->preprocess.max_pixels = options->max_image_pixels > 0 ? options->max_image_pixels
                                                                : CLIPSCOPE_MAX_IMAGE_PIXELS;
+  model->preprocess.ignore_orientation = options->ignore_exif_orientation;
 
   if (!clipscope_model_read_config (model, error)
       || !load_weights (model, cancellable, error)

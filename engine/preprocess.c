@@ -278,6 +278,7 @@ typedef struct {
   goffset                          jpeg_scan;     /* where its first scan starts, or -1 */
   goffset                          jpeg_end;      /* where its last end-of-image marker is, or -1 */
   GError                          *refused;       /* why size-prepared stopped the decoder */
+  int                              orientation;   /* from a PNG's eXIf chunk, 0 if none */
 } Decode;
 
 /* The fewest bytes a file can hold @width × @height pixels in, where the
@@ -384,12 +385,60 @@ parse_jpeg_markers (int     fd,
     }
 }
 
+/* The orientation (1–8) in EXIF data, TIFF-structured: a byte-order mark,
+ * the first directory's offset, and its 12-byte entries; 0 if none. */
+static int
+exif_orientation (const guint8 *exif,
+                  gsize         len)
+{
+  gboolean le;
+  guint32 ifd;
+  guint n;
+
+#define U16(p) (le ? (guint) ((p)[0] | (p)[1] << 8) : (guint) ((p)[0] << 8 | (p)[1]))
+#define U32(p) (le ? read_le32 (p) : (guint32) (p)[0] << 24 | (p)[1] << 16 | (p)[2] << 8 | (p)[3])
+  if (len < 8 || (memcmp (exif, "II", 2) != 0 && memcmp (exif, "MM", 2) != 0))
+    return 0;
+  le = exif[0] == 'I';
+  ifd = U32 (exif + 4);
+  if (ifd > len - 2)
+    return 0;
+  n = U16 (exif + ifd);
+  for (guint i = 0; i < n && ifd + 2 + 12 * (i + 1) <= len; i++)
+    {
+      const guint8 *entry = exif + ifd + 2 + 12 * i;
+
+      /* Tag 0x0112, type SHORT, one value, in the first bytes of the field. */
+      if (U16 (entry) == 0x0112 && U16 (entry + 2) == 3)
+        {
+          guint value = U16 (entry + 8);
+
+          return value >= 1 && value <= 8 ? (int) value : 0;
+        }
+    }
+  return 0;
+#undef U16
+#undef U32
+}
+
+/* The orientation in a PNG's eXIf chunk of @length bytes at @offset. */
+static int
+png_exif_orientation (int      fd,
+                      goffset  offset,
+                      guint32  length)
+{
+  guint8 exif[4096];
+  gssize got = pread (fd, exif, MIN (length, sizeof exif), offset);
+
+  return got > 0 ? exif_orientation (exif, (gsize) got) : 0;
+}
+
 /* Whether a PNG's chunks run whole to its IEND chunk. GdkPixbuf's PNG
  * loader, fed incrementally, keeps the rows it has when the data stops,
  * where Pillow says the file is truncated. */
 static gboolean
-png_is_complete (int           fd,
-                 const Decode *d)
+png_is_complete (int     fd,
+                 Decode *d)
 {
   goffset pos = 8;
   guint8 c[8];
@@ -400,6 +449,8 @@ png_is_complete (int           fd,
 
       if (memcmp (c + 4, "IEND", 4) == 0)
         return TRUE;
+      if (memcmp (c + 4, "eXIf", 4) == 0 && d->orientation == 0)
+        d->orientation = png_exif_orientation (fd, pos + 8, length);
       pos += 12 + (goffset) length;    /* length, type, data, CRC */
     }
   return FALSE;
@@ -520,7 +571,7 @@ decode_file (const char                      *path,
   g_autoptr(GdkPixbufLoader) loader = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autofree char *name = g_filename_display_name (path);
-  Decode d = { path, params, 0, { 0 }, 0, FALSE, -1, -1, NULL };
+  Decode d = { path, params, 0, { 0 }, 0, FALSE, -1, -1, NULL, 0 };
   goffset pnm_offset = 0;
   struct stat st;
   GdkPixbuf *pixbuf;
@@ -591,6 +642,14 @@ decode_file (const char                      *path,
       set_load_error (error, path, NULL);
       return NULL;
     }
+  /* GdkPixbuf finds the orientation of JPEG and TIFF files; that of a
+   * PNG's eXIf chunk is given to it in the same option. */
+  if (d.orientation > 0)
+    {
+      char value[2] = { (char) ('0' + d.orientation), '\0' };
+
+      gdk_pixbuf_set_option (pixbuf, "orientation", value);
+    }
   return g_object_ref (pixbuf);
 }
 
@@ -614,7 +673,8 @@ clipscope_image_load (const char                      *path,
   if (decoded == NULL)
     return NULL;
 
-  oriented = gdk_pixbuf_apply_embedded_orientation (decoded);
+  oriented = params->ignore_orientation ? g_object_ref (decoded)
+                                        : gdk_pixbuf_apply_embedded_orientation (decoded);
   if (oriented == NULL)
     {
       set_load_error (error, path, NULL);

@@ -15,6 +15,9 @@ typedef struct {
    * than losing their alpha as CLIP's own preprocessing does. */
   gboolean composite_alpha;
   guint8   background[3];
+  /* Whether the EXIF orientation is left unapplied, as OpenAI's CLIP
+   * preprocessing (Image.open without exif_transpose) leaves it. */
+  gboolean ignore_orientation;
 } ClipscopePreprocessParams;
 
 /* An 8-bit RGB image, rows packed (stride = 3 × width). */
@@ -26,7 +29,8 @@ typedef struct {
 
 void clipscope_rgb_image_free (ClipscopeRgbImage *image);
 
-/* Decodes @path with GdkPixbuf, applies the EXIF orientation and converts to
+/* Decodes @path with GdkPixbuf, applies the EXIF orientation (JPEG, and
+ * PNG's eXIf chunk) unless params->ignore_orientation, and converts to
  * RGB (grey replicated, palette expanded, and alpha dropped as PIL's
  * convert("RGB") does, or composited onto params->background). Checks the
  * declared size against params->max_pixels before decoding. */

@@ -374,6 +374,32 @@ def test_svg(model, tmp):
     check("SVG filter bomb finishes", rc in (0, 1), err)
 
 
+def test_orientation(model, tmp):
+    """EXIF orientation is applied for JPEG and PNG alike, and
+    --ignore-exif-orientation leaves images as stored, as OpenAI's CLIP."""
+    from PIL import Image
+    rng = np.random.default_rng(9)
+    image = Image.fromarray(rng.integers(0, 256, (40, 90, 3), dtype=np.uint8))
+    plain = os.path.join(tmp, "plain.png")
+    image.save(plain)
+    turned = os.path.join(tmp, "turned.png")
+    image.transpose(Image.Transpose.ROTATE_270).save(turned)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    tagged = os.path.join(tmp, "tagged.png")
+    image.save(tagged, exif=exif.tobytes())
+
+    def tensor(path, *extra):
+        npy = os.path.join(tmp, "orient.npy")
+        rc, _, err = run("preprocess", "--model", model, path, "--npy", npy, *extra)
+        return np.load(npy) if rc == 0 else None
+    a, b = tensor(tagged), tensor(turned)
+    check("PNG eXIf orientation applied", a is not None and b is not None and np.array_equal(a, b))
+    a, b = tensor(tagged, "--ignore-exif-orientation"), tensor(plain)
+    check("--ignore-exif-orientation leaves it as stored", a is not None and b is not None
+          and np.array_equal(a, b))
+
+
 def main():
     if not os.path.exists(CLI):
         print("FAILED: no clipscope binary at %s" % CLI)
@@ -388,6 +414,7 @@ def main():
         test_truncated(model, tmp)
         test_oversized(model, tmp)
         test_svg(model, tmp)
+        test_orientation(model, tmp)
         test_non_utf8_names(model, tmp)
         test_many_images(model, tmp)
     if failures:
