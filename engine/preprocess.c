@@ -232,38 +232,34 @@ bmp_pixel_bytes (const guint8 *head)
  * GdkPixbuf sees the file. Real BMPs have info headers of at most 124
  * bytes and palettes of at most 256 colours. */
 static gboolean
-check_bmp_header (const char  *path,
+check_bmp_header (int          fd,
+                  goffset      size,
+                  const char  *name,
                   GError     **error)
 {
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GFileInputStream) in = g_file_read (file, NULL, NULL);
-  g_autoptr(GFileInfo) info = NULL;
   guint8 head[50];
-  gsize got = 0;
+  gssize got = pread (fd, head, sizeof head, 0);
   guint32 data_offset, info_size;
   const char *problem = NULL;
 
   /* An unreadable file is left for GdkPixbuf to report. */
-  if (in == NULL
-      || !g_input_stream_read_all (G_INPUT_STREAM (in), head, sizeof head, &got, NULL, NULL)
-      || got < 18 || head[0] != 'B' || head[1] != 'M')
+  if (got < 18 || head[0] != 'B' || head[1] != 'M')
     return TRUE;
-  info = g_file_input_stream_query_info (in, G_FILE_ATTRIBUTE_STANDARD_SIZE, NULL, NULL);
   data_offset = read_le32 (head + 10);
   info_size = read_le32 (head + 14);
   if (info_size > 124)
     problem = "an info header larger than any BMP version's";
-  else if (info != NULL && data_offset > (guint64) g_file_info_get_size (info))
+  else if (data_offset > (guint64) size)
     problem = "pixel data past the end of the file";
   else if (info_size >= 40 && got >= 50 && read_le32 (head + 46) > 256)
     problem = "a palette of more than 256 colours";
-  else if (info != NULL && info_size >= 40 && got >= 34 && bmp_pixel_bytes (head) > 0
-           && data_offset + bmp_pixel_bytes (head) > (guint64) g_file_info_get_size (info))
+  else if (info_size >= 40 && got >= 34 && bmp_pixel_bytes (head) > 0
+           && data_offset + bmp_pixel_bytes (head) > (guint64) size)
     problem = "more pixel data than the file holds: it is truncated";
   if (problem == NULL)
     return TRUE;
   g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
-               "%s: not a valid BMP image: its header declares %s", path, problem);
+               "%s: not a valid BMP image: its header declares %s", name, problem);
   return FALSE;
 }
 
@@ -562,22 +558,16 @@ feed_loader (GdkPixbufLoader *loader,
   return ok;
 }
 
-/* Decodes @path into a pixbuf with one pass over the file. */
-static GdkPixbuf *
-decode_file (const char                      *path,
-             const ClipscopePreprocessParams *params,
-             GError                         **error)
+int
+clipscope_image_open (const char  *path,
+                      GError     **error)
 {
-  g_autoptr(GdkPixbufLoader) loader = NULL;
-  g_autoptr(GError) local_error = NULL;
   g_autofree char *name = g_filename_display_name (path);
-  Decode d = { path, params, 0, { 0 }, 0, FALSE, -1, -1, NULL, 0 };
-  goffset pnm_offset = 0;
   struct stat st;
-  GdkPixbuf *pixbuf;
-  gssize got;
   int fd;
 
+  if (!check_regular_file (path, error))
+    return -1;
   /* Not blocking: should the file have become a FIFO since it was
    * checked, opening it must not wait for a writer. */
   fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
@@ -588,16 +578,36 @@ decode_file (const char                      *path,
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO, "%s: %s", name, g_strerror (saved));
       if (fd >= 0)
         close (fd);
-      return NULL;
+      return -1;
     }
   if (!S_ISREG (st.st_mode))
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO, "%s: %s, not an image file", name,
                    file_kind (st.st_mode));
       close (fd);
-      return NULL;
+      return -1;
     }
-  d.size = st.st_size;
+  return fd;
+}
+
+/* Decodes the open file @fd (named @path in messages) into a pixbuf with
+ * one pass over it. */
+static GdkPixbuf *
+decode_fd (int                              fd,
+           const char                      *path,
+           goffset                          size,
+           const ClipscopePreprocessParams *params,
+           GError                         **error)
+{
+  g_autoptr(GdkPixbufLoader) loader = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *name = g_filename_display_name (path);
+  Decode d = { path, params, 0, { 0 }, 0, FALSE, -1, -1, NULL, 0 };
+  goffset pnm_offset = 0;
+  GdkPixbuf *pixbuf;
+  gssize got;
+
+  d.size = size;
   got = pread (fd, d.head, sizeof d.head, 0);
   d.head_len = got > 0 ? (gsize) got : 0;
   if (d.head_len >= 3 && memcmp (d.head, "\xff\xd8\xff", 3) == 0)
@@ -606,14 +616,12 @@ decode_file (const char                      *path,
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
                    "%s: the PNM data ends before its last row: the file is truncated", name);
-      close (fd);
       return NULL;
     }
   if (d.head_len >= 8 && memcmp (d.head, "\x89PNG\r\n\x1a\n", 8) == 0 && !png_is_complete (fd, &d))
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
                    "%s: the PNG data ends before its IEND chunk: the file is truncated", name);
-      close (fd);
       return NULL;
     }
 
@@ -621,14 +629,12 @@ decode_file (const char                      *path,
   g_signal_connect (loader, "size-prepared", G_CALLBACK (size_prepared), &d);
   if (!feed_loader (loader, fd, &d, &local_error))
     {
-      close (fd);
       if (local_error != NULL && local_error->domain == CLIPSCOPE_ERROR)
         g_propagate_error (error, g_steal_pointer (&local_error));
       else
         set_load_error (error, path, local_error);
       return NULL;
     }
-  close (fd);
   if (d.jpeg_scan >= 0 && d.jpeg_end < 0)
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
@@ -654,22 +660,30 @@ decode_file (const char                      *path,
 }
 
 ClipscopeRgbImage *
-clipscope_image_load (const char                      *path,
-                      const ClipscopePreprocessParams *params,
-                      GError                         **error)
+clipscope_image_load_fd (int                              fd,
+                         const char                      *path,
+                         const ClipscopePreprocessParams *params,
+                         GError                         **error)
 {
+  g_autofree char *name = g_filename_display_name (path);
   g_autoptr(GdkPixbuf) decoded = NULL;
   g_autoptr(GdkPixbuf) oriented = NULL;
+  struct stat st;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (params != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO, "%s: not a regular file", name);
+      return NULL;
+    }
   /* The declared size is checked before decoding, so that a small file
    * claiming to be huge cannot make the decoder allocate without bound. */
-  if (!check_regular_file (path, error) || !check_bmp_header (path, error))
+  if (!check_bmp_header (fd, st.st_size, name, error))
     return NULL;
-  decoded = decode_file (path, params, error);
+  decoded = decode_fd (fd, path, st.st_size, params, error);
   if (decoded == NULL)
     return NULL;
 
@@ -681,12 +695,30 @@ clipscope_image_load (const char                      *path,
       return NULL;
     }
 
-  /* The file may have been replaced since its header was read. */
+  /* Checked again on what was decoded, whatever the header said. */
   if (!check_pixel_count (path, gdk_pixbuf_get_width (oriented),
                           gdk_pixbuf_get_height (oriented), params->max_pixels, error))
     return NULL;
 
   return rgb_from_pixbuf (path, oriented, params, error);
+}
+
+ClipscopeRgbImage *
+clipscope_image_load (const char                      *path,
+                      const ClipscopePreprocessParams *params,
+                      GError                         **error)
+{
+  ClipscopeRgbImage *image;
+  int fd;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  fd = clipscope_image_open (path, error);
+  if (fd < 0)
+    return NULL;
+  image = clipscope_image_load_fd (fd, path, params, error);
+  close (fd);
+  return image;
 }
 
 /* ------------------------------------------------------------ resampling */

@@ -38,6 +38,18 @@ ClipscopeRgbImage *clipscope_image_load (const char                      *path,
                                          const ClipscopePreprocessParams *params,
                                          GError                         **error);
 
+/* Opens @path for clipscope_image_load_fd(): a regular file (links
+ * followed), never blocking; -1 with @error set otherwise. */
+int clipscope_image_open (const char  *path,
+                          GError     **error);
+
+/* clipscope_image_load() on a file already open; @path names it in
+ * messages. Reads from the file's current offset. */
+ClipscopeRgbImage *clipscope_image_load_fd (int                              fd,
+                                            const char                      *path,
+                                            const ClipscopePreprocessParams *params,
+                                            GError                         **error);
+
 /* Resizes @image to @out_width × @out_height exactly as PIL's
  * Image.resize(…, Image.BICUBIC) does (antialiased, a = −0.5, 8-bit
  * fixed-point two-pass). */
