@@ -124,12 +124,16 @@ typedef struct {
 /**
  * ClipscopeModelOptions:
  * @max_image_pixels: images with more pixels are refused before decoding
+ * @ignore_exif_orientation: leave images as stored rather than turned as
+ *   their EXIF orientation says (JPEG, PNG); OpenAI's CLIP
+ *   preprocessing does not turn them, Hugging Face's image loading does
  *
  * Options for clipscope_model_load(); get them from
  * clipscope_model_options_default() and change what you need.
  */
 typedef struct {
-  int64_t max_image_pixels;
+  int64_t  max_image_pixels;
+  gboolean ignore_exif_orientation;
 } ClipscopeModelOptions;
 
 CLIPSCOPE_API ClipscopeModelOptions clipscope_model_options_default (void);
@@ -288,6 +292,31 @@ CLIPSCOPE_API gboolean clipscope_context_encode_image_files (ClipscopeContext   
                                                              GError               **error);
 
 /**
+ * clipscope_context_encode_image_files_each:
+ * @paths: (array length=n): image files
+ * @embeddings: (out caller-allocates): [n, embed_dim], L2-normalised; a
+ *   row of zeros for each file that failed
+ * @errors: (out caller-allocates) (array length=n): for each file, %NULL
+ *   when it was encoded, else why it failed (the caller frees each)
+ *
+ * Like clipscope_context_encode_image_files(), but a file that cannot be
+ * read or decoded costs only its own result: the others are encoded all
+ * the same.
+ *
+ * Returns: %FALSE with @error set only when the encoder itself fails or
+ *   the call is cancelled
+ */
+CLIPSCOPE_API gboolean clipscope_context_encode_image_files_each (ClipscopeContext      *ctx,
+                                                                  const char * const    *paths,
+                                                                  int                    n,
+                                                                  float                 *embeddings,
+                                                                  GError               **errors,
+                                                                  ClipscopeProgressFunc  progress,
+                                                                  gpointer               user_data,
+                                                                  GCancellable          *cancellable,
+                                                                  GError               **error);
+
+/**
  * clipscope_context_encode_tokens:
  * @tokens: [n, context_length] ids, each row start-of-text … end-of-text,
  *   zero-padded
@@ -375,7 +404,8 @@ CLIPSCOPE_API void clipscope_score (const float *images,
  * Reads labels or templates, one a line, as every front end does: each
  * line is trimmed, and blank lines and lines starting with "#" are
  * skipped. Files over 16 MiB or with over 100,000 entries are refused
- * before they are read whole.
+ * before they are read whole. Pipes and other special files (a shell's
+ * <(…), /dev/stdin) are read to their end, up to the same limit.
  *
  * Returns: (transfer full) (nullable): a %NULL-terminated array, or %NULL
  *   with @error set

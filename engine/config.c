@@ -380,6 +380,8 @@ parse_hf_transformer (Reader               *r,
   tf->n_heads = get_dim (r, obj, section, "num_attention_heads", heads, 1);
   tf->n_layers = get_dim (r, obj, section, "num_hidden_layers", layers, 0);
   tf->ln_eps = (float) get_number (r, obj, section, "layer_norm_eps", 1e-5);
+  if (!(tf->ln_eps > 0.f && isfinite (tf->ln_eps)))
+    reader_fail (r, section, "layer_norm_eps", "must be a positive number");
   tf->quick_gelu = parse_hf_act (r, obj, section);
 }
 
