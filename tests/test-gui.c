@@ -186,7 +186,7 @@ loaded_session (GPtrArray *notices)
   if (notices != NULL)
     g_signal_connect (session, "notice", G_CALLBACK (count_notice_cb), notices);
   clipscope_session_load_model (session, model_dir);
-  clipscope_session_add_labels_text (session, "cat, dog\nred car");
+  clipscope_session_add_labels_text (session, "cat\ndog\r\nred car");
   clipscope_session_add_labels_text (session, "tree");
   for (const char **t = templates; *t != NULL; t++)
     clipscope_session_add_template (session, *t, TRUE);
@@ -549,7 +549,7 @@ test_window_drop_and_actions (void)
   gtk_window_set_default_size (GTK_WINDOW (window), 1200, 800);
   gtk_window_present (GTK_WINDOW (window));
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat, dog, red car\ntree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
   gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
   save_shot (window, "test-empty.png");
 
@@ -774,7 +774,7 @@ test_window_examples (void)
   gtk_window_set_default_size (GTK_WINDOW (window), 1300, 850);
   gtk_window_present (GTK_WINDOW (window));
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat, dog, red car, tree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
   gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
   for (int i = 0; i < N_IMAGES; i++)
     g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
@@ -938,6 +938,81 @@ test_window_examples (void)
 
   gtk_window_destroy (GTK_WINDOW (window));
   g_assert_finalize_object (window);
+}
+
+/* ------------------------------------------------------------ lists */
+
+static GtkWidget *
+find_entry (GtkWidget  *widget,
+            const char *placeholder)
+{
+  if (GTK_IS_ENTRY (widget)
+      && g_strcmp0 (gtk_entry_get_placeholder_text (GTK_ENTRY (widget)), placeholder) == 0)
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_entry (child, placeholder);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static GStrv
+session_labels (ClipscopeSession *session)
+{
+  GListModel *list = G_LIST_MODEL (clipscope_session_get_labels (session));
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (list); i++)
+    g_strv_builder_add (builder, gtk_string_list_get_string (GTK_STRING_LIST (list), i));
+  return g_strv_builder_end (builder);
+}
+
+/* A label is one string: typed, pasted, saved and restored, its commas
+ * stay in it. Only a pasted list is split, and only at new lines. */
+static void
+test_window_label_commas (void)
+{
+  static const char *want[] = { "a red, shiny apple", "pear", "kiwi, sliced", "fig", NULL };
+  g_autoptr(GSettings) settings = clipscope_settings_new ();
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  GtkWidget *entry = find_entry (GTK_WIDGET (window), "Add a label, or paste a list");
+  g_auto(GStrv) shown = NULL;
+  g_auto(GStrv) saved = NULL;
+  g_auto(GStrv) restored = NULL;
+  ClipscopeWindow *second;
+
+  g_assert_nonnull (entry);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_editable_set_text (GTK_EDITABLE (entry), "a red, shiny apple");
+  g_signal_emit_by_name (entry, "activate");
+  gtk_editable_set_text (GTK_EDITABLE (entry), "pear\nkiwi, sliced\n");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (entry)), ==, "");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "fig");
+  shown = session_labels (session);
+  g_assert_true (g_strv_equal ((const char * const *) shown, want));
+  saved = g_settings_get_strv (settings, "labels");
+  g_assert_true (g_strv_equal ((const char * const *) saved, want));
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+
+  second = g_object_ref_sink (clipscope_window_new (NULL));
+  restored = session_labels (clipscope_window_get_session (second));
+  g_assert_true (g_strv_equal ((const char * const *) restored, want));
+
+  /* --label "x, y" is one label too, and is not saved. */
+  clipscope_window_set_labels (second, (const char *[]) { "black, white", NULL });
+  g_strfreev (restored);
+  restored = session_labels (clipscope_window_get_session (second));
+  g_assert_cmpuint (g_strv_length (restored), ==, 1);
+  g_assert_cmpstr (restored[0], ==, "black, white");
+  gtk_window_destroy (GTK_WINDOW (second));
+  g_assert_finalize_object (second);
+  g_settings_reset (settings, "labels");
 }
 
 /* The dry run names a destination per image without writing anything;
@@ -2016,7 +2091,7 @@ test_window_explain (void)
   g_assert_nonnull (panel);
   g_assert_nonnull (overlay);
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat, dog, red car\ntree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-templates", NULL);
   for (const char **t = templates; *t != NULL; t++)
     gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", *t);
@@ -2215,7 +2290,7 @@ test_window_contributions (void)
                                                          CLIPSCOPE_TYPE_TEMPLATE_CONTRIBUTIONS, NULL));
   g_assert_nonnull (panel);
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat, dog, red car\ntree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-templates", NULL);
   for (const char **t = prompts; *t != NULL; t++)
     gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", *t);
@@ -2338,6 +2413,7 @@ main (int   argc,
   g_test_add_func ("/gui/session/debounce", test_session_debounce);
   g_test_add_func ("/gui/session/bad-model", test_session_bad_model);
   g_test_add_func ("/gui/window/drop-and-actions", test_window_drop_and_actions);
+  g_test_add_func ("/gui/window/label-commas", test_window_label_commas);
   g_test_add_func ("/gui/window/responsive", test_window_responsive);
   g_test_add_func ("/gui/window/explain", test_window_explain);
   g_test_add_func ("/gui/window/contributions", test_window_contributions);

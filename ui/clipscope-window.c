@@ -116,7 +116,7 @@ restore_lists (ClipscopeWindow *self)
   gboolean enabled;
 
   for (char **l = labels; *l != NULL; l++)
-    clipscope_session_add_labels_text (self->session, *l);
+    clipscope_session_add_label (self->session, *l);
   g_variant_iter_init (&iter, templates);
   while (g_variant_iter_next (&iter, "(&sb)", &text, &enabled))
     clipscope_session_add_template (self->session, text, enabled);
@@ -141,7 +141,7 @@ clipscope_window_set_labels (ClipscopeWindow    *self,
   self->save_lists = FALSE;
   gtk_string_list_splice (list, 0, g_list_model_get_n_items (G_LIST_MODEL (list)), NULL);
   for (const char * const *l = labels; *l != NULL; l++)
-    clipscope_session_add_labels_text (self->session, *l);
+    clipscope_session_add_label (self->session, *l);
 }
 
 void
@@ -628,19 +628,24 @@ notice_cb (ClipscopeWindow *self,
 static void
 label_entry_activate_cb (ClipscopeWindow *self)
 {
-  clipscope_session_add_labels_text (self->session,
-                                     gtk_editable_get_text (GTK_EDITABLE (self->label_entry)));
+  clipscope_session_add_label (self->session, gtk_editable_get_text (GTK_EDITABLE (self->label_entry)));
   gtk_editable_set_text (GTK_EDITABLE (self->label_entry), "");
 }
 
-/* A pasted list ("cat, dog" or one label a line) is split at once. */
+/* A pasted list, one label a line, is split at once; commas stay in the
+ * label ("a red, shiny apple"). */
 static void
 label_entry_changed_cb (ClipscopeWindow *self)
 {
   const char *text = gtk_editable_get_text (GTK_EDITABLE (self->label_entry));
 
-  if (strpbrk (text, ",\n\r") != NULL)
-    label_entry_activate_cb (self);
+  if (strpbrk (text, "\n\r") != NULL)
+    {
+      g_autofree char *list = g_strdup (text);
+
+      gtk_editable_set_text (GTK_EDITABLE (self->label_entry), "");
+      clipscope_session_add_labels_text (self->session, list);
+    }
 }
 
 static void
@@ -692,7 +697,7 @@ label_preset_action (GtkWidget  *widget,
   g_auto(GStrv) labels = load_resource_list (name);
 
   for (char **l = labels; *l != NULL; l++)
-    clipscope_session_add_labels_text (self->session, *l);
+    clipscope_session_add_label (self->session, *l);
 }
 
 static void
@@ -737,7 +742,7 @@ labels_file_loaded_cb (GObject      *object,
     }
   labels = parse_list (contents);
   for (char **l = labels; *l != NULL; l++)
-    clipscope_session_add_labels_text (self->session, *l);
+    clipscope_session_add_label (self->session, *l);
 }
 
 static void
