@@ -940,6 +940,158 @@ test_window_examples (void)
   g_assert_finalize_object (window);
 }
 
+/* ------------------------------------------------------------ heatmap keyboard */
+
+static void
+read_text_cb (GObject      *clipboard,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  char **text = user_data;
+
+  *text = gdk_clipboard_read_text_finish (GDK_CLIPBOARD (clipboard), result, NULL);
+  if (*text == NULL)
+    *text = g_strdup ("");
+}
+
+static char *
+clipboard_text (GtkWidget *widget)
+{
+  char *text = NULL;
+
+  gdk_clipboard_read_text_async (gtk_widget_get_clipboard (widget), NULL, read_text_cb, &text);
+  for (int i = 0; i < 200 && text == NULL; i++)
+    wait_ms (10);
+  g_assert_nonnull (text);
+  return text;
+}
+
+/* The colour of the window at @widget's point (@x, @y), as drawn now. */
+static guint32
+pixel_at (ClipscopeWindow *window,
+          GtkWidget       *widget,
+          double           x,
+          double           y)
+{
+  g_autofree char *path = g_build_filename (workdir, "pixel.png", NULL);
+  g_autoptr(GdkPixbuf) shot = NULL;
+  g_autoptr(GError) error = NULL;
+  graphene_point_t p;
+  guchar *pixel;
+
+  for (int i = 0; i < 40 && !clipscope_window_save_screenshot (window, path, NULL); i++)
+    wait_ms (50);
+  shot = gdk_pixbuf_new_from_file (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (gtk_widget_compute_point (widget, GTK_WIDGET (window), &GRAPHENE_POINT_INIT (x, y), &p));
+  g_assert_cmpint ((int) p.x, <, gdk_pixbuf_get_width (shot));
+  g_assert_cmpint ((int) p.y, <, gdk_pixbuf_get_height (shot));
+  pixel = gdk_pixbuf_get_pixels (shot) + (int) p.y * gdk_pixbuf_get_rowstride (shot)
+          + (int) p.x * gdk_pixbuf_get_n_channels (shot);
+  return pixel[0] << 16 | pixel[1] << 8 | pixel[2];
+}
+
+/* The grid's cursor selects its image; the focused cell and the matrix
+ * copy as numbers; the legend and headers stay put while it scrolls. */
+static void
+test_window_heatmap_cells (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  GtkWidget *widget = clipscope_window_get_heatmap (window);
+  ClipscopeHeatmapView *heatmap = CLIPSCOPE_HEATMAP_VIEW (widget);
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autofree char *cell = NULL;
+  g_autofree char *want = NULL;
+  g_autofree char *matrix = NULL;
+  g_auto(GStrv) lines = NULL;
+  GtkScrolledWindow *scrolled;
+  GtkAdjustment *vadjustment, *hadjustment;
+  const float *sim;
+  guint n_images, n_labels;
+  guint32 legend;
+  int row, column;
+  double x, y;
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 1300, 520);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s",
+                              "cat\ndog\nred car\ntree\nboat\nhouse\nbird\nfish\nlamp\nchair\ncup\n"
+                              "a key on a long chain, long enough to fill its header");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  for (int i = 0; i < N_IMAGES; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, NULL));
+  g_assert_cmpuint (n_labels, ==, 12);
+
+  save_shot (window, "test-heatmap-top.png");
+
+  /* The cursor moves the selection, and clamps at the edges. */
+  g_assert_true (clipscope_heatmap_view_set_cursor (heatmap, 2, 3));
+  g_assert_cmpint (clipscope_heatmap_view_get_selected (heatmap), ==, 2);
+  g_assert_true (clipscope_heatmap_view_set_cursor (heatmap, 99, -4));
+  g_assert_true (clipscope_heatmap_view_get_cursor (heatmap, &row, &column));
+  g_assert_cmpint (row, ==, N_IMAGES - 1);
+  g_assert_cmpint (column, ==, 0);
+  g_assert_true (clipscope_heatmap_view_set_cursor (heatmap, 1, 2));
+  g_assert_true (gtk_widget_has_focus (gtk_root_get_focus (GTK_ROOT (window))));
+  g_assert_true (gtk_widget_is_ancestor (gtk_root_get_focus (GTK_ROOT (window)), widget));
+
+  /* Copy: the focused cell's value, then the whole matrix as TSV. */
+  cell = clipscope_heatmap_view_dup_cell_text (heatmap);
+  want = g_strdup_printf ("%.4f", sim[1 * n_labels + 2]);
+  g_assert_cmpstr (cell, ==, want);
+  gtk_widget_activate_action (widget, "heatmap.copy-cell", NULL);
+  g_free (cell);
+  cell = clipboard_text (widget);
+  g_assert_cmpstr (cell, ==, want);
+  gtk_widget_activate_action (widget, "heatmap.copy-matrix", NULL);
+  matrix = clipboard_text (widget);
+  lines = g_strsplit (matrix, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, N_IMAGES + 2);
+  g_assert_true (g_str_has_prefix (lines[0], "image (cosine)\tcat\tdog\tred car\ttree\t"));
+  g_assert_cmpstr (lines[N_IMAGES + 1], ==, "");
+  {
+    g_auto(GStrv) fields = g_strsplit (lines[2], "\t", -1);
+
+    g_assert_cmpuint (g_strv_length (fields), ==, 13);
+    g_assert_cmpstr (fields[0], ==, "image-1.png");
+    g_assert_cmpstr (fields[3], ==, want);
+  }
+
+  /* Scrolled to the far corner, the legend is drawn where it was. */
+  scrolled = GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor (widget, GTK_TYPE_SCROLLED_WINDOW));
+  vadjustment = gtk_scrolled_window_get_vadjustment (scrolled);
+  hadjustment = gtk_scrolled_window_get_hadjustment (scrolled);
+  gtk_adjustment_set_value (vadjustment, 0);
+  gtk_adjustment_set_value (hadjustment, 0);
+  g_assert_cmpfloat (gtk_adjustment_get_upper (hadjustment), >, gtk_adjustment_get_page_size (hadjustment));
+  g_assert_cmpfloat (gtk_adjustment_get_upper (vadjustment), >, gtk_adjustment_get_page_size (vadjustment));
+  /* 12 (PAD) + 188 (ROW_HEADER) + 110: the middle of the gradient. */
+  legend = pixel_at (window, widget, 12 + 188 + 110, 12 + 10);
+  gtk_adjustment_set_value (vadjustment, gtk_adjustment_get_upper (vadjustment));
+  gtk_adjustment_set_value (hadjustment, gtk_adjustment_get_upper (hadjustment));
+  x = gtk_adjustment_get_value (hadjustment);
+  y = gtk_adjustment_get_value (vadjustment);
+  g_assert_cmpfloat (y, >, 0);
+  g_assert_cmpfloat (x, >, 0);
+  wait_ms (100);
+  save_shot (window, "test-heatmap-scrolled.png");
+  g_assert_cmphex (pixel_at (window, widget, x + 12 + 188 + 110, y + 12 + 10), ==, legend);
+  /* A click in the frozen headers' band picks no cell. */
+  g_assert_false (clipscope_heatmap_view_cell_at (heatmap, x + 400, y + 20, &row, &column));
+  g_assert_true (clipscope_heatmap_view_cell_at (heatmap, x + 20, y + gtk_adjustment_get_page_size (vadjustment) - 20,
+                                                 &row, &column));
+  g_assert_cmpint (row, ==, N_IMAGES - 1);
+  g_assert_cmpint (column, ==, -1);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+}
+
 /* ------------------------------------------------------------ lists */
 
 static GtkWidget *
@@ -2414,6 +2566,7 @@ main (int   argc,
   g_test_add_func ("/gui/session/bad-model", test_session_bad_model);
   g_test_add_func ("/gui/window/drop-and-actions", test_window_drop_and_actions);
   g_test_add_func ("/gui/window/label-commas", test_window_label_commas);
+  g_test_add_func ("/gui/window/heatmap-cells", test_window_heatmap_cells);
   g_test_add_func ("/gui/window/responsive", test_window_responsive);
   g_test_add_func ("/gui/window/explain", test_window_explain);
   g_test_add_func ("/gui/window/contributions", test_window_contributions);

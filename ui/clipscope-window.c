@@ -578,6 +578,34 @@ heatmap_pressed_cb (GtkGestureClick *gesture,
     clipscope_template_contributions_select_label (self->template_contributions, scored[column]);
 }
 
+/* Enter on a cell (or a double click) explains it: the preview is
+ * coloured by where in the image that label is. */
+static void
+heatmap_cell_activated_cb (ClipscopeWindow *self,
+                           int              row,
+                           int              column)
+{
+  const char * const *scored = clipscope_session_get_scored_labels (self->session);
+
+  if (scored == NULL || column < 0 || (guint) column >= g_strv_length ((char **) scored))
+    return;
+  clipscope_heatmap_view_set_selected (self->heatmap, row);
+  clipscope_explain_panel_select_label (self->explain_panel, scored[column]);
+  clipscope_template_contributions_select_label (self->template_contributions, scored[column]);
+}
+
+static void
+copy_matrix_action (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+  g_autofree char *text = clipscope_heatmap_view_dup_matrix_text (self->heatmap);
+
+  if (text != NULL)
+    gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), text);
+}
+
 static void
 grid_selection_changed_cb (ClipscopeWindow *self)
 {
@@ -1197,6 +1225,7 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.export", NULL, export_action);
   gtk_widget_class_install_action (widget_class, "win.export-to", "s", export_to_action);
   gtk_widget_class_install_action (widget_class, "win.sort", NULL, sort_action);
+  gtk_widget_class_install_action (widget_class, "win.copy-matrix", NULL, copy_matrix_action);
   gtk_widget_class_install_action (widget_class, "win.compare", NULL, compare_action);
   gtk_widget_class_install_action (widget_class, "win.compare-with", "s", compare_action);
 
@@ -1242,6 +1271,7 @@ bind_session (ClipscopeWindow *self)
   g_signal_connect_swapped (self->session, "model-failed", G_CALLBACK (model_failed_cb), self);
   g_signal_connect_swapped (self->session, "notice", G_CALLBACK (notice_cb), self);
   g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (heatmap_selected_cb), self);
+  g_signal_connect_swapped (self->heatmap, "cell-activated", G_CALLBACK (heatmap_cell_activated_cb), self);
   g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (update_hint), self);
   g_signal_connect_swapped (self->session, "notify::busy", G_CALLBACK (update_hint), self);
   g_signal_connect_swapped (clipscope_session_get_images (self->session), "items-changed",
