@@ -175,7 +175,26 @@ def main():
         wait_for("the explanation of “dog”", lambda: find(
             root, lambda o: o.getRole() == pyatspi.ROLE_IMAGE and o.name == "Where the model sees “dog”"), 30)
         print("ok 3 - Enter shows where in the image the focused cell's label is")
-        print("1..3")
+
+        # The probability bars of the image the cursor is on (the second),
+        # most likely first, as a grid of its own.
+        expected = want["images"][1]["probabilities"]
+        order = sorted(range(len(LABELS)), key=lambda j: (-expected[j], j))
+        bars = find(root, lambda o: o.getRole() == pyatspi.ROLE_TABLE and o.name == "Probability of each label")
+        assert bars is not None
+
+        def bars_match():
+            rows = grid_rows(bars)
+            if [children(r)[0].name for r in rows] != [LABELS[j] for j in order]:
+                return False
+            for r, j in zip(rows, order):
+                m = re.fullmatch(re.escape(LABELS[j]) + r": (\d+\.\d) %", children(r)[1].name)
+                if m is None or abs(float(m.group(1)) - 100 * expected[j]) > 0.06:
+                    return False
+            return True
+        wait_for("the bars of the second image", bars_match, 20)
+        print("ok 4 - the probability bars read as a grid of labels and percentages")
+        print("1..4")
     finally:
         app.terminate()
         app.wait(timeout=30)
