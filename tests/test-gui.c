@@ -1167,6 +1167,106 @@ test_window_label_commas (void)
   g_settings_reset (settings, "labels");
 }
 
+/* Each destructive action can be undone, most recent first. */
+static void
+test_window_undo (void)
+{
+  static const char *three[] = { "cat", "dog", "red car", NULL };
+  static const char *two[] = { "cat", "red car", NULL };
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  GListModel *images = clipscope_session_get_images (session);
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  g_auto(GStrv) labels_now = NULL;
+  g_autoptr(GSettings) settings = clipscope_settings_new ();
+
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  for (int i = 0; i < N_IMAGES; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+
+  /* A label's remove button, then Clear; undone in turn. */
+  {
+    int dog[] = { 1 };
+
+    drop_examples (window, "dog", dog, 1);
+  }
+  g_signal_emit_by_name (find_label_row (GTK_WIDGET (window), "dog"), "remove");
+  labels_now = session_labels (session);
+  g_assert_true (g_strv_equal ((const char * const *) labels_now, two));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  g_strfreev (labels_now);
+  labels_now = session_labels (session);
+  g_assert_cmpuint (g_strv_length (labels_now), ==, 0);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  g_strfreev (labels_now);
+  labels_now = session_labels (session);
+  g_assert_true (g_strv_equal ((const char * const *) labels_now, two));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  g_strfreev (labels_now);
+  labels_now = session_labels (session);
+  g_assert_true (g_strv_equal ((const char * const *) labels_now, three));
+  wait_idle (session);
+  {
+    g_auto(GStrv) examples = clipscope_session_dup_examples (session, "dog");
+
+    g_assert_cmpuint (g_strv_length (examples), ==, 1);
+    g_assert_cmpstr (examples[0], ==, image_paths[1]);
+  }
+
+  /* A preset that replaces the templates gives the old ones back. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-templates", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", "a drawing of the {}");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", "itap of a {}.");
+  {
+    g_autoptr(ClipscopeTemplate) t = g_list_model_get_item (clipscope_session_get_templates (session), 1);
+
+    clipscope_template_set_enabled (t, FALSE);
+  }
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "imagenet");
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_templates (session)), ==, 80);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_templates (session)), ==, 2);
+  {
+    g_autoptr(ClipscopeTemplate) a = g_list_model_get_item (clipscope_session_get_templates (session), 0);
+    g_autoptr(ClipscopeTemplate) b = g_list_model_get_item (clipscope_session_get_templates (session), 1);
+
+    g_assert_cmpstr (clipscope_template_get_text (a), ==, "a drawing of the {}");
+    g_assert_true (clipscope_template_get_enabled (a));
+    g_assert_cmpstr (clipscope_template_get_text (b), ==, "itap of a {}.");
+    g_assert_false (clipscope_template_get_enabled (b));
+  }
+
+  /* Delete on a selected image; Undo brings its file back. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.select-image", "i", 2);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.remove-selected", NULL);
+  wait_idle (session);
+  g_assert_cmpuint (g_list_model_get_n_items (images), ==, N_IMAGES - 1);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  wait_idle (session);
+  g_assert_cmpuint (g_list_model_get_n_items (images), ==, N_IMAGES);
+  {
+    g_autoptr(ClipscopeImage) back = g_list_model_get_item (images, N_IMAGES - 1);
+
+    g_assert_cmpstr (clipscope_image_get_path (back), ==, image_paths[2]);
+  }
+
+  /* Undoing past the oldest record does nothing more. */
+  for (int i = 0; i < 30; i++)
+    gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  g_assert_cmpuint (g_list_model_get_n_items (images), ==, N_IMAGES);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+  g_settings_reset (settings, "labels");
+  g_settings_reset (settings, "templates");
+  g_settings_reset (settings, "label-examples");
+}
+
 /* The dry run names a destination per image without writing anything;
  * the real run copies into one folder per top label. */
 static void
@@ -2566,6 +2666,7 @@ main (int   argc,
   g_test_add_func ("/gui/session/bad-model", test_session_bad_model);
   g_test_add_func ("/gui/window/drop-and-actions", test_window_drop_and_actions);
   g_test_add_func ("/gui/window/label-commas", test_window_label_commas);
+  g_test_add_func ("/gui/window/undo", test_window_undo);
   g_test_add_func ("/gui/window/heatmap-cells", test_window_heatmap_cells);
   g_test_add_func ("/gui/window/responsive", test_window_responsive);
   g_test_add_func ("/gui/window/explain", test_window_explain);

@@ -365,6 +365,19 @@ remove_selected_action (GtkWidget  *widget,
 {
   ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
   g_autoptr(GtkBitset) selected = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->image_selection));
+  g_autoptr(GArray) positions = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autofree char *message = NULL;
+  GtkBitsetIter iter;
+  guint position;
+
+  if (gtk_bitset_is_empty (selected))
+    return;
+  for (gboolean more = gtk_bitset_iter_init_first (&iter, selected, &position); more;
+       more = gtk_bitset_iter_next (&iter, &position))
+    g_array_append_val (positions, position);
+  message = g_strdup_printf (g_dngettext (NULL, "%u image removed", "%u images removed", positions->len),
+                             positions->len);
+  _clipscope_window_save_undo_images (self, (guint *) positions->data, positions->len, message);
 
   /* Highest first, so earlier removals do not shift later positions. */
   while (!gtk_bitset_is_empty (selected))
@@ -400,8 +413,12 @@ remove_image_clicked_cb (GtkButton       *button,
 {
   GtkListItem *item = g_object_get_data (G_OBJECT (button), "clipscope-list-item");
 
-  if (item != NULL && gtk_list_item_get_position (item) != GTK_INVALID_LIST_POSITION)
-    clipscope_session_remove_image (self->session, gtk_list_item_get_position (item));
+  guint position;
+
+  if (item == NULL || (position = gtk_list_item_get_position (item)) == GTK_INVALID_LIST_POSITION)
+    return;
+  _clipscope_window_save_undo_images (self, &position, 1, "Image removed");
+  clipscope_session_remove_image (self->session, position);
 }
 
 /* The grid recycles its cells, so only the visible thumbnails exist as
@@ -692,9 +709,12 @@ label_remove_cb (ClipscopeTextRow *row,
                  ClipscopeWindow  *self)
 {
   int index = gtk_list_box_row_get_index (GTK_LIST_BOX_ROW (row));
+  g_autofree char *message = g_strdup_printf ("Label “%s” removed", clipscope_text_row_get_text (row));
 
-  if (index >= 0)
-    gtk_string_list_remove (clipscope_session_get_labels (self->session), index);
+  if (index < 0)
+    return;
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_LABELS, message);
+  gtk_string_list_remove (clipscope_session_get_labels (self->session), index);
 }
 
 static GtkWidget *
@@ -742,8 +762,12 @@ clear_labels_action (GtkWidget  *widget,
                      const char *action_name,
                      GVariant   *parameter)
 {
-  GtkStringList *labels = clipscope_session_get_labels (CLIPSCOPE_WINDOW (widget)->session);
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+  GtkStringList *labels = clipscope_session_get_labels (self->session);
 
+  if (g_list_model_get_n_items (G_LIST_MODEL (labels)) == 0)
+    return;
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_LABELS, "Labels cleared");
   gtk_string_list_splice (labels, 0, g_list_model_get_n_items (G_LIST_MODEL (labels)), NULL);
 }
 
@@ -832,8 +856,10 @@ template_remove_cb (ClipscopeTextRow *row,
 {
   int index = gtk_list_box_row_get_index (GTK_LIST_BOX_ROW (row));
 
-  if (index >= 0)
-    clipscope_session_remove_template (self->session, index);
+  if (index < 0)
+    return;
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_TEMPLATES, "Template removed");
+  clipscope_session_remove_template (self->session, index);
 }
 
 static GtkWidget *
@@ -881,6 +907,7 @@ template_preset_action (GtkWidget  *widget,
     templates = load_resource_list ("templates/imagenet.txt");
   else
     templates = g_strdupv ((char *[]) { (char *) "a photo of a {}.", NULL });
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_TEMPLATES, "Templates replaced");
   clipscope_session_clear_templates (self->session);
   for (char **t = templates; *t != NULL; t++)
     clipscope_session_add_template (self->session, *t, TRUE);
@@ -912,7 +939,12 @@ clear_templates_action (GtkWidget  *widget,
                         const char *action_name,
                         GVariant   *parameter)
 {
-  clipscope_session_clear_templates (CLIPSCOPE_WINDOW (widget)->session);
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+
+  if (g_list_model_get_n_items (clipscope_session_get_templates (self->session)) == 0)
+    return;
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_TEMPLATES, "Templates cleared");
+  clipscope_session_clear_templates (self->session);
 }
 
 /* ------------------------------------------------------------ export */
@@ -1143,6 +1175,7 @@ clipscope_window_dispose (GObject *object)
   g_clear_object (&self->drop_target);
   g_clear_object (&self->session);
   g_clear_object (&self->settings);
+  _clipscope_window_undo_dispose (self);
   G_OBJECT_CLASS (clipscope_window_parent_class)->dispose (object);
 }
 
@@ -1226,6 +1259,7 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.export-to", "s", export_to_action);
   gtk_widget_class_install_action (widget_class, "win.sort", NULL, sort_action);
   gtk_widget_class_install_action (widget_class, "win.copy-matrix", NULL, copy_matrix_action);
+  _clipscope_window_undo_class_init (widget_class);
   gtk_widget_class_install_action (widget_class, "win.compare", NULL, compare_action);
   gtk_widget_class_install_action (widget_class, "win.compare-with", "s", compare_action);
 
@@ -1319,6 +1353,7 @@ clipscope_window_init (ClipscopeWindow *self)
     gtk_widget_insert_action_group (GTK_WIDGET (self), "view", G_ACTION_GROUP (view));
   }
 
+  _clipscope_window_undo_init (self);
   _clipscope_window_fewshot_init (self);
   restore_lists (self);
   rebuild_model_menu (self);
