@@ -12,6 +12,7 @@ packages="
   libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers
   libsoup-3.0-dev
   sentencepiece python3-sentencepiece
+  python3-pyatspi at-spi2-core dbus
 "
 
 missing=""
