@@ -4,6 +4,8 @@
  * calls the engine and prints JSON on stdout. Errors go to stderr as one
  * "clipscope: error: …" line; usage errors exit 2, other failures 1.
  */
+#include "clipscope-cli.h"
+
 #include <clipscope.h>
 #include <glib-unix.h>
 #include <json-glib/json-glib.h>
@@ -13,7 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define EXIT_USAGE 2
 /* The command went through, but some of its inputs failed: each has an
  * "error" in the JSON and a line on stderr. */
 #define EXIT_SOME_FAILED 3
@@ -35,13 +36,6 @@ static const GOptionEntry common_entries[] = {
   { NULL }
 };
 
-typedef struct {
-  const char *name;
-  const char *parameters;     /* positional arguments, for --help */
-  const char *summary;
-  int       (*run) (int argc, char **argv);
-} Command;
-
 /* Prints "clipscope: error: MESSAGE" on one line: control characters in
  * it, such as a newline in a file name, are written as C escapes. */
 static void
@@ -57,7 +51,7 @@ print_error_line (const char *message)
   g_printerr ("%s\n", line->str);
 }
 
-static int
+int
 usage_error (const char *sub,
              const char *message)
 {
@@ -66,7 +60,7 @@ usage_error (const char *sub,
   return EXIT_USAGE;
 }
 
-static int
+int
 fail (const GError *error)
 {
   print_error_line (error->message);
@@ -109,7 +103,7 @@ parse_options_full (const Command      *cmd,
   return TRUE;
 }
 
-static gboolean
+gboolean
 parse_options (const Command      *cmd,
                const GOptionEntry *entries,
                int                *argc,
@@ -134,7 +128,7 @@ parse_backend (const char       *name,
 }
 
 /* Checks the common options; a usage error has been printed on FALSE. */
-static gboolean
+gboolean
 check_common (const Command    *cmd,
               ClipscopeBackend *backend)
 {
@@ -185,7 +179,7 @@ resolve_model (const char *arg,
   return NULL;
 }
 
-static ClipscopeModel *
+ClipscopeModel *
 load_model (GError **error)
 {
   g_autofree char *dir = resolve_model (opt_model, error);
@@ -195,7 +189,7 @@ load_model (GError **error)
   return dir ? clipscope_model_load (dir, &options, NULL, error) : NULL;
 }
 
-static ClipscopeContext *
+ClipscopeContext *
 new_context (ClipscopeModel  *model,
              ClipscopeBackend backend,
              int              batch,
@@ -211,7 +205,7 @@ new_context (ClipscopeModel  *model,
 
 /* -------------------------------------------------------------- output */
 
-static void
+void
 print_json (JsonBuilder *builder)
 {
   g_autoptr(JsonGenerator) gen = json_generator_new ();
@@ -241,7 +235,7 @@ add_floats (JsonBuilder *b,
   json_builder_end_array (b);
 }
 
-static void
+void
 add_int (JsonBuilder *b,
          const char  *name,
          gint64       v)
@@ -250,7 +244,7 @@ add_int (JsonBuilder *b,
   json_builder_add_int_value (b, v);
 }
 
-static void
+void
 add_string (JsonBuilder *b,
             const char  *name,
             const char  *v)
@@ -497,9 +491,12 @@ static const Command commands[] = {
     "List, download, remove and find models, or add a local model folder.", cmd_models },
   { "explain", "IMAGE", "Write where in IMAGE the model sees a label, as a NumPy .npy map.", cmd_explain },
   { "sort", "IMAGE…|DIR…", "Copy or link images into one folder per top label.", cmd_sort },
+  { "index", "FOLDER…", "Add the images of folders to the model's search index.", cmd_index },
+  { "search", "QUERY…", "Rank indexed images by similarity to texts or example images.", cmd_search },
+  { "duplicates", "", "Group near-identical indexed images.", cmd_duplicates },
 };
 
-static const Command *
+const Command *
 find_command (const char *name)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)

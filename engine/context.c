@@ -220,6 +220,13 @@ clipscope_context_get_device_name (ClipscopeContext *ctx)
   return ctx->device_name;
 }
 
+ClipscopeModel *
+clipscope_context_get_model (ClipscopeContext *ctx)
+{
+  g_return_val_if_fail (ctx != NULL, NULL);
+  return ctx->model;
+}
+
 /* ------------------------------------------------------------ encoding */
 
 /* The image tower on one batch, normalised. */

@@ -4,6 +4,7 @@
 #include "clipscope-explain-panel.h"
 #include "clipscope-heatmap-view.h"
 #include "clipscope-probability-view.h"
+#include "clipscope-search-view.h"
 #include "clipscope-template-contributions.h"
 #include "clipscope-text-row.h"
 #include "clipscope-window.h"
@@ -49,6 +50,8 @@ struct _ClipscopeWindow {
   GtkScale                 *weight_scale;
   GtkCheckButton           *threshold_check;
   GtkSpinButton            *threshold_spin;
+  AdwViewStack             *view_stack;
+  ClipscopeSearchView      *search_view;
 
   /* Owned References */
   ClipscopeSession         *session;

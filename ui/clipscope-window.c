@@ -1037,6 +1037,23 @@ export_to_action (GtkWidget  *widget,
     clipscope_window_add_toast (self, error->message);
 }
 
+/**
+ * clipscope_window_show_search:
+ * @query: (nullable): words to search the indexed folders for
+ *
+ * Shows the Search view, searching for @query.
+ */
+void
+clipscope_window_show_search (ClipscopeWindow *self,
+                              const char      *query)
+{
+  g_return_if_fail (CLIPSCOPE_IS_WINDOW (self));
+
+  adw_view_stack_set_visible_child_name (self->view_stack, "search");
+  if (query != NULL)
+    clipscope_search_view_set_query (self->search_view, query);
+}
+
 /* ------------------------------------------------------------ screenshot */
 
 /**
@@ -1204,6 +1221,7 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   g_type_ensure (CLIPSCOPE_TYPE_EXPLAIN_OVERLAY);
   g_type_ensure (CLIPSCOPE_TYPE_EXPLAIN_PANEL);
   g_type_ensure (CLIPSCOPE_TYPE_TEMPLATE_CONTRIBUTIONS);
+  g_type_ensure (CLIPSCOPE_TYPE_SEARCH_VIEW);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/clipscope/Clipscope/clipscope-window.ui");
@@ -1234,6 +1252,8 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, weight_scale);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, threshold_check);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, threshold_spin);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, view_stack);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, search_view);
   gtk_widget_class_bind_template_callback (widget_class, label_entry_activate_cb);
   gtk_widget_class_bind_template_callback (widget_class, label_entry_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, template_entry_activate_cb);
@@ -1324,6 +1344,7 @@ clipscope_window_init (ClipscopeWindow *self)
   self->settings = clipscope_settings_new ();
   self->session = clipscope_session_new ();
   bind_session (self);
+  clipscope_search_view_set_session (self->search_view, self->session);
 
   gtk_window_set_default_size (GTK_WINDOW (self),
                                g_settings_get_int (self->settings, "window-width"),
