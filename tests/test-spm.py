@@ -198,11 +198,15 @@ def hf_merges(pieces):
     return [[left, right] for left, right, _ in merges]
 
 
-def write_tokenizer_json(model, path, merge_strings=False):
-    pieces = model["pieces"]
+def write_tokenizer_json(model, path, merge_strings=False, layout="current", extra_ids=0):
+    """As transformers' converters write it: SpmConverter's normaliser and
+    pre-tokeniser now ("current") or before Strip came in ("older"),
+    GemmaConverter's for a model without a charsmap. T5's converter adds
+    @extra_ids control pieces <extra_id_N> after the model's own."""
+    pieces = list(model["pieces"]) + [("<extra_id_%d>" % i, 0.0, CONTROL) for i in range(extra_ids - 1, -1, -1)]
     norm = model["normalizer"]
     added = [{"id": i, "content": p, "single_word": False, "lstrip": False, "rstrip": False,
-              "normalized": kind == USER_DEFINED, "special": kind != USER_DEFINED}
+              "normalized": False, "special": kind != USER_DEFINED}
              for i, (p, _, kind) in enumerate(pieces) if kind in (UNKNOWN, CONTROL, USER_DEFINED)]
     unk_id = next(i for i, (_, _, kind) in enumerate(pieces) if kind == UNKNOWN)
     byte_fallback = model["trainer"]["byte_fallback"]
@@ -216,15 +220,20 @@ def write_tokenizer_json(model, path, merge_strings=False):
                     "byte_fallback": byte_fallback, "ignore_merges": False,
                     "vocab": {p: i for i, (p, _, _) in enumerate(pieces)},
                     "merges": [" ".join(m) for m in merges] if merge_strings else merges}
-    if norm["charsmap"]:
-        # SpmConverter: the charsmap, runs of spaces made one, Metaspace.
+    charsmap = {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(norm["charsmap"]).decode()}
+    if norm["charsmap"] and layout == "current":
         normalizer = {"type": "Sequence", "normalizers": [
-            {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(norm["charsmap"]).decode()},
-            {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
+            charsmap, {"type": "Strip", "strip_left": False, "strip_right": True},
+            {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "\u2581"}]}
         pre_tokenizer = {"type": "Metaspace", "replacement": "\u2581",
                          "prepend_scheme": "always" if norm["add_dummy_prefix"] else "never", "split": True}
+    elif norm["charsmap"]:
+        normalizer = {"type": "Sequence", "normalizers": [
+            charsmap, {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
+        pre_tokenizer = {"type": "Sequence", "pretokenizers": [
+            {"type": "WhitespaceSplit"},
+            {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": norm["add_dummy_prefix"]}]}
     else:
-        # GemmaConverter: spaces replaced, nothing else.
         normalizer = {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}
         pre_tokenizer = {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious",
                          "invert": False}
@@ -362,7 +371,11 @@ def main():
                 continue  # tokenizer.json has no way to say this
             json_path = os.path.join(directory, name + ".json")
             model = read_model(paths[name])
-            write_tokenizer_json(model, json_path)
+            if model["normalizer"]["charsmap"]:
+                write_tokenizer_json(model, json_path, layout="older")
+                got, _ = run_tool(["--hf-json", json_path], texts)
+                compare("%s tokenizer.json, older layout" % name, expected, got, texts)
+            write_tokenizer_json(model, json_path, extra_ids=100 if name == "unigram-t5" else 0)
             got, _ = run_tool(["--hf-json", json_path], texts)
             compare("%s tokenizer.json" % name, expected, got, texts)
             if model["trainer"]["model_type"] == 2:
