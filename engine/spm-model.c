@@ -440,7 +440,6 @@ clipscope_spm_model_parse (const guint8 *data,
 {
   g_autoptr(ClipscopeSpmModel) model = clipscope_spm_model_new (path);
   Reader r = { data, 0, size, path, "the model" };
-  gboolean seen_normalizer = FALSE;
   Field f;
 
   g_return_val_if_fail (data != NULL || size == 0, NULL);
@@ -473,7 +472,6 @@ clipscope_spm_model_parse (const guint8 *data,
           sub = sub_reader (&r, &f, "the normalizer spec");
           if (!parse_spec (&sub, normalizer_spec_fields, model, error))
             return NULL;
-          seen_normalizer = TRUE;
           break;
         default:
           break;
@@ -483,12 +481,6 @@ clipscope_spm_model_parse (const guint8 *data,
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
                    "%s: no pieces; not a SentencePiece model", path);
-      return NULL;
-    }
-  if (!seen_normalizer)
-    {
-      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
-                   "%s: no normalizer spec; not a SentencePiece model", path);
       return NULL;
     }
   return g_steal_pointer (&model);

@@ -240,7 +240,10 @@ clipscope_spm_normalize (const ClipscopeSpm *spm,
       if (!normalize_prefix (spm, text, left, &sp, &sp_length, &consumed, error))
         return NULL;
       while (prev_space && sp_length > 0 && sp[0] == ' ')
-        sp++, sp_length--;
+        {
+          sp++;
+          sp_length--;
+        }
       if (sp_length > 0)
         {
           for (gsize i = 0; i < sp_length; i++)
