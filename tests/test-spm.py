@@ -37,7 +37,7 @@ import tempfile
 import sentencepiece as spm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokenizer_check import compare as compare_ids, expect_error, report, run_tool  # noqa: E402
+from tokenizer_check import compare as compare_ids, expect_error, random_texts, report, run_tool  # noqa: E402
 
 
 def compare(label, expected, got, texts):
@@ -349,7 +349,7 @@ def main():
     with tempfile.TemporaryDirectory() as directory:
         corpus = os.path.join(directory, "corpus.txt")
         words = make_corpus(corpus, 1)
-        texts = hard_strings(words)
+        texts = hard_strings(words) + random_texts(300, 5)
         paths = {}
         rules = os.path.join(directory, "rules.tsv")
         with open(rules, "w") as f:
