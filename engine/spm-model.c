@@ -15,6 +15,12 @@
  * scores, or a BPE model's vocabulary and ranked merges; its normaliser
  * (a Precompiled character map in base64, Replace, Prepend, Strip) and
  * pre-tokeniser (Metaspace) are mapped back onto the normaliser spec.
+ * Encoding then follows sentencepiece, not the tokenizers library, where
+ * the two differ (the library splits the text at U+2581 before a Unigram
+ * model sees it, and leaves the space a text ends with): the file was
+ * made from a sentencepiece model, which is what the network was trained
+ * with. Normalisers and pre-tokenisers a converter does not write (NFKC,
+ * Lowercase, ByteLevel …) are refused rather than ignored.
  */
 #include "spm.h"
 #include "json-check.h"
