@@ -726,11 +726,12 @@ read_bpe (HfReader          *hf,
   if (vocab == NULL || merges == NULL)
     return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
                                            "the BPE model needs a \"vocab\" object and a \"merges\" array");
-  if ((prefix != NULL && prefix[0] != '\0') || (suffix != NULL && suffix[0] != '\0'))
+  if ((prefix != NULL && prefix[0] != '\0') || (suffix != NULL && suffix[0] != '\0')
+      || get_bool (m, "ignore_merges", FALSE))
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_UNSUPPORTED,
-                   "%s: BPE with a continuing-subword prefix or end-of-word suffix is not "
-                   "a SentencePiece model", hf->path);
+                   "%s: BPE with a continuing-subword prefix, an end-of-word suffix or "
+                   "ignore_merges is not a SentencePiece model", hf->path);
       return FALSE;
     }
 

@@ -320,6 +320,15 @@ def check_corrupt(directory, model_path, json_path):
         ("bad base64", json.dumps(dict(document, normalizer={"type": "Precompiled",
                                                              "precompiled_charsmap": "!!!!"})), ["base64"]),
         ("NFKD normalizer", json.dumps(dict(document, normalizer={"type": "NFKD"})), ["NFKD"]),
+        ("ByteLevel pre-tokenizer", json.dumps(dict(document, pre_tokenizer={"type": "ByteLevel"})),
+         ["ByteLevel"]),
+        ("ignore_merges", json.dumps({"model": {"type": "BPE", "vocab": {"<unk>": 0}, "merges": [],
+                                                "unk_token": "<unk>", "ignore_merges": True}}), ["ignore_merges"]),
+        ("merge outside the vocabulary", json.dumps({"model": {"type": "BPE", "vocab": {"<unk>": 0, "a": 1},
+                                                               "merges": ["a a"], "unk_token": "<unk>"}}),
+         ["merges[0]"]),
+        ("sparse BPE ids", json.dumps({"model": {"type": "BPE", "vocab": {"<unk>": 0, "a": 5}, "merges": [],
+                                                 "unk_token": "<unk>"}}), ["id of"]),
     ]
     for label, content, mention in json_cases:
         path = os.path.join(directory, "corrupt.json")
