@@ -15,6 +15,12 @@
  * scores, or a BPE model's vocabulary and ranked merges; its normaliser
  * (a Precompiled character map in base64, Replace, Prepend, Strip) and
  * pre-tokeniser (Metaspace) are mapped back onto the normaliser spec.
+ * Encoding then follows sentencepiece, not the tokenizers library, where
+ * the two differ (the library splits the text at U+2581 before a Unigram
+ * model sees it, and leaves the space a text ends with): the file was
+ * made from a sentencepiece model, which is what the network was trained
+ * with. Normalisers and pre-tokenisers a converter does not write (NFKC,
+ * Lowercase, ByteLevel …) are refused rather than ignored.
  */
 #include "spm.h"
 #include "json-check.h"
@@ -440,7 +446,6 @@ clipscope_spm_model_parse (const guint8 *data,
 {
   g_autoptr(ClipscopeSpmModel) model = clipscope_spm_model_new (path);
   Reader r = { data, 0, size, path, "the model" };
-  gboolean seen_normalizer = FALSE;
   Field f;
 
   g_return_val_if_fail (data != NULL || size == 0, NULL);
@@ -473,7 +478,6 @@ clipscope_spm_model_parse (const guint8 *data,
           sub = sub_reader (&r, &f, "the normalizer spec");
           if (!parse_spec (&sub, normalizer_spec_fields, model, error))
             return NULL;
-          seen_normalizer = TRUE;
           break;
         default:
           break;
@@ -483,12 +487,6 @@ clipscope_spm_model_parse (const guint8 *data,
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
                    "%s: no pieces; not a SentencePiece model", path);
-      return NULL;
-    }
-  if (!seen_normalizer)
-    {
-      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
-                   "%s: no normalizer spec; not a SentencePiece model", path);
       return NULL;
     }
   return g_steal_pointer (&model);
@@ -728,11 +726,12 @@ read_bpe (HfReader          *hf,
   if (vocab == NULL || merges == NULL)
     return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
                                            "the BPE model needs a \"vocab\" object and a \"merges\" array");
-  if ((prefix != NULL && prefix[0] != '\0') || (suffix != NULL && suffix[0] != '\0'))
+  if ((prefix != NULL && prefix[0] != '\0') || (suffix != NULL && suffix[0] != '\0')
+      || get_bool (m, "ignore_merges", FALSE))
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_UNSUPPORTED,
-                   "%s: BPE with a continuing-subword prefix or end-of-word suffix is not "
-                   "a SentencePiece model", hf->path);
+                   "%s: BPE with a continuing-subword prefix, an end-of-word suffix or "
+                   "ignore_merges is not a SentencePiece model", hf->path);
       return FALSE;
     }
 
@@ -808,6 +807,9 @@ read_normalizer_step (HfReader          *hf,
       gsize length;
       guchar *blob;
 
+      if (b64 == NULL && json_object_has_member (step, "precompiled_charsmap")
+          && JSON_NODE_HOLDS_NULL (json_object_get_member (step, "precompiled_charsmap")))
+        return TRUE;  /* written for a model without a map */
       if (b64 == NULL)
         return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
                                                "the Precompiled normalizer has no charsmap string");

@@ -40,6 +40,7 @@ struct _ClipscopeSpm
   ClipscopePieceTable *reserved;      /* control, unknown and byte pieces */
   ClipscopePieceTable *user_defined;  /* NULL when there are none */
   int32_t              unk_id;
+  int32_t              max_output_id;  /* the highest id encoding can give */
   float                min_score;
   float                max_score;
   int32_t              byte_ids[256];
@@ -239,7 +240,10 @@ clipscope_spm_normalize (const ClipscopeSpm *spm,
       if (!normalize_prefix (spm, text, left, &sp, &sp_length, &consumed, error))
         return NULL;
       while (prev_space && sp_length > 0 && sp[0] == ' ')
-        sp++, sp_length--;
+        {
+          sp++;
+          sp_length--;
+        }
       if (sp_length > 0)
         {
           for (gsize i = 0; i < sp_length; i++)
@@ -648,6 +652,8 @@ index_pieces (ClipscopeSpm  *spm,
       if (before >= 0)
         return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, m->path,
                                                "the piece “%s” appears twice, as ids %d and %u", p->piece, before, i);
+      if (p->type != CLIPSCOPE_SPM_PIECE_CONTROL && p->type != CLIPSCOPE_SPM_PIECE_UNUSED)
+        spm->max_output_id = i;
       if (p->type == CLIPSCOPE_SPM_PIECE_NORMAL)
         {
           spm->min_score = MIN (spm->min_score, p->score);
@@ -765,6 +771,12 @@ int
 clipscope_spm_get_vocab_size (const ClipscopeSpm *spm)
 {
   return (int) spm->model->pieces->len;
+}
+
+int32_t
+clipscope_spm_get_max_output_id (const ClipscopeSpm *spm)
+{
+  return spm->max_output_id;
 }
 
 int32_t

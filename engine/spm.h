@@ -122,6 +122,10 @@ void clipscope_spm_free (ClipscopeSpm *spm);
 const ClipscopeSpmModel *clipscope_spm_get_model (const ClipscopeSpm *spm);
 int clipscope_spm_get_vocab_size (const ClipscopeSpm *spm);
 
+/* The highest id clipscope_spm_encode() can give: control and unused
+ * pieces past it (T5's <extra_id_N>, say) never come out. */
+int32_t clipscope_spm_get_max_output_id (const ClipscopeSpm *spm);
+
 /* The id of a piece of any type, or -1. */
 int32_t clipscope_spm_piece_to_id (const ClipscopeSpm *spm,
                                    const char         *piece);

@@ -292,11 +292,16 @@ clipscope_text_tokenizer_check_vocab_size (const ClipscopeTextTokenizer *tok,
                                            GError                      **error)
 {
   int size = clipscope_text_tokenizer_get_vocab_size (tok);
+  int needed = size;
 
-  if (size <= model_vocab_size)
+  /* A SentencePiece tokenizer.json may list control pieces past the
+   * model's own (T5's 100 <extra_id_N>) that encoding never gives. */
+  if (tok->spm != NULL)
+    needed = MAX (clipscope_spm_get_max_output_id (tok->spm), MAX (tok->eos_id, tok->pad_id)) + 1;
+  if (needed <= model_vocab_size)
     return TRUE;
   g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
-               "%s: the tokenizer has %d ids but the token embedding only %d rows; "
-               "the tokenizer does not belong to this model", what, size, model_vocab_size);
+               "%s: the tokenizer gives ids up to %d (of %d) but the token embedding has only %d rows; "
+               "the tokenizer does not belong to this model", what, needed - 1, size, model_vocab_size);
   return FALSE;
 }

@@ -71,7 +71,8 @@ int32_t *clipscope_text_tokenizer_encode (const ClipscopeTextTokenizer *tok,
 
 /* Checks that every id the tokenizer can give indexes a row of a token
  * embedding of @model_vocab_size rows (from @what, for the message). A
- * larger table is accepted: fine-tuned models pad theirs. */
+ * larger table is accepted: fine-tuned models pad theirs; so are control
+ * pieces past the table that encoding never gives. */
 gboolean clipscope_text_tokenizer_check_vocab_size (const ClipscopeTextTokenizer *tok,
                                                     int                           model_vocab_size,
                                                     const char                   *what,

@@ -37,7 +37,7 @@ import tempfile
 import sentencepiece as spm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokenizer_check import compare as compare_ids, expect_error, report, run_tool  # noqa: E402
+from tokenizer_check import compare as compare_ids, expect_error, random_texts, report, run_tool  # noqa: E402
 
 
 def compare(label, expected, got, texts):
@@ -198,11 +198,15 @@ def hf_merges(pieces):
     return [[left, right] for left, right, _ in merges]
 
 
-def write_tokenizer_json(model, path, merge_strings=False):
-    pieces = model["pieces"]
+def write_tokenizer_json(model, path, merge_strings=False, layout="current", extra_ids=0):
+    """As transformers' converters write it: SpmConverter's normaliser and
+    pre-tokeniser now ("current") or before Strip came in ("older"),
+    GemmaConverter's for a model without a charsmap. T5's converter adds
+    @extra_ids control pieces <extra_id_N> after the model's own."""
+    pieces = list(model["pieces"]) + [("<extra_id_%d>" % i, 0.0, CONTROL) for i in range(extra_ids - 1, -1, -1)]
     norm = model["normalizer"]
     added = [{"id": i, "content": p, "single_word": False, "lstrip": False, "rstrip": False,
-              "normalized": kind == USER_DEFINED, "special": kind != USER_DEFINED}
+              "normalized": False, "special": kind != USER_DEFINED}
              for i, (p, _, kind) in enumerate(pieces) if kind in (UNKNOWN, CONTROL, USER_DEFINED)]
     unk_id = next(i for i, (_, _, kind) in enumerate(pieces) if kind == UNKNOWN)
     byte_fallback = model["trainer"]["byte_fallback"]
@@ -216,15 +220,20 @@ def write_tokenizer_json(model, path, merge_strings=False):
                     "byte_fallback": byte_fallback, "ignore_merges": False,
                     "vocab": {p: i for i, (p, _, _) in enumerate(pieces)},
                     "merges": [" ".join(m) for m in merges] if merge_strings else merges}
-    if norm["charsmap"]:
-        # SpmConverter: the charsmap, runs of spaces made one, Metaspace.
+    charsmap = {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(norm["charsmap"]).decode()}
+    if norm["charsmap"] and layout == "current":
         normalizer = {"type": "Sequence", "normalizers": [
-            {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(norm["charsmap"]).decode()},
-            {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
+            charsmap, {"type": "Strip", "strip_left": False, "strip_right": True},
+            {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "\u2581"}]}
         pre_tokenizer = {"type": "Metaspace", "replacement": "\u2581",
                          "prepend_scheme": "always" if norm["add_dummy_prefix"] else "never", "split": True}
+    elif norm["charsmap"]:
+        normalizer = {"type": "Sequence", "normalizers": [
+            charsmap, {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
+        pre_tokenizer = {"type": "Sequence", "pretokenizers": [
+            {"type": "WhitespaceSplit"},
+            {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": norm["add_dummy_prefix"]}]}
     else:
-        # GemmaConverter: spaces replaced, nothing else.
         normalizer = {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}
         pre_tokenizer = {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious",
                          "invert": False}
@@ -311,6 +320,15 @@ def check_corrupt(directory, model_path, json_path):
         ("bad base64", json.dumps(dict(document, normalizer={"type": "Precompiled",
                                                              "precompiled_charsmap": "!!!!"})), ["base64"]),
         ("NFKD normalizer", json.dumps(dict(document, normalizer={"type": "NFKD"})), ["NFKD"]),
+        ("ByteLevel pre-tokenizer", json.dumps(dict(document, pre_tokenizer={"type": "ByteLevel"})),
+         ["ByteLevel"]),
+        ("ignore_merges", json.dumps({"model": {"type": "BPE", "vocab": {"<unk>": 0}, "merges": [],
+                                                "unk_token": "<unk>", "ignore_merges": True}}), ["ignore_merges"]),
+        ("merge outside the vocabulary", json.dumps({"model": {"type": "BPE", "vocab": {"<unk>": 0, "a": 1},
+                                                               "merges": ["a a"], "unk_token": "<unk>"}}),
+         ["merges[0]"]),
+        ("sparse BPE ids", json.dumps({"model": {"type": "BPE", "vocab": {"<unk>": 0, "a": 5}, "merges": [],
+                                                 "unk_token": "<unk>"}}), ["id of"]),
     ]
     for label, content, mention in json_cases:
         path = os.path.join(directory, "corrupt.json")
@@ -340,7 +358,7 @@ def main():
     with tempfile.TemporaryDirectory() as directory:
         corpus = os.path.join(directory, "corpus.txt")
         words = make_corpus(corpus, 1)
-        texts = hard_strings(words)
+        texts = hard_strings(words) + random_texts(300, 5)
         paths = {}
         rules = os.path.join(directory, "rules.tsv")
         with open(rules, "w") as f:
@@ -362,7 +380,11 @@ def main():
                 continue  # tokenizer.json has no way to say this
             json_path = os.path.join(directory, name + ".json")
             model = read_model(paths[name])
-            write_tokenizer_json(model, json_path)
+            if model["normalizer"]["charsmap"]:
+                write_tokenizer_json(model, json_path, layout="older")
+                got, _ = run_tool(["--hf-json", json_path], texts)
+                compare("%s tokenizer.json, older layout" % name, expected, got, texts)
+            write_tokenizer_json(model, json_path, extra_ids=100 if name == "unigram-t5" else 0)
             got, _ = run_tool(["--hf-json", json_path], texts)
             compare("%s tokenizer.json" % name, expected, got, texts)
             if model["trainer"]["model_type"] == 2:

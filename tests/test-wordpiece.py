@@ -22,7 +22,7 @@ import tempfile
 import unicodedata
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tokenizer_check import compare, expect_error, report, run_tool  # noqa: E402
+from tokenizer_check import compare, expect_error, random_texts, report, run_tool  # noqa: E402
 
 # --------------------------------------------------------- BERT, in Python
 
@@ -178,7 +178,7 @@ def main():
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "vocab.txt")
         vocab = make_vocab(path)
-        texts = HARD_STRINGS
+        texts = HARD_STRINGS + random_texts(300, 6)
 
         got, _ = run_tool(["--wordpiece", path], texts)
         compare("wordpiece ids", [encode(t, vocab) for t in texts], got, texts, "python")

@@ -3,6 +3,7 @@ helper on a list of texts and tallying the comparisons."""
 
 import json
 import os
+import random
 import subprocess
 import sys
 
@@ -20,6 +21,34 @@ def count(label, ok):
     passes.setdefault(label, [0, 0])
     passes[label][0] += bool(ok)
     passes[label][1] += 1
+
+
+# Blocks of long-assigned characters (so that Python's and GLib's Unicode
+# tables agree on them): Latin, combining marks, Greek, Cyrillic, general
+# punctuation, letter-like symbols and enclosed forms, CJK punctuation and
+# kana, compatibility squares, ideographs, Hangul, compatibility
+# ideographs and ligatures, full-width forms, emoji, mathematical letters.
+RANDOM_BLOCKS = [(0x20, 0x7E), (0xA0, 0x24F), (0x300, 0x36F), (0x370, 0x3FF), (0x400, 0x4FF),
+                 (0x2000, 0x206F), (0x2100, 0x24FF), (0x3000, 0x30FF), (0x3200, 0x33FF), (0x4E00, 0x4EFF),
+                 (0xAC00, 0xAC4F), (0xF900, 0xFA2D), (0xFB00, 0xFB4F), (0xFE30, 0xFE6F), (0xFF00, 0xFFEF),
+                 (0x1F300, 0x1F64F), (0x1D400, 0x1D4FF)]
+
+
+def random_texts(count, seed):
+    """Texts of up to 40 characters drawn from RANDOM_BLOCKS, with runs of
+    spaces."""
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(count):
+        chars = []
+        for _ in range(rng.randint(0, 40)):
+            if rng.random() < 0.2:
+                chars.append(" " * rng.randint(1, 3))
+            else:
+                lo, hi = rng.choice(RANDOM_BLOCKS)
+                chars.append(chr(rng.randint(lo, hi)))
+        texts.append("".join(chars))
+    return texts
 
 
 def run_tool(args, texts):
