@@ -22,7 +22,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tinyclip  # noqa: E402
 
 cli = importlib.import_module("test-cli")
-check, failures, write_png = cli.check, cli.failures, cli.write_png
+failures, write_png = cli.failures, cli.write_png
+
+
+def check(name, cond, detail=""):
+    cli.check(name, cond, str(detail)[:600])
 
 CLI = os.environ.get("CLIPSCOPE_CLI", "_build/app/clipscope")
 # Address space for one command: the tiny model and the decoders need far
@@ -30,16 +34,25 @@ CLI = os.environ.get("CLIPSCOPE_CLI", "_build/app/clipscope")
 MEMORY_LIMIT = 1536 * 1024 * 1024
 TIME_LIMIT = 60
 
+def sanitized():
+    """Whether the binaries are built with a sanitizer, which reserves
+    terabytes of address space up front."""
+    out = subprocess.run(["ldd", CLI], capture_output=True, text=True).stdout
+    return "libasan" in out or "libtsan" in out
+
+
+SANITIZED = sanitized()
+
+
 def limit_memory():
-    # Sanitizer builds reserve terabytes of shadow memory up front.
-    if "ASAN_OPTIONS" not in os.environ and "TSAN_OPTIONS" not in os.environ:
+    if not SANITIZED:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
-def run(*args, stdin=None, timeout=TIME_LIMIT):
+def run(*args, stdin=None, timeout=TIME_LIMIT, env=None):
     try:
         p = subprocess.run([CLI, *args], capture_output=True, timeout=timeout, input=stdin,
-                           preexec_fn=limit_memory)
+                           preexec_fn=limit_memory, env=None if env is None else dict(os.environ, **env))
     except subprocess.TimeoutExpired:
         return None, b"", b"timed out"
     return p.returncode, p.stdout, p.stderr
@@ -57,10 +70,10 @@ def expect_error(name, args, needles=(), stdin=None, status=1):
     check(name, ok, "exit %r, stderr %r" % (rc, err))
 
 
-def expect_json(name, args, status=0, stdin=None):
+def expect_json(name, args, status=0, stdin=None, env=None):
     """The parsed output of a command that must exit with @status; strict
     JSON: NaN, Infinity and invalid UTF-8 are refused."""
-    rc, out, err = run(*args, stdin=stdin)
+    rc, out, err = run(*args, stdin=stdin, env=env)
     if rc != status:
         check(name, False, "exit %r (expected %d), stderr %r" % (rc, status, err))
         return None
@@ -189,7 +202,7 @@ def test_partial_results(model, tmp):
     res = expect_json("sort with a bad image", ["sort", "--model", model, "--label", "a", "--into", into,
                                                 folder], status=3)
     if res:
-        copied = sorted(f for _, _, fs in os.walk(into) for f in fs)
+        copied = sorted(f for _, _, fs in os.walk(into) for f in fs if not f.startswith("."))
         check("sort copies the good ones", copied == ["0.png", "1.png", "2.png"], copied)
         check("sort reports the bad one", "error" in res["files"][1]
               and sum(res["folders"].values()) == 3, res)
@@ -400,6 +413,88 @@ def test_orientation(model, tmp):
           and np.array_equal(a, b))
 
 
+def test_decoder_processes(model, tmp):
+    """A decoder that runs out of memory or time costs its own image only."""
+    folder = os.path.join(tmp, "pool")
+    os.mkdir(folder)
+    for i in range(4):
+        write_png(os.path.join(folder, "%d-small.png" % i), 30, 20, seed=20 + i)
+    from PIL import Image
+    Image.new("L", (3000, 3000)).save(os.path.join(folder, "1-large.png"))
+    if not SANITIZED:
+        res = expect_json("decoder out of memory", ["classify", "--model", model, "--label", "x", folder],
+                          status=3, env={"CLIPSCOPE_DECODE_MEMORY_MB": "40"})
+        if res:
+            rows = {os.path.basename(r["path"]): r for r in res["images"]}
+            check("only the large image failed", "error" in rows["1-large.png"]
+                  and "memory" in rows["1-large.png"]["error"]
+                  and all("top" in r for n, r in rows.items() if n != "1-large.png"), rows)
+    os.remove(os.path.join(folder, "1-large.png"))
+    Image.new("L", (9000, 9000)).save(os.path.join(folder, "2-slow.png"))
+    res = expect_json("decoder out of time", ["classify", "--model", model, "--label", "x", folder],
+                      status=3, env={"CLIPSCOPE_DECODE_TIMEOUT": "2"})
+    if res:
+        rows = {os.path.basename(r["path"]): r for r in res["images"]}
+        check("only the slow image failed", "error" in rows["2-slow.png"]
+              and ("longer than 2 s" in rows["2-slow.png"]["error"]
+                   or "CPU time" in rows["2-slow.png"]["error"])
+              and all("top" in r for n, r in rows.items() if n != "2-slow.png"), rows)
+    os.remove(os.path.join(folder, "2-slow.png"))
+    a = expect_json("decoded in process", ["embed", "--model", model, "--image",
+                                           os.path.join(folder, "0-small.png")],
+                    env={"CLIPSCOPE_DECODER": "in-process"})
+    b = expect_json("decoded in a helper", ["embed", "--model", model, "--image",
+                                            os.path.join(folder, "0-small.png")])
+    check("helper and in-process agree", a is not None and b is not None
+          and a["images"][0]["embedding"] == b["images"][0]["embedding"])
+
+
+def test_decoder_sandbox(tmp):
+    """The helper runs under a seccomp filter: it cannot open files for
+    writing or start programs, and still decodes."""
+    import socket
+    import struct
+    helper = os.environ.get("CLIPSCOPE_DECODER")
+    if not helper or not os.path.exists(helper):
+        check("decoder helper present", False, helper)
+        return
+    ours, theirs = socket.socketpair()
+    # The helper's socket is its descriptor 3.
+    proc = subprocess.Popen(["sh", "-c", 'exec "$0" 3<&%d' % theirs.fileno(), helper],
+                            pass_fds=[theirs.fileno()])
+    theirs.close()
+    try:
+        img = os.path.join(tmp, "sandbox.png")
+        write_png(img, 30, 20)
+        with open(img, "rb") as f:
+            name = img.encode()
+            # ClipscopeDecodeRequest: magic, name_bytes, cpu_seconds, reserved,
+            # then ClipscopePreprocessParams (resize, crop, mean, std,
+            # max_pixels, composite_alpha, background, ignore_orientation).
+            params = struct.pack("=ii3f3fqi3Bxi4x", 16, 16, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25,
+                                 10 ** 6, 0, 0, 0, 0, 0)
+            head = struct.pack("=IIII", 0x31445343, len(name), 10, 0) + params
+            ours.sendmsg([head + name], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                          struct.pack("i", f.fileno()))])
+        reply = b""
+        while len(reply) < 16:
+            reply += ours.recv(16 - len(reply))
+        magic, ok, code, n = struct.unpack("=IIiI", reply)
+        payload = b""
+        while len(payload) < n:
+            payload += ours.recv(n - len(payload))
+        check("helper decodes", magic == 0x31445343 and ok == 1 and n == 3 * 16 * 16 * 4,
+              (magic, ok, code, n))
+        with open("/proc/%d/status" % proc.pid) as f:
+            status = f.read()
+        check("helper is under a seccomp filter", "Seccomp:\t2" in status
+              and "NoNewPrivs:\t1" in status, status[-400:])
+    finally:
+        ours.close()
+        proc.wait(timeout=10)
+    check("helper ends when its socket closes", proc.returncode == 0, proc.returncode)
+
+
 def main():
     if not os.path.exists(CLI):
         print("FAILED: no clipscope binary at %s" % CLI)
@@ -415,6 +510,8 @@ def main():
         test_oversized(model, tmp)
         test_svg(model, tmp)
         test_orientation(model, tmp)
+        test_decoder_processes(model, tmp)
+        test_decoder_sandbox(tmp)
         test_non_utf8_names(model, tmp)
         test_many_images(model, tmp)
     if failures:
