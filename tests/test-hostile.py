@@ -495,6 +495,90 @@ def test_decoder_sandbox(tmp):
     check("helper ends when its socket closes", proc.returncode == 0, proc.returncode)
 
 
+def test_sort(model, tmp):
+    """sort keeps a journal: a rerun or a resumed run places nothing twice;
+    links resolve; links out of a folder and linked label folders are not
+    followed; folder names avoid Windows' device names."""
+    import base64
+    photos = os.path.join(tmp, "sort-photos")
+    os.mkdir(photos)
+    names = ["a.png", "b.png", "c.png", "d.png"]
+    for i, n in enumerate(names):
+        write_png(os.path.join(photos, n), 20 + i, 20, seed=30 + i)
+    into = os.path.join(tmp, "sort-out")
+    sort = ["sort", "--model", model, "--label", "x", "--into", into]
+
+    def placed():
+        return sorted(os.path.relpath(os.path.join(d, f), into) for d, _, fs in os.walk(into)
+                      for f in fs if not f.startswith("."))
+    res = expect_json("sort two files", sort + [os.path.join(photos, "a.png"), os.path.join(photos, "b.png")])
+    check("two placed", placed() == ["x/a.png", "x/b.png"], placed())
+    # An interrupted third file: recorded as begun, half written.
+    journal = os.path.join(into, ".clipscope-sort.journal")
+    src = os.path.realpath(os.path.join(photos, "c.png"))
+    dest = os.path.join(into, "x", "c.png")
+    with open(journal, "a") as f:
+        f.write("P\t%s\t%s\t%s\n" % tuple(base64.b64encode(v.encode()).decode()
+                                           for v in (src, dest, "x")))
+    with open(dest, "wb") as f:
+        f.write(b"\x89PNG half")
+    res = expect_json("sort resumed", sort + [photos])
+    check("resumed without duplicates", placed() == ["x/a.png", "x/b.png", "x/c.png", "x/d.png"], placed())
+    if res:
+        check("two reported as resumed", res["resumed"] == 2
+              and [f.get("resumed", False) for f in res["files"]] == [True, True, False, False], res["files"])
+    with open(dest, "rb") as f, open(src, "rb") as g:
+        check("the half-written file was placed again", f.read() == g.read())
+    res = expect_json("sort again", sort + [photos])
+    check("a rerun places nothing", res is not None and res["resumed"] == 4 and placed() == [
+        "x/a.png", "x/b.png", "x/c.png", "x/d.png"], res and res["files"])
+
+    # Links: to a relative symbolic link's target.
+    os.symlink("a.png", os.path.join(photos, "rel.png"))
+    out = os.path.join(tmp, "sort-links")
+    res = expect_json("sort --link a relative link", ["sort", "--model", model, "--label", "x", "--link",
+                                                      "--into", out, os.path.join(photos, "rel.png")])
+    made = os.path.join(out, "x", "rel.png")
+    check("hard link to the file itself", not os.path.islink(made)
+          and os.stat(made).st_ino == os.stat(os.path.join(photos, "a.png")).st_ino)
+    out = os.path.join(tmp, "sort-symlinks")
+    res = expect_json("sort --symlink a relative link", ["sort", "--model", model, "--label", "y", "--symlink",
+                                                         "--into", out, os.path.join(photos, "rel.png")])
+    made = os.path.join(out, "y", "rel.png")
+    check("symbolic link resolves", os.path.islink(made) and os.path.isabs(os.readlink(made))
+          and os.path.samefile(made, os.path.join(photos, "a.png")))
+
+    # A label folder that links elsewhere is refused.
+    elsewhere = os.path.join(tmp, "elsewhere")
+    os.mkdir(elsewhere)
+    out = os.path.join(tmp, "sort-linked-folder")
+    os.mkdir(out)
+    os.symlink(elsewhere, os.path.join(out, "x"))
+    res = expect_json("sort into a linked folder", ["sort", "--model", model, "--label", "x", "--into", out,
+                                                    os.path.join(photos, "a.png")], status=3)
+    check("nothing written through the link", os.listdir(elsewhere) == []
+          and res is not None and "symbolic link" in res["files"][0]["error"], res)
+
+    # A link in a folder that leads out of it is passed over.
+    outside = os.path.join(tmp, "outside")
+    os.mkdir(outside)
+    write_png(os.path.join(outside, "secret.png"), 20, 20)
+    os.symlink(os.path.join(outside, "secret.png"), os.path.join(photos, "secret.png"))
+    res = expect_json("classify skips links out of the folder", ["classify", "--model", model, "--label", "x",
+                                                                 photos])
+    check("link out of the folder passed over, link inside kept", res is not None
+          and sorted(os.path.basename(r["path"]) for r in res["images"])
+          == ["a.png", "b.png", "c.png", "d.png", "rel.png"], res and res["images"])
+
+    res = expect_json("Windows device names", ["sort", "--model", model, "--label", "CON", "--label", "com1.x",
+                                               "--label", "dots...", "--dry-run", "--into",
+                                               os.path.join(tmp, "w"), os.path.join(photos, "a.png")])
+    if res:
+        check("device names and trailing dots avoided",
+              [c["label"] for c in res["classifier"]] == ["CON", "com1.x", "dots..."]
+              and res["files"][0]["folder"] in ("CON_", "com1.x_", "dots___"), res["files"])
+
+
 def main():
     if not os.path.exists(CLI):
         print("FAILED: no clipscope binary at %s" % CLI)
@@ -512,6 +596,7 @@ def main():
         test_orientation(model, tmp)
         test_decoder_processes(model, tmp)
         test_decoder_sandbox(tmp)
+        test_sort(model, tmp)
         test_non_utf8_names(model, tmp)
         test_many_images(model, tmp)
     if failures:
