@@ -84,9 +84,13 @@ parse_options_full (const Command      *cmd,
                     int                *argc,
                     char             ***argv)
 {
-  g_autofree char *params = g_strdup_printf ("%s %s", cmd->name, cmd->parameters);
-  g_autoptr(GOptionContext) context = g_option_context_new (params);
+  g_autofree char *prgname = g_strdup_printf ("clipscope %s", cmd->name);
+  g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
+
+  /* "Usage: clipscope embed [OPTION…] …" rather than the command twice. */
+  g_set_prgname (prgname);
+  context = g_option_context_new (cmd->parameters);
 
   g_option_context_set_summary (context, cmd->summary);
   if (common)

@@ -146,6 +146,9 @@ def test_special_files(model, tmp):
     # A pipe that never ends is cut at the limit, with a message.
     expect_error("endless labels pipe", ["classify", "--model", model, "--labels-file", "/dev/zero", img],
                  ["/dev/zero", "limit"])
+    rc, out, _ = run("embed", "--help")
+    check("embed --help names the command once", rc == 0
+          and "clipscope embed [OPTION" in out.decode() and "embed [OPTION…] embed" not in out.decode(), out)
     # A newline in a name stays on the error's one line.
     odd = os.path.join(tmp, "two\nlines.png")
     expect_error("newline in a name", ["preprocess", "--model", model, odd, "--npy", npy],
