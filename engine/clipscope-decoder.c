@@ -38,6 +38,19 @@
 # define LIMIT_ADDRESS_SPACE 1
 #endif
 
+#if !LIMIT_ADDRESS_SPACE
+/* LeakSanitizer's check at exit stops the process's threads with ptrace,
+ * which the seccomp filter refuses; the helper's leaks are checked by the
+ * library's own tests, in-process. */
+int __lsan_is_turned_off (void);
+
+int
+__lsan_is_turned_off (void)
+{
+  return 1;
+}
+#endif
+
 /* Room for the largest image the pixel limit lets through (100 MP as
  * RGBA, its RGB copy) and the decoders' own buffers. */
 #define DEFAULT_MEMORY_MIB 2048
