@@ -12,6 +12,7 @@
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -77,9 +78,13 @@ parse_options_full (const Command      *cmd,
                     int                *argc,
                     char             ***argv)
 {
-  g_autofree char *params = g_strdup_printf ("%s %s", cmd->name, cmd->parameters);
-  g_autoptr(GOptionContext) context = g_option_context_new (params);
+  g_autofree char *prgname = g_strdup_printf ("clipscope %s", cmd->name);
+  g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
+
+  /* "Usage: clipscope embed [OPTION…] …" rather than the command twice. */
+  g_set_prgname (prgname);
+  context = g_option_context_new (cmd->parameters);
 
   g_option_context_set_summary (context, cmd->summary);
   if (common)
@@ -916,6 +921,22 @@ compare_strings (gconstpointer a,
   return strcmp (*(const char * const *) a, *(const char * const *) b);
 }
 
+/* Whether the link @name in @dir leads to a file inside @dir (or below);
+ * a folder's links out of it are passed over, so that a folder given to
+ * classify, sort or --examples stands for the files it holds. */
+static gboolean
+links_inside (const char *dir,
+              const char *name)
+{
+  g_autofree char *link = g_build_filename (dir, name, NULL);
+  g_autofree char *real_dir = realpath (dir, NULL);
+  g_autofree char *real_file = realpath (link, NULL);
+  gsize n = real_dir != NULL ? strlen (real_dir) : 0;
+
+  return real_dir != NULL && real_file != NULL && strncmp (real_file, real_dir, n) == 0
+         && (real_file[n] == '/' || (n == 1 && real_dir[0] == '/'));
+}
+
 /* Adds the images directly in @dir in name order, as the GUI reads a
  * dropped folder: hidden files and files of other types are skipped. */
 static gboolean
@@ -931,11 +952,13 @@ add_folder_images (const char *dir,
 
   children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME ","
                                         G_FILE_ATTRIBUTE_STANDARD_TYPE ","
+                                        G_FILE_ATTRIBUTE_STANDARD_IS_SYMLINK ","
                                         G_FILE_ATTRIBUTE_STANDARD_CONTENT_TYPE,
                                         G_FILE_QUERY_INFO_NONE, NULL, &local_error);
   while (children != NULL
          && g_file_enumerator_iterate (children, &info, NULL, NULL, &local_error) && info != NULL)
-    if (!g_str_has_prefix (g_file_info_get_name (info), ".") && is_image (info))
+    if (!g_str_has_prefix (g_file_info_get_name (info), ".") && is_image (info)
+        && (!g_file_info_get_is_symlink (info) || links_inside (dir, g_file_info_get_name (info))))
       g_ptr_array_add (names, g_strdup (g_file_info_get_name (info)));
   if (local_error != NULL)
     {
@@ -1465,6 +1488,46 @@ sort_chunk (SortRun            *run,
   return TRUE;
 }
 
+/* Reports the files an earlier run into the same folder placed, as its
+ * journal says, and puts the others into @todo; returns how many were
+ * placed before. */
+static int
+add_resumed (JsonBuilder     *b,
+             ClipscopeSorter *sorter,
+             GPtrArray       *paths,
+             GPtrArray       *todo)
+{
+  int n = 0;
+
+  for (guint i = 0; i < paths->len; i++)
+    {
+      const char *path = g_ptr_array_index (paths, i), *label = NULL;
+      const char *dest = clipscope_sorter_lookup (sorter, path, &label);
+      g_autofree char *folder = NULL, *dir = NULL;
+
+      if (dest == NULL)
+        {
+          g_ptr_array_add (todo, (gpointer) path);
+          continue;
+        }
+      dir = g_path_get_dirname (dest);
+      folder = g_path_get_basename (dir);
+      json_builder_begin_object (b);
+      add_path (b, "path", path);
+      json_builder_set_member_name (b, "top");
+      if (label != NULL)
+        json_builder_add_string_value (b, label);
+      else
+        json_builder_add_null_value (b);
+      add_path (b, "folder", folder);
+      add_path (b, "destination", dest);
+      add_bool (b, "resumed", TRUE);
+      json_builder_end_object (b);
+      n++;
+    }
+  return n;
+}
+
 /* "folders": the number of images each folder gets, folders without
  * images left out. */
 static void
@@ -1524,10 +1587,11 @@ cmd_sort (int    argc,
   g_auto(Classifier) c = classifier_empty ();
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autofree int *counts = NULL;
+  g_autoptr(GPtrArray) todo = g_ptr_array_new_null_terminated (0, NULL, TRUE);
   ClipscopeSortAction action;
   ClipscopeBackend backend;
   SortRun run;
-  int status;
+  int status, n_resumed;
 
   if (!parse_options (cmd, entries, &argc, &argv) || !check_common (cmd, &backend))
     return EXIT_USAGE;
@@ -1551,6 +1615,8 @@ cmd_sort (int    argc,
                                                            : CLIPSCOPE_SORT_COPY;
   sorter = clipscope_sorter_new (into, (const char * const *) labels->pdata, c.n_labels, action,
                                  dry_run);
+  if (!clipscope_sorter_resume (sorter, &error))
+    return fail (error);
   counts = g_new0 (int, c.n_labels + 1);
   run = (SortRun) { &c, ctx, sorter, o.threshold, labels, counts, b, 0 };
   json_builder_begin_object (b);
@@ -1560,11 +1626,13 @@ cmd_sort (int    argc,
   add_header (b, &c, &o, labels, templates);
   json_builder_set_member_name (b, "files");
   json_builder_begin_array (b);
-  for (guint done = 0; done < paths->len; done += SORT_CHUNK)
-    if (!sort_chunk (&run, (const char * const *) paths->pdata + done,
-                     (int) MIN (SORT_CHUNK, paths->len - done), &error))
+  n_resumed = add_resumed (b, sorter, paths, todo);
+  for (guint done = 0; done < todo->len; done += SORT_CHUNK)
+    if (!sort_chunk (&run, (const char * const *) todo->pdata + done,
+                     (int) MIN (SORT_CHUNK, todo->len - done), &error))
       return fail (error);
   json_builder_end_array (b);
+  add_int (b, "resumed", n_resumed);
   add_folder_counts (b, sorter, counts, c.n_labels);
   json_builder_end_object (b);
   print_json (b);

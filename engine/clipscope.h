@@ -720,6 +720,14 @@ typedef enum {
  * (suffixed likewise if a label took that name). A file never replaces
  * another: the second "cat.png" of a folder becomes "cat-2.png".
  *
+ * Every file is recorded in a journal, INTO/.clipscope-sort.journal,
+ * before and after it is placed, so that a sort that stopped (an error,
+ * Ctrl-C, a crash) can be resumed without placing any file twice: see
+ * clipscope_sorter_resume(). Hard links are made to the file a symbolic
+ * link leads to, and symbolic links point to the file's real path; a
+ * label's folder that is a symbolic link is refused. Folder names that
+ * Windows reserves (CON, NUL, COM1 …) get a "_" after them.
+ *
  * In a dry run the sorter only plans: it creates, copies and links
  * nothing, yet gives every file the name a real run would, as far as the
  * disk stays as it is.
@@ -774,6 +782,33 @@ char *clipscope_sorter_add (ClipscopeSorter *sorter,
                             int              label,
                             GCancellable    *cancellable,
                             GError         **error);
+
+/**
+ * clipscope_sorter_resume:
+ *
+ * Reads the journal an earlier sort into the same folder left
+ * (INTO/.clipscope-sort.journal), so that the files it placed are known
+ * (clipscope_sorter_lookup()) and not placed again; a destination an
+ * interrupted run made but did not record as complete is removed (not in
+ * a dry run). Without a journal there is nothing to resume.
+ *
+ * Returns: %FALSE with @error set when the journal cannot be read
+ */
+CLIPSCOPE_API gboolean clipscope_sorter_resume (ClipscopeSorter *sorter,
+                                                GError         **error);
+
+/**
+ * clipscope_sorter_lookup:
+ * @path: a source file
+ * @label: (out) (optional) (transfer none): its label then, %NULL when it
+ *   was unclassified
+ *
+ * Returns: (transfer none) (nullable): where an earlier run put @path
+ *   (the same file, links resolved), if it is still there
+ */
+CLIPSCOPE_API const char *clipscope_sorter_lookup (ClipscopeSorter *sorter,
+                                                   const char      *path,
+                                                   const char     **label);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeSorter, clipscope_sorter_free)
 

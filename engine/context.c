@@ -1,6 +1,7 @@
 /* context.c — per-thread state: the backend, scratch memory, batching */
 #include "encoder.h"
 #include "cpu/cpu-ops.h"
+#include "decoder.h"
 #ifdef HAVE_VULKAN
 # include "vulkan/vulkan-backend.h"
 #endif
@@ -18,6 +19,8 @@ struct _ClipscopeContext {
   /* Owned References */
   ClipscopeModel         *model;
   ClipscopeScratch        scratch;
+  ClipscopeDecoderPool   *decoders;        /* NULL: images decode in this process */
+  gboolean                decoders_tried;
 #ifdef HAVE_VULKAN
   ClipscopeVkBackend     *vulkan;          /* NULL: the CPU runs the encoders */
 #endif
@@ -195,6 +198,7 @@ clipscope_context_free (ClipscopeContext *ctx)
   g_clear_pointer (&ctx->vulkan, clipscope_vk_backend_free);
 #endif
   clipscope_scratch_clear (&ctx->scratch);
+  g_clear_pointer (&ctx->decoders, clipscope_decoder_pool_free);
   g_clear_pointer (&ctx->model, clipscope_model_unref);
   g_free (ctx->device_name);
   g_free (ctx);
@@ -288,6 +292,34 @@ clipscope_context_encode_pixels (ClipscopeContext *ctx,
   return TRUE;
 }
 
+/* Decodes and preprocesses @n files into their slots of @pixels, in the
+ * pool of decoder processes when there is one; a file that fails gets
+ * its error in @errors[i]. */
+static void
+decode_batch (ClipscopeContext   *ctx,
+              const char * const *paths,
+              int                 n,
+              float              *pixels,
+              GError            **errors)
+{
+  const ClipscopePreprocessParams *params = &ctx->model->preprocess;
+  const gsize image = (gsize) 3 * params->crop * params->crop;
+
+  if (!ctx->decoders_tried)
+    {
+      ctx->decoders = clipscope_decoder_pool_new (MIN (ctx->options.max_batch,
+                                                       (int) g_get_num_processors ()));
+      ctx->decoders_tried = TRUE;
+    }
+  if (ctx->decoders != NULL)
+    {
+      clipscope_decoder_pool_preprocess (ctx->decoders, paths, n, params, pixels, errors);
+      return;
+    }
+  for (int i = 0; i < n; i++)
+    clipscope_preprocess_file (paths[i], params, pixels + i * image, &errors[i]);
+}
+
 /* Decodes, encodes and scatters the files of @paths. With @errors, a file
  * that fails gets its error there and a row of zeros, and the others go
  * on; without, the first one that fails stops the call. */
@@ -309,31 +341,35 @@ encode_files (ClipscopeContext      *ctx,
   g_autofree float *pixels = g_new (float, image * batch + 1);
   g_autofree float *packed = g_new (float, (gsize) batch * e + 1);
   g_autofree int *rows = g_new (int, batch + 1);
+  g_autofree GError **failed = g_new0 (GError *, batch + 1);
 
   for (int done = 0; done < n; done += ctx->options.max_batch)
     {
       int b = MIN (ctx->options.max_batch, n - done), good = 0;
 
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      decode_batch (ctx, paths + done, b, pixels, failed);
+      /* The images that decoded move up to be encoded together. */
       for (int i = 0; i < b; i++)
-        {
-          GError *local = NULL;
-
-          if (g_cancellable_set_error_if_cancelled (cancellable, error))
-            return FALSE;
-          if (clipscope_preprocess_file (paths[done + i], &ctx->model->preprocess,
-                                         pixels + good * image, &local))
+        if (failed[i] == NULL)
+          {
+            if (good != i)
+              memmove (pixels + good * image, pixels + i * image, image * sizeof (float));
             rows[good++] = done + i;
-          else if (errors != NULL)
-            {
-              errors[done + i] = local;
-              memset (embeddings + (gsize) (done + i) * e, 0, (gsize) e * sizeof (float));
-            }
-          else
-            {
-              g_propagate_error (error, local);
-              return FALSE;
-            }
-        }
+          }
+        else if (errors != NULL)
+          {
+            errors[done + i] = g_steal_pointer (&failed[i]);
+            memset (embeddings + (gsize) (done + i) * e, 0, (gsize) e * sizeof (float));
+          }
+        else
+          {
+            g_propagate_error (error, g_steal_pointer (&failed[i]));
+            for (int j = i + 1; j < b; j++)
+              g_clear_error (&failed[j]);
+            return FALSE;
+          }
       if (good > 0 && !encode_pixel_batch (ctx, pixels, good, packed, cancellable, error))
         return FALSE;
       for (int i = 0; i < good; i++)

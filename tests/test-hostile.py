@@ -22,7 +22,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tinyclip  # noqa: E402
 
 cli = importlib.import_module("test-cli")
-check, failures, write_png = cli.check, cli.failures, cli.write_png
+failures, write_png = cli.failures, cli.write_png
+
+
+def check(name, cond, detail=""):
+    cli.check(name, cond, str(detail)[:600])
 
 CLI = os.environ.get("CLIPSCOPE_CLI", "_build/app/clipscope")
 # Address space for one command: the tiny model and the decoders need far
@@ -30,16 +34,25 @@ CLI = os.environ.get("CLIPSCOPE_CLI", "_build/app/clipscope")
 MEMORY_LIMIT = 1536 * 1024 * 1024
 TIME_LIMIT = 60
 
+def sanitized():
+    """Whether the binaries are built with a sanitizer, which reserves
+    terabytes of address space up front."""
+    out = subprocess.run(["ldd", CLI], capture_output=True, text=True).stdout
+    return "libasan" in out or "libtsan" in out
+
+
+SANITIZED = sanitized()
+
+
 def limit_memory():
-    # Sanitizer builds reserve terabytes of shadow memory up front.
-    if "ASAN_OPTIONS" not in os.environ and "TSAN_OPTIONS" not in os.environ:
+    if not SANITIZED:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
-def run(*args, stdin=None, timeout=TIME_LIMIT):
+def run(*args, stdin=None, timeout=TIME_LIMIT, env=None):
     try:
         p = subprocess.run([CLI, *args], capture_output=True, timeout=timeout, input=stdin,
-                           preexec_fn=limit_memory)
+                           preexec_fn=limit_memory, env=None if env is None else dict(os.environ, **env))
     except subprocess.TimeoutExpired:
         return None, b"", b"timed out"
     return p.returncode, p.stdout, p.stderr
@@ -57,10 +70,10 @@ def expect_error(name, args, needles=(), stdin=None, status=1):
     check(name, ok, "exit %r, stderr %r" % (rc, err))
 
 
-def expect_json(name, args, status=0, stdin=None):
+def expect_json(name, args, status=0, stdin=None, env=None):
     """The parsed output of a command that must exit with @status; strict
     JSON: NaN, Infinity and invalid UTF-8 are refused."""
-    rc, out, err = run(*args, stdin=stdin)
+    rc, out, err = run(*args, stdin=stdin, env=env)
     if rc != status:
         check(name, False, "exit %r (expected %d), stderr %r" % (rc, status, err))
         return None
@@ -133,6 +146,9 @@ def test_special_files(model, tmp):
     # A pipe that never ends is cut at the limit, with a message.
     expect_error("endless labels pipe", ["classify", "--model", model, "--labels-file", "/dev/zero", img],
                  ["/dev/zero", "limit"])
+    rc, out, _ = run("embed", "--help")
+    check("embed --help names the command once", rc == 0
+          and "clipscope embed [OPTION" in out.decode() and "embed [OPTION…] embed" not in out.decode(), out)
     # A newline in a name stays on the error's one line.
     odd = os.path.join(tmp, "two\nlines.png")
     expect_error("newline in a name", ["preprocess", "--model", model, odd, "--npy", npy],
@@ -189,7 +205,7 @@ def test_partial_results(model, tmp):
     res = expect_json("sort with a bad image", ["sort", "--model", model, "--label", "a", "--into", into,
                                                 folder], status=3)
     if res:
-        copied = sorted(f for _, _, fs in os.walk(into) for f in fs)
+        copied = sorted(f for _, _, fs in os.walk(into) for f in fs if not f.startswith("."))
         check("sort copies the good ones", copied == ["0.png", "1.png", "2.png"], copied)
         check("sort reports the bad one", "error" in res["files"][1]
               and sum(res["folders"].values()) == 3, res)
@@ -400,6 +416,172 @@ def test_orientation(model, tmp):
           and np.array_equal(a, b))
 
 
+def test_decoder_processes(model, tmp):
+    """A decoder that runs out of memory or time costs its own image only."""
+    folder = os.path.join(tmp, "pool")
+    os.mkdir(folder)
+    for i in range(4):
+        write_png(os.path.join(folder, "%d-small.png" % i), 30, 20, seed=20 + i)
+    from PIL import Image
+    Image.new("L", (3000, 3000)).save(os.path.join(folder, "1-large.png"))
+    if not SANITIZED:
+        res = expect_json("decoder out of memory", ["classify", "--model", model, "--label", "x", folder],
+                          status=3, env={"CLIPSCOPE_DECODE_MEMORY_MB": "40"})
+        if res:
+            rows = {os.path.basename(r["path"]): r for r in res["images"]}
+            check("only the large image failed", "error" in rows["1-large.png"]
+                  and "memory" in rows["1-large.png"]["error"]
+                  and all("top" in r for n, r in rows.items() if n != "1-large.png"), rows)
+    os.remove(os.path.join(folder, "1-large.png"))
+    Image.new("L", (9000, 9000)).save(os.path.join(folder, "2-slow.png"))
+    res = expect_json("decoder out of time", ["classify", "--model", model, "--label", "x", folder],
+                      status=3, env={"CLIPSCOPE_DECODE_TIMEOUT": "2"})
+    if res:
+        rows = {os.path.basename(r["path"]): r for r in res["images"]}
+        check("only the slow image failed", "error" in rows["2-slow.png"]
+              and ("longer than 2 s" in rows["2-slow.png"]["error"]
+                   or "CPU time" in rows["2-slow.png"]["error"])
+              and all("top" in r for n, r in rows.items() if n != "2-slow.png"), rows)
+    os.remove(os.path.join(folder, "2-slow.png"))
+    a = expect_json("decoded in process", ["embed", "--model", model, "--image",
+                                           os.path.join(folder, "0-small.png")],
+                    env={"CLIPSCOPE_DECODER": "in-process"})
+    b = expect_json("decoded in a helper", ["embed", "--model", model, "--image",
+                                            os.path.join(folder, "0-small.png")])
+    check("helper and in-process agree", a is not None and b is not None
+          and a["images"][0]["embedding"] == b["images"][0]["embedding"])
+
+
+def test_decoder_sandbox(tmp):
+    """The helper runs under a seccomp filter: it cannot open files for
+    writing or start programs, and still decodes."""
+    import socket
+    import struct
+    helper = os.environ.get("CLIPSCOPE_DECODER")
+    if not helper or not os.path.exists(helper):
+        check("decoder helper present", False, helper)
+        return
+    ours, theirs = socket.socketpair()
+    # The helper's socket is its descriptor 3.
+    proc = subprocess.Popen(["sh", "-c", 'exec "$0" 3<&%d' % theirs.fileno(), helper],
+                            pass_fds=[theirs.fileno()])
+    theirs.close()
+    try:
+        img = os.path.join(tmp, "sandbox.png")
+        write_png(img, 30, 20)
+        with open(img, "rb") as f:
+            name = img.encode()
+            # ClipscopeDecodeRequest: magic, name_bytes, cpu_seconds, reserved,
+            # then ClipscopePreprocessParams (resize, crop, mean, std,
+            # max_pixels, composite_alpha, background, ignore_orientation).
+            params = struct.pack("=ii3f3fqi3Bxi4x", 16, 16, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25,
+                                 10 ** 6, 0, 0, 0, 0, 0)
+            head = struct.pack("=IIII", 0x31445343, len(name), 10, 0) + params
+            ours.sendmsg([head + name], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                          struct.pack("i", f.fileno()))])
+        reply = b""
+        while len(reply) < 16:
+            reply += ours.recv(16 - len(reply))
+        magic, ok, code, n = struct.unpack("=IIiI", reply)
+        payload = b""
+        while len(payload) < n:
+            payload += ours.recv(n - len(payload))
+        check("helper decodes", magic == 0x31445343 and ok == 1 and n == 3 * 16 * 16 * 4,
+              (magic, ok, code, n))
+        with open("/proc/%d/status" % proc.pid) as f:
+            status = f.read()
+        check("helper is under a seccomp filter", "Seccomp:\t2" in status
+              and "NoNewPrivs:\t1" in status, status[-400:])
+    finally:
+        ours.close()
+        proc.wait(timeout=10)
+    check("helper ends when its socket closes", proc.returncode == 0, proc.returncode)
+
+
+def test_sort(model, tmp):
+    """sort keeps a journal: a rerun or a resumed run places nothing twice;
+    links resolve; links out of a folder and linked label folders are not
+    followed; folder names avoid Windows' device names."""
+    import base64
+    photos = os.path.join(tmp, "sort-photos")
+    os.mkdir(photos)
+    names = ["a.png", "b.png", "c.png", "d.png"]
+    for i, n in enumerate(names):
+        write_png(os.path.join(photos, n), 20 + i, 20, seed=30 + i)
+    into = os.path.join(tmp, "sort-out")
+    sort = ["sort", "--model", model, "--label", "x", "--into", into]
+
+    def placed():
+        return sorted(os.path.relpath(os.path.join(d, f), into) for d, _, fs in os.walk(into)
+                      for f in fs if not f.startswith("."))
+    res = expect_json("sort two files", sort + [os.path.join(photos, "a.png"), os.path.join(photos, "b.png")])
+    check("two placed", placed() == ["x/a.png", "x/b.png"], placed())
+    # An interrupted third file: recorded as begun, half written.
+    journal = os.path.join(into, ".clipscope-sort.journal")
+    src = os.path.realpath(os.path.join(photos, "c.png"))
+    dest = os.path.join(into, "x", "c.png")
+    with open(journal, "a") as f:
+        f.write("P\t%s\t%s\t%s\n" % tuple(base64.b64encode(v.encode()).decode()
+                                           for v in (src, dest, "x")))
+    with open(dest, "wb") as f:
+        f.write(b"\x89PNG half")
+    res = expect_json("sort resumed", sort + [photos])
+    check("resumed without duplicates", placed() == ["x/a.png", "x/b.png", "x/c.png", "x/d.png"], placed())
+    if res:
+        check("two reported as resumed", res["resumed"] == 2
+              and [f.get("resumed", False) for f in res["files"]] == [True, True, False, False], res["files"])
+    with open(dest, "rb") as f, open(src, "rb") as g:
+        check("the half-written file was placed again", f.read() == g.read())
+    res = expect_json("sort again", sort + [photos])
+    check("a rerun places nothing", res is not None and res["resumed"] == 4 and placed() == [
+        "x/a.png", "x/b.png", "x/c.png", "x/d.png"], res and res["files"])
+
+    # Links: to a relative symbolic link's target.
+    os.symlink("a.png", os.path.join(photos, "rel.png"))
+    out = os.path.join(tmp, "sort-links")
+    res = expect_json("sort --link a relative link", ["sort", "--model", model, "--label", "x", "--link",
+                                                      "--into", out, os.path.join(photos, "rel.png")])
+    made = os.path.join(out, "x", "rel.png")
+    check("hard link to the file itself", not os.path.islink(made)
+          and os.stat(made).st_ino == os.stat(os.path.join(photos, "a.png")).st_ino)
+    out = os.path.join(tmp, "sort-symlinks")
+    res = expect_json("sort --symlink a relative link", ["sort", "--model", model, "--label", "y", "--symlink",
+                                                         "--into", out, os.path.join(photos, "rel.png")])
+    made = os.path.join(out, "y", "rel.png")
+    check("symbolic link resolves", os.path.islink(made) and os.path.isabs(os.readlink(made))
+          and os.path.samefile(made, os.path.join(photos, "a.png")))
+
+    # A label folder that links elsewhere is refused.
+    elsewhere = os.path.join(tmp, "elsewhere")
+    os.mkdir(elsewhere)
+    out = os.path.join(tmp, "sort-linked-folder")
+    os.mkdir(out)
+    os.symlink(elsewhere, os.path.join(out, "x"))
+    res = expect_json("sort into a linked folder", ["sort", "--model", model, "--label", "x", "--into", out,
+                                                    os.path.join(photos, "a.png")], status=3)
+    check("nothing written through the link", os.listdir(elsewhere) == []
+          and res is not None and "symbolic link" in res["files"][0]["error"], res)
+
+    # A link in a folder that leads out of it is passed over.
+    outside = os.path.join(tmp, "outside")
+    os.mkdir(outside)
+    write_png(os.path.join(outside, "secret.png"), 20, 20)
+    os.symlink(os.path.join(outside, "secret.png"), os.path.join(photos, "secret.png"))
+    res = expect_json("classify skips links out of the folder", ["classify", "--model", model, "--label", "x",
+                                                                 photos])
+    check("link out of the folder passed over, link inside kept", res is not None
+          and sorted(os.path.basename(r["path"]) for r in res["images"])
+          == ["a.png", "b.png", "c.png", "d.png", "rel.png"], res and res["images"])
+
+    res = expect_json("Windows device names", ["sort", "--model", model, "--label", "CON", "--label", "com1.x",
+                                               "--label", "dots...", "--dry-run", "--into",
+                                               os.path.join(tmp, "w"), os.path.join(photos, "a.png")])
+    if res:
+        check("device names and trailing dots avoided",
+              [c["label"] for c in res["classifier"]] == ["CON", "com1.x", "dots..."]
+              and res["files"][0]["folder"] in ("CON_", "com1.x_", "dots___"), res["files"])
+
+
 def main():
     if not os.path.exists(CLI):
         print("FAILED: no clipscope binary at %s" % CLI)
@@ -415,6 +597,9 @@ def main():
         test_oversized(model, tmp)
         test_svg(model, tmp)
         test_orientation(model, tmp)
+        test_decoder_processes(model, tmp)
+        test_decoder_sandbox(tmp)
+        test_sort(model, tmp)
         test_non_utf8_names(model, tmp)
         test_many_images(model, tmp)
     if failures:
