@@ -7,6 +7,7 @@
  * column is scored in and the leave-one-out accuracy on them.
  */
 #include "clipscope-text-row.h"
+#include "clipscope-draw.h"
 
 #include <math.h>
 
@@ -66,19 +67,6 @@ editable_text_cb (ClipscopeTextRow *self)
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->editable),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, text, -1);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TEXT]);
-}
-
-/* A long label is cut short with an ellipsis instead of widening the
- * sidebar: GtkEditableLabel keeps its label inside a stack. */
-static void
-ellipsize_editable (GtkWidget *widget)
-{
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    if (GTK_IS_LABEL (child))
-      gtk_label_set_ellipsize (GTK_LABEL (child), PANGO_ELLIPSIZE_END);
-    else if (!GTK_IS_EDITABLE (child))
-      ellipsize_editable (child);
 }
 
 static void
@@ -311,7 +299,8 @@ static void
 clipscope_text_row_init (ClipscopeTextRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
-  ellipsize_editable (GTK_WIDGET (self->editable));
+  /* A long label is cut short instead of widening the sidebar. */
+  clipscope_widget_ellipsize_labels (GTK_WIDGET (self->editable));
   g_signal_connect_swapped (self->check, "notify::active", G_CALLBACK (check_active_cb), self);
 }
 

@@ -49,6 +49,8 @@ struct _ClipscopeWindow {
   GtkScale                 *weight_scale;
   GtkCheckButton           *threshold_check;
   GtkSpinButton            *threshold_spin;
+  AdwFlap                  *sidebar_flap;
+  AdwFlap                  *details_flap;
 
   /* Owned References */
   ClipscopeSession         *session;
@@ -62,6 +64,8 @@ struct _ClipscopeWindow {
 
   guint                     screenshot_id;
   guint                     screenshot_tries;
+  guint                     layout_id;     /* an idle applying the width's layout */
+  int                       layout_width;
   guint                     save_lists : 1;
 };
 

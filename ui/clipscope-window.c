@@ -10,6 +10,7 @@
 #include "clipscope-application.h"
 #include "clipscope-window-private.h"
 #include "clipscope-compare-window.h"
+#include "clipscope-draw.h"
 #include "clipscope-export.h"
 #include "clipscope-models.h"
 #include "clipscope-preferences-window.h"
@@ -21,6 +22,11 @@
 #include <string.h>
 
 #define MAX_RECENT_MODELS 8
+
+/* Below this width the image details fold away over the matrix, so that
+ * the matrix keeps some 350 px beside the labels. (The labels' pane folds
+ * by itself, once it and the matrix no longer fit.) */
+#define DETAILS_FOLD_WIDTH 1000
 
 G_DEFINE_FINAL_TYPE (ClipscopeWindow, clipscope_window, ADW_TYPE_APPLICATION_WINDOW)
 
@@ -248,6 +254,7 @@ update_title (ClipscopeWindow *self)
                                 device != NULL ? device : "");
   adw_window_title_set_subtitle (self->window_title, subtitle);
   gtk_menu_button_set_label (self->model_button, name != NULL ? name : "Model");
+  clipscope_widget_ellipsize_labels (GTK_WIDGET (self->model_button));
   if (path != NULL)
     remember_model (self, path);
 }
@@ -608,6 +615,8 @@ heatmap_cell_activated_cb (ClipscopeWindow *self,
     return;
   clipscope_heatmap_view_set_selected (self->heatmap, row);
   clipscope_explain_panel_select_label (self->explain_panel, scored[column]);
+  /* In a narrow window the explanation is in the folded details pane. */
+  adw_flap_set_reveal_flap (self->details_flap, TRUE);
   clipscope_template_contributions_select_label (self->template_contributions, scored[column]);
 }
 
@@ -621,6 +630,18 @@ copy_matrix_action (GtkWidget  *widget,
 
   if (text != NULL)
     gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), text);
+}
+
+/* F9, as in other GNOME applications: show or hide the labels and
+ * templates (over the matrix, in a narrow window). */
+static void
+toggle_sidebar_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  AdwFlap *flap = CLIPSCOPE_WINDOW (widget)->sidebar_flap;
+
+  adw_flap_set_reveal_flap (flap, !adw_flap_get_reveal_flap (flap));
 }
 
 static void
@@ -1137,6 +1158,7 @@ clipscope_window_take_screenshot (ClipscopeWindow *self,
   g_free (self->screenshot_path);
   self->screenshot_path = g_strdup (path);
   g_clear_handle_id (&self->screenshot_id, g_source_remove);
+  g_clear_handle_id (&self->layout_id, g_source_remove);
   /* Polled rather than tied to ::notify::busy, so the frames that draw
    * the last result have happened by the time it is taken. */
   self->screenshot_id = g_timeout_add (250, screenshot_cb, self);
@@ -1163,6 +1185,7 @@ clipscope_window_dispose (GObject *object)
   ClipscopeWindow *self = CLIPSCOPE_WINDOW (object);
 
   g_clear_handle_id (&self->screenshot_id, g_source_remove);
+  g_clear_handle_id (&self->layout_id, g_source_remove);
   if (self->session != NULL)
     clipscope_session_disconnect_by_data (self->session, self);
   gtk_widget_dispose_template (GTK_WIDGET (self), CLIPSCOPE_TYPE_WINDOW);
@@ -1188,6 +1211,36 @@ clipscope_window_finalize (GObject *object)
   G_OBJECT_CLASS (clipscope_window_parent_class)->finalize (object);
 }
 
+/* Libadwaita 1.2 has no breakpoints: the window's own width, as it is
+ * allocated, decides whether the details pane folds. The change waits
+ * for an idle, as a layout must not change while it is being allocated. */
+static gboolean
+apply_layout_cb (gpointer user_data)
+{
+  ClipscopeWindow *self = user_data;
+
+  self->layout_id = 0;
+  adw_flap_set_fold_policy (self->details_flap, self->layout_width < DETAILS_FOLD_WIDTH
+                                                ? ADW_FLAP_FOLD_POLICY_ALWAYS : ADW_FLAP_FOLD_POLICY_AUTO);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+clipscope_window_size_allocate (GtkWidget *widget,
+                                int        width,
+                                int        height,
+                                int        baseline)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+  gboolean narrow = width < DETAILS_FOLD_WIDTH;
+
+  GTK_WIDGET_CLASS (clipscope_window_parent_class)->size_allocate (widget, width, height, baseline);
+  self->layout_width = width;
+  if (narrow != (adw_flap_get_fold_policy (self->details_flap) == ADW_FLAP_FOLD_POLICY_ALWAYS)
+      && self->layout_id == 0)
+    self->layout_id = g_idle_add (apply_layout_cb, self);
+}
+
 static void
 clipscope_window_class_init (ClipscopeWindowClass *klass)
 {
@@ -1196,6 +1249,7 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
   object_class->dispose = clipscope_window_dispose;
+  widget_class->size_allocate = clipscope_window_size_allocate;
   object_class->finalize = clipscope_window_finalize;
   window_class->close_request = clipscope_window_close_request;
 
@@ -1214,6 +1268,8 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, progress_bar);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, content_stack);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, image_grid);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, sidebar_flap);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, details_flap);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, heatmap);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, probability_view);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, preview);
@@ -1259,6 +1315,8 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.export-to", "s", export_to_action);
   gtk_widget_class_install_action (widget_class, "win.sort", NULL, sort_action);
   gtk_widget_class_install_action (widget_class, "win.copy-matrix", NULL, copy_matrix_action);
+  gtk_widget_class_install_action (widget_class, "win.toggle-sidebar", NULL, toggle_sidebar_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F9, 0, "win.toggle-sidebar", NULL);
   _clipscope_window_undo_class_init (widget_class);
   gtk_widget_class_install_action (widget_class, "win.compare", NULL, compare_action);
   gtk_widget_class_install_action (widget_class, "win.compare-with", "s", compare_action);
