@@ -193,6 +193,7 @@ loaded_session (GPtrArray *notices)
   for (int i = 0; i < N_IMAGES; i++)
     g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
   g_ptr_array_add (files, g_file_new_for_path (text_path));
+  g_ptr_array_add (files, g_file_new_build_filename (workdir, "gone.png", NULL));
   clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
   wait_idle (session);
   return session;
@@ -349,8 +350,11 @@ test_session_matches_cli (void)
   guint n_images, n_labels;
 
   /* The text file is named in one notice; the images still load. */
-  g_assert_cmpuint (notices->len, ==, 1);
-  g_assert_nonnull (strstr (notices->pdata[0], "notes.txt"));
+  /* A file that is not an image, and one that is not there, each said
+   * for what it is. */
+  g_assert_cmpuint (notices->len, ==, 2);
+  g_assert_cmpstr (notices->pdata[0], ==, "Not an image: notes.txt");
+  g_assert_cmpstr (notices->pdata[1], ==, "No such file: gone.png");
   g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, N_IMAGES);
 
   g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, &prob));

@@ -67,6 +67,7 @@ struct _ClipscopeWindow {
   guint                     layout_id;     /* an idle applying the width's layout */
   int                       layout_width;
   guint                     save_lists : 1;
+  guint                     loading_model : 1;
 };
 
 void _clipscope_window_dnd_init (ClipscopeWindow *self);
