@@ -1160,12 +1160,21 @@ test_window_label_commas (void)
   restored = session_labels (clipscope_window_get_session (second));
   g_assert_true (g_strv_equal ((const char * const *) restored, want));
 
-  /* --label "x, y" is one label too, and is not saved. */
+  /* --label "x, y" is one label too, and is not saved... */
   clipscope_window_set_labels (second, (const char *[]) { "black, white", NULL });
   g_strfreev (restored);
   restored = session_labels (clipscope_window_get_session (second));
   g_assert_cmpuint (g_strv_length (restored), ==, 1);
   g_assert_cmpstr (restored[0], ==, "black, white");
+  g_strfreev (saved);
+  saved = g_settings_get_strv (settings, "labels");
+  g_assert_true (g_strv_equal ((const char * const *) saved, want));
+
+  /* ...until the list is edited in the window: then what shows is kept. */
+  gtk_widget_activate_action (GTK_WIDGET (second), "win.add-labels", "s", "owl");
+  g_strfreev (saved);
+  saved = g_settings_get_strv (settings, "labels");
+  g_assert_true (g_strv_equal ((const char * const *) saved, (const char *[]) { "black, white", "owl", NULL }));
   gtk_window_destroy (GTK_WINDOW (second));
   g_assert_finalize_object (second);
   g_settings_reset (settings, "labels");

@@ -402,7 +402,7 @@ snapshot_cells (ClipscopeHeatmapView *self,
       if (!self->show_values)
         continue;
       if (self->show_probabilities)
-        g_snprintf (text, sizeof text, "%.0f%%", v * 100);
+        g_snprintf (text, sizeof text, "%.0f %%", v * 100);
       else
         g_snprintf (text, sizeof text, "%.3f", v);
       pango_layout_set_text (layout, text, -1);

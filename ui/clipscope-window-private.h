@@ -68,6 +68,8 @@ struct _ClipscopeWindow {
   int                       layout_width;
   guint                     save_lists : 1;
   guint                     loading_model : 1;
+  guint                     lists_from_arguments : 1;
+  guint                     applying_arguments : 1;
 };
 
 void _clipscope_window_dnd_init (ClipscopeWindow *self);

@@ -134,8 +134,8 @@ restore_lists (ClipscopeWindow *self)
 /**
  * clipscope_window_set_labels:
  *
- * Replaces the labels for this run only: lists given on the command line
- * do not overwrite the saved ones.
+ * Replaces the labels for this run: lists given on the command line do
+ * not overwrite the saved ones until the person edits them in the window.
  */
 void
 clipscope_window_set_labels (ClipscopeWindow    *self,
@@ -146,9 +146,12 @@ clipscope_window_set_labels (ClipscopeWindow    *self,
   g_return_if_fail (CLIPSCOPE_IS_WINDOW (self));
 
   self->save_lists = FALSE;
+  self->lists_from_arguments = TRUE;
+  self->applying_arguments = TRUE;
   gtk_string_list_splice (list, 0, g_list_model_get_n_items (G_LIST_MODEL (list)), NULL);
   for (const char * const *l = labels; *l != NULL; l++)
     clipscope_session_add_label (self->session, *l);
+  self->applying_arguments = FALSE;
 }
 
 void
@@ -158,9 +161,12 @@ clipscope_window_set_templates (ClipscopeWindow    *self,
   g_return_if_fail (CLIPSCOPE_IS_WINDOW (self));
 
   self->save_lists = FALSE;
+  self->lists_from_arguments = TRUE;
+  self->applying_arguments = TRUE;
   clipscope_session_clear_templates (self->session);
   for (const char * const *t = templates; *t != NULL; t++)
     clipscope_session_add_template (self->session, *t, TRUE);
+  self->applying_arguments = FALSE;
 }
 
 /* ------------------------------------------------------------ model */
@@ -813,9 +819,22 @@ create_label_row_cb (gpointer item,
   return row;
 }
 
+/* Lists from the command line are for this run, until the person edits
+ * them in the window: from then on what they see is what is saved. */
+static void
+resume_saving (ClipscopeWindow *self)
+{
+  if (self->applying_arguments || self->save_lists || !self->lists_from_arguments)
+    return;
+  self->save_lists = TRUE;
+  save_labels (self);
+  save_templates (self);
+}
+
 static void
 labels_changed_cb (ClipscopeWindow *self)
 {
+  resume_saving (self);
   save_labels (self);
 }
 
@@ -973,8 +992,10 @@ templates_changed_cb (ClipscopeWindow *self)
       if (g_object_get_data (G_OBJECT (t), "clipscope-saved") == self)
         continue;
       g_object_set_data (G_OBJECT (t), "clipscope-saved", self);
+      g_signal_connect_object (t, "notify", G_CALLBACK (resume_saving), self, G_CONNECT_SWAPPED);
       g_signal_connect_object (t, "notify", G_CALLBACK (save_templates), self, G_CONNECT_SWAPPED);
     }
+  resume_saving (self);
   save_templates (self);
 }
 
@@ -1043,11 +1064,36 @@ export_chosen_cb (GtkNativeDialog *dialog,
   g_autofree char *path = NULL;
 
   if (response == GTK_RESPONSE_ACCEPT)
-    file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+    {
+      GtkFileFilter *filter = gtk_file_chooser_get_filter (GTK_FILE_CHOOSER (dialog));
+      const char *suffix = filter != NULL ? g_object_get_data (G_OBJECT (filter), "clipscope-suffix") : NULL;
+
+      file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      path = file != NULL ? g_file_get_path (file) : NULL;
+
+      /* The chosen file type holds unless the name already says one. */
+      if (path != NULL && suffix != NULL && !g_str_has_suffix (path, ".csv")
+          && !g_str_has_suffix (path, ".json") && !g_str_has_suffix (path, ".png"))
+        {
+          g_autofree char *named = g_strconcat (path, suffix, NULL);
+
+          g_free (path);
+          path = g_steal_pointer (&named);
+        }
+      else if (path != NULL && suffix != NULL && !g_str_has_suffix (path, suffix))
+        {
+          g_autofree char *stem = g_strndup (path, strrchr (path, '.') - path);
+
+          g_free (path);
+          path = g_strconcat (stem, suffix, NULL);
+        }
+    }
   gtk_native_dialog_destroy (dialog);
   g_object_unref (dialog);
-  if (file == NULL || (path = g_file_get_path (file)) == NULL)
+  if (path == NULL)
     return;
+  g_clear_object (&file);
+  file = g_file_new_for_path (path);
 
   if (clipscope_export_to_file (self->session, GTK_WIDGET (self->heatmap), path, &error))
     {
@@ -1078,6 +1124,7 @@ export_action (GtkWidget  *widget,
 
       gtk_file_filter_set_name (filter, _(formats[i].name));
       gtk_file_filter_add_pattern (filter, formats[i].pattern);
+      g_object_set_data (G_OBJECT (filter), "clipscope-suffix", (gpointer) (formats[i].pattern + 1));
       gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
     }
   gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), "clipscope-scores.csv");
@@ -1380,6 +1427,7 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.copy-matrix", NULL, copy_matrix_action);
   gtk_widget_class_install_action (widget_class, "win.toggle-sidebar", NULL, toggle_sidebar_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F9, 0, "win.toggle-sidebar", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w, GDK_CONTROL_MASK, "window.close", NULL);
   _clipscope_window_undo_class_init (widget_class);
   gtk_widget_class_install_action (widget_class, "win.compare", NULL, compare_action);
   gtk_widget_class_install_action (widget_class, "win.compare-with", "s", compare_action);
@@ -1450,6 +1498,10 @@ clipscope_window_init (ClipscopeWindow *self)
   gtk_window_set_default_size (GTK_WINDOW (self),
                                g_settings_get_int (self->settings, "window-width"),
                                g_settings_get_int (self->settings, "window-height"));
+  /* Start folded at once in a narrow window, without a first frame that
+   * unfolds the details only to fold them again. */
+  if (g_settings_get_int (self->settings, "window-width") < DETAILS_FOLD_WIDTH)
+    adw_flap_set_fold_policy (self->details_flap, ADW_FLAP_FOLD_POLICY_ALWAYS);
   if (g_settings_get_boolean (self->settings, "window-maximized"))
     gtk_window_maximize (GTK_WINDOW (self));
 
