@@ -194,11 +194,66 @@ def main():
             return True
         wait_for("the bars of the second image", bars_match, 20)
         print("ok 4 - the probability bars read as a grid of labels and percentages")
-        print("1..4")
     finally:
         app.terminate()
         app.wait(timeout=30)
+
+    try:
+        check_translated(model, images, env)
+        print("ok 5 - in Simplified Chinese, every name and description in the window is translated")
+        print("1..5")
+    finally:
         subprocess.run(["rm", "-rf", tmp], check=False)
+
+
+def everything(obj, depth=0):
+    yield obj
+    if depth < 80:
+        for child in children(obj):
+            yield from everything(child, depth + 1)
+
+
+def check_translated(model, images, env):
+    """Starts the window in zh_CN and reads every accessible name and
+    description in it: what is left after taking out the user's own data
+    (labels, file names, the model's name) must hold no English words."""
+    global APP
+    labels = ["猫", "一只戴着帽子的狗", "red, shiny car"]
+    env = dict(env, LANGUAGE="zh_CN", LANG="C.UTF-8", LC_ALL="C.UTF-8")
+    label_args = [a for label in labels for a in ("--label", label)]
+    app = APP = subprocess.Popen([GUI, "--model", model, *label_args, *images], env=env)
+    try:
+        desktop = pyatspi.Registry.getDesktop(0)
+        grid = wait_for("the heatmap in Chinese", lambda: next(
+            (g for a in children(desktop) if a.name == "clipscope-gui"
+             for g in [find(a, lambda o: o.getRole() == pyatspi.ROLE_TABLE and o.name == "每张图像与每个标签的相似度")]
+             if g is not None), None))
+        wait_for("every cell scored", lambda: len(grid_rows(grid)) == 1 + len(images) and all(
+            "余弦" in c.name for r in grid_rows(grid)[1:] for c in children(r)[1:]))
+        frame = grid
+        while frame.parent is not None and frame.getRole() != pyatspi.ROLE_FRAME:
+            frame = frame.parent
+        # The default template is the user's data too, and shows filled in.
+        data = sorted([*labels, *images, *(os.path.basename(i) for i in images), os.path.basename(model),
+                       "Clipscope", "a photo of a", "CIFAR-10", "ImageNet", "CLIP", "F9", "Ctrl+O"],
+                      key=len, reverse=True)
+        untranslated = set()
+        for obj in everything(frame):
+            for text in (obj.name or "", obj.description or ""):
+                # GTK 4.8 names an unnamed widget after its type, and the
+                # title's subtitle is data: the model, backend and device.
+                if re.fullmatch(r"[A-Z][a-z]+(?:[A-Z][a-z]*)+", text) or text.startswith(
+                        os.path.basename(model) + " · "):
+                    continue
+                rest = text
+                for d in data:
+                    rest = rest.replace(d, "")
+                if re.search(r"[A-Za-z]{2,}", rest):
+                    untranslated.add(text)
+        assert not untranslated, sorted(untranslated)
+    finally:
+        app.terminate()
+        app.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -193,6 +193,7 @@ loaded_session (GPtrArray *notices)
   for (int i = 0; i < N_IMAGES; i++)
     g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
   g_ptr_array_add (files, g_file_new_for_path (text_path));
+  g_ptr_array_add (files, g_file_new_build_filename (workdir, "gone.png", NULL));
   clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
   wait_idle (session);
   return session;
@@ -349,8 +350,11 @@ test_session_matches_cli (void)
   guint n_images, n_labels;
 
   /* The text file is named in one notice; the images still load. */
-  g_assert_cmpuint (notices->len, ==, 1);
-  g_assert_nonnull (strstr (notices->pdata[0], "notes.txt"));
+  /* A file that is not an image, and one that is not there, each said
+   * for what it is. */
+  g_assert_cmpuint (notices->len, ==, 2);
+  g_assert_cmpstr (notices->pdata[0], ==, "Not an image: notes.txt");
+  g_assert_cmpstr (notices->pdata[1], ==, "No such file: gone.png");
   g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, N_IMAGES);
 
   g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, &prob));
@@ -1156,12 +1160,21 @@ test_window_label_commas (void)
   restored = session_labels (clipscope_window_get_session (second));
   g_assert_true (g_strv_equal ((const char * const *) restored, want));
 
-  /* --label "x, y" is one label too, and is not saved. */
+  /* --label "x, y" is one label too, and is not saved... */
   clipscope_window_set_labels (second, (const char *[]) { "black, white", NULL });
   g_strfreev (restored);
   restored = session_labels (clipscope_window_get_session (second));
   g_assert_cmpuint (g_strv_length (restored), ==, 1);
   g_assert_cmpstr (restored[0], ==, "black, white");
+  g_strfreev (saved);
+  saved = g_settings_get_strv (settings, "labels");
+  g_assert_true (g_strv_equal ((const char * const *) saved, want));
+
+  /* ...until the list is edited in the window: then what shows is kept. */
+  gtk_widget_activate_action (GTK_WIDGET (second), "win.add-labels", "s", "owl");
+  g_strfreev (saved);
+  saved = g_settings_get_strv (settings, "labels");
+  g_assert_true (g_strv_equal ((const char * const *) saved, (const char *[]) { "black, white", "owl", NULL }));
   gtk_window_destroy (GTK_WINDOW (second));
   g_assert_finalize_object (second);
   g_settings_reset (settings, "labels");
@@ -1265,6 +1278,108 @@ test_window_undo (void)
   g_settings_reset (settings, "labels");
   g_settings_reset (settings, "templates");
   g_settings_reset (settings, "label-examples");
+}
+
+/* ------------------------------------------------------------ adaptive */
+
+static void
+find_flaps (GtkWidget *widget,
+            GPtrArray *flaps)
+{
+  if (ADW_IS_FLAP (widget))
+    g_ptr_array_add (flaps, widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    find_flaps (child, flaps);
+}
+
+static void
+resize_and_settle (ClipscopeWindow *window,
+                   int              width,
+                   int              height)
+{
+  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
+  /* Without a window manager the frame's shadow comes off the size. */
+  for (int i = 0; i < 100 && ABS (gtk_widget_get_width (GTK_WIDGET (window)) - width) > 20; i++)
+    wait_ms (20);
+  wait_ms (200);
+  g_assert_cmpint (ABS (gtk_widget_get_width (GTK_WIDGET (window)) - width), <=, 20);
+}
+
+/* Down to 360 px the side panes fold away, over the matrix when shown,
+ * and the matrix keeps the width; wide, both stand beside it. */
+static void
+test_window_adaptive (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  GtkWidget *heatmap = clipscope_window_get_heatmap (window);
+  GtkWidget *scrolled = gtk_widget_get_ancestor (heatmap, GTK_TYPE_SCROLLED_WINDOW);
+  g_autoptr(GPtrArray) flaps = g_ptr_array_new ();
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  AdwFlap *sidebar, *details;
+  int minimum;
+
+  /* GNOME's own title bar buttons (Xvfb without a desktop falls back to
+   * minimize, maximize and close). */
+  g_object_set (gtk_settings_get_default (), "gtk-decoration-layout", "appmenu:close", NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1400, 800);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s",
+                              "cat\ndog\nred car\ntree\na label long enough to be cut short in the sidebar list");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  for (int i = 0; i < N_IMAGES; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+  find_flaps (GTK_WIDGET (window), flaps);
+  g_assert_cmpuint (flaps->len, ==, 2);
+  sidebar = g_ptr_array_index (flaps, 0);
+  details = g_ptr_array_index (flaps, 1);
+  g_assert_cmpint (adw_flap_get_flap_position (details), ==, GTK_PACK_END);
+
+  resize_and_settle (window, 1400, 800);
+  save_shot (window, "test-wide.png");
+  g_assert_false (adw_flap_get_folded (sidebar));
+  g_assert_false (adw_flap_get_folded (details));
+  g_assert_true (adw_flap_get_reveal_flap (sidebar));
+  g_assert_true (adw_flap_get_reveal_flap (details));
+  /* A long label is cut short, not a reason to widen the sidebar. */
+  g_assert_cmpint (gtk_widget_get_width (adw_flap_get_flap (sidebar)), <, 400);
+
+  gtk_widget_measure (GTK_WIDGET (window), GTK_ORIENTATION_HORIZONTAL, -1, &minimum, NULL, NULL, NULL);
+  g_assert_cmpint (minimum, <=, 360);
+  resize_and_settle (window, 360, 640);
+  save_shot (window, "test-360.png");
+  g_assert_true (adw_flap_get_folded (sidebar));
+  g_assert_true (adw_flap_get_folded (details));
+  g_assert_false (adw_flap_get_reveal_flap (sidebar));
+  g_assert_false (adw_flap_get_reveal_flap (details));
+  g_assert_cmpint (gtk_widget_get_width (scrolled), >=, 300);
+
+  /* F9's action shows the labels over the matrix, and hides them. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.toggle-sidebar", NULL);
+  g_assert_true (adw_flap_get_reveal_flap (sidebar));
+  wait_ms (400);
+  save_shot (window, "test-360-sidebar.png");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.toggle-sidebar", NULL);
+  g_assert_false (adw_flap_get_reveal_flap (sidebar));
+
+  /* Enter on a cell shows its explanation, in the folded details pane. */
+  g_assert_true (clipscope_heatmap_view_set_cursor (CLIPSCOPE_HEATMAP_VIEW (heatmap), 1, 1));
+  g_signal_emit_by_name (heatmap, "cell-activated", 1, 1);
+  g_assert_true (adw_flap_get_reveal_flap (details));
+  wait_ms (400);
+  save_shot (window, "test-360-details.png");
+
+  resize_and_settle (window, 1400, 800);
+  g_assert_false (adw_flap_get_folded (sidebar));
+  g_assert_true (adw_flap_get_reveal_flap (sidebar));
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+  gtk_settings_reset_property (gtk_settings_get_default (), "gtk-decoration-layout");
 }
 
 /* The dry run names a destination per image without writing anything;
@@ -2163,14 +2278,16 @@ count_pixels_near (GdkPixbuf     *png,
   return count;
 }
 
-static void
-test_app_screenshot (void)
+/* Runs clipscope-gui on the test images with --screenshot, in @envp
+ * (NULL: this process's environment), and reads what it saved. */
+static GdkPixbuf *
+gui_screenshot (const char *name,
+                char      **envp)
 {
-  g_autofree char *shot = g_build_filename (workdir, "screenshot.png", NULL);
+  g_autofree char *shot = g_build_filename (workdir, name, NULL);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GdkPixbuf) png = NULL;
   g_autoptr(GError) error = NULL;
-  GdkRGBA viridis[256], accent;
+  GdkPixbuf *png;
   int status = 0;
 
   g_ptr_array_add (argv, (char *) g_getenv ("CLIPSCOPE_GUI"));
@@ -2186,13 +2303,28 @@ test_app_screenshot (void)
   for (int i = 0; i < N_IMAGES; i++)
     g_ptr_array_add (argv, image_paths[i]);
   g_ptr_array_add (argv, NULL);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL,
                                NULL, NULL, &status, &error));
   g_assert_no_error (error);
   g_assert_cmpint (status, ==, 0);
 
   png = gdk_pixbuf_new_from_file (shot, &error);
   g_assert_no_error (error);
+  if (g_getenv ("CLIPSCOPE_SHOTS_DIR") != NULL)
+    {
+      g_autofree char *copy = g_build_filename (g_getenv ("CLIPSCOPE_SHOTS_DIR"), name, NULL);
+
+      g_assert_true (gdk_pixbuf_save (png, copy, "png", NULL, NULL));
+    }
+  return png;
+}
+
+static void
+test_app_screenshot (void)
+{
+  g_autoptr(GdkPixbuf) png = gui_screenshot ("app-screenshot.png", NULL);
+  GdkRGBA viridis[256], accent;
+
   for (guint i = 0; i < G_N_ELEMENTS (viridis); i++)
     clipscope_colormap_viridis (i / 255.0, &viridis[i]);
   gdk_rgba_parse (&accent, "#3584e4");
@@ -2201,6 +2333,37 @@ test_app_screenshot (void)
    * legend; and the bars of the selected image in the accent colour. */
   g_assert_cmpuint (count_pixels_near (png, viridis, G_N_ELEMENTS (viridis)), >, 16 * 1200);
   g_assert_cmpuint (count_pixels_near (png, &accent, 1), >, 300);
+}
+
+/* At scale 2 (GDK_SCALE, as on a HiDPI screen) a 640 × 480 window is
+ * drawn with twice the pixels each way, and the matrix still has room:
+ * the panes fold away rather than squeeze it. The window size comes from
+ * the saved settings, as when the application starts again. */
+static void
+test_app_scale2 (void)
+{
+  g_autofree char *config = g_build_filename (workdir, "scale2-config", NULL);
+  g_autofree char *settings_dir = g_build_filename (config, "glib-2.0", "settings", NULL);
+  g_autofree char *keyfile = g_build_filename (settings_dir, "keyfile", NULL);
+  g_auto(GStrv) envp = g_get_environ ();
+  g_autoptr(GdkPixbuf) png = NULL;
+  GdkRGBA viridis[256];
+
+  g_assert_cmpint (g_mkdir_with_parents (settings_dir, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (keyfile, "[io/github/clipscope/Clipscope]\n"
+                                      "window-width=640\nwindow-height=480\n", -1, NULL));
+  envp = g_environ_setenv (envp, "GDK_SCALE", "2", TRUE);
+  envp = g_environ_setenv (envp, "GSETTINGS_BACKEND", "keyfile", TRUE);
+  envp = g_environ_setenv (envp, "XDG_CONFIG_HOME", config, TRUE);
+  png = gui_screenshot ("app-scale2.png", envp);
+
+  /* The frame's shadow, without a window manager, takes a few pixels. */
+  g_assert_cmpint (gdk_pixbuf_get_width (png), >, 2 * 600);
+  g_assert_cmpint (gdk_pixbuf_get_width (png), <=, 2 * 640);
+  for (guint i = 0; i < G_N_ELEMENTS (viridis); i++)
+    clipscope_colormap_viridis (i / 255.0, &viridis[i]);
+  /* All sixteen 64 × 40 cells, at four device pixels each, less text. */
+  g_assert_cmpuint (count_pixels_near (png, viridis, G_N_ELEMENTS (viridis)), >, 4 * 16 * 1200);
 }
 
 /* ------------------------------------------------------------ explain */
@@ -2667,6 +2830,7 @@ main (int   argc,
   g_test_add_func ("/gui/window/drop-and-actions", test_window_drop_and_actions);
   g_test_add_func ("/gui/window/label-commas", test_window_label_commas);
   g_test_add_func ("/gui/window/undo", test_window_undo);
+  g_test_add_func ("/gui/window/adaptive", test_window_adaptive);
   g_test_add_func ("/gui/window/heatmap-cells", test_window_heatmap_cells);
   g_test_add_func ("/gui/window/responsive", test_window_responsive);
   g_test_add_func ("/gui/window/explain", test_window_explain);
@@ -2681,6 +2845,7 @@ main (int   argc,
   g_test_add_func ("/gui/models/download", test_models_download);
   g_test_add_func ("/gui/models/cancel", test_models_cancel);
   g_test_add_func ("/gui/app/screenshot", test_app_screenshot);
+  g_test_add_func ("/gui/app/scale2", test_app_scale2);
   status = g_test_run ();
 
   g_subprocess_force_exit (hub);

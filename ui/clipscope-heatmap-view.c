@@ -18,6 +18,7 @@
  * Ctrl+Shift+C the whole matrix as tab-separated text.
  */
 #include "clipscope-heatmap-view.h"
+#include <glib/gi18n.h>
 #include "clipscope-colormap.h"
 #include "clipscope-draw.h"
 #include "clipscope-grid-part.h"
@@ -207,7 +208,7 @@ snapshot_legend (ClipscopeHeatmapView *self,
     }
 
   pango_layout_set_width (layout, -1);
-  append_text (snapshot, layout, self->show_probabilities ? "Probability" : "Cosine similarity",
+  append_text (snapshot, layout, self->show_probabilities ? _("Probability") : _("Cosine similarity"),
                PAD, PAD, fg);
   pango_layout_get_pixel_size (layout, &w, &h);
 
@@ -255,13 +256,13 @@ snapshot_column_headers (ClipscopeHeatmapView *self,
   pango_layout_set_width (layout, -1);
 }
 
-/* A small "Unclassified" pill under the image's name. */
+/* A small _("Unclassified") pill under the image's name. */
 static void
 snapshot_unclassified_tag (ClipscopeHeatmapView *self,
                            GtkSnapshot          *snapshot,
                            float                 y)
 {
-  g_autoptr(PangoLayout) tag = gtk_widget_create_pango_layout (GTK_WIDGET (self), "Unclassified");
+  g_autoptr(PangoLayout) tag = gtk_widget_create_pango_layout (GTK_WIDGET (self), _("Unclassified"));
   PangoFontDescription *font = pango_font_description_copy (pango_context_get_font_description (
                                  pango_layout_get_context (tag)));
   GskRoundedRect pill;
@@ -401,7 +402,7 @@ snapshot_cells (ClipscopeHeatmapView *self,
       if (!self->show_values)
         continue;
       if (self->show_probabilities)
-        g_snprintf (text, sizeof text, "%.0f%%", v * 100);
+        g_snprintf (text, sizeof text, "%.0f %%", v * 100);
       else
         g_snprintf (text, sizeof text, "%.3f", v);
       pango_layout_set_text (layout, text, -1);
@@ -441,10 +442,10 @@ cell_name (ClipscopeHeatmapView *self,
   gsize cell = (gsize) row * m->n_labels + column;
 
   if (isnan (m->similarity[cell]))
-    return g_strdup_printf ("%s, %s: not scored yet", image, m->labels[column]);
-  return g_strdup_printf ("%s, %s: cosine %.3f, probability %.1f %%%s", image, m->labels[column],
+    return g_strdup_printf (_("%s, %s: not scored yet"), image, m->labels[column]);
+  return g_strdup_printf (_("%s, %s: cosine %.3f, probability %.1f %%%s"), image, m->labels[column],
                           m->similarity[cell], m->probabilities[cell] * 100.0,
-                          best_column (self, m, row) == (int) column ? ", best match" : "");
+                          best_column (self, m, row) == (int) column ? _(", best match") : "");
 }
 
 static GtkWidget *
@@ -478,6 +479,7 @@ sync_parts (ClipscopeHeatmapView *self)
   if (self->header_row == NULL)
     {
       self->header_row = clipscope_grid_part_new (GTK_ACCESSIBLE_ROLE_ROW, -1, -1);
+      clipscope_grid_part_set_label (CLIPSCOPE_GRID_PART (self->header_row), _("Labels"));
       gtk_widget_insert_after (self->header_row, GTK_WIDGET (self), NULL);
     }
   child = gtk_widget_get_first_child (self->header_row);
@@ -512,7 +514,8 @@ sync_parts (ClipscopeHeatmapView *self)
       g_autofree char *header = NULL;
 
       header = clipscope_session_is_unclassified (self->session, i)
-               ? g_strdup_printf ("%s, unclassified", name) : g_strdup (name);
+               ? g_strdup_printf (_("%s, unclassified"), name) : g_strdup (name);
+      clipscope_grid_part_set_label (CLIPSCOPE_GRID_PART (row), name);
       child = gtk_widget_get_first_child (row);
       clipscope_grid_part_set_label (CLIPSCOPE_GRID_PART (child), header);
       child = gtk_widget_get_next_sibling (child);
@@ -809,14 +812,14 @@ clipscope_heatmap_view_query_tooltip (GtkWidget  *widget,
     }
   cell = (gsize) row * m.n_labels + column;
   if (isnan (m.similarity[cell]))
-    text = g_strdup_printf ("%s · %s\nnot encoded yet", clipscope_image_get_name (image),
+    text = g_strdup_printf (_("%s · %s\nnot encoded yet"), clipscope_image_get_name (image),
                             m.labels[column]);
   else
-    text = g_strdup_printf ("%s · %s\ncosine %.4f\nprobability %.2f %%%s",
+    text = g_strdup_printf (_("%s · %s\ncosine %.4f\nprobability %.2f %%%s"),
                             clipscope_image_get_name (image), m.labels[column],
                             m.similarity[cell], m.probabilities[cell] * 100.0,
                             clipscope_session_is_unclassified (self->session, row)
-                            ? "\nunclassified: no label reaches the threshold" : "");
+                            ? _("\nunclassified: no label reaches the threshold") : "");
   gtk_tooltip_set_text (tooltip, text);
   return TRUE;
 }
@@ -966,7 +969,7 @@ clipscope_heatmap_view_dup_matrix_text (ClipscopeHeatmapView *self)
   if (!get_matrix (self, &m))
     return NULL;
   images = clipscope_session_get_images (self->session);
-  out = g_string_new (self->show_probabilities ? "image (probability)" : "image (cosine)");
+  out = g_string_new (self->show_probabilities ? _("image (probability)") : _("image (cosine)"));
   for (guint j = 0; j < m.n_labels; j++)
     g_string_append_printf (out, "\t%s", m.labels[j]);
   g_string_append_c (out, '\n');
@@ -1229,7 +1232,7 @@ clipscope_heatmap_view_init (ClipscopeHeatmapView *self)
   self->rows = g_ptr_array_new ();
   self->selected = -1;
   gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  "Similarity of each image with each label", -1);
+                                  _("Similarity of each image with each label"), -1);
   g_signal_connect (keys, "key-pressed", G_CALLBACK (key_pressed_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), keys);
   g_signal_connect_swapped (focus, "enter", G_CALLBACK (focus_changed_cb), self);

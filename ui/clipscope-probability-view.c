@@ -11,6 +11,7 @@
  * Tab enters at the focused row and Up/Down/Home/End move.
  */
 #include "clipscope-probability-view.h"
+#include <glib/gi18n.h>
 #include "clipscope-draw.h"
 #include "clipscope-grid-part.h"
 
@@ -102,7 +103,7 @@ snapshot_unclassified (ClipscopeProbabilityView *self,
   clipscope_session_get_scores (self->session, &n_images, &n_labels, &sim, NULL);
   for (guint j = 0; j < n_labels; j++)
     best = MAX (best, sim[(gsize) self->row * n_labels + j]);
-  text = g_strdup_printf ("Unclassified: best cosine %.3f is below %.2f", best,
+  text = g_strdup_printf (_("Unclassified: best cosine %.3f is below %.2f"), best,
                           clipscope_session_get_threshold (self->session));
   pango_layout_set_width (layout, gtk_widget_get_width (GTK_WIDGET (self)) * PANGO_SCALE);
   pango_layout_set_text (layout, text, -1);
@@ -233,9 +234,11 @@ sync_parts (ClipscopeProbabilityView *self)
     }
   for (guint i = 0; i < n; i++)
     {
-      GtkWidget *header = gtk_widget_get_first_child (g_ptr_array_index (self->rows, i));
+      GtkWidget *row = g_ptr_array_index (self->rows, i);
+      GtkWidget *header = gtk_widget_get_first_child (row);
       g_autofree char *text = g_strdup_printf ("%s: %.1f %%", labels[entries[i].label], entries[i].p * 100.0);
 
+      clipscope_grid_part_set_label (CLIPSCOPE_GRID_PART (row), labels[entries[i].label]);
       clipscope_grid_part_set_label (CLIPSCOPE_GRID_PART (header), labels[entries[i].label]);
       clipscope_grid_part_set_label (CLIPSCOPE_GRID_PART (gtk_widget_get_next_sibling (header)), text);
     }
@@ -382,7 +385,7 @@ clipscope_probability_view_init (ClipscopeProbabilityView *self)
   self->rows = g_ptr_array_new ();
   self->row = -1;
   gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  "Probability of each label", -1);
+                                  _("Probability of each label"), -1);
   g_signal_connect (keys, "key-pressed", G_CALLBACK (key_pressed_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), keys);
   g_signal_connect_swapped (focus, "enter", G_CALLBACK (focus_changed_cb), self);

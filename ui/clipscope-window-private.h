@@ -52,6 +52,8 @@ struct _ClipscopeWindow {
   GtkSpinButton            *threshold_spin;
   AdwViewStack             *view_stack;
   ClipscopeSearchView      *search_view;
+  AdwFlap                  *sidebar_flap;
+  AdwFlap                  *details_flap;
 
   /* Owned References */
   ClipscopeSession         *session;
@@ -65,7 +67,12 @@ struct _ClipscopeWindow {
 
   guint                     screenshot_id;
   guint                     screenshot_tries;
+  guint                     layout_id;     /* an idle applying the width's layout */
+  int                       layout_width;
   guint                     save_lists : 1;
+  guint                     loading_model : 1;
+  guint                     lists_from_arguments : 1;
+  guint                     applying_arguments : 1;
 };
 
 void _clipscope_window_dnd_init (ClipscopeWindow *self);

@@ -7,6 +7,7 @@
  * their files (or from the cache).
  */
 #include "clipscope-window-private.h"
+#include <glib/gi18n.h>
 #include "clipscope-template.h"
 
 #define MAX_UNDO 20
@@ -90,7 +91,7 @@ push (ClipscopeWindow   *self,
     g_ptr_array_remove_index (self->undo_steps, 0);
   g_ptr_array_add (self->undo_steps, step);
   update_undo_action (self);
-  adw_toast_set_button_label (toast, "_Undo");
+  adw_toast_set_button_label (toast, _("_Undo"));
   adw_toast_set_action_name (toast, "win.undo");
   adw_toast_set_timeout (toast, 8);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
