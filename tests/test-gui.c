@@ -22,6 +22,7 @@
 #include "clipscope-models.h"
 #include "clipscope-models-page.h"
 #include "clipscope-preferences-window.h"
+#include "clipscope-search-view.h"
 #include "clipscope-session.h"
 #include "clipscope-sort-dialog.h"
 #include "clipscope-template.h"
@@ -1622,6 +1623,139 @@ test_window_compare (void)
 
 /* Every row binds to a key of the schema; a type that cannot be mapped
  * would be a critical warning, fatal in this suite. */
+/* ------------------------------------------------------------ search */
+
+static gboolean
+search_busy (gpointer view)
+{
+  return clipscope_search_view_get_busy (view);
+}
+
+static JsonArray *
+run_search (JsonParser         *parser,
+            const char         *query,
+            const char * const *search_templates)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  JsonObject *result;
+
+  g_ptr_array_add (argv, (char *) g_getenv ("CLIPSCOPE_CLI"));
+  g_ptr_array_add (argv, (char *) "search");
+  g_ptr_array_add (argv, (char *) "--model");
+  g_ptr_array_add (argv, model_dir);
+  g_ptr_array_add (argv, (char *) "--top");
+  g_ptr_array_add (argv, (char *) "0");
+  for (const char * const *t = search_templates; t != NULL && *t != NULL; t++)
+    {
+      g_ptr_array_add (argv, (char *) "--template");
+      g_ptr_array_add (argv, (char *) *t);
+    }
+  g_ptr_array_add (argv, (char *) "--");
+  g_ptr_array_add (argv, (char *) query);
+  g_ptr_array_add (argv, NULL);
+  result = run_cli (argv, parser);
+  return json_object_get_array_member (result, "results");
+}
+
+/* An index made by `clipscope index`, searched as typed and by example,
+ * ranked as the command line ranks it; a result added to Classify; a
+ * folder added from the window indexed on its thread. */
+static void
+test_window_search (void)
+{
+  ClipscopeWindow *window = clipscope_window_new (NULL);
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  ClipscopeSearchView *view = CLIPSCOPE_SEARCH_VIEW (clipscope_window_get_search_view (window));
+  GListModel *results = clipscope_search_view_get_results (view);
+  g_autofree char *photos = g_build_filename (workdir, "photos", NULL);
+  g_autofree char *later = g_build_filename (workdir, "photos-later", NULL);
+  g_autofree char *extra = g_build_filename (later, "extra.png", NULL);
+  g_autofree char *first = g_build_filename (photos, "photo-0.png", NULL);
+  g_autoptr(GFile) later_file = g_file_new_for_path (later);
+  g_autoptr(GFile) first_file = g_file_new_for_path (first);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonParser) search_parser = json_parser_new ();
+  g_auto(GStrv) enabled = NULL;
+  JsonArray *expected;
+  guint n_images;
+
+  g_assert_cmpint (g_mkdir_with_parents (photos, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (later, 0700), ==, 0);
+  for (int i = 0; i < N_IMAGES; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("photo-%d.png", i);
+      g_autofree char *path = g_build_filename (photos, name, NULL);
+
+      write_image (path, i + 5);
+    }
+  write_image (extra, 9);
+  g_ptr_array_add (argv, (char *) g_getenv ("CLIPSCOPE_CLI"));
+  g_ptr_array_add (argv, (char *) "index");
+  g_ptr_array_add (argv, (char *) "--model");
+  g_ptr_array_add (argv, model_dir);
+  g_ptr_array_add (argv, photos);
+  g_ptr_array_add (argv, NULL);
+  run_cli (argv, parser);
+
+  g_object_ref_sink (window);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 800);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  wait_idle (session);
+
+  /* Typed words, through the enabled templates, as `search` ranks them. */
+  clipscope_window_show_search (window, "a red car");
+  wait_while (search_busy, view);
+  enabled = clipscope_session_dup_enabled_templates (session);
+  expected = run_search (search_parser, "a red car", (const char * const *) enabled);
+  g_assert_cmpuint (g_list_model_get_n_items (results), ==, N_IMAGES);
+  g_assert_cmpuint (json_array_get_length (expected), ==, N_IMAGES);
+  for (guint i = 0; i < N_IMAGES; i++)
+    {
+      JsonObject *want = json_array_get_object_element (expected, i);
+      g_autoptr(GObject) hit = g_list_model_get_item (results, i);
+      ClipscopeImage *image = NULL;
+      float score = 0.0f;
+
+      g_object_get (hit, "image", &image, "score", &score, NULL);
+      g_assert_cmpstr (clipscope_image_get_path (image), ==, json_object_get_string_member (want, "path"));
+      g_assert_cmpfloat_with_epsilon (score, json_object_get_double_member (want, "score"), 1e-5);
+      g_object_unref (image);
+    }
+  save_shot (window, "test-search.png");
+
+  /* A result goes into Classify. */
+  n_images = g_list_model_get_n_items (clipscope_session_get_images (session));
+  gtk_widget_activate_action (GTK_WIDGET (view), "search.add-to-classify", "s", first);
+  wait_idle (session);
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, n_images + 1);
+
+  /* An example image alone finds itself first. */
+  clipscope_search_view_set_query (view, "");
+  clipscope_search_view_set_example (view, first_file);
+  wait_while (search_busy, view);
+  {
+    g_autoptr(GObject) hit = g_list_model_get_item (results, 0);
+    ClipscopeImage *image = NULL;
+    float score = 0.0f;
+
+    g_object_get (hit, "image", &image, "score", &score, NULL);
+    g_assert_cmpstr (clipscope_image_get_path (image), ==, first);
+    g_assert_cmpfloat (score, >, 0.999f);
+    g_object_unref (image);
+  }
+
+  /* A folder added in the window is indexed, then searched too. */
+  clipscope_search_view_add_folders (view, &later_file, 1);
+  g_assert_true (clipscope_search_view_get_busy (view));
+  wait_while (search_busy, view);
+  g_assert_cmpuint (g_list_model_get_n_items (results), ==, N_IMAGES + 1);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+}
+
 static void
 test_preferences (void)
 {
@@ -2808,6 +2942,12 @@ main (int   argc,
     g_setenv ("XDG_DATA_HOME", data_home, TRUE);
     g_setenv ("CLIPSCOPE_DATA_DIR", data_dir, TRUE);
   }
+  /* The Search view remembers its folders in the configuration folder. */
+  {
+    g_autofree char *config = g_build_filename (workdir, "config", NULL);
+
+    g_setenv ("XDG_CONFIG_HOME", config, TRUE);
+  }
   /* Downloads come from a hub of ours, whichever store makes them. */
   {
     g_autofree char *endpoint = start_hub ();
@@ -2838,6 +2978,7 @@ main (int   argc,
   g_test_add_func ("/gui/window/examples", test_window_examples);
   g_test_add_func ("/gui/window/sort", test_window_sort);
   g_test_add_func ("/gui/window/compare", test_window_compare);
+  g_test_add_func ("/gui/window/search", test_window_search);
   g_test_add_func ("/gui/preferences/bindings", test_preferences);
   g_test_add_func ("/gui/models/list", test_models_list);
   g_test_add_func ("/gui/models/use", test_models_use);

@@ -287,7 +287,14 @@ def test_interrupt(fx):
     index_path = os.path.join(fx.tmp, "interrupted.sqlite")
     args = [CLI, "index", "--model", fx.model, "--backend", "cpu", "--index", index_path, "--batch", "4", big]
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    first = p.stderr.readline()          # the first progress line: a batch is committed
+    # Progress lines come as batches are committed: interrupt after one
+    # that says some images are done.
+    first = ""
+    while True:
+        line = p.stderr.readline()
+        first += line
+        if not line or (line.startswith("clipscope: indexed ") and not line.startswith("clipscope: indexed 0 ")):
+            break
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=120)
     err = first + err

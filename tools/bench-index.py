@@ -17,7 +17,10 @@
    own index carries), then libclipscope is called through ctypes:
    clipscope_index_search() is timed --queries times with a random query
    after a first search that reads the rows; the median and the worst are
-   reported, with the time of the first (the read).
+   reported, with the time of the first (the read). In turn with each
+   query numpy's float32 product with the same rows (OpenBLAS sgemv) and
+   a top-20 selection are timed, as a baseline measured under the same
+   load.
 
 Without --model a ViT-B/32-sized random model (Hugging Face layout,
 float32) is written to a temporary folder.
@@ -144,7 +147,13 @@ def bench_query(lib, model, template_file, work, rows, queries, dim):
     print("opening it (with SQLite's quick_check): %.0f ms" % ((time.perf_counter() - t0) * 1000))
     assert m and index
     n_hits = ctypes.c_int()
-    times = []
+    times, baseline = [], []
+    # The baseline, timed in turn with each query: OpenBLAS's float32
+    # matrix-vector product (numpy) over the same rows widened to float32,
+    # then the top 20 by argpartition.
+    matrix = np.concatenate([np.frombuffer(r[0], dtype="<f2") for r in
+                             sqlite3.connect(path).execute("SELECT embedding FROM images")]
+                            ).reshape(rows, dim).astype(np.float32)
     for q in range(queries + 1):
         v = rng.normal(size=dim).astype(np.float32)
         v /= np.linalg.norm(v)
@@ -154,9 +163,17 @@ def bench_query(lib, model, template_file, work, rows, queries, dim):
         times.append(time.perf_counter() - t0)
         assert hits and n_hits.value == 20
         lib.clipscope_index_hits_free(hits, n_hits.value)
+        t0 = time.perf_counter()
+        s = matrix @ v
+        top = np.argpartition(-s, 20)[:20]
+        top[np.argsort(-s[top])]
+        baseline.append(time.perf_counter() - t0)
     print("query over %d embeddings (top 20): first (reads the rows) %.0f ms, then median %.1f ms, "
           "worst %.1f ms over %d queries" % (rows, times[0] * 1000, statistics.median(times[1:]) * 1000,
                                             max(times[1:]) * 1000, queries))
+    print("numpy float32 baseline, interleaved: median %.1f ms; clipscope/numpy %.2f"
+          % (statistics.median(baseline[1:]) * 1000,
+             statistics.median(times[1:]) / statistics.median(baseline[1:])))
     lib.clipscope_index_free(index)
     lib.clipscope_model_unref(m)
 

@@ -67,6 +67,33 @@ struct _ClipscopeSearchHit {
 
 G_DEFINE_FINAL_TYPE (ClipscopeSearchHit, clipscope_search_hit, G_TYPE_OBJECT)
 
+enum {
+  HIT_PROP_0,
+  HIT_PROP_IMAGE,
+  HIT_PROP_SCORE,
+};
+
+static void
+clipscope_search_hit_get_property (GObject    *object,
+                                   guint       prop_id,
+                                   GValue     *value,
+                                   GParamSpec *pspec)
+{
+  ClipscopeSearchHit *self = CLIPSCOPE_SEARCH_HIT (object);
+
+  switch (prop_id)
+    {
+    case HIT_PROP_IMAGE:
+      g_value_set_object (value, self->image);
+      break;
+    case HIT_PROP_SCORE:
+      g_value_set_float (value, self->score);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
 static void
 clipscope_search_hit_finalize (GObject *object)
 {
@@ -74,10 +101,20 @@ clipscope_search_hit_finalize (GObject *object)
   G_OBJECT_CLASS (clipscope_search_hit_parent_class)->finalize (object);
 }
 
+/* A result: the image and its cosine with the query. */
 static void
 clipscope_search_hit_class_init (ClipscopeSearchHitClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = clipscope_search_hit_finalize;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = clipscope_search_hit_finalize;
+  object_class->get_property = clipscope_search_hit_get_property;
+  g_object_class_install_property (object_class, HIT_PROP_IMAGE,
+    g_param_spec_object ("image", NULL, NULL, CLIPSCOPE_TYPE_IMAGE,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (object_class, HIT_PROP_SCORE,
+    g_param_spec_float ("score", NULL, NULL, -1.0f, 1.0f, 0.0f,
+                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 }
 
 static void
@@ -204,7 +241,7 @@ update_status (ClipscopeSearchView *self)
   else if (self->model_path == NULL)
     text = g_strdup ("Choose a model to search with");
   else if (self->engine == NULL)
-    text = g_strdup ("Loading the model…");
+    text = g_strdup (self->load_cancellable ? "Loading the model…" : "");
   else
     text = g_strdup_printf ("%" G_GINT64_FORMAT " %s indexed%s%s · %u %s chosen",
                             self->n_indexed, self->n_indexed == 1 ? "image" : "images",
@@ -242,11 +279,15 @@ engine_load (const char   *path,
   g_atomic_ref_count_init (&engine->ref_count);
   g_mutex_init (&engine->lock);
   if ((engine->model = clipscope_model_load (path, NULL, cancellable, error)) == NULL
-      || (engine->ctx = clipscope_context_new (engine->model, NULL, error)) == NULL
-      || (engine->index = clipscope_index_open (engine->model, NULL, rebuilt, error)) == NULL
-      || (*count = clipscope_index_count (engine->index, error)) < 0)
+      || (engine->ctx = clipscope_context_new (engine->model, NULL, error)) == NULL)
     return NULL;
-  engine->index_path = g_strdup (clipscope_index_get_path (engine->index));
+  /* A model never indexed gets its file with its first folder. */
+  engine->index_path = clipscope_index_default_path (engine->model);
+  *count = 0;
+  if (g_file_test (engine->index_path, G_FILE_TEST_EXISTS)
+      && ((engine->index = clipscope_index_open (engine->model, engine->index_path, rebuilt, error)) == NULL
+          || (*count = clipscope_index_count (engine->index, error)) < 0))
+    return NULL;
   return g_steal_pointer (&engine);
 }
 
@@ -323,12 +364,31 @@ cancel_all (ClipscopeSearchView *self)
   g_clear_object (&self->query_cancellable);
 }
 
+/* The view loads its copy of the model only once it is shown, so the
+ * classifier alone costs nothing more. */
+static void
+ensure_engine (ClipscopeSearchView *self)
+{
+  g_autoptr(GTask) task = NULL;
+  LoadData *d;
+
+  if (self->engine != NULL || self->load_cancellable != NULL || self->model_path == NULL
+      || self->load_error != NULL)
+    return;
+  self->load_cancellable = g_cancellable_new ();
+  d = g_new0 (LoadData, 1);
+  d->path = g_strdup (self->model_path);
+  task = g_task_new (self, self->load_cancellable, load_done_cb, NULL);
+  g_task_set_name (task, "clipscope-search-load");
+  g_task_set_task_data (task, d, load_data_free);
+  g_task_run_in_thread (task, load_thread);
+  update_status (self);
+}
+
 static void
 model_changed_cb (ClipscopeSearchView *self)
 {
   const char *path = self->session ? clipscope_session_get_model_path (self->session) : NULL;
-  g_autoptr(GTask) task = NULL;
-  LoadData *d;
 
   if (g_strcmp0 (path, self->model_path) == 0)
     return;
@@ -341,16 +401,8 @@ model_changed_cb (ClipscopeSearchView *self)
   g_list_store_remove_all (self->results);
   update_status (self);
   show_results (self);
-  if (path == NULL)
-    return;
-
-  self->load_cancellable = g_cancellable_new ();
-  d = g_new0 (LoadData, 1);
-  d->path = g_strdup (path);
-  task = g_task_new (self, self->load_cancellable, load_done_cb, NULL);
-  g_task_set_name (task, "clipscope-search-load");
-  g_task_set_task_data (task, d, load_data_free);
-  g_task_run_in_thread (task, load_thread);
+  if (gtk_widget_get_mapped (GTK_WIDGET (self)))
+    ensure_engine (self);
 }
 
 /* -------------------------------------------------------------- query */
@@ -393,7 +445,10 @@ query_thread (GTask        *task,
 
   g_mutex_lock (&engine->lock);
   query = g_new (float, clipscope_model_get_info (engine->model)->embed_dim);
-  ok = !g_cancellable_set_error_if_cancelled (cancellable, &error)
+  if (engine->index == NULL)
+    engine->index = clipscope_index_open (engine->model, engine->index_path, NULL, &error);
+  ok = engine->index != NULL
+       && !g_cancellable_set_error_if_cancelled (cancellable, &error)
        && clipscope_query_build (engine->ctx, texts, d->text != NULL,
                                  (const char * const *) d->templates,
                                  d->templates ? g_strv_length (d->templates) : 0,
@@ -437,6 +492,7 @@ query_done_cb (GObject      *object,
 
   if (GPOINTER_TO_UINT (user_data) != self->query_serial)
     return;     /* a later query is on its way */
+  g_clear_object (&self->query_cancellable);
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -741,16 +797,15 @@ cancel_action (GtkWidget  *widget,
 /* ------------------------------------------------------------ results */
 
 static void
-add_to_classify_clicked_cb (GtkButton           *button,
-                            ClipscopeSearchView *self)
+add_to_classify_action (GtkWidget  *widget,
+                        const char *action_name,
+                        GVariant   *parameter)
 {
-  GtkListItem *item = g_object_get_data (G_OBJECT (button), "clipscope-list-item");
-  ClipscopeSearchHit *hit = item ? gtk_list_item_get_item (item) : NULL;
-  GFile *file;
+  ClipscopeSearchView *self = CLIPSCOPE_SEARCH_VIEW (widget);
+  g_autoptr(GFile) file = g_file_new_for_path (g_variant_get_string (parameter, NULL));
 
-  if (hit == NULL || self->session == NULL)
+  if (self->session == NULL)
     return;
-  file = clipscope_image_get_file (hit->image);
   clipscope_session_add_files (self->session, &file, 1);
   toast (self, "Added to Classify");
 }
@@ -804,8 +859,6 @@ setup_hit_cb (GtkSignalListItemFactory *factory,
   gtk_widget_set_tooltip_text (add, "Add to Classify");
   gtk_widget_add_css_class (add, "circular");
   gtk_widget_add_css_class (add, "osd");
-  g_object_set_data (G_OBJECT (add), "clipscope-list-item", item);
-  g_signal_connect (add, "clicked", G_CALLBACK (add_to_classify_clicked_cb), self);
   gtk_overlay_add_overlay (GTK_OVERLAY (overlay), add);
 
   gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_MIDDLE);
@@ -840,6 +893,11 @@ bind_hit_cb (GtkSignalListItemFactory *factory,
 
   if (clipscope_image_get_thumbnail (hit->image) == NULL)
     clipscope_image_load_thumbnail (hit->image, THUMBNAIL_SIZE);
+  /* The target first: an action name without one would not match "s". */
+  gtk_actionable_set_action_target (GTK_ACTIONABLE (gtk_widget_get_last_child (overlay)), "s",
+                                    clipscope_image_get_path (hit->image));
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (gtk_widget_get_last_child (overlay)),
+                                  "search.add-to-classify");
   gtk_label_set_text (GTK_LABEL (name), clipscope_image_get_name (hit->image));
   gtk_label_set_text (GTK_LABEL (score), value);
   gtk_widget_set_tooltip_text (box, clipscope_image_get_path (hit->image));
@@ -924,6 +982,7 @@ clipscope_search_view_set_query (ClipscopeSearchView *self,
   g_return_if_fail (CLIPSCOPE_IS_SEARCH_VIEW (self));
 
   gtk_editable_set_text (GTK_EDITABLE (self->entry), text ? text : "");
+  ensure_engine (self);
   run_query (self);
 }
 
@@ -976,6 +1035,13 @@ clipscope_search_view_get_busy (ClipscopeSearchView *self)
 /* ------------------------------------------------------------- GObject */
 
 static void
+clipscope_search_view_map (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (clipscope_search_view_parent_class)->map (widget);
+  ensure_engine (CLIPSCOPE_SEARCH_VIEW (widget));
+}
+
+static void
 clipscope_search_view_dispose (GObject *object)
 {
   ClipscopeSearchView *self = CLIPSCOPE_SEARCH_VIEW (object);
@@ -1011,6 +1077,7 @@ clipscope_search_view_class_init (ClipscopeSearchViewClass *klass)
 
   object_class->dispose = clipscope_search_view_dispose;
   object_class->finalize = clipscope_search_view_finalize;
+  widget_class->map = clipscope_search_view_map;
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/clipscope/Clipscope/clipscope-search-view.ui");
@@ -1030,6 +1097,7 @@ clipscope_search_view_class_init (ClipscopeSearchViewClass *klass)
   gtk_widget_class_install_action (widget_class, "search.clear-example", NULL, clear_example_action);
   gtk_widget_class_install_action (widget_class, "search.update", NULL, update_action);
   gtk_widget_class_install_action (widget_class, "search.cancel", NULL, cancel_action);
+  gtk_widget_class_install_action (widget_class, "search.add-to-classify", "s", add_to_classify_action);
 }
 
 static void

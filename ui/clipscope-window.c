@@ -1185,6 +1185,14 @@ clipscope_window_show_search (ClipscopeWindow *self,
     clipscope_search_view_set_query (self->search_view, query);
 }
 
+/** clipscope_window_get_search_view: Returns: (transfer none): the Search view */
+GtkWidget *
+clipscope_window_get_search_view (ClipscopeWindow *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_WINDOW (self), NULL);
+  return GTK_WIDGET (self->search_view);
+}
+
 /* ------------------------------------------------------------ screenshot */
 
 /**

@@ -30,5 +30,6 @@ void              clipscope_window_add_toast       (ClipscopeWindow *self,
                                                     const char      *message);
 void              clipscope_window_show_search     (ClipscopeWindow *self,
                                                     const char      *query);
+GtkWidget        *clipscope_window_get_search_view (ClipscopeWindow *self);
 
 G_END_DECLS
