@@ -528,8 +528,9 @@ run_attention (void)
 
       for (int b = 0; b < c->batch; b++)
         rows[b] = with_index ? g_rand_int_range (rng, 0, c->seq) : 0;
-      clipscope_cpu_attention (qkv, qkv + w, qkv + 2 * w, ld, c->batch, c->seq, w, c->heads,
-                               c->causal, c->pooled ? rows : NULL, scores, want, w);
+      clipscope_cpu_attention (qkv, ld, qkv + w, qkv + 2 * w, ld, c->batch, c->seq,
+                               c->pooled ? 1 : c->seq, c->seq, w, c->heads, c->causal,
+                               c->pooled ? rows : NULL, scores, want, w);
       buffer_new (&bqkv, nqkv * 4);
       buffer_new (&bidx, c->batch * 4);
       buffer_new (&bout, (nout + 2 * GUARD) * 4);

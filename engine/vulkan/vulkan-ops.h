@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include "graph.h"
 #include "vulkan-device.h"
 
 G_BEGIN_DECLS
@@ -62,6 +63,10 @@ typedef enum {
   CLIPSCOPE_VK_ACT_RELU,
 } ClipscopeVkAct;
 
+G_STATIC_ASSERT ((int) CLIPSCOPE_VK_ACT_QUICK_GELU == (int) CLIPSCOPE_ACT_QUICK_GELU);
+G_STATIC_ASSERT ((int) CLIPSCOPE_VK_ACT_GELU == (int) CLIPSCOPE_ACT_GELU);
+G_STATIC_ASSERT ((int) CLIPSCOPE_VK_ACT_RELU == (int) CLIPSCOPE_ACT_RELU);
+
 /* The largest head dimension attention.comp handles (at most 255). */
 #define CLIPSCOPE_VK_MAX_HEAD_DIM 128
 
@@ -79,12 +84,8 @@ void clipscope_vk_op_linear (ClipscopeVkDevice *d,
                              ClipscopeVkAct     act,
                              gboolean           accumulate);
 
-/* The input of a convolution: @n images of @c channels, @h × @w, at
- * element strides s_b (image), s_c (channel), s_y (row), s_x (column). */
-typedef struct {
-  int n, c, h, w;
-  int s_b, s_c, s_y, s_x;
-} ClipscopeVkMap;
+/* The input of a convolution (see graph.h). */
+typedef ClipscopeMap ClipscopeVkMap;
 
 /* y[n, ho, wo, c_out] = act(conv(x, w) + b (+ y)) with w [c_out, c · k · k]. */
 void clipscope_vk_op_conv (ClipscopeVkDevice   *d,
