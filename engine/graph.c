@@ -251,14 +251,6 @@ clipscope_graph_slot_sizes (const ClipscopeModel *m,
     }
 }
 
-int
-clipscope_graph_max_seq (const ClipscopeModel *m)
-{
-  int grid = clipscope_model_get_explain_grid ((ClipscopeModel *) m);
-
-  return MAX (m->text.context_length, grid * grid + 1);
-}
-
 /* ------------------------------------------------------------ helpers */
 
 void

@@ -227,9 +227,6 @@ void clipscope_weights_clear (ClipscopeWeights *w);
 void clipscope_graph_slot_sizes (const ClipscopeModel *model,
                                  gsize                 per_item[CLIPSCOPE_N_SLOTS]);
 
-/* The largest sequence any attention of the model sees. */
-int clipscope_graph_max_seq (const ClipscopeModel *model);
-
 /* L2-normalised embeddings [n, embed_dim], a chunk per pass. */
 gboolean clipscope_graph_encode_pixels (ClipscopeGraphBackend *be,
                                         const float           *pixels,

@@ -22,10 +22,12 @@ typedef struct {
   gsize                 per_item[CLIPSCOPE_N_SLOTS];
   float                *slots[CLIPSCOPE_N_SLOTS];
   gsize                 size[CLIPSCOPE_N_SLOTS];   /* bytes */
-  float                *scores;                     /* [max_seq, max_seq] */
+  float                *scores;                     /* attention's, grown on demand */
+  gsize                 scores_size;                /* bytes */
   float                *cols;                       /* COLS_FLOATS, or one row if longer */
   gsize                 cols_size;                  /* floats */
-  gboolean              stopped;                    /* cancelled mid-pass */
+  gboolean              stopped;                    /* cancelled or failed mid-pass */
+  GError               *error;                      /* why it failed */
 } CpuBackend;
 
 #define CPU(be) ((CpuBackend *) (be))
@@ -61,6 +63,7 @@ cpu_begin (ClipscopeGraphBackend *be,
   CpuBackend *cpu = CPU (be);
 
   cpu->stopped = FALSE;
+  g_clear_error (&cpu->error);
   for (int s = 0; s < CLIPSCOPE_N_SLOTS; s++)
     {
       gsize need = s >= CLIPSCOPE_FIRST_SPATIAL_SLOT ? (spatial ? cpu->per_item[s] : 0)
@@ -103,7 +106,14 @@ static gboolean
 cpu_submit (ClipscopeGraphBackend *be,
             GError               **error)
 {
-  return !CPU (be)->stopped || !g_cancellable_set_error_if_cancelled (be->cancellable, error);
+  CpuBackend *cpu = CPU (be);
+
+  if (cpu->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&cpu->error));
+      return FALSE;
+    }
+  return !cpu->stopped || !g_cancellable_set_error_if_cancelled (be->cancellable, error);
 }
 
 /* act() over y[rows, n] with row stride @ldy. */
@@ -253,11 +263,18 @@ static void
 cpu_attention (ClipscopeGraphBackend    *be,
                const ClipscopeAttention *a)
 {
-  if (RUNNING (be))
-    clipscope_cpu_attention (F (a->q), a->ldq, F (a->k), F (a->v), a->ldkv, a->batch, a->seq,
-                             a->n_q, a->q_bstride, a->width, a->n_heads, a->causal,
-                             a->index.buf ? IDX (a->index) : NULL, CPU (be)->scores, F (a->out),
-                             a->ldout);
+  CpuBackend *cpu = CPU (be);
+
+  if (!RUNNING (be))
+    return;
+  if (!grow (&cpu->scores, &cpu->scores_size, (gsize) a->n_q * a->seq * sizeof (float), &cpu->error))
+    {
+      cpu->stopped = TRUE;
+      return;
+    }
+  clipscope_cpu_attention (F (a->q), a->ldq, F (a->k), F (a->v), a->ldkv, a->batch, a->seq,
+                           a->n_q, a->q_bstride, a->width, a->n_heads, a->causal,
+                           a->index.buf ? IDX (a->index) : NULL, cpu->scores, F (a->out), a->ldout);
 }
 
 static void
@@ -435,26 +452,30 @@ clipscope_cpu_backend_new (ClipscopeModel *model,
                            GError        **error)
 {
   CpuBackend *cpu = g_new0 (CpuBackend, 1);
-  const gsize max_seq = clipscope_graph_max_seq (model);
   gsize per_input = 0;
 
   cpu->parent.ops = &cpu_ops;
-  cpu->parent.model = clipscope_model_ref (model);
   cpu->parent.weights = &cpu->weights;
-  clipscope_graph_slot_sizes (model, cpu->per_item);
-  for (int s = 0; s < CLIPSCOPE_FIRST_SPATIAL_SLOT; s++)
-    per_input += cpu->per_item[s];
-  cpu->parent.chunk = CLAMP ((int) MIN (CHUNK_BYTES / MAX (per_input, 1), G_MAXINT), 1, MAX (max_batch, 1));
-  cpu->cols_size = MAX (COLS_FLOATS, max_conv_row (model));
-  if ((cpu->scores = g_try_new (float, max_seq * max_seq)) == NULL
-      || (cpu->cols = g_try_new (float, cpu->cols_size)) == NULL)
+  cpu->parent.chunk = MAX (max_batch, 1);
+  cpu->cols_size = COLS_FLOATS;
+  if (model != NULL)
+    {
+      cpu->parent.model = clipscope_model_ref (model);
+      clipscope_graph_slot_sizes (model, cpu->per_item);
+      for (int s = 0; s < CLIPSCOPE_FIRST_SPATIAL_SLOT; s++)
+        per_input += cpu->per_item[s];
+      cpu->parent.chunk = CLAMP ((int) MIN (CHUNK_BYTES / MAX (per_input, 1), G_MAXINT), 1,
+                                 cpu->parent.chunk);
+      cpu->cols_size = MAX (COLS_FLOATS, max_conv_row (model));
+      clipscope_weights_bind (&cpu->weights, model, cpu_bind, cpu);
+    }
+  if ((cpu->cols = g_try_new (float, cpu->cols_size)) == NULL)
     {
       g_set_error_literal (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_LIMIT,
                            "not enough memory for the CPU backend's scratch");
       clipscope_cpu_backend_free (&cpu->parent);
       return NULL;
     }
-  clipscope_weights_bind (&cpu->weights, model, cpu_bind, cpu);
   return &cpu->parent;
 }
 
@@ -469,6 +490,7 @@ clipscope_cpu_backend_free (ClipscopeGraphBackend *be)
     g_free (cpu->slots[s]);
   g_free (cpu->scores);
   g_free (cpu->cols);
+  g_clear_error (&cpu->error);
   clipscope_weights_clear (&cpu->weights);
   g_clear_pointer (&be->model, clipscope_model_unref);
   g_free (cpu);

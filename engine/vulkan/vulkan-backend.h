@@ -11,7 +11,8 @@
 G_BEGIN_DECLS
 
 /* Without @allow_cpu_device, a CPU implementation of Vulkan is passed
- * over (see clipscope_vk_device_new()). */
+ * over (see clipscope_vk_device_new()). Without @model, the backend has
+ * a device but no slots or weights: for running single operations. */
 ClipscopeGraphBackend *clipscope_vk_backend_new (ClipscopeModel *model,
                                                  int             max_batch,
                                                  gboolean        allow_cpu_device,
