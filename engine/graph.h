@@ -29,11 +29,11 @@
  *   conv         the same over a convolution's implicit im2col
  *   im2col       a convolution's input as rows (the patch embedding)
  *   layer_norm   any eps, strided rows
- *   attention    multi-head, causal or full; n_q query rows per sequence,
- *                which may be fewer than the keys, at a per-sequence
- *                index (pooling heads)
- *   (activations: exact or quick GELU, ReLU, fused into linear and conv;
- *   residual adds are their accumulate)
+ *   attention    multi-head, causal, padding-masked or full; n_q query
+ *                rows per sequence, which may be fewer than the keys, at
+ *                a per-sequence index (pooling heads)
+ *   (activations: exact, tanh or quick GELU, ReLU, fused into linear and
+ *   conv; residual adds are their accumulate)
  *   embed_tokens, assemble_tokens (class token or mean, plus positions)
  *   gather_rows  one row per sequence at an index: class token, first
  *                token, last position or the argmax end-of-text token
@@ -67,6 +67,7 @@ typedef enum {
   CLIPSCOPE_ACT_QUICK_GELU,
   CLIPSCOPE_ACT_GELU,
   CLIPSCOPE_ACT_RELU,
+  CLIPSCOPE_ACT_GELU_TANH,    /* GELU's tanh approximation */
 } ClipscopeAct;
 
 /* The input of a convolution: @n images of @c channels, @h × @w, at
@@ -78,11 +79,14 @@ typedef struct {
 
 /* Query i of sequence b is row b · q_bstride + first + i of q, where
  * first is index[b] with an @index (int32 [batch]) and 0 without; under
- * @causal it sees keys 0 … first + i, else all @seq. Its output is row
- * b · n_q + i of out. */
+ * @causal it sees keys 0 … first + i, else all @seq, and with @lengths
+ * (int32 [batch], each at least 1: a padding mask) none at or past
+ * lengths[b]. Its output is row b · n_q + i of out. k and v are column
+ * slices of one array; @index and @lengths, when both are given, views of
+ * one array. */
 typedef struct {
   ClipscopeView q, k, v, out;
-  ClipscopeView index;
+  ClipscopeView index, lengths;
   int ldq, ldkv, ldout;
   int batch, seq, n_q, q_bstride, width, n_heads;
   gboolean causal;

@@ -213,6 +213,8 @@ cpu_act (float *y, int rows, int n, int ld, ClipscopeAct act)
   for (int r = 0; r < rows; r++)
     if (act == CLIPSCOPE_ACT_RELU)
       clipscope_cpu_relu (y + (gsize) r * ld, n);
+    else if (act == CLIPSCOPE_ACT_GELU_TANH)
+      clipscope_cpu_gelu_tanh (y + (gsize) r * ld, n);
     else if (act != CLIPSCOPE_ACT_NONE)
       clipscope_cpu_gelu (y + (gsize) r * ld, n, act == CLIPSCOPE_ACT_QUICK_GELU);
 }
@@ -299,6 +301,8 @@ run_linear_cases (void)
     { 1, 16, 9, 0, 0, 0, TRUE, FALSE, TRUE, CLIPSCOPE_ACT_NONE },
     { 77, 32, 50, 0, 0, 0, TRUE, TRUE, TRUE, CLIPSCOPE_ACT_QUICK_GELU },
     { 150, 200, 70, 0, 0, 0, FALSE, FALSE, FALSE, CLIPSCOPE_ACT_NONE },
+    { 45, 68, 37, 0, 3, 0, TRUE, FALSE, FALSE, CLIPSCOPE_ACT_GELU_TANH },
+    { 1, 24, 90, 0, 0, 1, TRUE, TRUE, TRUE, CLIPSCOPE_ACT_GELU_TANH },
   };
 
   g_test_message ("seed %u", SEED);
@@ -461,6 +465,7 @@ test_conv (void)
     { 2, 3, 15, 15, 5, 3, 2, 1, TRUE, TRUE, FALSE, CLIPSCOPE_ACT_RELU },    /* ResNet stem */
     { 3, 6, 7, 9, 10, 3, 1, 1, FALSE, TRUE, FALSE, CLIPSCOPE_ACT_RELU },
     { 1, 5, 6, 6, 7, 3, 1, 1, FALSE, TRUE, TRUE, CLIPSCOPE_ACT_RELU },
+    { 2, 3, 11, 13, 9, 3, 2, 1, TRUE, TRUE, FALSE, CLIPSCOPE_ACT_GELU_TANH },
     { 2, 4, 5, 5, 3, 1, 1, 0, FALSE, TRUE, FALSE, CLIPSCOPE_ACT_NONE },
   };
 
@@ -537,6 +542,7 @@ typedef struct {
   gboolean causal, pooled;
   int n_q;          /* > 0: that many queries per sequence, from their own
                      * array rather than the keys' (a pooling head) */
+  gboolean padded;  /* a random length of each sequence masks the keys past it */
 } AttnCase;
 
 static void
@@ -556,6 +562,9 @@ run_attention (void)
     { 3, 50, 96, 3, FALSE, FALSE, 1 },     /* attention pooling: one query */
     { 1, 17, 60, 5, FALSE, FALSE, 17 },    /* every token queries in turn */
     { 2, 10, 12, 2, FALSE, FALSE, 3 },     /* fewer queries than keys */
+    { 3, 40, 36, 3, FALSE, FALSE, 0, TRUE },  /* padding-masked (BERT) */
+    { 2, 20, 16, 2, TRUE, TRUE, 0, TRUE },    /* causal, pooled and padded */
+    { 2, 33, 20, 4, FALSE, FALSE, 1, TRUE },  /* a pooling head over padded keys */
   };
 
   g_test_message ("seed %u", SEED);
@@ -571,11 +580,11 @@ run_attention (void)
       g_autofree float *q = random_floats (rng, nq, 2.0);
       g_autofree float *want = g_new (float, nout);
       g_autofree float *got = sentinel_floats (nout);
-      g_autofree int32_t *rows = g_new0 (int32_t, c->batch);
-      g_autofree char *what = g_strdup_printf ("attention b%d seq %d w %d h %d%s%s q %d seed %u",
+      g_autofree int32_t *rows = g_new0 (int32_t, 2 * c->batch);   /* index, lengths */
+      g_autofree char *what = g_strdup_printf ("attention b%d seq %d w %d h %d%s%s%s q %d seed %u",
                                                c->batch, c->seq, w, c->heads,
                                                c->causal ? " causal" : "", c->pooled ? " pooled" : "",
-                                               n_q, SEED + i);
+                                               c->padded ? " padded" : "", n_q, SEED + i);
       ClipscopeVkBuffer bqkv, bq, bidx, bout;
       gboolean with_index = c->pooled && c->causal;
       ClipscopeAttention a = {
@@ -585,7 +594,11 @@ run_attention (void)
       };
 
       for (int b = 0; b < c->batch; b++)
-        rows[b] = with_index ? g_rand_int_range (rng, 0, c->seq) : 0;
+        {
+          rows[b] = with_index ? g_rand_int_range (rng, 0, c->seq) : 0;
+          rows[c->batch + b] = g_rand_int_range (rng, 1, c->seq + 1);
+        }
+      a.lengths = c->padded ? host (rows, c->batch) : CLIPSCOPE_NO_VIEW;
       a.q = own_q ? host (q, 0) : host (qkv, 0);
       a.k = host (qkv, w);
       a.v = host (qkv, 2 * w);
@@ -595,17 +608,18 @@ run_attention (void)
 
       buffer_new (&bqkv, nqkv * 4);
       buffer_new (&bq, nq * 4);
-      buffer_new (&bidx, c->batch * 4);
+      buffer_new (&bidx, 2 * c->batch * 4);
       buffer_new (&bout, (nout + 2 * GUARD) * 4);
-      begin ((nqkv + nq + c->batch + 2 * (nout + 2 * GUARD)) * 4 + 256);
+      begin ((nqkv + nq + 2 * c->batch + 2 * (nout + 2 * GUARD)) * 4 + 256);
       clipscope_vk_upload (dev, &bqkv, 0, qkv, nqkv * 4);
       clipscope_vk_upload (dev, &bq, 0, q, nq * 4);
-      clipscope_vk_upload (dev, &bidx, 0, rows, c->batch * 4);
+      clipscope_vk_upload (dev, &bidx, 0, rows, 2 * c->batch * 4);
       clipscope_vk_upload (dev, &bout, 0, got, (nout + 2 * GUARD) * 4);
       a.q = own_q ? clipscope_vk_tensor (&bq, 0) : clipscope_vk_tensor (&bqkv, 0);
       a.k = clipscope_vk_tensor (&bqkv, w);
       a.v = clipscope_vk_tensor (&bqkv, 2 * w);
       a.index = with_index ? clipscope_vk_tensor (&bidx, 0) : CLIPSCOPE_NO_VIEW;
+      a.lengths = c->padded ? clipscope_vk_tensor (&bidx, c->batch) : CLIPSCOPE_NO_VIEW;
       a.out = clipscope_vk_tensor (&bout, GUARD);
       vk->ops->attention (vk, &a);
       clipscope_vk_download (dev, &bout, 0, got, (nout + 2 * GUARD) * 4);
@@ -853,6 +867,31 @@ test_l2_norm (void)
   with_each_setting ("CLIPSCOPE_VULKAN_REDUCE", reduce_modes, run_l2_norm);
 }
 
+/* The CPU's activations, the reference of the Vulkan ones, against their
+ * definitions in double precision. */
+static void
+test_activations (void)
+{
+  const float values[] = { -9.0f, -3.1f, -1.0f, -0.3f, 0.0f, 1e-4f, 0.5f, 1.7f, 4.0f, 12.0f };
+  float quick[G_N_ELEMENTS (values)], exact[G_N_ELEMENTS (values)], tanh_[G_N_ELEMENTS (values)];
+
+  memcpy (quick, values, sizeof values);
+  memcpy (exact, values, sizeof values);
+  memcpy (tanh_, values, sizeof values);
+  clipscope_cpu_gelu (quick, G_N_ELEMENTS (values), TRUE);
+  clipscope_cpu_gelu (exact, G_N_ELEMENTS (values), FALSE);
+  clipscope_cpu_gelu_tanh (tanh_, G_N_ELEMENTS (values));
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      double x = values[i];
+      double u = sqrt (2.0 / G_PI) * (x + 0.044715 * x * x * x);
+
+      g_assert_cmpfloat_with_epsilon (quick[i], x / (1.0 + exp (-1.702 * x)), 1e-6 * (1.0 + fabs (x)));
+      g_assert_cmpfloat_with_epsilon (exact[i], 0.5 * x * (1.0 + erf (x / sqrt (2.0))), 1e-6 * (1.0 + fabs (x)));
+      g_assert_cmpfloat_with_epsilon (tanh_[i], 0.5 * x * (1.0 + tanh (u)), 1e-6 * (1.0 + fabs (x)));
+    }
+}
+
 static void
 test_half (void)
 {
@@ -898,6 +937,7 @@ main (int    argc,
   g_test_message ("device: %s, float16 storage: %s", clipscope_vk_device_get_name (dev),
                   clipscope_vk_device_has_f16 (dev) ? "yes" : "no");
   g_test_add_func ("/backend/half", test_half);
+  g_test_add_func ("/backend/activations", test_activations);
   g_test_add_func ("/backend/linear", test_linear);
   g_test_add_func ("/backend/conv", test_conv);
   g_test_add_func ("/backend/layer-norm", test_layer_norm);

@@ -134,6 +134,8 @@ activate (float        *y,
   for (int r = 0; r < rows; r++)
     if (act == CLIPSCOPE_ACT_RELU)
       clipscope_cpu_relu (y + (gsize) r * ldy, n);
+    else if (act == CLIPSCOPE_ACT_GELU_TANH)
+      clipscope_cpu_gelu_tanh (y + (gsize) r * ldy, n);
     else
       clipscope_cpu_gelu (y + (gsize) r * ldy, n, act == CLIPSCOPE_ACT_QUICK_GELU);
 }
@@ -274,7 +276,9 @@ cpu_attention (ClipscopeGraphBackend    *be,
     }
   clipscope_cpu_attention (F (a->q), a->ldq, F (a->k), F (a->v), a->ldkv, a->batch, a->seq,
                            a->n_q, a->q_bstride, a->width, a->n_heads, a->causal,
-                           a->index.buf ? IDX (a->index) : NULL, cpu->scores, F (a->out), a->ldout);
+                           a->index.buf ? IDX (a->index) : NULL,
+                           a->lengths.buf ? IDX (a->lengths) : NULL, cpu->scores, F (a->out),
+                           a->ldout);
 }
 
 static void

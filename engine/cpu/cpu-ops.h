@@ -40,6 +40,10 @@ void clipscope_cpu_gelu (float   *x,
                          gsize    n,
                          gboolean quick);
 
+/* In place: GELU's tanh approximation. */
+void clipscope_cpu_gelu_tanh (float *x,
+                              gsize  n);
+
 /* In place: max(x, 0). */
 void clipscope_cpu_relu (float *x,
                          gsize  n);
@@ -59,8 +63,9 @@ void clipscope_cpu_softmax_rows (float   *x,
  * be column slices of one array). Query i of sequence b is row
  * b · q_bstride + first + i of q (row stride @ldq), first being
  * index[b] with @index and 0 without; @causal hides the keys after
- * position first + i. Its output is row b · n_q + i of out. @scores is
- * scratch of n_q × seq floats. */
+ * position first + i, and @lengths those at or past lengths[b]. Its
+ * output is row b · n_q + i of out. @scores is scratch of n_q × seq
+ * floats. */
 void clipscope_cpu_attention (const float   *q,
                               int            ldq,
                               const float   *k,
@@ -74,6 +79,7 @@ void clipscope_cpu_attention (const float   *q,
                               int            n_heads,
                               gboolean       causal,
                               const int32_t *index,
+                              const int32_t *lengths,
                               float         *scores,
                               float         *out,
                               int            ldout);

@@ -95,9 +95,9 @@ vk_submit (ClipscopeGraphBackend *be,
 /* -------------------------------------------------------- operations */
 
 /* Must match the FLAG_* of gemm.comp. */
-#define GEMM_BIAS 4u
-#define GEMM_ACCUMULATE 8u
-#define GEMM_VEC4 16u
+#define GEMM_BIAS 8u
+#define GEMM_ACCUMULATE 16u
+#define GEMM_VEC4 32u
 
 static uint32_t
 groups_for (ClipscopeVkDevice *d,
@@ -274,13 +274,16 @@ vk_layer_norm (ClipscopeGraphBackend *be,
                          bufs, &p, sizeof p, rows, 1);
 }
 
-/* The index, where given, is read from the start of its buffer. */
+/* The index, where given, is read from the start of its buffer, and the
+ * lengths, where both are given, from the same buffer. */
 static void
 vk_attention (ClipscopeGraphBackend    *be,
               const ClipscopeAttention *a)
 {
   ClipscopeVkDevice *d = DEV (be);
-  const ClipscopeVkBuffer *bufs[] = { a->q.buf, a->k.buf, a->out.buf, a->index.buf };
+  const ClipscopeVkBuffer *bufs[] = {
+    a->q.buf, a->k.buf, a->out.buf, a->index.buf != NULL ? a->index.buf : a->lengths.buf,
+  };
   const int hd = a->width / a->n_heads;
   ClipscopeVkKernel kernel = CLIPSCOPE_VK_ATTENTION;
   uint32_t qt, unused;
@@ -289,12 +292,15 @@ vk_attention (ClipscopeGraphBackend    *be,
     .ldq = a->ldq, .ldkv = a->ldkv, .ldo = a->ldout,
     .q_off = a->q.off, .k_off = a->k.off, .v_off = a->v.off, .o_off = a->out.off,
     .q_bstride = a->q_bstride,
-    .flags = (a->causal ? 1u : 0u) | (a->index.buf != NULL ? 2u : 0u),
+    .flags = (a->causal ? 1u : 0u) | (a->index.buf != NULL ? 2u : 0u)
+             | (a->lengths.buf != NULL ? 4u : 0u),
     .scale = 1.0f / sqrtf ((float) hd),
+    .len_off = a->lengths.off,
   };
 
   /* k and v are two column slices of one buffer (binding 1). */
   g_assert (a->k.buf == a->v.buf && hd <= CLIPSCOPE_VK_MAX_HEAD_DIM);
+  g_assert (a->index.buf == NULL || a->lengths.buf == NULL || a->index.buf == a->lengths.buf);
   if (clipscope_vk_device_has_texel (d) && hd % 4 == 0 && a->ldq % 4 == 0 && a->ldkv % 4 == 0
       && a->q.off % 4 == 0 && a->k.off % 4 == 0 && a->v.off % 4 == 0
       && BUF (a->q)->view != VK_NULL_HANDLE && !BUF (a->q)->half_view

@@ -48,6 +48,7 @@ typedef struct {
   uint32_t q_off, k_off, v_off, o_off;
   uint32_t q_bstride, flags;
   float    scale;
+  uint32_t len_off;
 } ClipscopeVkAttentionPush;
 
 G_STATIC_ASSERT (sizeof (ClipscopeVkGemmPush) <= 128);
