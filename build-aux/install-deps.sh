@@ -10,7 +10,9 @@ packages="
   clang libclang-rt-14-dev
   libgtk-4-dev libadwaita-1-dev xvfb xauth desktop-file-utils appstream
   libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers
-  libsoup-3.0-dev
+  libsoup-3.0-dev libsqlite3-dev
+  sentencepiece python3-sentencepiece
+  python3-pyatspi at-spi2-core dbus
 "
 
 missing=""

@@ -124,12 +124,16 @@ typedef struct {
 /**
  * ClipscopeModelOptions:
  * @max_image_pixels: images with more pixels are refused before decoding
+ * @ignore_exif_orientation: leave images as stored rather than turned as
+ *   their EXIF orientation says (JPEG, PNG); OpenAI's CLIP
+ *   preprocessing does not turn them, Hugging Face's image loading does
  *
  * Options for clipscope_model_load(); get them from
  * clipscope_model_options_default() and change what you need.
  */
 typedef struct {
-  int64_t max_image_pixels;
+  int64_t  max_image_pixels;
+  gboolean ignore_exif_orientation;
 } ClipscopeModelOptions;
 
 CLIPSCOPE_API ClipscopeModelOptions clipscope_model_options_default (void);
@@ -246,6 +250,9 @@ CLIPSCOPE_API const char *clipscope_context_get_backend_name (ClipscopeContext *
 /** clipscope_context_get_device_name: Returns: (transfer none): the device, e.g. the CPU and BLAS core */
 CLIPSCOPE_API const char *clipscope_context_get_device_name (ClipscopeContext *ctx);
 
+/** clipscope_context_get_model: Returns: (transfer none): the model the context runs */
+CLIPSCOPE_API ClipscopeModel *clipscope_context_get_model (ClipscopeContext *ctx);
+
 /**
  * ClipscopeProgressFunc:
  * @done: items finished so far
@@ -286,6 +293,31 @@ CLIPSCOPE_API gboolean clipscope_context_encode_image_files (ClipscopeContext   
                                                              gpointer               user_data,
                                                              GCancellable          *cancellable,
                                                              GError               **error);
+
+/**
+ * clipscope_context_encode_image_files_each:
+ * @paths: (array length=n): image files
+ * @embeddings: (out caller-allocates): [n, embed_dim], L2-normalised; a
+ *   row of zeros for each file that failed
+ * @errors: (out caller-allocates) (array length=n): for each file, %NULL
+ *   when it was encoded, else why it failed (the caller frees each)
+ *
+ * Like clipscope_context_encode_image_files(), but a file that cannot be
+ * read or decoded costs only its own result: the others are encoded all
+ * the same.
+ *
+ * Returns: %FALSE with @error set only when the encoder itself fails or
+ *   the call is cancelled
+ */
+CLIPSCOPE_API gboolean clipscope_context_encode_image_files_each (ClipscopeContext      *ctx,
+                                                                  const char * const    *paths,
+                                                                  int                    n,
+                                                                  float                 *embeddings,
+                                                                  GError               **errors,
+                                                                  ClipscopeProgressFunc  progress,
+                                                                  gpointer               user_data,
+                                                                  GCancellable          *cancellable,
+                                                                  GError               **error);
 
 /**
  * clipscope_context_encode_tokens:
@@ -375,7 +407,8 @@ CLIPSCOPE_API void clipscope_score (const float *images,
  * Reads labels or templates, one a line, as every front end does: each
  * line is trimmed, and blank lines and lines starting with "#" are
  * skipped. Files over 16 MiB or with over 100,000 entries are refused
- * before they are read whole.
+ * before they are read whole. Pipes and other special files (a shell's
+ * <(…), /dev/stdin) are read to their end, up to the same limit.
  *
  * Returns: (transfer full) (nullable): a %NULL-terminated array, or %NULL
  *   with @error set
@@ -1351,6 +1384,250 @@ float *clipscope_worker_explain_image_finish (ClipscopeWorker  *worker,
                                               int              *grid,
                                               int              *embed_dim,
                                               GError          **error);
+
+/* ----------------------------------------------------------------- index */
+
+/*
+ * A search index: the embeddings of every image in the folders a person
+ * chose, kept in one SQLite file per model so that searching costs no
+ * encoding. One row per image holds its absolute path, size, modification
+ * time (nanoseconds), SHA-256 and its embedding as IEEE float16. The file
+ * is in WAL mode, so a window and the command line can use it at once.
+ *
+ * An index belongs to one model: the file records the model's folder, its
+ * weights file's size and modification time and the embedding size, and
+ * a file made with another model, written by another program, or
+ * corrupt is deleted and made anew when it is opened (the reason is
+ * reported), so rows of two models never mix.
+ *
+ * Thread safety: one thread at a time per #ClipscopeIndex; open one per
+ * thread to share a file.
+ */
+typedef struct _ClipscopeIndex ClipscopeIndex;
+
+/**
+ * clipscope_index_default_path:
+ *
+ * Returns: (transfer full): `$XDG_DATA_HOME/clipscope/index/NAME-HASH.sqlite`,
+ *   NAME being the model folder's base name and HASH a digest of its
+ *   absolute path
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+char *clipscope_index_default_path (ClipscopeModel *model);
+
+/**
+ * clipscope_index_open:
+ * @path: (nullable): the index file, created with its folder if absent;
+ *   %NULL for clipscope_index_default_path()
+ * @rebuilt: (out) (optional) (transfer full): set to why the file was
+ *   deleted and made anew (corrupt, not an index, another model), or to
+ *   %NULL when it was used as it was
+ *
+ * Returns: (transfer full) (nullable): the index, or %NULL with @error set
+ *   when the file cannot be created
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+ClipscopeIndex *clipscope_index_open (ClipscopeModel *model,
+                                      const char     *path,
+                                      char          **rebuilt,
+                                      GError        **error);
+
+/** clipscope_index_free: Closes the file; what was committed stays. */
+CLIPSCOPE_API void clipscope_index_free (ClipscopeIndex *index);
+
+/** clipscope_index_get_path: Returns: (transfer none): the index file */
+CLIPSCOPE_API const char *clipscope_index_get_path (ClipscopeIndex *index);
+
+/**
+ * clipscope_index_count:
+ *
+ * Returns: the number of images in the index, or -1 with @error set
+ */
+CLIPSCOPE_API int64_t clipscope_index_count (ClipscopeIndex *index,
+                                             GError        **error);
+
+/**
+ * ClipscopeIndexFailure:
+ * @path: an image that could not be indexed
+ * @message: why, naming the file
+ */
+typedef struct {
+  char *path;
+  char *message;
+} ClipscopeIndexFailure;
+
+/**
+ * ClipscopeIndexStats:
+ * @found: images found in the folders
+ * @unchanged: of those, skipped because their size and modification time
+ *   are as indexed (not read at all)
+ * @encoded: images decoded and encoded
+ * @reused: images whose content matched an indexed image (a touched,
+ *   copied or moved file), given its embedding without encoding
+ * @removed: rows of files no longer in the folders, forgotten
+ * @failures: (element-type ClipscopeIndexFailure): images that could not
+ *   be read or decoded; they are left out and tried again next time
+ *
+ * What clipscope_index_update() did, counted as far as it got.
+ */
+typedef struct {
+  int        found;
+  int        unchanged;
+  int        encoded;
+  int        reused;
+  int        removed;
+  GPtrArray *failures;
+} ClipscopeIndexStats;
+
+/** clipscope_index_stats_free: Frees the stats. */
+CLIPSCOPE_API void clipscope_index_stats_free (ClipscopeIndexStats *stats);
+
+/**
+ * ClipscopeIndexProgressFunc:
+ * @done: images checked or encoded so far of those that need it
+ * @total: images that need checking or encoding (new or changed)
+ * @path: (nullable): the image last finished
+ *
+ * Called on the thread that runs clipscope_index_update(), after each
+ * batch is committed.
+ */
+typedef void (*ClipscopeIndexProgressFunc) (int         done,
+                                            int         total,
+                                            const char *path,
+                                            gpointer    user_data);
+
+/**
+ * clipscope_index_update:
+ * @ctx: a context of the index's model, used on this thread
+ * @folders: (array length=n_folders): folders, searched recursively
+ *   (hidden files and folders are skipped, symbolic links to folders are
+ *   not followed)
+ * @stats: (out) (optional) (transfer full): what was done, also when the
+ *   call fails or is cancelled
+ *
+ * Brings the index up to date with @folders: images whose size and
+ * modification time are unchanged are skipped without being read; new
+ * and changed ones are hashed, and given the embedding of an indexed
+ * image of the same content or else decoded and encoded; rows of files
+ * that are gone from @folders are deleted. Decoding runs on a pool of
+ * threads while this thread encodes. Rows are committed a batch at a
+ * time, so a cancelled or failed update keeps every image it finished,
+ * and the next update carries on from there.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set when a folder cannot
+ *   be read, the index cannot be written, or @cancellable was cancelled
+ *   (%G_IO_ERROR_CANCELLED). Images that fail are not errors: they are
+ *   listed in @stats.
+ */
+CLIPSCOPE_API gboolean clipscope_index_update (ClipscopeIndex             *index,
+                                               ClipscopeContext           *ctx,
+                                               const char * const         *folders,
+                                               int                         n_folders,
+                                               ClipscopeIndexProgressFunc  progress,
+                                               gpointer                    user_data,
+                                               ClipscopeIndexStats       **stats,
+                                               GCancellable               *cancellable,
+                                               GError                    **error);
+
+/**
+ * ClipscopeIndexHit:
+ * @path: an indexed image
+ * @score: its cosine with the query
+ */
+typedef struct {
+  char  *path;
+  float  score;
+} ClipscopeIndexHit;
+
+/**
+ * clipscope_index_search:
+ * @query: [embed_dim] a normalised query embedding
+ * @top_k: the most hits to return; 0 for all
+ * @within: (nullable): only images under this folder
+ * @n_hits: (out): the number of hits returned
+ *
+ * Ranks the indexed images by cosine with @query, highest first (equal
+ * scores in path order). The embeddings are read from the file on the
+ * first search and kept in memory (4 × embed_dim bytes an image) until
+ * the index changes; later searches only compute.
+ *
+ * Returns: (transfer full) (array length=n_hits) (nullable): the hits
+ *   (free with clipscope_index_hits_free()), or %NULL with @error set
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+ClipscopeIndexHit *clipscope_index_search (ClipscopeIndex *index,
+                                           const float    *query,
+                                           int             top_k,
+                                           const char     *within,
+                                           int            *n_hits,
+                                           GError        **error);
+
+/** clipscope_index_hits_free: Frees what clipscope_index_search() returned. */
+CLIPSCOPE_API void clipscope_index_hits_free (ClipscopeIndexHit *hits,
+                                              int                n_hits);
+
+/**
+ * clipscope_index_find_duplicates:
+ * @threshold: the cosine at or above which two images are near-identical
+ * @within: (nullable): only images under this folder
+ *
+ * Groups near-identical images: two images whose embeddings have a cosine
+ * of at least @threshold, or whose contents are the same bytes, are in
+ * one group, and so are images linked through others. Costs one product
+ * of the embeddings with themselves, done in blocks.
+ *
+ * Returns: (transfer full) (element-type GStrv) (nullable): the groups of
+ *   two or more paths, each in path order, groups in the order of their
+ *   first path; or %NULL with @error set
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+GPtrArray *clipscope_index_find_duplicates (ClipscopeIndex *index,
+                                            float           threshold,
+                                            const char     *within,
+                                            GCancellable   *cancellable,
+                                            GError        **error);
+
+/**
+ * clipscope_query_build:
+ * @texts: (array length=n_texts) (nullable): query texts
+ * @templates: (array length=n_templates) (nullable): prompts with one "{}";
+ *   none uses each text as it is
+ * @images: (array length=n_images) (nullable): example image files
+ * @query: (out caller-allocates): [embed_dim]
+ *
+ * Builds a search query as the classifier builds a label: each text is
+ * put into every template and its normalised embeddings are averaged;
+ * then the texts' ensembles and the example images' embeddings are
+ * averaged, each counting once, and the mean is normalised.
+ *
+ * Returns: %TRUE on success
+ */
+CLIPSCOPE_API gboolean clipscope_query_build (ClipscopeContext   *ctx,
+                                              const char * const *texts,
+                                              int                 n_texts,
+                                              const char * const *templates,
+                                              int                 n_templates,
+                                              const char * const *images,
+                                              int                 n_images,
+                                              float              *query,
+                                              GCancellable       *cancellable,
+                                              GError            **error);
+
+/**
+ * clipscope_query_combine:
+ * @rows: [n, dim] normalised embeddings
+ * @query: (out caller-allocates): [dim], their mean, normalised
+ *
+ * The last step of clipscope_query_build(), for a front end that encodes
+ * the parts itself.
+ */
+CLIPSCOPE_API void clipscope_query_combine (const float *rows,
+                                            int          n,
+                                            int          dim,
+                                            float       *query);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeIndex, clipscope_index_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeIndexStats, clipscope_index_stats_free)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeModelStore, clipscope_model_store_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeModelEntry, clipscope_model_entry_free)

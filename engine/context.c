@@ -7,6 +7,7 @@
 #endif
 
 #include <cblas.h>
+#include <string.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <json-glib/json-glib.h>
 
@@ -220,6 +221,13 @@ clipscope_context_get_device_name (ClipscopeContext *ctx)
   return ctx->device_name;
 }
 
+ClipscopeModel *
+clipscope_context_get_model (ClipscopeContext *ctx)
+{
+  g_return_val_if_fail (ctx != NULL, NULL);
+  return ctx->model;
+}
+
 /* ------------------------------------------------------------ encoding */
 
 /* One pass of a tower on a backend (see graph.h). */
@@ -330,6 +338,62 @@ clipscope_context_encode_pixels (ClipscopeContext *ctx,
   return TRUE;
 }
 
+/* Decodes, encodes and scatters the files of @paths. With @errors, a file
+ * that fails gets its error there and a row of zeros, and the others go
+ * on; without, the first one that fails stops the call. */
+static gboolean
+encode_files (ClipscopeContext      *ctx,
+              const char * const    *paths,
+              int                    n,
+              float                 *embeddings,
+              GError               **errors,
+              ClipscopeProgressFunc  progress,
+              gpointer               user_data,
+              GCancellable          *cancellable,
+              GError               **error)
+{
+  const int s = ctx->model->info.image_size, e = ctx->model->info.embed_dim;
+  const gsize image = (gsize) 3 * s * s;
+  const int batch = MIN (n, ctx->options.max_batch);
+  /* Only one batch of decoded pixels is alive at a time. */
+  g_autofree float *pixels = g_new (float, image * batch + 1);
+  g_autofree float *packed = g_new (float, (gsize) batch * e + 1);
+  g_autofree int *rows = g_new (int, batch + 1);
+
+  for (int done = 0; done < n; done += ctx->options.max_batch)
+    {
+      int b = MIN (ctx->options.max_batch, n - done), good = 0;
+
+      for (int i = 0; i < b; i++)
+        {
+          GError *local = NULL;
+
+          if (g_cancellable_set_error_if_cancelled (cancellable, error))
+            return FALSE;
+          if (clipscope_preprocess_file (paths[done + i], &ctx->model->preprocess,
+                                         pixels + good * image, &local))
+            rows[good++] = done + i;
+          else if (errors != NULL)
+            {
+              errors[done + i] = local;
+              memset (embeddings + (gsize) (done + i) * e, 0, (gsize) e * sizeof (float));
+            }
+          else
+            {
+              g_propagate_error (error, local);
+              return FALSE;
+            }
+        }
+      if (good > 0 && !encode_pixel_batch (ctx, pixels, good, packed, cancellable, error))
+        return FALSE;
+      for (int i = 0; i < good; i++)
+        memcpy (embeddings + (gsize) rows[i] * e, packed + (gsize) i * e, (gsize) e * sizeof (float));
+      if (progress != NULL)
+        progress (done + b, n, user_data);
+    }
+  return TRUE;
+}
+
 gboolean
 clipscope_context_encode_image_files (ClipscopeContext      *ctx,
                                       const char * const    *paths,
@@ -340,36 +404,30 @@ clipscope_context_encode_image_files (ClipscopeContext      *ctx,
                                       GCancellable          *cancellable,
                                       GError               **error)
 {
-  g_autofree float *pixels = NULL;
-  int s, e;
-  gsize image;
-
   g_return_val_if_fail (ctx != NULL, FALSE);
   g_return_val_if_fail (n >= 0 && (n == 0 || (paths != NULL && embeddings != NULL)), FALSE);
 
-  s = ctx->model->info.image_size;
-  e = ctx->model->info.embed_dim;
-  image = (gsize) 3 * s * s;
+  return encode_files (ctx, paths, n, embeddings, NULL, progress, user_data, cancellable, error);
+}
 
-  /* Only one batch of decoded pixels is alive at a time. */
-  pixels = g_new (float, image * MIN (n, ctx->options.max_batch) + 1);
-  for (int done = 0; done < n; done += ctx->options.max_batch)
-    {
-      int b = MIN (ctx->options.max_batch, n - done);
+gboolean
+clipscope_context_encode_image_files_each (ClipscopeContext      *ctx,
+                                           const char * const    *paths,
+                                           int                    n,
+                                           float                 *embeddings,
+                                           GError               **errors,
+                                           ClipscopeProgressFunc  progress,
+                                           gpointer               user_data,
+                                           GCancellable          *cancellable,
+                                           GError               **error)
+{
+  g_return_val_if_fail (ctx != NULL, FALSE);
+  g_return_val_if_fail (n >= 0 && (n == 0 || (paths != NULL && embeddings != NULL && errors != NULL)),
+                        FALSE);
 
-      for (int i = 0; i < b; i++)
-        {
-          if (g_cancellable_set_error_if_cancelled (cancellable, error)
-              || !clipscope_preprocess_file (paths[done + i], &ctx->model->preprocess,
-                                             pixels + i * image, error))
-            return FALSE;
-        }
-      if (!encode_pixel_batch (ctx, pixels, b, embeddings + (gsize) done * e, cancellable, error))
-        return FALSE;
-      if (progress != NULL)
-        progress (done + b, n, user_data);
-    }
-  return TRUE;
+  for (int i = 0; i < n; i++)
+    errors[i] = NULL;
+  return encode_files (ctx, paths, n, embeddings, errors, progress, user_data, cancellable, error);
 }
 
 /* The text tower on one batch, normalised. */

@@ -786,8 +786,8 @@ float_from_bits (guint32 bits)
 /* IEEE half precision: 1 sign bit, 5 exponent bits (bias 15), 10 mantissa
  * bits. Written out rather than using _Float16 so it works with every
  * compiler and gives the same answer everywhere. */
-static float
-half_to_float (guint16 half)
+float
+clipscope_half_to_float (guint16 half)
 {
   guint32 sign = (guint32) (half & 0x8000) << 16;
   guint32 exponent = (half >> 10) & 0x1f;
@@ -855,7 +855,7 @@ clipscope_tensor_to_f32 (ClipscopeSafetensors   *st,
 
     case CLIPSCOPE_DTYPE_F16:
       for (gsize i = 0; i < n; i++)
-        dst[i] = half_to_float (read_u16_le (tensor->data + 2 * i));
+        dst[i] = clipscope_half_to_float (read_u16_le (tensor->data + 2 * i));
       return TRUE;
 
     case CLIPSCOPE_DTYPE_BF16:

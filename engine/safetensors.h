@@ -73,6 +73,9 @@ gboolean clipscope_tensor_to_f32 (ClipscopeSafetensors  *st,
                                   float                 *dst,
                                   GError               **error);
 
+/* IEEE half precision bits to float, exactly (the index stores float16). */
+float clipscope_half_to_float (guint16 half);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeSafetensors, clipscope_safetensors_free)
 
 G_END_DECLS

@@ -33,6 +33,7 @@
  *     may be classed differently.
  */
 #include "tokenizer.h"
+#include "text-tokenizer.h"
 #include "json-check.h"
 
 #include <json-glib/json-glib.h>
@@ -1630,4 +1631,26 @@ clipscope_tokenizer_encode (ClipscopeTokenizer  *tok,
 
   *n_tokens = ids->len;
   return (int32_t *) g_array_free (g_steal_pointer (&ids), FALSE);
+}
+
+/* ------------------------------------------- shared with other tokenizers */
+
+char *
+clipscope_text_python_lower (const char *text)
+{
+  return lower_case (text);
+}
+
+gboolean
+clipscope_text_is_python_space (gunichar c)
+{
+  return is_python_space (c);
+}
+
+gboolean
+clipscope_text_check (const char  *text,
+                      int          context_length,
+                      GError     **error)
+{
+  return check_text (text, context_length, error);
 }

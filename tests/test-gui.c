@@ -186,7 +186,7 @@ loaded_session (GPtrArray *notices)
   if (notices != NULL)
     g_signal_connect (session, "notice", G_CALLBACK (count_notice_cb), notices);
   clipscope_session_load_model (session, model_dir);
-  clipscope_session_add_labels_text (session, "cat, dog\nred car");
+  clipscope_session_add_labels_text (session, "cat\ndog\r\nred car");
   clipscope_session_add_labels_text (session, "tree");
   for (const char **t = templates; *t != NULL; t++)
     clipscope_session_add_template (session, *t, TRUE);
@@ -549,7 +549,7 @@ test_window_drop_and_actions (void)
   gtk_window_set_default_size (GTK_WINDOW (window), 1200, 800);
   gtk_window_present (GTK_WINDOW (window));
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat, dog, red car\ntree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
   gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
   save_shot (window, "test-empty.png");
 
@@ -774,7 +774,7 @@ test_window_examples (void)
   gtk_window_set_default_size (GTK_WINDOW (window), 1300, 850);
   gtk_window_present (GTK_WINDOW (window));
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat, dog, red car, tree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
   gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
   for (int i = 0; i < N_IMAGES; i++)
     g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
@@ -938,6 +938,333 @@ test_window_examples (void)
 
   gtk_window_destroy (GTK_WINDOW (window));
   g_assert_finalize_object (window);
+}
+
+/* ------------------------------------------------------------ heatmap keyboard */
+
+static void
+read_text_cb (GObject      *clipboard,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  char **text = user_data;
+
+  *text = gdk_clipboard_read_text_finish (GDK_CLIPBOARD (clipboard), result, NULL);
+  if (*text == NULL)
+    *text = g_strdup ("");
+}
+
+static char *
+clipboard_text (GtkWidget *widget)
+{
+  char *text = NULL;
+
+  gdk_clipboard_read_text_async (gtk_widget_get_clipboard (widget), NULL, read_text_cb, &text);
+  for (int i = 0; i < 200 && text == NULL; i++)
+    wait_ms (10);
+  g_assert_nonnull (text);
+  return text;
+}
+
+/* The colour of the window at @widget's point (@x, @y), as drawn now. */
+static guint32
+pixel_at (ClipscopeWindow *window,
+          GtkWidget       *widget,
+          double           x,
+          double           y)
+{
+  g_autofree char *path = g_build_filename (workdir, "pixel.png", NULL);
+  g_autoptr(GdkPixbuf) shot = NULL;
+  g_autoptr(GError) error = NULL;
+  graphene_point_t p;
+  guchar *pixel;
+
+  for (int i = 0; i < 40 && !clipscope_window_save_screenshot (window, path, NULL); i++)
+    wait_ms (50);
+  shot = gdk_pixbuf_new_from_file (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (gtk_widget_compute_point (widget, GTK_WIDGET (window), &GRAPHENE_POINT_INIT (x, y), &p));
+  g_assert_cmpint ((int) p.x, <, gdk_pixbuf_get_width (shot));
+  g_assert_cmpint ((int) p.y, <, gdk_pixbuf_get_height (shot));
+  pixel = gdk_pixbuf_get_pixels (shot) + (int) p.y * gdk_pixbuf_get_rowstride (shot)
+          + (int) p.x * gdk_pixbuf_get_n_channels (shot);
+  return pixel[0] << 16 | pixel[1] << 8 | pixel[2];
+}
+
+/* The grid's cursor selects its image; the focused cell and the matrix
+ * copy as numbers; the legend and headers stay put while it scrolls. */
+static void
+test_window_heatmap_cells (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  GtkWidget *widget = clipscope_window_get_heatmap (window);
+  ClipscopeHeatmapView *heatmap = CLIPSCOPE_HEATMAP_VIEW (widget);
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autofree char *cell = NULL;
+  g_autofree char *want = NULL;
+  g_autofree char *matrix = NULL;
+  g_auto(GStrv) lines = NULL;
+  GtkScrolledWindow *scrolled;
+  GtkAdjustment *vadjustment, *hadjustment;
+  const float *sim;
+  guint n_images, n_labels;
+  guint32 legend;
+  int row, column;
+  double x, y;
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 1300, 520);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s",
+                              "cat\ndog\nred car\ntree\nboat\nhouse\nbird\nfish\nlamp\nchair\ncup\n"
+                              "a key on a long chain, long enough to fill its header");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  for (int i = 0; i < N_IMAGES; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, NULL));
+  g_assert_cmpuint (n_labels, ==, 12);
+
+  save_shot (window, "test-heatmap-top.png");
+
+  /* The cursor moves the selection, and clamps at the edges. */
+  g_assert_true (clipscope_heatmap_view_set_cursor (heatmap, 2, 3));
+  g_assert_cmpint (clipscope_heatmap_view_get_selected (heatmap), ==, 2);
+  g_assert_true (clipscope_heatmap_view_set_cursor (heatmap, 99, -4));
+  g_assert_true (clipscope_heatmap_view_get_cursor (heatmap, &row, &column));
+  g_assert_cmpint (row, ==, N_IMAGES - 1);
+  g_assert_cmpint (column, ==, 0);
+  g_assert_true (clipscope_heatmap_view_set_cursor (heatmap, 1, 2));
+  g_assert_true (gtk_widget_has_focus (gtk_root_get_focus (GTK_ROOT (window))));
+  g_assert_true (gtk_widget_is_ancestor (gtk_root_get_focus (GTK_ROOT (window)), widget));
+
+  /* Copy: the focused cell's value, then the whole matrix as TSV. */
+  cell = clipscope_heatmap_view_dup_cell_text (heatmap);
+  want = g_strdup_printf ("%.4f", sim[1 * n_labels + 2]);
+  g_assert_cmpstr (cell, ==, want);
+  gtk_widget_activate_action (widget, "heatmap.copy-cell", NULL);
+  g_free (cell);
+  cell = clipboard_text (widget);
+  g_assert_cmpstr (cell, ==, want);
+  gtk_widget_activate_action (widget, "heatmap.copy-matrix", NULL);
+  matrix = clipboard_text (widget);
+  lines = g_strsplit (matrix, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, N_IMAGES + 2);
+  g_assert_true (g_str_has_prefix (lines[0], "image (cosine)\tcat\tdog\tred car\ttree\t"));
+  g_assert_cmpstr (lines[N_IMAGES + 1], ==, "");
+  {
+    g_auto(GStrv) fields = g_strsplit (lines[2], "\t", -1);
+
+    g_assert_cmpuint (g_strv_length (fields), ==, 13);
+    g_assert_cmpstr (fields[0], ==, "image-1.png");
+    g_assert_cmpstr (fields[3], ==, want);
+  }
+
+  /* Scrolled to the far corner, the legend is drawn where it was. */
+  scrolled = GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor (widget, GTK_TYPE_SCROLLED_WINDOW));
+  vadjustment = gtk_scrolled_window_get_vadjustment (scrolled);
+  hadjustment = gtk_scrolled_window_get_hadjustment (scrolled);
+  gtk_adjustment_set_value (vadjustment, 0);
+  gtk_adjustment_set_value (hadjustment, 0);
+  g_assert_cmpfloat (gtk_adjustment_get_upper (hadjustment), >, gtk_adjustment_get_page_size (hadjustment));
+  g_assert_cmpfloat (gtk_adjustment_get_upper (vadjustment), >, gtk_adjustment_get_page_size (vadjustment));
+  /* 12 (PAD) + 188 (ROW_HEADER) + 110: the middle of the gradient. */
+  legend = pixel_at (window, widget, 12 + 188 + 110, 12 + 10);
+  gtk_adjustment_set_value (vadjustment, gtk_adjustment_get_upper (vadjustment));
+  gtk_adjustment_set_value (hadjustment, gtk_adjustment_get_upper (hadjustment));
+  x = gtk_adjustment_get_value (hadjustment);
+  y = gtk_adjustment_get_value (vadjustment);
+  g_assert_cmpfloat (y, >, 0);
+  g_assert_cmpfloat (x, >, 0);
+  wait_ms (100);
+  save_shot (window, "test-heatmap-scrolled.png");
+  g_assert_cmphex (pixel_at (window, widget, x + 12 + 188 + 110, y + 12 + 10), ==, legend);
+  /* A click in the frozen headers' band picks no cell. */
+  g_assert_false (clipscope_heatmap_view_cell_at (heatmap, x + 400, y + 20, &row, &column));
+  g_assert_true (clipscope_heatmap_view_cell_at (heatmap, x + 20, y + gtk_adjustment_get_page_size (vadjustment) - 20,
+                                                 &row, &column));
+  g_assert_cmpint (row, ==, N_IMAGES - 1);
+  g_assert_cmpint (column, ==, -1);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+}
+
+/* ------------------------------------------------------------ lists */
+
+static GtkWidget *
+find_entry (GtkWidget  *widget,
+            const char *placeholder)
+{
+  if (GTK_IS_ENTRY (widget)
+      && g_strcmp0 (gtk_entry_get_placeholder_text (GTK_ENTRY (widget)), placeholder) == 0)
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_entry (child, placeholder);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static GStrv
+session_labels (ClipscopeSession *session)
+{
+  GListModel *list = G_LIST_MODEL (clipscope_session_get_labels (session));
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (list); i++)
+    g_strv_builder_add (builder, gtk_string_list_get_string (GTK_STRING_LIST (list), i));
+  return g_strv_builder_end (builder);
+}
+
+/* A label is one string: typed, pasted, saved and restored, its commas
+ * stay in it. Only a pasted list is split, and only at new lines. */
+static void
+test_window_label_commas (void)
+{
+  static const char *want[] = { "a red, shiny apple", "pear", "kiwi, sliced", "fig", NULL };
+  g_autoptr(GSettings) settings = clipscope_settings_new ();
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  GtkWidget *entry = find_entry (GTK_WIDGET (window), "Add a label, or paste a list");
+  g_auto(GStrv) shown = NULL;
+  g_auto(GStrv) saved = NULL;
+  g_auto(GStrv) restored = NULL;
+  ClipscopeWindow *second;
+
+  g_assert_nonnull (entry);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_editable_set_text (GTK_EDITABLE (entry), "a red, shiny apple");
+  g_signal_emit_by_name (entry, "activate");
+  gtk_editable_set_text (GTK_EDITABLE (entry), "pear\nkiwi, sliced\n");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (entry)), ==, "");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "fig");
+  shown = session_labels (session);
+  g_assert_true (g_strv_equal ((const char * const *) shown, want));
+  saved = g_settings_get_strv (settings, "labels");
+  g_assert_true (g_strv_equal ((const char * const *) saved, want));
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+
+  second = g_object_ref_sink (clipscope_window_new (NULL));
+  restored = session_labels (clipscope_window_get_session (second));
+  g_assert_true (g_strv_equal ((const char * const *) restored, want));
+
+  /* --label "x, y" is one label too, and is not saved. */
+  clipscope_window_set_labels (second, (const char *[]) { "black, white", NULL });
+  g_strfreev (restored);
+  restored = session_labels (clipscope_window_get_session (second));
+  g_assert_cmpuint (g_strv_length (restored), ==, 1);
+  g_assert_cmpstr (restored[0], ==, "black, white");
+  gtk_window_destroy (GTK_WINDOW (second));
+  g_assert_finalize_object (second);
+  g_settings_reset (settings, "labels");
+}
+
+/* Each destructive action can be undone, most recent first. */
+static void
+test_window_undo (void)
+{
+  static const char *three[] = { "cat", "dog", "red car", NULL };
+  static const char *two[] = { "cat", "red car", NULL };
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  GListModel *images = clipscope_session_get_images (session);
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  g_auto(GStrv) labels_now = NULL;
+  g_autoptr(GSettings) settings = clipscope_settings_new ();
+
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  for (int i = 0; i < N_IMAGES; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+
+  /* A label's remove button, then Clear; undone in turn. */
+  {
+    int dog[] = { 1 };
+
+    drop_examples (window, "dog", dog, 1);
+  }
+  g_signal_emit_by_name (find_label_row (GTK_WIDGET (window), "dog"), "remove");
+  labels_now = session_labels (session);
+  g_assert_true (g_strv_equal ((const char * const *) labels_now, two));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  g_strfreev (labels_now);
+  labels_now = session_labels (session);
+  g_assert_cmpuint (g_strv_length (labels_now), ==, 0);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  g_strfreev (labels_now);
+  labels_now = session_labels (session);
+  g_assert_true (g_strv_equal ((const char * const *) labels_now, two));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  g_strfreev (labels_now);
+  labels_now = session_labels (session);
+  g_assert_true (g_strv_equal ((const char * const *) labels_now, three));
+  wait_idle (session);
+  {
+    g_auto(GStrv) examples = clipscope_session_dup_examples (session, "dog");
+
+    g_assert_cmpuint (g_strv_length (examples), ==, 1);
+    g_assert_cmpstr (examples[0], ==, image_paths[1]);
+  }
+
+  /* A preset that replaces the templates gives the old ones back. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-templates", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", "a drawing of the {}");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", "itap of a {}.");
+  {
+    g_autoptr(ClipscopeTemplate) t = g_list_model_get_item (clipscope_session_get_templates (session), 1);
+
+    clipscope_template_set_enabled (t, FALSE);
+  }
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "imagenet");
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_templates (session)), ==, 80);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_templates (session)), ==, 2);
+  {
+    g_autoptr(ClipscopeTemplate) a = g_list_model_get_item (clipscope_session_get_templates (session), 0);
+    g_autoptr(ClipscopeTemplate) b = g_list_model_get_item (clipscope_session_get_templates (session), 1);
+
+    g_assert_cmpstr (clipscope_template_get_text (a), ==, "a drawing of the {}");
+    g_assert_true (clipscope_template_get_enabled (a));
+    g_assert_cmpstr (clipscope_template_get_text (b), ==, "itap of a {}.");
+    g_assert_false (clipscope_template_get_enabled (b));
+  }
+
+  /* Delete on a selected image; Undo brings its file back. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.select-image", "i", 2);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.remove-selected", NULL);
+  wait_idle (session);
+  g_assert_cmpuint (g_list_model_get_n_items (images), ==, N_IMAGES - 1);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  wait_idle (session);
+  g_assert_cmpuint (g_list_model_get_n_items (images), ==, N_IMAGES);
+  {
+    g_autoptr(ClipscopeImage) back = g_list_model_get_item (images, N_IMAGES - 1);
+
+    g_assert_cmpstr (clipscope_image_get_path (back), ==, image_paths[2]);
+  }
+
+  /* Undoing past the oldest record does nothing more. */
+  for (int i = 0; i < 30; i++)
+    gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  g_assert_cmpuint (g_list_model_get_n_items (images), ==, N_IMAGES);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+  g_settings_reset (settings, "labels");
+  g_settings_reset (settings, "templates");
+  g_settings_reset (settings, "label-examples");
 }
 
 /* The dry run names a destination per image without writing anything;
@@ -2016,7 +2343,7 @@ test_window_explain (void)
   g_assert_nonnull (panel);
   g_assert_nonnull (overlay);
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat, dog, red car\ntree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-templates", NULL);
   for (const char **t = templates; *t != NULL; t++)
     gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", *t);
@@ -2215,7 +2542,7 @@ test_window_contributions (void)
                                                          CLIPSCOPE_TYPE_TEMPLATE_CONTRIBUTIONS, NULL));
   g_assert_nonnull (panel);
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat, dog, red car\ntree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-templates", NULL);
   for (const char **t = prompts; *t != NULL; t++)
     gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", *t);
@@ -2338,6 +2665,9 @@ main (int   argc,
   g_test_add_func ("/gui/session/debounce", test_session_debounce);
   g_test_add_func ("/gui/session/bad-model", test_session_bad_model);
   g_test_add_func ("/gui/window/drop-and-actions", test_window_drop_and_actions);
+  g_test_add_func ("/gui/window/label-commas", test_window_label_commas);
+  g_test_add_func ("/gui/window/undo", test_window_undo);
+  g_test_add_func ("/gui/window/heatmap-cells", test_window_heatmap_cells);
   g_test_add_func ("/gui/window/responsive", test_window_responsive);
   g_test_add_func ("/gui/window/explain", test_window_explain);
   g_test_add_func ("/gui/window/contributions", test_window_contributions);

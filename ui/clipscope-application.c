@@ -23,6 +23,7 @@ static const GOptionEntry option_entries[] = {
   { "model", 'm', 0, G_OPTION_ARG_FILENAME, NULL, "Load the model in DIR, or the installed model NAME", "DIR|NAME" },
   { "label", 'l', 0, G_OPTION_ARG_STRING_ARRAY, NULL, "Score against label L (repeatable)", "L" },
   { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, NULL, "Use prompt template T, with one {} (repeatable)", "T" },
+  { "search", 0, 0, G_OPTION_ARG_STRING, NULL, "Open the Search view, searching the indexed folders for Q", "Q" },
   { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, NULL, "Save the window to FILE once results are shown, then quit", "FILE" },
   { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL, "[IMAGE…]" },
   { NULL },
@@ -101,6 +102,7 @@ clipscope_application_command_line (GApplication            *application,
   g_autofree char *argument = NULL;
   g_autofree char *model = NULL;
   g_autofree char *screenshot = NULL;
+  const char *search = NULL;
   g_autofree char **labels = NULL;
   g_autofree char **templates = NULL;
   g_autofree char **images = NULL;
@@ -109,6 +111,7 @@ clipscope_application_command_line (GApplication            *application,
 
   g_variant_dict_lookup (options, "model", "^ay", &argument);
   g_variant_dict_lookup (options, "screenshot", "^ay", &screenshot);
+  g_variant_dict_lookup (options, "search", "&s", &search);
   g_variant_dict_lookup (options, "label", "^a&s", &labels);
   g_variant_dict_lookup (options, "template", "^a&s", &templates);
   g_variant_dict_lookup (options, G_OPTION_REMAINING, "^a&ay", &images);
@@ -135,6 +138,8 @@ clipscope_application_command_line (GApplication            *application,
     g_ptr_array_add (files, g_application_command_line_create_file_for_arg (command_line, *i));
   clipscope_session_add_files (clipscope_window_get_session (window),
                                (GFile **) files->pdata, files->len);
+  if (search != NULL)
+    clipscope_window_show_search (window, search);
   if (screenshot != NULL)
     {
       g_autoptr(GFile) file = g_application_command_line_create_file_for_arg (command_line, screenshot);

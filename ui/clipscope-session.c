@@ -1044,10 +1044,32 @@ has_label (ClipscopeSession *self,
 }
 
 /**
- * clipscope_session_add_labels_text:
- * @text: one label, or several separated by commas or new lines
+ * clipscope_session_add_label:
+ * @text: one label, taken whole: commas are part of it
  *
- * Appends each non-empty label not already present, in order.
+ * Appends @text, stripped of surrounding white space, unless it is empty
+ * or already present.
+ */
+void
+clipscope_session_add_label (ClipscopeSession *self,
+                             const char       *text)
+{
+  g_autofree char *label = NULL;
+
+  g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
+  g_return_if_fail (text != NULL);
+
+  label = g_strstrip (g_strdup (text));
+  if (*label != '\0' && g_utf8_validate (label, -1, NULL) && !has_label (self, label))
+    gtk_string_list_append (self->labels, label);
+}
+
+/**
+ * clipscope_session_add_labels_text:
+ * @text: a pasted list: one label a line
+ *
+ * Appends each non-empty line not already present, in order. Commas do
+ * not separate labels ("a red, shiny apple" is one).
  */
 void
 clipscope_session_add_labels_text (ClipscopeSession *self,
@@ -1058,13 +1080,9 @@ clipscope_session_add_labels_text (ClipscopeSession *self,
   g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
   g_return_if_fail (text != NULL);
 
-  parts = g_regex_split_simple ("[,\\r\\n]+", text, 0, 0);
+  parts = g_regex_split_simple ("[\\r\\n]+", text, 0, 0);
   for (char **p = parts; *p != NULL; p++)
-    {
-      g_strstrip (*p);
-      if (**p != '\0' && g_utf8_validate (*p, -1, NULL) && !has_label (self, *p))
-        gtk_string_list_append (self->labels, *p);
-    }
+    clipscope_session_add_label (self, *p);
 }
 
 /**

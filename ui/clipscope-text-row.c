@@ -51,10 +51,34 @@ enum {
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
+/* The row names itself after its text, for the tooltip of a text cut
+ * short and for screen readers, which would otherwise hear "Remove" on
+ * every row alike. */
 static void
 editable_text_cb (ClipscopeTextRow *self)
 {
+  const char *text = clipscope_text_row_get_text (self);
+  g_autofree char *remove = g_strdup_printf ("Remove “%s”", text);
+
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->editable), text);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->remove_button),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, remove, -1);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->editable),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, text, -1);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TEXT]);
+}
+
+/* A long label is cut short with an ellipsis instead of widening the
+ * sidebar: GtkEditableLabel keeps its label inside a stack. */
+static void
+ellipsize_editable (GtkWidget *widget)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (GTK_IS_LABEL (child))
+      gtk_label_set_ellipsize (GTK_LABEL (child), PANGO_ELLIPSIZE_END);
+    else if (!GTK_IS_EDITABLE (child))
+      ellipsize_editable (child);
 }
 
 static void
@@ -287,6 +311,7 @@ static void
 clipscope_text_row_init (ClipscopeTextRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  ellipsize_editable (GTK_WIDGET (self->editable));
   g_signal_connect_swapped (self->check, "notify::active", G_CALLBACK (check_active_cb), self);
 }
 

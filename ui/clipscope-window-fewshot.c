@@ -147,6 +147,7 @@ example_removed_cb (ClipscopeTextRow *row,
                     const char       *path,
                     ClipscopeWindow  *self)
 {
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_EXAMPLES, "Example removed");
   clipscope_session_remove_example (self->session, clipscope_text_row_get_text (row), path);
   update_label_row (self, row);
 }
@@ -155,6 +156,7 @@ static void
 examples_cleared_cb (ClipscopeTextRow *row,
                      ClipscopeWindow  *self)
 {
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_EXAMPLES, "Examples cleared");
   clipscope_session_clear_examples (self->session, clipscope_text_row_get_text (row));
   update_label_row (self, row);
 }

@@ -4,11 +4,20 @@
 #include "clipscope-explain-panel.h"
 #include "clipscope-heatmap-view.h"
 #include "clipscope-probability-view.h"
+#include "clipscope-search-view.h"
 #include "clipscope-template-contributions.h"
 #include "clipscope-text-row.h"
 #include "clipscope-window.h"
 
 G_BEGIN_DECLS
+
+typedef struct _ClipscopeUndoStep ClipscopeUndoStep;
+
+typedef enum {
+  CLIPSCOPE_UNDO_LABELS    = 1 << 0,   /* the labels and their examples */
+  CLIPSCOPE_UNDO_EXAMPLES  = 1 << 1,   /* the examples alone */
+  CLIPSCOPE_UNDO_TEMPLATES = 1 << 2,
+} ClipscopeUndoWhat;
 
 struct _ClipscopeWindow {
   AdwApplicationWindow      parent_instance;
@@ -41,6 +50,8 @@ struct _ClipscopeWindow {
   GtkScale                 *weight_scale;
   GtkCheckButton           *threshold_check;
   GtkSpinButton            *threshold_spin;
+  AdwViewStack             *view_stack;
+  ClipscopeSearchView      *search_view;
 
   /* Owned References */
   ClipscopeSession         *session;
@@ -50,6 +61,7 @@ struct _ClipscopeWindow {
   ClipscopeImage           *shown_image;
   GCancellable             *preview_cancellable;
   char                     *screenshot_path;
+  GPtrArray                *undo_steps;    /* of ClipscopeUndoStep, oldest first */
 
   guint                     screenshot_id;
   guint                     screenshot_tries;
@@ -63,5 +75,15 @@ void _clipscope_window_fewshot_restore (ClipscopeWindow  *self);
 void _clipscope_window_sort            (ClipscopeWindow  *self);
 void _clipscope_window_setup_label_row (ClipscopeWindow  *self,
                                         ClipscopeTextRow *row);
+void _clipscope_window_undo_class_init (GtkWidgetClass   *widget_class);
+void _clipscope_window_undo_init       (ClipscopeWindow  *self);
+void _clipscope_window_undo_dispose    (ClipscopeWindow  *self);
+void _clipscope_window_save_undo       (ClipscopeWindow  *self,
+                                        ClipscopeUndoWhat what,
+                                        const char       *message);
+void _clipscope_window_save_undo_images (ClipscopeWindow *self,
+                                         const guint     *positions,
+                                         guint            n_positions,
+                                         const char      *message);
 
 G_END_DECLS

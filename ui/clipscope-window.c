@@ -116,7 +116,7 @@ restore_lists (ClipscopeWindow *self)
   gboolean enabled;
 
   for (char **l = labels; *l != NULL; l++)
-    clipscope_session_add_labels_text (self->session, *l);
+    clipscope_session_add_label (self->session, *l);
   g_variant_iter_init (&iter, templates);
   while (g_variant_iter_next (&iter, "(&sb)", &text, &enabled))
     clipscope_session_add_template (self->session, text, enabled);
@@ -141,7 +141,7 @@ clipscope_window_set_labels (ClipscopeWindow    *self,
   self->save_lists = FALSE;
   gtk_string_list_splice (list, 0, g_list_model_get_n_items (G_LIST_MODEL (list)), NULL);
   for (const char * const *l = labels; *l != NULL; l++)
-    clipscope_session_add_labels_text (self->session, *l);
+    clipscope_session_add_label (self->session, *l);
 }
 
 void
@@ -365,6 +365,19 @@ remove_selected_action (GtkWidget  *widget,
 {
   ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
   g_autoptr(GtkBitset) selected = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->image_selection));
+  g_autoptr(GArray) positions = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autofree char *message = NULL;
+  GtkBitsetIter iter;
+  guint position;
+
+  if (gtk_bitset_is_empty (selected))
+    return;
+  for (gboolean more = gtk_bitset_iter_init_first (&iter, selected, &position); more;
+       more = gtk_bitset_iter_next (&iter, &position))
+    g_array_append_val (positions, position);
+  message = g_strdup_printf (g_dngettext (NULL, "%u image removed", "%u images removed", positions->len),
+                             positions->len);
+  _clipscope_window_save_undo_images (self, (guint *) positions->data, positions->len, message);
 
   /* Highest first, so earlier removals do not shift later positions. */
   while (!gtk_bitset_is_empty (selected))
@@ -400,8 +413,12 @@ remove_image_clicked_cb (GtkButton       *button,
 {
   GtkListItem *item = g_object_get_data (G_OBJECT (button), "clipscope-list-item");
 
-  if (item != NULL && gtk_list_item_get_position (item) != GTK_INVALID_LIST_POSITION)
-    clipscope_session_remove_image (self->session, gtk_list_item_get_position (item));
+  guint position;
+
+  if (item == NULL || (position = gtk_list_item_get_position (item)) == GTK_INVALID_LIST_POSITION)
+    return;
+  _clipscope_window_save_undo_images (self, &position, 1, "Image removed");
+  clipscope_session_remove_image (self->session, position);
 }
 
 /* The grid recycles its cells, so only the visible thumbnails exist as
@@ -578,6 +595,34 @@ heatmap_pressed_cb (GtkGestureClick *gesture,
     clipscope_template_contributions_select_label (self->template_contributions, scored[column]);
 }
 
+/* Enter on a cell (or a double click) explains it: the preview is
+ * coloured by where in the image that label is. */
+static void
+heatmap_cell_activated_cb (ClipscopeWindow *self,
+                           int              row,
+                           int              column)
+{
+  const char * const *scored = clipscope_session_get_scored_labels (self->session);
+
+  if (scored == NULL || column < 0 || (guint) column >= g_strv_length ((char **) scored))
+    return;
+  clipscope_heatmap_view_set_selected (self->heatmap, row);
+  clipscope_explain_panel_select_label (self->explain_panel, scored[column]);
+  clipscope_template_contributions_select_label (self->template_contributions, scored[column]);
+}
+
+static void
+copy_matrix_action (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+  g_autofree char *text = clipscope_heatmap_view_dup_matrix_text (self->heatmap);
+
+  if (text != NULL)
+    gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), text);
+}
+
 static void
 grid_selection_changed_cb (ClipscopeWindow *self)
 {
@@ -628,19 +673,24 @@ notice_cb (ClipscopeWindow *self,
 static void
 label_entry_activate_cb (ClipscopeWindow *self)
 {
-  clipscope_session_add_labels_text (self->session,
-                                     gtk_editable_get_text (GTK_EDITABLE (self->label_entry)));
+  clipscope_session_add_label (self->session, gtk_editable_get_text (GTK_EDITABLE (self->label_entry)));
   gtk_editable_set_text (GTK_EDITABLE (self->label_entry), "");
 }
 
-/* A pasted list ("cat, dog" or one label a line) is split at once. */
+/* A pasted list, one label a line, is split at once; commas stay in the
+ * label ("a red, shiny apple"). */
 static void
 label_entry_changed_cb (ClipscopeWindow *self)
 {
   const char *text = gtk_editable_get_text (GTK_EDITABLE (self->label_entry));
 
-  if (strpbrk (text, ",\n\r") != NULL)
-    label_entry_activate_cb (self);
+  if (strpbrk (text, "\n\r") != NULL)
+    {
+      g_autofree char *list = g_strdup (text);
+
+      gtk_editable_set_text (GTK_EDITABLE (self->label_entry), "");
+      clipscope_session_add_labels_text (self->session, list);
+    }
 }
 
 static void
@@ -659,9 +709,12 @@ label_remove_cb (ClipscopeTextRow *row,
                  ClipscopeWindow  *self)
 {
   int index = gtk_list_box_row_get_index (GTK_LIST_BOX_ROW (row));
+  g_autofree char *message = g_strdup_printf ("Label “%s” removed", clipscope_text_row_get_text (row));
 
-  if (index >= 0)
-    gtk_string_list_remove (clipscope_session_get_labels (self->session), index);
+  if (index < 0)
+    return;
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_LABELS, message);
+  gtk_string_list_remove (clipscope_session_get_labels (self->session), index);
 }
 
 static GtkWidget *
@@ -692,7 +745,7 @@ label_preset_action (GtkWidget  *widget,
   g_auto(GStrv) labels = load_resource_list (name);
 
   for (char **l = labels; *l != NULL; l++)
-    clipscope_session_add_labels_text (self->session, *l);
+    clipscope_session_add_label (self->session, *l);
 }
 
 static void
@@ -709,8 +762,12 @@ clear_labels_action (GtkWidget  *widget,
                      const char *action_name,
                      GVariant   *parameter)
 {
-  GtkStringList *labels = clipscope_session_get_labels (CLIPSCOPE_WINDOW (widget)->session);
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+  GtkStringList *labels = clipscope_session_get_labels (self->session);
 
+  if (g_list_model_get_n_items (G_LIST_MODEL (labels)) == 0)
+    return;
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_LABELS, "Labels cleared");
   gtk_string_list_splice (labels, 0, g_list_model_get_n_items (G_LIST_MODEL (labels)), NULL);
 }
 
@@ -737,7 +794,7 @@ labels_file_loaded_cb (GObject      *object,
     }
   labels = parse_list (contents);
   for (char **l = labels; *l != NULL; l++)
-    clipscope_session_add_labels_text (self->session, *l);
+    clipscope_session_add_label (self->session, *l);
 }
 
 static void
@@ -799,8 +856,10 @@ template_remove_cb (ClipscopeTextRow *row,
 {
   int index = gtk_list_box_row_get_index (GTK_LIST_BOX_ROW (row));
 
-  if (index >= 0)
-    clipscope_session_remove_template (self->session, index);
+  if (index < 0)
+    return;
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_TEMPLATES, "Template removed");
+  clipscope_session_remove_template (self->session, index);
 }
 
 static GtkWidget *
@@ -848,6 +907,7 @@ template_preset_action (GtkWidget  *widget,
     templates = load_resource_list ("templates/imagenet.txt");
   else
     templates = g_strdupv ((char *[]) { (char *) "a photo of a {}.", NULL });
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_TEMPLATES, "Templates replaced");
   clipscope_session_clear_templates (self->session);
   for (char **t = templates; *t != NULL; t++)
     clipscope_session_add_template (self->session, *t, TRUE);
@@ -879,7 +939,12 @@ clear_templates_action (GtkWidget  *widget,
                         const char *action_name,
                         GVariant   *parameter)
 {
-  clipscope_session_clear_templates (CLIPSCOPE_WINDOW (widget)->session);
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+
+  if (g_list_model_get_n_items (clipscope_session_get_templates (self->session)) == 0)
+    return;
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_TEMPLATES, "Templates cleared");
+  clipscope_session_clear_templates (self->session);
 }
 
 /* ------------------------------------------------------------ export */
@@ -970,6 +1035,23 @@ export_to_action (GtkWidget  *widget,
   if (!clipscope_export_to_file (self->session, GTK_WIDGET (self->heatmap),
                                  g_variant_get_string (parameter, NULL), &error))
     clipscope_window_add_toast (self, error->message);
+}
+
+/**
+ * clipscope_window_show_search:
+ * @query: (nullable): words to search the indexed folders for
+ *
+ * Shows the Search view, searching for @query.
+ */
+void
+clipscope_window_show_search (ClipscopeWindow *self,
+                              const char      *query)
+{
+  g_return_if_fail (CLIPSCOPE_IS_WINDOW (self));
+
+  adw_view_stack_set_visible_child_name (self->view_stack, "search");
+  if (query != NULL)
+    clipscope_search_view_set_query (self->search_view, query);
 }
 
 /* ------------------------------------------------------------ screenshot */
@@ -1110,6 +1192,7 @@ clipscope_window_dispose (GObject *object)
   g_clear_object (&self->drop_target);
   g_clear_object (&self->session);
   g_clear_object (&self->settings);
+  _clipscope_window_undo_dispose (self);
   G_OBJECT_CLASS (clipscope_window_parent_class)->dispose (object);
 }
 
@@ -1138,6 +1221,7 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   g_type_ensure (CLIPSCOPE_TYPE_EXPLAIN_OVERLAY);
   g_type_ensure (CLIPSCOPE_TYPE_EXPLAIN_PANEL);
   g_type_ensure (CLIPSCOPE_TYPE_TEMPLATE_CONTRIBUTIONS);
+  g_type_ensure (CLIPSCOPE_TYPE_SEARCH_VIEW);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/clipscope/Clipscope/clipscope-window.ui");
@@ -1168,6 +1252,8 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, weight_scale);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, threshold_check);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, threshold_spin);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, view_stack);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, search_view);
   gtk_widget_class_bind_template_callback (widget_class, label_entry_activate_cb);
   gtk_widget_class_bind_template_callback (widget_class, label_entry_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, template_entry_activate_cb);
@@ -1192,6 +1278,8 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.export", NULL, export_action);
   gtk_widget_class_install_action (widget_class, "win.export-to", "s", export_to_action);
   gtk_widget_class_install_action (widget_class, "win.sort", NULL, sort_action);
+  gtk_widget_class_install_action (widget_class, "win.copy-matrix", NULL, copy_matrix_action);
+  _clipscope_window_undo_class_init (widget_class);
   gtk_widget_class_install_action (widget_class, "win.compare", NULL, compare_action);
   gtk_widget_class_install_action (widget_class, "win.compare-with", "s", compare_action);
 
@@ -1237,6 +1325,7 @@ bind_session (ClipscopeWindow *self)
   g_signal_connect_swapped (self->session, "model-failed", G_CALLBACK (model_failed_cb), self);
   g_signal_connect_swapped (self->session, "notice", G_CALLBACK (notice_cb), self);
   g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (heatmap_selected_cb), self);
+  g_signal_connect_swapped (self->heatmap, "cell-activated", G_CALLBACK (heatmap_cell_activated_cb), self);
   g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (update_hint), self);
   g_signal_connect_swapped (self->session, "notify::busy", G_CALLBACK (update_hint), self);
   g_signal_connect_swapped (clipscope_session_get_images (self->session), "items-changed",
@@ -1255,6 +1344,7 @@ clipscope_window_init (ClipscopeWindow *self)
   self->settings = clipscope_settings_new ();
   self->session = clipscope_session_new ();
   bind_session (self);
+  clipscope_search_view_set_session (self->search_view, self->session);
 
   gtk_window_set_default_size (GTK_WINDOW (self),
                                g_settings_get_int (self->settings, "window-width"),
@@ -1284,6 +1374,7 @@ clipscope_window_init (ClipscopeWindow *self)
     gtk_widget_insert_action_group (GTK_WIDGET (self), "view", G_ACTION_GROUP (view));
   }
 
+  _clipscope_window_undo_init (self);
   _clipscope_window_fewshot_init (self);
   restore_lists (self);
   rebuild_model_menu (self);

@@ -28,5 +28,7 @@ gboolean          clipscope_window_save_screenshot (ClipscopeWindow *self,
                                                     GError         **error);
 void              clipscope_window_add_toast       (ClipscopeWindow *self,
                                                     const char      *message);
+void              clipscope_window_show_search     (ClipscopeWindow *self,
+                                                    const char      *query);
 
 G_END_DECLS
