@@ -1,5 +1,6 @@
 /* context.c — per-thread state: the backend, scratch memory, batching */
-#include "encoder.h"
+#include "graph.h"
+#include "cpu/cpu-backend.h"
 #include "cpu/cpu-ops.h"
 #include "decoder.h"
 #ifdef HAVE_VULKAN
@@ -18,11 +19,11 @@ struct _ClipscopeContext {
 
   /* Owned References */
   ClipscopeModel         *model;
-  ClipscopeScratch        scratch;
+  ClipscopeGraphBackend  *cpu;             /* made on first use */
   ClipscopeDecoderPool   *decoders;        /* NULL: images decode in this process */
   gboolean                decoders_tried;
 #ifdef HAVE_VULKAN
-  ClipscopeVkBackend     *vulkan;          /* NULL: the CPU runs the encoders */
+  ClipscopeGraphBackend  *vulkan;          /* NULL: the CPU runs the encoders */
 #endif
 };
 
@@ -197,7 +198,7 @@ clipscope_context_free (ClipscopeContext *ctx)
 #ifdef HAVE_VULKAN
   g_clear_pointer (&ctx->vulkan, clipscope_vk_backend_free);
 #endif
-  clipscope_scratch_clear (&ctx->scratch);
+  g_clear_pointer (&ctx->cpu, clipscope_cpu_backend_free);
   g_clear_pointer (&ctx->decoders, clipscope_decoder_pool_free);
   g_clear_pointer (&ctx->model, clipscope_model_unref);
   g_free (ctx->device_name);
@@ -233,6 +234,75 @@ clipscope_context_get_model (ClipscopeContext *ctx)
 
 /* ------------------------------------------------------------ encoding */
 
+/* One pass of a tower on a backend (see graph.h). */
+typedef gboolean (*PassFunc) (ClipscopeGraphBackend *be,
+                              gconstpointer          in,
+                              int                    n,
+                              float                 *out,
+                              GCancellable          *cancellable,
+                              GError               **error);
+
+static gboolean
+pixels_pass (ClipscopeGraphBackend *be,
+             gconstpointer          in,
+             int                    n,
+             float                 *out,
+             GCancellable          *cancellable,
+             GError               **error)
+{
+  return clipscope_graph_encode_pixels (be, in, n, out, cancellable, error);
+}
+
+static gboolean
+tokens_pass (ClipscopeGraphBackend *be,
+             gconstpointer          in,
+             int                    n,
+             float                 *out,
+             GCancellable          *cancellable,
+             GError               **error)
+{
+  return clipscope_graph_encode_tokens (be, in, n, out, cancellable, error);
+}
+
+static gboolean
+explain_pass (ClipscopeGraphBackend *be,
+              gconstpointer          in,
+              int                    n,
+              float                 *out,
+              GCancellable          *cancellable,
+              GError               **error)
+{
+  return clipscope_graph_explain_pixels (be, in, out, cancellable, error);
+}
+
+/* Runs @pass on the Vulkan backend when it is in use, and on the CPU
+ * when not or when the device failed under AUTO. */
+static gboolean
+run_pass (ClipscopeContext *ctx,
+          PassFunc          pass,
+          gconstpointer     in,
+          int               n,
+          float            *out,
+          GCancellable     *cancellable,
+          GError          **error)
+{
+#ifdef HAVE_VULKAN
+  if (ctx->vulkan != NULL)
+    {
+      GError *local = NULL;
+
+      if (pass (ctx->vulkan, in, n, out, cancellable, &local))
+        return TRUE;
+      if (!recover_on_cpu (ctx, local, error))
+        return FALSE;
+    }
+#endif
+  if (ctx->cpu == NULL
+      && (ctx->cpu = clipscope_cpu_backend_new (ctx->model, ctx->options.max_batch, error)) == NULL)
+    return FALSE;
+  return pass (ctx->cpu, in, n, out, cancellable, error);
+}
+
 /* The image tower on one batch, normalised. */
 static gboolean
 encode_pixel_batch (ClipscopeContext *ctx,
@@ -242,27 +312,7 @@ encode_pixel_batch (ClipscopeContext *ctx,
                     GCancellable     *cancellable,
                     GError          **error)
 {
-  ClipscopeModel *model = ctx->model;
-  gboolean ok;
-
-#ifdef HAVE_VULKAN
-  if (ctx->vulkan != NULL)
-    {
-      GError *local = NULL;
-
-      if (clipscope_vk_backend_encode_pixels (ctx->vulkan, pixels, n, out, cancellable, &local))
-        return TRUE;
-      if (!recover_on_cpu (ctx, local, error))
-        return FALSE;
-    }
-#endif
-  if (model->info.vision_kind == CLIPSCOPE_VISION_VIT)
-    ok = clipscope_vit_encode (model, &ctx->scratch, pixels, n, out, cancellable, error);
-  else
-    ok = clipscope_resnet_encode (model, &ctx->scratch, pixels, n, out, cancellable, error);
-  if (ok)
-    clipscope_cpu_l2_normalize (out, n, model->info.embed_dim);
-  return ok;
+  return run_pass (ctx, pixels_pass, pixels, n, out, cancellable, error);
 }
 
 gboolean
@@ -425,21 +475,7 @@ encode_token_batch (ClipscopeContext *ctx,
                     GCancellable     *cancellable,
                     GError          **error)
 {
-#ifdef HAVE_VULKAN
-  if (ctx->vulkan != NULL)
-    {
-      GError *local = NULL;
-
-      if (clipscope_vk_backend_encode_tokens (ctx->vulkan, tokens, n, out, cancellable, &local))
-        return TRUE;
-      if (!recover_on_cpu (ctx, local, error))
-        return FALSE;
-    }
-#endif
-  if (!clipscope_text_encode (ctx->model, &ctx->scratch, tokens, n, out, cancellable, error))
-    return FALSE;
-  clipscope_cpu_l2_normalize (out, n, ctx->model->info.embed_dim);
-  return TRUE;
+  return run_pass (ctx, tokens_pass, tokens, n, out, cancellable, error);
 }
 
 gboolean
@@ -588,7 +624,6 @@ clipscope_context_explain_pixels (ClipscopeContext *ctx,
                                   GError          **error)
 {
   int e, grid;
-  gboolean on_device = FALSE;
   g_autofree float *out = NULL;
 
   g_return_val_if_fail (ctx != NULL, FALSE);
@@ -604,19 +639,7 @@ clipscope_context_explain_pixels (ClipscopeContext *ctx,
                    "not enough memory for %d spatial embeddings of %d values", grid * grid, e);
       return FALSE;
     }
-#ifdef HAVE_VULKAN
-  if (ctx->vulkan != NULL)
-    {
-      GError *local = NULL;
-
-      on_device = clipscope_vk_backend_explain_pixels (ctx->vulkan, pixels, out, cancellable,
-                                                       &local);
-      if (!on_device && !recover_on_cpu (ctx, local, error))
-        return FALSE;
-    }
-#endif
-  if (!on_device
-      && !clipscope_explain_pixels_cpu (ctx->model, &ctx->scratch, pixels, out, cancellable, error))
+  if (!run_pass (ctx, explain_pass, pixels, 1, out, cancellable, error))
     return FALSE;
   if (embedding != NULL)
     memcpy (embedding, out, e * sizeof (float));
