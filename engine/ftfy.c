@@ -1373,6 +1373,13 @@ normalize_nfc (UString *s)
   ustr_take (s, &out);
 }
 
+/* ftfy fixes a piece until it stops changing; each round takes time in
+ * proportion to its length, and a round may undo no more than one layer
+ * of nested entities ("&amp;amp;amp;…"), so a hostile text could keep it
+ * going for hours. Texts are left as they are after this many rounds;
+ * real ones need two or three. */
+#define MAX_ROUNDS 32
+
 /* ftfy's fix_and_explain() on one piece: every fix in turn until the text
  * stops changing. */
 static void
@@ -1380,6 +1387,7 @@ fix_segment (UString  *s,
              gboolean  html)
 {
   UString before = { NULL, 0, 0 };
+  int rounds = 0;
 
   do
     {
@@ -1392,7 +1400,7 @@ fix_segment (UString  *s,
       fix_characters (s);
       normalize_nfc (s);
     }
-  while (!ustr_equal (s, &before));
+  while (!ustr_equal (s, &before) && ++rounds < MAX_ROUNDS);
   ustr_clear (&before);
 }
 
