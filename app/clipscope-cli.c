@@ -755,9 +755,9 @@ cmd_embed (int    argc,
 
   dim = clipscope_model_get_info (model)->embed_dim;
   text_emb = g_new (float, (gsize) n_texts * dim + 1);
-  if (!clipscope_context_encode_texts (ctx, (const char * const *) texts, n_texts,
-                                       text_emb, NULL, &error)
-      || !encode_images (ctx, (const char * const *) images, n_images, dim, &results, &error))
+  if (!encode_images (ctx, (const char * const *) images, n_images, dim, &results, &error)
+      || !clipscope_context_encode_texts (ctx, (const char * const *) texts, n_texts,
+                                          text_emb, NULL, &error))
     return fail (error);
 
   json_builder_begin_object (b);

@@ -373,7 +373,21 @@ clipscope_decoder_pool_preprocess (ClipscopeDecoderPool            *pool,
       ready = poll (fds, (nfds_t) n_fds,
                     (int) CLAMP ((first_deadline - now + 999) / 1000, 0, G_MAXINT));
       if (ready < 0 && errno != EINTR)
-        break;
+        {
+          int saved = errno;
+
+          /* Nothing more can be waited for: every image not yet done fails. */
+          for (int i = 0; i < pool->n_workers; i++)
+            if (pool->workers[i].job >= 0)
+              {
+                set_error (&errors[pool->workers[i].job], CLIPSCOPE_ERROR_IO,
+                           paths[pool->workers[i].job], g_strerror (saved));
+                g_free (stop_worker (&pool->workers[i], 0));
+              }
+          for (; next < n; next++)
+            set_error (&errors[next], CLIPSCOPE_ERROR_IO, paths[next], g_strerror (saved));
+          return;
+        }
       now = g_get_monotonic_time ();
       for (int i = 0, k = 0; i < pool->n_workers; i++)
         {
