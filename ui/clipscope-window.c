@@ -1352,6 +1352,14 @@ clipscope_window_size_allocate (GtkWidget *widget,
 }
 
 static void
+scale_changed_cb (ClipscopeWindow *self)
+{
+  clipscope_heatmap_view_set_fixed_scale (self->heatmap, g_settings_get_boolean (self->settings, "fixed-scale"),
+                                          g_settings_get_double (self->settings, "scale-low"),
+                                          g_settings_get_double (self->settings, "scale-high"));
+}
+
+static void
 clipscope_window_class_init (ClipscopeWindowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
@@ -1510,6 +1518,10 @@ clipscope_window_init (ClipscopeWindow *self)
   g_settings_bind (self->settings, "show-probabilities", self->heatmap, "show-probabilities",
                    G_SETTINGS_BIND_GET);
   g_settings_bind (self->settings, "show-values", self->heatmap, "show-values", G_SETTINGS_BIND_GET);
+  g_signal_connect_swapped (self->settings, "changed::fixed-scale", G_CALLBACK (scale_changed_cb), self);
+  g_signal_connect_swapped (self->settings, "changed::scale-low", G_CALLBACK (scale_changed_cb), self);
+  g_signal_connect_swapped (self->settings, "changed::scale-high", G_CALLBACK (scale_changed_cb), self);
+  scale_changed_cb (self);
   g_settings_bind (self->settings, "max-folder-images", self->session, "max-folder-images",
                    G_SETTINGS_BIND_GET);
   g_signal_connect_swapped (self->settings, "changed::recent-models", G_CALLBACK (rebuild_model_menu), self);
