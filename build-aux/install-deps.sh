@@ -11,7 +11,7 @@ packages="
   libgtk-4-dev libadwaita-1-dev xvfb xauth desktop-file-utils appstream
   libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers
   libsoup-3.0-dev
-  python3-pyatspi at-spi2-core dbus gettext fonts-wqy-microhei
+  python3-pyatspi at-spi2-core dbus dbus-bin gettext fonts-wqy-microhei
 "
 
 missing=""

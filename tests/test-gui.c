@@ -1033,6 +1033,10 @@ test_window_heatmap_cells (void)
 
   save_shot (window, "test-heatmap-top.png");
 
+  /* F6 takes the focus to the matrix, on its cursor's cell. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.focus-heatmap", NULL);
+  g_assert_true (gtk_widget_is_ancestor (gtk_root_get_focus (GTK_ROOT (window)), widget));
+
   /* The cursor moves the selection, and clamps at the edges. */
   g_assert_true (clipscope_heatmap_view_set_cursor (heatmap, 2, 3));
   g_assert_cmpint (clipscope_heatmap_view_get_selected (heatmap), ==, 2);

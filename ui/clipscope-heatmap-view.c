@@ -590,14 +590,18 @@ get_background (GtkWidget *widget,
     gdk_rgba_parse (color, "#fafafa");
 }
 
+/* The focused cell: a ring in the accent colour, lined with white on
+ * the inside so that it stands out on any colour of the scale. */
 static void
 snapshot_focus (ClipscopeHeatmapView *self,
                 GtkSnapshot          *snapshot,
                 float                 top)
 {
+  static const GdkRGBA white = { 1, 1, 1, 1 };
   GtkWidget *cell = cursor_cell (self);
   GtkStyleContext *style = gtk_widget_get_style_context (GTK_WIDGET (self));
-  const float widths[4] = { 3, 3, 3, 3 };
+  const float outer[4] = { 3, 3, 3, 3 }, inner[4] = { 2, 2, 2, 2 };
+  float x = PAD + ROW_HEADER + self->cursor_column * CELL_WIDTH, y = top + self->cursor_row * CELL_HEIGHT;
   GskRoundedRect outline;
   GdkRGBA accent;
 
@@ -605,12 +609,10 @@ snapshot_focus (ClipscopeHeatmapView *self,
     return;
   if (!gtk_style_context_lookup_color (style, "accent_color", &accent))
     gdk_rgba_parse (&accent, "#1c71d8");
-  gsk_rounded_rect_init_from_rect (&outline,
-                                   &GRAPHENE_RECT_INIT (PAD + ROW_HEADER + self->cursor_column * CELL_WIDTH - 2,
-                                                        top + self->cursor_row * CELL_HEIGHT - 2,
-                                                        CELL_WIDTH + 3, CELL_HEIGHT + 3), 4);
-  gtk_snapshot_append_border (snapshot, &outline, widths,
-                              (const GdkRGBA[4]) { accent, accent, accent, accent });
+  gsk_rounded_rect_init_from_rect (&outline, &GRAPHENE_RECT_INIT (x - 3, y - 3, CELL_WIDTH + 5, CELL_HEIGHT + 5), 5);
+  gtk_snapshot_append_border (snapshot, &outline, outer, (const GdkRGBA[4]) { accent, accent, accent, accent });
+  gsk_rounded_rect_init_from_rect (&outline, &GRAPHENE_RECT_INIT (x, y, CELL_WIDTH - 1, CELL_HEIGHT - 1), 2);
+  gtk_snapshot_append_border (snapshot, &outline, inner, (const GdkRGBA[4]) { white, white, white, white });
 }
 
 static void

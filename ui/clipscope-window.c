@@ -501,6 +501,8 @@ setup_thumbnail_cb (GtkSignalListItemFactory *factory,
   gtk_widget_set_margin_top (remove, 2);
   gtk_widget_set_margin_end (remove, 2);
   gtk_widget_set_tooltip_text (remove, _("Remove"));
+  /* One Tab stop per thumbnail: Delete removes the selected images. */
+  gtk_widget_set_focusable (remove, FALSE);
   gtk_widget_add_css_class (remove, "circular");
   gtk_widget_add_css_class (remove, "osd");
   g_object_set_data (G_OBJECT (remove), "clipscope-list-item", item);
@@ -705,6 +707,15 @@ toggle_sidebar_action (GtkWidget  *widget,
   AdwFlap *flap = CLIPSCOPE_WINDOW (widget)->sidebar_flap;
 
   adw_flap_set_reveal_flap (flap, !adw_flap_get_reveal_flap (flap));
+}
+
+/* F6 goes straight to the matrix, past a long strip of thumbnails. */
+static void
+focus_heatmap_action (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  gtk_widget_grab_focus (GTK_WIDGET (CLIPSCOPE_WINDOW (widget)->heatmap));
 }
 
 static void
@@ -1436,6 +1447,8 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.toggle-sidebar", NULL, toggle_sidebar_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F9, 0, "win.toggle-sidebar", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w, GDK_CONTROL_MASK, "window.close", NULL);
+  gtk_widget_class_install_action (widget_class, "win.focus-heatmap", NULL, focus_heatmap_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F6, 0, "win.focus-heatmap", NULL);
   _clipscope_window_undo_class_init (widget_class);
   gtk_widget_class_install_action (widget_class, "win.compare", NULL, compare_action);
   gtk_widget_class_install_action (widget_class, "win.compare-with", "s", compare_action);
