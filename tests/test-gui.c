@@ -1034,6 +1034,10 @@ test_window_heatmap_cells (void)
 
   save_shot (window, "test-heatmap-top.png");
 
+  /* F6 takes the focus to the matrix, on its cursor's cell. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.focus-heatmap", NULL);
+  g_assert_true (gtk_widget_is_ancestor (gtk_root_get_focus (GTK_ROOT (window)), widget));
+
   /* The cursor moves the selection, and clamps at the edges. */
   g_assert_true (clipscope_heatmap_view_set_cursor (heatmap, 2, 3));
   g_assert_cmpint (clipscope_heatmap_view_get_selected (heatmap), ==, 2);
@@ -1044,6 +1048,30 @@ test_window_heatmap_cells (void)
   g_assert_true (clipscope_heatmap_view_set_cursor (heatmap, 1, 2));
   g_assert_true (gtk_widget_has_focus (gtk_root_get_focus (GTK_ROOT (window))));
   g_assert_true (gtk_widget_is_ancestor (gtk_root_get_focus (GTK_ROOT (window)), widget));
+
+  /* A fixed colour scale keeps its range whatever the scores; off, the
+   * scale follows them again. */
+  {
+    g_autoptr(GSettings) settings = clipscope_settings_new ();
+    float low, high;
+
+    g_settings_set_double (settings, "scale-low", 0.05);
+    g_settings_set_double (settings, "scale-high", 0.35);
+    g_settings_set_boolean (settings, "fixed-scale", TRUE);
+    g_assert_true (clipscope_heatmap_view_get_range (heatmap, &low, &high));
+    g_assert_cmpfloat_with_epsilon (low, 0.05f, 1e-6);
+    g_assert_cmpfloat_with_epsilon (high, 0.35f, 1e-6);
+    g_settings_reset (settings, "fixed-scale");
+    g_settings_reset (settings, "scale-low");
+    g_settings_reset (settings, "scale-high");
+    g_assert_true (clipscope_heatmap_view_get_range (heatmap, &low, &high));
+    for (guint i = 0; i < n_images * n_labels; i++)
+      {
+        g_assert_cmpfloat (sim[i], >=, low);
+        g_assert_cmpfloat (sim[i], <=, high);
+      }
+    g_assert_cmpfloat (high - low, <, 0.9f);
+  }
 
   /* Copy: the focused cell's value, then the whole matrix as TSV. */
   cell = clipscope_heatmap_view_dup_cell_text (heatmap);

@@ -501,6 +501,8 @@ setup_thumbnail_cb (GtkSignalListItemFactory *factory,
   gtk_widget_set_margin_top (remove, 2);
   gtk_widget_set_margin_end (remove, 2);
   gtk_widget_set_tooltip_text (remove, _("Remove"));
+  /* One Tab stop per thumbnail: Delete removes the selected images. */
+  gtk_widget_set_focusable (remove, FALSE);
   gtk_widget_add_css_class (remove, "circular");
   gtk_widget_add_css_class (remove, "osd");
   g_object_set_data (G_OBJECT (remove), "clipscope-list-item", item);
@@ -705,6 +707,15 @@ toggle_sidebar_action (GtkWidget  *widget,
   AdwFlap *flap = CLIPSCOPE_WINDOW (widget)->sidebar_flap;
 
   adw_flap_set_reveal_flap (flap, !adw_flap_get_reveal_flap (flap));
+}
+
+/* F6 goes straight to the matrix, past a long strip of thumbnails. */
+static void
+focus_heatmap_action (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  gtk_widget_grab_focus (GTK_WIDGET (CLIPSCOPE_WINDOW (widget)->heatmap));
 }
 
 static void
@@ -1377,6 +1388,14 @@ clipscope_window_size_allocate (GtkWidget *widget,
 }
 
 static void
+scale_changed_cb (ClipscopeWindow *self)
+{
+  clipscope_heatmap_view_set_fixed_scale (self->heatmap, g_settings_get_boolean (self->settings, "fixed-scale"),
+                                          g_settings_get_double (self->settings, "scale-low"),
+                                          g_settings_get_double (self->settings, "scale-high"));
+}
+
+static void
 clipscope_window_class_init (ClipscopeWindowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
@@ -1456,6 +1475,8 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.toggle-sidebar", NULL, toggle_sidebar_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F9, 0, "win.toggle-sidebar", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w, GDK_CONTROL_MASK, "window.close", NULL);
+  gtk_widget_class_install_action (widget_class, "win.focus-heatmap", NULL, focus_heatmap_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F6, 0, "win.focus-heatmap", NULL);
   _clipscope_window_undo_class_init (widget_class);
   gtk_widget_class_install_action (widget_class, "win.compare", NULL, compare_action);
   gtk_widget_class_install_action (widget_class, "win.compare-with", "s", compare_action);
@@ -1539,6 +1560,10 @@ clipscope_window_init (ClipscopeWindow *self)
   g_settings_bind (self->settings, "show-probabilities", self->heatmap, "show-probabilities",
                    G_SETTINGS_BIND_GET);
   g_settings_bind (self->settings, "show-values", self->heatmap, "show-values", G_SETTINGS_BIND_GET);
+  g_signal_connect_swapped (self->settings, "changed::fixed-scale", G_CALLBACK (scale_changed_cb), self);
+  g_signal_connect_swapped (self->settings, "changed::scale-low", G_CALLBACK (scale_changed_cb), self);
+  g_signal_connect_swapped (self->settings, "changed::scale-high", G_CALLBACK (scale_changed_cb), self);
+  scale_changed_cb (self);
   g_settings_bind (self->settings, "max-folder-images", self->session, "max-folder-images",
                    G_SETTINGS_BIND_GET);
   g_signal_connect_swapped (self->settings, "changed::recent-models", G_CALLBACK (rebuild_model_menu), self);
