@@ -12,28 +12,51 @@
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The command went through, but some of its inputs failed: each has an
+ * "error" in the JSON and a line on stderr. */
+#define EXIT_SOME_FAILED 3
 
 /* ------------------------------------------------------------- options */
 
 /* Options every subcommand accepts. */
 static char *opt_model;
 static char *opt_backend;
+static gboolean opt_ignore_orientation;
 
 static const GOptionEntry common_entries[] = {
   { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model,
     "Model folder (Hugging Face or open_clip), or the NAME of an installed model; "
     "the bundled model when omitted", "DIR|NAME" },
   { "backend", 'b', 0, G_OPTION_ARG_STRING, &opt_backend, "Compute backend: auto, cpu or vulkan", "NAME" },
+  { "ignore-exif-orientation", 0, 0, G_OPTION_ARG_NONE, &opt_ignore_orientation,
+    "Leave images as stored, not turned as their EXIF orientation says (as OpenAI's CLIP does)", NULL },
   { NULL }
 };
+
+/* Prints "clipscope: error: MESSAGE" on one line: control characters in
+ * it, such as a newline in a file name, are written as C escapes. */
+static void
+print_error_line (const char *message)
+{
+  g_autoptr(GString) line = g_string_new ("clipscope: error: ");
+
+  for (const char *p = message; *p != '\0'; p++)
+    if ((guchar) *p < 0x20 || *p == 0x7f)
+      g_string_append_printf (line, "\\x%02x", (guchar) *p);
+    else
+      g_string_append_c (line, *p);
+  g_printerr ("%s\n", line->str);
+}
 
 int
 usage_error (const char *sub,
              const char *message)
 {
-  g_printerr ("clipscope: error: %s\n", message);
+  print_error_line (message);
   g_printerr ("Try 'clipscope %s --help'.\n", sub ? sub : "");
   return EXIT_USAGE;
 }
@@ -41,7 +64,7 @@ usage_error (const char *sub,
 int
 fail (const GError *error)
 {
-  g_printerr ("clipscope: error: %s\n", error->message);
+  print_error_line (error->message);
   return EXIT_FAILURE;
 }
 
@@ -55,9 +78,13 @@ parse_options_full (const Command      *cmd,
                     int                *argc,
                     char             ***argv)
 {
-  g_autofree char *params = g_strdup_printf ("%s %s", cmd->name, cmd->parameters);
-  g_autoptr(GOptionContext) context = g_option_context_new (params);
+  g_autofree char *prgname = g_strdup_printf ("clipscope %s", cmd->name);
+  g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
+
+  /* "Usage: clipscope embed [OPTION…] …" rather than the command twice. */
+  g_set_prgname (prgname);
+  context = g_option_context_new (cmd->parameters);
 
   g_option_context_set_summary (context, cmd->summary);
   if (common)
@@ -161,8 +188,10 @@ ClipscopeModel *
 load_model (GError **error)
 {
   g_autofree char *dir = resolve_model (opt_model, error);
+  ClipscopeModelOptions options = clipscope_model_options_default ();
 
-  return dir ? clipscope_model_load (dir, NULL, NULL, error) : NULL;
+  options.ignore_exif_orientation = opt_ignore_orientation;
+  return dir ? clipscope_model_load (dir, &options, NULL, error) : NULL;
 }
 
 ClipscopeContext *
@@ -201,8 +230,13 @@ add_floats (JsonBuilder *b,
 {
   json_builder_set_member_name (b, name);
   json_builder_begin_array (b);
+  /* JSON has no NaN or infinity; the checks on weights and embeddings
+   * keep them out, and null stands in should one slip through. */
   for (int i = 0; i < n; i++)
-    json_builder_add_double_value (b, v[i]);
+    if (isfinite (v[i]))
+      json_builder_add_double_value (b, v[i]);
+    else
+      json_builder_add_null_value (b);
   json_builder_end_array (b);
 }
 
@@ -231,6 +265,107 @@ add_bool (JsonBuilder *b,
 {
   json_builder_set_member_name (b, name);
   json_builder_add_boolean_value (b, v);
+}
+
+/* A file name: "KEY" holds it as UTF-8. A name that is not valid UTF-8
+ * has each invalid byte shown as U+FFFD there, and "KEY_base64" holds its
+ * exact bytes, so that a script can find the file again. */
+static void
+add_path (JsonBuilder *b,
+          const char  *key,
+          const char  *path)
+{
+  g_autofree char *shown = NULL, *exact = NULL, *exact_key = NULL;
+
+  if (g_utf8_validate (path, -1, NULL))
+    {
+      add_string (b, key, path);
+      return;
+    }
+  shown = g_utf8_make_valid (path, -1);
+  exact = g_base64_encode ((const guchar *) path, strlen (path));
+  exact_key = g_strconcat (key, "_base64", NULL);
+  add_string (b, key, shown);
+  add_string (b, exact_key, exact);
+}
+
+/* ------------------------------------------------------- many images */
+
+/* What encoding a list of images gave: an embedding for each image that
+ * could be read, an error for each that could not. */
+typedef struct {
+  int      n;
+  int      n_failed;
+  float   *embeddings;     /* [n, dim]; zeros where an image failed */
+  GError **errors;         /* [n]: NULL where the image was encoded */
+} ImageResults;
+
+static void
+image_results_clear (ImageResults *r)
+{
+  for (int i = 0; r->errors != NULL && i < r->n; i++)
+    g_clear_error (&r->errors[i]);
+  g_clear_pointer (&r->errors, g_free);
+  g_clear_pointer (&r->embeddings, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ImageResults, image_results_clear)
+
+static gboolean
+all_finite (const float *v,
+            gsize        n)
+{
+  for (gsize i = 0; i < n; i++)
+    if (!isfinite (v[i]))
+      return FALSE;
+  return TRUE;
+}
+
+/* Encodes @paths, each image on its own: one that fails is reported on
+ * stderr and in @r, and costs nothing else. FALSE only when the encoder
+ * fails. */
+static gboolean
+encode_images (ClipscopeContext   *ctx,
+               const char * const *paths,
+               int                 n,
+               int                 dim,
+               ImageResults       *r,
+               GError            **error)
+{
+  image_results_clear (r);
+  r->n = n;
+  r->n_failed = 0;
+  r->embeddings = g_new (float, (gsize) n * dim + 1);
+  r->errors = g_new0 (GError *, n + 1);
+  if (!clipscope_context_encode_image_files_each (ctx, paths, n, r->embeddings, r->errors,
+                                                  NULL, NULL, NULL, error))
+    return FALSE;
+  for (int i = 0; i < n; i++)
+    {
+      if (r->errors[i] == NULL && !all_finite (r->embeddings + (gsize) i * dim, dim))
+        {
+          g_autofree char *name = g_filename_display_name (paths[i]);
+
+          r->errors[i] = g_error_new (CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
+                                      "%s: the model gives non-finite values for this image", name);
+        }
+      if (r->errors[i] != NULL)
+        {
+          print_error_line (r->errors[i]->message);
+          r->n_failed++;
+        }
+    }
+  return TRUE;
+}
+
+/* {"path", "error"}, members of the object the caller began. */
+static void
+add_image_error (JsonBuilder  *b,
+                 const char   *path,
+                 const GError *error)
+{
+  add_path (b, "path", path);
+  add_string (b, "error", error->message);
 }
 
 /* ---------------------------------------------------------------- info */
@@ -544,21 +679,42 @@ cmd_preprocess (int    argc,
 /* --------------------------------------------------------------- embed */
 
 static void
-add_embeddings (JsonBuilder        *b,
-                const char         *section,
-                const char         *key,
-                const char * const *names,
-                int                 n,
-                const float        *emb,
-                int                 dim)
+add_text_embeddings (JsonBuilder        *b,
+                     const char * const *texts,
+                     int                 n,
+                     const float        *emb,
+                     int                 dim)
 {
-  json_builder_set_member_name (b, section);
+  json_builder_set_member_name (b, "texts");
   json_builder_begin_array (b);
   for (int i = 0; i < n; i++)
     {
       json_builder_begin_object (b);
-      add_string (b, key, names[i]);
+      add_string (b, "text", texts[i]);
       add_floats (b, "embedding", emb + (gsize) i * dim, dim);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+}
+
+static void
+add_image_embeddings (JsonBuilder        *b,
+                      const char * const *paths,
+                      const ImageResults *r,
+                      int                 dim)
+{
+  json_builder_set_member_name (b, "images");
+  json_builder_begin_array (b);
+  for (int i = 0; i < r->n; i++)
+    {
+      json_builder_begin_object (b);
+      if (r->errors[i] != NULL)
+        add_image_error (b, paths[i], r->errors[i]);
+      else
+        {
+          add_path (b, "path", paths[i]);
+          add_floats (b, "embedding", r->embeddings + (gsize) i * dim, dim);
+        }
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
@@ -580,7 +736,8 @@ cmd_embed (int    argc,
   g_autoptr(ClipscopeModel) model = NULL;
   g_autoptr(ClipscopeContext) ctx = NULL;
   g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autofree float *image_emb = NULL, *text_emb = NULL;
+  g_auto(ImageResults) results = { 0 };
+  g_autofree float *text_emb = NULL;
   ClipscopeBackend backend;
   int n_images, n_texts, dim;
 
@@ -597,20 +754,18 @@ cmd_embed (int    argc,
     return fail (error);
 
   dim = clipscope_model_get_info (model)->embed_dim;
-  image_emb = g_new (float, (gsize) n_images * dim + 1);
   text_emb = g_new (float, (gsize) n_texts * dim + 1);
-  if (!clipscope_context_encode_image_files (ctx, (const char * const *) images, n_images,
-                                             image_emb, NULL, NULL, NULL, &error)
-      || !clipscope_context_encode_texts (ctx, (const char * const *) texts, n_texts,
-                                          text_emb, NULL, &error))
+  if (!clipscope_context_encode_texts (ctx, (const char * const *) texts, n_texts,
+                                       text_emb, NULL, &error)
+      || !encode_images (ctx, (const char * const *) images, n_images, dim, &results, &error))
     return fail (error);
 
   json_builder_begin_object (b);
-  add_embeddings (b, "images", "path", (const char * const *) images, n_images, image_emb, dim);
-  add_embeddings (b, "texts", "text", (const char * const *) texts, n_texts, text_emb, dim);
+  add_image_embeddings (b, (const char * const *) images, &results, dim);
+  add_text_embeddings (b, (const char * const *) texts, n_texts, text_emb, dim);
   json_builder_end_object (b);
   print_json (b);
-  return EXIT_SUCCESS;
+  return results.n_failed > 0 ? EXIT_SOME_FAILED : EXIT_SUCCESS;
 }
 
 /* ------------------------------------------------------------ classify */
@@ -766,6 +921,22 @@ compare_strings (gconstpointer a,
   return strcmp (*(const char * const *) a, *(const char * const *) b);
 }
 
+/* Whether the link @name in @dir leads to a file inside @dir (or below);
+ * a folder's links out of it are passed over, so that a folder given to
+ * classify, sort or --examples stands for the files it holds. */
+static gboolean
+links_inside (const char *dir,
+              const char *name)
+{
+  g_autofree char *link = g_build_filename (dir, name, NULL);
+  g_autofree char *real_dir = realpath (dir, NULL);
+  g_autofree char *real_file = realpath (link, NULL);
+  gsize n = real_dir != NULL ? strlen (real_dir) : 0;
+
+  return real_dir != NULL && real_file != NULL && strncmp (real_file, real_dir, n) == 0
+         && (real_file[n] == '/' || (n == 1 && real_dir[0] == '/'));
+}
+
 /* Adds the images directly in @dir in name order, as the GUI reads a
  * dropped folder: hidden files and files of other types are skipped. */
 static gboolean
@@ -781,11 +952,13 @@ add_folder_images (const char *dir,
 
   children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME ","
                                         G_FILE_ATTRIBUTE_STANDARD_TYPE ","
+                                        G_FILE_ATTRIBUTE_STANDARD_IS_SYMLINK ","
                                         G_FILE_ATTRIBUTE_STANDARD_CONTENT_TYPE,
                                         G_FILE_QUERY_INFO_NONE, NULL, &local_error);
   while (children != NULL
          && g_file_enumerator_iterate (children, &info, NULL, NULL, &local_error) && info != NULL)
-    if (!g_str_has_prefix (g_file_info_get_name (info), ".") && is_image (info))
+    if (!g_str_has_prefix (g_file_info_get_name (info), ".") && is_image (info)
+        && (!g_file_info_get_is_symlink (info) || links_inside (dir, g_file_info_get_name (info))))
       g_ptr_array_add (names, g_strdup (g_file_info_get_name (info)));
   if (local_error != NULL)
     {
@@ -803,8 +976,8 @@ add_folder_images (const char *dir,
   return TRUE;
 }
 
-/* A folder gives its images; a file is taken as it is, and the encoder
- * says so if it is not an image it can read. */
+/* A folder gives its images; anything else is taken as it is, and the
+ * decoder says so if it is missing or not an image it can read. */
 static gboolean
 add_images (const char *path,
             GPtrArray  *out,
@@ -812,11 +985,6 @@ add_images (const char *path,
 {
   if (g_file_test (path, G_FILE_TEST_IS_DIR))
     return add_folder_images (path, out, error);
-  if (!g_file_test (path, G_FILE_TEST_EXISTS))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: no such file or folder", path);
-      return FALSE;
-    }
   g_ptr_array_add (out, g_strdup (path));
   return TRUE;
 }
@@ -1145,7 +1313,7 @@ add_classification (JsonBuilder        *b,
   int top;
 
   clipscope_score_top (sim, prob, 1, n_labels, (float) threshold, &top);
-  add_string (b, "path", path);
+  add_path (b, "path", path);
   add_floats (b, "similarity", sim, n_labels);
   add_floats (b, "probabilities", prob, n_labels);
   json_builder_set_member_name (b, "top");
@@ -1168,9 +1336,18 @@ load_classifier (const ClassifyOptions *o,
                  Classifier            *c,
                  GError               **error)
 {
-  return (*model = load_model (error)) != NULL
-         && (*ctx = new_context (*model, backend, 0, error)) != NULL
-         && classifier_build (c, *ctx, *model, o, labels, templates, error);
+  if ((*model = load_model (error)) == NULL
+      || (*ctx = new_context (*model, backend, 0, error)) == NULL
+      || !classifier_build (c, *ctx, *model, o, labels, templates, error))
+    return FALSE;
+  if (!all_finite (c->rows, (gsize) c->n_labels * c->dim))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
+                   "%s: the model gives non-finite values for the labels' texts",
+                   clipscope_model_get_path (*model));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static int
@@ -1190,10 +1367,12 @@ cmd_classify (int    argc,
   g_autoptr(GPtrArray) labels = g_ptr_array_new_null_terminated (0, g_free, TRUE);
   g_autoptr(GPtrArray) templates = g_ptr_array_new_null_terminated (0, g_free, TRUE);
   g_autoptr(ClipscopeModel) model = NULL;
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_null_terminated (0, g_free, TRUE);
   g_autoptr(ClipscopeContext) ctx = NULL;
   g_auto(Classifier) c = classifier_empty ();
   g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autofree float *img = NULL, *sim = NULL, *prob = NULL, *texts = NULL;
+  g_auto(ImageResults) results = { 0 };
+  g_autofree float *sim = NULL, *prob = NULL, *texts = NULL;
   ClipscopeBackend backend;
   int n_images, status;
 
@@ -1205,18 +1384,19 @@ cmd_classify (int    argc,
     return usage_error (cmd->name, "no IMAGE given");
   if ((status = collect_examples (cmd, &o, labels, &c)) != EXIT_SUCCESS)
     return status;
+  for (int i = 1; i < argc; i++)
+    if (!add_images (argv[i], paths, &error))
+      return fail (error);
   if (!load_classifier (&o, backend, labels, templates, &model, &ctx, &c, &error))
     return fail (error);
 
-  n_images = argc - 1;
-  img = g_new (float, (gsize) n_images * c.dim);
+  n_images = (int) paths->len;
   sim = g_new (float, (gsize) n_images * c.n_labels);
   prob = g_new (float, (gsize) n_images * c.n_labels);
-  if (!clipscope_context_encode_image_files (ctx, (const char * const *) argv + 1, n_images,
-                                             img, NULL, NULL, NULL, &error)
+  if (!encode_images (ctx, (const char * const *) paths->pdata, n_images, c.dim, &results, &error)
       || (per_template && !(texts = encode_template_texts (ctx, labels, templates, c.dim, &error))))
     return fail (error);
-  classifier_score (&c, img, n_images, sim, prob);
+  classifier_score (&c, results.embeddings, n_images, sim, prob);
 
   json_builder_begin_object (b);
   add_header (b, &c, &o, labels, templates);
@@ -1224,17 +1404,23 @@ cmd_classify (int    argc,
   json_builder_begin_array (b);
   for (int i = 0; i < n_images; i++)
     {
+      const char *path = g_ptr_array_index (paths, i);
+
       json_builder_begin_object (b);
-      add_classification (b, argv[i + 1], (const char * const *) labels->pdata, c.n_labels,
-                          sim + (gsize) i * c.n_labels, prob + (gsize) i * c.n_labels, o.threshold);
-      if (per_template)
-        add_per_template (b, texts, c.n_labels, (int) templates->len, img + (gsize) i * c.dim, c.dim);
+      if (results.errors[i] != NULL)
+        add_image_error (b, path, results.errors[i]);
+      else
+        add_classification (b, path, (const char * const *) labels->pdata, c.n_labels,
+                            sim + (gsize) i * c.n_labels, prob + (gsize) i * c.n_labels, o.threshold);
+      if (per_template && results.errors[i] == NULL)
+        add_per_template (b, texts, c.n_labels, (int) templates->len,
+                          results.embeddings + (gsize) i * c.dim, c.dim);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
   json_builder_end_object (b);
   print_json (b);
-  return EXIT_SUCCESS;
+  return results.n_failed > 0 ? EXIT_SOME_FAILED : EXIT_SUCCESS;
 }
 
 /* ---------------------------------------------------------------- sort */
@@ -1251,6 +1437,7 @@ typedef struct {
   GPtrArray        *labels;
   int              *counts;          /* [n_labels + 1]: images per folder, unclassified last */
   JsonBuilder      *b;               /* inside the "files" array */
+  int               n_failed;        /* images that could not be sorted */
 } SortRun;
 
 static gboolean
@@ -1260,34 +1447,85 @@ sort_chunk (SortRun            *run,
             GError            **error)
 {
   const int k = run->c->n_labels;
-  g_autofree float *img = g_new (float, (gsize) n * run->c->dim);
   g_autofree float *sim = g_new (float, (gsize) n * k);
   g_autofree float *prob = g_new (float, (gsize) n * k);
   g_autofree int *top = g_new (int, n);
+  g_auto(ImageResults) r = { 0 };
 
-  if (!clipscope_context_encode_image_files (run->ctx, paths, n, img, NULL, NULL, NULL, error))
+  if (!encode_images (run->ctx, paths, n, run->c->dim, &r, error))
     return FALSE;
-  classifier_score (run->c, img, n, sim, prob);
+  classifier_score (run->c, r.embeddings, n, sim, prob);
   clipscope_score_top (sim, prob, n, k, (float) run->threshold, top);
   for (int i = 0; i < n; i++)
     {
-      g_autofree char *dest = clipscope_sorter_add (run->sorter, paths[i], top[i], NULL, error);
+      g_autoptr(GError) failed = NULL;
+      g_autofree char *dest = NULL;
 
-      if (dest == NULL)
-        return FALSE;
-      run->counts[top[i] < 0 ? k : top[i]]++;
       json_builder_begin_object (run->b);
-      add_string (run->b, "path", paths[i]);
+      if (r.errors[i] == NULL)
+        dest = clipscope_sorter_add (run->sorter, paths[i], top[i], NULL, &failed);
+      if (dest == NULL)
+        {
+          if (failed != NULL)
+            print_error_line (failed->message);
+          add_image_error (run->b, paths[i], failed != NULL ? failed : r.errors[i]);
+          run->n_failed++;
+          json_builder_end_object (run->b);
+          continue;
+        }
+      run->counts[top[i] < 0 ? k : top[i]]++;
+      add_path (run->b, "path", paths[i]);
       json_builder_set_member_name (run->b, "top");
       if (top[i] >= 0)
         json_builder_add_string_value (run->b, g_ptr_array_index (run->labels, top[i]));
       else
         json_builder_add_null_value (run->b);
       add_string (run->b, "folder", clipscope_sorter_get_folder (run->sorter, top[i]));
-      add_string (run->b, "destination", dest);
+      add_path (run->b, "destination", dest);
       json_builder_end_object (run->b);
     }
+  run->n_failed += r.n_failed;
   return TRUE;
+}
+
+/* Reports the files an earlier run into the same folder placed, as its
+ * journal says, and puts the others into @todo; returns how many were
+ * placed before. */
+static int
+add_resumed (JsonBuilder     *b,
+             ClipscopeSorter *sorter,
+             GPtrArray       *paths,
+             GPtrArray       *todo)
+{
+  int n = 0;
+
+  for (guint i = 0; i < paths->len; i++)
+    {
+      const char *path = g_ptr_array_index (paths, i), *label = NULL;
+      const char *dest = clipscope_sorter_lookup (sorter, path, &label);
+      g_autofree char *folder = NULL, *dir = NULL;
+
+      if (dest == NULL)
+        {
+          g_ptr_array_add (todo, (gpointer) path);
+          continue;
+        }
+      dir = g_path_get_dirname (dest);
+      folder = g_path_get_basename (dir);
+      json_builder_begin_object (b);
+      add_path (b, "path", path);
+      json_builder_set_member_name (b, "top");
+      if (label != NULL)
+        json_builder_add_string_value (b, label);
+      else
+        json_builder_add_null_value (b);
+      add_path (b, "folder", folder);
+      add_path (b, "destination", dest);
+      add_bool (b, "resumed", TRUE);
+      json_builder_end_object (b);
+      n++;
+    }
+  return n;
 }
 
 /* "folders": the number of images each folder gets, folders without
@@ -1349,10 +1587,11 @@ cmd_sort (int    argc,
   g_auto(Classifier) c = classifier_empty ();
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autofree int *counts = NULL;
+  g_autoptr(GPtrArray) todo = g_ptr_array_new_null_terminated (0, NULL, TRUE);
   ClipscopeSortAction action;
   ClipscopeBackend backend;
   SortRun run;
-  int status;
+  int status, n_resumed;
 
   if (!parse_options (cmd, entries, &argc, &argv) || !check_common (cmd, &backend))
     return EXIT_USAGE;
@@ -1376,24 +1615,28 @@ cmd_sort (int    argc,
                                                            : CLIPSCOPE_SORT_COPY;
   sorter = clipscope_sorter_new (into, (const char * const *) labels->pdata, c.n_labels, action,
                                  dry_run);
+  if (!clipscope_sorter_resume (sorter, &error))
+    return fail (error);
   counts = g_new0 (int, c.n_labels + 1);
-  run = (SortRun) { &c, ctx, sorter, o.threshold, labels, counts, b };
+  run = (SortRun) { &c, ctx, sorter, o.threshold, labels, counts, b, 0 };
   json_builder_begin_object (b);
-  add_string (b, "into", into);
+  add_path (b, "into", into);
   add_string (b, "action", sort_action_name (action));
   add_bool (b, "dry_run", dry_run);
   add_header (b, &c, &o, labels, templates);
   json_builder_set_member_name (b, "files");
   json_builder_begin_array (b);
-  for (guint done = 0; done < paths->len; done += SORT_CHUNK)
-    if (!sort_chunk (&run, (const char * const *) paths->pdata + done,
-                     (int) MIN (SORT_CHUNK, paths->len - done), &error))
+  n_resumed = add_resumed (b, sorter, paths, todo);
+  for (guint done = 0; done < todo->len; done += SORT_CHUNK)
+    if (!sort_chunk (&run, (const char * const *) todo->pdata + done,
+                     (int) MIN (SORT_CHUNK, todo->len - done), &error))
       return fail (error);
   json_builder_end_array (b);
+  add_int (b, "resumed", n_resumed);
   add_folder_counts (b, sorter, counts, c.n_labels);
   json_builder_end_object (b);
   print_json (b);
-  return EXIT_SUCCESS;
+  return run.n_failed > 0 ? EXIT_SOME_FAILED : EXIT_SUCCESS;
 }
 
 /* ------------------------------------------------------------- explain */
@@ -1440,7 +1683,7 @@ print_explanation (const char  *path,
       high = MAX (high, map[i]);
     }
   json_builder_begin_object (b);
-  add_string (b, "path", path);
+  add_path (b, "path", path);
   add_string (b, "label", label);
   json_builder_set_member_name (b, "grid");
   json_builder_begin_array (b);

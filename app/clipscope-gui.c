@@ -5,7 +5,9 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_autoptr(ClipscopeApplication) app = clipscope_application_new ();
+  g_autoptr(ClipscopeApplication) app = NULL;
 
+  clipscope_i18n_init ();
+  app = clipscope_application_new ();
   return g_application_run (G_APPLICATION (app), argc, argv);
 }

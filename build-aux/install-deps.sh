@@ -11,6 +11,8 @@ packages="
   libgtk-4-dev libadwaita-1-dev xvfb xauth desktop-file-utils appstream
   libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers
   libsoup-3.0-dev libsqlite3-dev
+  sentencepiece python3-sentencepiece
+  python3-pyatspi at-spi2-core dbus gettext fonts-wqy-microhei
 "
 
 missing=""

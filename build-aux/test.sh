@@ -32,5 +32,5 @@ TSAN_OPTIONS=halt_on_error=1:suppressions="$PWD/tests/tsan.supp" \
 
 CC=clang setup _build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
 ninja -C _build-fuzz tests/fuzz/fuzz-safetensors tests/fuzz/fuzz-config \
-  tests/fuzz/fuzz-tokenizer tests/fuzz/fuzz-image
+  tests/fuzz/fuzz-tokenizer tests/fuzz/fuzz-image tests/fuzz/fuzz-spm
 meson test -C _build-fuzz --no-rebuild --suite fuzz --print-errorlogs --num-processes 2

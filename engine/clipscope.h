@@ -124,12 +124,16 @@ typedef struct {
 /**
  * ClipscopeModelOptions:
  * @max_image_pixels: images with more pixels are refused before decoding
+ * @ignore_exif_orientation: leave images as stored rather than turned as
+ *   their EXIF orientation says (JPEG, PNG); OpenAI's CLIP
+ *   preprocessing does not turn them, Hugging Face's image loading does
  *
  * Options for clipscope_model_load(); get them from
  * clipscope_model_options_default() and change what you need.
  */
 typedef struct {
-  int64_t max_image_pixels;
+  int64_t  max_image_pixels;
+  gboolean ignore_exif_orientation;
 } ClipscopeModelOptions;
 
 CLIPSCOPE_API ClipscopeModelOptions clipscope_model_options_default (void);
@@ -291,6 +295,31 @@ CLIPSCOPE_API gboolean clipscope_context_encode_image_files (ClipscopeContext   
                                                              GError               **error);
 
 /**
+ * clipscope_context_encode_image_files_each:
+ * @paths: (array length=n): image files
+ * @embeddings: (out caller-allocates): [n, embed_dim], L2-normalised; a
+ *   row of zeros for each file that failed
+ * @errors: (out caller-allocates) (array length=n): for each file, %NULL
+ *   when it was encoded, else why it failed (the caller frees each)
+ *
+ * Like clipscope_context_encode_image_files(), but a file that cannot be
+ * read or decoded costs only its own result: the others are encoded all
+ * the same.
+ *
+ * Returns: %FALSE with @error set only when the encoder itself fails or
+ *   the call is cancelled
+ */
+CLIPSCOPE_API gboolean clipscope_context_encode_image_files_each (ClipscopeContext      *ctx,
+                                                                  const char * const    *paths,
+                                                                  int                    n,
+                                                                  float                 *embeddings,
+                                                                  GError               **errors,
+                                                                  ClipscopeProgressFunc  progress,
+                                                                  gpointer               user_data,
+                                                                  GCancellable          *cancellable,
+                                                                  GError               **error);
+
+/**
  * clipscope_context_encode_tokens:
  * @tokens: [n, context_length] ids, each row start-of-text … end-of-text,
  *   zero-padded
@@ -378,7 +407,8 @@ CLIPSCOPE_API void clipscope_score (const float *images,
  * Reads labels or templates, one a line, as every front end does: each
  * line is trimmed, and blank lines and lines starting with "#" are
  * skipped. Files over 16 MiB or with over 100,000 entries are refused
- * before they are read whole.
+ * before they are read whole. Pipes and other special files (a shell's
+ * <(…), /dev/stdin) are read to their end, up to the same limit.
  *
  * Returns: (transfer full) (nullable): a %NULL-terminated array, or %NULL
  *   with @error set
@@ -690,6 +720,14 @@ typedef enum {
  * (suffixed likewise if a label took that name). A file never replaces
  * another: the second "cat.png" of a folder becomes "cat-2.png".
  *
+ * Every file is recorded in a journal, INTO/.clipscope-sort.journal,
+ * before and after it is placed, so that a sort that stopped (an error,
+ * Ctrl-C, a crash) can be resumed without placing any file twice: see
+ * clipscope_sorter_resume(). Hard links are made to the file a symbolic
+ * link leads to, and symbolic links point to the file's real path; a
+ * label's folder that is a symbolic link is refused. Folder names that
+ * Windows reserves (CON, NUL, COM1 …) get a "_" after them.
+ *
  * In a dry run the sorter only plans: it creates, copies and links
  * nothing, yet gives every file the name a real run would, as far as the
  * disk stays as it is.
@@ -744,6 +782,33 @@ char *clipscope_sorter_add (ClipscopeSorter *sorter,
                             int              label,
                             GCancellable    *cancellable,
                             GError         **error);
+
+/**
+ * clipscope_sorter_resume:
+ *
+ * Reads the journal an earlier sort into the same folder left
+ * (INTO/.clipscope-sort.journal), so that the files it placed are known
+ * (clipscope_sorter_lookup()) and not placed again; a destination an
+ * interrupted run made but did not record as complete is removed (not in
+ * a dry run). Without a journal there is nothing to resume.
+ *
+ * Returns: %FALSE with @error set when the journal cannot be read
+ */
+CLIPSCOPE_API gboolean clipscope_sorter_resume (ClipscopeSorter *sorter,
+                                                GError         **error);
+
+/**
+ * clipscope_sorter_lookup:
+ * @path: a source file
+ * @label: (out) (optional) (transfer none): its label then, %NULL when it
+ *   was unclassified
+ *
+ * Returns: (transfer none) (nullable): where an earlier run put @path
+ *   (the same file, links resolved), if it is still there
+ */
+CLIPSCOPE_API const char *clipscope_sorter_lookup (ClipscopeSorter *sorter,
+                                                   const char      *path,
+                                                   const char     **label);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeSorter, clipscope_sorter_free)
 

@@ -380,6 +380,8 @@ parse_hf_transformer (Reader               *r,
   tf->n_heads = get_dim (r, obj, section, "num_attention_heads", heads, 1);
   tf->n_layers = get_dim (r, obj, section, "num_hidden_layers", layers, 0);
   tf->ln_eps = (float) get_number (r, obj, section, "layer_norm_eps", 1e-5);
+  if (!(tf->ln_eps > 0.f && isfinite (tf->ln_eps)))
+    reader_fail (r, section, "layer_norm_eps", "must be a positive number");
   tf->quick_gelu = parse_hf_act (r, obj, section);
 }
 
@@ -520,6 +522,29 @@ check_pool_type (Reader     *r,
     }
 }
 
+/* open_clip sizes the image tower's attention by "head_width": @dim //
+ * head_width heads, where @dim is the ViT's width or the ResNet's pooled
+ * width × 32. Sizes its attention could not split evenly are refused. */
+static int
+get_vision_heads (Reader     *r,
+                  JsonObject *v,
+                  const char *section,
+                  int         dim)
+{
+  int head_width = get_dim (r, v, section, "head_width", 64, 1);
+  int heads = dim / head_width;
+
+  if (!r->failed && (heads < 1 || dim % heads != 0))
+    {
+      g_autofree char *msg =
+        g_strdup_printf ("is %d, which does not divide the %d channels of the image "
+                         "tower's attention into heads", head_width, dim);
+      reader_fail (r, section, "head_width", msg);
+      return 1;
+    }
+  return heads;
+}
+
 static void
 read_open_clip_vision (Reader         *r,
                        JsonObject     *cfg,
@@ -567,21 +592,19 @@ read_open_clip_vision (Reader         *r,
       if (!r->failed && (rn->width % 2 != 0 || image_size % 32 != 0))
         reader_fail (r, s, "width", "must be even and image_size a multiple of 32 for a ResNet");
       rn->pool_dim = rn->width * 32;
-      rn->pool_heads = get_dim (r, v, s, "heads", rn->pool_dim / 64 > 0 ? rn->pool_dim / 64 : 1, 1);
+      rn->pool_heads = get_vision_heads (r, v, s, rn->pool_dim);
       rn->pool_grid = image_size / 32;
     }
   else
     {
       ClipscopeVit *vit = &model->vit;
-      int head_width;
 
       model->info.vision_kind = CLIPSCOPE_VISION_VIT;
       vit->image_size = image_size;
       vit->tf.n_layers = get_dim (r, v, s, "layers", 12, 0);
       vit->tf.width = get_dim (r, v, s, "width", 768, 1);
       vit->patch_size = get_dim (r, v, s, "patch_size", 16, 1);
-      head_width = get_dim (r, v, s, "head_width", 64, 1);
-      vit->tf.n_heads = MAX (vit->tf.width / head_width, 1);
+      vit->tf.n_heads = get_vision_heads (r, v, s, vit->tf.width);
       vit->tf.mlp_width = (int) (vit->tf.width * get_number (r, v, s, "mlp_ratio", 4.0));
       vit->tf.ln_eps = 1e-5f;
       vit->tf.quick_gelu = quick_gelu;

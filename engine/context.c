@@ -1,11 +1,14 @@
 /* context.c — per-thread state: the backend, scratch memory, batching */
-#include "encoder.h"
+#include "graph.h"
+#include "cpu/cpu-backend.h"
 #include "cpu/cpu-ops.h"
+#include "decoder.h"
 #ifdef HAVE_VULKAN
 # include "vulkan/vulkan-backend.h"
 #endif
 
 #include <cblas.h>
+#include <string.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <json-glib/json-glib.h>
 
@@ -16,9 +19,11 @@ struct _ClipscopeContext {
 
   /* Owned References */
   ClipscopeModel         *model;
-  ClipscopeScratch        scratch;
+  ClipscopeGraphBackend  *cpu;             /* made on first use */
+  ClipscopeDecoderPool   *decoders;        /* NULL: images decode in this process */
+  gboolean                decoders_tried;
 #ifdef HAVE_VULKAN
-  ClipscopeVkBackend     *vulkan;          /* NULL: the CPU runs the encoders */
+  ClipscopeGraphBackend  *vulkan;          /* NULL: the CPU runs the encoders */
 #endif
 };
 
@@ -193,7 +198,8 @@ clipscope_context_free (ClipscopeContext *ctx)
 #ifdef HAVE_VULKAN
   g_clear_pointer (&ctx->vulkan, clipscope_vk_backend_free);
 #endif
-  clipscope_scratch_clear (&ctx->scratch);
+  g_clear_pointer (&ctx->cpu, clipscope_cpu_backend_free);
+  g_clear_pointer (&ctx->decoders, clipscope_decoder_pool_free);
   g_clear_pointer (&ctx->model, clipscope_model_unref);
   g_free (ctx->device_name);
   g_free (ctx);
@@ -228,6 +234,75 @@ clipscope_context_get_model (ClipscopeContext *ctx)
 
 /* ------------------------------------------------------------ encoding */
 
+/* One pass of a tower on a backend (see graph.h). */
+typedef gboolean (*PassFunc) (ClipscopeGraphBackend *be,
+                              gconstpointer          in,
+                              int                    n,
+                              float                 *out,
+                              GCancellable          *cancellable,
+                              GError               **error);
+
+static gboolean
+pixels_pass (ClipscopeGraphBackend *be,
+             gconstpointer          in,
+             int                    n,
+             float                 *out,
+             GCancellable          *cancellable,
+             GError               **error)
+{
+  return clipscope_graph_encode_pixels (be, in, n, out, cancellable, error);
+}
+
+static gboolean
+tokens_pass (ClipscopeGraphBackend *be,
+             gconstpointer          in,
+             int                    n,
+             float                 *out,
+             GCancellable          *cancellable,
+             GError               **error)
+{
+  return clipscope_graph_encode_tokens (be, in, n, out, cancellable, error);
+}
+
+static gboolean
+explain_pass (ClipscopeGraphBackend *be,
+              gconstpointer          in,
+              int                    n,
+              float                 *out,
+              GCancellable          *cancellable,
+              GError               **error)
+{
+  return clipscope_graph_explain_pixels (be, in, out, cancellable, error);
+}
+
+/* Runs @pass on the Vulkan backend when it is in use, and on the CPU
+ * when not or when the device failed under AUTO. */
+static gboolean
+run_pass (ClipscopeContext *ctx,
+          PassFunc          pass,
+          gconstpointer     in,
+          int               n,
+          float            *out,
+          GCancellable     *cancellable,
+          GError          **error)
+{
+#ifdef HAVE_VULKAN
+  if (ctx->vulkan != NULL)
+    {
+      GError *local = NULL;
+
+      if (pass (ctx->vulkan, in, n, out, cancellable, &local))
+        return TRUE;
+      if (!recover_on_cpu (ctx, local, error))
+        return FALSE;
+    }
+#endif
+  if (ctx->cpu == NULL
+      && (ctx->cpu = clipscope_cpu_backend_new (ctx->model, ctx->options.max_batch, error)) == NULL)
+    return FALSE;
+  return pass (ctx->cpu, in, n, out, cancellable, error);
+}
+
 /* The image tower on one batch, normalised. */
 static gboolean
 encode_pixel_batch (ClipscopeContext *ctx,
@@ -237,27 +312,7 @@ encode_pixel_batch (ClipscopeContext *ctx,
                     GCancellable     *cancellable,
                     GError          **error)
 {
-  ClipscopeModel *model = ctx->model;
-  gboolean ok;
-
-#ifdef HAVE_VULKAN
-  if (ctx->vulkan != NULL)
-    {
-      GError *local = NULL;
-
-      if (clipscope_vk_backend_encode_pixels (ctx->vulkan, pixels, n, out, cancellable, &local))
-        return TRUE;
-      if (!recover_on_cpu (ctx, local, error))
-        return FALSE;
-    }
-#endif
-  if (model->info.vision_kind == CLIPSCOPE_VISION_VIT)
-    ok = clipscope_vit_encode (model, &ctx->scratch, pixels, n, out, cancellable, error);
-  else
-    ok = clipscope_resnet_encode (model, &ctx->scratch, pixels, n, out, cancellable, error);
-  if (ok)
-    clipscope_cpu_l2_normalize (out, n, model->info.embed_dim);
-  return ok;
+  return run_pass (ctx, pixels_pass, pixels, n, out, cancellable, error);
 }
 
 gboolean
@@ -287,6 +342,94 @@ clipscope_context_encode_pixels (ClipscopeContext *ctx,
   return TRUE;
 }
 
+/* Decodes and preprocesses @n files into their slots of @pixels, in the
+ * pool of decoder processes when there is one; a file that fails gets
+ * its error in @errors[i]. */
+static void
+decode_batch (ClipscopeContext   *ctx,
+              const char * const *paths,
+              int                 n,
+              float              *pixels,
+              GError            **errors)
+{
+  const ClipscopePreprocessParams *params = &ctx->model->preprocess;
+  const gsize image = (gsize) 3 * params->crop * params->crop;
+
+  if (!ctx->decoders_tried)
+    {
+      ctx->decoders = clipscope_decoder_pool_new (MIN (ctx->options.max_batch,
+                                                       (int) g_get_num_processors ()));
+      ctx->decoders_tried = TRUE;
+    }
+  if (ctx->decoders != NULL)
+    {
+      clipscope_decoder_pool_preprocess (ctx->decoders, paths, n, params, pixels, errors);
+      return;
+    }
+  for (int i = 0; i < n; i++)
+    clipscope_preprocess_file (paths[i], params, pixels + i * image, &errors[i]);
+}
+
+/* Decodes, encodes and scatters the files of @paths. With @errors, a file
+ * that fails gets its error there and a row of zeros, and the others go
+ * on; without, the first one that fails stops the call. */
+static gboolean
+encode_files (ClipscopeContext      *ctx,
+              const char * const    *paths,
+              int                    n,
+              float                 *embeddings,
+              GError               **errors,
+              ClipscopeProgressFunc  progress,
+              gpointer               user_data,
+              GCancellable          *cancellable,
+              GError               **error)
+{
+  const int s = ctx->model->info.image_size, e = ctx->model->info.embed_dim;
+  const gsize image = (gsize) 3 * s * s;
+  const int batch = MIN (n, ctx->options.max_batch);
+  /* Only one batch of decoded pixels is alive at a time. */
+  g_autofree float *pixels = g_new (float, image * batch + 1);
+  g_autofree float *packed = g_new (float, (gsize) batch * e + 1);
+  g_autofree int *rows = g_new (int, batch + 1);
+  g_autofree GError **failed = g_new0 (GError *, batch + 1);
+
+  for (int done = 0; done < n; done += ctx->options.max_batch)
+    {
+      int b = MIN (ctx->options.max_batch, n - done), good = 0;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      decode_batch (ctx, paths + done, b, pixels, failed);
+      /* The images that decoded move up to be encoded together. */
+      for (int i = 0; i < b; i++)
+        if (failed[i] == NULL)
+          {
+            if (good != i)
+              memmove (pixels + good * image, pixels + i * image, image * sizeof (float));
+            rows[good++] = done + i;
+          }
+        else if (errors != NULL)
+          {
+            errors[done + i] = g_steal_pointer (&failed[i]);
+            memset (embeddings + (gsize) (done + i) * e, 0, (gsize) e * sizeof (float));
+          }
+        else
+          {
+            g_propagate_error (error, g_steal_pointer (&failed[i]));
+            for (int j = i + 1; j < b; j++)
+              g_clear_error (&failed[j]);
+            return FALSE;
+          }
+      if (good > 0 && !encode_pixel_batch (ctx, pixels, good, packed, cancellable, error))
+        return FALSE;
+      for (int i = 0; i < good; i++)
+        memcpy (embeddings + (gsize) rows[i] * e, packed + (gsize) i * e, (gsize) e * sizeof (float));
+      if (progress != NULL)
+        progress (done + b, n, user_data);
+    }
+  return TRUE;
+}
+
 gboolean
 clipscope_context_encode_image_files (ClipscopeContext      *ctx,
                                       const char * const    *paths,
@@ -297,36 +440,30 @@ clipscope_context_encode_image_files (ClipscopeContext      *ctx,
                                       GCancellable          *cancellable,
                                       GError               **error)
 {
-  g_autofree float *pixels = NULL;
-  int s, e;
-  gsize image;
-
   g_return_val_if_fail (ctx != NULL, FALSE);
   g_return_val_if_fail (n >= 0 && (n == 0 || (paths != NULL && embeddings != NULL)), FALSE);
 
-  s = ctx->model->info.image_size;
-  e = ctx->model->info.embed_dim;
-  image = (gsize) 3 * s * s;
+  return encode_files (ctx, paths, n, embeddings, NULL, progress, user_data, cancellable, error);
+}
 
-  /* Only one batch of decoded pixels is alive at a time. */
-  pixels = g_new (float, image * MIN (n, ctx->options.max_batch) + 1);
-  for (int done = 0; done < n; done += ctx->options.max_batch)
-    {
-      int b = MIN (ctx->options.max_batch, n - done);
+gboolean
+clipscope_context_encode_image_files_each (ClipscopeContext      *ctx,
+                                           const char * const    *paths,
+                                           int                    n,
+                                           float                 *embeddings,
+                                           GError               **errors,
+                                           ClipscopeProgressFunc  progress,
+                                           gpointer               user_data,
+                                           GCancellable          *cancellable,
+                                           GError               **error)
+{
+  g_return_val_if_fail (ctx != NULL, FALSE);
+  g_return_val_if_fail (n >= 0 && (n == 0 || (paths != NULL && embeddings != NULL && errors != NULL)),
+                        FALSE);
 
-      for (int i = 0; i < b; i++)
-        {
-          if (g_cancellable_set_error_if_cancelled (cancellable, error)
-              || !clipscope_preprocess_file (paths[done + i], &ctx->model->preprocess,
-                                             pixels + i * image, error))
-            return FALSE;
-        }
-      if (!encode_pixel_batch (ctx, pixels, b, embeddings + (gsize) done * e, cancellable, error))
-        return FALSE;
-      if (progress != NULL)
-        progress (done + b, n, user_data);
-    }
-  return TRUE;
+  for (int i = 0; i < n; i++)
+    errors[i] = NULL;
+  return encode_files (ctx, paths, n, embeddings, errors, progress, user_data, cancellable, error);
 }
 
 /* The text tower on one batch, normalised. */
@@ -338,21 +475,7 @@ encode_token_batch (ClipscopeContext *ctx,
                     GCancellable     *cancellable,
                     GError          **error)
 {
-#ifdef HAVE_VULKAN
-  if (ctx->vulkan != NULL)
-    {
-      GError *local = NULL;
-
-      if (clipscope_vk_backend_encode_tokens (ctx->vulkan, tokens, n, out, cancellable, &local))
-        return TRUE;
-      if (!recover_on_cpu (ctx, local, error))
-        return FALSE;
-    }
-#endif
-  if (!clipscope_text_encode (ctx->model, &ctx->scratch, tokens, n, out, cancellable, error))
-    return FALSE;
-  clipscope_cpu_l2_normalize (out, n, ctx->model->info.embed_dim);
-  return TRUE;
+  return run_pass (ctx, tokens_pass, tokens, n, out, cancellable, error);
 }
 
 gboolean
@@ -501,7 +624,6 @@ clipscope_context_explain_pixels (ClipscopeContext *ctx,
                                   GError          **error)
 {
   int e, grid;
-  gboolean on_device = FALSE;
   g_autofree float *out = NULL;
 
   g_return_val_if_fail (ctx != NULL, FALSE);
@@ -517,19 +639,7 @@ clipscope_context_explain_pixels (ClipscopeContext *ctx,
                    "not enough memory for %d spatial embeddings of %d values", grid * grid, e);
       return FALSE;
     }
-#ifdef HAVE_VULKAN
-  if (ctx->vulkan != NULL)
-    {
-      GError *local = NULL;
-
-      on_device = clipscope_vk_backend_explain_pixels (ctx->vulkan, pixels, out, cancellable,
-                                                       &local);
-      if (!on_device && !recover_on_cpu (ctx, local, error))
-        return FALSE;
-    }
-#endif
-  if (!on_device
-      && !clipscope_explain_pixels_cpu (ctx->model, &ctx->scratch, pixels, out, cancellable, error))
+  if (!run_pass (ctx, explain_pass, pixels, 1, out, cancellable, error))
     return FALSE;
   if (embedding != NULL)
     memcpy (embedding, out, e * sizeof (float));

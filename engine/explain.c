@@ -1,12 +1,10 @@
-/* explain.c — where in the image: spatial embeddings and a label's map
+/* explain.c — where in the image: a label's map
  *
- * The towers' spatial paths (clipscope_vit_encode_spatial,
- * clipscope_resnet_encode_spatial) give one projected row per grid cell
- * after the image's own row; here they are normalised and split, and a
- * label's map is a product of those rows with its embedding.
+ * The towers' spatial passes (clipscope_graph_explain_pixels()) give one
+ * normalised row per grid cell after the image's own row; a label's map
+ * is a product of those rows with its embedding.
  */
-#include "encoder.h"
-#include "cpu/cpu-ops.h"
+#include "model.h"
 
 #include <cblas.h>
 
@@ -18,26 +16,6 @@ clipscope_model_get_explain_grid (ClipscopeModel *model)
   if (model->info.vision_kind == CLIPSCOPE_VISION_VIT)
     return model->vit.image_size / model->vit.patch_size;
   return model->resnet.pool_grid;
-}
-
-gboolean
-clipscope_explain_pixels_cpu (ClipscopeModel   *model,
-                              ClipscopeScratch *s,
-                              const float      *pixels,
-                              float            *out,
-                              GCancellable     *cancellable,
-                              GError          **error)
-{
-  const int grid = clipscope_model_get_explain_grid (model);
-  gboolean ok;
-
-  if (model->info.vision_kind == CLIPSCOPE_VISION_VIT)
-    ok = clipscope_vit_encode_spatial (model, s, pixels, out, cancellable, error);
-  else
-    ok = clipscope_resnet_encode_spatial (model, s, pixels, out, cancellable, error);
-  if (ok)
-    clipscope_cpu_l2_normalize (out, 1 + grid * grid, model->info.embed_dim);
-  return ok;
 }
 
 void

@@ -1,46 +1,103 @@
 /* lists.c — label and template list files */
 #include "clipscope-private.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #define MAX_LIST_BYTES   (16 * 1024 * 1024)
 #define MAX_LIST_ENTRIES 100000
 
-/* The size is checked on the open file before anything is read, so that
- * a 2 GB "labels.txt" costs nothing. */
+static void
+set_errno_error (GError    **error,
+                 const char *path,
+                 int         saved)
+{
+  g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO, "%s: %s", path, g_strerror (saved));
+}
+
+static gboolean
+set_too_large (GError    **error,
+               const char *path,
+               goffset     size)
+{
+  if (size >= 0)
+    g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_LIMIT,
+                 "%s: %" G_GOFFSET_FORMAT " bytes, more than the limit of %d MiB for a list",
+                 path, size, MAX_LIST_BYTES >> 20);
+  else
+    g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_LIMIT,
+                 "%s: more than the limit of %d MiB for a list", path, MAX_LIST_BYTES >> 20);
+  return FALSE;
+}
+
+/* Reads until end of file, at most MAX_LIST_BYTES; one byte more is a
+ * limit error. Pipes (a shell's <(…), /dev/stdin) have no size to check
+ * beforehand, so they are read this way. */
+static char *
+read_stream (int          fd,
+             const char  *path,
+             gsize       *length,
+             GError     **error)
+{
+  g_autoptr(GByteArray) data = g_byte_array_new ();
+  guint8 chunk[65536];
+
+  for (;;)
+    {
+      gssize n = read (fd, chunk, sizeof chunk);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          set_errno_error (error, path, errno);
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      if (data->len + (gsize) n > MAX_LIST_BYTES)
+        {
+          set_too_large (error, path, -1);
+          return NULL;
+        }
+      g_byte_array_append (data, chunk, (guint) n);
+    }
+  *length = data->len;
+  g_byte_array_append (data, (const guint8 *) "", 1);
+  return (char *) g_byte_array_free (g_steal_pointer (&data), FALSE);
+}
+
+/* A regular file's size is checked on the open file before anything is
+ * read, so that a 2 GB "labels.txt" costs nothing; pipes and character
+ * devices are read up to the limit; folders are refused. */
 static char *
 read_bounded (const char  *path,
               gsize       *length,
               GError     **error)
 {
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(GFileInputStream) in = g_file_read (file, NULL, &local_error);
-  g_autoptr(GFileInfo) info = NULL;
-  g_autofree char *data = NULL;
-  goffset size;
+  int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  struct stat st;
+  char *data = NULL;
 
-  if (in == NULL
-      || !(info = g_file_input_stream_query_info (in, G_FILE_ATTRIBUTE_STANDARD_SIZE, NULL,
-                                                  &local_error)))
+  if (fd < 0)
     {
-      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO, "%s: %s", path, local_error->message);
+      set_errno_error (error, path, errno);
       return NULL;
     }
-  size = g_file_info_get_size (info);
-  if (size > MAX_LIST_BYTES)
-    {
-      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_LIMIT,
-                   "%s: %" G_GOFFSET_FORMAT " bytes, more than the limit of %d MiB for a list",
-                   path, size, MAX_LIST_BYTES >> 20);
-      return NULL;
-    }
-  data = g_malloc ((gsize) size + 1);
-  if (!g_input_stream_read_all (G_INPUT_STREAM (in), data, (gsize) size, length, NULL, &local_error))
-    {
-      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO, "%s: %s", path, local_error->message);
-      return NULL;
-    }
-  data[*length] = '\0';
-  return g_steal_pointer (&data);
+  if (fstat (fd, &st) != 0)
+    set_errno_error (error, path, errno);
+  else if (S_ISDIR (st.st_mode))
+    g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO,
+                 "%s: is a folder, not a list file", path);
+  else if (S_ISREG (st.st_mode) && st.st_size > MAX_LIST_BYTES)
+    set_too_large (error, path, st.st_size);
+  else
+    data = read_stream (fd, path, length, error);
+  close (fd);
+  return data;
 }
 
 char **

@@ -141,8 +141,30 @@ check_shape (Loader                *ld,
   return FALSE;
 }
 
+/* NaN or an infinity in a weight would only come out of the encoders as
+ * NaN scores; such a checkpoint is refused with the tensor's name. */
+static const float *
+check_finite (Loader      *ld,
+              const char  *name,
+              const float *p,
+              int64_t      n,
+              int64_t      first)
+{
+  for (int64_t i = 0; p != NULL && i < n; i++)
+    if (!isfinite (p[i]))
+      {
+        g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_SAFETENSORS,
+                     "%s: tensor \"%s\" holds %s at element %" G_GINT64_FORMAT
+                     "; weights must be finite numbers",
+                     clipscope_safetensors_get_name (ld->st), name,
+                     isnan (p[i]) ? "NaN" : "an infinity", first + i);
+        return NULL;
+      }
+  return p;
+}
+
 /* Finds @name, checks it holds n_parts × shape[0] rows of @shape, and
- * returns part @part of it as float32. */
+ * returns part @part of it as float32, all of it finite. */
 static const float *
 load_part (Loader        *ld,
            const char    *name,
@@ -174,7 +196,7 @@ load_part (Loader        *ld,
   first = n * part;
   ld->n_params += n;
   if (t->dtype == CLIPSCOPE_DTYPE_F32 && ((guintptr) t->data % sizeof (float)) == 0)
-    return (const float *) (const void *) t->data + first;
+    return check_finite (ld, name, (const float *) (const void *) t->data + first, n, first);
 
   /* Converted tensors are converted whole, then only the part is kept;
    * in_proj tensors are the only ones split and they are small. */
@@ -183,7 +205,8 @@ load_part (Loader        *ld,
       dst = owned_floats (ld, n);
       if (dst == NULL)
         goto oom;
-      return clipscope_tensor_to_f32 (ld->st, t, dst, ld->error) ? dst : NULL;
+      return clipscope_tensor_to_f32 (ld->st, t, dst, ld->error)
+             ? check_finite (ld, name, dst, n, 0) : NULL;
     }
   else
     {
@@ -195,7 +218,7 @@ load_part (Loader        *ld,
       if (!clipscope_tensor_to_f32 (ld->st, t, whole, ld->error))
         return NULL;
       memcpy (dst, whole + first, (gsize) n * sizeof (float));
-      return dst;
+      return check_finite (ld, name, dst, n, first);
     }
 
 oom:
@@ -363,6 +386,15 @@ load_conv_bn (Loader        *ld,
   for (int o = 0; o < conv->c_out; o++)
     {
       double scale = bn[0][o] / sqrt ((double) bn[3][o] + 1e-5);
+
+      if (!(bn[3][o] >= 0.f))
+        {
+          g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_SAFETENSORS,
+                       "%s: tensor \"%s.running_var\" holds %g at element %d; a variance "
+                       "cannot be negative", clipscope_safetensors_get_name (ld->st), bn_name,
+                       bn[3][o], o);
+          return FALSE;
+        }
 
       for (int64_t i = 0; i < per_out; i++)
         fw[o * per_out + i] = (float) (w[o * per_out + i] * scale);
@@ -635,6 +667,7 @@ clipscope_model_load (const char                  *dir,
   model->owned = g_ptr_array_new_with_free_func (g_free);
   model->preprocess.max_pixels = options->max_image_pixels > 0 ? options->max_image_pixels
                                                                : CLIPSCOPE_MAX_IMAGE_PIXELS;
+  model->preprocess.ignore_orientation = options->ignore_exif_orientation;
 
   if (!clipscope_model_read_config (model, error)
       || !load_weights (model, cancellable, error)

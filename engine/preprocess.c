@@ -14,8 +14,14 @@
  */
 #include "preprocess.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Half-width of the bicubic kernel in source samples when not shrinking. */
 #define BICUBIC_SUPPORT 2.0
@@ -24,9 +30,12 @@
  * lobes, leaving 22 fractional bits in a 32-bit accumulator. */
 #define PRECISION_BITS (32 - 8 - 2)
 
-/* How much of an unreadable file is handed to the loader at a time while
- * looking for the reason it failed. */
-#define PROBE_CHUNK_BYTES 65536
+/* How much of a file is handed to the loader at a time. */
+#define CHUNK_BYTES 65536
+
+/* Deflate's best ratio: 258 bytes from a 1-bit length code and a 1-bit
+ * distance code. */
+#define DEFLATE_MAX_RATIO 1032
 
 /* ------------------------------------------------------------- images */
 
@@ -79,6 +88,45 @@ set_load_error (GError      **error,
                cause != NULL ? cause->message : "the image cannot be decoded");
 }
 
+static const char *
+file_kind (mode_t mode)
+{
+  if (S_ISDIR (mode))
+    return "a folder";
+  if (S_ISFIFO (mode))
+    return "a FIFO (named pipe)";
+  if (S_ISSOCK (mode))
+    return "a socket";
+  if (S_ISCHR (mode) || S_ISBLK (mode))
+    return "a device";
+  return "not a regular file";
+}
+
+/* Only regular files are images: opening a FIFO would wait for a writer
+ * forever, and a device can be read without end. Links are followed. */
+static gboolean
+check_regular_file (const char  *path,
+                    GError     **error)
+{
+  g_autofree char *name = g_filename_display_name (path);
+  GStatBuf st;
+
+  if (g_stat (path, &st) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO, "%s: %s", name, g_strerror (saved));
+      return FALSE;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO, "%s: %s, not an image file", name,
+                   file_kind (st.st_mode));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 check_pixel_count (const char  *path,
                    int          width,
@@ -101,61 +149,6 @@ check_pixel_count (const char  *path,
                  "%s: image is %d × %d pixels, more than the limit of %" G_GINT64_FORMAT,
                  name, width, height, (gint64) max_pixels);
   return FALSE;
-}
-
-static void
-stop_at_size (GdkPixbufLoader *loader,
-              int              width,
-              int              height,
-              gpointer         user_data)
-{
-  gboolean *reached = user_data;
-
-  /* A zero target size makes the loader give up before it allocates the
-   * pixels, which is how gdk_pixbuf_get_file_info() stops it too. */
-  *reached = TRUE;
-  gdk_pixbuf_loader_set_size (loader, 0, 0);
-}
-
-/* gdk_pixbuf_get_file_info() only tells that it failed. Feeding the file
- * to an incremental loader once more recovers GdkPixbuf's reason; the
- * loader is stopped at the header should the file have become readable in
- * the meantime, so nothing gets decoded without the size check. */
-static void
-explain_unreadable (const char  *path,
-                    GError     **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GFileInputStream) stream = g_file_read (file, NULL, &local_error);
-  g_autoptr(GdkPixbufLoader) loader = NULL;
-  g_autofree guchar *chunk = NULL;
-  gboolean reached = FALSE;
-  gssize n_read = 1;
-
-  if (stream == NULL)
-    {
-      set_load_error (error, path, local_error);
-      return;
-    }
-
-  chunk = g_malloc (PROBE_CHUNK_BYTES);
-  loader = gdk_pixbuf_loader_new ();
-  g_signal_connect (loader, "size-prepared", G_CALLBACK (stop_at_size), &reached);
-  while (n_read > 0 && !reached && local_error == NULL)
-    {
-      n_read = g_input_stream_read (G_INPUT_STREAM (stream), chunk, PROBE_CHUNK_BYTES,
-                                    NULL, &local_error);
-      if (n_read > 0)
-        gdk_pixbuf_loader_write (loader, chunk, (gsize) n_read, &local_error);
-    }
-
-  /* A loader must always be closed, or it warns when finalised. */
-  gdk_pixbuf_loader_close (loader, local_error == NULL && !reached ? &local_error : NULL);
-
-  if (reached)
-    g_clear_error (&local_error);
-  set_load_error (error, path, local_error);
 }
 
 /* Copies the colour channels. Alpha is dropped without compositing, which
@@ -216,6 +209,22 @@ read_le32 (const guint8 *p)
   return p[0] | p[1] << 8 | p[2] << 16 | (guint32) p[3] << 24;
 }
 
+/* The bytes of an uncompressed BMP's pixel rows (each padded to four
+ * bytes), or 0 where they are compressed or the header is unusual. */
+static guint64
+bmp_pixel_bytes (const guint8 *head)
+{
+  gint64 width = (gint32) read_le32 (head + 18);
+  gint64 height = (gint32) read_le32 (head + 22);
+  guint bpp = head[28] | head[29] << 8;
+  guint32 compression = read_le32 (head + 30);
+
+  if ((compression != 0 && compression != 3) || width <= 0 || height == 0
+      || (bpp != 1 && bpp != 4 && bpp != 8 && bpp != 16 && bpp != 24 && bpp != 32))
+    return 0;
+  return (guint64) ((width * bpp + 31) / 32 * 4) * (guint64) ABS (height);
+}
+
 /* GdkPixbuf's BMP loader sizes buffers from header fields before it
  * checks them: the offset of the pixel data, and the palette size, which
  * it reads as a signed int so that a "negative" count passes its bound
@@ -223,36 +232,475 @@ read_le32 (const guint8 *p)
  * GdkPixbuf sees the file. Real BMPs have info headers of at most 124
  * bytes and palettes of at most 256 colours. */
 static gboolean
-check_bmp_header (const char  *path,
+check_bmp_header (int          fd,
+                  goffset      size,
+                  const char  *name,
                   GError     **error)
 {
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GFileInputStream) in = g_file_read (file, NULL, NULL);
-  g_autoptr(GFileInfo) info = NULL;
   guint8 head[50];
-  gsize got = 0;
+  gssize got = pread (fd, head, sizeof head, 0);
   guint32 data_offset, info_size;
   const char *problem = NULL;
 
   /* An unreadable file is left for GdkPixbuf to report. */
-  if (in == NULL
-      || !g_input_stream_read_all (G_INPUT_STREAM (in), head, sizeof head, &got, NULL, NULL)
-      || got < 18 || head[0] != 'B' || head[1] != 'M')
+  if (got < 18 || head[0] != 'B' || head[1] != 'M')
     return TRUE;
-  info = g_file_input_stream_query_info (in, G_FILE_ATTRIBUTE_STANDARD_SIZE, NULL, NULL);
   data_offset = read_le32 (head + 10);
   info_size = read_le32 (head + 14);
   if (info_size > 124)
     problem = "an info header larger than any BMP version's";
-  else if (info != NULL && data_offset > (guint64) g_file_info_get_size (info))
+  else if (data_offset > (guint64) size)
     problem = "pixel data past the end of the file";
   else if (info_size >= 40 && got >= 50 && read_le32 (head + 46) > 256)
     problem = "a palette of more than 256 colours";
+  else if (info_size >= 40 && got >= 34 && bmp_pixel_bytes (head) > 0
+           && data_offset + bmp_pixel_bytes (head) > (guint64) size)
+    problem = "more pixel data than the file holds: it is truncated";
   if (problem == NULL)
     return TRUE;
   g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
-               "%s: not a valid BMP image: its header declares %s", path, problem);
+               "%s: not a valid BMP image: its header declares %s", name, problem);
   return FALSE;
+}
+
+/* What is known of a file before and while it is decoded. */
+typedef struct {
+  const char                      *path;
+  const ClipscopePreprocessParams *params;
+  goffset                          size;          /* bytes in the file */
+  guint8                           head[32];      /* its first bytes */
+  gsize                            head_len;
+  gboolean                         jpeg_huffman;  /* a Huffman-coded JPEG */
+  goffset                          jpeg_scan;     /* where its first scan starts, or -1 */
+  goffset                          jpeg_end;      /* where its last end-of-image marker is, or -1 */
+  GError                          *refused;       /* why size-prepared stopped the decoder */
+  int                              orientation;   /* from a PNG's eXIf chunk, 0 if none */
+} Decode;
+
+/* The fewest bytes a file can hold @width × @height pixels in, where the
+ * format bounds its compression: a file far smaller than that declares a
+ * size it does not hold, and would have the decoder allocate for nothing.
+ * 0 where no bound is known. */
+static goffset
+min_file_bytes (const Decode *d,
+                int           width,
+                int           height)
+{
+  static const int png_channels[7] = { 1, 0, 3, 1, 2, 0, 4 };
+  gint64 pixels = (gint64) width * height;
+
+  if (d->jpeg_huffman)
+    /* Every 8 × 8 block of the full-resolution component takes at least
+     * one bit: its DC difference's code. */
+    return pixels / 64 / 8;
+  if (d->head_len >= 26 && memcmp (d->head, "\x89PNG\r\n\x1a\n", 8) == 0 && d->head[25] < 7
+      && png_channels[d->head[25]] > 0)
+    {
+      gint64 bits = (gint64) d->head[24] * png_channels[d->head[25]];
+      gint64 raw = (gint64) height * (1 + ((gint64) width * bits + 7) / 8);
+
+      return raw / DEFLATE_MAX_RATIO;
+    }
+  return 0;
+}
+
+/* The size a scalable image is rendered at: its shorter side the model's
+ * resize, so that nothing is drawn that the model does not see. */
+static void
+scaled_size (int  width,
+             int  height,
+             int  resize,
+             int *out_width,
+             int *out_height)
+{
+  double scale = (double) resize / MIN (width, height);
+
+  *out_width = (int) CLAMP (round (width * scale), 1, G_MAXINT);
+  *out_height = (int) CLAMP (round (height * scale), 1, G_MAXINT);
+}
+
+/* Called once the loader knows the declared size, before it allocates:
+ * the size is checked against the limit and what the file can hold, and
+ * a scalable image is told to render at the size the model needs. A
+ * zero size stops the loader, as gdk_pixbuf_get_file_info() does. */
+static void
+size_prepared (GdkPixbufLoader *loader,
+               int              width,
+               int              height,
+               gpointer         user_data)
+{
+  Decode *d = user_data;
+  GdkPixbufFormat *format = gdk_pixbuf_loader_get_format (loader);
+  g_autofree char *name = g_filename_display_name (d->path);
+  goffset needed;
+
+  if (format != NULL && gdk_pixbuf_format_is_scalable (format) && width > 0 && height > 0
+      && d->params->resize > 0)
+    {
+      scaled_size (width, height, d->params->resize, &width, &height);
+      if (check_pixel_count (d->path, width, height, d->params->max_pixels, &d->refused))
+        {
+          gdk_pixbuf_loader_set_size (loader, width, height);
+          return;
+        }
+    }
+  else if (check_pixel_count (d->path, width, height, d->params->max_pixels, &d->refused)
+           && (needed = min_file_bytes (d, width, height)) > d->size)
+    g_set_error (&d->refused, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
+                 "%s: declares %d × %d pixels, which take at least %" G_GOFFSET_FORMAT
+                 " bytes in its format, but the file has %" G_GOFFSET_FORMAT,
+                 name, width, height, needed, d->size);
+  if (d->refused != NULL)
+    gdk_pixbuf_loader_set_size (loader, 0, 0);
+}
+
+/* Finds where a JPEG's first scan starts by walking its marker segments,
+ * and notes whether its frame is Huffman-coded (SOF0–3, SOF5–7). */
+static void
+parse_jpeg_markers (int     fd,
+                    Decode *d)
+{
+  goffset pos = 2;
+  guint8 m[4];
+
+  while (pos + 4 <= d->size && pread (fd, m, 4, pos) == 4 && m[0] == 0xff)
+    {
+      if (m[1] == 0xff)
+        {
+          pos++;               /* fill byte */
+          continue;
+        }
+      if (m[1] == 0xda)
+        {
+          d->jpeg_scan = pos;
+          return;
+        }
+      if (m[1] >= 0xc0 && m[1] <= 0xcf && m[1] != 0xc4 && m[1] != 0xc8 && m[1] != 0xcc)
+        d->jpeg_huffman = m[1] < 0xc8;
+      pos += 2 + (m[2] << 8 | m[3]);
+    }
+}
+
+/* The orientation (1–8) in EXIF data, TIFF-structured: a byte-order mark,
+ * the first directory's offset, and its 12-byte entries; 0 if none. */
+static int
+exif_orientation (const guint8 *exif,
+                  gsize         len)
+{
+  gboolean le;
+  guint32 ifd;
+  guint n;
+
+#define U16(p) (le ? (guint) ((p)[0] | (p)[1] << 8) : (guint) ((p)[0] << 8 | (p)[1]))
+#define U32(p) (le ? read_le32 (p) : (guint32) (p)[0] << 24 | (p)[1] << 16 | (p)[2] << 8 | (p)[3])
+  if (len < 8 || (memcmp (exif, "II", 2) != 0 && memcmp (exif, "MM", 2) != 0))
+    return 0;
+  le = exif[0] == 'I';
+  ifd = U32 (exif + 4);
+  if (ifd > len - 2)
+    return 0;
+  n = U16 (exif + ifd);
+  for (guint i = 0; i < n && ifd + 2 + 12 * (i + 1) <= len; i++)
+    {
+      const guint8 *entry = exif + ifd + 2 + 12 * i;
+
+      /* Tag 0x0112, type SHORT, one value, in the first bytes of the field. */
+      if (U16 (entry) == 0x0112 && U16 (entry + 2) == 3)
+        {
+          guint value = U16 (entry + 8);
+
+          return value >= 1 && value <= 8 ? (int) value : 0;
+        }
+    }
+  return 0;
+#undef U16
+#undef U32
+}
+
+/* The orientation in a PNG's eXIf chunk of @length bytes at @offset. */
+static int
+png_exif_orientation (int      fd,
+                      goffset  offset,
+                      guint32  length)
+{
+  guint8 exif[4096];
+  gssize got = pread (fd, exif, MIN (length, sizeof exif), offset);
+
+  return got > 0 ? exif_orientation (exif, (gsize) got) : 0;
+}
+
+/* Whether a PNG's chunks run whole to its IEND chunk. GdkPixbuf's PNG
+ * loader, fed incrementally, keeps the rows it has when the data stops,
+ * where Pillow says the file is truncated. */
+static gboolean
+png_is_complete (int     fd,
+                 Decode *d)
+{
+  goffset pos = 8;
+  guint8 c[8];
+
+  while (pos + 12 <= d->size && pread (fd, c, 8, pos) == 8)
+    {
+      guint32 length = (guint32) c[0] << 24 | c[1] << 16 | c[2] << 8 | c[3];
+
+      if (memcmp (c + 4, "IEND", 4) == 0)
+        return TRUE;
+      if (memcmp (c + 4, "eXIf", 4) == 0 && d->orientation == 0)
+        d->orientation = png_exif_orientation (fd, pos + 8, length);
+      pos += 12 + (goffset) length;    /* length, type, data, CRC */
+    }
+  return FALSE;
+}
+
+#define PNM_MAX_VALUE (1 << 24)
+
+/* The bytes of a binary PNM's pixels (P4, P5, P6) from its header, or 0
+ * where the header cannot be read. GdkPixbuf's loader leaves the rows
+ * a short file lacks black. */
+static goffset
+pnm_pixel_bytes (int      fd,
+                 goffset *data_offset)
+{
+  char text[1024];
+  gssize got = pread (fd, text, sizeof text - 1, 0);
+  gint64 values[3] = { 0, 0, 0 };
+  int n_values, kind;
+  gssize i = 2;
+
+  if (got < 3 || text[0] != 'P' || text[1] < '4' || text[1] > '6')
+    return 0;
+  kind = text[1] - '0';
+  n_values = kind == 4 ? 2 : 3;
+  for (int v = 0; v < n_values; v++)
+    {
+      while (i < got && (g_ascii_isspace (text[i]) || text[i] == '#'))
+        if (text[i] == '#')
+          while (i < got && text[i] != '\n')
+            i++;
+        else
+          i++;
+      if (i >= got || !g_ascii_isdigit (text[i]))
+        return 0;
+      while (i < got && g_ascii_isdigit (text[i]) && values[v] <= PNM_MAX_VALUE)
+        values[v] = values[v] * 10 + (text[i++] - '0');
+      if (values[v] > PNM_MAX_VALUE)
+        return 0;        /* left to the pixel limit */
+    }
+  if (i >= got || !g_ascii_isspace (text[i]))
+    return 0;
+  *data_offset = i + 1;
+  if (kind == 4)
+    return (values[0] + 7) / 8 * values[1];
+  return values[0] * values[1] * (kind == 6 ? 3 : 1) * (values[2] > 255 ? 2 : 1);
+}
+
+/* Notes the last end-of-image marker (FF D9) after the first scan; the
+ * entropy-coded data cannot hold one, so a JPEG without it is cut short.
+ * @buf starts at @offset. */
+static void
+find_jpeg_end (Decode       *d,
+               const guint8 *buf,
+               gsize         len,
+               goffset       offset,
+               guint8       *previous)
+{
+  for (gsize i = 0; i < len; i++)
+    {
+      if (*previous == 0xff && buf[i] == 0xd9 && offset + (goffset) i > d->jpeg_scan)
+        d->jpeg_end = offset + (goffset) i;
+      *previous = buf[i];
+    }
+}
+
+/* Feeds @fd to @loader; FALSE with @error set by the loader, a read, or
+ * size_prepared()'s refusal. */
+static gboolean
+feed_loader (GdkPixbufLoader *loader,
+             int              fd,
+             Decode          *d,
+             GError         **error)
+{
+  g_autofree guint8 *chunk = g_malloc (CHUNK_BYTES);
+  goffset offset = 0;
+  guint8 previous = 0;
+  gboolean ok = TRUE;
+
+  while (ok && d->refused == NULL)
+    {
+      gssize n = read (fd, chunk, CHUNK_BYTES);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s", g_strerror (saved));
+          ok = FALSE;
+          break;
+        }
+      if (n == 0)
+        break;
+      if (d->jpeg_scan >= 0)
+        find_jpeg_end (d, chunk, (gsize) n, offset, &previous);
+      offset += n;
+      ok = gdk_pixbuf_loader_write (loader, chunk, (gsize) n, error);
+    }
+  /* A loader must always be closed, or it warns when finalised. */
+  if (!gdk_pixbuf_loader_close (loader, ok && d->refused == NULL ? error : NULL))
+    ok = FALSE;
+  if (d->refused != NULL)
+    {
+      g_clear_error (error);
+      g_propagate_error (error, g_steal_pointer (&d->refused));
+      return FALSE;
+    }
+  return ok;
+}
+
+int
+clipscope_image_open (const char  *path,
+                      GError     **error)
+{
+  g_autofree char *name = g_filename_display_name (path);
+  struct stat st;
+  int fd;
+
+  if (!check_regular_file (path, error))
+    return -1;
+  /* Not blocking: should the file have become a FIFO since it was
+   * checked, opening it must not wait for a writer. */
+  fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
+  if (fd < 0 || fstat (fd, &st) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO, "%s: %s", name, g_strerror (saved));
+      if (fd >= 0)
+        close (fd);
+      return -1;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO, "%s: %s, not an image file", name,
+                   file_kind (st.st_mode));
+      close (fd);
+      return -1;
+    }
+  return fd;
+}
+
+/* Decodes the open file @fd (named @path in messages) into a pixbuf with
+ * one pass over it. */
+static GdkPixbuf *
+decode_fd (int                              fd,
+           const char                      *path,
+           goffset                          size,
+           const ClipscopePreprocessParams *params,
+           GError                         **error)
+{
+  g_autoptr(GdkPixbufLoader) loader = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *name = g_filename_display_name (path);
+  Decode d = { path, params, 0, { 0 }, 0, FALSE, -1, -1, NULL, 0 };
+  goffset pnm_offset = 0;
+  GdkPixbuf *pixbuf;
+  gssize got;
+
+  d.size = size;
+  got = pread (fd, d.head, sizeof d.head, 0);
+  d.head_len = got > 0 ? (gsize) got : 0;
+  if (d.head_len >= 3 && memcmp (d.head, "\xff\xd8\xff", 3) == 0)
+    parse_jpeg_markers (fd, &d);
+  if (pnm_pixel_bytes (fd, &pnm_offset) > d.size - pnm_offset)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
+                   "%s: the PNM data ends before its last row: the file is truncated", name);
+      return NULL;
+    }
+  if (d.head_len >= 8 && memcmp (d.head, "\x89PNG\r\n\x1a\n", 8) == 0 && !png_is_complete (fd, &d))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
+                   "%s: the PNG data ends before its IEND chunk: the file is truncated", name);
+      return NULL;
+    }
+
+  loader = gdk_pixbuf_loader_new ();
+  g_signal_connect (loader, "size-prepared", G_CALLBACK (size_prepared), &d);
+  if (!feed_loader (loader, fd, &d, &local_error))
+    {
+      if (local_error != NULL && local_error->domain == CLIPSCOPE_ERROR)
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      else
+        set_load_error (error, path, local_error);
+      return NULL;
+    }
+  if (d.jpeg_scan >= 0 && d.jpeg_end < 0)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
+                   "%s: the JPEG data ends before its end-of-image marker: the file is truncated",
+                   name);
+      return NULL;
+    }
+  pixbuf = gdk_pixbuf_loader_get_pixbuf (loader);
+  if (pixbuf == NULL)
+    {
+      set_load_error (error, path, NULL);
+      return NULL;
+    }
+  /* GdkPixbuf finds the orientation of JPEG and TIFF files; that of a
+   * PNG's eXIf chunk is given to it in the same option. */
+  if (d.orientation > 0)
+    {
+      char value[2] = { (char) ('0' + d.orientation), '\0' };
+
+      gdk_pixbuf_set_option (pixbuf, "orientation", value);
+    }
+  return g_object_ref (pixbuf);
+}
+
+ClipscopeRgbImage *
+clipscope_image_load_fd (int                              fd,
+                         const char                      *path,
+                         const ClipscopePreprocessParams *params,
+                         GError                         **error)
+{
+  g_autofree char *name = g_filename_display_name (path);
+  g_autoptr(GdkPixbuf) decoded = NULL;
+  g_autoptr(GdkPixbuf) oriented = NULL;
+  struct stat st;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (params != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IO, "%s: not a regular file", name);
+      return NULL;
+    }
+  /* The declared size is checked before decoding, so that a small file
+   * claiming to be huge cannot make the decoder allocate without bound. */
+  if (!check_bmp_header (fd, st.st_size, name, error))
+    return NULL;
+  decoded = decode_fd (fd, path, st.st_size, params, error);
+  if (decoded == NULL)
+    return NULL;
+
+  oriented = params->ignore_orientation ? g_object_ref (decoded)
+                                        : gdk_pixbuf_apply_embedded_orientation (decoded);
+  if (oriented == NULL)
+    {
+      set_load_error (error, path, NULL);
+      return NULL;
+    }
+
+  /* Checked again on what was decoded, whatever the header said. */
+  if (!check_pixel_count (path, gdk_pixbuf_get_width (oriented),
+                          gdk_pixbuf_get_height (oriented), params->max_pixels, error))
+    return NULL;
+
+  return rgb_from_pixbuf (path, oriented, params, error);
 }
 
 ClipscopeRgbImage *
@@ -260,48 +708,17 @@ clipscope_image_load (const char                      *path,
                       const ClipscopePreprocessParams *params,
                       GError                         **error)
 {
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(GdkPixbuf) decoded = NULL;
-  g_autoptr(GdkPixbuf) oriented = NULL;
-  int width = 0;
-  int height = 0;
+  ClipscopeRgbImage *image;
+  int fd;
 
   g_return_val_if_fail (path != NULL, NULL);
-  g_return_val_if_fail (params != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  /* The declared size is checked before decoding, so that a small file
-   * claiming to be huge cannot make the decoder allocate without bound. */
-  if (!check_bmp_header (path, error))
+  fd = clipscope_image_open (path, error);
+  if (fd < 0)
     return NULL;
-  if (gdk_pixbuf_get_file_info (path, &width, &height) == NULL)
-    {
-      explain_unreadable (path, error);
-      return NULL;
-    }
-  if (!check_pixel_count (path, width, height, params->max_pixels, error))
-    return NULL;
-
-  decoded = gdk_pixbuf_new_from_file (path, &local_error);
-  if (decoded == NULL)
-    {
-      set_load_error (error, path, local_error);
-      return NULL;
-    }
-
-  oriented = gdk_pixbuf_apply_embedded_orientation (decoded);
-  if (oriented == NULL)
-    {
-      set_load_error (error, path, NULL);
-      return NULL;
-    }
-
-  /* The file may have been replaced since its header was read. */
-  if (!check_pixel_count (path, gdk_pixbuf_get_width (oriented),
-                          gdk_pixbuf_get_height (oriented), params->max_pixels, error))
-    return NULL;
-
-  return rgb_from_pixbuf (path, oriented, params, error);
+  image = clipscope_image_load_fd (fd, path, params, error);
+  close (fd);
+  return image;
 }
 
 /* ------------------------------------------------------------ resampling */

@@ -15,6 +15,9 @@ typedef struct {
    * than losing their alpha as CLIP's own preprocessing does. */
   gboolean composite_alpha;
   guint8   background[3];
+  /* Whether the EXIF orientation is left unapplied, as OpenAI's CLIP
+   * preprocessing (Image.open without exif_transpose) leaves it. */
+  gboolean ignore_orientation;
 } ClipscopePreprocessParams;
 
 /* An 8-bit RGB image, rows packed (stride = 3 × width). */
@@ -26,13 +29,26 @@ typedef struct {
 
 void clipscope_rgb_image_free (ClipscopeRgbImage *image);
 
-/* Decodes @path with GdkPixbuf, applies the EXIF orientation and converts to
+/* Decodes @path with GdkPixbuf, applies the EXIF orientation (JPEG, and
+ * PNG's eXIf chunk) unless params->ignore_orientation, and converts to
  * RGB (grey replicated, palette expanded, and alpha dropped as PIL's
  * convert("RGB") does, or composited onto params->background). Checks the
  * declared size against params->max_pixels before decoding. */
 ClipscopeRgbImage *clipscope_image_load (const char                      *path,
                                          const ClipscopePreprocessParams *params,
                                          GError                         **error);
+
+/* Opens @path for clipscope_image_load_fd(): a regular file (links
+ * followed), never blocking; -1 with @error set otherwise. */
+int clipscope_image_open (const char  *path,
+                          GError     **error);
+
+/* clipscope_image_load() on a file already open; @path names it in
+ * messages. Reads from the file's current offset. */
+ClipscopeRgbImage *clipscope_image_load_fd (int                              fd,
+                                            const char                      *path,
+                                            const ClipscopePreprocessParams *params,
+                                            GError                         **error);
 
 /* Resizes @image to @out_width × @out_height exactly as PIL's
  * Image.resize(…, Image.BICUBIC) does (antialiased, a = −0.5, 8-bit

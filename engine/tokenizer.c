@@ -2,9 +2,10 @@
  *
  * Encoding follows OpenAI's simple_tokenizer.py step by step:
  *
- *   1. clean: Unicode NFC, HTML unescaping applied twice, runs of white
- *      space collapsed to one space, leading and trailing space stripped,
- *      lower-casing as Python's str.lower() does it;
+ *   1. clean: ftfy's fix_text() (see ftfy.c), HTML unescaping applied
+ *      twice, runs of white space collapsed to one space, leading and
+ *      trailing space stripped, lower-casing as Python's str.lower() does
+ *      it;
  *   2. pre-tokenise with CLIP's regular expression;
  *   3. map every UTF-8 byte of a pre-token to a printable character,
  *      mark the last one as ending the word, and apply byte-pair merges
@@ -14,8 +15,6 @@
  *
  * Where this differs from the reference, on purpose:
  *
- *   - ftfy.fix_text() is reduced to its NFC step; its mojibake repair,
- *     quote uncurling, ligature and width folding are not applied.
  *   - HTML unescaping knows the numeric references and these names: the
  *     252 of HTML 4.01, &apos; and the capitalised aliases &AMP; &LT; &GT;
  *     &QUOT; &COPY; &REG;. The 106 names HTML5 accepts without a
@@ -33,6 +32,8 @@
  *     may be classed differently.
  */
 #include "tokenizer.h"
+#include "text-tokenizer.h"
+#include "ftfy.h"
 #include "json-check.h"
 
 #include <json-glib/json-glib.h>
@@ -907,15 +908,6 @@ static const Entity semicolon_entities[] = {
   { "clubs", 0x2663 }, { "hearts", 0x2665 }, { "diams", 0x2666 },
 };
 
-/* Windows-1252 readings that HTML gives the references &#128; to &#159;;
- * the five bytes that code page leaves unassigned stay as they are. */
-static const gunichar cp1252_c1[32] = {
-  0x20ac, 0x0081, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
-  0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008d, 0x017d, 0x008f,
-  0x0090, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
-  0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x009d, 0x017e, 0x0178,
-};
-
 static gboolean
 name_is (const char *candidate,
          const char *name,
@@ -952,20 +944,10 @@ static void
 append_numeric_value (GString *out,
                       guint64  value)
 {
-  if (value == 0)
-    g_string_append_unichar (out, 0xfffd);
-  else if (value >= 0x80 && value <= 0x9f)
-    g_string_append_unichar (out, cp1252_c1[value - 0x80]);
-  else if ((value >= 0xd800 && value <= 0xdfff) || value > 0x10ffff)
-    g_string_append_unichar (out, 0xfffd);
-  else if (value == '\r')
-    g_string_append_c (out, '\r');
-  else if ((value >= 0x01 && value <= 0x08) || value == 0x0b
-           || (value >= 0x0e && value <= 0x1f) || value == 0x7f
-           || (value >= 0xfdd0 && value <= 0xfdef) || (value & 0xfffe) == 0xfffe)
-    return;
-  else
-    g_string_append_unichar (out, value);
+  gunichar c;
+
+  if (clipscope_html_numeric_reference (value, &c))
+    g_string_append_unichar (out, c);
 }
 
 /* Handles the reference after "&#" at @ref; returns how many bytes it
@@ -1234,24 +1216,12 @@ lower_case (const char *text)
   return g_string_free (out, FALSE);
 }
 
-static gboolean
-is_ascii (const char *text)
-{
-  for (; *text != '\0'; text++)
-    if ((guchar) *text >= 0x80)
-      return FALSE;
-  return TRUE;
-}
-
 /* CLIP's basic_clean() and whitespace_clean(), then lower-casing. */
 static char *
 clean_text (const char *text)
 {
-  /* ASCII is already in NFC, and most labels are ASCII: skipping the
-   * normalisation, the slowest step, roughly halves the time per label. */
-  g_autofree char *nfc = is_ascii (text) ? g_strdup (text)
-                                         : g_utf8_normalize (text, -1, G_NORMALIZE_NFC);
-  g_autofree char *once = html_unescape (nfc);
+  g_autofree char *fixed = clipscope_ftfy_fix_text (text, strlen (text));
+  g_autofree char *once = html_unescape (fixed);
   g_autofree char *twice = html_unescape (once);
   g_autofree char *collapsed = collapse_white_space (twice);
 
@@ -1630,4 +1600,26 @@ clipscope_tokenizer_encode (ClipscopeTokenizer  *tok,
 
   *n_tokens = ids->len;
   return (int32_t *) g_array_free (g_steal_pointer (&ids), FALSE);
+}
+
+/* ------------------------------------------- shared with other tokenizers */
+
+char *
+clipscope_text_python_lower (const char *text)
+{
+  return lower_case (text);
+}
+
+gboolean
+clipscope_text_is_python_space (gunichar c)
+{
+  return is_python_space (c);
+}
+
+gboolean
+clipscope_text_check (const char  *text,
+                      int          context_length,
+                      GError     **error)
+{
+  return check_text (text, context_length, error);
 }

@@ -12,7 +12,8 @@
  * Query i of sequence b is row b · q_bstride + first + i of Q, where
  * first is index[b] with USE_INDEX (a pooled row: the class token or the
  * end-of-text token) and 0 otherwise; with the causal mask it sees the
- * keys up to position first + i. Its output is row b · n_q + i of O.
+ * keys up to position first + i, and with USE_LENGTHS (a padding mask)
+ * none at or past index[len_off + b]. Its output is row b · n_q + i of O.
  *
  * The specialization constant VARIANT holds the head dimension HEAD_DIM
  * (bits 0-7) and QT (bits 8-15), so that the loops over them unroll and q
@@ -59,8 +60,9 @@ layout (push_constant) uniform Push {
   uint batch, seq, n_q, n_heads, head_dim;
   uint ldq, ldkv, ldo;
   uint q_off, k_off, v_off, o_off;
-  uint q_bstride, flags;      /* 1: causal, 2: use index */
+  uint q_bstride, flags;      /* 1: causal, 2: use index, 4: use lengths */
   float scale;
+  uint len_off;
 } p;
 
 void
@@ -70,12 +72,13 @@ main ()
   const uint i0 = (id % blocks) * QT, h = (id / blocks) % p.n_heads, b = id / (blocks * p.n_heads);
   const uint hd_off = h * HEAD_DIM;
   afp max_s[QT], sum[QT];
-  uint first, n_keys[QT], last_key = 0, krow0;
+  uint first, keys, n_keys[QT], last_key = 0, krow0;
   VEC qv[QT][N_VEC], acc[QT][N_VEC];
 
   if (b >= p.batch)
     return;
   first = (p.flags & 2u) != 0u ? uint (index[b]) : 0u;
+  keys = (p.flags & 4u) != 0u ? uint (index[p.len_off + b]) : p.seq;
   krow0 = b * p.seq;
   [[unroll]] for (uint t = 0; t < QT; t++)
     {
@@ -83,7 +86,7 @@ main ()
       const uint i = min (i0 + t, p.n_q - 1);
       const uint qrow = p.q_off + (b * p.q_bstride + first + i) * p.ldq + hd_off;
 
-      n_keys[t] = (p.flags & 1u) != 0u ? min (first + i + 1, p.seq) : p.seq;
+      n_keys[t] = min ((p.flags & 1u) != 0u ? min (first + i + 1, p.seq) : p.seq, keys);
       last_key = max (last_key, n_keys[t]);
       max_s[t] = -3.402823e38;
       sum[t] = 0.0;

@@ -13,7 +13,7 @@ layout (push_constant) uniform Push {
   uint s_b, s_c, s_y, s_x;
 } p;
 
-/* Bits of p.flags above the activation (ACT_* in types.glsl, bits 0-1). */
-#define FLAG_BIAS 4u
-#define FLAG_ACCUMULATE 8u
-#define FLAG_VEC4 16u
+/* Bits of p.flags above the activation (ACT_* in types.glsl, bits 0-2). */
+#define FLAG_BIAS 8u
+#define FLAG_ACCUMULATE 16u
+#define FLAG_VEC4 32u

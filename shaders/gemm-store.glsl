@@ -14,5 +14,5 @@ gemm_store (uint m,
     v += bias[p.b_off + n];
   if ((p.flags & FLAG_ACCUMULATE) != 0u)
     v += c1[at];
-  c1[at] = activate (v, p.flags & 3u);
+  c1[at] = activate (v, p.flags & 7u);
 }

@@ -22,6 +22,7 @@
 #define ACT_QUICK_GELU 1u
 #define ACT_GELU 2u
 #define ACT_RELU 3u
+#define ACT_GELU_TANH 4u
 
 afp
 activate (afp v, uint act)
@@ -41,5 +42,8 @@ activate (afp v, uint act)
     }
   if (act == ACT_RELU)
     return max (v, 0.0);
+  /* 0.5 v (1 + tanh u) = v / (1 + exp(−2u)), u = √(2/π) (v + 0.044715 v³). */
+  if (act == ACT_GELU_TANH)
+    return v / (1.0 + exp (-1.5957691216057308 * (v + 0.044715 * v * v * v)));
   return v;
 }

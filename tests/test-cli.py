@@ -246,25 +246,28 @@ def test_limits(model, tmp):
 
 
 def test_bad_images(model, tmp):
+    """One bad image given alone fails the command; among others it is an
+    entry with its "error" (tests/test-hostile.py)."""
+    npy = os.path.join(tmp, "bad.npy")
     huge = os.path.join(tmp, "huge.png")
     png_declaring(huge, 30000, 30000)
-    expect_error("decompression bomb", ["embed", "--model", model, "--image", huge], 1, ["huge.png"])
+    expect_error("decompression bomb", ["preprocess", "--model", model, huge, "--npy", npy], 1, ["huge.png"])
     junk = os.path.join(tmp, "junk.jpg")
     with open(junk, "wb") as f:
         f.write(np.random.default_rng(2).bytes(1000))
-    expect_error("random bytes image", ["classify", "--model", model, "--label", "x", junk], 1, ["junk.jpg"])
+    expect_error("random bytes image", ["preprocess", "--model", model, junk, "--npy", npy], 1, ["junk.jpg"])
     empty = os.path.join(tmp, "empty.png")
     open(empty, "wb").close()
-    expect_error("empty image", ["embed", "--model", model, "--image", empty], 1, ["empty.png"])
+    expect_error("empty image", ["preprocess", "--model", model, empty, "--npy", npy], 1, ["empty.png"])
     # GdkPixbuf's BMP loader would allocate 4 GB for this palette size.
     bmp = os.path.join(tmp, "palette.bmp")
     with open(bmp, "wb") as f:
         f.write(bytes.fromhex(
             "424d960100000000000036000000280000000d00000009a90000180001000000"
             "0000680100d200c40e0000c40ed50a22b7f16dc17597d42fa000"))
-    expect_error("hostile BMP palette", ["embed", "--model", model, "--image", bmp], 1,
+    expect_error("hostile BMP palette", ["preprocess", "--model", model, bmp, "--npy", npy], 1,
                  ["palette.bmp", "256 colours"])
-    expect_error("missing image", ["embed", "--model", model, "--image", os.path.join(tmp, "no.png")],
+    expect_error("missing image", ["preprocess", "--model", model, os.path.join(tmp, "no.png"), "--npy", npy],
                  1, ["no.png"])
     expect_error("invalid UTF-8 labels file", ["classify", "--model", model, "--labels-file", junk,
                                                 os.path.join(tmp, "a.png")], 1, ["junk.jpg"])

@@ -443,8 +443,10 @@ def test_errors(model, tmp):
     expect_error("sort without --into", sort + [img], 2, ["--into"])
     expect_error("sort --copy --link", sort + ["--into", tmp, "--copy", "--link", img], 2, ["--link"])
     expect_error("sort without images", sort + ["--into", tmp], 2)
-    expect_error("sort a missing image", sort + ["--into", os.path.join(tmp, "o"), missing], 1,
-                 ["no-such-folder"])
+    rc, out, err = run(*sort, "--into", os.path.join(tmp, "o"), missing)
+    check("sort a missing image", rc == 3 and "no-such-folder" in err
+          and json.loads(out)["files"][0]["error"].endswith("No such file or directory"),
+          "exit %d, stderr %r" % (rc, err))
     check("failed sort made nothing", not os.path.exists(os.path.join(tmp, "o")))
 
 

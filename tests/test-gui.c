@@ -187,13 +187,14 @@ loaded_session (GPtrArray *notices)
   if (notices != NULL)
     g_signal_connect (session, "notice", G_CALLBACK (count_notice_cb), notices);
   clipscope_session_load_model (session, model_dir);
-  clipscope_session_add_labels_text (session, "cat, dog\nred car");
+  clipscope_session_add_labels_text (session, "cat\ndog\r\nred car");
   clipscope_session_add_labels_text (session, "tree");
   for (const char **t = templates; *t != NULL; t++)
     clipscope_session_add_template (session, *t, TRUE);
   for (int i = 0; i < N_IMAGES; i++)
     g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
   g_ptr_array_add (files, g_file_new_for_path (text_path));
+  g_ptr_array_add (files, g_file_new_build_filename (workdir, "gone.png", NULL));
   clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
   wait_idle (session);
   return session;
@@ -350,8 +351,11 @@ test_session_matches_cli (void)
   guint n_images, n_labels;
 
   /* The text file is named in one notice; the images still load. */
-  g_assert_cmpuint (notices->len, ==, 1);
-  g_assert_nonnull (strstr (notices->pdata[0], "notes.txt"));
+  /* A file that is not an image, and one that is not there, each said
+   * for what it is. */
+  g_assert_cmpuint (notices->len, ==, 2);
+  g_assert_cmpstr (notices->pdata[0], ==, "Not an image: notes.txt");
+  g_assert_cmpstr (notices->pdata[1], ==, "No such file: gone.png");
   g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, N_IMAGES);
 
   g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, &prob));
@@ -550,7 +554,7 @@ test_window_drop_and_actions (void)
   gtk_window_set_default_size (GTK_WINDOW (window), 1200, 800);
   gtk_window_present (GTK_WINDOW (window));
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat, dog, red car\ntree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
   gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
   save_shot (window, "test-empty.png");
 
@@ -775,7 +779,7 @@ test_window_examples (void)
   gtk_window_set_default_size (GTK_WINDOW (window), 1300, 850);
   gtk_window_present (GTK_WINDOW (window));
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat, dog, red car, tree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
   gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
   for (int i = 0; i < N_IMAGES; i++)
     g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
@@ -939,6 +943,444 @@ test_window_examples (void)
 
   gtk_window_destroy (GTK_WINDOW (window));
   g_assert_finalize_object (window);
+}
+
+/* ------------------------------------------------------------ heatmap keyboard */
+
+static void
+read_text_cb (GObject      *clipboard,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  char **text = user_data;
+
+  *text = gdk_clipboard_read_text_finish (GDK_CLIPBOARD (clipboard), result, NULL);
+  if (*text == NULL)
+    *text = g_strdup ("");
+}
+
+static char *
+clipboard_text (GtkWidget *widget)
+{
+  char *text = NULL;
+
+  gdk_clipboard_read_text_async (gtk_widget_get_clipboard (widget), NULL, read_text_cb, &text);
+  for (int i = 0; i < 200 && text == NULL; i++)
+    wait_ms (10);
+  g_assert_nonnull (text);
+  return text;
+}
+
+/* The colour of the window at @widget's point (@x, @y), as drawn now. */
+static guint32
+pixel_at (ClipscopeWindow *window,
+          GtkWidget       *widget,
+          double           x,
+          double           y)
+{
+  g_autofree char *path = g_build_filename (workdir, "pixel.png", NULL);
+  g_autoptr(GdkPixbuf) shot = NULL;
+  g_autoptr(GError) error = NULL;
+  graphene_point_t p;
+  guchar *pixel;
+
+  for (int i = 0; i < 40 && !clipscope_window_save_screenshot (window, path, NULL); i++)
+    wait_ms (50);
+  shot = gdk_pixbuf_new_from_file (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (gtk_widget_compute_point (widget, GTK_WIDGET (window), &GRAPHENE_POINT_INIT (x, y), &p));
+  g_assert_cmpint ((int) p.x, <, gdk_pixbuf_get_width (shot));
+  g_assert_cmpint ((int) p.y, <, gdk_pixbuf_get_height (shot));
+  pixel = gdk_pixbuf_get_pixels (shot) + (int) p.y * gdk_pixbuf_get_rowstride (shot)
+          + (int) p.x * gdk_pixbuf_get_n_channels (shot);
+  return pixel[0] << 16 | pixel[1] << 8 | pixel[2];
+}
+
+/* The grid's cursor selects its image; the focused cell and the matrix
+ * copy as numbers; the legend and headers stay put while it scrolls. */
+static void
+test_window_heatmap_cells (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  GtkWidget *widget = clipscope_window_get_heatmap (window);
+  ClipscopeHeatmapView *heatmap = CLIPSCOPE_HEATMAP_VIEW (widget);
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autofree char *cell = NULL;
+  g_autofree char *want = NULL;
+  g_autofree char *matrix = NULL;
+  g_auto(GStrv) lines = NULL;
+  GtkScrolledWindow *scrolled;
+  GtkAdjustment *vadjustment, *hadjustment;
+  const float *sim;
+  guint n_images, n_labels;
+  guint32 legend;
+  int row, column;
+  double x, y;
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 1300, 520);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s",
+                              "cat\ndog\nred car\ntree\nboat\nhouse\nbird\nfish\nlamp\nchair\ncup\n"
+                              "a key on a long chain, long enough to fill its header");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  for (int i = 0; i < N_IMAGES; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, NULL));
+  g_assert_cmpuint (n_labels, ==, 12);
+
+  save_shot (window, "test-heatmap-top.png");
+
+  /* The cursor moves the selection, and clamps at the edges. */
+  g_assert_true (clipscope_heatmap_view_set_cursor (heatmap, 2, 3));
+  g_assert_cmpint (clipscope_heatmap_view_get_selected (heatmap), ==, 2);
+  g_assert_true (clipscope_heatmap_view_set_cursor (heatmap, 99, -4));
+  g_assert_true (clipscope_heatmap_view_get_cursor (heatmap, &row, &column));
+  g_assert_cmpint (row, ==, N_IMAGES - 1);
+  g_assert_cmpint (column, ==, 0);
+  g_assert_true (clipscope_heatmap_view_set_cursor (heatmap, 1, 2));
+  g_assert_true (gtk_widget_has_focus (gtk_root_get_focus (GTK_ROOT (window))));
+  g_assert_true (gtk_widget_is_ancestor (gtk_root_get_focus (GTK_ROOT (window)), widget));
+
+  /* Copy: the focused cell's value, then the whole matrix as TSV. */
+  cell = clipscope_heatmap_view_dup_cell_text (heatmap);
+  want = g_strdup_printf ("%.4f", sim[1 * n_labels + 2]);
+  g_assert_cmpstr (cell, ==, want);
+  gtk_widget_activate_action (widget, "heatmap.copy-cell", NULL);
+  g_free (cell);
+  cell = clipboard_text (widget);
+  g_assert_cmpstr (cell, ==, want);
+  gtk_widget_activate_action (widget, "heatmap.copy-matrix", NULL);
+  matrix = clipboard_text (widget);
+  lines = g_strsplit (matrix, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, N_IMAGES + 2);
+  g_assert_true (g_str_has_prefix (lines[0], "image (cosine)\tcat\tdog\tred car\ttree\t"));
+  g_assert_cmpstr (lines[N_IMAGES + 1], ==, "");
+  {
+    g_auto(GStrv) fields = g_strsplit (lines[2], "\t", -1);
+
+    g_assert_cmpuint (g_strv_length (fields), ==, 13);
+    g_assert_cmpstr (fields[0], ==, "image-1.png");
+    g_assert_cmpstr (fields[3], ==, want);
+  }
+
+  /* Scrolled to the far corner, the legend is drawn where it was. */
+  scrolled = GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor (widget, GTK_TYPE_SCROLLED_WINDOW));
+  vadjustment = gtk_scrolled_window_get_vadjustment (scrolled);
+  hadjustment = gtk_scrolled_window_get_hadjustment (scrolled);
+  gtk_adjustment_set_value (vadjustment, 0);
+  gtk_adjustment_set_value (hadjustment, 0);
+  g_assert_cmpfloat (gtk_adjustment_get_upper (hadjustment), >, gtk_adjustment_get_page_size (hadjustment));
+  g_assert_cmpfloat (gtk_adjustment_get_upper (vadjustment), >, gtk_adjustment_get_page_size (vadjustment));
+  /* 12 (PAD) + 188 (ROW_HEADER) + 110: the middle of the gradient. */
+  legend = pixel_at (window, widget, 12 + 188 + 110, 12 + 10);
+  gtk_adjustment_set_value (vadjustment, gtk_adjustment_get_upper (vadjustment));
+  gtk_adjustment_set_value (hadjustment, gtk_adjustment_get_upper (hadjustment));
+  x = gtk_adjustment_get_value (hadjustment);
+  y = gtk_adjustment_get_value (vadjustment);
+  g_assert_cmpfloat (y, >, 0);
+  g_assert_cmpfloat (x, >, 0);
+  wait_ms (100);
+  save_shot (window, "test-heatmap-scrolled.png");
+  g_assert_cmphex (pixel_at (window, widget, x + 12 + 188 + 110, y + 12 + 10), ==, legend);
+  /* A click in the frozen headers' band picks no cell. */
+  g_assert_false (clipscope_heatmap_view_cell_at (heatmap, x + 400, y + 20, &row, &column));
+  g_assert_true (clipscope_heatmap_view_cell_at (heatmap, x + 20, y + gtk_adjustment_get_page_size (vadjustment) - 20,
+                                                 &row, &column));
+  g_assert_cmpint (row, ==, N_IMAGES - 1);
+  g_assert_cmpint (column, ==, -1);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+}
+
+/* ------------------------------------------------------------ lists */
+
+static GtkWidget *
+find_entry (GtkWidget  *widget,
+            const char *placeholder)
+{
+  if (GTK_IS_ENTRY (widget)
+      && g_strcmp0 (gtk_entry_get_placeholder_text (GTK_ENTRY (widget)), placeholder) == 0)
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_entry (child, placeholder);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static GStrv
+session_labels (ClipscopeSession *session)
+{
+  GListModel *list = G_LIST_MODEL (clipscope_session_get_labels (session));
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (list); i++)
+    g_strv_builder_add (builder, gtk_string_list_get_string (GTK_STRING_LIST (list), i));
+  return g_strv_builder_end (builder);
+}
+
+/* A label is one string: typed, pasted, saved and restored, its commas
+ * stay in it. Only a pasted list is split, and only at new lines. */
+static void
+test_window_label_commas (void)
+{
+  static const char *want[] = { "a red, shiny apple", "pear", "kiwi, sliced", "fig", NULL };
+  g_autoptr(GSettings) settings = clipscope_settings_new ();
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  GtkWidget *entry = find_entry (GTK_WIDGET (window), "Add a label, or paste a list");
+  g_auto(GStrv) shown = NULL;
+  g_auto(GStrv) saved = NULL;
+  g_auto(GStrv) restored = NULL;
+  ClipscopeWindow *second;
+
+  g_assert_nonnull (entry);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_editable_set_text (GTK_EDITABLE (entry), "a red, shiny apple");
+  g_signal_emit_by_name (entry, "activate");
+  gtk_editable_set_text (GTK_EDITABLE (entry), "pear\nkiwi, sliced\n");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (entry)), ==, "");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "fig");
+  shown = session_labels (session);
+  g_assert_true (g_strv_equal ((const char * const *) shown, want));
+  saved = g_settings_get_strv (settings, "labels");
+  g_assert_true (g_strv_equal ((const char * const *) saved, want));
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+
+  second = g_object_ref_sink (clipscope_window_new (NULL));
+  restored = session_labels (clipscope_window_get_session (second));
+  g_assert_true (g_strv_equal ((const char * const *) restored, want));
+
+  /* --label "x, y" is one label too, and is not saved... */
+  clipscope_window_set_labels (second, (const char *[]) { "black, white", NULL });
+  g_strfreev (restored);
+  restored = session_labels (clipscope_window_get_session (second));
+  g_assert_cmpuint (g_strv_length (restored), ==, 1);
+  g_assert_cmpstr (restored[0], ==, "black, white");
+  g_strfreev (saved);
+  saved = g_settings_get_strv (settings, "labels");
+  g_assert_true (g_strv_equal ((const char * const *) saved, want));
+
+  /* ...until the list is edited in the window: then what shows is kept. */
+  gtk_widget_activate_action (GTK_WIDGET (second), "win.add-labels", "s", "owl");
+  g_strfreev (saved);
+  saved = g_settings_get_strv (settings, "labels");
+  g_assert_true (g_strv_equal ((const char * const *) saved, (const char *[]) { "black, white", "owl", NULL }));
+  gtk_window_destroy (GTK_WINDOW (second));
+  g_assert_finalize_object (second);
+  g_settings_reset (settings, "labels");
+}
+
+/* Each destructive action can be undone, most recent first. */
+static void
+test_window_undo (void)
+{
+  static const char *three[] = { "cat", "dog", "red car", NULL };
+  static const char *two[] = { "cat", "red car", NULL };
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  GListModel *images = clipscope_session_get_images (session);
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  g_auto(GStrv) labels_now = NULL;
+  g_autoptr(GSettings) settings = clipscope_settings_new ();
+
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  for (int i = 0; i < N_IMAGES; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+
+  /* A label's remove button, then Clear; undone in turn. */
+  {
+    int dog[] = { 1 };
+
+    drop_examples (window, "dog", dog, 1);
+  }
+  g_signal_emit_by_name (find_label_row (GTK_WIDGET (window), "dog"), "remove");
+  labels_now = session_labels (session);
+  g_assert_true (g_strv_equal ((const char * const *) labels_now, two));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  g_strfreev (labels_now);
+  labels_now = session_labels (session);
+  g_assert_cmpuint (g_strv_length (labels_now), ==, 0);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  g_strfreev (labels_now);
+  labels_now = session_labels (session);
+  g_assert_true (g_strv_equal ((const char * const *) labels_now, two));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  g_strfreev (labels_now);
+  labels_now = session_labels (session);
+  g_assert_true (g_strv_equal ((const char * const *) labels_now, three));
+  wait_idle (session);
+  {
+    g_auto(GStrv) examples = clipscope_session_dup_examples (session, "dog");
+
+    g_assert_cmpuint (g_strv_length (examples), ==, 1);
+    g_assert_cmpstr (examples[0], ==, image_paths[1]);
+  }
+
+  /* A preset that replaces the templates gives the old ones back. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-templates", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", "a drawing of the {}");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", "itap of a {}.");
+  {
+    g_autoptr(ClipscopeTemplate) t = g_list_model_get_item (clipscope_session_get_templates (session), 1);
+
+    clipscope_template_set_enabled (t, FALSE);
+  }
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "imagenet");
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_templates (session)), ==, 80);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_templates (session)), ==, 2);
+  {
+    g_autoptr(ClipscopeTemplate) a = g_list_model_get_item (clipscope_session_get_templates (session), 0);
+    g_autoptr(ClipscopeTemplate) b = g_list_model_get_item (clipscope_session_get_templates (session), 1);
+
+    g_assert_cmpstr (clipscope_template_get_text (a), ==, "a drawing of the {}");
+    g_assert_true (clipscope_template_get_enabled (a));
+    g_assert_cmpstr (clipscope_template_get_text (b), ==, "itap of a {}.");
+    g_assert_false (clipscope_template_get_enabled (b));
+  }
+
+  /* Delete on a selected image; Undo brings its file back. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.select-image", "i", 2);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.remove-selected", NULL);
+  wait_idle (session);
+  g_assert_cmpuint (g_list_model_get_n_items (images), ==, N_IMAGES - 1);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  wait_idle (session);
+  g_assert_cmpuint (g_list_model_get_n_items (images), ==, N_IMAGES);
+  {
+    g_autoptr(ClipscopeImage) back = g_list_model_get_item (images, N_IMAGES - 1);
+
+    g_assert_cmpstr (clipscope_image_get_path (back), ==, image_paths[2]);
+  }
+
+  /* Undoing past the oldest record does nothing more. */
+  for (int i = 0; i < 30; i++)
+    gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  g_assert_cmpuint (g_list_model_get_n_items (images), ==, N_IMAGES);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+  g_settings_reset (settings, "labels");
+  g_settings_reset (settings, "templates");
+  g_settings_reset (settings, "label-examples");
+}
+
+/* ------------------------------------------------------------ adaptive */
+
+static void
+find_flaps (GtkWidget *widget,
+            GPtrArray *flaps)
+{
+  if (ADW_IS_FLAP (widget))
+    g_ptr_array_add (flaps, widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    find_flaps (child, flaps);
+}
+
+static void
+resize_and_settle (ClipscopeWindow *window,
+                   int              width,
+                   int              height)
+{
+  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
+  /* Without a window manager the frame's shadow comes off the size. */
+  for (int i = 0; i < 100 && ABS (gtk_widget_get_width (GTK_WIDGET (window)) - width) > 20; i++)
+    wait_ms (20);
+  wait_ms (200);
+  g_assert_cmpint (ABS (gtk_widget_get_width (GTK_WIDGET (window)) - width), <=, 20);
+}
+
+/* Down to 360 px the side panes fold away, over the matrix when shown,
+ * and the matrix keeps the width; wide, both stand beside it. */
+static void
+test_window_adaptive (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  GtkWidget *heatmap = clipscope_window_get_heatmap (window);
+  GtkWidget *scrolled = gtk_widget_get_ancestor (heatmap, GTK_TYPE_SCROLLED_WINDOW);
+  g_autoptr(GPtrArray) flaps = g_ptr_array_new ();
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  AdwFlap *sidebar, *details;
+  int minimum;
+
+  /* GNOME's own title bar buttons (Xvfb without a desktop falls back to
+   * minimize, maximize and close). */
+  g_object_set (gtk_settings_get_default (), "gtk-decoration-layout", "appmenu:close", NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1400, 800);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s",
+                              "cat\ndog\nred car\ntree\na label long enough to be cut short in the sidebar list");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  for (int i = 0; i < N_IMAGES; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+  find_flaps (GTK_WIDGET (window), flaps);
+  g_assert_cmpuint (flaps->len, ==, 2);
+  sidebar = g_ptr_array_index (flaps, 0);
+  details = g_ptr_array_index (flaps, 1);
+  g_assert_cmpint (adw_flap_get_flap_position (details), ==, GTK_PACK_END);
+
+  resize_and_settle (window, 1400, 800);
+  save_shot (window, "test-wide.png");
+  g_assert_false (adw_flap_get_folded (sidebar));
+  g_assert_false (adw_flap_get_folded (details));
+  g_assert_true (adw_flap_get_reveal_flap (sidebar));
+  g_assert_true (adw_flap_get_reveal_flap (details));
+  /* A long label is cut short, not a reason to widen the sidebar. */
+  g_assert_cmpint (gtk_widget_get_width (adw_flap_get_flap (sidebar)), <, 400);
+
+  gtk_widget_measure (GTK_WIDGET (window), GTK_ORIENTATION_HORIZONTAL, -1, &minimum, NULL, NULL, NULL);
+  g_assert_cmpint (minimum, <=, 360);
+  resize_and_settle (window, 360, 640);
+  save_shot (window, "test-360.png");
+  g_assert_true (adw_flap_get_folded (sidebar));
+  g_assert_true (adw_flap_get_folded (details));
+  g_assert_false (adw_flap_get_reveal_flap (sidebar));
+  g_assert_false (adw_flap_get_reveal_flap (details));
+  g_assert_cmpint (gtk_widget_get_width (scrolled), >=, 300);
+
+  /* F9's action shows the labels over the matrix, and hides them. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.toggle-sidebar", NULL);
+  g_assert_true (adw_flap_get_reveal_flap (sidebar));
+  wait_ms (400);
+  save_shot (window, "test-360-sidebar.png");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.toggle-sidebar", NULL);
+  g_assert_false (adw_flap_get_reveal_flap (sidebar));
+
+  /* Enter on a cell shows its explanation, in the folded details pane. */
+  g_assert_true (clipscope_heatmap_view_set_cursor (CLIPSCOPE_HEATMAP_VIEW (heatmap), 1, 1));
+  g_signal_emit_by_name (heatmap, "cell-activated", 1, 1);
+  g_assert_true (adw_flap_get_reveal_flap (details));
+  wait_ms (400);
+  save_shot (window, "test-360-details.png");
+
+  resize_and_settle (window, 1400, 800);
+  g_assert_false (adw_flap_get_folded (sidebar));
+  g_assert_true (adw_flap_get_reveal_flap (sidebar));
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+  gtk_settings_reset_property (gtk_settings_get_default (), "gtk-decoration-layout");
 }
 
 /* The dry run names a destination per image without writing anything;
@@ -1970,14 +2412,16 @@ count_pixels_near (GdkPixbuf     *png,
   return count;
 }
 
-static void
-test_app_screenshot (void)
+/* Runs clipscope-gui on the test images with --screenshot, in @envp
+ * (NULL: this process's environment), and reads what it saved. */
+static GdkPixbuf *
+gui_screenshot (const char *name,
+                char      **envp)
 {
-  g_autofree char *shot = g_build_filename (workdir, "screenshot.png", NULL);
+  g_autofree char *shot = g_build_filename (workdir, name, NULL);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GdkPixbuf) png = NULL;
   g_autoptr(GError) error = NULL;
-  GdkRGBA viridis[256], accent;
+  GdkPixbuf *png;
   int status = 0;
 
   g_ptr_array_add (argv, (char *) g_getenv ("CLIPSCOPE_GUI"));
@@ -1993,13 +2437,28 @@ test_app_screenshot (void)
   for (int i = 0; i < N_IMAGES; i++)
     g_ptr_array_add (argv, image_paths[i]);
   g_ptr_array_add (argv, NULL);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL,
                                NULL, NULL, &status, &error));
   g_assert_no_error (error);
   g_assert_cmpint (status, ==, 0);
 
   png = gdk_pixbuf_new_from_file (shot, &error);
   g_assert_no_error (error);
+  if (g_getenv ("CLIPSCOPE_SHOTS_DIR") != NULL)
+    {
+      g_autofree char *copy = g_build_filename (g_getenv ("CLIPSCOPE_SHOTS_DIR"), name, NULL);
+
+      g_assert_true (gdk_pixbuf_save (png, copy, "png", NULL, NULL));
+    }
+  return png;
+}
+
+static void
+test_app_screenshot (void)
+{
+  g_autoptr(GdkPixbuf) png = gui_screenshot ("app-screenshot.png", NULL);
+  GdkRGBA viridis[256], accent;
+
   for (guint i = 0; i < G_N_ELEMENTS (viridis); i++)
     clipscope_colormap_viridis (i / 255.0, &viridis[i]);
   gdk_rgba_parse (&accent, "#3584e4");
@@ -2008,6 +2467,37 @@ test_app_screenshot (void)
    * legend; and the bars of the selected image in the accent colour. */
   g_assert_cmpuint (count_pixels_near (png, viridis, G_N_ELEMENTS (viridis)), >, 16 * 1200);
   g_assert_cmpuint (count_pixels_near (png, &accent, 1), >, 300);
+}
+
+/* At scale 2 (GDK_SCALE, as on a HiDPI screen) a 640 × 480 window is
+ * drawn with twice the pixels each way, and the matrix still has room:
+ * the panes fold away rather than squeeze it. The window size comes from
+ * the saved settings, as when the application starts again. */
+static void
+test_app_scale2 (void)
+{
+  g_autofree char *config = g_build_filename (workdir, "scale2-config", NULL);
+  g_autofree char *settings_dir = g_build_filename (config, "glib-2.0", "settings", NULL);
+  g_autofree char *keyfile = g_build_filename (settings_dir, "keyfile", NULL);
+  g_auto(GStrv) envp = g_get_environ ();
+  g_autoptr(GdkPixbuf) png = NULL;
+  GdkRGBA viridis[256];
+
+  g_assert_cmpint (g_mkdir_with_parents (settings_dir, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (keyfile, "[io/github/clipscope/Clipscope]\n"
+                                      "window-width=640\nwindow-height=480\n", -1, NULL));
+  envp = g_environ_setenv (envp, "GDK_SCALE", "2", TRUE);
+  envp = g_environ_setenv (envp, "GSETTINGS_BACKEND", "keyfile", TRUE);
+  envp = g_environ_setenv (envp, "XDG_CONFIG_HOME", config, TRUE);
+  png = gui_screenshot ("app-scale2.png", envp);
+
+  /* The frame's shadow, without a window manager, takes a few pixels. */
+  g_assert_cmpint (gdk_pixbuf_get_width (png), >, 2 * 600);
+  g_assert_cmpint (gdk_pixbuf_get_width (png), <=, 2 * 640);
+  for (guint i = 0; i < G_N_ELEMENTS (viridis); i++)
+    clipscope_colormap_viridis (i / 255.0, &viridis[i]);
+  /* All sixteen 64 × 40 cells, at four device pixels each, less text. */
+  g_assert_cmpuint (count_pixels_near (png, viridis, G_N_ELEMENTS (viridis)), >, 4 * 16 * 1200);
 }
 
 /* ------------------------------------------------------------ explain */
@@ -2150,7 +2640,7 @@ test_window_explain (void)
   g_assert_nonnull (panel);
   g_assert_nonnull (overlay);
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat, dog, red car\ntree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-templates", NULL);
   for (const char **t = templates; *t != NULL; t++)
     gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", *t);
@@ -2349,7 +2839,7 @@ test_window_contributions (void)
                                                          CLIPSCOPE_TYPE_TEMPLATE_CONTRIBUTIONS, NULL));
   g_assert_nonnull (panel);
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat, dog, red car\ntree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-templates", NULL);
   for (const char **t = prompts; *t != NULL; t++)
     gtk_widget_activate_action (GTK_WIDGET (window), "win.add-template", "s", *t);
@@ -2478,6 +2968,10 @@ main (int   argc,
   g_test_add_func ("/gui/session/debounce", test_session_debounce);
   g_test_add_func ("/gui/session/bad-model", test_session_bad_model);
   g_test_add_func ("/gui/window/drop-and-actions", test_window_drop_and_actions);
+  g_test_add_func ("/gui/window/label-commas", test_window_label_commas);
+  g_test_add_func ("/gui/window/undo", test_window_undo);
+  g_test_add_func ("/gui/window/adaptive", test_window_adaptive);
+  g_test_add_func ("/gui/window/heatmap-cells", test_window_heatmap_cells);
   g_test_add_func ("/gui/window/responsive", test_window_responsive);
   g_test_add_func ("/gui/window/explain", test_window_explain);
   g_test_add_func ("/gui/window/contributions", test_window_contributions);
@@ -2492,6 +2986,7 @@ main (int   argc,
   g_test_add_func ("/gui/models/download", test_models_download);
   g_test_add_func ("/gui/models/cancel", test_models_cancel);
   g_test_add_func ("/gui/app/screenshot", test_app_screenshot);
+  g_test_add_func ("/gui/app/scale2", test_app_scale2);
   status = g_test_run ();
 
   g_subprocess_force_exit (hub);

@@ -80,6 +80,10 @@ CASES = [
     ("openclip-rn-2111-f32-gelu",
      dict(fmt="open_clip", vision="resnet", dtype="F32", quick_gelu=False, seed=5,
           resnet_layers=[2, 1, 1, 1], image_size=96)),
+    # head_width 32: 8 × 32 // 32 = 8 attention-pool heads, not the default 4
+    ("openclip-rn-f32-head-width-32",
+     dict(fmt="open_clip", vision="resnet", dtype="F32", quick_gelu=True, seed=15,
+          resnet_head_width=32)),
     ("hf-vit-f16",
      dict(fmt="hf", vision="vit", dtype="F16", quick_gelu=True, seed=6)),
     ("hf-vit-bf16",
@@ -263,6 +267,9 @@ def run_case(name, kw, images, tmp, rep):
         vk = (info.get("vision") or {}).get("kind")
         if vk != kw["vision"]:
             bad.append("vision.kind=%r (want %r)" % (vk, kw["vision"]))
+        vh = (info.get("vision") or {}).get("heads")
+        if vh != cfg["vision"]["heads"]:
+            bad.append("vision.heads=%r (want %r)" % (vh, cfg["vision"]["heads"]))
         if not kw.get("norms_f32") and info.get("dtype") != dtype_name:
             bad.append("dtype=%r (want %r)" % (info.get("dtype"), dtype_name))
         got = (info.get("vision") or {}).get("alpha_background")

@@ -94,12 +94,17 @@ def rgb_source(directory, width, height):
     return path
 
 
-def save_exif_jpeg(directory, orientation):
-    path = os.path.join(directory, "exif-%d.jpg" % orientation)
+def save_exif_jpeg(directory, orientation, extension="jpg"):
+    """An image with EXIF orientation @orientation: in a JPEG's APP1
+    segment or a PNG's eXIf chunk."""
+    path = os.path.join(directory, "exif-%d.%s" % (orientation, extension))
     exif = Image.Exif()
     exif[0x0112] = orientation
-    Image.fromarray(content(320, 200, 40 + orientation), "RGB").save(
-        path, quality=92, exif=exif.tobytes())
+    image = Image.fromarray(content(320, 200, 40 + orientation), "RGB")
+    if extension == "jpg":
+        image.save(path, quality=92, exif=exif.tobytes())
+    else:
+        image.save(path, exif=exif.tobytes())
     # Without the tag both sides would agree trivially.
     with Image.open(path) as image:
         if image.getexif().get(0x0112) != orientation:
@@ -176,9 +181,10 @@ def make_pipeline_images(directory):
         f.write(png_rgb16(content(333, 250, 104)))
     images.append(("16-bit RGB PNG 333x250", path))
 
-    for orientation in (3, 6, 8):
-        images.append(("JPEG EXIF orientation %d" % orientation,
-                       save_exif_jpeg(directory, orientation)))
+    for extension in ("jpg", "png"):
+        for orientation in (3, 6, 8):
+            images.append(("%s EXIF orientation %d" % (extension.upper(), orientation),
+                           save_exif_jpeg(directory, orientation, extension)))
     return images
 
 

@@ -249,6 +249,7 @@ DEFAULT_DIMS = {
     # ModifiedResNet image tower (its image_size defaults to 64)
     "resnet_layers": [1, 1, 1, 1],
     "resnet_width": 8,
+    "resnet_head_width": 64,     # open_clip's head_width: width × 32 // it heads
     # text tower
     "text_width": 32,
     "text_heads": 4,
@@ -458,7 +459,7 @@ def _resolve_dims(vision, dims):
         assert d["vision_width"] % d["vision_heads"] == 0
     else:
         assert d["image_size"] % 32 == 0, "ResNet image_size must be a multiple of 32"
-        assert (d["resnet_width"] * 32) % 64 == 0
+        assert (d["resnet_width"] * 32) % d["resnet_head_width"] == 0
     assert d["text_width"] % d["text_heads"] == 0
     return d
 
@@ -578,6 +579,8 @@ def make_model(dirpath, fmt="hf", vision="vit", dtype="F32", seed=0,
                 "layers": d["resnet_layers"],
                 "width": d["resnet_width"],
             }
+            if d["resnet_head_width"] != 64:
+                vcfg["head_width"] = d["resnet_head_width"]
         tcfg = {
             "context_length": d["context_length"],
             "vocab_size": V,

@@ -7,6 +7,7 @@
  * time is wall-clock around the submission, the fastest of the REPS.
  */
 #include "clipscope-private.h"
+#include "vulkan/vulkan-backend.h"
 #include "vulkan/vulkan-ops.h"
 #include "vulkan/vulkan-weights.h"
 
@@ -16,7 +17,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
-static ClipscopeVkDevice *dev;
+static ClipscopeGraphBackend *vk;
+static ClipscopeVkDevice *dev;      /* vk's */
 static int reps = 5;
 static const char *only;   /* run only the ops whose name contains this */
 
@@ -119,7 +121,7 @@ time_op (RecordFunc record,
 typedef struct {
   const char       *name;
   int               rows, n_in, n_out;
-  ClipscopeVkAct    act;
+  ClipscopeAct    act;
   gboolean          accumulate;
   ClipscopeVkBuffer x, w, b, y;
   gboolean          f16;
@@ -129,12 +131,12 @@ static void
 record_linear (gpointer data)
 {
   Linear *l = data;
-  ClipscopeVkTensor w = clipscope_vk_tensor (&l->w, 0);
+  ClipscopeView w = clipscope_vk_tensor (&l->w, 0);
 
   w.f16 = l->f16;
-  clipscope_vk_op_linear (dev, clipscope_vk_tensor (&l->x, 0), l->n_in, l->rows, l->n_in, w,
-                          clipscope_vk_tensor (&l->b, 0), l->n_out,
-                          clipscope_vk_tensor (&l->y, 0), l->n_out, l->act, l->accumulate);
+  vk->ops->linear (vk, clipscope_vk_tensor (&l->x, 0), l->n_in, l->rows, l->n_in, w,
+                   clipscope_vk_tensor (&l->b, 0), l->n_out,
+                   clipscope_vk_tensor (&l->y, 0), l->n_out, l->act, l->accumulate);
 }
 
 typedef struct {
@@ -147,10 +149,14 @@ record_attention (gpointer data)
 {
   Other *o = data;
 
-  clipscope_vk_op_attention (dev, clipscope_vk_tensor (&o->qkv, 0), 3 * 768,
-                             clipscope_vk_tensor (&o->qkv, 768), clipscope_vk_tensor (&o->qkv, 1536),
-                             3 * 768, o->images, 50, 50, 50, 768, 12, FALSE, NULL,
-                             clipscope_vk_tensor (&o->out, 0), 768);
+  const ClipscopeAttention a = {
+    .q = clipscope_vk_tensor (&o->qkv, 0), .k = clipscope_vk_tensor (&o->qkv, 768),
+    .v = clipscope_vk_tensor (&o->qkv, 1536), .out = clipscope_vk_tensor (&o->out, 0),
+    .ldq = 3 * 768, .ldkv = 3 * 768, .ldout = 768,
+    .batch = o->images, .seq = 50, .n_q = 50, .q_bstride = 50, .width = 768, .n_heads = 12,
+  };
+
+  vk->ops->attention (vk, &a);
 }
 
 static void
@@ -158,9 +164,9 @@ record_layer_norm (gpointer data)
 {
   Other *o = data;
 
-  clipscope_vk_op_layer_norm (dev, clipscope_vk_tensor (&o->out, 0), 768, o->images * 50, 768,
-                              clipscope_vk_tensor (&o->ln_w, 0), clipscope_vk_tensor (&o->ln_w, 768),
-                              1e-5f, clipscope_vk_tensor (&o->y, 0), 768);
+  vk->ops->layer_norm (vk, clipscope_vk_tensor (&o->out, 0), 768, o->images * 50, 768,
+                       clipscope_vk_tensor (&o->ln_w, 0), clipscope_vk_tensor (&o->ln_w, 768),
+                       1e-5f, clipscope_vk_tensor (&o->y, 0), 768);
 }
 
 /* The ViT's patch embedding as the backend records it: the patches laid
@@ -169,15 +175,15 @@ static void
 record_patches (gpointer data)
 {
   Linear *l = data;
-  ClipscopeVkMap map = { l->rows / 49, 3, 224, 224, 3 * 224 * 224, 224 * 224, 224, 1 };
-  ClipscopeVkTensor w = clipscope_vk_tensor (&l->w, 0);
+  ClipscopeMap map = { l->rows / 49, 3, 224, 224, 3 * 224 * 224, 224 * 224, 224, 1 };
+  ClipscopeView w = clipscope_vk_tensor (&l->w, 0);
 
   w.f16 = l->f16;
-  clipscope_vk_op_im2col (dev, clipscope_vk_tensor (&l->x, 0), &map, 32, 32, 0,
-                          clipscope_vk_tensor (&l->b, 0));
-  clipscope_vk_op_linear (dev, clipscope_vk_tensor (&l->b, 0), 3072, l->rows, 3072, w,
-                          clipscope_vk_tensor (NULL, 0), 768, clipscope_vk_tensor (&l->y, 0), 768,
-                          CLIPSCOPE_VK_ACT_NONE, FALSE);
+  vk->ops->im2col (vk, clipscope_vk_tensor (&l->x, 0), &map, 32, 32, 0,
+                   clipscope_vk_tensor (&l->b, 0));
+  vk->ops->linear (vk, clipscope_vk_tensor (&l->b, 0), 3072, l->rows, 3072, w,
+                   CLIPSCOPE_NO_VIEW, 768, clipscope_vk_tensor (&l->y, 0), 768,
+                   CLIPSCOPE_ACT_NONE, FALSE);
 }
 
 int
@@ -187,10 +193,10 @@ main (int    argc,
   g_autoptr(GError) error = NULL;
   const int images = argc > 1 ? atoi (argv[1]) : 16, rows = images * 50;
   Linear lin[] = {
-    { "qkv", rows, 768, 2304, CLIPSCOPE_VK_ACT_NONE, FALSE },
-    { "out_proj", rows, 768, 768, CLIPSCOPE_VK_ACT_NONE, TRUE },
-    { "fc1", rows, 768, 3072, CLIPSCOPE_VK_ACT_QUICK_GELU, FALSE },
-    { "fc2", rows, 3072, 768, CLIPSCOPE_VK_ACT_NONE, TRUE },
+    { "qkv", rows, 768, 2304, CLIPSCOPE_ACT_NONE, FALSE },
+    { "out_proj", rows, 768, 768, CLIPSCOPE_ACT_NONE, TRUE },
+    { "fc1", rows, 768, 3072, CLIPSCOPE_ACT_QUICK_GELU, FALSE },
+    { "fc2", rows, 3072, 768, CLIPSCOPE_ACT_NONE, TRUE },
   };
   Linear patches = { "patches", images * 49, 3072, 768 };
   Other o = { .images = images };
@@ -200,8 +206,9 @@ main (int    argc,
     reps = atoi (argv[2]);
   if (argc > 3)
     only = argv[3];
-  if ((dev = clipscope_vk_device_new (TRUE, &error)) == NULL)
+  if ((vk = clipscope_vk_backend_new (NULL, 1, TRUE, &error)) == NULL)
     g_error ("%s", error->message);
+  dev = clipscope_vk_backend_get_device (vk);
   printf ("device %s, float16 weights %s, %d images, %d reps\n",
           clipscope_vk_device_get_name (dev), clipscope_vk_device_has_f16 (dev) ? "yes" : "no",
           images, reps);
@@ -258,6 +265,6 @@ main (int    argc,
   total = 12 * layer + ms;
   printf ("one layer %.1f ms; 12 layers + patches %.1f ms = %.1f ms/image, %.1f GFLOP/s\n",
           layer, total, total / images, 8.8 * images / total * 1e3);
-  clipscope_vk_device_free (dev);
+  clipscope_vk_backend_free (vk);
   return 0;
 }

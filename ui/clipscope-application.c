@@ -7,11 +7,14 @@
  * use.
  */
 #include "clipscope-application.h"
+#include <glib/gi18n.h>
 #include "clipscope-models.h"
 #include "clipscope-preferences-window.h"
 #include "clipscope-window.h"
 
 #include <clipscope.h>
+#include <glib/gi18n.h>
+#include <locale.h>
 
 struct _ClipscopeApplication {
   AdwApplication parent_instance;
@@ -20,14 +23,36 @@ struct _ClipscopeApplication {
 G_DEFINE_FINAL_TYPE (ClipscopeApplication, clipscope_application, ADW_TYPE_APPLICATION)
 
 static const GOptionEntry option_entries[] = {
-  { "model", 'm', 0, G_OPTION_ARG_FILENAME, NULL, "Load the model in DIR, or the installed model NAME", "DIR|NAME" },
-  { "label", 'l', 0, G_OPTION_ARG_STRING_ARRAY, NULL, "Score against label L (repeatable)", "L" },
-  { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, NULL, "Use prompt template T, with one {} (repeatable)", "T" },
-  { "search", 0, 0, G_OPTION_ARG_STRING, NULL, "Open the Search view, searching the indexed folders for Q", "Q" },
-  { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, NULL, "Save the window to FILE once results are shown, then quit", "FILE" },
+  { "model", 'm', 0, G_OPTION_ARG_FILENAME, NULL, N_("Load the model in DIR, or the installed model NAME"), N_("DIR|NAME") },
+  { "label", 'l', 0, G_OPTION_ARG_STRING_ARRAY, NULL, N_("Score against label L (repeatable)"), N_("L") },
+  { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, NULL, N_("Use prompt template T, with one {} (repeatable)"), N_("T") },
+  { "search", 0, 0, G_OPTION_ARG_STRING, NULL, N_("Open the Search view, searching the indexed folders for Q"), N_("Q") },
+  { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, NULL, N_("Save the window to FILE once results are shown, then quit"), N_("FILE") },
   { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL, "[IMAGE…]" },
   { NULL },
 };
+
+/**
+ * clipscope_i18n_init:
+ *
+ * Sets the locale from the environment and binds the translations: the
+ * installed ones, or those of the build tree when Clipscope runs from
+ * there (as with the schema, no set-up needed).
+ */
+void
+clipscope_i18n_init (void)
+{
+  g_autofree char *installed = NULL;
+  const char *dir = CLIPSCOPE_LOCALE_DIR;
+
+  setlocale (LC_ALL, "");
+  installed = g_build_filename (CLIPSCOPE_LOCALE_DIR, "zh_CN", "LC_MESSAGES", GETTEXT_PACKAGE ".mo", NULL);
+  if (!g_file_test (installed, G_FILE_TEST_EXISTS) && g_file_test (CLIPSCOPE_BUILD_LOCALE_DIR, G_FILE_TEST_IS_DIR))
+    dir = CLIPSCOPE_BUILD_LOCALE_DIR;
+  bindtextdomain (GETTEXT_PACKAGE, dir);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+}
 
 /**
  * clipscope_settings_new:
@@ -121,8 +146,8 @@ clipscope_application_command_line (GApplication            *application,
     if (!clipscope_template_is_valid (*t))
       {
         g_application_command_line_printerr (command_line,
-                                             "clipscope-gui: error: template \"%s\" does not hold "
-                                             "exactly one {} placeholder\n", *t);
+                                             _("clipscope-gui: error: template \"%s\" does not hold "
+                                               "exactly one {} placeholder\n"), *t);
         return 2;
       }
 
@@ -175,7 +200,7 @@ about_activated (GSimpleAction *action,
                         "application-name", "Clipscope",
                         "application-icon", CLIPSCOPE_APP_ID,
                         "version", CLIPSCOPE_VERSION,
-                        "comments", "Score images against labels with CLIP, on this computer",
+                        "comments", _("Score images against labels with CLIP, on this computer"),
                         "license-type", GTK_LICENSE_GPL_3_0,
                         "debug-info", info,
                         NULL);

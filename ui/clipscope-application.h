@@ -11,5 +11,6 @@ G_DECLARE_FINAL_TYPE (ClipscopeApplication, clipscope_application, CLIPSCOPE, AP
 ClipscopeApplication *clipscope_application_new  (void);
 GSettings            *clipscope_settings_new     (void);
 char                 *clipscope_application_dup_default_model (void);
+void                  clipscope_i18n_init        (void);
 
 G_END_DECLS

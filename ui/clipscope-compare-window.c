@@ -8,6 +8,7 @@
  * image's row then says whether the two top labels agree.
  */
 #include "clipscope-compare-window.h"
+#include <glib/gi18n.h>
 #include "clipscope-heatmap-view.h"
 #include "clipscope-models.h"
 
@@ -57,15 +58,15 @@ update_names (ClipscopeCompareWindow *self)
 {
   g_autofree char *a = model_name (self->session_a);
   g_autofree char *b = model_name (self->session_b);
-  g_autofree char *heading_a = g_strdup_printf ("A · %s", a != NULL ? a : "no model");
-  g_autofree char *heading_b = g_strdup_printf ("B · %s", b != NULL ? b : "no model");
-  g_autofree char *subtitle = g_strdup_printf ("%s and %s", a != NULL ? a : "no model",
-                                               b != NULL ? b : "a second model");
+  g_autofree char *heading_a = g_strdup_printf ("A · %s", a != NULL ? a : _("no model"));
+  g_autofree char *heading_b = g_strdup_printf ("B · %s", b != NULL ? b : _("no model"));
+  g_autofree char *subtitle = g_strdup_printf (_("%s and %s"), a != NULL ? a : _("no model"),
+                                               b != NULL ? b : _("a second model"));
 
   gtk_label_set_label (self->name_a, heading_a);
   gtk_label_set_label (self->name_b, heading_b);
   adw_window_title_set_subtitle (self->window_title, subtitle);
-  gtk_menu_button_set_label (self->model_button, b != NULL ? b : "Second Model");
+  gtk_menu_button_set_label (self->model_button, b != NULL ? b : _("Second Model"));
 }
 
 /* ------------------------------------------------------------ following A */
@@ -240,8 +241,8 @@ show_row (GtkListBoxRow  *row,
   gtk_label_set_label (g_object_get_data (G_OBJECT (row), "name"), clipscope_image_get_name (image));
   gtk_label_set_label (g_object_get_data (G_OBJECT (row), "tops"), tops);
   gtk_label_set_label (GTK_LABEL (mark), !known ? "…" : agree ? "✓" : "✗");
-  gtk_widget_set_tooltip_text (mark, !known ? "Not scored by both models yet"
-                                     : agree ? "Same top label" : "Different top labels");
+  gtk_widget_set_tooltip_text (mark, !known ? _("Not scored by both models yet")
+                                     : agree ? _("Same top label") : _("Different top labels"));
   if (agree)
     gtk_widget_add_css_class (mark, "success");
   else
@@ -260,15 +261,15 @@ update_status (ClipscopeCompareWindow *self)
 
   /* After a failed load the previous second model is still compared. */
   if (self->error != NULL && name != NULL)
-    text = g_strdup_printf ("%s · still comparing with %s", self->error, name);
+    text = g_strdup_printf (_("%s · still comparing with %s"), self->error, name);
   else if (self->error != NULL)
     text = g_strdup (self->error);
   else if (self->loading)
-    text = g_strdup ("Loading the second model…");
+    text = g_strdup (_("Loading the second model…"));
   else if (clipscope_session_get_busy (self->session_a) || clipscope_session_get_busy (self->session_b))
-    text = g_strdup ("Scoring…");
+    text = g_strdup (_("Scoring…"));
   else
-    text = g_strdup ("✓ same top label   ✗ different top labels");
+    text = g_strdup (_("✓ same top label   ✗ different top labels"));
   gtk_label_set_label (self->status_label, text);
   if (self->error != NULL)
     gtk_widget_add_css_class (GTK_WIDGET (self->status_label), "error");
@@ -300,7 +301,7 @@ update_comparison (ClipscopeCompareWindow *self)
         }
     }
   if (n == 0)
-    summary = g_strdup ("No images to compare");
+    summary = g_strdup (_("No images to compare"));
   else
     summary = g_strdup_printf ("Agree on %u of %u image%s", n_agree, n_known, n_known == 1 ? "" : "s");
   gtk_label_set_label (self->summary_label, summary);
@@ -353,7 +354,7 @@ model_b_failed_cb (ClipscopeCompareWindow *self,
                    const char             *dir,
                    const char             *message)
 {
-  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), "Could Not Load the Model", message);
+  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Could Not Load the Model"), message);
 
   self->loading = FALSE;
   g_free (self->error);
@@ -367,7 +368,7 @@ model_b_failed_cb (ClipscopeCompareWindow *self,
     }
   update_status (self);
   gtk_window_set_destroy_with_parent (GTK_WINDOW (dialog), TRUE);
-  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", "_Close");
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
@@ -381,9 +382,9 @@ model_menu_popup_cb (GtkMenuButton *button,
   g_autoptr(GMenu) installed = clipscope_models_menu_new_installed (entries, "compare.load-model");
   g_autoptr(GMenu) other = g_menu_new ();
 
-  g_menu_append (other, "_Open Model Folder…", "compare.open-model");
+  g_menu_append (other, _("_Open Model Folder…"), "compare.open-model");
   if (g_menu_model_get_n_items (G_MENU_MODEL (installed)) > 0)
-    g_menu_append_section (menu, "Installed Models", G_MENU_MODEL (installed));
+    g_menu_append_section (menu, _("Installed Models"), G_MENU_MODEL (installed));
   g_menu_append_section (menu, NULL, G_MENU_MODEL (other));
   gtk_menu_button_set_menu_model (button, G_MENU_MODEL (menu));
 }

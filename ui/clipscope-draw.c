@@ -34,3 +34,22 @@ clipscope_draw_get_unclassified_color (GtkWidget *widget,
   if (!gtk_style_context_lookup_color (style, "warning_color", color))
     gdk_rgba_parse (color, "#9c6e03");
 }
+
+/**
+ * clipscope_widget_ellipsize_labels:
+ *
+ * Cuts short with an ellipsis every label inside @widget that belongs to
+ * it rather than to a text field: for composite widgets (an editable
+ * label, a menu button's label) whose text must not set how wide the
+ * window can get.
+ */
+void
+clipscope_widget_ellipsize_labels (GtkWidget *widget)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (GTK_IS_LABEL (child))
+      gtk_label_set_ellipsize (GTK_LABEL (child), PANGO_ELLIPSIZE_END);
+    else if (!GTK_IS_EDITABLE (child))
+      clipscope_widget_ellipsize_labels (child);
+}

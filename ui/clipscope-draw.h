@@ -12,5 +12,6 @@ void clipscope_draw_layout                 (GtkSnapshot   *snapshot,
                                             const GdkRGBA *color);
 void clipscope_draw_get_unclassified_color (GtkWidget     *widget,
                                             GdkRGBA       *color);
+void clipscope_widget_ellipsize_labels     (GtkWidget     *widget);
 
 G_END_DECLS

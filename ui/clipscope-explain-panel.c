@@ -9,6 +9,7 @@
  * a result whose cancellable has since been replaced is dropped.
  */
 #include "clipscope-explain-panel.h"
+#include <glib/gi18n.h>
 #include "clipscope-application.h"
 #include "clipscope-label-dropdown.h"
 #include "clipscope-weak-ref.h"
@@ -92,24 +93,24 @@ update_caption (ClipscopeExplainPanel *self,
 
   if (self->map != NULL)
     {
-      g_autofree char *range = g_strdup_printf ("Cosine with “%s” from %.3f (dark) to %.3f (yellow) "
-                                                "on the %d × %d grid", label, low, high,
+      g_autofree char *range = g_strdup_printf (_("Cosine with “%s” from %.3f (dark) to %.3f (yellow) "
+                                                  "on the %d × %d grid"), label, low, high,
                                                 self->grid, self->grid);
 
       whole = image_similarity (self, gtk_drop_down_get_selected (self->labels.dropdown));
       text = isnan (whole) ? g_steal_pointer (&range)
-                           : g_strdup_printf ("%s; %.3f for the whole image", range, whole);
+                           : g_strdup_printf (_("%s; %.3f for the whole image"), range, whole);
     }
   else if (self->error_message != NULL)
-    text = g_strdup_printf ("Could not look into this image: %s", self->error_message);
+    text = g_strdup_printf (_("Could not look into this image: %s"), self->error_message);
   else if (self->image == NULL)
-    text = g_strdup ("Select an image to see where each label is in it");
+    text = g_strdup (_("Select an image to see where each label is in it"));
   else if (clipscope_session_get_model_path (self->session) == NULL)
-    text = g_strdup ("Open a model to see where each label is in the image");
+    text = g_strdup (_("Open a model to see where each label is in the image"));
   else if (self->cancellable != NULL)
-    text = g_strdup ("Looking at the image…");
+    text = g_strdup (_("Looking at the image…"));
   else if (label == NULL)
-    text = g_strdup ("Add a label to see where it is in the image");
+    text = g_strdup (_("Add a label to see where it is in the image"));
   gtk_label_set_label (self->caption, text != NULL ? text : "");
   gtk_widget_set_visible (GTK_WIDGET (self->caption), text != NULL);
 }
@@ -148,7 +149,7 @@ update_map (ClipscopeExplainPanel *self)
 
       clipscope_explain_overlay_set_map (self->overlay, self->map, self->grid, low, high, self->crop);
       if (self->map != NULL)
-        description = g_strdup_printf ("Where the model sees “%s”", label);
+        description = g_strdup_printf (_("Where the model sees “%s”"), label);
       gtk_accessible_update_property (GTK_ACCESSIBLE (self->overlay), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                       description != NULL ? description : "", -1);
     }

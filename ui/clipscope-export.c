@@ -4,6 +4,7 @@
  * written for the command line read the GUI's exports too.
  */
 #include "clipscope-export.h"
+#include <glib/gi18n.h>
 #include "clipscope-heatmap-view.h"
 
 #include <json-glib/json-glib.h>
@@ -183,14 +184,14 @@ clipscope_export_png (GtkWidget   *widget,
   node = gtk_snapshot_to_node (snapshot);
   if (native == NULL || node == NULL || width <= 0 || height <= 0)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "There is no heatmap to export yet");
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("There is no heatmap to export yet"));
       return FALSE;
     }
   texture = gsk_renderer_render_texture (gtk_native_get_renderer (native), node,
                                          &GRAPHENE_RECT_INIT (0, 0, width, height));
   if (!gdk_texture_save_to_png (texture, path))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Could not write %s", path);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Could not write %s"), path);
       return FALSE;
     }
   return TRUE;
@@ -219,7 +220,7 @@ clipscope_export_to_file (ClipscopeSession  *session,
   else
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "Export to a file ending in .csv, .json or .png");
+                   _("Export to a file ending in .csv, .json or .png"));
       return FALSE;
     }
   return g_file_set_contents (path, contents, -1, error);

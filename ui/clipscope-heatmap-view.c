@@ -8,10 +8,20 @@
  * below the session's threshold is unclassified: its row is dimmed, has
  * no top cell and is tagged so in its header. Everything is drawn as render
  * nodes, so text and edges stay sharp at any scale factor.
+ *
+ * The legend and the label headers stay at the top while the matrix
+ * scrolls down, and the image headers at the left while it scrolls
+ * sideways. For screen readers and the keyboard the view is a grid of
+ * ClipscopeGridPart rows and cells: each cell names its image, label and
+ * values, takes the focus (drawn as a ring) and moves it with the arrow
+ * keys; Enter asks for the cell's explanation, Ctrl+C copies its value and
+ * Ctrl+Shift+C the whole matrix as tab-separated text.
  */
 #include "clipscope-heatmap-view.h"
+#include <glib/gi18n.h>
 #include "clipscope-colormap.h"
 #include "clipscope-draw.h"
+#include "clipscope-grid-part.h"
 
 #include <math.h>
 
@@ -34,7 +44,12 @@ struct _ClipscopeHeatmapView {
   GtkAdjustment    *hadjustment;   /* of the scrolled window around it, if any */
   GtkAdjustment    *vadjustment;
 
+  GtkWidget        *header_row;    /* the column headers' row */
+  GPtrArray        *rows;          /* one ClipscopeGridPart row per image */
+
   int               selected;
+  int               cursor_row;    /* the cell the focus goes to */
+  int               cursor_column;
   gboolean          show_probabilities;
   gboolean          show_values;
   gboolean          draw_all;      /* for exports: ignore what is scrolled out */
@@ -52,6 +67,13 @@ enum {
 };
 
 static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_CELL_ACTIVATED,
+  N_SIGNALS,
+};
+
+static guint signals[N_SIGNALS];
 
 typedef struct {
   guint               n_images;
@@ -186,7 +208,7 @@ snapshot_legend (ClipscopeHeatmapView *self,
     }
 
   pango_layout_set_width (layout, -1);
-  append_text (snapshot, layout, self->show_probabilities ? "Probability" : "Cosine similarity",
+  append_text (snapshot, layout, self->show_probabilities ? _("Probability") : _("Cosine similarity"),
                PAD, PAD, fg);
   pango_layout_get_pixel_size (layout, &w, &h);
 
@@ -234,13 +256,13 @@ snapshot_column_headers (ClipscopeHeatmapView *self,
   pango_layout_set_width (layout, -1);
 }
 
-/* A small "Unclassified" pill under the image's name. */
+/* A small _("Unclassified") pill under the image's name. */
 static void
 snapshot_unclassified_tag (ClipscopeHeatmapView *self,
                            GtkSnapshot          *snapshot,
                            float                 y)
 {
-  g_autoptr(PangoLayout) tag = gtk_widget_create_pango_layout (GTK_WIDGET (self), "Unclassified");
+  g_autoptr(PangoLayout) tag = gtk_widget_create_pango_layout (GTK_WIDGET (self), _("Unclassified"));
   PangoFontDescription *font = pango_font_description_copy (pango_context_get_font_description (
                                  pango_layout_get_context (tag)));
   GskRoundedRect pill;
@@ -380,7 +402,7 @@ snapshot_cells (ClipscopeHeatmapView *self,
       if (!self->show_values)
         continue;
       if (self->show_probabilities)
-        g_snprintf (text, sizeof text, "%.0f%%", v * 100);
+        g_snprintf (text, sizeof text, "%.0f %%", v * 100);
       else
         g_snprintf (text, sizeof text, "%.3f", v);
       pango_layout_set_text (layout, text, -1);
@@ -408,6 +430,179 @@ visible_area (ClipscopeHeatmapView *self)
                              gtk_adjustment_get_page_size (self->vadjustment));
 }
 
+/* ------------------------------------------------------------ accessible parts */
+
+static char *
+cell_name (ClipscopeHeatmapView *self,
+           const Matrix         *m,
+           const char           *image,
+           guint                 row,
+           guint                 column)
+{
+  gsize cell = (gsize) row * m->n_labels + column;
+
+  if (isnan (m->similarity[cell]))
+    return g_strdup_printf (_("%s, %s: not scored yet"), image, m->labels[column]);
+  return g_strdup_printf (_("%s, %s: cosine %.3f, probability %.1f %%%s"), image, m->labels[column],
+                          m->similarity[cell], m->probabilities[cell] * 100.0,
+                          best_column (self, m, row) == (int) column ? _(", best match") : "");
+}
+
+static GtkWidget *
+add_part (GtkWidget         *parent,
+          GtkAccessibleRole  role,
+          int                row,
+          int                column,
+          int                x,
+          int                width)
+{
+  GtkWidget *part = clipscope_grid_part_new (role, row, column);
+
+  clipscope_grid_part_set_span (CLIPSCOPE_GRID_PART (part), x, width);
+  gtk_widget_set_parent (part, parent);
+  return part;
+}
+
+/* Brings the rows and cells in line with the matrix: as many as it has,
+ * each named after what it shows now. */
+static void
+sync_parts (ClipscopeHeatmapView *self)
+{
+  GListModel *images = self->session != NULL ? clipscope_session_get_images (self->session) : NULL;
+  guint n_rows;
+  GtkWidget *child;
+  Matrix m;
+
+  get_matrix (self, &m);
+  n_rows = m.n_labels > 0 ? m.n_images : 0;
+
+  if (self->header_row == NULL)
+    {
+      self->header_row = clipscope_grid_part_new (GTK_ACCESSIBLE_ROLE_ROW, -1, -1);
+      clipscope_grid_part_set_label (CLIPSCOPE_GRID_PART (self->header_row), _("Labels"));
+      gtk_widget_insert_after (self->header_row, GTK_WIDGET (self), NULL);
+    }
+  child = gtk_widget_get_first_child (self->header_row);
+  for (guint j = 0; j < m.n_labels; j++)
+    {
+      if (child == NULL)
+        child = add_part (self->header_row, GTK_ACCESSIBLE_ROLE_COLUMN_HEADER, -1, j,
+                          PAD + ROW_HEADER + j * CELL_WIDTH, CELL_WIDTH);
+      clipscope_grid_part_set_label (CLIPSCOPE_GRID_PART (child), m.labels[j]);
+      child = gtk_widget_get_next_sibling (child);
+    }
+  clipscope_grid_part_trim (self->header_row, m.n_labels);
+
+  while (self->rows->len > n_rows)
+    {
+      gtk_widget_unparent (g_ptr_array_index (self->rows, self->rows->len - 1));
+      g_ptr_array_set_size (self->rows, self->rows->len - 1);
+    }
+  while (self->rows->len < n_rows)
+    {
+      GtkWidget *row = clipscope_grid_part_new (GTK_ACCESSIBLE_ROLE_ROW, self->rows->len, -1);
+
+      gtk_widget_set_parent (row, GTK_WIDGET (self));
+      add_part (row, GTK_ACCESSIBLE_ROLE_ROW_HEADER, self->rows->len, -1, PAD, ROW_HEADER);
+      g_ptr_array_add (self->rows, row);
+    }
+  for (guint i = 0; i < n_rows; i++)
+    {
+      GtkWidget *row = g_ptr_array_index (self->rows, i);
+      g_autoptr(ClipscopeImage) image = g_list_model_get_item (images, i);
+      const char *name = image != NULL ? clipscope_image_get_name (image) : "";
+      g_autofree char *header = NULL;
+
+      header = clipscope_session_is_unclassified (self->session, i)
+               ? g_strdup_printf (_("%s, unclassified"), name) : g_strdup (name);
+      clipscope_grid_part_set_label (CLIPSCOPE_GRID_PART (row), name);
+      child = gtk_widget_get_first_child (row);
+      clipscope_grid_part_set_label (CLIPSCOPE_GRID_PART (child), header);
+      child = gtk_widget_get_next_sibling (child);
+      for (guint j = 0; j < m.n_labels; j++)
+        {
+          g_autofree char *text = cell_name (self, &m, name, i, j);
+
+          if (child == NULL)
+            child = add_part (row, GTK_ACCESSIBLE_ROLE_GRID_CELL, i, j,
+                              PAD + ROW_HEADER + j * CELL_WIDTH, CELL_WIDTH);
+          clipscope_grid_part_set_label (CLIPSCOPE_GRID_PART (child), text);
+          child = gtk_widget_get_next_sibling (child);
+        }
+      clipscope_grid_part_trim (row, 1 + m.n_labels);
+    }
+  self->cursor_row = CLAMP (self->cursor_row, 0, MAX ((int) n_rows - 1, 0));
+  self->cursor_column = CLAMP (self->cursor_column, 0, MAX ((int) m.n_labels - 1, 0));
+  gtk_accessible_update_relation (GTK_ACCESSIBLE (self),
+                                  GTK_ACCESSIBLE_RELATION_ROW_COUNT, (int) n_rows + 1,
+                                  GTK_ACCESSIBLE_RELATION_COL_COUNT, (int) m.n_labels + 1,
+                                  -1);
+}
+
+static void
+clipscope_heatmap_view_size_allocate (GtkWidget *widget,
+                                      int        width,
+                                      int        height,
+                                      int        baseline)
+{
+  ClipscopeHeatmapView *self = CLIPSCOPE_HEATMAP_VIEW (widget);
+  int header_h, top;
+  Matrix m;
+
+  get_matrix (self, &m);
+  header_h = column_header_height (self, &m);
+  top = PAD + LEGEND_H + header_h;
+  if (self->header_row != NULL)
+    clipscope_grid_part_place (self->header_row, 0, PAD + LEGEND_H, width, header_h);
+  for (guint i = 0; i < self->rows->len; i++)
+    clipscope_grid_part_place (g_ptr_array_index (self->rows, i), 0, top + i * CELL_HEIGHT,
+                               width, CELL_HEIGHT);
+}
+
+static GtkWidget *
+cursor_cell (ClipscopeHeatmapView *self)
+{
+  if (self->cursor_row < 0 || (guint) self->cursor_row >= self->rows->len)
+    return NULL;
+  return clipscope_grid_part_nth_child (g_ptr_array_index (self->rows, self->cursor_row),
+                                        1 + self->cursor_column);
+}
+
+/* ------------------------------------------------------------ drawing */
+
+static void
+get_background (GtkWidget *widget,
+                GdkRGBA   *color)
+{
+  GtkStyleContext *style = gtk_widget_get_style_context (widget);
+
+  if (!gtk_style_context_lookup_color (style, "window_bg_color", color))
+    gdk_rgba_parse (color, "#fafafa");
+}
+
+static void
+snapshot_focus (ClipscopeHeatmapView *self,
+                GtkSnapshot          *snapshot,
+                float                 top)
+{
+  GtkWidget *cell = cursor_cell (self);
+  GtkStyleContext *style = gtk_widget_get_style_context (GTK_WIDGET (self));
+  const float widths[4] = { 3, 3, 3, 3 };
+  GskRoundedRect outline;
+  GdkRGBA accent;
+
+  if (cell == NULL || !gtk_widget_has_focus (cell))
+    return;
+  if (!gtk_style_context_lookup_color (style, "accent_color", &accent))
+    gdk_rgba_parse (&accent, "#1c71d8");
+  gsk_rounded_rect_init_from_rect (&outline,
+                                   &GRAPHENE_RECT_INIT (PAD + ROW_HEADER + self->cursor_column * CELL_WIDTH - 2,
+                                                        top + self->cursor_row * CELL_HEIGHT - 2,
+                                                        CELL_WIDTH + 3, CELL_HEIGHT + 3), 4);
+  gtk_snapshot_append_border (snapshot, &outline, widths,
+                              (const GdkRGBA[4]) { accent, accent, accent, accent });
+}
+
 static void
 clipscope_heatmap_view_snapshot (GtkWidget   *widget,
                                  GtkSnapshot *snapshot)
@@ -417,10 +612,10 @@ clipscope_heatmap_view_snapshot (GtkWidget   *widget,
   g_autoptr(PangoLayout) numbers = gtk_widget_create_pango_layout (widget, NULL);
   PangoAttrList *attrs = pango_attr_list_new ();
   graphene_rect_t area = visible_area (self);
-  float low, high, top;
+  float low, high, top, left;
   guint first_row, last_row, first_column, last_column;
   int header_h;
-  GdkRGBA fg;
+  GdkRGBA fg, bg;
   Matrix m;
 
   /* Cell values use tabular figures so columns of numbers line up. */
@@ -431,24 +626,40 @@ clipscope_heatmap_view_snapshot (GtkWidget   *widget,
   if (!get_matrix (self, &m))
     return;
   get_foreground (widget, &fg);
+  get_background (widget, &bg);
   header_h = column_header_height (self, &m);
   clipscope_heatmap_view_get_range (self, &low, &high);
   top = PAD + LEGEND_H + header_h;
+  left = PAD + ROW_HEADER;
   first_row = (guint) CLAMP ((area.origin.y - top) / CELL_HEIGHT, 0, m.n_images);
   last_row = (guint) CLAMP (ceilf ((area.origin.y + area.size.height - top) / CELL_HEIGHT), 0, m.n_images);
-  first_column = (guint) CLAMP ((area.origin.x - PAD - ROW_HEADER) / CELL_WIDTH, 0, m.n_labels);
-  last_column = (guint) CLAMP (ceilf ((area.origin.x + area.size.width - PAD - ROW_HEADER) / CELL_WIDTH),
+  first_column = (guint) CLAMP ((area.origin.x - left) / CELL_WIDTH, 0, m.n_labels);
+  last_column = (guint) CLAMP (ceilf ((area.origin.x + area.size.width - left) / CELL_WIDTH),
                                0, m.n_labels);
 
-  snapshot_legend (self, snapshot, layout, &fg);
-  snapshot_column_headers (self, snapshot, layout, &m, header_h, &fg);
   for (guint i = first_row; i < last_row; i++)
-    {
-      float y = top + i * CELL_HEIGHT;
+    snapshot_cells (self, snapshot, numbers, &m, i, top + i * CELL_HEIGHT, low, high,
+                    first_column, last_column, &fg);
+  snapshot_focus (self, snapshot, top);
 
-      snapshot_row_header (self, snapshot, layout, i, y, &fg);
-      snapshot_cells (self, snapshot, numbers, &m, i, y, low, high, first_column, last_column, &fg);
-    }
+  /* The image headers stay at the left edge of what is shown... */
+  gtk_snapshot_save (snapshot);
+  gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (area.origin.x, 0));
+  gtk_snapshot_append_color (snapshot, &bg, &GRAPHENE_RECT_INIT (0, area.origin.y, left, area.size.height));
+  for (guint i = first_row; i < last_row; i++)
+    snapshot_row_header (self, snapshot, layout, i, top + i * CELL_HEIGHT, &fg);
+  gtk_snapshot_restore (snapshot);
+
+  /* ...and the legend and label headers at its top. */
+  gtk_snapshot_save (snapshot);
+  gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (0, area.origin.y));
+  gtk_snapshot_append_color (snapshot, &bg, &GRAPHENE_RECT_INIT (area.origin.x, 0, area.size.width, top));
+  gtk_snapshot_push_clip (snapshot, &GRAPHENE_RECT_INIT (area.origin.x + left, 0, area.size.width - left, top));
+  snapshot_column_headers (self, snapshot, layout, &m, header_h, &fg);
+  gtk_snapshot_pop (snapshot);
+  gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (area.origin.x, 0));
+  snapshot_legend (self, snapshot, layout, &fg);
+  gtk_snapshot_restore (snapshot);
 }
 
 /**
@@ -504,10 +715,25 @@ clipscope_heatmap_view_unmap (GtkWidget *widget)
   GTK_WIDGET_CLASS (clipscope_heatmap_view_parent_class)->unmap (widget);
 }
 
+/* Where the frozen headers are now: the scrolled-to corner of the view. */
+static void
+scroll_origin (ClipscopeHeatmapView *self,
+               double               *x,
+               double               *y)
+{
+  graphene_rect_t area = visible_area (self);
+
+  *x = area.origin.x;
+  *y = area.origin.y;
+}
+
 /**
  * clipscope_heatmap_view_cell_at:
  * @row: (out): the image, or -1 outside the rows
  * @column: (out): the label, or -1 outside the cells (the row header)
+ *
+ * The headers count where they are drawn, frozen at the top and left of
+ * what is shown.
  *
  * Returns: %TRUE when (@x, @y) is on a row
  */
@@ -518,7 +744,7 @@ clipscope_heatmap_view_cell_at (ClipscopeHeatmapView *self,
                                 int                  *row,
                                 int                  *column)
 {
-  double top;
+  double top, origin_x, origin_y;
   Matrix m;
 
   g_return_val_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self), FALSE);
@@ -526,13 +752,30 @@ clipscope_heatmap_view_cell_at (ClipscopeHeatmapView *self,
   *row = *column = -1;
   if (!get_matrix (self, &m))
     return FALSE;
+  scroll_origin (self, &origin_x, &origin_y);
   top = PAD + LEGEND_H + column_header_height (self, &m);
-  if (y < top || y >= top + m.n_images * CELL_HEIGHT || x < PAD)
+  if (y - origin_y < top || y >= top + m.n_images * CELL_HEIGHT || x - origin_x < PAD)
     return FALSE;
   *row = (int) ((y - top) / CELL_HEIGHT);
-  if (x >= PAD + ROW_HEADER && x < PAD + ROW_HEADER + m.n_labels * CELL_WIDTH)
+  if (x - origin_x >= PAD + ROW_HEADER && x < PAD + ROW_HEADER + m.n_labels * CELL_WIDTH)
     *column = (int) ((x - PAD - ROW_HEADER) / CELL_WIDTH);
   return TRUE;
+}
+
+/* The label whose header is at (@x, @y), or -1. */
+static int
+column_header_at (ClipscopeHeatmapView *self,
+                  const Matrix         *m,
+                  double                x,
+                  double                y)
+{
+  double origin_x, origin_y;
+
+  scroll_origin (self, &origin_x, &origin_y);
+  if (y - origin_y < PAD + LEGEND_H || y - origin_y >= PAD + LEGEND_H + column_header_height (self, m)
+      || x - origin_x < PAD + ROW_HEADER || x >= PAD + ROW_HEADER + m->n_labels * CELL_WIDTH)
+    return -1;
+  return (int) ((x - PAD - ROW_HEADER) / CELL_WIDTH);
 }
 
 static gboolean
@@ -549,7 +792,15 @@ clipscope_heatmap_view_query_tooltip (GtkWidget  *widget,
   gsize cell;
   Matrix m;
 
-  if (!clipscope_heatmap_view_cell_at (self, x, y, &row, &column) || !get_matrix (self, &m))
+  if (!get_matrix (self, &m))
+    return FALSE;
+  /* A label cut short in its header is read whole here. */
+  if ((column = column_header_at (self, &m, x, y)) >= 0)
+    {
+      gtk_tooltip_set_text (tooltip, m.labels[column]);
+      return TRUE;
+    }
+  if (!clipscope_heatmap_view_cell_at (self, x, y, &row, &column))
     return FALSE;
   image = g_list_model_get_item (clipscope_session_get_images (self->session), row);
   if (image == NULL)
@@ -561,16 +812,88 @@ clipscope_heatmap_view_query_tooltip (GtkWidget  *widget,
     }
   cell = (gsize) row * m.n_labels + column;
   if (isnan (m.similarity[cell]))
-    text = g_strdup_printf ("%s · %s\nnot encoded yet", clipscope_image_get_name (image),
+    text = g_strdup_printf (_("%s · %s\nnot encoded yet"), clipscope_image_get_name (image),
                             m.labels[column]);
   else
-    text = g_strdup_printf ("%s · %s\ncosine %.4f\nprobability %.2f %%%s",
+    text = g_strdup_printf (_("%s · %s\ncosine %.4f\nprobability %.2f %%%s"),
                             clipscope_image_get_name (image), m.labels[column],
                             m.similarity[cell], m.probabilities[cell] * 100.0,
                             clipscope_session_is_unclassified (self->session, row)
-                            ? "\nunclassified: no label reaches the threshold" : "");
+                            ? _("\nunclassified: no label reaches the threshold") : "");
   gtk_tooltip_set_text (tooltip, text);
   return TRUE;
+}
+
+/* Scrolls so that @row (and @column, unless -1) shows beside the frozen
+ * headers. */
+static void
+scroll_to (ClipscopeHeatmapView *self,
+           int                   row,
+           int                   column)
+{
+  double top, y, x, page;
+  Matrix m;
+
+  if (self->vadjustment == NULL || self->hadjustment == NULL || !get_matrix (self, &m) || row < 0)
+    return;
+  top = PAD + LEGEND_H + column_header_height (self, &m);
+  y = top + row * CELL_HEIGHT;
+  page = gtk_adjustment_get_page_size (self->vadjustment);
+  if (y - top < gtk_adjustment_get_value (self->vadjustment))
+    gtk_adjustment_set_value (self->vadjustment, y - top);
+  else if (y + CELL_HEIGHT > gtk_adjustment_get_value (self->vadjustment) + page)
+    gtk_adjustment_set_value (self->vadjustment, y + CELL_HEIGHT - page);
+  if (column < 0)
+    return;
+  x = PAD + ROW_HEADER + column * CELL_WIDTH;
+  page = gtk_adjustment_get_page_size (self->hadjustment);
+  if (x - PAD - ROW_HEADER < gtk_adjustment_get_value (self->hadjustment))
+    gtk_adjustment_set_value (self->hadjustment, x - PAD - ROW_HEADER);
+  else if (x + CELL_WIDTH > gtk_adjustment_get_value (self->hadjustment) + page)
+    gtk_adjustment_set_value (self->hadjustment, x + CELL_WIDTH - page);
+}
+
+/**
+ * clipscope_heatmap_view_set_cursor:
+ *
+ * Moves the keyboard focus to the cell of image @row and label @column
+ * (clamped to the matrix), selects its image and scrolls it into view.
+ *
+ * Returns: %TRUE when there is such a cell
+ */
+gboolean
+clipscope_heatmap_view_set_cursor (ClipscopeHeatmapView *self,
+                                   int                   row,
+                                   int                   column)
+{
+  GtkWidget *cell;
+  Matrix m;
+
+  g_return_val_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self), FALSE);
+
+  if (!get_matrix (self, &m) || self->rows->len == 0)
+    return FALSE;
+  self->cursor_row = CLAMP (row, 0, (int) self->rows->len - 1);
+  self->cursor_column = CLAMP (column, 0, (int) m.n_labels - 1);
+  cell = cursor_cell (self);
+  if (cell != NULL)
+    gtk_widget_grab_focus (cell);
+  clipscope_heatmap_view_set_selected (self, self->cursor_row);
+  scroll_to (self, self->cursor_row, self->cursor_column);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  return cell != NULL;
+}
+
+gboolean
+clipscope_heatmap_view_get_cursor (ClipscopeHeatmapView *self,
+                                   int                  *row,
+                                   int                  *column)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self), FALSE);
+
+  *row = self->cursor_row;
+  *column = self->cursor_column;
+  return cursor_cell (self) != NULL;
 }
 
 static void
@@ -582,13 +905,197 @@ pressed_cb (GtkGestureClick      *gesture,
 {
   int row, column;
 
-  if (clipscope_heatmap_view_cell_at (self, x, y, &row, &column))
+  if (!clipscope_heatmap_view_cell_at (self, x, y, &row, &column))
+    return;
+  if (column >= 0)
+    clipscope_heatmap_view_set_cursor (self, row, column);
+  else
     clipscope_heatmap_view_set_selected (self, row);
+  if (column >= 0 && n_press == 2)
+    g_signal_emit (self, signals[SIGNAL_CELL_ACTIVATED], 0, row, column);
+}
+
+/* What the cell shows, for the clipboard: the cosine or the probability
+ * as a plain number a spreadsheet reads. */
+static void
+append_value (GString      *out,
+              const Matrix *m,
+              guint         row,
+              guint         column)
+{
+  float v = m->values[(gsize) row * m->n_labels + column];
+
+  if (!isnan (v))
+    g_string_append_printf (out, "%.4f", v);
+}
+
+/**
+ * clipscope_heatmap_view_dup_cell_text:
+ *
+ * Returns: (transfer full) (nullable): the value of the focused cell
+ */
+char *
+clipscope_heatmap_view_dup_cell_text (ClipscopeHeatmapView *self)
+{
+  GString *out;
+  Matrix m;
+
+  g_return_val_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self), NULL);
+
+  if (!get_matrix (self, &m) || cursor_cell (self) == NULL)
+    return NULL;
+  out = g_string_new (NULL);
+  append_value (out, &m, self->cursor_row, self->cursor_column);
+  return g_string_free (out, FALSE);
+}
+
+/**
+ * clipscope_heatmap_view_dup_matrix_text:
+ *
+ * The matrix as shown, as tab-separated text: a first line with the
+ * labels, then one line per image, its name first.
+ *
+ * Returns: (transfer full) (nullable): the text, or %NULL with no scores
+ */
+char *
+clipscope_heatmap_view_dup_matrix_text (ClipscopeHeatmapView *self)
+{
+  GListModel *images;
+  GString *out;
+  Matrix m;
+
+  g_return_val_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self), NULL);
+
+  if (!get_matrix (self, &m))
+    return NULL;
+  images = clipscope_session_get_images (self->session);
+  out = g_string_new (self->show_probabilities ? _("image (probability)") : _("image (cosine)"));
+  for (guint j = 0; j < m.n_labels; j++)
+    g_string_append_printf (out, "\t%s", m.labels[j]);
+  g_string_append_c (out, '\n');
+  for (guint i = 0; i < m.n_images; i++)
+    {
+      g_autoptr(ClipscopeImage) image = g_list_model_get_item (images, i);
+
+      g_string_append (out, image != NULL ? clipscope_image_get_name (image) : "");
+      for (guint j = 0; j < m.n_labels; j++)
+        {
+          g_string_append_c (out, '\t');
+          append_value (out, &m, i, j);
+        }
+      g_string_append_c (out, '\n');
+    }
+  return g_string_free (out, FALSE);
+}
+
+static void
+copy_text (ClipscopeHeatmapView *self,
+           char                 *text)
+{
+  if (text != NULL)
+    gdk_clipboard_set_text (gtk_widget_get_clipboard (GTK_WIDGET (self)), text);
+  g_free (text);
+}
+
+static void
+copy_cell_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  ClipscopeHeatmapView *self = CLIPSCOPE_HEATMAP_VIEW (widget);
+
+  copy_text (self, clipscope_heatmap_view_dup_cell_text (self));
+}
+
+static void
+copy_matrix_action (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  ClipscopeHeatmapView *self = CLIPSCOPE_HEATMAP_VIEW (widget);
+
+  copy_text (self, clipscope_heatmap_view_dup_matrix_text (self));
+}
+
+static gboolean
+key_pressed_cb (GtkEventControllerKey *controller,
+                guint                  keyval,
+                guint                  keycode,
+                GdkModifierType        state,
+                ClipscopeHeatmapView  *self)
+{
+  int row = self->cursor_row, column = self->cursor_column;
+  int page = 1;
+  Matrix m;
+
+  if (!get_matrix (self, &m) || cursor_cell (self) == NULL)
+    return FALSE;
+  if (self->vadjustment != NULL)
+    page = MAX ((int) (gtk_adjustment_get_page_size (self->vadjustment) / CELL_HEIGHT) - 2, 1);
+  state &= gtk_accelerator_get_default_mod_mask ();
+  switch (keyval)
+    {
+    case GDK_KEY_Up: case GDK_KEY_KP_Up: row--; break;
+    case GDK_KEY_Down: case GDK_KEY_KP_Down: row++; break;
+    case GDK_KEY_Left: case GDK_KEY_KP_Left: column--; break;
+    case GDK_KEY_Right: case GDK_KEY_KP_Right: column++; break;
+    case GDK_KEY_Page_Up: case GDK_KEY_KP_Page_Up: row -= page; break;
+    case GDK_KEY_Page_Down: case GDK_KEY_KP_Page_Down: row += page; break;
+    case GDK_KEY_Home: case GDK_KEY_KP_Home:
+      column = 0;
+      if (state & GDK_CONTROL_MASK)
+        row = 0;
+      break;
+    case GDK_KEY_End: case GDK_KEY_KP_End:
+      column = (int) m.n_labels - 1;
+      if (state & GDK_CONTROL_MASK)
+        row = (int) m.n_images - 1;
+      break;
+    case GDK_KEY_Return: case GDK_KEY_KP_Enter: case GDK_KEY_ISO_Enter: case GDK_KEY_space:
+      g_signal_emit (self, signals[SIGNAL_CELL_ACTIVATED], 0, row, column);
+      return TRUE;
+    default:
+      return FALSE;
+    }
+  clipscope_heatmap_view_set_cursor (self, row, column);
+  return TRUE;
+}
+
+/* Tab enters the grid at its cursor cell and leaves it at once: the
+ * arrow keys move within. */
+static gboolean
+clipscope_heatmap_view_focus (GtkWidget        *widget,
+                              GtkDirectionType  direction)
+{
+  ClipscopeHeatmapView *self = CLIPSCOPE_HEATMAP_VIEW (widget);
+  GtkWidget *cell = cursor_cell (self);
+
+  if (cell == NULL || gtk_widget_get_focus_child (widget) != NULL)
+    return FALSE;
+  gtk_widget_grab_focus (cell);
+  scroll_to (self, self->cursor_row, self->cursor_column);
+  gtk_widget_queue_draw (widget);
+  return TRUE;
+}
+
+static gboolean
+clipscope_heatmap_view_grab_focus (GtkWidget *widget)
+{
+  GtkWidget *cell = cursor_cell (CLIPSCOPE_HEATMAP_VIEW (widget));
+
+  return cell != NULL && gtk_widget_grab_focus (cell);
+}
+
+static void
+focus_changed_cb (ClipscopeHeatmapView *self)
+{
+  gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
 static void
 scores_changed_cb (ClipscopeHeatmapView *self)
 {
+  sync_parts (self);
   gtk_widget_queue_resize (GTK_WIDGET (self));
 }
 
@@ -598,6 +1105,13 @@ clipscope_heatmap_view_dispose (GObject *object)
   ClipscopeHeatmapView *self = CLIPSCOPE_HEATMAP_VIEW (object);
 
   clipscope_heatmap_view_set_session (self, NULL);
+  g_clear_pointer (&self->header_row, gtk_widget_unparent);
+  if (self->rows != NULL)
+    {
+      for (guint i = 0; i < self->rows->len; i++)
+        gtk_widget_unparent (g_ptr_array_index (self->rows, i));
+      g_clear_pointer (&self->rows, g_ptr_array_unref);
+    }
   G_OBJECT_CLASS (clipscope_heatmap_view_parent_class)->dispose (object);
 }
 
@@ -666,6 +1180,9 @@ clipscope_heatmap_view_class_init (ClipscopeHeatmapViewClass *klass)
   object_class->set_property = clipscope_heatmap_view_set_property;
 
   widget_class->measure = clipscope_heatmap_view_measure;
+  widget_class->size_allocate = clipscope_heatmap_view_size_allocate;
+  widget_class->focus = clipscope_heatmap_view_focus;
+  widget_class->grab_focus = clipscope_heatmap_view_grab_focus;
   widget_class->snapshot = clipscope_heatmap_view_snapshot;
   widget_class->map = clipscope_heatmap_view_map;
   widget_class->unmap = clipscope_heatmap_view_unmap;
@@ -685,15 +1202,42 @@ clipscope_heatmap_view_class_init (ClipscopeHeatmapViewClass *klass)
                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
+  /**
+   * ClipscopeHeatmapView::cell-activated:
+   * @row: the image
+   * @column: the label
+   *
+   * Enter, Space or a double click on a cell: show its explanation.
+   */
+  signals[SIGNAL_CELL_ACTIVATED] =
+    g_signal_new ("cell-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
+
+  gtk_widget_class_install_action (widget_class, "heatmap.copy-cell", NULL, copy_cell_action);
+  gtk_widget_class_install_action (widget_class, "heatmap.copy-matrix", NULL, copy_matrix_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_c, GDK_CONTROL_MASK, "heatmap.copy-cell", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_c, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
+                                       "heatmap.copy-matrix", NULL);
   gtk_widget_class_set_css_name (widget_class, "heatmap");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GRID);
 }
 
 static void
 clipscope_heatmap_view_init (ClipscopeHeatmapView *self)
 {
   GtkGesture *click = gtk_gesture_click_new ();
+  GtkEventController *keys = gtk_event_controller_key_new ();
+  GtkEventController *focus = gtk_event_controller_focus_new ();
 
+  self->rows = g_ptr_array_new ();
   self->selected = -1;
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Similarity of each image with each label"), -1);
+  g_signal_connect (keys, "key-pressed", G_CALLBACK (key_pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), keys);
+  g_signal_connect_swapped (focus, "enter", G_CALLBACK (focus_changed_cb), self);
+  g_signal_connect_swapped (focus, "leave", G_CALLBACK (focus_changed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), focus);
   self->show_values = TRUE;
   gtk_widget_set_has_tooltip (GTK_WIDGET (self), TRUE);
   g_signal_connect (click, "pressed", G_CALLBACK (pressed_cb), self);
@@ -726,6 +1270,7 @@ clipscope_heatmap_view_set_session (ClipscopeHeatmapView *self,
   g_set_object (&self->session, session);
   if (session != NULL)
     g_signal_connect_swapped (session, "scores-changed", G_CALLBACK (scores_changed_cb), self);
+  sync_parts (self);
   gtk_widget_queue_resize (GTK_WIDGET (self));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SESSION]);
 }
@@ -789,6 +1334,7 @@ clipscope_heatmap_view_set_selected (ClipscopeHeatmapView *self,
   if (row == self->selected)
     return;
   self->selected = row;
+  scroll_to (self, row, -1);
   gtk_widget_queue_draw (GTK_WIDGET (self));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SELECTED]);
 }

@@ -33,5 +33,13 @@ gboolean          clipscope_heatmap_view_cell_at                (ClipscopeHeatma
                                                                  double                y,
                                                                  int                  *row,
                                                                  int                  *column);
+gboolean          clipscope_heatmap_view_set_cursor             (ClipscopeHeatmapView *self,
+                                                                 int                   row,
+                                                                 int                   column);
+gboolean          clipscope_heatmap_view_get_cursor             (ClipscopeHeatmapView *self,
+                                                                 int                  *row,
+                                                                 int                  *column);
+char             *clipscope_heatmap_view_dup_cell_text          (ClipscopeHeatmapView *self);
+char             *clipscope_heatmap_view_dup_matrix_text        (ClipscopeHeatmapView *self);
 
 G_END_DECLS

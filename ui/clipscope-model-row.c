@@ -7,6 +7,7 @@
  * itself only shows state.
  */
 #include "clipscope-model-row.h"
+#include <glib/gi18n.h>
 
 struct _ClipscopeModelRow {
   AdwActionRow         parent_instance;
@@ -58,23 +59,23 @@ describe_disk (const ClipscopeModelEntry *e)
 {
   g_autofree char *size = format_size (e->size);
   g_autofree char *partial = format_size (e->partial_bytes);
-  const char *about = e->size_is_estimate ? "about " : "";
+  g_autofree char *about_size = e->size_is_estimate ? g_strdup_printf (_("about %s"), size) : g_strdup (size);
 
   if (e->installed)
     return g_strdup_printf ("%s · %s",
-                            !e->format_known ? "Unknown format"
-                            : e->format == CLIPSCOPE_FORMAT_HF ? "Hugging Face format" : "open_clip format",
+                            !e->format_known ? _("Unknown format")
+                            : e->format == CLIPSCOPE_FORMAT_HF ? _("Hugging Face format") : _("open_clip format"),
                             size);
   if (e->source == CLIPSCOPE_MODEL_SOURCE_LOCAL)
-    return g_strdup ("The folder is missing: remove the model, or put the folder back");
+    return g_strdup (_("The folder is missing: remove the model, or put the folder back"));
   if (e->partial_bytes > 0 && e->size > 0)
-    return g_strdup_printf ("%s of %s%s downloaded; the download resumes where it stopped",
-                            partial, about, size);
+    return g_strdup_printf (_("%s of %s downloaded; the download resumes where it stopped"),
+                            partial, about_size);
   if (e->partial_bytes > 0)
-    return g_strdup_printf ("%s downloaded; the download resumes where it stopped", partial);
+    return g_strdup_printf (_("%s downloaded; the download resumes where it stopped"), partial);
   if (e->size > 0)
-    return g_strdup_printf ("%s%s download", about, size);
-  return g_strdup ("Its size is known once the download starts");
+    return g_strdup_printf (_("%s download"), about_size);
+  return g_strdup (_("Its size is known once the download starts"));
 }
 
 static void
@@ -85,9 +86,9 @@ update_subtitle (ClipscopeModelRow *self)
   g_autofree char *markup = NULL;
 
   if (self->downloading)
-    details = g_strdup (self->progress_text != NULL ? self->progress_text : "Starting the download…");
+    details = g_strdup (self->progress_text != NULL ? self->progress_text : _("Starting the download…"));
   else if (self->error != NULL)
-    details = g_strdup_printf ("Download failed: %s", self->error);
+    details = g_strdup_printf (_("Download failed: %s"), self->error);
   else
     details = describe_disk (self->entry);
   text = g_strdup_printf ("%s\n%s", self->entry->description, details);
@@ -116,10 +117,10 @@ update (ClipscopeModelRow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->download_button),
                           !installed && !self->downloading && e->source != CLIPSCOPE_MODEL_SOURCE_LOCAL);
   gtk_button_set_label (self->download_button,
-                        e->partial_bytes > 0 ? "_Resume" : self->error != NULL ? "_Retry" : "_Download");
+                        e->partial_bytes > 0 ? _("_Resume") : self->error != NULL ? _("_Retry") : _("_Download"));
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->download_button),
-                               e->partial_bytes > 0 ? "Download the rest of the model"
-                                                    : "Download the model from Hugging Face");
+                               e->partial_bytes > 0 ? _("Download the rest of the model")
+                                                    : _("Download the model from Hugging Face"));
 
   /* Installed models, what an interrupted download left, and
    * repositories typed in by hand can go; the catalogue stays. */
@@ -128,9 +129,9 @@ update (ClipscopeModelRow *self)
                           && (installed || e->source == CLIPSCOPE_MODEL_SOURCE_LOCAL
                               || e->source == CLIPSCOPE_MODEL_SOURCE_HUB || e->partial_bytes > 0));
   remove_label = e->source == CLIPSCOPE_MODEL_SOURCE_LOCAL ? "Forget This Folder"
-                 : installed ? "Remove"
-                 : e->partial_bytes > 0 ? "Delete the Partial Download"
-                 : "Forget This Repository";
+                 : installed ? _("Remove")
+                 : e->partial_bytes > 0 ? _("Delete the Partial Download")
+                 : _("Forget This Repository");
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->remove_button), remove_label);
   /* An icon alone says nothing to a screen reader. */
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->remove_button),
@@ -292,7 +293,7 @@ clipscope_model_row_set_progress (ClipscopeModelRow               *self,
   if (progress->total > 0)
     {
       total = format_size (progress->total);
-      bytes = g_strdup_printf ("%s of %s", done, total);
+      bytes = g_strdup_printf (_("%s of %s"), done, total);
       gtk_progress_bar_set_fraction (self->progress_bar,
                                      CLAMP ((double) progress->done / (double) progress->total, 0.0, 1.0));
     }
@@ -303,7 +304,7 @@ clipscope_model_row_set_progress (ClipscopeModelRow               *self,
     }
   gtk_label_set_label (self->progress_label, bytes);
   g_free (self->progress_text);
-  self->progress_text = g_strdup_printf ("Downloading %s (file %d of %d)",
+  self->progress_text = g_strdup_printf (_("Downloading %s (file %d of %d)"),
                                          progress->file != NULL ? progress->file : "",
                                          progress->file_index + 1, progress->n_files);
   update_subtitle (self);

@@ -13,6 +13,7 @@
  * delete gigabytes) also run off the main thread.
  */
 #include "clipscope-models-page.h"
+#include <glib/gi18n.h>
 #include "clipscope-models.h"
 
 #include <string.h>
@@ -57,7 +58,7 @@ show_error (ClipscopeModelsPage *self,
   GtkWidget *dialog = adw_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
                                               heading, message);
 
-  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", "_Close");
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
@@ -122,12 +123,12 @@ describe_groups (ClipscopeModelsPage *self,
 
   adw_preferences_group_set_description (self->installed_group,
                                          n_installed > 0 ? NULL
-                                         : "No model is installed: download one below, or add a model folder");
+                                         : _("No model is installed: download one below, or add a model folder"));
   if (n_available > 0)
-    available = g_strdup_printf ("CLIP models from Hugging Face, saved in %s",
+    available = g_strdup_printf (_("CLIP models from Hugging Face, saved in %s"),
                                  clipscope_model_store_get_models_dir (self->store));
   else
-    available = g_strdup ("Every model of the catalogue is installed");
+    available = g_strdup (_("Every model of the catalogue is installed"));
   adw_preferences_group_set_description (self->available_group, available);
 }
 
@@ -190,7 +191,7 @@ use_action (GtkWidget  *widget,
 
   if (path == NULL)
     {
-      show_error (self, "Could Not Use the Model", error->message);
+      show_error (self, _("Could Not Use the Model"), error->message);
       clipscope_models_page_refresh (self);
       return;
     }
@@ -244,7 +245,7 @@ download_done_cb (GObject      *source,
       g_hash_table_remove (self->downloads, download->name);
       if (path != NULL)
         {
-          g_autofree char *message = g_strdup_printf ("“%s” is installed", download->name);
+          g_autofree char *message = g_strdup_printf (_("“%s” is installed"), download->name);
 
           show_toast (self, message);
         }
@@ -288,23 +289,23 @@ downloadable_row (ClipscopeModelsPage *self,
     {
       if ((entry = clipscope_model_store_lookup (self->store, name, &error)) == NULL)
         {
-          show_error (self, "Not a Model Name", error->message);
+          show_error (self, _("Not a Model Name"), error->message);
           return NULL;
         }
       if (entry->source == CLIPSCOPE_MODEL_SOURCE_LOCAL || entry->source == CLIPSCOPE_MODEL_SOURCE_BUNDLED)
         {
-          g_autofree char *message = g_strdup_printf ("“%s” is neither a model of the catalogue nor a "
-                                                      "Hugging Face repository: write a repository as "
-                                                      "owner/name, as in openai/clip-vit-base-patch32", name);
+          g_autofree char *message = g_strdup_printf (_("“%s” is neither a model of the catalogue nor a "
+                                                        "Hugging Face repository: write a repository as "
+                                                        "owner/name, as in openai/clip-vit-base-patch32"), name);
 
-          show_error (self, "Not a Hugging Face Repository", message);
+          show_error (self, _("Not a Hugging Face Repository"), message);
           return NULL;
         }
       row = ensure_row (self, entry);
     }
   if (clipscope_model_row_get_entry (row)->installed)
     {
-      g_autofree char *message = g_strdup_printf ("“%s” is already installed", name);
+      g_autofree char *message = g_strdup_printf (_("“%s” is already installed"), name);
 
       show_toast (self, message);
       return NULL;
@@ -445,7 +446,7 @@ remove_done_cb (GObject      *source,
   if (!finish_store_job (self))
     return;
   if (!g_task_propagate_boolean (G_TASK (result), &error))
-    show_error (self, "Could Not Remove the Model", error->message);
+    show_error (self, _("Could Not Remove the Model"), error->message);
   else if ((row = g_hash_table_lookup (self->rows, job->name)) != NULL)
     {
       /* The next listing makes a fresh row if the model is still there
@@ -483,13 +484,13 @@ describe_removal (const ClipscopeModelEntry *e)
   g_autofree char *size = g_format_size ((guint64) MAX (e->installed ? e->size : e->partial_bytes, 0));
 
   if (e->source == CLIPSCOPE_MODEL_SOURCE_LOCAL)
-    return g_strdup_printf ("Clipscope forgets the folder %s. Its files stay where they are.",
+    return g_strdup_printf (_("Clipscope forgets the folder %s. Its files stay where they are."),
                             e->path != NULL ? e->path : e->description);
   if (!e->installed)
-    return g_strdup_printf ("The %s downloaded so far are deleted. The next download starts again "
-                            "from the beginning.", size);
-  return g_strdup_printf ("Its files (%s) are deleted from this computer. "
-                          "You can download it again later.", size);
+    return g_strdup_printf (_("The %s downloaded so far are deleted. The next download starts again "
+                              "from the beginning."), size);
+  return g_strdup_printf (_("Its files (%s) are deleted from this computer. "
+                            "You can download it again later."), size);
 }
 
 static void
@@ -513,7 +514,7 @@ remove_action (GtkWidget  *widget,
       /* The store says why, in its own words. */
       if (entry != NULL)
         clipscope_model_store_remove (self->store, name, &error);
-      show_error (self, "Could Not Remove the Model", error != NULL ? error->message : name);
+      show_error (self, _("Could Not Remove the Model"), error != NULL ? error->message : name);
       return;
     }
   if (row != NULL && clipscope_model_row_get_downloading (row))
@@ -524,13 +525,13 @@ remove_action (GtkWidget  *widget,
       start_removal (self, name);
       return;
     }
-  heading = g_strdup_printf (entry->source == CLIPSCOPE_MODEL_SOURCE_LOCAL ? "Forget “%s”?" : "Remove “%s”?",
+  heading = g_strdup_printf (entry->source == CLIPSCOPE_MODEL_SOURCE_LOCAL ? _("Forget “%s”?") : _("Remove “%s”?"),
                              name);
   body = describe_removal (entry);
   dialog = adw_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, heading, body);
   adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "cancel", "_Cancel",
-                                    "remove", entry->source == CLIPSCOPE_MODEL_SOURCE_LOCAL ? "_Forget" : "_Remove",
+                                    "cancel", _("_Cancel"),
+                                    "remove", entry->source == CLIPSCOPE_MODEL_SOURCE_LOCAL ? _("_Forget") : _("_Remove"),
                                     NULL);
   adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "remove",
                                               ADW_RESPONSE_DESTRUCTIVE);
@@ -607,7 +608,7 @@ add_local_thread (GTask        *task,
   if (existing != NULL)
     {
       g_task_return_new_error (task, CLIPSCOPE_STORE_ERROR, CLIPSCOPE_STORE_ERROR_EXISTS,
-                               "%s is already installed as “%s”", job->folder, existing->name);
+                               _("%s is already installed as “%s”"), job->folder, existing->name);
       return;
     }
   name = free_local_name (job->store, job->folder);
@@ -631,10 +632,10 @@ add_local_done_cb (GObject      *source,
     return;
   entry = g_task_propagate_pointer (G_TASK (result), &error);
   if (entry == NULL)
-    show_error (self, "Could Not Add the Folder", error->message);
+    show_error (self, _("Could Not Add the Folder"), error->message);
   else
     {
-      g_autofree char *message = g_strdup_printf ("Added as “%s”", entry->name);
+      g_autofree char *message = g_strdup_printf (_("Added as “%s”"), entry->name);
 
       show_toast (self, message);
     }
@@ -675,8 +676,8 @@ add_folder_action (GtkWidget  *widget,
   GtkRoot *root = gtk_widget_get_root (widget);
   GtkFileChooserNative *chooser;
 
-  chooser = gtk_file_chooser_native_new ("Add Model Folder", GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
-                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, "_Add", "_Cancel");
+  chooser = gtk_file_chooser_native_new (_("Add Model Folder"), GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Add"), _("_Cancel"));
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
   g_signal_connect (chooser, "response", G_CALLBACK (folder_chosen_cb), g_object_ref (widget));
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));

@@ -5,6 +5,7 @@
  * installs or removes, the others see the next time they look.
  */
 #include "clipscope-models.h"
+#include <glib/gi18n.h>
 
 #include <stdlib.h>
 
@@ -192,8 +193,8 @@ clipscope_models_choose_folder (GtkWindow                 *parent,
 
   g_weak_ref_init (&request->parent, parent);
   request->chosen = chosen;
-  chooser = gtk_file_chooser_native_new ("Open Model Folder", parent,
-                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, "_Open", "_Cancel");
+  chooser = gtk_file_chooser_native_new (_("Open Model Folder"), parent,
+                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Open"), _("_Cancel"));
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
   g_signal_connect_data (chooser, "response", G_CALLBACK (folder_chosen_cb), request,
                          folder_request_free, 0);

@@ -6,6 +6,7 @@
  * Preferences were opened from.
  */
 #include "clipscope-application.h"
+#include <glib/gi18n.h>
 #include "clipscope-models.h"
 #include "clipscope-models-page.h"
 #include "clipscope-preferences-window.h"
@@ -57,11 +58,11 @@ use_model_cb (ClipscopePreferencesWindow *self,
   if (window == NULL)
     {
       adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self),
-                                        adw_toast_new ("There is no window to load the model in"));
+                                        adw_toast_new (_("There is no window to load the model in")));
       return;
     }
   clipscope_window_load_model (window, path);
-  message = g_strdup_printf ("Loading “%s”…", name);
+  message = g_strdup_printf (_("Loading “%s”…"), name);
   adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (message));
 }
 
@@ -101,12 +102,12 @@ clipscope_preferences_window_close_request (GtkWindow *window)
   if (n == 0 || self->closing_confirmed)
     return GTK_WINDOW_CLASS (clipscope_preferences_window_parent_class)->close_request (window);
 
-  dialog = adw_message_dialog_new (window, n == 1 ? "Stop the Download?" : "Stop the Downloads?",
-                                   "Closing the Preferences stops downloading. What is downloaded "
-                                   "so far is kept, and the download resumes from there next time.");
+  dialog = adw_message_dialog_new (window, ngettext ("Stop the Download?", "Stop the Downloads?", n),
+                                   _("Closing the Preferences stops downloading. What is downloaded "
+                                     "so far is kept, and the download resumes from there next time."));
   adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "keep", "_Keep Downloading",
-                                    "stop", "_Stop and Close",
+                                    "keep", _("_Keep Downloading"),
+                                    "stop", _("_Stop and Close"),
                                     NULL);
   adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "stop", ADW_RESPONSE_DESTRUCTIVE);
   adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "keep");

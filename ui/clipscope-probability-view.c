@@ -5,9 +5,15 @@
  * style's accent colour and the text its foreground, so the dark style
  * works without extra code. An image left unclassified by the session's
  * threshold gets a first line that says so, above the same bars.
+ *
+ * For screen readers and the keyboard the bars are a grid of
+ * ClipscopeGridPart rows, one per label, whose cell says the percentage;
+ * Tab enters at the focused row and Up/Down/Home/End move.
  */
 #include "clipscope-probability-view.h"
+#include <glib/gi18n.h>
 #include "clipscope-draw.h"
+#include "clipscope-grid-part.h"
 
 #include <math.h>
 
@@ -21,11 +27,15 @@ struct _ClipscopeProbabilityView {
 
   /* Owned References */
   ClipscopeSession *session;
+  GPtrArray        *rows;       /* a ClipscopeGridPart row per bar, most likely first */
 
   int               row;
+  int               cursor;     /* the bar the focus goes to */
 };
 
 G_DEFINE_FINAL_TYPE (ClipscopeProbabilityView, clipscope_probability_view, GTK_TYPE_WIDGET)
+
+static GtkWidget *cursor_cell (ClipscopeProbabilityView *self);
 
 typedef struct {
   float  p;
@@ -93,7 +103,7 @@ snapshot_unclassified (ClipscopeProbabilityView *self,
   clipscope_session_get_scores (self->session, &n_images, &n_labels, &sim, NULL);
   for (guint j = 0; j < n_labels; j++)
     best = MAX (best, sim[(gsize) self->row * n_labels + j]);
-  text = g_strdup_printf ("Unclassified: best cosine %.3f is below %.2f", best,
+  text = g_strdup_printf (_("Unclassified: best cosine %.3f is below %.2f"), best,
                           clipscope_session_get_threshold (self->session));
   pango_layout_set_width (layout, gtk_widget_get_width (GTK_WIDGET (self)) * PANGO_SCALE);
   pango_layout_set_text (layout, text, -1);
@@ -177,18 +187,175 @@ clipscope_probability_view_snapshot (GtkWidget   *widget,
       pango_layout_get_pixel_size (layout, &tw, &th);
       clipscope_draw_layout (snapshot, layout, width - tw, y + (ROW_HEIGHT - th) / 2.0f, &fg);
     }
+  if (cursor_cell (self) != NULL && gtk_widget_has_focus (cursor_cell (self)))
+    {
+      const float widths[4] = { 2, 2, 2, 2 };
+      GskRoundedRect outline;
+
+      gsk_rounded_rect_init_from_rect (&outline, &GRAPHENE_RECT_INIT (0, self->cursor * ROW_HEIGHT + 1,
+                                                                      width, ROW_HEIGHT - 2), 4);
+      gtk_snapshot_append_border (snapshot, &outline, widths,
+                                  (const GdkRGBA[4]) { accent, accent, accent, accent });
+    }
+}
+
+/* The first line is taken by the "Unclassified" note when there is one. */
+static int
+bars_top (ClipscopeProbabilityView *self)
+{
+  return unclassified (self) ? ROW_HEIGHT : 0;
+}
+
+static void
+sync_parts (ClipscopeProbabilityView *self)
+{
+  const char * const *labels = NULL;
+  g_autofree Entry *entries = NULL;
+  guint n = 0;
+
+  entries = sorted_entries (self, &n, &labels);
+  while (self->rows->len > n)
+    {
+      gtk_widget_unparent (g_ptr_array_index (self->rows, self->rows->len - 1));
+      g_ptr_array_set_size (self->rows, self->rows->len - 1);
+    }
+  while (self->rows->len < n)
+    {
+      GtkWidget *row = clipscope_grid_part_new (GTK_ACCESSIBLE_ROLE_ROW, self->rows->len, -1);
+      GtkWidget *header = clipscope_grid_part_new (GTK_ACCESSIBLE_ROLE_ROW_HEADER, self->rows->len, -1);
+      GtkWidget *cell = clipscope_grid_part_new (GTK_ACCESSIBLE_ROLE_GRID_CELL, self->rows->len, 0);
+
+      clipscope_grid_part_set_span (CLIPSCOPE_GRID_PART (header), 0, LABEL_WIDTH);
+      clipscope_grid_part_set_span (CLIPSCOPE_GRID_PART (cell), LABEL_WIDTH + GAP, 200);
+      gtk_widget_set_parent (header, row);
+      gtk_widget_set_parent (cell, row);
+      gtk_widget_set_parent (row, GTK_WIDGET (self));
+      g_ptr_array_add (self->rows, row);
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      GtkWidget *row = g_ptr_array_index (self->rows, i);
+      GtkWidget *header = gtk_widget_get_first_child (row);
+      g_autofree char *text = g_strdup_printf ("%s: %.1f %%", labels[entries[i].label], entries[i].p * 100.0);
+
+      clipscope_grid_part_set_label (CLIPSCOPE_GRID_PART (row), labels[entries[i].label]);
+      clipscope_grid_part_set_label (CLIPSCOPE_GRID_PART (header), labels[entries[i].label]);
+      clipscope_grid_part_set_label (CLIPSCOPE_GRID_PART (gtk_widget_get_next_sibling (header)), text);
+    }
+  self->cursor = CLAMP (self->cursor, 0, MAX ((int) n - 1, 0));
+}
+
+static GtkWidget *
+cursor_cell (ClipscopeProbabilityView *self)
+{
+  if (self->cursor < 0 || (guint) self->cursor >= self->rows->len)
+    return NULL;
+  return gtk_widget_get_last_child (g_ptr_array_index (self->rows, self->cursor));
+}
+
+static void
+clipscope_probability_view_size_allocate (GtkWidget *widget,
+                                          int        width,
+                                          int        height,
+                                          int        baseline)
+{
+  ClipscopeProbabilityView *self = CLIPSCOPE_PROBABILITY_VIEW (widget);
+  int top = bars_top (self);
+
+  for (guint i = 0; i < self->rows->len; i++)
+    {
+      GtkWidget *row = g_ptr_array_index (self->rows, i);
+
+      clipscope_grid_part_set_span (CLIPSCOPE_GRID_PART (gtk_widget_get_last_child (row)),
+                                    LABEL_WIDTH + GAP, MAX (width - LABEL_WIDTH - GAP, 0));
+      clipscope_grid_part_place (row, 0, top + i * ROW_HEIGHT, width, ROW_HEIGHT);
+    }
+}
+
+static void
+move_cursor (ClipscopeProbabilityView *self,
+             int                       cursor)
+{
+  GtkWidget *cell;
+
+  self->cursor = CLAMP (cursor, 0, MAX ((int) self->rows->len - 1, 0));
+  cell = cursor_cell (self);
+  if (cell != NULL)
+    gtk_widget_grab_focus (cell);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static gboolean
+key_pressed_cb (GtkEventControllerKey    *controller,
+                guint                     keyval,
+                guint                     keycode,
+                GdkModifierType           state,
+                ClipscopeProbabilityView *self)
+{
+  if (cursor_cell (self) == NULL)
+    return FALSE;
+  switch (keyval)
+    {
+    case GDK_KEY_Up: case GDK_KEY_KP_Up: move_cursor (self, self->cursor - 1); return TRUE;
+    case GDK_KEY_Down: case GDK_KEY_KP_Down: move_cursor (self, self->cursor + 1); return TRUE;
+    case GDK_KEY_Home: case GDK_KEY_KP_Home: move_cursor (self, 0); return TRUE;
+    case GDK_KEY_End: case GDK_KEY_KP_End: move_cursor (self, (int) self->rows->len - 1); return TRUE;
+    default: return FALSE;
+    }
+}
+
+/* One Tab stop for all the bars. */
+static gboolean
+clipscope_probability_view_focus (GtkWidget        *widget,
+                                  GtkDirectionType  direction)
+{
+  ClipscopeProbabilityView *self = CLIPSCOPE_PROBABILITY_VIEW (widget);
+  GtkWidget *cell = cursor_cell (self);
+
+  if (cell == NULL || gtk_widget_get_focus_child (widget) != NULL)
+    return FALSE;
+  gtk_widget_grab_focus (cell);
+  gtk_widget_queue_draw (widget);
+  return TRUE;
+}
+
+static void
+focus_changed_cb (ClipscopeProbabilityView *self)
+{
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+copy_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  GtkWidget *cell = cursor_cell (CLIPSCOPE_PROBABILITY_VIEW (widget));
+
+  if (cell != NULL)
+    gdk_clipboard_set_text (gtk_widget_get_clipboard (widget),
+                            clipscope_grid_part_get_label (CLIPSCOPE_GRID_PART (cell)));
 }
 
 static void
 scores_changed_cb (ClipscopeProbabilityView *self)
 {
+  sync_parts (self);
   gtk_widget_queue_resize (GTK_WIDGET (self));
 }
 
 static void
 clipscope_probability_view_dispose (GObject *object)
 {
-  clipscope_probability_view_set_session (CLIPSCOPE_PROBABILITY_VIEW (object), NULL);
+  ClipscopeProbabilityView *self = CLIPSCOPE_PROBABILITY_VIEW (object);
+
+  clipscope_probability_view_set_session (self, NULL);
+  if (self->rows != NULL)
+    {
+      for (guint i = 0; i < self->rows->len; i++)
+        gtk_widget_unparent (g_ptr_array_index (self->rows, i));
+      g_clear_pointer (&self->rows, g_ptr_array_unref);
+    }
   G_OBJECT_CLASS (clipscope_probability_view_parent_class)->dispose (object);
 }
 
@@ -201,13 +368,29 @@ clipscope_probability_view_class_init (ClipscopeProbabilityViewClass *klass)
   object_class->dispose = clipscope_probability_view_dispose;
   widget_class->measure = clipscope_probability_view_measure;
   widget_class->snapshot = clipscope_probability_view_snapshot;
+  widget_class->size_allocate = clipscope_probability_view_size_allocate;
+  widget_class->focus = clipscope_probability_view_focus;
+  gtk_widget_class_install_action (widget_class, "probabilities.copy", NULL, copy_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_c, GDK_CONTROL_MASK, "probabilities.copy", NULL);
   gtk_widget_class_set_css_name (widget_class, "probabilities");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GRID);
 }
 
 static void
 clipscope_probability_view_init (ClipscopeProbabilityView *self)
 {
+  GtkEventController *keys = gtk_event_controller_key_new ();
+  GtkEventController *focus = gtk_event_controller_focus_new ();
+
+  self->rows = g_ptr_array_new ();
   self->row = -1;
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Probability of each label"), -1);
+  g_signal_connect (keys, "key-pressed", G_CALLBACK (key_pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), keys);
+  g_signal_connect_swapped (focus, "enter", G_CALLBACK (focus_changed_cb), self);
+  g_signal_connect_swapped (focus, "leave", G_CALLBACK (focus_changed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), focus);
 }
 
 GtkWidget *
@@ -229,6 +412,7 @@ clipscope_probability_view_set_session (ClipscopeProbabilityView *self,
   g_set_object (&self->session, session);
   if (session != NULL)
     g_signal_connect_swapped (session, "scores-changed", G_CALLBACK (scores_changed_cb), self);
+  sync_parts (self);
   gtk_widget_queue_resize (GTK_WIDGET (self));
 }
 
@@ -250,5 +434,6 @@ clipscope_probability_view_set_row (ClipscopeProbabilityView *self,
   g_return_if_fail (CLIPSCOPE_IS_PROBABILITY_VIEW (self));
 
   self->row = MAX (row, -1);
+  sync_parts (self);
   gtk_widget_queue_resize (GTK_WIDGET (self));
 }

@@ -9,6 +9,7 @@
  * gnome-text-editor's document statistics do.
  */
 #include "clipscope-session.h"
+#include <glib/gi18n.h>
 
 #include <clipscope.h>
 #include <math.h>
@@ -420,8 +421,8 @@ report_failures (ClipscopeSession *self)
   for (guint i = 0; i < shown; i++)
     g_string_append_printf (names, "%s%s", i > 0 ? ", " : "", (char *) self->failed_names->pdata[i]);
   if (self->failed_names->len > shown)
-    g_string_append_printf (names, " and %u more", self->failed_names->len - shown);
-  message = g_strdup_printf ("Could not read %s", names->str);
+    g_string_append_printf (names, _(" and %u more"), self->failed_names->len - shown);
+  message = g_strdup_printf (_("Could not read %s"), names->str);
   g_ptr_array_set_size (self->failed_names, 0);
   g_signal_emit (self, signals[SIGNAL_NOTICE], 0, message);
 }
@@ -525,6 +526,7 @@ encode_pending_images (ClipscopeSession *self)
 typedef struct {
   GPtrArray *files;        /* GFile, images to add, in order */
   GPtrArray *rejected;     /* basenames of files that are not images */
+  GPtrArray *missing;      /* basenames of files that are not there */
   guint      max_images;
   gboolean   truncated;
 } Walk;
@@ -534,6 +536,7 @@ walk_free (Walk *walk)
 {
   g_clear_pointer (&walk->files, g_ptr_array_unref);
   g_clear_pointer (&walk->rejected, g_ptr_array_unref);
+  g_clear_pointer (&walk->missing, g_ptr_array_unref);
   g_free (walk);
 }
 
@@ -622,16 +625,20 @@ walk_thread (GTask        *task,
 
   walk->files = g_ptr_array_new_with_free_func (g_object_unref);
   walk->rejected = g_ptr_array_new_with_free_func (g_free);
+  walk->missing = g_ptr_array_new_with_free_func (g_free);
   walk->max_images = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (task), "max-images"));
   for (guint i = 0; i < inputs->len; i++)
     {
+      g_autoptr(GError) error = NULL;
       g_autoptr(GFileInfo) info =
         g_file_query_info (inputs->pdata[i], G_FILE_ATTRIBUTE_STANDARD_TYPE ","
                            G_FILE_ATTRIBUTE_STANDARD_CONTENT_TYPE,
-                           G_FILE_QUERY_INFO_NONE, cancellable, NULL);
+                           G_FILE_QUERY_INFO_NONE, cancellable, &error);
 
       if (info != NULL)
         walk_file (walk, inputs->pdata[i], info, 0, TRUE, cancellable);
+      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        g_ptr_array_add (walk->missing, g_file_get_basename (inputs->pdata[i]));
       else
         g_ptr_array_add (walk->rejected, g_file_get_basename (inputs->pdata[i]));
     }
@@ -656,6 +663,23 @@ splice_cb (gpointer user_data)
   self->splice_id = 0;
   update_busy (self);
   return G_SOURCE_REMOVE;
+}
+
+/* Says @format with the @names, comma-separated, if there are any. */
+static void
+notice_names (ClipscopeSession *self,
+              const char       *format,
+              GPtrArray        *names)
+{
+  g_autofree char *list = NULL;
+  g_autofree char *message = NULL;
+
+  if (names->len == 0)
+    return;
+  g_ptr_array_add (names, NULL);
+  list = g_strjoinv (", ", (char **) names->pdata);
+  message = g_strdup_printf (format, list);
+  g_signal_emit (self, signals[SIGNAL_NOTICE], 0, message);
 }
 
 static void
@@ -694,19 +718,11 @@ walked_cb (GObject      *object,
     g_queue_push_tail (&self->pending, g_object_ref (added->pdata[i]));
   if (self->splice_id == 0 && added->len > 0)
     self->splice_id = g_idle_add (splice_cb, self);
-  if (walk->rejected->len > 0)
-    {
-      g_autofree char *list = NULL;
-      g_autofree char *message = NULL;
-
-      g_ptr_array_add (walk->rejected, NULL);
-      list = g_strjoinv (", ", (char **) walk->rejected->pdata);
-      message = g_strdup_printf ("Not an image: %s", list);
-      g_signal_emit (self, signals[SIGNAL_NOTICE], 0, message);
-    }
+  notice_names (self, _("Not an image: %s"), walk->rejected);
+  notice_names (self, _("No such file: %s"), walk->missing);
   if (walk->truncated)
     {
-      g_autofree char *message = g_strdup_printf ("Only the first %u images were added",
+      g_autofree char *message = g_strdup_printf (_("Only the first %u images were added"),
                                                   walk->max_images);
       g_signal_emit (self, signals[SIGNAL_NOTICE], 0, message);
     }
@@ -770,7 +786,7 @@ clipscope_session_add_texture (ClipscopeSession *self,
   path = g_build_filename (dir, name, NULL);
   if (g_mkdir_with_parents (dir, 0700) != 0 || !gdk_texture_save_to_png (texture, path))
     {
-      g_signal_emit (self, signals[SIGNAL_NOTICE], 0, "Could not store the pasted image");
+      g_signal_emit (self, signals[SIGNAL_NOTICE], 0, _("Could not store the pasted image"));
       return;
     }
   file = g_file_new_for_path (path);
@@ -1044,10 +1060,32 @@ has_label (ClipscopeSession *self,
 }
 
 /**
- * clipscope_session_add_labels_text:
- * @text: one label, or several separated by commas or new lines
+ * clipscope_session_add_label:
+ * @text: one label, taken whole: commas are part of it
  *
- * Appends each non-empty label not already present, in order.
+ * Appends @text, stripped of surrounding white space, unless it is empty
+ * or already present.
+ */
+void
+clipscope_session_add_label (ClipscopeSession *self,
+                             const char       *text)
+{
+  g_autofree char *label = NULL;
+
+  g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
+  g_return_if_fail (text != NULL);
+
+  label = g_strstrip (g_strdup (text));
+  if (*label != '\0' && g_utf8_validate (label, -1, NULL) && !has_label (self, label))
+    gtk_string_list_append (self->labels, label);
+}
+
+/**
+ * clipscope_session_add_labels_text:
+ * @text: a pasted list: one label a line
+ *
+ * Appends each non-empty line not already present, in order. Commas do
+ * not separate labels ("a red, shiny apple" is one).
  */
 void
 clipscope_session_add_labels_text (ClipscopeSession *self,
@@ -1058,13 +1096,9 @@ clipscope_session_add_labels_text (ClipscopeSession *self,
   g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
   g_return_if_fail (text != NULL);
 
-  parts = g_regex_split_simple ("[,\\r\\n]+", text, 0, 0);
+  parts = g_regex_split_simple ("[\\r\\n]+", text, 0, 0);
   for (char **p = parts; *p != NULL; p++)
-    {
-      g_strstrip (*p);
-      if (**p != '\0' && g_utf8_validate (*p, -1, NULL) && !has_label (self, *p))
-        gtk_string_list_append (self->labels, *p);
-    }
+    clipscope_session_add_label (self, *p);
 }
 
 /**
@@ -1334,7 +1368,7 @@ probe_trained_cb (GObject      *object,
     }
   else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
-      g_autofree char *message = g_strdup_printf ("Could not train the linear probe: %s", error->message);
+      g_autofree char *message = g_strdup_printf (_("Could not train the linear probe: %s"), error->message);
 
       g_signal_emit (self, signals[SIGNAL_NOTICE], 0, message);
     }
@@ -1496,7 +1530,7 @@ example_encoded_cb (GObject      *object,
   else if (example != NULL && error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       g_autofree char *name = g_path_get_basename (job->path);
-      g_autofree char *message = g_strdup_printf ("Could not use %s as an example of “%s”: %s",
+      g_autofree char *message = g_strdup_printf (_("Could not use %s as an example of “%s”: %s"),
                                                   name, job->label, error->message);
 
       g_ptr_array_remove_index (self->examples, index);
@@ -1586,7 +1620,7 @@ clipscope_session_add_examples (ClipscopeSession  *self,
       if (path == NULL)
         {
           g_autofree char *uri = g_file_get_uri (files[i]);
-          g_autofree char *message = g_strdup_printf ("Only local files can be examples: %s", uri);
+          g_autofree char *message = g_strdup_printf (_("Only local files can be examples: %s"), uri);
 
           g_signal_emit (self, signals[SIGNAL_NOTICE], 0, message);
           continue;

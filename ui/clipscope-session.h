@@ -43,6 +43,8 @@ void              clipscope_session_remove_image       (ClipscopeSession  *self,
 void              clipscope_session_follow_images      (ClipscopeSession  *self,
                                                         GListModel        *source);
 void              clipscope_session_cancel             (ClipscopeSession  *self);
+void              clipscope_session_add_label          (ClipscopeSession  *self,
+                                                        const char        *text);
 void              clipscope_session_add_labels_text    (ClipscopeSession  *self,
                                                         const char        *text);
 void              clipscope_session_set_label          (ClipscopeSession  *self,

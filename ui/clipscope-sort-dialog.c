@@ -7,6 +7,7 @@
  * Both run in a thread, since a copy of a thousand photos takes a while.
  */
 #include "clipscope-sort-dialog.h"
+#include <glib/gi18n.h>
 #include "clipscope-window.h"
 
 struct _ClipscopeSortDialog {
@@ -123,6 +124,8 @@ show_result (ClipscopeSortDialog *self,
   guint n = self->destinations != NULL ? g_strv_length (self->destinations) : 0;
   g_autoptr(GHashTable) folders = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autofree char *summary = NULL;
+  g_autofree char *images = NULL;
+  g_autofree char *into = NULL;
   GtkWidget *child;
 
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->preview_list))) != NULL)
@@ -133,10 +136,13 @@ show_result (ClipscopeSortDialog *self,
       gtk_list_box_append (self->preview_list, preview_row_new (self->paths[i], self->destinations[i],
                                                                 self->folder));
     }
-  summary = g_strdup_printf ("%u of %u images into %u %s%s", n, g_strv_length (self->paths),
-                             g_hash_table_size (folders),
-                             g_hash_table_size (folders) == 1 ? "folder" : "folders",
-                             dry_run ? " — a preview: nothing is written until you press Sort" : "");
+  images = g_strdup_printf (ngettext ("%u of %u image", "%u of %u images", g_strv_length (self->paths)),
+                            n, g_strv_length (self->paths));
+  into = g_strdup_printf (ngettext ("%u folder", "%u folders", g_hash_table_size (folders)),
+                          g_hash_table_size (folders));
+  /* TRANSLATORS: "4 of 5 images" into "2 folders" */
+  summary = g_strdup_printf (dry_run ? _("%s into %s — a preview: nothing is written until you press Sort")
+                                     : _("%s into %s"), images, into);
   gtk_label_set_label (self->summary_label, summary);
   gtk_label_set_label (self->error_label, self->error != NULL ? self->error : "");
   gtk_widget_set_visible (GTK_WIDGET (self->error_label), self->error != NULL);
@@ -170,8 +176,9 @@ sorted_cb (GObject      *object,
    * that stopped keeps the dialog open on the engine's message. */
   if (!job->dry_run && self->error == NULL)
     {
-      g_autofree char *message = g_strdup_printf ("Sorted %u images into %s",
-                                                  g_strv_length (self->destinations), self->folder);
+      guint n = g_strv_length (self->destinations);
+      g_autofree char *message = g_strdup_printf (ngettext ("Sorted %u image into %s", "Sorted %u images into %s", n),
+                                                  n, self->folder);
 
       if (CLIPSCOPE_IS_WINDOW (self->parent))
         clipscope_window_add_toast (CLIPSCOPE_WINDOW (self->parent), message);
@@ -239,8 +246,8 @@ choose_clicked_cb (ClipscopeSortDialog *self)
 {
   GtkFileChooserNative *chooser;
 
-  chooser = gtk_file_chooser_native_new ("Sort into Folder", GTK_WINDOW (self),
-                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, "_Choose", "_Cancel");
+  chooser = gtk_file_chooser_native_new (_("Sort into Folder"), GTK_WINDOW (self),
+                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Choose"), _("_Cancel"));
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
   g_signal_connect (chooser, "response", G_CALLBACK (folder_chosen_cb), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));

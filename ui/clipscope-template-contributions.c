@@ -10,6 +10,7 @@
  * cancellable has since been replaced is dropped.
  */
 #include "clipscope-template-contributions.h"
+#include <glib/gi18n.h>
 #include "clipscope-label-dropdown.h"
 #include "clipscope-weak-ref.h"
 
@@ -166,11 +167,11 @@ make_without_label (float without,
   GtkWidget *label;
 
   if (isnan (without) || isnan (ensemble))
-    return make_label ("without: \u2014", "dim-label");
-  text = g_strdup_printf ("without: %.3f (%+.3f vs ensemble)", without, without - ensemble);
+    return make_label (_("without: —"), "dim-label");
+  text = g_strdup_printf (_("without: %.3f (%+.3f vs ensemble)"), without, without - ensemble);
   label = make_label (text, without < ensemble ? "success" : "warning");
-  gtk_widget_set_tooltip_text (label, without < ensemble ? "Disabling this template would lower the similarity"
-                                                         : "Disabling this template would raise the similarity");
+  gtk_widget_set_tooltip_text (label, without < ensemble ? _("Disabling this template would lower the similarity")
+                                                         : _("Disabling this template would raise the similarity"));
   return label;
 }
 
@@ -239,29 +240,33 @@ update_summary (ClipscopeTemplateContributions *self)
   guint n = self->contributions->len;
 
   if (self->session == NULL || clipscope_session_get_model_path (self->session) == NULL)
-    text = g_strdup ("Open a model to compare templates");
+    text = g_strdup (_("Open a model to compare templates"));
   else if (self->error_message != NULL)
-    text = g_strdup_printf ("Could not encode the prompts: %s", self->error_message);
+    text = g_strdup_printf (_("Could not encode the prompts: %s"), self->error_message);
   else if (self->image == NULL)
-    text = g_strdup ("Select a cell of the heatmap to see what each template adds to it");
+    text = g_strdup (_("Select a cell of the heatmap to see what each template adds to it"));
   else if (clipscope_template_contributions_get_label (self) == NULL)
-    text = g_strdup ("Add a label to see what each template adds to it");
+    text = g_strdup (_("Add a label to see what each template adds to it"));
   else if (n > 0)
     {
       /* These are the label's prompts; with examples the heatmap's cell
        * is not their ensemble, and the summary says so. */
       ClipscopeLabelMode mode = clipscope_session_get_label_mode (self->session, self->result_label);
       const char *note = mode == CLIPSCOPE_LABEL_MODE_PROTOTYPE
-                         ? ". These are its prompts alone: the heatmap blends in its example images"
+                         ? _("These are its prompts alone: the heatmap blends in its example images.")
                          : mode == CLIPSCOPE_LABEL_MODE_PROBE
-                         ? ". These are its prompts alone: the heatmap scores it with the linear probe"
-                         : "";
+                         ? _("These are its prompts alone: the heatmap scores it with the linear probe.")
+                         : NULL;
+      g_autofree char *summary = NULL;
 
-      text = g_strdup_printf ("“%s” on %s: %.3f, the ensemble of %u template%s%s", self->result_label,
-                              self->result_image, self->ensemble, n, n == 1 ? "" : "s", note);
+      summary = g_strdup_printf (ngettext ("“%s” on %s: %.3f, the ensemble of %u template",
+                                           "“%s” on %s: %.3f, the ensemble of %u templates", n),
+                                 self->result_label, self->result_image, self->ensemble, n);
+      /* TRANSLATORS: the summary, then a note on it */
+      text = note != NULL ? g_strdup_printf (_("%s. %s"), summary, note) : g_steal_pointer (&summary);
     }
   else
-    text = g_strdup ("Encoding…");
+    text = g_strdup (_("Encoding…"));
   gtk_label_set_label (self->summary, text);
 }
 

@@ -7,6 +7,8 @@
  * column is scored in and the leave-one-out accuracy on them.
  */
 #include "clipscope-text-row.h"
+#include <glib/gi18n.h>
+#include "clipscope-draw.h"
 
 #include <math.h>
 
@@ -51,9 +53,20 @@ enum {
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
+/* The row names itself after its text, for the tooltip of a text cut
+ * short and for screen readers, which would otherwise hear "Remove" on
+ * every row alike. */
 static void
 editable_text_cb (ClipscopeTextRow *self)
 {
+  const char *text = clipscope_text_row_get_text (self);
+  g_autofree char *remove = g_strdup_printf (_("Remove “%s”"), text);
+
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->editable), text);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->remove_button),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, remove, -1);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->editable),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, text, -1);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TEXT]);
 }
 
@@ -118,7 +131,7 @@ example_row_new (ClipscopeTextRow *self,
   gtk_label_set_xalign (GTK_LABEL (label), 0);
   gtk_widget_set_hexpand (label, TRUE);
   gtk_widget_set_tooltip_text (label, path);
-  gtk_widget_set_tooltip_text (remove, "Remove This Example");
+  gtk_widget_set_tooltip_text (remove, _("Remove This Example"));
   gtk_widget_add_css_class (remove, "flat");
   gtk_widget_add_css_class (remove, "circular");
   g_object_set_data_full (G_OBJECT (remove), "clipscope-path", g_strdup (path), g_free);
@@ -287,6 +300,8 @@ static void
 clipscope_text_row_init (ClipscopeTextRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* A long label is cut short instead of widening the sidebar. */
+  clipscope_widget_ellipsize_labels (GTK_WIDGET (self->editable));
   g_signal_connect_swapped (self->check, "notify::active", G_CALLBACK (check_active_cb), self);
 }
 
@@ -342,6 +357,19 @@ clipscope_text_row_get_drop_target (ClipscopeTextRow *self)
   return self->drop_target;
 }
 
+/* The engine's name of a mode, as the tag shows it. */
+static const char *
+mode_title (const char *mode)
+{
+  if (g_strcmp0 (mode, "zero-shot") == 0)
+    return C_("how a label is scored", "zero-shot");
+  if (g_strcmp0 (mode, "prototype") == 0)
+    return C_("how a label is scored", "prototype");
+  if (g_strcmp0 (mode, "probe") == 0)
+    return C_("how a label is scored", "probe");
+  return mode;
+}
+
 /**
  * clipscope_text_row_set_examples:
  * @paths: the label's examples
@@ -366,21 +394,21 @@ clipscope_text_row_set_examples (ClipscopeTextRow   *self,
   /* A count of zero would read as an error; the icon alone invites a drop. */
   gtk_widget_set_visible (GTK_WIDGET (self->examples_count), n > 0);
   if (isnan (accuracy))
-    tag = g_strdup (mode);
+    tag = g_strdup (mode_title (mode));
   else
-    tag = g_strdup_printf ("%s · %.0f %%", mode, accuracy * 100.0);
+    tag = g_strdup_printf ("%s · %.0f %%", mode_title (mode), accuracy * 100.0);
   gtk_label_set_label (self->mode_tag, tag);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->mode_tag),
-                               isnan (accuracy) ? "How this label is scored"
-                                                : "How this label is scored, and the share of its examples it "
-                                                  "gets right when each is left out (leave-one-out accuracy)");
+                               isnan (accuracy) ? _("How this label is scored")
+                                                : _("How this label is scored, and the share of its examples it "
+                                                    "gets right when each is left out (leave-one-out accuracy)"));
   gtk_widget_remove_css_class (GTK_WIDGET (self->mode_tag), "zero-shot");
   gtk_widget_remove_css_class (GTK_WIDGET (self->mode_tag), "prototype");
   gtk_widget_remove_css_class (GTK_WIDGET (self->mode_tag), "probe");
   gtk_widget_add_css_class (GTK_WIDGET (self->mode_tag), mode);
 
-  heading = n == 0 ? g_strdup ("No examples yet: drop images on this label")
-                   : g_strdup_printf (n == 1 ? "%u example" : "%u examples", n);
+  heading = n == 0 ? g_strdup (_("No examples yet: drop images on this label"))
+                   : g_strdup_printf (ngettext ("%u example", "%u examples", n), n);
   gtk_label_set_label (self->examples_heading, heading);
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->examples_list))) != NULL)
     gtk_list_box_remove (self->examples_list, child);

@@ -6,6 +6,7 @@
  * text that names no file is read as a list of labels.
  */
 #include "clipscope-window-private.h"
+#include <glib/gi18n.h>
 
 static GPtrArray *
 files_from_text (const char *text)
@@ -83,7 +84,7 @@ drop_cb (GtkDropTarget   *target,
 {
   if (add_value (self, value))
     return TRUE;
-  clipscope_window_add_toast (self, "Nothing to add: drop image files, folders or pictures");
+  clipscope_window_add_toast (self, _("Nothing to add: drop image files, folders or pictures"));
   return FALSE;
 }
 

@@ -7,6 +7,7 @@
  * session does the work; this file only wires widgets, settings and it.
  */
 #include "clipscope-window-private.h"
+#include <glib/gi18n.h>
 #include "clipscope-sort-dialog.h"
 #include "clipscope-text-row.h"
 
@@ -16,12 +17,12 @@ classifier_title (ClipscopeLabelMode mode)
   switch (mode)
     {
     case CLIPSCOPE_LABEL_MODE_ZERO_SHOT:
-      return "Text Only";
+      return _("Text Only");
     case CLIPSCOPE_LABEL_MODE_PROBE:
-      return "Linear Probe";
+      return _("Linear Probe");
     case CLIPSCOPE_LABEL_MODE_PROTOTYPE:
     default:
-      return "Text and Examples";
+      return _("Text and Examples");
     }
 }
 
@@ -46,20 +47,20 @@ update_classifier (ClipscopeWindow *self)
 {
   ClipscopeLabelMode mode = clipscope_session_get_classifier (self->session);
   gboolean can_probe = clipscope_session_can_probe (self->session);
-  const char *hint = "Drop images on a label to give it examples.";
+  const char *hint = _("Drop images on a label to give it examples.");
 
   gtk_menu_button_set_label (self->classifier_button, classifier_title (mode));
   gtk_widget_set_sensitive (GTK_WIDGET (self->probe_check),
                             can_probe || mode == CLIPSCOPE_LABEL_MODE_PROBE);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->probe_check),
-                               can_probe ? "A logistic regression on the examples’ image embeddings "
-                                           "replaces the text"
-                                         : "Needs at least two examples of every label");
+                               can_probe ? _("A logistic regression on the examples’ image embeddings "
+                                             "replaces the text")
+                                         : _("Needs at least two examples of every label"));
   if (mode == CLIPSCOPE_LABEL_MODE_PROBE && !can_probe)
-    hint = "The probe needs at least two examples of every label: until then, "
-           "text and examples are blended.";
+    hint = _("The probe needs at least two examples of every label: until then, "
+             "text and examples are blended.");
   else if (mode == CLIPSCOPE_LABEL_MODE_PROBE)
-    hint = "Labels are scored by a probe trained on all examples.";
+    hint = _("Labels are scored by a probe trained on all examples.");
   gtk_label_set_label (self->classifier_hint, hint);
   gtk_widget_set_sensitive (GTK_WIDGET (self->weight_scale), mode == CLIPSCOPE_LABEL_MODE_PROTOTYPE);
 }
@@ -147,6 +148,7 @@ example_removed_cb (ClipscopeTextRow *row,
                     const char       *path,
                     ClipscopeWindow  *self)
 {
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_EXAMPLES, _("Example removed"));
   clipscope_session_remove_example (self->session, clipscope_text_row_get_text (row), path);
   update_label_row (self, row);
 }
@@ -155,6 +157,7 @@ static void
 examples_cleared_cb (ClipscopeTextRow *row,
                      ClipscopeWindow  *self)
 {
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_EXAMPLES, _("Examples cleared"));
   clipscope_session_clear_examples (self->session, clipscope_text_row_get_text (row));
   update_label_row (self, row);
 }
@@ -180,7 +183,7 @@ _clipscope_window_sort (ClipscopeWindow *self)
 
   if (!clipscope_session_get_scores (self->session, &n_images, &n_labels, NULL, NULL))
     {
-      clipscope_window_add_toast (self, "Nothing to sort yet: add images and labels, and wait for their scores");
+      clipscope_window_add_toast (self, _("Nothing to sort yet: add images and labels, and wait for their scores"));
       return;
     }
   dialog = clipscope_sort_dialog_new (GTK_WINDOW (self), self->session);

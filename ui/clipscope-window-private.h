@@ -11,6 +11,14 @@
 
 G_BEGIN_DECLS
 
+typedef struct _ClipscopeUndoStep ClipscopeUndoStep;
+
+typedef enum {
+  CLIPSCOPE_UNDO_LABELS    = 1 << 0,   /* the labels and their examples */
+  CLIPSCOPE_UNDO_EXAMPLES  = 1 << 1,   /* the examples alone */
+  CLIPSCOPE_UNDO_TEMPLATES = 1 << 2,
+} ClipscopeUndoWhat;
+
 struct _ClipscopeWindow {
   AdwApplicationWindow      parent_instance;
 
@@ -44,6 +52,8 @@ struct _ClipscopeWindow {
   GtkSpinButton            *threshold_spin;
   AdwViewStack             *view_stack;
   ClipscopeSearchView      *search_view;
+  AdwFlap                  *sidebar_flap;
+  AdwFlap                  *details_flap;
 
   /* Owned References */
   ClipscopeSession         *session;
@@ -53,10 +63,16 @@ struct _ClipscopeWindow {
   ClipscopeImage           *shown_image;
   GCancellable             *preview_cancellable;
   char                     *screenshot_path;
+  GPtrArray                *undo_steps;    /* of ClipscopeUndoStep, oldest first */
 
   guint                     screenshot_id;
   guint                     screenshot_tries;
+  guint                     layout_id;     /* an idle applying the width's layout */
+  int                       layout_width;
   guint                     save_lists : 1;
+  guint                     loading_model : 1;
+  guint                     lists_from_arguments : 1;
+  guint                     applying_arguments : 1;
 };
 
 void _clipscope_window_dnd_init (ClipscopeWindow *self);
@@ -66,5 +82,15 @@ void _clipscope_window_fewshot_restore (ClipscopeWindow  *self);
 void _clipscope_window_sort            (ClipscopeWindow  *self);
 void _clipscope_window_setup_label_row (ClipscopeWindow  *self,
                                         ClipscopeTextRow *row);
+void _clipscope_window_undo_class_init (GtkWidgetClass   *widget_class);
+void _clipscope_window_undo_init       (ClipscopeWindow  *self);
+void _clipscope_window_undo_dispose    (ClipscopeWindow  *self);
+void _clipscope_window_save_undo       (ClipscopeWindow  *self,
+                                        ClipscopeUndoWhat what,
+                                        const char       *message);
+void _clipscope_window_save_undo_images (ClipscopeWindow *self,
+                                         const guint     *positions,
+                                         guint            n_positions,
+                                         const char      *message);
 
 G_END_DECLS

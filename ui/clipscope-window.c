@@ -8,8 +8,10 @@
  * tests share. Drag and drop lives in clipscope-window-dnd.c.
  */
 #include "clipscope-application.h"
+#include <glib/gi18n.h>
 #include "clipscope-window-private.h"
 #include "clipscope-compare-window.h"
+#include "clipscope-draw.h"
 #include "clipscope-export.h"
 #include "clipscope-models.h"
 #include "clipscope-preferences-window.h"
@@ -21,6 +23,11 @@
 #include <string.h>
 
 #define MAX_RECENT_MODELS 8
+
+/* Below this width the image details fold away over the matrix, so that
+ * the matrix keeps some 350 px beside the labels. (The labels' pane folds
+ * by itself, once it and the matrix no longer fit.) */
+#define DETAILS_FOLD_WIDTH 1000
 
 G_DEFINE_FINAL_TYPE (ClipscopeWindow, clipscope_window, ADW_TYPE_APPLICATION_WINDOW)
 
@@ -116,7 +123,7 @@ restore_lists (ClipscopeWindow *self)
   gboolean enabled;
 
   for (char **l = labels; *l != NULL; l++)
-    clipscope_session_add_labels_text (self->session, *l);
+    clipscope_session_add_label (self->session, *l);
   g_variant_iter_init (&iter, templates);
   while (g_variant_iter_next (&iter, "(&sb)", &text, &enabled))
     clipscope_session_add_template (self->session, text, enabled);
@@ -127,8 +134,8 @@ restore_lists (ClipscopeWindow *self)
 /**
  * clipscope_window_set_labels:
  *
- * Replaces the labels for this run only: lists given on the command line
- * do not overwrite the saved ones.
+ * Replaces the labels for this run: lists given on the command line do
+ * not overwrite the saved ones until the person edits them in the window.
  */
 void
 clipscope_window_set_labels (ClipscopeWindow    *self,
@@ -139,9 +146,12 @@ clipscope_window_set_labels (ClipscopeWindow    *self,
   g_return_if_fail (CLIPSCOPE_IS_WINDOW (self));
 
   self->save_lists = FALSE;
+  self->lists_from_arguments = TRUE;
+  self->applying_arguments = TRUE;
   gtk_string_list_splice (list, 0, g_list_model_get_n_items (G_LIST_MODEL (list)), NULL);
   for (const char * const *l = labels; *l != NULL; l++)
-    clipscope_session_add_labels_text (self->session, *l);
+    clipscope_session_add_label (self->session, *l);
+  self->applying_arguments = FALSE;
 }
 
 void
@@ -151,9 +161,12 @@ clipscope_window_set_templates (ClipscopeWindow    *self,
   g_return_if_fail (CLIPSCOPE_IS_WINDOW (self));
 
   self->save_lists = FALSE;
+  self->lists_from_arguments = TRUE;
+  self->applying_arguments = TRUE;
   clipscope_session_clear_templates (self->session);
   for (const char * const *t = templates; *t != NULL; t++)
     clipscope_session_add_template (self->session, *t, TRUE);
+  self->applying_arguments = FALSE;
 }
 
 /* ------------------------------------------------------------ model */
@@ -196,9 +209,9 @@ rebuild_model_menu (ClipscopeWindow *self)
   g_menu_append (manage, "_Manage Models…", "win.manage-models");
   g_menu_append (manage, "_Open Model Folder…", "win.open-model");
   if (g_menu_model_get_n_items (G_MENU_MODEL (installed)) > 0)
-    g_menu_append_section (menu, "Installed Models", G_MENU_MODEL (installed));
+    g_menu_append_section (menu, _("Installed Models"), G_MENU_MODEL (installed));
   if (g_menu_model_get_n_items (G_MENU_MODEL (folders)) > 0)
-    g_menu_append_section (menu, "Recent Folders", G_MENU_MODEL (folders));
+    g_menu_append_section (menu, _("Recent Folders"), G_MENU_MODEL (folders));
   g_menu_append_section (menu, NULL, G_MENU_MODEL (manage));
   gtk_menu_button_set_menu_model (self->model_button, G_MENU_MODEL (menu));
 }
@@ -241,29 +254,74 @@ update_title (ClipscopeWindow *self)
   g_autofree char *subtitle = NULL;
 
   if (path == NULL)
-    subtitle = g_strdup ("No model · choose one in the model menu");
+    subtitle = g_strdup (_("No model · choose one in the model menu"));
   else
     subtitle = g_strdup_printf ("%s · %s · %s", name,
                                 g_strcmp0 (backend, "vulkan") == 0 ? "Vulkan" : "CPU",
                                 device != NULL ? device : "");
   adw_window_title_set_subtitle (self->window_title, subtitle);
-  gtk_menu_button_set_label (self->model_button, name != NULL ? name : "Model");
+  gtk_menu_button_set_label (self->model_button, name != NULL ? name : _("Model"));
+  clipscope_widget_ellipsize_labels (GTK_WIDGET (self->model_button));
   if (path != NULL)
     remember_model (self, path);
 }
 
+static void model_folder_chosen (GtkWindow  *window,
+                                 const char *path);
+static void update_hint         (ClipscopeWindow *self);
+
+static void
+model_loaded_cb (ClipscopeWindow *self)
+{
+  self->loading_model = FALSE;
+  update_hint (self);
+}
+
+static void
+model_failed_response_cb (AdwMessageDialog *dialog,
+                          const char       *response,
+                          ClipscopeWindow  *self)
+{
+  if (g_strcmp0 (response, "choose") == 0)
+    clipscope_models_choose_folder (GTK_WINDOW (self), model_folder_chosen);
+  else if (g_strcmp0 (response, "bundled") == 0)
+    {
+      g_autofree char *bundled = clipscope_model_store_get_default (clipscope_models_get_store (), NULL);
+
+      if (bundled != NULL)
+        clipscope_window_load_model (self, bundled);
+    }
+}
+
+/* A model that fails to load leaves a way on: another folder, or the
+ * small model that comes with Clipscope. */
 static void
 model_failed_cb (ClipscopeWindow *self,
                  const char      *dir,
                  const char      *message)
 {
-  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), "Could Not Load the Model", message);
+  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Could Not Load the Model"), message);
+  g_autofree char *bundled = clipscope_model_store_get_default (clipscope_models_get_store (), NULL);
 
-  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", "_Close");
+  self->loading_model = FALSE;
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "choose", _("C_hoose Another Model…"));
+  if (bundled != NULL && !clipscope_models_same_folder (bundled, dir))
+    {
+      adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "bundled", _("Use the _Bundled Model"));
+      adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "bundled",
+                                                  ADW_RESPONSE_SUGGESTED);
+      adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "bundled");
+    }
+  else
+    adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "choose");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "close");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (model_failed_response_cb), self, 0);
   gtk_window_present (GTK_WINDOW (dialog));
 
   /* The previous model, if any, is still the one in use. */
   update_title (self);
+  update_hint (self);
 }
 
 void
@@ -272,8 +330,10 @@ clipscope_window_load_model (ClipscopeWindow *self,
 {
   g_return_if_fail (CLIPSCOPE_IS_WINDOW (self));
 
-  adw_window_title_set_subtitle (self->window_title, "Loading model…");
+  adw_window_title_set_subtitle (self->window_title, _("Loading model…"));
+  self->loading_model = TRUE;
   clipscope_session_load_model (self->session, dir);
+  update_hint (self);
 }
 
 static void
@@ -339,10 +399,10 @@ add_images_action (GtkWidget  *widget,
   g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
   GtkFileChooserNative *chooser;
 
-  gtk_file_filter_set_name (filter, "Images");
+  gtk_file_filter_set_name (filter, _("Images"));
   gtk_file_filter_add_pixbuf_formats (filter);
-  chooser = gtk_file_chooser_native_new ("Add Images", GTK_WINDOW (self),
-                                         GTK_FILE_CHOOSER_ACTION_OPEN, "_Add", "_Cancel");
+  chooser = gtk_file_chooser_native_new (_("Add Images"), GTK_WINDOW (self),
+                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Add"), _("_Cancel"));
   gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), TRUE);
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
@@ -365,6 +425,19 @@ remove_selected_action (GtkWidget  *widget,
 {
   ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
   g_autoptr(GtkBitset) selected = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->image_selection));
+  g_autoptr(GArray) positions = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autofree char *message = NULL;
+  GtkBitsetIter iter;
+  guint position;
+
+  if (gtk_bitset_is_empty (selected))
+    return;
+  for (gboolean more = gtk_bitset_iter_init_first (&iter, selected, &position); more;
+       more = gtk_bitset_iter_next (&iter, &position))
+    g_array_append_val (positions, position);
+  message = g_strdup_printf (ngettext ("%u image removed", "%u images removed", positions->len),
+                             positions->len);
+  _clipscope_window_save_undo_images (self, (guint *) positions->data, positions->len, message);
 
   /* Highest first, so earlier removals do not shift later positions. */
   while (!gtk_bitset_is_empty (selected))
@@ -399,9 +472,12 @@ remove_image_clicked_cb (GtkButton       *button,
                          ClipscopeWindow *self)
 {
   GtkListItem *item = g_object_get_data (G_OBJECT (button), "clipscope-list-item");
+  guint position;
 
-  if (item != NULL && gtk_list_item_get_position (item) != GTK_INVALID_LIST_POSITION)
-    clipscope_session_remove_image (self->session, gtk_list_item_get_position (item));
+  if (item == NULL || (position = gtk_list_item_get_position (item)) == GTK_INVALID_LIST_POSITION)
+    return;
+  _clipscope_window_save_undo_images (self, &position, 1, _("Image removed"));
+  clipscope_session_remove_image (self->session, position);
 }
 
 /* The grid recycles its cells, so only the visible thumbnails exist as
@@ -424,7 +500,7 @@ setup_thumbnail_cb (GtkSignalListItemFactory *factory,
   gtk_widget_set_valign (remove, GTK_ALIGN_START);
   gtk_widget_set_margin_top (remove, 2);
   gtk_widget_set_margin_end (remove, 2);
-  gtk_widget_set_tooltip_text (remove, "Remove");
+  gtk_widget_set_tooltip_text (remove, _("Remove"));
   gtk_widget_add_css_class (remove, "circular");
   gtk_widget_add_css_class (remove, "osd");
   g_object_set_data (G_OBJECT (remove), "clipscope-list-item", item);
@@ -443,7 +519,15 @@ bind_thumbnail_cb (GtkSignalListItemFactory *factory,
   GtkWidget *picture = gtk_overlay_get_child (GTK_OVERLAY (overlay));
   GBinding *binding;
 
+  g_autofree char *remove_name = g_strdup_printf (_("Remove %s"), clipscope_image_get_name (image));
+
+  /* Screen readers name the thumbnail after its image, and each remove
+   * button after the image it removes. */
   gtk_widget_set_tooltip_text (overlay, clipscope_image_get_path (image));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (picture), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  clipscope_image_get_name (image), -1);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (gtk_widget_get_last_child (overlay)),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, remove_name, -1);
   binding = g_object_bind_property (image, "thumbnail", picture, "paintable", G_BINDING_SYNC_CREATE);
   g_object_set_data (G_OBJECT (item), "clipscope-binding", binding);
 }
@@ -516,7 +600,7 @@ show_image (ClipscopeWindow *self,
   if (image == NULL)
     {
       gtk_picture_set_paintable (self->preview, NULL);
-      gtk_label_set_label (self->preview_title, "Select an image");
+      gtk_label_set_label (self->preview_title, _("Select an image"));
       return;
     }
   gtk_picture_set_paintable (self->preview, GDK_PAINTABLE (clipscope_image_get_thumbnail (image)));
@@ -538,14 +622,17 @@ update_hint (ClipscopeWindow *self)
   gboolean scored = clipscope_session_get_scores (self->session, &n_images, &n_labels, NULL, NULL);
   const char *hint = NULL;
 
+  /* While a model loads, say so rather than ask for one. */
   if (scored)
     hint = NULL;
+  else if (self->loading_model)
+    hint = _("Loading the model…");
   else if (clipscope_session_get_model_path (self->session) == NULL)
-    hint = "Open a model folder to score these images";
+    hint = _("Choose a model (the button at the top left) to score these images");
   else if (clipscope_session_get_busy (self->session))
-    hint = "Encoding…";
+    hint = _("Encoding…");
   else if (g_list_model_get_n_items (G_LIST_MODEL (clipscope_session_get_labels (self->session))) == 0)
-    hint = "Add labels to score these images against";
+    hint = _("Add labels to score these images against");
   gtk_label_set_label (self->heatmap_hint, hint != NULL ? hint : "");
   gtk_widget_set_visible (GTK_WIDGET (self->heatmap_hint), hint != NULL);
 }
@@ -578,6 +665,48 @@ heatmap_pressed_cb (GtkGestureClick *gesture,
     clipscope_template_contributions_select_label (self->template_contributions, scored[column]);
 }
 
+/* Enter on a cell (or a double click) explains it: the preview is
+ * coloured by where in the image that label is. */
+static void
+heatmap_cell_activated_cb (ClipscopeWindow *self,
+                           int              row,
+                           int              column)
+{
+  const char * const *scored = clipscope_session_get_scored_labels (self->session);
+
+  if (scored == NULL || column < 0 || (guint) column >= g_strv_length ((char **) scored))
+    return;
+  clipscope_heatmap_view_set_selected (self->heatmap, row);
+  clipscope_explain_panel_select_label (self->explain_panel, scored[column]);
+  /* In a narrow window the explanation is in the folded details pane. */
+  adw_flap_set_reveal_flap (self->details_flap, TRUE);
+  clipscope_template_contributions_select_label (self->template_contributions, scored[column]);
+}
+
+static void
+copy_matrix_action (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+  g_autofree char *text = clipscope_heatmap_view_dup_matrix_text (self->heatmap);
+
+  if (text != NULL)
+    gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), text);
+}
+
+/* F9, as in other GNOME applications: show or hide the labels and
+ * templates (over the matrix, in a narrow window). */
+static void
+toggle_sidebar_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  AdwFlap *flap = CLIPSCOPE_WINDOW (widget)->sidebar_flap;
+
+  adw_flap_set_reveal_flap (flap, !adw_flap_get_reveal_flap (flap));
+}
+
 static void
 grid_selection_changed_cb (ClipscopeWindow *self)
 {
@@ -596,6 +725,12 @@ images_changed_cb (ClipscopeWindow *self)
   int row = clipscope_heatmap_view_get_selected (self->heatmap);
 
   gtk_stack_set_visible_child_name (self->content_stack, n > 0 ? "results" : "empty");
+
+  /* What works on the images cannot run without any. */
+  for (const char * const *a = (const char * const[]) { "win.export", "win.export-to", "win.sort",
+                                                         "win.copy-matrix", "win.remove-selected", NULL };
+       *a != NULL; a++)
+    gtk_widget_action_set_enabled (GTK_WIDGET (self), *a, n > 0);
 
   /* Keep something selected so the probability panel is never empty. */
   if (n == 0)
@@ -628,19 +763,24 @@ notice_cb (ClipscopeWindow *self,
 static void
 label_entry_activate_cb (ClipscopeWindow *self)
 {
-  clipscope_session_add_labels_text (self->session,
-                                     gtk_editable_get_text (GTK_EDITABLE (self->label_entry)));
+  clipscope_session_add_label (self->session, gtk_editable_get_text (GTK_EDITABLE (self->label_entry)));
   gtk_editable_set_text (GTK_EDITABLE (self->label_entry), "");
 }
 
-/* A pasted list ("cat, dog" or one label a line) is split at once. */
+/* A pasted list, one label a line, is split at once; commas stay in the
+ * label ("a red, shiny apple"). */
 static void
 label_entry_changed_cb (ClipscopeWindow *self)
 {
   const char *text = gtk_editable_get_text (GTK_EDITABLE (self->label_entry));
 
-  if (strpbrk (text, ",\n\r") != NULL)
-    label_entry_activate_cb (self);
+  if (strpbrk (text, "\n\r") != NULL)
+    {
+      g_autofree char *list = g_strdup (text);
+
+      gtk_editable_set_text (GTK_EDITABLE (self->label_entry), "");
+      clipscope_session_add_labels_text (self->session, list);
+    }
 }
 
 static void
@@ -659,9 +799,12 @@ label_remove_cb (ClipscopeTextRow *row,
                  ClipscopeWindow  *self)
 {
   int index = gtk_list_box_row_get_index (GTK_LIST_BOX_ROW (row));
+  g_autofree char *message = g_strdup_printf (_("Label “%s” removed"), clipscope_text_row_get_text (row));
 
-  if (index >= 0)
-    gtk_string_list_remove (clipscope_session_get_labels (self->session), index);
+  if (index < 0)
+    return;
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_LABELS, message);
+  gtk_string_list_remove (clipscope_session_get_labels (self->session), index);
 }
 
 static GtkWidget *
@@ -676,9 +819,22 @@ create_label_row_cb (gpointer item,
   return row;
 }
 
+/* Lists from the command line are for this run, until the person edits
+ * them in the window: from then on what they see is what is saved. */
+static void
+resume_saving (ClipscopeWindow *self)
+{
+  if (self->applying_arguments || self->save_lists || !self->lists_from_arguments)
+    return;
+  self->save_lists = TRUE;
+  save_labels (self);
+  save_templates (self);
+}
+
 static void
 labels_changed_cb (ClipscopeWindow *self)
 {
+  resume_saving (self);
   save_labels (self);
 }
 
@@ -692,7 +848,7 @@ label_preset_action (GtkWidget  *widget,
   g_auto(GStrv) labels = load_resource_list (name);
 
   for (char **l = labels; *l != NULL; l++)
-    clipscope_session_add_labels_text (self->session, *l);
+    clipscope_session_add_label (self->session, *l);
 }
 
 static void
@@ -709,8 +865,12 @@ clear_labels_action (GtkWidget  *widget,
                      const char *action_name,
                      GVariant   *parameter)
 {
-  GtkStringList *labels = clipscope_session_get_labels (CLIPSCOPE_WINDOW (widget)->session);
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+  GtkStringList *labels = clipscope_session_get_labels (self->session);
 
+  if (g_list_model_get_n_items (G_LIST_MODEL (labels)) == 0)
+    return;
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_LABELS, _("Labels cleared"));
   gtk_string_list_splice (labels, 0, g_list_model_get_n_items (G_LIST_MODEL (labels)), NULL);
 }
 
@@ -732,12 +892,12 @@ labels_file_loaded_cb (GObject      *object,
     }
   if (!g_utf8_validate (contents, length, NULL))
     {
-      clipscope_window_add_toast (self, "The labels file is not UTF-8 text");
+      clipscope_window_add_toast (self, _("The labels file is not UTF-8 text"));
       return;
     }
   labels = parse_list (contents);
   for (char **l = labels; *l != NULL; l++)
-    clipscope_session_add_labels_text (self->session, *l);
+    clipscope_session_add_label (self->session, *l);
 }
 
 static void
@@ -763,10 +923,10 @@ import_labels_action (GtkWidget  *widget,
   GtkFileChooserNative *chooser;
   g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
 
-  gtk_file_filter_set_name (filter, "Text files");
+  gtk_file_filter_set_name (filter, _("Text files"));
   gtk_file_filter_add_mime_type (filter, "text/plain");
-  chooser = gtk_file_chooser_native_new ("Import Labels", GTK_WINDOW (widget),
-                                         GTK_FILE_CHOOSER_ACTION_OPEN, "_Import", "_Cancel");
+  chooser = gtk_file_chooser_native_new (_("Import Labels"), GTK_WINDOW (widget),
+                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Import"), _("_Cancel"));
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
   g_signal_connect (chooser, "response", G_CALLBACK (labels_file_chosen_cb), widget);
@@ -784,7 +944,7 @@ template_entry_activate_cb (ClipscopeWindow *self)
     return;
   if (!clipscope_template_is_valid (text))
     {
-      clipscope_window_add_toast (self, "A template needs exactly one {} where the label goes");
+      clipscope_window_add_toast (self, _("A template needs exactly one {} where the label goes"));
       gtk_widget_add_css_class (GTK_WIDGET (self->template_entry), "error");
       return;
     }
@@ -799,8 +959,10 @@ template_remove_cb (ClipscopeTextRow *row,
 {
   int index = gtk_list_box_row_get_index (GTK_LIST_BOX_ROW (row));
 
-  if (index >= 0)
-    clipscope_session_remove_template (self->session, index);
+  if (index < 0)
+    return;
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_TEMPLATES, _("Template removed"));
+  clipscope_session_remove_template (self->session, index);
 }
 
 static GtkWidget *
@@ -830,8 +992,10 @@ templates_changed_cb (ClipscopeWindow *self)
       if (g_object_get_data (G_OBJECT (t), "clipscope-saved") == self)
         continue;
       g_object_set_data (G_OBJECT (t), "clipscope-saved", self);
+      g_signal_connect_object (t, "notify", G_CALLBACK (resume_saving), self, G_CONNECT_SWAPPED);
       g_signal_connect_object (t, "notify", G_CALLBACK (save_templates), self, G_CONNECT_SWAPPED);
     }
+  resume_saving (self);
   save_templates (self);
 }
 
@@ -848,6 +1012,7 @@ template_preset_action (GtkWidget  *widget,
     templates = load_resource_list ("templates/imagenet.txt");
   else
     templates = g_strdupv ((char *[]) { (char *) "a photo of a {}.", NULL });
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_TEMPLATES, _("Templates replaced"));
   clipscope_session_clear_templates (self->session);
   for (char **t = templates; *t != NULL; t++)
     clipscope_session_add_template (self->session, *t, TRUE);
@@ -879,7 +1044,12 @@ clear_templates_action (GtkWidget  *widget,
                         const char *action_name,
                         GVariant   *parameter)
 {
-  clipscope_session_clear_templates (CLIPSCOPE_WINDOW (widget)->session);
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+
+  if (g_list_model_get_n_items (clipscope_session_get_templates (self->session)) == 0)
+    return;
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_TEMPLATES, _("Templates cleared"));
+  clipscope_session_clear_templates (self->session);
 }
 
 /* ------------------------------------------------------------ export */
@@ -894,16 +1064,41 @@ export_chosen_cb (GtkNativeDialog *dialog,
   g_autofree char *path = NULL;
 
   if (response == GTK_RESPONSE_ACCEPT)
-    file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+    {
+      GtkFileFilter *filter = gtk_file_chooser_get_filter (GTK_FILE_CHOOSER (dialog));
+      const char *suffix = filter != NULL ? g_object_get_data (G_OBJECT (filter), "clipscope-suffix") : NULL;
+
+      file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      path = file != NULL ? g_file_get_path (file) : NULL;
+
+      /* The chosen file type holds unless the name already says one. */
+      if (path != NULL && suffix != NULL && !g_str_has_suffix (path, ".csv")
+          && !g_str_has_suffix (path, ".json") && !g_str_has_suffix (path, ".png"))
+        {
+          g_autofree char *named = g_strconcat (path, suffix, NULL);
+
+          g_free (path);
+          path = g_steal_pointer (&named);
+        }
+      else if (path != NULL && suffix != NULL && !g_str_has_suffix (path, suffix))
+        {
+          g_autofree char *stem = g_strndup (path, strrchr (path, '.') - path);
+
+          g_free (path);
+          path = g_strconcat (stem, suffix, NULL);
+        }
+    }
   gtk_native_dialog_destroy (dialog);
   g_object_unref (dialog);
-  if (file == NULL || (path = g_file_get_path (file)) == NULL)
+  if (path == NULL)
     return;
+  g_clear_object (&file);
+  file = g_file_new_for_path (path);
 
   if (clipscope_export_to_file (self->session, GTK_WIDGET (self->heatmap), path, &error))
     {
       g_autofree char *name = g_file_get_basename (file);
-      g_autofree char *message = g_strdup_printf ("Exported %s", name);
+      g_autofree char *message = g_strdup_printf (_("Exported %s"), name);
 
       clipscope_window_add_toast (self, message);
     }
@@ -917,18 +1112,19 @@ export_action (GtkWidget  *widget,
                GVariant   *parameter)
 {
   static const struct { const char *name, *pattern; } formats[] = {
-    { "CSV matrix", "*.csv" }, { "JSON matrix", "*.json" }, { "PNG heatmap", "*.png" },
+    { N_("CSV matrix"), "*.csv" }, { N_("JSON matrix"), "*.json" }, { N_("PNG heatmap"), "*.png" },
   };
   GtkFileChooserNative *chooser;
 
-  chooser = gtk_file_chooser_native_new ("Export", GTK_WINDOW (widget),
-                                         GTK_FILE_CHOOSER_ACTION_SAVE, "_Export", "_Cancel");
+  chooser = gtk_file_chooser_native_new (_("Export"), GTK_WINDOW (widget),
+                                         GTK_FILE_CHOOSER_ACTION_SAVE, _("_Export"), _("_Cancel"));
   for (guint i = 0; i < G_N_ELEMENTS (formats); i++)
     {
       g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
 
-      gtk_file_filter_set_name (filter, formats[i].name);
+      gtk_file_filter_set_name (filter, _(formats[i].name));
       gtk_file_filter_add_pattern (filter, formats[i].pattern);
+      g_object_set_data (G_OBJECT (filter), "clipscope-suffix", (gpointer) (formats[i].pattern + 1));
       gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
     }
   gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), "clipscope-scores.csv");
@@ -1097,6 +1293,7 @@ clipscope_window_take_screenshot (ClipscopeWindow *self,
   g_free (self->screenshot_path);
   self->screenshot_path = g_strdup (path);
   g_clear_handle_id (&self->screenshot_id, g_source_remove);
+  g_clear_handle_id (&self->layout_id, g_source_remove);
   /* Polled rather than tied to ::notify::busy, so the frames that draw
    * the last result have happened by the time it is taken. */
   self->screenshot_id = g_timeout_add (250, screenshot_cb, self);
@@ -1123,6 +1320,7 @@ clipscope_window_dispose (GObject *object)
   ClipscopeWindow *self = CLIPSCOPE_WINDOW (object);
 
   g_clear_handle_id (&self->screenshot_id, g_source_remove);
+  g_clear_handle_id (&self->layout_id, g_source_remove);
   if (self->session != NULL)
     clipscope_session_disconnect_by_data (self->session, self);
   gtk_widget_dispose_template (GTK_WIDGET (self), CLIPSCOPE_TYPE_WINDOW);
@@ -1135,6 +1333,7 @@ clipscope_window_dispose (GObject *object)
   g_clear_object (&self->drop_target);
   g_clear_object (&self->session);
   g_clear_object (&self->settings);
+  _clipscope_window_undo_dispose (self);
   G_OBJECT_CLASS (clipscope_window_parent_class)->dispose (object);
 }
 
@@ -1147,6 +1346,36 @@ clipscope_window_finalize (GObject *object)
   G_OBJECT_CLASS (clipscope_window_parent_class)->finalize (object);
 }
 
+/* Libadwaita 1.2 has no breakpoints: the window's own width, as it is
+ * allocated, decides whether the details pane folds. The change waits
+ * for an idle, as a layout must not change while it is being allocated. */
+static gboolean
+apply_layout_cb (gpointer user_data)
+{
+  ClipscopeWindow *self = user_data;
+
+  self->layout_id = 0;
+  adw_flap_set_fold_policy (self->details_flap, self->layout_width < DETAILS_FOLD_WIDTH
+                                                ? ADW_FLAP_FOLD_POLICY_ALWAYS : ADW_FLAP_FOLD_POLICY_AUTO);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+clipscope_window_size_allocate (GtkWidget *widget,
+                                int        width,
+                                int        height,
+                                int        baseline)
+{
+  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
+  gboolean narrow = width < DETAILS_FOLD_WIDTH;
+
+  GTK_WIDGET_CLASS (clipscope_window_parent_class)->size_allocate (widget, width, height, baseline);
+  self->layout_width = width;
+  if (narrow != (adw_flap_get_fold_policy (self->details_flap) == ADW_FLAP_FOLD_POLICY_ALWAYS)
+      && self->layout_id == 0)
+    self->layout_id = g_idle_add (apply_layout_cb, self);
+}
+
 static void
 clipscope_window_class_init (ClipscopeWindowClass *klass)
 {
@@ -1155,6 +1384,7 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
   object_class->dispose = clipscope_window_dispose;
+  widget_class->size_allocate = clipscope_window_size_allocate;
   object_class->finalize = clipscope_window_finalize;
   window_class->close_request = clipscope_window_close_request;
 
@@ -1174,6 +1404,8 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, progress_bar);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, content_stack);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, image_grid);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, sidebar_flap);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, details_flap);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, heatmap);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, probability_view);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, preview);
@@ -1220,6 +1452,11 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.export", NULL, export_action);
   gtk_widget_class_install_action (widget_class, "win.export-to", "s", export_to_action);
   gtk_widget_class_install_action (widget_class, "win.sort", NULL, sort_action);
+  gtk_widget_class_install_action (widget_class, "win.copy-matrix", NULL, copy_matrix_action);
+  gtk_widget_class_install_action (widget_class, "win.toggle-sidebar", NULL, toggle_sidebar_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F9, 0, "win.toggle-sidebar", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w, GDK_CONTROL_MASK, "window.close", NULL);
+  _clipscope_window_undo_class_init (widget_class);
   gtk_widget_class_install_action (widget_class, "win.compare", NULL, compare_action);
   gtk_widget_class_install_action (widget_class, "win.compare-with", "s", compare_action);
 
@@ -1260,11 +1497,13 @@ bind_session (ClipscopeWindow *self)
                            create_template_row_cb, self, NULL);
 
   g_signal_connect_swapped (self->session, "notify::model-path", G_CALLBACK (update_title), self);
+  g_signal_connect_swapped (self->session, "notify::model-path", G_CALLBACK (model_loaded_cb), self);
   g_signal_connect_swapped (self->session, "notify::busy", G_CALLBACK (busy_changed_cb), self);
   g_signal_connect_swapped (self->session, "notify::progress", G_CALLBACK (busy_changed_cb), self);
   g_signal_connect_swapped (self->session, "model-failed", G_CALLBACK (model_failed_cb), self);
   g_signal_connect_swapped (self->session, "notice", G_CALLBACK (notice_cb), self);
   g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (heatmap_selected_cb), self);
+  g_signal_connect_swapped (self->heatmap, "cell-activated", G_CALLBACK (heatmap_cell_activated_cb), self);
   g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (update_hint), self);
   g_signal_connect_swapped (self->session, "notify::busy", G_CALLBACK (update_hint), self);
   g_signal_connect_swapped (clipscope_session_get_images (self->session), "items-changed",
@@ -1288,6 +1527,10 @@ clipscope_window_init (ClipscopeWindow *self)
   gtk_window_set_default_size (GTK_WINDOW (self),
                                g_settings_get_int (self->settings, "window-width"),
                                g_settings_get_int (self->settings, "window-height"));
+  /* Start folded at once in a narrow window, without a first frame that
+   * unfolds the details only to fold them again. */
+  if (g_settings_get_int (self->settings, "window-width") < DETAILS_FOLD_WIDTH)
+    adw_flap_set_fold_policy (self->details_flap, ADW_FLAP_FOLD_POLICY_ALWAYS);
   if (g_settings_get_boolean (self->settings, "window-maximized"))
     gtk_window_maximize (GTK_WINDOW (self));
 
@@ -1313,6 +1556,8 @@ clipscope_window_init (ClipscopeWindow *self)
     gtk_widget_insert_action_group (GTK_WIDGET (self), "view", G_ACTION_GROUP (view));
   }
 
+  _clipscope_window_undo_init (self);
+  images_changed_cb (self);
   _clipscope_window_fewshot_init (self);
   restore_lists (self);
   rebuild_model_menu (self);

@@ -90,6 +90,23 @@ clipscope_cpu_gelu (float   *x,
   gelu (x, n, quick);
 }
 
+/* 0.5 x (1 + tanh u) = x / (1 + exp(−2u)) with u = √(2/π) (x + 0.044715 x³):
+ * the form SigLIP's towers were trained with. */
+static VECTOR_CLONES void
+gelu_tanh (float *x,
+           gsize  n)
+{
+  for (gsize i = 0; i < n; i++)
+    x[i] = x[i] / (1.0f + fast_expf (-1.5957691216f * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
+}
+
+void
+clipscope_cpu_gelu_tanh (float *x,
+                         gsize  n)
+{
+  gelu_tanh (x, n);
+}
+
 void
 clipscope_cpu_relu (float *x,
                     gsize  n)
@@ -220,40 +237,42 @@ clipscope_cpu_softmax_rows (float   *x,
 /* ------------------------------------------------------------ attention */
 
 void
-clipscope_cpu_attention (const float *q,
-                         const float *k,
-                         const float *v,
-                         int          ldqkv,
-                         int          batch,
-                         int          seq,
-                         int          width,
-                         int          n_heads,
-                         gboolean     causal,
-                         const int   *query_rows,
-                         float       *scores,
-                         float       *out,
-                         int          ldout)
+clipscope_cpu_attention (const float   *q,
+                         int            ldq,
+                         const float   *k,
+                         const float   *v,
+                         int            ldkv,
+                         int            batch,
+                         int            seq,
+                         int            n_q,
+                         int            q_bstride,
+                         int            width,
+                         int            n_heads,
+                         gboolean       causal,
+                         const int32_t *index,
+                         const int32_t *lengths,
+                         float         *scores,
+                         float         *out,
+                         int            ldout)
 {
   const int hd = width / n_heads;
   const float scale = 1.0f / sqrtf ((float) hd);
-  const int n_q = query_rows ? 1 : seq;
 
   for (int b = 0; b < batch; b++)
     for (int h = 0; h < n_heads; h++)
       {
-        gsize row0 = (gsize) b * seq;
-        int first = query_rows ? query_rows[b] : 0;
-        const float *qh = q + (row0 + first) * ldqkv + (gsize) h * hd;
-        const float *kh = k + row0 * ldqkv + (gsize) h * hd;
-        const float *vh = v + row0 * ldqkv + (gsize) h * hd;
-        float *oh = out + (query_rows ? (gsize) b : row0) * ldout + (gsize) h * hd;
+        const int first = index ? index[b] : 0, keys = lengths ? MIN (lengths[b], seq) : seq;
+        const float *qh = q + ((gsize) b * q_bstride + first) * ldq + (gsize) h * hd;
+        const float *kh = k + (gsize) b * seq * ldkv + (gsize) h * hd;
+        const float *vh = v + (gsize) b * seq * ldkv + (gsize) h * hd;
+        float *oh = out + (gsize) b * n_q * ldout + (gsize) h * hd;
 
-        /* scores[n_q, seq] = q kᵀ / √hd, then softmax, then · v. */
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n_q, seq, hd,
-                     scale, qh, ldqkv, kh, ldqkv, 0.0f, scores, seq);
-        clipscope_cpu_softmax_rows (scores, n_q, seq, seq, causal, first);
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n_q, hd, seq,
-                     1.0f, scores, seq, vh, ldqkv, 0.0f, oh, ldout);
+        /* scores[n_q, keys] = q kᵀ / √hd, then softmax, then · v. */
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n_q, keys, hd,
+                     scale, qh, ldq, kh, ldkv, 0.0f, scores, keys);
+        clipscope_cpu_softmax_rows (scores, n_q, keys, keys, causal, first);
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n_q, hd, keys,
+                     1.0f, scores, keys, vh, ldkv, 0.0f, oh, ldout);
       }
 }
 

@@ -40,6 +40,10 @@ void clipscope_cpu_gelu (float   *x,
                          gsize    n,
                          gboolean quick);
 
+/* In place: GELU's tanh approximation. */
+void clipscope_cpu_gelu_tanh (float *x,
+                              gsize  n);
+
 /* In place: max(x, 0). */
 void clipscope_cpu_relu (float *x,
                          gsize  n);
@@ -54,26 +58,31 @@ void clipscope_cpu_softmax_rows (float   *x,
                                  gboolean causal,
                                  int      first_pos);
 
-/* Multi-head scaled dot-product attention for a batch of sequences.
- * q, k, v: [batch · seq, width] with row stride @ldqkv (they may be column
- * slices of one [batch · seq, 3 · width] array). @causal masks positions
- * after the query. Without @query_rows every position is a query and out
- * is [batch · seq, width]; with it, only position query_rows[b] of each
- * sequence b is, and out is [batch, width]. @scores is scratch of
- * seq × seq floats. */
-void clipscope_cpu_attention (const float *q,
-                              const float *k,
-                              const float *v,
-                              int          ldqkv,
-                              int          batch,
-                              int          seq,
-                              int          width,
-                              int          n_heads,
-                              gboolean     causal,
-                              const int   *query_rows,
-                              float       *scores,
-                              float       *out,
-                              int          ldout);
+/* Multi-head scaled dot-product attention for a batch of sequences of
+ * @seq keys: k and v [batch · seq, width] with row stride @ldkv (they may
+ * be column slices of one array). Query i of sequence b is row
+ * b · q_bstride + first + i of q (row stride @ldq), first being
+ * index[b] with @index and 0 without; @causal hides the keys after
+ * position first + i, and @lengths those at or past lengths[b]. Its
+ * output is row b · n_q + i of out. @scores is scratch of n_q × seq
+ * floats. */
+void clipscope_cpu_attention (const float   *q,
+                              int            ldq,
+                              const float   *k,
+                              const float   *v,
+                              int            ldkv,
+                              int            batch,
+                              int            seq,
+                              int            n_q,
+                              int            q_bstride,
+                              int            width,
+                              int            n_heads,
+                              gboolean       causal,
+                              const int32_t *index,
+                              const int32_t *lengths,
+                              float         *scores,
+                              float         *out,
+                              int            ldout);
 
 /* Each row of x[rows, dim] divided by its L2 norm. */
 void clipscope_cpu_l2_normalize (float *x,

@@ -9,8 +9,8 @@
 
 #include <string.h>
 
-#define KIND_F32 0
-#define KIND_MATRIX 1
+#define KIND_F32 CLIPSCOPE_WEIGHT_VECTOR
+#define KIND_MATRIX CLIPSCOPE_WEIGHT_MATRIX
 #define MAX_PARTS 3
 #define CHUNK_BYTES ((gsize) 32 << 20)
 
@@ -67,15 +67,17 @@ clipscope_vk_half_from_float (float f)
   }
 }
 
-/* Plans one tensor made of @n consecutive parts (q, k and v stacked). */
-static ClipscopeVkTensor
-pack_parts (Packer             *pk,
-            int                 kind,
-            int                 n,
-            const float *const *parts,
-            const gsize        *sizes)
+/* Plans one tensor made of @n consecutive parts (q, k and v stacked):
+ * the ClipscopeBindFunc of this backend. */
+static ClipscopeView
+pack_parts (gpointer             packer,
+            ClipscopeWeightKind  kind,
+            int                  n,
+            const float *const  *parts,
+            const gsize         *sizes)
 {
-  ClipscopeVkTensor t = { NULL, 0, FALSE };
+  Packer *pk = packer;
+  ClipscopeView t = CLIPSCOPE_NO_VIEW;
   Piece piece = { .kind = kind };
   gsize total = 0;
   int a;
@@ -112,126 +114,9 @@ pack_parts (Packer             *pk,
   pk->arena_used[kind][a] = (piece.off + total + 63) & ~(gsize) 63;
   g_array_append_val (pk->pieces, piece);
   t.buf = &pk->w->arenas[kind][a];
-  t.off = (uint32_t) piece.off;
+  t.off = piece.off;
   t.f16 = kind == KIND_MATRIX && pk->f16;
   return t;
-}
-
-static ClipscopeVkTensor
-pack (Packer      *pk,
-      int          kind,
-      const float *data,
-      gsize        n)
-{
-  return pack_parts (pk, kind, 1, &data, &n);
-}
-
-static ClipscopeVkBlock *
-pack_transformer (Packer                     *pk,
-                  const ClipscopeTransformer *tf)
-{
-  const gsize w = tf->width, m = tf->mlp_width;
-  ClipscopeVkBlock *out = g_new0 (ClipscopeVkBlock, MAX (tf->n_layers, 1));
-
-  for (int l = 0; l < tf->n_layers; l++)
-    {
-      const ClipscopeBlock *b = &tf->blocks[l];
-      ClipscopeVkBlock *o = &out[l];
-      const float *qkv_w[] = { b->q_w, b->k_w, b->v_w }, *qkv_b[] = { b->q_b, b->k_b, b->v_b };
-      const gsize ww[] = { w * w, w * w, w * w }, wb[] = { w, w, w };
-
-      o->ln_1_w = pack (pk, KIND_F32, b->ln_1_w, w);
-      o->ln_1_b = pack (pk, KIND_F32, b->ln_1_b, w);
-      o->qkv_w = pack_parts (pk, KIND_MATRIX, 3, qkv_w, ww);
-      o->qkv_b = pack_parts (pk, KIND_F32, 3, qkv_b, wb);
-      o->out_w = pack (pk, KIND_MATRIX, b->out_w, w * w);
-      o->out_b = pack (pk, KIND_F32, b->out_b, w);
-      o->ln_2_w = pack (pk, KIND_F32, b->ln_2_w, w);
-      o->ln_2_b = pack (pk, KIND_F32, b->ln_2_b, w);
-      o->fc1_w = pack (pk, KIND_MATRIX, b->fc1_w, m * w);
-      o->fc1_b = pack (pk, KIND_F32, b->fc1_b, m);
-      o->fc2_w = pack (pk, KIND_MATRIX, b->fc2_w, w * m);
-      o->fc2_b = pack (pk, KIND_F32, b->fc2_b, w);
-    }
-  return out;
-}
-
-static ClipscopeVkConv
-pack_conv (Packer              *pk,
-           const ClipscopeConv *c)
-{
-  ClipscopeVkConv o;
-
-  o.w = pack (pk, KIND_MATRIX, c->w, (gsize) c->c_out * c->c_in * c->kernel * c->kernel);
-  o.b = pack (pk, KIND_F32, c->b, c->c_out);
-  return o;
-}
-
-static void
-pack_vit (Packer                 *pk,
-          const ClipscopeModel   *model)
-{
-  const ClipscopeVit *v = &model->vit;
-  ClipscopeVkWeights *w = pk->w;
-  const gsize width = v->tf.width;
-
-  w->patch_w = pack (pk, KIND_MATRIX, v->patch_w, width * 3 * v->patch_size * v->patch_size);
-  w->class_emb = pack (pk, KIND_F32, v->class_emb, width);
-  w->vit_pos = pack (pk, KIND_F32, v->pos_emb, (1 + v->n_patches) * width);
-  w->ln_pre_w = pack (pk, KIND_F32, v->ln_pre_w, width);
-  w->ln_pre_b = pack (pk, KIND_F32, v->ln_pre_b, width);
-  w->ln_post_w = pack (pk, KIND_F32, v->ln_post_w, width);
-  w->ln_post_b = pack (pk, KIND_F32, v->ln_post_b, width);
-  w->vit_proj = pack (pk, KIND_MATRIX, v->proj, model->info.embed_dim * width);
-  w->vision_blocks = pack_transformer (pk, &v->tf);
-}
-
-static void
-pack_resnet (Packer               *pk,
-             const ClipscopeModel *model)
-{
-  const ClipscopeResnet *r = &model->resnet;
-  ClipscopeVkWeights *w = pk->w;
-  const gsize d = r->pool_dim, seq = (gsize) r->pool_grid * r->pool_grid + 1;
-  const float *kv_w[] = { r->pool_k_w, r->pool_v_w }, *kv_b[] = { r->pool_k_b, r->pool_v_b };
-  const gsize sw[] = { d * d, d * d }, sb[] = { d, d };
-
-  for (int i = 0; i < 3; i++)
-    w->stem[i] = pack_conv (pk, &r->stem[i]);
-  w->bottlenecks = g_new0 (ClipscopeVkBottleneck, MAX (r->n_blocks, 1));
-  for (int i = 0; i < r->n_blocks; i++)
-    {
-      const ClipscopeBottleneck *b = &r->blocks[i];
-
-      w->bottlenecks[i].conv1 = pack_conv (pk, &b->conv1);
-      w->bottlenecks[i].conv2 = pack_conv (pk, &b->conv2);
-      w->bottlenecks[i].conv3 = pack_conv (pk, &b->conv3);
-      if (b->has_downsample)
-        w->bottlenecks[i].downsample = pack_conv (pk, &b->downsample);
-    }
-  w->pool_pos = pack (pk, KIND_F32, r->pool_pos, seq * d);
-  w->pool_q_w = pack (pk, KIND_MATRIX, r->pool_q_w, d * d);
-  w->pool_q_b = pack (pk, KIND_F32, r->pool_q_b, d);
-  w->pool_kv_w = pack_parts (pk, KIND_MATRIX, 2, kv_w, sw);
-  w->pool_kv_b = pack_parts (pk, KIND_F32, 2, kv_b, sb);
-  w->pool_c_w = pack (pk, KIND_MATRIX, r->pool_c_w, model->info.embed_dim * d);
-  w->pool_c_b = pack (pk, KIND_F32, r->pool_c_b, model->info.embed_dim);
-}
-
-static void
-pack_text (Packer               *pk,
-           const ClipscopeModel *model)
-{
-  const ClipscopeTextTower *t = &model->text;
-  ClipscopeVkWeights *w = pk->w;
-  const gsize width = t->tf.width;
-
-  w->token_emb = pack (pk, KIND_MATRIX, t->token_emb, (gsize) t->vocab_size * width);
-  w->text_pos = pack (pk, KIND_F32, t->pos_emb, (gsize) t->context_length * width);
-  w->ln_final_w = pack (pk, KIND_F32, t->ln_final_w, width);
-  w->ln_final_b = pack (pk, KIND_F32, t->ln_final_b, width);
-  w->text_proj = pack (pk, KIND_MATRIX, t->proj, model->info.embed_dim * width);
-  w->text_blocks = pack_transformer (pk, &t->tf);
 }
 
 /* Copies one part into staging memory, converted to the arena's type. */
@@ -300,15 +185,10 @@ clipscope_vk_weights_upload (ClipscopeVkDevice    *d,
   Packer pk = { .w = w, .f16 = clipscope_vk_device_has_f16 (d) };
   gboolean ok = TRUE;
 
-  w->model = model;
   pk.pieces = g_array_new (FALSE, TRUE, sizeof (Piece));
   pk.limit[KIND_F32] = clipscope_vk_device_max_range (d) / 4;
   pk.limit[KIND_MATRIX] = clipscope_vk_device_max_range (d) / (pk.f16 ? 2 : 4);
-  if (model->info.vision_kind == CLIPSCOPE_VISION_VIT)
-    pack_vit (&pk, model);
-  else
-    pack_resnet (&pk, model);
-  pack_text (&pk, model);
+  clipscope_weights_bind (&w->graph, model, pack_parts, &pk);
   if (pk.error != NULL)
     {
       g_propagate_error (error, pk.error);
@@ -332,8 +212,6 @@ clipscope_vk_weights_clear (ClipscopeVkDevice  *d,
   for (int k = 0; k < 2; k++)
     for (int a = 0; a < w->n_arenas[k]; a++)
       clipscope_vk_buffer_clear (d, &w->arenas[k][a]);
-  g_clear_pointer (&w->vision_blocks, g_free);
-  g_clear_pointer (&w->text_blocks, g_free);
-  g_clear_pointer (&w->bottlenecks, g_free);
+  clipscope_weights_clear (&w->graph);
   memset (w, 0, sizeof *w);
 }

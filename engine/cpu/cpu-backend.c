@@ -1,0 +1,501 @@
+/* cpu-backend.c — the graph operations run at once on the CPU
+ *
+ * Weights stay where the model keeps them (float32); activations live in
+ * slots that grow on demand and are kept between passes, so a context
+ * allocates once per batch size, not per call. A cancelled pass skips
+ * its remaining operations, and submit() reports the cancellation.
+ */
+#include "cpu-backend.h"
+#include "cpu-ops.h"
+
+#include <cblas.h>
+#include <string.h>
+
+/* At most this many floats of im2col rows at a time. */
+#define COLS_FLOATS ((gsize) 1 << 20)
+/* A chunk's slots together stay within this, unless one input needs more. */
+#define CHUNK_BYTES ((gsize) 512 << 20)
+
+typedef struct {
+  ClipscopeGraphBackend parent;
+  ClipscopeWeights      weights;
+  gsize                 per_item[CLIPSCOPE_N_SLOTS];
+  float                *slots[CLIPSCOPE_N_SLOTS];
+  gsize                 size[CLIPSCOPE_N_SLOTS];   /* bytes */
+  float                *scores;                     /* attention's, grown on demand */
+  gsize                 scores_size;                /* bytes */
+  float                *cols;                       /* COLS_FLOATS, or one row if longer */
+  gsize                 cols_size;                  /* floats */
+  gboolean              stopped;                    /* cancelled or failed mid-pass */
+  GError               *error;                      /* why it failed */
+} CpuBackend;
+
+#define CPU(be) ((CpuBackend *) (be))
+#define F(t) ((float *) (t).buf + (t).off)
+#define IDX(t) ((const int32_t *) (t).buf + (t).off)
+/* Every operation of a cancelled pass returns at once. */
+#define RUNNING(be) (!CPU (be)->stopped)
+
+static gboolean
+grow (float  **buf,
+      gsize   *size,
+      gsize    bytes,
+      GError **error)
+{
+  if (*size >= bytes)
+    return TRUE;
+  g_free (*buf);
+  *buf = g_try_malloc (MAX (bytes, 4));
+  *size = *buf ? bytes : 0;
+  if (*buf == NULL)
+    g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_LIMIT,
+                 "not enough memory for %" G_GSIZE_FORMAT " MiB of activations", bytes >> 20);
+  return *buf != NULL;
+}
+
+static gboolean
+cpu_begin (ClipscopeGraphBackend *be,
+           int                    n,
+           gboolean               spatial,
+           gsize                  staging,
+           GError               **error)
+{
+  CpuBackend *cpu = CPU (be);
+
+  cpu->stopped = FALSE;
+  g_clear_error (&cpu->error);
+  for (int s = 0; s < CLIPSCOPE_N_SLOTS; s++)
+    {
+      gsize need = s >= CLIPSCOPE_FIRST_SPATIAL_SLOT ? (spatial ? cpu->per_item[s] : 0)
+                                                     : cpu->per_item[s] * n;
+
+      if (!grow (&cpu->slots[s], &cpu->size[s], need, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static ClipscopeView
+cpu_slot (ClipscopeGraphBackend *be,
+          ClipscopeSlot          slot)
+{
+  ClipscopeView t = { CPU (be)->slots[slot], 0, FALSE };
+  return t;
+}
+
+static void
+cpu_upload (ClipscopeGraphBackend *be,
+            ClipscopeView        dst,
+            const void            *src,
+            gsize                  bytes)
+{
+  memcpy (F (dst), src, bytes);
+}
+
+static void
+cpu_download (ClipscopeGraphBackend *be,
+              ClipscopeView        src,
+              void                  *dst,
+              gsize                  bytes)
+{
+  if (RUNNING (be))
+    memcpy (dst, F (src), bytes);
+}
+
+static gboolean
+cpu_submit (ClipscopeGraphBackend *be,
+            GError               **error)
+{
+  CpuBackend *cpu = CPU (be);
+
+  if (cpu->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&cpu->error));
+      return FALSE;
+    }
+  return !cpu->stopped || !g_cancellable_set_error_if_cancelled (be->cancellable, error);
+}
+
+/* act() over y[rows, n] with row stride @ldy. */
+static void
+activate (float        *y,
+          int           rows,
+          int           n,
+          int           ldy,
+          ClipscopeAct  act)
+{
+  if (act == CLIPSCOPE_ACT_NONE)
+    return;
+  if (ldy == n)
+    {
+      n *= rows;
+      rows = 1;
+    }
+  for (int r = 0; r < rows; r++)
+    if (act == CLIPSCOPE_ACT_RELU)
+      clipscope_cpu_relu (y + (gsize) r * ldy, n);
+    else if (act == CLIPSCOPE_ACT_GELU_TANH)
+      clipscope_cpu_gelu_tanh (y + (gsize) r * ldy, n);
+    else
+      clipscope_cpu_gelu (y + (gsize) r * ldy, n, act == CLIPSCOPE_ACT_QUICK_GELU);
+}
+
+static void
+cpu_linear (ClipscopeGraphBackend *be,
+            ClipscopeView        x,
+            int                    ldx,
+            int                    rows,
+            int                    n_in,
+            ClipscopeView        w,
+            ClipscopeView        b,
+            int                    n_out,
+            ClipscopeView        y,
+            int                    ldy,
+            ClipscopeAct           act,
+            gboolean               accumulate)
+{
+  /* Linear layers are where the time goes: the place to notice a cancel. */
+  if (!RUNNING (be) || (CPU (be)->stopped = g_cancellable_is_cancelled (be->cancellable)))
+    return;
+  clipscope_cpu_linear (F (x), ldx, rows, n_in, F (w), b.buf ? F (b) : NULL, n_out, F (y), ldy,
+                        accumulate);
+  activate (F (y), rows, n_out, ldy, act);
+}
+
+/* rows[r - r0] for output pixels r0 … r0 + count − 1: each the
+ * (channel, ky, kx)-ordered patch under the kernel, zero outside. */
+static void
+im2col_rows (const float        *x,
+             const ClipscopeMap *m,
+             int                 kernel,
+             int                 stride,
+             int                 pad,
+             gsize               r0,
+             gsize               count,
+             float              *rows)
+{
+  const int ho = (m->h + 2 * pad - kernel) / stride + 1, wo = (m->w + 2 * pad - kernel) / stride + 1;
+  const gsize k = (gsize) m->c * kernel * kernel;
+
+  for (gsize r = r0; r < r0 + count; r++)
+    {
+      const int img = (int) (r / ((gsize) ho * wo)), oy = (int) (r / wo % ho), ox = (int) (r % wo);
+      float *dst = rows + (r - r0) * k;
+
+      for (int c = 0; c < m->c; c++)
+        for (int ky = 0; ky < kernel; ky++)
+          for (int kx = 0; kx < kernel; kx++)
+            {
+              const int sy = oy * stride + ky - pad, sx = ox * stride + kx - pad;
+              const gboolean inside = sy >= 0 && sy < m->h && sx >= 0 && sx < m->w;
+
+              *dst++ = inside ? x[(gsize) img * m->s_b + (gsize) c * m->s_c + (gsize) sy * m->s_y
+                                  + (gsize) sx * m->s_x]
+                              : 0.0f;
+            }
+    }
+}
+
+static void
+cpu_im2col (ClipscopeGraphBackend *be,
+            ClipscopeView        x,
+            const ClipscopeMap    *map,
+            int                    kernel,
+            int                    stride,
+            int                    pad,
+            ClipscopeView        y)
+{
+  const gsize ho = (map->h + 2 * pad - kernel) / stride + 1, wo = (map->w + 2 * pad - kernel) / stride + 1;
+
+  if (RUNNING (be))
+    im2col_rows (F (x), map, kernel, stride, pad, 0, map->n * ho * wo, F (y));
+}
+
+/* The rows of the im2col matrix a block at a time, each block times wᵀ. */
+static void
+cpu_conv (ClipscopeGraphBackend *be,
+          ClipscopeView        x,
+          const ClipscopeMap    *map,
+          ClipscopeView        w,
+          ClipscopeView        b,
+          int                    c_out,
+          int                    kernel,
+          int                    stride,
+          int                    pad,
+          ClipscopeView        y,
+          ClipscopeAct           act,
+          gboolean               accumulate)
+{
+  CpuBackend *cpu = CPU (be);
+  const gsize ho = (map->h + 2 * pad - kernel) / stride + 1, wo = (map->w + 2 * pad - kernel) / stride + 1;
+  const gsize k = (gsize) map->c * kernel * kernel, m = map->n * ho * wo;
+  const gsize block = MAX (cpu->cols_size / k, 1);
+
+  if (!RUNNING (be) || (cpu->stopped = g_cancellable_is_cancelled (be->cancellable)))
+    return;
+  for (gsize r0 = 0; r0 < m; r0 += block)
+    {
+      const gsize count = MIN (block, m - r0);
+      float *yr = F (y) + r0 * c_out;
+
+      im2col_rows (F (x), map, kernel, stride, pad, r0, count, cpu->cols);
+      clipscope_cpu_linear (cpu->cols, k, count, k, F (w), b.buf ? F (b) : NULL, c_out, yr, c_out,
+                            accumulate);
+      activate (yr, count, c_out, c_out, act);
+    }
+}
+
+static void
+cpu_layer_norm (ClipscopeGraphBackend *be,
+                ClipscopeView        x,
+                int                    ldx,
+                int                    rows,
+                int                    dim,
+                ClipscopeView        w,
+                ClipscopeView        b,
+                float                  eps,
+                ClipscopeView        y,
+                int                    ldy)
+{
+  if (RUNNING (be))
+    clipscope_cpu_layer_norm (F (x), ldx, rows, dim, F (w), F (b), eps, F (y), ldy);
+}
+
+static void
+cpu_attention (ClipscopeGraphBackend    *be,
+               const ClipscopeAttention *a)
+{
+  CpuBackend *cpu = CPU (be);
+
+  if (!RUNNING (be))
+    return;
+  if (!grow (&cpu->scores, &cpu->scores_size, (gsize) a->n_q * a->seq * sizeof (float), &cpu->error))
+    {
+      cpu->stopped = TRUE;
+      return;
+    }
+  clipscope_cpu_attention (F (a->q), a->ldq, F (a->k), F (a->v), a->ldkv, a->batch, a->seq,
+                           a->n_q, a->q_bstride, a->width, a->n_heads, a->causal,
+                           a->index.buf ? IDX (a->index) : NULL,
+                           a->lengths.buf ? IDX (a->lengths) : NULL, cpu->scores, F (a->out),
+                           a->ldout);
+}
+
+static void
+cpu_embed_tokens (ClipscopeGraphBackend *be,
+                  ClipscopeView        x,
+                  ClipscopeView        tok,
+                  ClipscopeView        pos,
+                  ClipscopeView        ids,
+                  int                    batch,
+                  int                    seq,
+                  int                    ctx,
+                  int                    width)
+{
+  if (!RUNNING (be))
+    return;
+  for (int i = 0; i < batch; i++)
+    for (int j = 0; j < seq; j++)
+      {
+        const float *t = F (tok) + (gsize) IDX (ids)[(gsize) i * ctx + j] * width;
+        const float *p = F (pos) + (gsize) j * width;
+        float *xr = F (x) + ((gsize) i * seq + j) * width;
+
+        for (int k = 0; k < width; k++)
+          xr[k] = t[k] + p[k];
+      }
+}
+
+static void
+cpu_assemble_tokens (ClipscopeGraphBackend *be,
+                     ClipscopeView        x,
+                     ClipscopeView        src,
+                     ClipscopeView        cls,
+                     ClipscopeView        pos,
+                     int                    batch,
+                     int                    seq,
+                     int                    width,
+                     gboolean               mean)
+{
+  if (!RUNNING (be))
+    return;
+  for (int i = 0; i < batch; i++)
+    {
+      const float *s = F (src) + (gsize) i * (seq - 1) * width;
+      float *xi = F (x) + (gsize) i * seq * width;
+
+      for (int c = 0; c < width; c++)
+        {
+          double sum = 0.0;
+
+          for (int t = 1; t < seq; t++)
+            {
+              xi[(gsize) t * width + c] = s[(gsize) (t - 1) * width + c] + F (pos)[(gsize) t * width + c];
+              sum += s[(gsize) (t - 1) * width + c];
+            }
+          xi[c] = (mean ? (float) (sum / (seq - 1)) : F (cls)[c]) + F (pos)[c];
+        }
+    }
+}
+
+static void
+cpu_gather_rows (ClipscopeGraphBackend *be,
+                 ClipscopeView        src,
+                 ClipscopeView        dst,
+                 ClipscopeView        index,
+                 int                    batch,
+                 int                    seq,
+                 int                    width)
+{
+  if (!RUNNING (be))
+    return;
+  for (int b = 0; b < batch; b++)
+    memcpy (F (dst) + (gsize) b * width,
+            F (src) + ((gsize) b * seq + (index.buf ? IDX (index)[b] : 0)) * width,
+            width * sizeof (float));
+}
+
+static void
+cpu_avg_pool (ClipscopeGraphBackend *be,
+              ClipscopeView        src,
+              ClipscopeView        dst,
+              int                    n,
+              int                    h,
+              int                    w,
+              int                    c,
+              int                    f)
+{
+  const int ho = h / f, wo = w / f;
+  const float inv = 1.0f / (float) (f * f);
+
+  if (!RUNNING (be))
+    return;
+  for (int i = 0; i < n; i++)
+    for (int y = 0; y < ho; y++)
+      for (int x = 0; x < wo; x++)
+        {
+          float *out = F (dst) + (((gsize) i * ho + y) * wo + x) * c;
+
+          memset (out, 0, c * sizeof (float));
+          for (int dy = 0; dy < f; dy++)
+            for (int dx = 0; dx < f; dx++)
+              {
+                const float *in = F (src) + (((gsize) i * h + y * f + dy) * w + x * f + dx) * c;
+
+                for (int ch = 0; ch < c; ch++)
+                  out[ch] += in[ch];
+              }
+          for (int ch = 0; ch < c; ch++)
+            out[ch] *= inv;
+        }
+}
+
+static void
+cpu_l2_norm (ClipscopeGraphBackend *be,
+             ClipscopeView        x,
+             int                    rows,
+             int                    dim)
+{
+  if (RUNNING (be))
+    clipscope_cpu_l2_normalize (F (x), rows, dim);
+}
+
+static const ClipscopeGraphOps cpu_ops = {
+  .begin = cpu_begin,
+  .slot = cpu_slot,
+  .upload = cpu_upload,
+  .download = cpu_download,
+  .submit = cpu_submit,
+  .linear = cpu_linear,
+  .conv = cpu_conv,
+  .im2col = cpu_im2col,
+  .layer_norm = cpu_layer_norm,
+  .attention = cpu_attention,
+  .embed_tokens = cpu_embed_tokens,
+  .assemble_tokens = cpu_assemble_tokens,
+  .gather_rows = cpu_gather_rows,
+  .avg_pool = cpu_avg_pool,
+  .l2_norm = cpu_l2_norm,
+};
+
+/* The model's own arrays; q, k and v stacked where they lie stacked. */
+static ClipscopeView
+cpu_bind (gpointer             binder,
+          ClipscopeWeightKind  kind,
+          int                  n_parts,
+          const float *const  *parts,
+          const gsize         *sizes)
+{
+  ClipscopeView t = { parts[0], 0, FALSE };
+
+  for (int i = 1; i < n_parts; i++)
+    if (parts[i] != parts[i - 1] + sizes[i - 1])
+      return CLIPSCOPE_NO_VIEW;
+  return t;
+}
+
+/* The longest row of im2col any convolution of the model reads. */
+static gsize
+max_conv_row (const ClipscopeModel *m)
+{
+  const ClipscopeResnet *r = &m->resnet;
+  gsize most = 0;
+
+  if (m->info.vision_kind != CLIPSCOPE_VISION_RESNET)
+    return 0;
+  for (int i = 0; i < 3; i++)
+    most = MAX (most, (gsize) r->stem[i].c_in * r->stem[i].kernel * r->stem[i].kernel);
+  for (int i = 0; i < r->n_blocks; i++)
+    most = MAX (most, (gsize) r->blocks[i].conv2.c_in * r->blocks[i].conv2.kernel * r->blocks[i].conv2.kernel);
+  return most;
+}
+
+ClipscopeGraphBackend *
+clipscope_cpu_backend_new (ClipscopeModel *model,
+                           int             max_batch,
+                           GError        **error)
+{
+  CpuBackend *cpu = g_new0 (CpuBackend, 1);
+  gsize per_input = 0;
+
+  cpu->parent.ops = &cpu_ops;
+  cpu->parent.weights = &cpu->weights;
+  cpu->parent.chunk = MAX (max_batch, 1);
+  cpu->cols_size = COLS_FLOATS;
+  if (model != NULL)
+    {
+      cpu->parent.model = clipscope_model_ref (model);
+      clipscope_graph_slot_sizes (model, cpu->per_item);
+      for (int s = 0; s < CLIPSCOPE_FIRST_SPATIAL_SLOT; s++)
+        per_input += cpu->per_item[s];
+      cpu->parent.chunk = CLAMP ((int) MIN (CHUNK_BYTES / MAX (per_input, 1), G_MAXINT), 1,
+                                 cpu->parent.chunk);
+      cpu->cols_size = MAX (COLS_FLOATS, max_conv_row (model));
+      clipscope_weights_bind (&cpu->weights, model, cpu_bind, cpu);
+    }
+  if ((cpu->cols = g_try_new (float, cpu->cols_size)) == NULL)
+    {
+      g_set_error_literal (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_LIMIT,
+                           "not enough memory for the CPU backend's scratch");
+      clipscope_cpu_backend_free (&cpu->parent);
+      return NULL;
+    }
+  return &cpu->parent;
+}
+
+void
+clipscope_cpu_backend_free (ClipscopeGraphBackend *be)
+{
+  CpuBackend *cpu = CPU (be);
+
+  if (be == NULL)
+    return;
+  for (int s = 0; s < CLIPSCOPE_N_SLOTS; s++)
+    g_free (cpu->slots[s]);
+  g_free (cpu->scores);
+  g_free (cpu->cols);
+  g_clear_error (&cpu->error);
+  clipscope_weights_clear (&cpu->weights);
+  g_clear_pointer (&be->model, clipscope_model_unref);
+  g_free (cpu);
+}
