@@ -154,15 +154,16 @@ struct _ClipscopeSearchView {
   char             *load_error;
 
   gint64            n_indexed;
+  gint64            last_refresh;    /* of the results while indexing */
   guint             query_serial;
-  guint             progress_id;
   gint              progress_done;   /* written by the index thread */
   gint              progress_total;
 };
 
 G_DEFINE_FINAL_TYPE (ClipscopeSearchView, clipscope_search_view, GTK_TYPE_WIDGET)
 
-static void run_query (ClipscopeSearchView *self);
+static void run_query      (ClipscopeSearchView *self);
+static void start_indexing (ClipscopeSearchView *self);
 
 static ClipscopeWindow *
 get_window (ClipscopeSearchView *self)
@@ -351,6 +352,9 @@ load_done_cb (GObject      *object,
     toast (self, d->rebuilt);
   update_status (self);
   run_query (self);
+  /* Catch up with what changed in the folders since the last time; a
+   * folder that did not change costs one scan. */
+  start_indexing (self);
 }
 
 static void
@@ -414,6 +418,7 @@ typedef struct {
   char               *example;
   ClipscopeIndexHit  *hits;
   int                 n_hits;
+  gint64              count;      /* images in the index */
 } QueryData;
 
 static void
@@ -454,7 +459,8 @@ query_thread (GTask        *task,
                                  d->templates ? g_strv_length (d->templates) : 0,
                                  images, d->example != NULL, query, cancellable, &error)
        && (d->hits = clipscope_index_search (engine->index, query, MAX_RESULTS, NULL,
-                                             &d->n_hits, &error)) != NULL;
+                                             &d->n_hits, &error)) != NULL
+       && (d->count = clipscope_index_count (engine->index, &error)) >= 0;
   g_mutex_unlock (&engine->lock);
   if (ok)
     g_task_return_boolean (task, TRUE);
@@ -509,6 +515,8 @@ query_done_cb (GObject      *object,
     }
   g_list_store_splice (self->results, 0, g_list_model_get_n_items (G_LIST_MODEL (self->results)),
                        hits->pdata, hits->len);
+  self->n_indexed = d->count;
+  update_status (self);
   show_results (self);
 }
 
@@ -572,7 +580,12 @@ show_progress_cb (gpointer user_data)
   int total = g_atomic_int_get (&self->progress_total);
   g_autofree char *text = g_strdup_printf ("Indexing %d of %d", done, total);
 
-  self->progress_id = 0;
+  /* The results fill in as the index does, every few seconds. */
+  if (g_get_monotonic_time () - self->last_refresh > 2 * G_USEC_PER_SEC)
+    {
+      self->last_refresh = g_get_monotonic_time ();
+      run_query (self);
+    }
   gtk_progress_bar_set_fraction (self->progress_bar, total > 0 ? (double) done / total : 0.0);
   gtk_progress_bar_set_text (self->progress_bar, text);
   return G_SOURCE_REMOVE;
