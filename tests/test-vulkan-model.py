@@ -176,12 +176,12 @@ def test_device_lost(model, images, cpu, env):
     check("device lost under auto: one notice", ok, "exit %d, stderr %r" % (rc, err))
     if ok:
         res = json.loads(out)
-        # Texts went first, on the device (embed encodes them before the
-        # images); the images' batch was lost and redone on the CPU.
-        check("texts before the loss came from the device",
-              max_diff(dict(cpu, images=[]), dict(res, images=[])) <= TOLERANCE)
+        # Images went first, on the device; the texts' batch was lost and
+        # redone on the CPU.
+        check("images before the loss came from the device",
+              max_diff(dict(cpu, texts=[]), dict(res, texts=[])) <= TOLERANCE)
         check("the lost batch equals the CPU's exactly",
-              max_diff(dict(cpu, texts=[]), dict(res, texts=[])) == 0.0)
+              max_diff(dict(cpu, images=[]), dict(res, images=[])) == 0.0)
     rc, out, err = run(embed_args(model, images) + ["--backend", "vulkan"], lost)
     lines = [l for l in err.splitlines() if l.startswith("clipscope: error: ")]
     check("device lost under explicit vulkan is an error", rc == 1 and out == "" and len(lines) == 1
