@@ -2024,9 +2024,9 @@ test_models_use (void)
   g_assert_true (clipscope_model_row_get_in_use (row));
   g_assert_cmpstr (gtk_menu_button_get_label (find_model_button (window)), ==, "emoji-demo");
   {
-    AdwWindowTitle *title = ADW_WINDOW_TITLE (find_widget (GTK_WIDGET (window), ADW_TYPE_WINDOW_TITLE, NULL));
+    AdwViewSwitcherTitle *title = ADW_VIEW_SWITCHER_TITLE (find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_TITLE, NULL));
 
-    g_assert_true (g_str_has_prefix (adw_window_title_get_subtitle (title), "emoji-demo · "));
+    g_assert_true (g_str_has_prefix (adw_view_switcher_title_get_subtitle (title), "emoji-demo · "));
   }
   close_window (prefs);
 

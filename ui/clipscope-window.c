@@ -259,7 +259,7 @@ update_title (ClipscopeWindow *self)
     subtitle = g_strdup_printf ("%s · %s · %s", name,
                                 g_strcmp0 (backend, "vulkan") == 0 ? "Vulkan" : "CPU",
                                 device != NULL ? device : "");
-  adw_window_title_set_subtitle (self->window_title, subtitle);
+  adw_view_switcher_title_set_subtitle (self->window_title, subtitle);
   gtk_menu_button_set_label (self->model_button, name != NULL ? name : _("Model"));
   clipscope_widget_ellipsize_labels (GTK_WIDGET (self->model_button));
   if (path != NULL)
@@ -330,7 +330,7 @@ clipscope_window_load_model (ClipscopeWindow *self,
 {
   g_return_if_fail (CLIPSCOPE_IS_WINDOW (self));
 
-  adw_window_title_set_subtitle (self->window_title, _("Loading model…"));
+  adw_view_switcher_title_set_subtitle (self->window_title, _("Loading model…"));
   self->loading_model = TRUE;
   clipscope_session_load_model (self->session, dir);
   update_hint (self);
@@ -1343,6 +1343,8 @@ clipscope_window_dispose (GObject *object)
   g_clear_object (&self->image_selection);
   g_clear_object (&self->drop_target);
   g_clear_object (&self->session);
+  if (self->settings != NULL)
+    g_signal_handlers_disconnect_by_data (self->settings, self);
   g_clear_object (&self->settings);
   _clipscope_window_undo_dispose (self);
   G_OBJECT_CLASS (clipscope_window_parent_class)->dispose (object);
