@@ -1337,6 +1337,10 @@ resize_and_settle (ClipscopeWindow *window,
 
 /* Down to 360 px the side panes fold away, over the matrix when shown,
  * and the matrix keeps the width; wide, both stand beside it. */
+static GtkWidget *find_widget (GtkWidget  *root,
+                               GType       type,
+                               GMenuModel *menu);
+
 static void
 test_window_adaptive (void)
 {
@@ -1379,8 +1383,18 @@ test_window_adaptive (void)
 
   gtk_widget_measure (GTK_WIDGET (window), GTK_ORIENTATION_HORIZONTAL, -1, &minimum, NULL, NULL, NULL);
   g_assert_cmpint (minimum, <=, 360);
+  /* Wide, the view switcher sits in the title; narrow, in a bar below. */
+  g_assert_false (adw_view_switcher_bar_get_reveal (ADW_VIEW_SWITCHER_BAR (
+    find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_BAR, NULL))));
   resize_and_settle (window, 360, 640);
   save_shot (window, "test-360.png");
+  {
+    GtkWidget *bar = find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_BAR, NULL);
+
+    g_assert_true (adw_view_switcher_bar_get_reveal (ADW_VIEW_SWITCHER_BAR (bar)));
+    g_assert_true (gtk_widget_get_mapped (bar));
+    g_assert_cmpint (gtk_widget_get_height (bar), >, 0);
+  }
   g_assert_true (adw_flap_get_folded (sidebar));
   g_assert_true (adw_flap_get_folded (details));
   g_assert_false (adw_flap_get_reveal_flap (sidebar));
