@@ -714,21 +714,29 @@ restore_byte_a0 (GByteArray *bytes)
     }
 }
 
-/* [\x1a?] and [\x1a\x80-\xbf] and [\x1a?\x80-\xbf] of the lossy pattern. */
+/* The byte classes of the lossy pattern: [\x1a?], a lost byte;
+ * [\x1a\x80-\xbf], lost or a continuation; [\x1a?\x80-\xbf], any of
+ * the three. */
 static gboolean
-lost (const guint8 *b, gsize n, gsize i)
+lost (const guint8 *b,
+      gsize         n,
+      gsize         i)
 {
   return is_byte (b, n, i, 0x1a) || is_byte (b, n, i, '?');
 }
 
 static gboolean
-lost_or_cont (const guint8 *b, gsize n, gsize i)
+lost_or_cont (const guint8 *b,
+              gsize         n,
+              gsize         i)
 {
   return is_byte (b, n, i, 0x1a) || in_range (b, n, i, 0x80, 0xbf);
 }
 
 static gboolean
-any_of_three (const guint8 *b, gsize n, gsize i)
+any_of_three (const guint8 *b,
+              gsize         n,
+              gsize         i)
 {
   return lost (b, n, i) || in_range (b, n, i, 0x80, 0xbf);
 }
