@@ -97,6 +97,16 @@ ustr_take (UString *to,
   *from = (UString) { NULL, 0, 0 };
 }
 
+static gboolean
+ustr_has (const UString *s,
+          gunichar       c)
+{
+  for (gsize i = 0; i < s->len; i++)
+    if (s->c[i] == c)
+      return TRUE;
+  return FALSE;
+}
+
 /* Ends a rewrite of @s into @out: @out replaces @s if @changed. */
 static gboolean
 ustr_replace (UString  *s,
@@ -704,21 +714,29 @@ restore_byte_a0 (GByteArray *bytes)
     }
 }
 
-/* [\x1a?] and [\x1a\x80-\xbf] and [\x1a?\x80-\xbf] of the lossy pattern. */
+/* The byte classes of the lossy pattern: [\x1a?], a lost byte;
+ * [\x1a\x80-\xbf], lost or a continuation; [\x1a?\x80-\xbf], any of
+ * the three. */
 static gboolean
-lost (const guint8 *b, gsize n, gsize i)
+lost (const guint8 *b,
+      gsize         n,
+      gsize         i)
 {
   return is_byte (b, n, i, 0x1a) || is_byte (b, n, i, '?');
 }
 
 static gboolean
-lost_or_cont (const guint8 *b, gsize n, gsize i)
+lost_or_cont (const guint8 *b,
+              gsize         n,
+              gsize         i)
 {
   return is_byte (b, n, i, 0x1a) || in_range (b, n, i, 0x80, 0xbf);
 }
 
 static gboolean
-any_of_three (const guint8 *b, gsize n, gsize i)
+any_of_three (const guint8 *b,
+              gsize         n,
+              gsize         i)
 {
   return lost (b, n, i) || in_range (b, n, i, 0x80, 0xbf);
 }
@@ -1119,6 +1137,8 @@ unescape_html (UString *s)
   UString out = { NULL, 0, 0 };
   gboolean changed = FALSE;
 
+  if (!ustr_has (s, '&'))
+    return FALSE;
   for (gsize i = 0; i < s->len; )
     {
       gsize start, len;
@@ -1264,6 +1284,22 @@ fix_characters (UString *s)
 {
   UString out = { NULL, 0, 0 };
   gsize o = 0;
+  gboolean plain = TRUE;
+
+  /* Most text has nothing for these steps to do. */
+  for (gsize i = 0; i < s->len && plain; i++)
+    {
+      gunichar c = s->c[i];
+
+      if (c < 0x80)
+        plain = c >= 0x20 && c != 0x7f;
+      else
+        plain = c >= 0xa0 && c != 0x2bc && !(c >= 0x2018 && c <= 0x201f) && c != 0x2028
+                && c != 0x2029 && !(c >= 0x206a && c <= 0x206f) && c != 0x3000
+                && !(c >= 0xfeff && c <= 0xfffc) && ligature (c) == NULL;
+    }
+  if (plain)
+    return;
 
   ustr_reserve (&out, s->len);
   for (gsize i = 0; i < s->len; i++)
@@ -1336,15 +1372,18 @@ append_nfc (UString        *out,
             const gunichar *c,
             gsize           n)
 {
-  gboolean below = TRUE;
+  gboolean stable = TRUE;
   g_autofree char *utf8 = NULL;
   g_autofree char *nfc = NULL;
   gsize length;
 
-  /* Nothing below U+0300 combines or decomposes under NFC. */
-  for (gsize i = 0; i < n && below; i++)
-    below = c[i] < 0x300;
-  if (below)
+  /* Text made only of such starters is in NFC already, but for the three
+   * Greek characters that NFC replaces; nothing below U+0300 combines or
+   * decomposes either. */
+  for (gsize i = 0; i < n && stable; i++)
+    stable = c[i] < 0x300
+             || (is_nfc_boundary (c[i]) && c[i] != 0x374 && c[i] != 0x37e && c[i] != 0x387);
+  if (stable)
     {
       ustr_append_n (out, c, n);
       return;
