@@ -390,6 +390,23 @@ encode_files (ClipscopeContext      *ctx,
 }
 
 gboolean
+clipscope_context_preprocess_file (ClipscopeContext *ctx,
+                                   const char       *path,
+                                   float            *pixels,
+                                   GError          **error)
+{
+  GError *failed = NULL;
+
+  g_return_val_if_fail (ctx != NULL && path != NULL && pixels != NULL, FALSE);
+
+  decode_batch (ctx, &path, 1, pixels, &failed);
+  if (failed == NULL)
+    return TRUE;
+  g_propagate_error (error, failed);
+  return FALSE;
+}
+
+gboolean
 clipscope_context_encode_image_files (ClipscopeContext      *ctx,
                                       const char * const    *paths,
                                       int                    n,

@@ -88,13 +88,16 @@ clipscope_decoder_pool_new (int n_workers)
 {
   g_autofree char *helper = find_helper ();
   const char *timeout = g_getenv ("CLIPSCOPE_DECODE_TIMEOUT");
+  const char *workers = g_getenv ("CLIPSCOPE_DECODE_WORKERS");
   ClipscopeDecoderPool *pool;
-  guint64 seconds = DEFAULT_TIMEOUT_S;
+  guint64 seconds = DEFAULT_TIMEOUT_S, count = 0;
 
   if (helper == NULL)
     return NULL;
   if (timeout != NULL)
     g_ascii_string_to_unsigned (timeout, 10, 1, 24 * 3600, &seconds, NULL);
+  if (workers != NULL && g_ascii_string_to_unsigned (workers, 10, 1, 1024, &count, NULL))
+    n_workers = (int) count;
   pool = g_new0 (ClipscopeDecoderPool, 1);
   pool->helper = g_steal_pointer (&helper);
   pool->n_workers = MAX (n_workers, 1);
