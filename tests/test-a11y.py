@@ -87,7 +87,10 @@ def start_xvfb():
     """An X server on a display it picks itself (-displayfd), so that
     servers started at the same moment cannot collide."""
     read, write = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+    # -noreset: a server that resets when its last client leaves refuses
+    # the next one for a moment.
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1400x900x24", "-nolisten", "tcp",
+                               "-noreset"],
                               pass_fds=(write,), stderr=subprocess.DEVNULL)
     os.close(write)
     number = b""

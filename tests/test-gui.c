@@ -33,6 +33,7 @@
 #define N_IMAGES 4
 
 static char *workdir;
+static char *scratch_dir;   /* renders, outside the folder that drops walk */
 static char *model_dir;
 static char *data_dir;
 static char *bundled_dir;
@@ -91,6 +92,8 @@ make_fixtures (void)
   g_assert_nonnull (g_getenv ("CLIPSCOPE_TESTS_DIR"));
   g_assert_nonnull (g_getenv ("CLIPSCOPE_CLI"));
   workdir = g_dir_make_tmp ("clipscope-gui-XXXXXX", &error);
+  g_assert_no_error (error);
+  scratch_dir = g_dir_make_tmp ("clipscope-gui-shots-XXXXXX", &error);
   g_assert_no_error (error);
   model_dir = g_build_filename (workdir, "model", NULL);
   make_tiny_model (model_dir, "hf", "0");
@@ -978,7 +981,7 @@ pixel_at (ClipscopeWindow *window,
           double           x,
           double           y)
 {
-  g_autofree char *path = g_build_filename (workdir, "pixel.png", NULL);
+  g_autofree char *path = g_build_filename (scratch_dir, "pixel.png", NULL);
   g_autoptr(GdkPixbuf) shot = NULL;
   g_autoptr(GError) error = NULL;
   graphene_point_t p;
@@ -2460,7 +2463,7 @@ static GdkPixbuf *
 gui_screenshot (const char *name,
                 char      **envp)
 {
-  g_autofree char *shot = g_build_filename (workdir, name, NULL);
+  g_autofree char *shot = g_build_filename (scratch_dir, name, NULL);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   GdkPixbuf *png;
@@ -2518,7 +2521,7 @@ test_app_screenshot (void)
 static void
 test_app_scale2 (void)
 {
-  g_autofree char *config = g_build_filename (workdir, "scale2-config", NULL);
+  g_autofree char *config = g_build_filename (scratch_dir, "scale2-config", NULL);
   g_autofree char *settings_dir = g_build_filename (config, "glib-2.0", "settings", NULL);
   g_autofree char *keyfile = g_build_filename (settings_dir, "keyfile", NULL);
   g_auto(GStrv) envp = g_get_environ ();
@@ -3035,5 +3038,6 @@ main (int   argc,
   g_subprocess_wait (hub, NULL, NULL);
   g_clear_object (&hub);
   remove_tree (workdir);
+  remove_tree (scratch_dir);
   return status;
 }

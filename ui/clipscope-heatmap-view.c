@@ -33,6 +33,7 @@
 #define LEGEND_H     44
 #define LEGEND_W     220
 #define MAX_HEADER_H 150
+#define PART_BUDGET  800   /* cells made in one main-loop pass */
 
 struct _ClipscopeHeatmapView {
   GtkWidget         parent_instance;
@@ -46,6 +47,7 @@ struct _ClipscopeHeatmapView {
 
   GtkWidget        *header_row;    /* the column headers' row */
   GPtrArray        *rows;          /* one ClipscopeGridPart row per image */
+  guint             sync_id;       /* an idle making the rest of the cells */
 
   int               selected;
   int               cursor_row;    /* the cell the focus goes to */
@@ -473,13 +475,28 @@ add_part (GtkWidget         *parent,
   return part;
 }
 
+static void sync_parts (ClipscopeHeatmapView *self);
+
+static gboolean
+sync_more_cb (gpointer user_data)
+{
+  ClipscopeHeatmapView *self = user_data;
+
+  self->sync_id = 0;
+  sync_parts (self);
+  gtk_widget_queue_allocate (GTK_WIDGET (self));
+  return G_SOURCE_REMOVE;
+}
+
 /* Brings the rows and cells in line with the matrix: as many as it has,
- * each named after what it shows now. */
+ * each named after what it shows now. A matrix of thousands of cells is
+ * made a few hundred cells a main-loop pass, so that the window does not
+ * freeze while a screen reader's view of it fills in. */
 static void
 sync_parts (ClipscopeHeatmapView *self)
 {
   GListModel *images = self->session != NULL ? clipscope_session_get_images (self->session) : NULL;
-  guint n_rows;
+  guint n_rows, made = 0;
   GtkWidget *child;
   Matrix m;
 
@@ -508,21 +525,21 @@ sync_parts (ClipscopeHeatmapView *self)
       gtk_widget_unparent (g_ptr_array_index (self->rows, self->rows->len - 1));
       g_ptr_array_set_size (self->rows, self->rows->len - 1);
     }
-  while (self->rows->len < n_rows)
+  for (guint i = 0; i < n_rows && made < PART_BUDGET; i++)
     {
-      GtkWidget *row = clipscope_grid_part_new (GTK_ACCESSIBLE_ROLE_ROW, self->rows->len, -1);
-
-      gtk_widget_set_parent (row, GTK_WIDGET (self));
-      add_part (row, GTK_ACCESSIBLE_ROLE_ROW_HEADER, self->rows->len, -1, PAD, ROW_HEADER);
-      g_ptr_array_add (self->rows, row);
-    }
-  for (guint i = 0; i < n_rows; i++)
-    {
-      GtkWidget *row = g_ptr_array_index (self->rows, i);
       g_autoptr(ClipscopeImage) image = g_list_model_get_item (images, i);
       const char *name = image != NULL ? clipscope_image_get_name (image) : "";
       g_autofree char *header = NULL;
+      GtkWidget *row;
 
+      if (i == self->rows->len)
+        {
+          row = clipscope_grid_part_new (GTK_ACCESSIBLE_ROLE_ROW, i, -1);
+          gtk_widget_set_parent (row, GTK_WIDGET (self));
+          add_part (row, GTK_ACCESSIBLE_ROLE_ROW_HEADER, i, -1, PAD, ROW_HEADER);
+          g_ptr_array_add (self->rows, row);
+        }
+      row = g_ptr_array_index (self->rows, i);
       header = clipscope_session_is_unclassified (self->session, i)
                ? g_strdup_printf (_("%s, unclassified"), name) : g_strdup (name);
       clipscope_grid_part_set_label (CLIPSCOPE_GRID_PART (row), name);
@@ -534,13 +551,18 @@ sync_parts (ClipscopeHeatmapView *self)
           g_autofree char *text = cell_name (self, &m, name, i, j);
 
           if (child == NULL)
-            child = add_part (row, GTK_ACCESSIBLE_ROLE_GRID_CELL, i, j,
-                              PAD + ROW_HEADER + j * CELL_WIDTH, CELL_WIDTH);
+            {
+              child = add_part (row, GTK_ACCESSIBLE_ROLE_GRID_CELL, i, j,
+                                PAD + ROW_HEADER + j * CELL_WIDTH, CELL_WIDTH);
+              made++;
+            }
           clipscope_grid_part_set_label (CLIPSCOPE_GRID_PART (child), text);
           child = gtk_widget_get_next_sibling (child);
         }
       clipscope_grid_part_trim (row, 1 + m.n_labels);
     }
+  if (self->rows->len < n_rows && self->sync_id == 0)
+    self->sync_id = g_idle_add_full (G_PRIORITY_LOW, sync_more_cb, self, NULL);
   self->cursor_row = CLAMP (self->cursor_row, 0, MAX ((int) n_rows - 1, 0));
   self->cursor_column = CLAMP (self->cursor_column, 0, MAX ((int) m.n_labels - 1, 0));
   gtk_accessible_update_relation (GTK_ACCESSIBLE (self),
@@ -1117,6 +1139,7 @@ clipscope_heatmap_view_dispose (GObject *object)
   ClipscopeHeatmapView *self = CLIPSCOPE_HEATMAP_VIEW (object);
 
   clipscope_heatmap_view_set_session (self, NULL);
+  g_clear_handle_id (&self->sync_id, g_source_remove);
   g_clear_pointer (&self->header_row, gtk_widget_unparent);
   if (self->rows != NULL)
     {
