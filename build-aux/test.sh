@@ -16,9 +16,13 @@ setup () {
 }
 
 setup _build-test -Dwerror=true -Dbuildtype=debugoptimized
+# Every target, not only what the tests link: the install and translation
+# tests need the .mo files, which no test target depends on.
+ninja -C _build-test
 meson test -C _build-test --print-errorlogs --num-processes 2
 
 setup _build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+ninja -C _build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
