@@ -2013,6 +2013,55 @@ test_models_list (void)
   close_window (window);
 }
 
+static void
+collect_failures_cb (ClipscopeSession   *session,
+                     const char         *summary,
+                     const char * const *reasons,
+                     GPtrArray          *got)
+{
+  g_ptr_array_add (got, g_strdup (summary));
+  for (const char * const *r = reasons; *r != NULL; r++)
+    g_ptr_array_add (got, g_strdup (*r));
+}
+
+/* An image that cannot be decoded is left out with its reason, the others
+ * are scored, and the toast's Details list the reason. */
+static void
+test_window_image_failures (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *cut = g_build_filename (workdir, "cut-short.png", NULL);
+  g_autofree char *contents = NULL;
+  gsize length;
+  const char *reasons[2] = { NULL, NULL };
+
+  g_assert_true (g_file_get_contents (image_paths[0], &contents, &length, NULL));
+  g_assert_true (g_file_set_contents (cut, contents, length / 2, NULL));
+  g_signal_connect (session, "images-failed", G_CALLBACK (collect_failures_cb), got);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  g_ptr_array_add (files, g_file_new_for_path (image_paths[0]));
+  g_ptr_array_add (files, g_file_new_for_path (cut));
+  g_ptr_array_add (files, g_file_new_for_path (image_paths[1]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+
+  g_assert_cmpuint (got->len, ==, 2);
+  g_assert_cmpstr (got->pdata[0], ==, "Could not read cut-short.png");
+  g_assert_nonnull (strstr (got->pdata[1], "cut-short.png"));
+  g_assert_nonnull (strstr (got->pdata[1], "truncated"));
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, 2);
+
+  reasons[0] = got->pdata[1];
+  clipscope_window_show_image_failures (window, reasons);
+  answer_dialog ("This Image Could Not Be Read", got->pdata[1], "close");
+  g_signal_handlers_disconnect_by_data (session, got);
+  close_window (window);
+}
+
 /* "Use" loads the model in the window the Preferences serve, which then
  * calls it by its name; with no model chosen, or the last one gone, the
  * bundled model is the default. */
@@ -3024,6 +3073,7 @@ main (int   argc,
   g_test_add_func ("/gui/window/sort", test_window_sort);
   g_test_add_func ("/gui/window/compare", test_window_compare);
   g_test_add_func ("/gui/window/search", test_window_search);
+  g_test_add_func ("/gui/window/image-failures", test_window_image_failures);
   g_test_add_func ("/gui/preferences/bindings", test_preferences);
   g_test_add_func ("/gui/models/list", test_models_list);
   g_test_add_func ("/gui/models/use", test_models_use);

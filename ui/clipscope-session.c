@@ -38,6 +38,7 @@ struct _ClipscopeSession {
   GCancellable    *images_cancellable;
   GCancellable    *labels_cancellable;
   GPtrArray       *failed_names;         /* files of this batch that did not decode */
+  GPtrArray       *failed_reasons;       /* and why, one engine message each */
 
   /* Scores: rows follow @images, columns follow @score_labels, which is
    * @scored_labels when the matrix was last computed (a finished label
@@ -109,6 +110,7 @@ enum {
   SIGNAL_SCORES_CHANGED,
   SIGNAL_MODEL_FAILED,
   SIGNAL_NOTICE,
+  SIGNAL_IMAGES_FAILED,
   N_SIGNALS,
 };
 
@@ -423,8 +425,10 @@ report_failures (ClipscopeSession *self)
   if (self->failed_names->len > shown)
     g_string_append_printf (names, _(" and %u more"), self->failed_names->len - shown);
   message = g_strdup_printf (_("Could not read %s"), names->str);
+  g_ptr_array_add (self->failed_reasons, NULL);
+  g_signal_emit (self, signals[SIGNAL_IMAGES_FAILED], 0, message, (GStrv) self->failed_reasons->pdata);
   g_ptr_array_set_size (self->failed_names, 0);
-  g_signal_emit (self, signals[SIGNAL_NOTICE], 0, message);
+  g_ptr_array_set_size (self->failed_reasons, 0);
 }
 
 static gboolean
@@ -478,6 +482,7 @@ image_encoded_cb (GObject      *object,
     {
       g_debug ("%s", error->message);
       g_ptr_array_add (self->failed_names, g_strdup (clipscope_image_get_name (job->image)));
+      g_ptr_array_add (self->failed_reasons, g_strdup (error->message));
     }
 
   if (self->n_batch_done >= self->n_batch_total)
@@ -2047,6 +2052,7 @@ clipscope_session_finalize (GObject *object)
   g_free (self->top);
   g_clear_pointer (&self->image_paths, g_hash_table_unref);
   g_clear_pointer (&self->failed_names, g_ptr_array_unref);
+  g_clear_pointer (&self->failed_reasons, g_ptr_array_unref);
   g_clear_pointer (&self->scored_labels, g_strfreev);
   g_clear_pointer (&self->score_labels, g_strfreev);
   g_free (self->label_embeddings);
@@ -2204,6 +2210,17 @@ clipscope_session_class_init (ClipscopeSessionClass *klass)
   signals[SIGNAL_NOTICE] =
     g_signal_new ("notice", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * ClipscopeSession::images-failed:
+   * @summary: one line for a toast, naming the files
+   * @reasons: the engine's message for each file, which names it
+   *
+   * Images of the last batch could not be read; they were left out and
+   * the others scored.
+   */
+  signals[SIGNAL_IMAGES_FAILED] =
+    g_signal_new ("images-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRV);
 }
 
 static void
@@ -2215,6 +2232,7 @@ clipscope_session_init (ClipscopeSession *self)
   self->templates = g_list_store_new (CLIPSCOPE_TYPE_TEMPLATE);
   self->image_paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->failed_names = g_ptr_array_new_with_free_func (g_free);
+  self->failed_reasons = g_ptr_array_new_with_free_func (g_free);
   self->model_cancellable = g_cancellable_new ();
   self->images_cancellable = g_cancellable_new ();
   self->labels_cancellable = g_cancellable_new ();

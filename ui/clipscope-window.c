@@ -769,6 +769,47 @@ notice_cb (ClipscopeWindow *self,
   clipscope_window_add_toast (self, message);
 }
 
+/* Lists each image that could not be read, with the decoder's reason. */
+void
+clipscope_window_show_image_failures (ClipscopeWindow    *self,
+                                      const char * const *reasons)
+{
+  g_autofree char *body = g_strjoinv ("\n", (char **) reasons);
+  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self),
+                                              ngettext ("This Image Could Not Be Read",
+                                                        "These Images Could Not Be Read",
+                                                        g_strv_length ((char **) reasons)),
+                                              body);
+
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
+  adw_message_dialog_set_body_use_markup (ADW_MESSAGE_DIALOG (dialog), FALSE);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+failures_details_cb (AdwToast        *toast,
+                     ClipscopeWindow *self)
+{
+  clipscope_window_show_image_failures (self, g_object_get_data (G_OBJECT (toast), "reasons"));
+}
+
+/* The images that failed are left out and the rest scored; the toast
+ * names them and its Details button says why each failed. */
+static void
+images_failed_cb (ClipscopeWindow    *self,
+                  const char         *summary,
+                  const char * const *reasons)
+{
+  AdwToast *toast = adw_toast_new (summary);
+
+  adw_toast_set_timeout (toast, 10);
+  adw_toast_set_button_label (toast, _("_Details"));
+  g_object_set_data_full (G_OBJECT (toast), "reasons", g_strdupv ((char **) reasons),
+                          (GDestroyNotify) g_strfreev);
+  g_signal_connect_object (toast, "button-clicked", G_CALLBACK (failures_details_cb), self, 0);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
 /* ------------------------------------------------------------ labels */
 
 static void
@@ -1525,6 +1566,7 @@ bind_session (ClipscopeWindow *self)
   g_signal_connect_swapped (self->session, "notify::progress", G_CALLBACK (busy_changed_cb), self);
   g_signal_connect_swapped (self->session, "model-failed", G_CALLBACK (model_failed_cb), self);
   g_signal_connect_swapped (self->session, "notice", G_CALLBACK (notice_cb), self);
+  g_signal_connect_swapped (self->session, "images-failed", G_CALLBACK (images_failed_cb), self);
   g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (heatmap_selected_cb), self);
   g_signal_connect_swapped (self->heatmap, "cell-activated", G_CALLBACK (heatmap_cell_activated_cb), self);
   g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (update_hint), self);

@@ -28,6 +28,8 @@ gboolean          clipscope_window_save_screenshot (ClipscopeWindow *self,
                                                     GError         **error);
 void              clipscope_window_add_toast       (ClipscopeWindow *self,
                                                     const char      *message);
+void              clipscope_window_show_image_failures (ClipscopeWindow    *self,
+                                                        const char * const *reasons);
 void              clipscope_window_show_search     (ClipscopeWindow *self,
                                                     const char      *query);
 GtkWidget        *clipscope_window_get_search_view (ClipscopeWindow *self);
