@@ -644,6 +644,7 @@ cmd_preprocess (int    argc,
   };
   g_autoptr(GError) error = NULL;
   g_autoptr(ClipscopeModel) model = NULL;
+  g_autoptr(ClipscopeContext) ctx = NULL;
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autofree float *pixels = NULL;
   ClipscopeBackend backend;
@@ -655,12 +656,15 @@ cmd_preprocess (int    argc,
     return usage_error (cmd->name, "expected exactly one IMAGE");
   if (npy == NULL)
     return usage_error (cmd->name, "--npy OUT.npy is required");
-  if ((model = load_model (&error)) == NULL)
+  /* A CPU context: the backend does not matter here, only its image
+   * decoder processes. */
+  if ((model = load_model (&error)) == NULL
+      || (ctx = new_context (model, CLIPSCOPE_BACKEND_CPU, 1, &error)) == NULL)
     return fail (error);
 
   size = clipscope_model_get_info (model)->image_size;
   pixels = g_new (float, (gsize) 3 * size * size);
-  if (!clipscope_model_preprocess_file (model, argv[1], pixels, &error)
+  if (!clipscope_context_preprocess_file (ctx, argv[1], pixels, &error)
       || !write_npy (npy, pixels, (const int[]) { 3, size, size }, 3, &error))
     return fail (error);
 
@@ -755,9 +759,9 @@ cmd_embed (int    argc,
 
   dim = clipscope_model_get_info (model)->embed_dim;
   text_emb = g_new (float, (gsize) n_texts * dim + 1);
-  if (!clipscope_context_encode_texts (ctx, (const char * const *) texts, n_texts,
-                                       text_emb, NULL, &error)
-      || !encode_images (ctx, (const char * const *) images, n_images, dim, &results, &error))
+  if (!encode_images (ctx, (const char * const *) images, n_images, dim, &results, &error)
+      || !clipscope_context_encode_texts (ctx, (const char * const *) texts, n_texts,
+                                          text_emb, NULL, &error))
     return fail (error);
 
   json_builder_begin_object (b);
@@ -1658,7 +1662,7 @@ explain_image (ClipscopeContext *ctx,
   g_autofree float *spatial = g_new (float, (gsize) grid * grid * e);
   g_autofree float *image = g_new (float, e);
 
-  if (!clipscope_model_preprocess_file (model, path, pixels, error)
+  if (!clipscope_context_preprocess_file (ctx, path, pixels, error)
       || !clipscope_context_explain_pixels (ctx, pixels, image, spatial, NULL, error))
     return FALSE;
   clipscope_explain_map (spatial, grid * grid, label, e, map);

@@ -12,7 +12,7 @@ packages="
   libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers
   libsoup-3.0-dev libsqlite3-dev
   sentencepiece python3-sentencepiece
-  python3-pyatspi at-spi2-core dbus gettext fonts-wqy-microhei
+  python3-pyatspi at-spi2-core dbus dbus-bin gettext fonts-wqy-microhei
 "
 
 missing=""

@@ -295,6 +295,21 @@ CLIPSCOPE_API gboolean clipscope_context_encode_image_files (ClipscopeContext   
                                                              GError               **error);
 
 /**
+ * clipscope_context_preprocess_file:
+ * @path: an image file
+ * @pixels: (out caller-allocates): 3 × image_size × image_size floats
+ *
+ * clipscope_model_preprocess_file() in the context's decoder processes
+ * (see the README), so that a hostile image cannot take the caller down.
+ *
+ * Returns: %TRUE on success
+ */
+CLIPSCOPE_API gboolean clipscope_context_preprocess_file (ClipscopeContext *ctx,
+                                                          const char       *path,
+                                                          float            *pixels,
+                                                          GError          **error);
+
+/**
  * clipscope_context_encode_image_files_each:
  * @paths: (array length=n): image files
  * @embeddings: (out caller-allocates): [n, embed_dim], L2-normalised; a

@@ -1,4 +1,4 @@
-/* context.c — per-thread state: the backend, scratch memory, batching */
+/* context.c — per-thread state: the backends, batching, falling back */
 #include "graph.h"
 #include "cpu/cpu-backend.h"
 #include "cpu/cpu-ops.h"
@@ -234,52 +234,11 @@ clipscope_context_get_model (ClipscopeContext *ctx)
 
 /* ------------------------------------------------------------ encoding */
 
-/* One pass of a tower on a backend (see graph.h). */
-typedef gboolean (*PassFunc) (ClipscopeGraphBackend *be,
-                              gconstpointer          in,
-                              int                    n,
-                              float                 *out,
-                              GCancellable          *cancellable,
-                              GError               **error);
-
-static gboolean
-pixels_pass (ClipscopeGraphBackend *be,
-             gconstpointer          in,
-             int                    n,
-             float                 *out,
-             GCancellable          *cancellable,
-             GError               **error)
-{
-  return clipscope_graph_encode_pixels (be, in, n, out, cancellable, error);
-}
-
-static gboolean
-tokens_pass (ClipscopeGraphBackend *be,
-             gconstpointer          in,
-             int                    n,
-             float                 *out,
-             GCancellable          *cancellable,
-             GError               **error)
-{
-  return clipscope_graph_encode_tokens (be, in, n, out, cancellable, error);
-}
-
-static gboolean
-explain_pass (ClipscopeGraphBackend *be,
-              gconstpointer          in,
-              int                    n,
-              float                 *out,
-              GCancellable          *cancellable,
-              GError               **error)
-{
-  return clipscope_graph_explain_pixels (be, in, out, cancellable, error);
-}
-
 /* Runs @pass on the Vulkan backend when it is in use, and on the CPU
  * when not or when the device failed under AUTO. */
 static gboolean
 run_pass (ClipscopeContext *ctx,
-          PassFunc          pass,
+          ClipscopePass     pass,
           gconstpointer     in,
           int               n,
           float            *out,
@@ -291,7 +250,7 @@ run_pass (ClipscopeContext *ctx,
     {
       GError *local = NULL;
 
-      if (pass (ctx->vulkan, in, n, out, cancellable, &local))
+      if (clipscope_graph_run (ctx->vulkan, pass, in, n, out, cancellable, &local))
         return TRUE;
       if (!recover_on_cpu (ctx, local, error))
         return FALSE;
@@ -300,7 +259,7 @@ run_pass (ClipscopeContext *ctx,
   if (ctx->cpu == NULL
       && (ctx->cpu = clipscope_cpu_backend_new (ctx->model, ctx->options.max_batch, error)) == NULL)
     return FALSE;
-  return pass (ctx->cpu, in, n, out, cancellable, error);
+  return clipscope_graph_run (ctx->cpu, pass, in, n, out, cancellable, error);
 }
 
 /* The image tower on one batch, normalised. */
@@ -312,7 +271,7 @@ encode_pixel_batch (ClipscopeContext *ctx,
                     GCancellable     *cancellable,
                     GError          **error)
 {
-  return run_pass (ctx, pixels_pass, pixels, n, out, cancellable, error);
+  return run_pass (ctx, CLIPSCOPE_PASS_PIXELS, pixels, n, out, cancellable, error);
 }
 
 gboolean
@@ -431,6 +390,23 @@ encode_files (ClipscopeContext      *ctx,
 }
 
 gboolean
+clipscope_context_preprocess_file (ClipscopeContext *ctx,
+                                   const char       *path,
+                                   float            *pixels,
+                                   GError          **error)
+{
+  GError *failed = NULL;
+
+  g_return_val_if_fail (ctx != NULL && path != NULL && pixels != NULL, FALSE);
+
+  decode_batch (ctx, &path, 1, pixels, &failed);
+  if (failed == NULL)
+    return TRUE;
+  g_propagate_error (error, failed);
+  return FALSE;
+}
+
+gboolean
 clipscope_context_encode_image_files (ClipscopeContext      *ctx,
                                       const char * const    *paths,
                                       int                    n,
@@ -475,7 +451,7 @@ encode_token_batch (ClipscopeContext *ctx,
                     GCancellable     *cancellable,
                     GError          **error)
 {
-  return run_pass (ctx, tokens_pass, tokens, n, out, cancellable, error);
+  return run_pass (ctx, CLIPSCOPE_PASS_TOKENS, tokens, n, out, cancellable, error);
 }
 
 gboolean
@@ -639,7 +615,7 @@ clipscope_context_explain_pixels (ClipscopeContext *ctx,
                    "not enough memory for %d spatial embeddings of %d values", grid * grid, e);
       return FALSE;
     }
-  if (!run_pass (ctx, explain_pass, pixels, 1, out, cancellable, error))
+  if (!run_pass (ctx, CLIPSCOPE_PASS_EXPLAIN, pixels, 1, out, cancellable, error))
     return FALSE;
   if (embedding != NULL)
     memcpy (embedding, out, e * sizeof (float));

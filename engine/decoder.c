@@ -88,13 +88,16 @@ clipscope_decoder_pool_new (int n_workers)
 {
   g_autofree char *helper = find_helper ();
   const char *timeout = g_getenv ("CLIPSCOPE_DECODE_TIMEOUT");
+  const char *workers = g_getenv ("CLIPSCOPE_DECODE_WORKERS");
   ClipscopeDecoderPool *pool;
-  guint64 seconds = DEFAULT_TIMEOUT_S;
+  guint64 seconds = DEFAULT_TIMEOUT_S, count = 0;
 
   if (helper == NULL)
     return NULL;
   if (timeout != NULL)
     g_ascii_string_to_unsigned (timeout, 10, 1, 24 * 3600, &seconds, NULL);
+  if (workers != NULL && g_ascii_string_to_unsigned (workers, 10, 1, 1024, &count, NULL))
+    n_workers = (int) count;
   pool = g_new0 (ClipscopeDecoderPool, 1);
   pool->helper = g_steal_pointer (&helper);
   pool->n_workers = MAX (n_workers, 1);
@@ -373,7 +376,21 @@ clipscope_decoder_pool_preprocess (ClipscopeDecoderPool            *pool,
       ready = poll (fds, (nfds_t) n_fds,
                     (int) CLAMP ((first_deadline - now + 999) / 1000, 0, G_MAXINT));
       if (ready < 0 && errno != EINTR)
-        break;
+        {
+          int saved = errno;
+
+          /* Nothing more can be waited for: every image not yet done fails. */
+          for (int i = 0; i < pool->n_workers; i++)
+            if (pool->workers[i].job >= 0)
+              {
+                set_error (&errors[pool->workers[i].job], CLIPSCOPE_ERROR_IO,
+                           paths[pool->workers[i].job], g_strerror (saved));
+                g_free (stop_worker (&pool->workers[i], 0));
+              }
+          for (; next < n; next++)
+            set_error (&errors[next], CLIPSCOPE_ERROR_IO, paths[next], g_strerror (saved));
+          return;
+        }
       now = g_get_monotonic_time ();
       for (int i = 0, k = 0; i < pool->n_workers; i++)
         {

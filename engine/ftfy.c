@@ -97,6 +97,16 @@ ustr_take (UString *to,
   *from = (UString) { NULL, 0, 0 };
 }
 
+static gboolean
+ustr_has (const UString *s,
+          gunichar       c)
+{
+  for (gsize i = 0; i < s->len; i++)
+    if (s->c[i] == c)
+      return TRUE;
+  return FALSE;
+}
+
 /* Ends a rewrite of @s into @out: @out replaces @s if @changed. */
 static gboolean
 ustr_replace (UString  *s,
@@ -172,15 +182,24 @@ find_code_point (const void *table,
   return NULL;
 }
 
-static guint32
-class_bits (gunichar c)
+/* The index of @c in ftfy_classes, or -1. */
+static gssize
+class_index (gunichar c)
 {
   const FtfyClass *entry;
 
   if (c < 0x20)
-    return 0;
+    return -1;
   entry = find_code_point (ftfy_classes, G_N_ELEMENTS (ftfy_classes), sizeof ftfy_classes[0], c);
-  return entry != NULL ? entry->bits : 0;
+  return entry != NULL ? entry - ftfy_classes : -1;
+}
+
+static guint32
+class_bits (gunichar c)
+{
+  gssize i = class_index (c);
+
+  return i >= 0 ? ftfy_classes[i].bits : 0;
 }
 
 /* Python's \s: str.isspace(). */
@@ -214,16 +233,6 @@ is_word (gunichar c)
     }
 }
 
-static gboolean
-in_utf8_set (gunichar    c,
-             const char *set)
-{
-  for (const char *p = set; *p != '\0'; p = g_utf8_next_char (p))
-    if (g_utf8_get_char (p) == c)
-      return TRUE;
-  return FALSE;
-}
-
 /* ------------------------------------------------------------ badness */
 
 /* One character class of the heuristic: the classes of ftfy-tables.h in
@@ -244,7 +253,7 @@ typedef struct
   guint       flags;
 } CharClass;
 
-#define MAX_PATTERN 5
+#define MAX_PATTERN 7
 
 /* A sequence of classes that marks mojibake wherever it occurs, or at the
  * start of the text only when @at_start. */
@@ -313,6 +322,8 @@ static const Pattern patterns[] = {
   /* Windows-1251 mojibake */
   { { CHARS ("в"), CHARS ("Ђ") } },
   { { CHARS ("ВГРС"), { C1 | BD | SP | EP | CU, "°µ", 0 }, CHARS ("ВГРС") } },
+  { { CHARS ("Г"), CHARS ("ў"), CHARS ("В"), CHARS ("Ђ"), CHARS ("В"), { 0, NULL, NOT_NL },
+      { 0, " ", LOWER_AZ | UPPER_AZ } } },
   /* Windows-1252 encodings of 'à', 'á' and U+00A0 itself */
   { { CHARS ("Ã"), CHARS ("\u00a0¡") } },
   { { { 0, NULL, LOWER_AZ }, CHARS ("ÃÂ"), CHARS (" ") } },
@@ -327,18 +338,62 @@ static const Pattern patterns[] = {
   { { CHARS ("ā"), CHARS ("€") } },
 };
 
-/* "ГўВЂВ" is followed by any character but '\n', then [A-Za-z ]. */
-static const Pattern cyrillic_five = {
-  { CHARS ("Г"), CHARS ("ў"), CHARS ("В"), CHARS ("Ђ"), CHARS ("В") }
-};
+/* What the patterns ask of a character: its classes, and which of the
+ * literal sets hold it, one bit per set (init() numbers them). */
+typedef struct
+{
+  guint32 bits;
+  guint64 literals;
+} CharInfo;
+
+#define MAX_LITERAL_SETS 64
+
+static guint64 literal_masks[G_N_ELEMENTS (ftfy_classes)];
+static guint64 ascii_literals[128];
+static guint64 pattern_literals[G_N_ELEMENTS (patterns)][MAX_PATTERN];
+static guint8 pattern_lengths[G_N_ELEMENTS (patterns)];
+
+/* Characters below this have their CharInfo in a table. */
+#define DIRECT_INFO 0x500
+
+static CharInfo direct_info[DIRECT_INFO];
+
+/* Which patterns can start with a character of each class, of each
+ * literal set, or with an ASCII letter or white space. */
+static guint64 starts_by_class[32];
+static guint64 starts_by_literal[MAX_LITERAL_SETS];
+static guint64 starts_by_flags;
+
+static CharInfo
+lookup_char_info (gunichar c)
+{
+  gssize i = class_index (c);
+  CharInfo info = { 0, c < 0x80 ? ascii_literals[c] : 0 };
+
+  if (i >= 0)
+    {
+      info.bits = ftfy_classes[i].bits;
+      info.literals |= literal_masks[i];
+    }
+  return info;
+}
+
+static CharInfo
+char_info (gunichar c)
+{
+  return c < DIRECT_INFO ? direct_info[c] : lookup_char_info (c);
+}
 
 static gboolean
 class_has (const CharClass *cls,
+           guint64          literal,
            gunichar         c,
-           guint32          bits)
+           CharInfo         info)
 {
-  if ((cls->bits & bits) != 0)
+  if ((cls->bits & info.bits) != 0 || (literal & info.literals) != 0)
     return TRUE;
+  if (cls->flags == 0)
+    return FALSE;
   if ((cls->flags & LOWER_AZ) && c >= 'a' && c <= 'z')
     return TRUE;
   if ((cls->flags & UPPER_AZ) && c >= 'A' && c <= 'Z')
@@ -349,9 +404,7 @@ class_has (const CharClass *cls,
     return TRUE;
   if ((cls->flags & NOT_NL) && c != '\n')
     return TRUE;
-  if ((cls->flags & NOT_AZ) && !g_ascii_isalpha (c))
-    return TRUE;
-  return cls->chars != NULL && in_utf8_set (c, cls->chars);
+  return (cls->flags & NOT_AZ) && !g_ascii_isalpha (c);
 }
 
 static gsize
@@ -365,21 +418,74 @@ pattern_length (const Pattern *p)
   return n;
 }
 
+/* Numbers the distinct literal sets of the patterns and marks their
+ * characters; every non-ASCII one is among the classed characters. */
+static void
+init_literals (void)
+{
+  const char *sets[MAX_LITERAL_SETS];
+  gsize n_sets = 0;
+
+  G_STATIC_ASSERT (G_N_ELEMENTS (patterns) <= 64);
+  for (gsize k = 0; k < G_N_ELEMENTS (patterns); k++)
+    {
+      pattern_lengths[k] = pattern_length (&patterns[k]);
+      for (int b = 0; b < 32; b++)
+        if (patterns[k].cls[0].bits & (1u << b))
+          starts_by_class[b] |= G_GUINT64_CONSTANT (1) << k;
+      if (patterns[k].cls[0].flags != 0)
+        starts_by_flags |= G_GUINT64_CONSTANT (1) << k;
+      for (gsize j = 0; j < pattern_lengths[k]; j++)
+        {
+          const char *chars = patterns[k].cls[j].chars;
+          gsize set = 0;
+
+          if (chars == NULL)
+            continue;
+          while (set < n_sets && strcmp (sets[set], chars) != 0)
+            set++;
+          if (set == n_sets)
+            {
+              g_assert (n_sets < MAX_LITERAL_SETS);
+              sets[n_sets++] = chars;
+            }
+          pattern_literals[k][j] = G_GUINT64_CONSTANT (1) << set;
+          if (j == 0)
+            starts_by_literal[set] |= G_GUINT64_CONSTANT (1) << k;
+          for (const char *p = chars; *p != '\0'; p = g_utf8_next_char (p))
+            {
+              gunichar c = g_utf8_get_char (p);
+              gssize i = class_index (c);
+
+              if (c < 0x80)
+                ascii_literals[c] |= pattern_literals[k][j];
+              else
+                {
+                  g_assert (i >= 0);
+                  literal_masks[i] |= pattern_literals[k][j];
+                }
+            }
+        }
+    }
+  for (gunichar c = 0; c < DIRECT_INFO; c++)
+    direct_info[c] = lookup_char_info (c);
+}
+
 static gboolean
-pattern_matches (const Pattern  *p,
+pattern_matches (gsize           k,
                  const gunichar *s,
                  gsize           n,
                  gsize           at,
-                 guint32         first_bits)
+                 CharInfo        first)
 {
-  gsize len = pattern_length (p);
+  const Pattern *p = &patterns[k];
+  gsize len = pattern_lengths[k];
 
-  if (p->at_start && at != 0)
+  if ((p->at_start && at != 0) || at + len > n
+      || !class_has (&p->cls[0], pattern_literals[k][0], s[at], first))
     return FALSE;
-  if (at + len > n || !class_has (&p->cls[0], s[at], first_bits))
-    return FALSE;
-  for (gsize k = 1; k < len; k++)
-    if (!class_has (&p->cls[k], s[at + k], class_bits (s[at + k])))
+  for (gsize j = 1; j < len; j++)
+    if (!class_has (&p->cls[j], pattern_literals[k][j], s[at + j], char_info (s[at + j])))
       return FALSE;
   return TRUE;
 }
@@ -392,20 +498,23 @@ is_bad (const gunichar *s,
   for (gsize i = 0; i < n; i++)
     {
       gunichar c = s[i];
-      guint32 bits = class_bits (c);
+      CharInfo info = char_info (c);
 
-      /* Every pattern starts with a character of some class, an ASCII
-       * letter, one of ".,?!" or white space. */
-      if (bits == 0 && !g_ascii_isalpha (c) && !is_space (c) && !strchr (".,?!", (int) c))
+      guint64 candidates = 0;
+
+      /* Patterns that start with an ASCII character have a non-ASCII one
+       * next or after one space. */
+      if (c < 0x80 && (i + 1 >= n || s[i + 1] < 0x80) && (i + 2 >= n || s[i + 2] < 0x80))
         continue;
-      if (c == 0)
-        continue;
-      for (gsize k = 0; k < G_N_ELEMENTS (patterns); k++)
-        if (pattern_matches (&patterns[k], s, n, i, bits))
+      for (guint32 b = info.bits; b != 0; b &= b - 1)
+        candidates |= starts_by_class[__builtin_ctz (b)];
+      for (guint64 l = info.literals; l != 0; l &= l - 1)
+        candidates |= starts_by_literal[__builtin_ctzll (l)];
+      if ((c < 0x80 && g_ascii_isalpha (c)) || is_space (c))
+        candidates |= starts_by_flags;
+      for (; candidates != 0; candidates &= candidates - 1)
+        if (pattern_matches (__builtin_ctzll (candidates), s, n, i, info))
           return TRUE;
-      if (i + 6 < n && pattern_matches (&cyrillic_five, s, n, i, bits) && s[i + 5] != '\n'
-          && (g_ascii_isalpha (s[i + 6]) || s[i + 6] == ' '))
-        return TRUE;
     }
   return FALSE;
 }
@@ -429,8 +538,9 @@ compare_reverse (const void *a,
   return (x > y) - (x < y);
 }
 
+/* Sorts the code pages for encoding and measures the patterns. */
 static void
-init_reverse (void)
+init (void)
 {
   static gsize done = 0;
 
@@ -442,6 +552,7 @@ init_reverse (void)
         reverse[e][b] = (Reverse) { ftfy_encodings[e].high[b], 0x80 + b };
       qsort (reverse[e], 128, sizeof (Reverse), compare_reverse);
     }
+  init_literals ();
   g_once_init_leave (&done, 1);
 }
 
@@ -603,21 +714,29 @@ restore_byte_a0 (GByteArray *bytes)
     }
 }
 
-/* [\x1a?] and [\x1a\x80-\xbf] and [\x1a?\x80-\xbf] of the lossy pattern. */
+/* The byte classes of the lossy pattern: [\x1a?], a lost byte;
+ * [\x1a\x80-\xbf], lost or a continuation; [\x1a?\x80-\xbf], any of
+ * the three. */
 static gboolean
-lost (const guint8 *b, gsize n, gsize i)
+lost (const guint8 *b,
+      gsize         n,
+      gsize         i)
 {
   return is_byte (b, n, i, 0x1a) || is_byte (b, n, i, '?');
 }
 
 static gboolean
-lost_or_cont (const guint8 *b, gsize n, gsize i)
+lost_or_cont (const guint8 *b,
+              gsize         n,
+              gsize         i)
 {
   return is_byte (b, n, i, 0x1a) || in_range (b, n, i, 0x80, 0xbf);
 }
 
 static gboolean
-any_of_three (const guint8 *b, gsize n, gsize i)
+any_of_three (const guint8 *b,
+              gsize         n,
+              gsize         i)
 {
   return lost (b, n, i) || in_range (b, n, i, 0x80, 0xbf);
 }
@@ -899,7 +1018,6 @@ fix_encoding_step (UString *s)
   if (ascii || !is_bad (s->c, s->len))
     return FALSE;
 
-  init_reverse ();
   for (int e = 0; e < FTFY_N_ENCODINGS; e++)
     {
       if (!encode (e, s->c, s->len, bytes))
@@ -1019,6 +1137,8 @@ unescape_html (UString *s)
   UString out = { NULL, 0, 0 };
   gboolean changed = FALSE;
 
+  if (!ustr_has (s, '&'))
+    return FALSE;
   for (gsize i = 0; i < s->len; )
     {
       gsize start, len;
@@ -1164,6 +1284,22 @@ fix_characters (UString *s)
 {
   UString out = { NULL, 0, 0 };
   gsize o = 0;
+  gboolean plain = TRUE;
+
+  /* Most text has nothing for these steps to do. */
+  for (gsize i = 0; i < s->len && plain; i++)
+    {
+      gunichar c = s->c[i];
+
+      if (c < 0x80)
+        plain = c >= 0x20 && c != 0x7f;
+      else
+        plain = c >= 0xa0 && c != 0x2bc && !(c >= 0x2018 && c <= 0x201f) && c != 0x2028
+                && c != 0x2029 && !(c >= 0x206a && c <= 0x206f) && c != 0x3000
+                && !(c >= 0xfeff && c <= 0xfffc) && ligature (c) == NULL;
+    }
+  if (plain)
+    return;
 
   ustr_reserve (&out, s->len);
   for (gsize i = 0; i < s->len; i++)
@@ -1194,27 +1330,94 @@ fix_characters (UString *s)
   s->len = o;
 }
 
-static void
-normalize_nfc (UString *s)
+/* Whether NFC can treat the text before @c and from @c on separately:
+ * @c is a starter that nothing composes with as the second character,
+ * and its decomposition starts with one. This holds for ASCII and the
+ * letters of the common alphabets listed; other characters just make
+ * longer pieces. */
+static gboolean
+is_nfc_boundary (gunichar c)
 {
-  gboolean below = TRUE;
+  static const gunichar ranges[][2] = {
+    { 0x00c0, 0x017f },  /* Latin-1 and Latin Extended-A letters */
+    { 0x0370, 0x03ff },  /* Greek */
+    { 0x0400, 0x0482 },  /* Cyrillic, without its combining marks */
+    { 0x048a, 0x04ff },
+    { 0x05d0, 0x05ea },  /* Hebrew letters */
+    { 0x0621, 0x064a },  /* Arabic letters */
+    { 0x0e01, 0x0e30 },  /* Thai letters */
+    { 0x3041, 0x3096 },  /* Hiragana */
+    { 0x30a1, 0x30fa },  /* Katakana */
+    { 0x3400, 0x4dbf },  /* CJK ideographs */
+    { 0x4e00, 0x9fff },
+    { 0xac00, 0xd7a3 },  /* Hangul syllables */
+  };
+
+  if (c < 0x80)
+    return TRUE;
+  for (gsize i = 0; i < G_N_ELEMENTS (ranges); i++)
+    if (c >= ranges[i][0] && c <= ranges[i][1])
+      return g_unichar_combining_class (c) == 0;
+  return FALSE;
+}
+
+/* NFC pieces are at least this long. */
+#define NFC_PIECE 256
+
+/* Appends the NFC form of @n characters at @c to @out. GLib's
+ * normalisation takes time quadratic in the length of its input, so a
+ * long text goes to it in pieces. */
+static void
+append_nfc (UString        *out,
+            const gunichar *c,
+            gsize           n)
+{
+  gboolean stable = TRUE;
   g_autofree char *utf8 = NULL;
   g_autofree char *nfc = NULL;
   gsize length;
 
-  /* Nothing below U+0300 combines or decomposes under NFC. */
-  for (gsize i = 0; i < s->len && below; i++)
-    below = s->c[i] < 0x300;
-  if (below)
-    return;
-
-  utf8 = ustr_to_utf8 (s->c, s->len, &length);
+  /* Text made only of such starters is in NFC already, but for the three
+   * Greek characters that NFC replaces; nothing below U+0300 combines or
+   * decomposes either. */
+  for (gsize i = 0; i < n && stable; i++)
+    stable = c[i] < 0x300
+             || (is_nfc_boundary (c[i]) && c[i] != 0x374 && c[i] != 0x37e && c[i] != 0x387);
+  if (stable)
+    {
+      ustr_append_n (out, c, n);
+      return;
+    }
+  utf8 = ustr_to_utf8 (c, n, &length);
   nfc = g_utf8_normalize (utf8, length, G_NORMALIZE_NFC);
   if (nfc == NULL)
-    return;
-  s->len = 0;
-  ustr_append_utf8 (s, nfc);
+    ustr_append_n (out, c, n);
+  else
+    ustr_append_utf8 (out, nfc);
 }
+
+static void
+normalize_nfc (UString *s)
+{
+  UString out = { NULL, 0, 0 };
+  gsize start = 0;
+
+  ustr_reserve (&out, s->len);
+  for (gsize i = 1; i <= s->len; i++)
+    if (i == s->len || (i - start >= NFC_PIECE && is_nfc_boundary (s->c[i])))
+      {
+        append_nfc (&out, s->c + start, i - start);
+        start = i;
+      }
+  ustr_take (s, &out);
+}
+
+/* ftfy fixes a piece until it stops changing; each round takes time in
+ * proportion to its length, and a round may undo no more than one layer
+ * of nested entities ("&amp;amp;amp;…"), so a hostile text could keep it
+ * going for hours. Texts are left as they are after this many rounds;
+ * real ones need two or three. */
+#define MAX_ROUNDS 32
 
 /* ftfy's fix_and_explain() on one piece: every fix in turn until the text
  * stops changing. */
@@ -1223,6 +1426,7 @@ fix_segment (UString  *s,
              gboolean  html)
 {
   UString before = { NULL, 0, 0 };
+  int rounds = 0;
 
   do
     {
@@ -1235,7 +1439,7 @@ fix_segment (UString  *s,
       fix_characters (s);
       normalize_nfc (s);
     }
-  while (!ustr_equal (s, &before));
+  while (!ustr_equal (s, &before) && ++rounds < MAX_ROUNDS);
   ustr_clear (&before);
 }
 
@@ -1265,6 +1469,7 @@ clipscope_ftfy_fix_text (const char *text,
 
   if (is_plain (text, length))
     return g_strndup (text, length);
+  init ();
 
   s = ustr_from_utf8 (text, length);
   for (gsize pos = 0; pos < s.len; )
@@ -1299,6 +1504,7 @@ clipscope_ftfy_fix_encoding (const char *text,
   UString s = ustr_from_utf8 (text, length);
   char *result;
 
+  init ();
   fix_encoding (&s);
   result = ustr_to_utf8 (s.c, s.len, out_length);
   ustr_clear (&s);

@@ -171,13 +171,6 @@ clipscope_weights_clear (ClipscopeWeights *w)
 
 /* -------------------------------------------------------------- sizes */
 
-static int
-conv_out (const ClipscopeConv *c,
-          int                  in)
-{
-  return (in + 2 * c->pad - c->kernel) / c->stride + 1;
-}
-
 /* The largest channel-last feature map of one image, in floats. */
 static gsize
 resnet_map_floats (const ClipscopeResnet *r)
@@ -187,7 +180,7 @@ resnet_map_floats (const ClipscopeResnet *r)
 
   for (int i = 0; i < 3; i++)
     {
-      s = conv_out (&r->stem[i], s);
+      s = clipscope_conv_out (&r->stem[i], s);
       most = MAX (most, (gsize) r->stem[i].c_out * s * s);
     }
   s /= 2;
@@ -279,13 +272,13 @@ clipscope_graph_linear_parts (ClipscopeGraphBackend *be,
 
 /* ------------------------------------------------------- entry points */
 
-gboolean
-clipscope_graph_encode_pixels (ClipscopeGraphBackend *be,
-                               const float           *pixels,
-                               int                    n,
-                               float                 *out,
-                               GCancellable          *cancellable,
-                               GError               **error)
+static gboolean
+encode_pixels (ClipscopeGraphBackend *be,
+               const float           *pixels,
+               int                    n,
+               float                 *out,
+               GCancellable          *cancellable,
+               GError               **error)
 {
   const ClipscopeGraphOps *ops = be->ops;
   const gsize image = (gsize) 3 * be->model->info.image_size * be->model->info.image_size;
@@ -314,12 +307,12 @@ clipscope_graph_encode_pixels (ClipscopeGraphBackend *be,
   return TRUE;
 }
 
-gboolean
-clipscope_graph_explain_pixels (ClipscopeGraphBackend *be,
-                                const float           *pixels,
-                                float                 *out,
-                                GCancellable          *cancellable,
-                                GError               **error)
+static gboolean
+explain_pixels (ClipscopeGraphBackend *be,
+                const float           *pixels,
+                float                 *out,
+                GCancellable          *cancellable,
+                GError               **error)
 {
   const ClipscopeGraphOps *ops = be->ops;
   const ClipscopeModel *m = be->model;
@@ -379,13 +372,13 @@ eot_positions (const ClipscopeTextTower *t,
   return TRUE;
 }
 
-gboolean
-clipscope_graph_encode_tokens (ClipscopeGraphBackend *be,
-                               const int32_t         *tokens,
-                               int                    n,
-                               float                 *out,
-                               GCancellable          *cancellable,
-                               GError               **error)
+static gboolean
+encode_tokens (ClipscopeGraphBackend *be,
+               const int32_t         *tokens,
+               int                    n,
+               float                 *out,
+               GCancellable          *cancellable,
+               GError               **error)
 {
   const ClipscopeGraphOps *ops = be->ops;
   const ClipscopeTextTower *t = &be->model->text;
@@ -414,4 +407,20 @@ clipscope_graph_encode_tokens (ClipscopeGraphBackend *be,
         return FALSE;
     }
   return TRUE;
+}
+
+gboolean
+clipscope_graph_run (ClipscopeGraphBackend *be,
+                     ClipscopePass          pass,
+                     gconstpointer          in,
+                     int                    n,
+                     float                 *out,
+                     GCancellable          *cancellable,
+                     GError               **error)
+{
+  if (pass == CLIPSCOPE_PASS_PIXELS)
+    return encode_pixels (be, in, n, out, cancellable, error);
+  if (pass == CLIPSCOPE_PASS_TOKENS)
+    return encode_tokens (be, in, n, out, cancellable, error);
+  return explain_pixels (be, in, out, cancellable, error);
 }

@@ -61,7 +61,7 @@ clipscope_view_at (ClipscopeView t,
 
 #define CLIPSCOPE_NO_VIEW ((ClipscopeView) { NULL, 0, FALSE })
 
-/* The values of ClipscopeVkAct and of the kernels' ACT_* flags. */
+/* The values of the kernels' ACT_* flags (shaders/types.glsl). */
 typedef enum {
   CLIPSCOPE_ACT_NONE,
   CLIPSCOPE_ACT_QUICK_GELU,
@@ -227,31 +227,34 @@ void clipscope_weights_clear (ClipscopeWeights *w);
 
 /* ------------------------------------------------------------- graphs */
 
+/* A side of @c's output, for a side of @in. */
+static inline int
+clipscope_conv_out (const ClipscopeConv *c,
+                    int                  in)
+{
+  return (in + 2 * c->pad - c->kernel) / c->stride + 1;
+}
+
 /* Bytes one input needs in each slot; the spatial slots' for one image. */
 void clipscope_graph_slot_sizes (const ClipscopeModel *model,
                                  gsize                 per_item[CLIPSCOPE_N_SLOTS]);
 
-/* L2-normalised embeddings [n, embed_dim], a chunk per pass. */
-gboolean clipscope_graph_encode_pixels (ClipscopeGraphBackend *be,
-                                        const float           *pixels,
-                                        int                    n,
-                                        float                 *out,
-                                        GCancellable          *cancellable,
-                                        GError               **error);
-gboolean clipscope_graph_encode_tokens (ClipscopeGraphBackend *be,
-                                        const int32_t         *tokens,
-                                        int                    n,
-                                        float                 *out,
-                                        GCancellable          *cancellable,
-                                        GError               **error);
+typedef enum {
+  CLIPSCOPE_PASS_PIXELS,    /* float [n, 3, s, s] → [n, embed_dim] */
+  CLIPSCOPE_PASS_TOKENS,    /* int32 [n, context_length], zero-padded → [n, embed_dim] */
+  CLIPSCOPE_PASS_EXPLAIN,   /* one image → [1 + grid², embed_dim]: its embedding, then
+                             * its spatial ones (see clipscope_context_explain_pixels()) */
+} ClipscopePass;
 
-/* out[1 + grid², embed_dim]: one image's L2-normalised embedding, then
- * its spatial embeddings (see clipscope_context_explain_pixels()). */
-gboolean clipscope_graph_explain_pixels (ClipscopeGraphBackend *be,
-                                         const float           *pixels,
-                                         float                 *out,
-                                         GCancellable          *cancellable,
-                                         GError               **error);
+/* Runs the tower of @pass over @in, a chunk at a time; @out receives
+ * L2-normalised rows. */
+gboolean clipscope_graph_run (ClipscopeGraphBackend *be,
+                              ClipscopePass          pass,
+                              gconstpointer          in,
+                              int                    n,
+                              float                 *out,
+                              GCancellable          *cancellable,
+                              GError               **error);
 
 /* The towers, recorded for @n inputs already in their slots. With
  * @spatial (one image), SPATIAL_OUT receives every token's projected row;

@@ -14,13 +14,6 @@
 
 #define S(name) be->ops->slot (be, CLIPSCOPE_SLOT_##name)
 
-static int
-conv_out (const ClipscopeConv *c,
-          int                  in)
-{
-  return (in + 2 * c->pad - c->kernel) / c->stride + 1;
-}
-
 /* A convolution on a channel-last map [n, h, w, c] in @in, into @out. */
 static void
 record_conv (ClipscopeGraphBackend      *be,
@@ -125,7 +118,7 @@ record_tokens (ClipscopeGraphBackend *be,
   be->ops->conv (be, S (PIXELS), &pixels, wt->stem[0].w, wt->stem[0].b, r->stem[0].c_out,
                  r->stem[0].kernel, r->stem[0].stride, r->stem[0].pad, S (MAP_B),
                  CLIPSCOPE_ACT_RELU, FALSE);
-  h = w = conv_out (&r->stem[0], s);
+  h = w = clipscope_conv_out (&r->stem[0], s);
   record_conv (be, &r->stem[1], &wt->stem[1], CLIPSCOPE_SLOT_MAP_B, n, h, w, CLIPSCOPE_SLOT_MAP_C,
                CLIPSCOPE_ACT_RELU, FALSE);
   record_conv (be, &r->stem[2], &wt->stem[2], CLIPSCOPE_SLOT_MAP_C, n, h, w, CLIPSCOPE_SLOT_MAP_B,

@@ -322,7 +322,7 @@ run_explain_image (ClipscopeWorker *self,
   g_autofree float *spatial = g_new (float, (gsize) grid * grid * info->embed_dim);
   EncodeResult *result;
 
-  if (!clipscope_model_preprocess_file (self->model, job->path, pixels, &error)
+  if (!clipscope_context_preprocess_file (self->ctx, job->path, pixels, &error)
       || !clipscope_context_explain_pixels (self->ctx, pixels, NULL, spatial,
                                             g_task_get_cancellable (task), &error))
     {

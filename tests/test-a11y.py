@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """The desktop application as a screen reader meets it, through AT-SPI.
 
-Run under Xvfb inside its own D-Bus session (meson does both): the test
-starts clipscope-gui on a tiny random model, finds the heatmap on the
+Run inside its own D-Bus session (meson does that); the test starts its
+own Xvfb, then clipscope-gui on a tiny random model, finds the heatmap on the
 accessibility bus as Orca would, reads its headers and every cell's name
 and checks the values against `clipscope classify`, then moves through
 the grid with real key events and opens a cell's explanation with Enter.
@@ -83,7 +83,37 @@ def press(keysym_name):
     pyatspi.Registry.generateKeyboardEvent(keysym, None, pyatspi.KEY_SYM)
 
 
+def start_xvfb():
+    """An X server on a display it picks itself (-displayfd), so that
+    servers started at the same moment cannot collide."""
+    read, write = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+                              pass_fds=(write,), stderr=subprocess.DEVNULL)
+    os.close(write)
+    number = b""
+    while not number.endswith(b"\n"):
+        chunk = os.read(read, 16)
+        if not chunk:
+            raise AssertionError("Xvfb did not start")
+        number += chunk
+    os.close(read)
+    os.environ["DISPLAY"] = ":" + number.decode().strip()
+    # The accessibility bus and registry, started by D-Bus on demand, must
+    # know the display too: the registry types the key events there.
+    subprocess.run(["dbus-update-activation-environment", "DISPLAY"], check=True)
+    return server
+
+
 def main():
+    server = start_xvfb()
+    try:
+        run()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def run():
     tmp = tempfile.mkdtemp(prefix="clipscope-a11y-")
     model = os.path.join(tmp, "model")
     subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tinyclip.py"),

@@ -112,11 +112,60 @@ test_file (gconstpointer data)
   g_assert_cmpuint (n_ok, ==, n_pass);
 }
 
+/* Rules of ftfy's fix_text(), each with what follows from them. */
+static const struct {
+  const char *text;
+  const char *fixed;
+} rules[] = {
+  /* From the first line with a '<' on, entities stay. */
+  { "caf&eacute;\n<b>&eacute;</b>\n&eacute;", "caf\u00e9\n<b>&eacute;</b>\n&eacute;" },
+  { "a\r\nb\rc\u2028d\u2029e", "a\nb\nc\nd\ne" },
+  /* Upper-case names of lower-case entities, but not of mixed ones */
+  { "BUNDESSTRA&SZLIG;E", "BUNDESSTRASSE" },
+  { "&ntilde; &Ntilde; &NTILDE; &nTILDE;", "\u00f1 \u00d1 \u00d1 &nTILDE;" },
+  /* A reference that would leave a ';' stays; NUL reads as U+FFFD, U+0001
+   * as nothing. */
+  { "&#59; &#x41; &#65a; &#0; &#1;x &#X1F600;", "&#59; A &#65a; \ufffd x \U0001f600" },
+  { "\x1b[36;44mblue\x1b[0m", "blue" },
+  /* ŉ expands to ʼn, whose apostrophe is then straightened. */
+  { "\u0149", "'n" },
+  { "\uff2c\uff2f\uff35\uff24\u3000\uff2e\uff2f\uff29\uff33\uff25\uff33", "LOUD NOISES" },
+  /* Half-width katakana and voicing mark fold, then compose under NFC. */
+  { "\uff76\uff9e", "\u30ac" },
+  { "\ufeffBOM\u206a", "BOM" },
+  { "\x01" "a\x7f" "b\x0b" "c", "abc" },
+  /* One layer of entities a round, until nothing changes */
+  { "&amp;amp;amp;lt;", "<" },
+  { "\u201cIt\u2019s \u201alow\u2018 \u201equotes\u201c\u201d", "\"It's 'low' \"quotes\"\"" },
+};
+
+static void
+test_rules (void)
+{
+  g_autoptr(GString) nested = g_string_new ("&");
+  g_autofree char *fixed = NULL;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (rules); i++)
+    {
+      g_autofree char *got = clipscope_ftfy_fix_text (rules[i].text, strlen (rules[i].text));
+
+      g_assert_cmpstr (got, ==, rules[i].fixed);
+    }
+
+  /* Where Clipscope stops short of ftfy: after 32 rounds of 40 nested
+   * "&amp;", 8 are left. */
+  for (int i = 0; i < 40; i++)
+    g_string_append (nested, "amp;");
+  fixed = clipscope_ftfy_fix_text (nested->str, nested->len);
+  g_assert_cmpstr (fixed, ==, "&amp;amp;amp;amp;amp;amp;amp;amp;");
+}
+
 int
 main (int    argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/engine/ftfy/rules", test_rules);
   for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
     {
       g_autofree char *path = g_strdup_printf ("/engine/ftfy/%s", files[i]);

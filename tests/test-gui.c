@@ -1034,6 +1034,10 @@ test_window_heatmap_cells (void)
 
   save_shot (window, "test-heatmap-top.png");
 
+  /* F6 takes the focus to the matrix, on its cursor's cell. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.focus-heatmap", NULL);
+  g_assert_true (gtk_widget_is_ancestor (gtk_root_get_focus (GTK_ROOT (window)), widget));
+
   /* The cursor moves the selection, and clamps at the edges. */
   g_assert_true (clipscope_heatmap_view_set_cursor (heatmap, 2, 3));
   g_assert_cmpint (clipscope_heatmap_view_get_selected (heatmap), ==, 2);
@@ -1044,6 +1048,30 @@ test_window_heatmap_cells (void)
   g_assert_true (clipscope_heatmap_view_set_cursor (heatmap, 1, 2));
   g_assert_true (gtk_widget_has_focus (gtk_root_get_focus (GTK_ROOT (window))));
   g_assert_true (gtk_widget_is_ancestor (gtk_root_get_focus (GTK_ROOT (window)), widget));
+
+  /* A fixed colour scale keeps its range whatever the scores; off, the
+   * scale follows them again. */
+  {
+    g_autoptr(GSettings) settings = clipscope_settings_new ();
+    float low, high;
+
+    g_settings_set_double (settings, "scale-low", 0.05);
+    g_settings_set_double (settings, "scale-high", 0.35);
+    g_settings_set_boolean (settings, "fixed-scale", TRUE);
+    g_assert_true (clipscope_heatmap_view_get_range (heatmap, &low, &high));
+    g_assert_cmpfloat_with_epsilon (low, 0.05f, 1e-6);
+    g_assert_cmpfloat_with_epsilon (high, 0.35f, 1e-6);
+    g_settings_reset (settings, "fixed-scale");
+    g_settings_reset (settings, "scale-low");
+    g_settings_reset (settings, "scale-high");
+    g_assert_true (clipscope_heatmap_view_get_range (heatmap, &low, &high));
+    for (guint i = 0; i < n_images * n_labels; i++)
+      {
+        g_assert_cmpfloat (sim[i], >=, low);
+        g_assert_cmpfloat (sim[i], <=, high);
+      }
+    g_assert_cmpfloat (high - low, <, 0.9f);
+  }
 
   /* Copy: the focused cell's value, then the whole matrix as TSV. */
   cell = clipscope_heatmap_view_dup_cell_text (heatmap);
@@ -1309,6 +1337,10 @@ resize_and_settle (ClipscopeWindow *window,
 
 /* Down to 360 px the side panes fold away, over the matrix when shown,
  * and the matrix keeps the width; wide, both stand beside it. */
+static GtkWidget *find_widget (GtkWidget  *root,
+                               GType       type,
+                               GMenuModel *menu);
+
 static void
 test_window_adaptive (void)
 {
@@ -1351,8 +1383,18 @@ test_window_adaptive (void)
 
   gtk_widget_measure (GTK_WIDGET (window), GTK_ORIENTATION_HORIZONTAL, -1, &minimum, NULL, NULL, NULL);
   g_assert_cmpint (minimum, <=, 360);
+  /* Wide, the view switcher sits in the title; narrow, in a bar below. */
+  g_assert_false (adw_view_switcher_bar_get_reveal (ADW_VIEW_SWITCHER_BAR (
+    find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_BAR, NULL))));
   resize_and_settle (window, 360, 640);
   save_shot (window, "test-360.png");
+  {
+    GtkWidget *bar = find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_BAR, NULL);
+
+    g_assert_true (adw_view_switcher_bar_get_reveal (ADW_VIEW_SWITCHER_BAR (bar)));
+    g_assert_true (gtk_widget_get_mapped (bar));
+    g_assert_cmpint (gtk_widget_get_height (bar), >, 0);
+  }
   g_assert_true (adw_flap_get_folded (sidebar));
   g_assert_true (adw_flap_get_folded (details));
   g_assert_false (adw_flap_get_reveal_flap (sidebar));
@@ -1996,9 +2038,9 @@ test_models_use (void)
   g_assert_true (clipscope_model_row_get_in_use (row));
   g_assert_cmpstr (gtk_menu_button_get_label (find_model_button (window)), ==, "emoji-demo");
   {
-    AdwWindowTitle *title = ADW_WINDOW_TITLE (find_widget (GTK_WIDGET (window), ADW_TYPE_WINDOW_TITLE, NULL));
+    AdwViewSwitcherTitle *title = ADW_VIEW_SWITCHER_TITLE (find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_TITLE, NULL));
 
-    g_assert_true (g_str_has_prefix (adw_window_title_get_subtitle (title), "emoji-demo · "));
+    g_assert_true (g_str_has_prefix (adw_view_switcher_title_get_subtitle (title), "emoji-demo · "));
   }
   close_window (prefs);
 

@@ -416,6 +416,39 @@ def test_orientation(model, tmp):
           and np.array_equal(a, b))
 
 
+PROXY_DECODER = """#!%(python)s
+import os, signal, socket, struct, subprocess, time
+ours = socket.socket(fileno=3)
+helper = None
+while True:
+    data, fds, _, _ = socket.recv_fds(ours, 72, 1)
+    if not data:
+        break
+    name_bytes = struct.unpack("=I", data[4:8])[0]
+    name = b""
+    while len(name) < name_bytes:
+        name += ours.recv(name_bytes - len(name))
+    if b"hang" in name:
+        time.sleep(3600)
+    if b"crash" in name:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if helper is None:
+        mine, theirs = socket.socketpair()
+        helper = subprocess.Popen(["sh", "-c", 'exec "$0" 3<&%%d' %% theirs.fileno(), "%(helper)s"],
+                                  pass_fds=[theirs.fileno()])
+        theirs.close()
+    socket.send_fds(mine, [data + name], fds)
+    head = b""
+    while len(head) < 16:
+        head += mine.recv(16 - len(head))
+    n = struct.unpack("=IIiI", head)[3]
+    body = b""
+    while len(body) < n:
+        body += mine.recv(n - len(body))
+    ours.sendall(head + body)
+"""
+
+
 def test_decoder_processes(model, tmp):
     """A decoder that runs out of memory or time costs its own image only."""
     folder = os.path.join(tmp, "pool")
@@ -433,16 +466,24 @@ def test_decoder_processes(model, tmp):
                   and "memory" in rows["1-large.png"]["error"]
                   and all("top" in r for n, r in rows.items() if n != "1-large.png"), rows)
     os.remove(os.path.join(folder, "1-large.png"))
-    Image.new("L", (9000, 9000)).save(os.path.join(folder, "2-slow.png"))
-    res = expect_json("decoder out of time", ["classify", "--model", model, "--label", "x", folder],
-                      status=3, env={"CLIPSCOPE_DECODE_TIMEOUT": "2"})
+    # A helper that hangs on one file and crashes on another, and hands
+    # the rest to the real one.
+    proxy = os.path.join(tmp, "proxy-decoder")
+    with open(proxy, "w") as f:
+        f.write(PROXY_DECODER % {"python": sys.executable, "helper": os.environ["CLIPSCOPE_DECODER"]})
+    os.chmod(proxy, 0o755)
+    for name in ("2-hang.png", "3-crash.png"):
+        write_png(os.path.join(folder, name), 20, 20, seed=40)
+    res = expect_json("a decoder that hangs or crashes", ["classify", "--model", model, "--label", "x",
+                                                          folder], status=3,
+                      env={"CLIPSCOPE_DECODE_TIMEOUT": "2", "CLIPSCOPE_DECODER": proxy})
     if res:
         rows = {os.path.basename(r["path"]): r for r in res["images"]}
-        check("only the slow image failed", "error" in rows["2-slow.png"]
-              and ("longer than 2 s" in rows["2-slow.png"]["error"]
-                   or "CPU time" in rows["2-slow.png"]["error"])
-              and all("top" in r for n, r in rows.items() if n != "2-slow.png"), rows)
-    os.remove(os.path.join(folder, "2-slow.png"))
+        check("the hung image timed out", "longer than 2 s" in rows["2-hang.png"].get("error", ""), rows)
+        check("the crashed image says so", "crashed" in rows["3-crash.png"].get("error", ""), rows)
+        check("the others decoded", all("top" in r for n, r in rows.items() if "small" in n), rows)
+    os.remove(os.path.join(folder, "2-hang.png"))
+    os.remove(os.path.join(folder, "3-crash.png"))
     a = expect_json("decoded in process", ["embed", "--model", model, "--image",
                                            os.path.join(folder, "0-small.png")],
                     env={"CLIPSCOPE_DECODER": "in-process"})

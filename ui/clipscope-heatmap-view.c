@@ -52,6 +52,9 @@ struct _ClipscopeHeatmapView {
   int               cursor_column;
   gboolean          show_probabilities;
   gboolean          show_values;
+  gboolean          fixed_scale;   /* cosines on [scale_low, scale_high] */
+  float             scale_low;
+  float             scale_high;
   gboolean          draw_all;      /* for exports: ignore what is scrolled out */
 };
 
@@ -139,7 +142,8 @@ clipscope_heatmap_view_measure (GtkWidget      *widget,
                           + (int) m.n_images * CELL_HEIGHT;
 }
 
-/* The colour scale: the data's own range for cosines, [0, 1] otherwise. */
+/* The colour scale: the data's own range for cosines (or the fixed one
+ * the person set), [0, 1] for probabilities. */
 gboolean
 clipscope_heatmap_view_get_range (ClipscopeHeatmapView *self,
                                   float                *low,
@@ -154,6 +158,12 @@ clipscope_heatmap_view_get_range (ClipscopeHeatmapView *self,
   *high = 1.0f;
   if (!get_matrix (self, &m) || self->show_probabilities)
     return m.n_images > 0 && m.n_labels > 0;
+  if (self->fixed_scale && self->scale_high > self->scale_low)
+    {
+      *low = self->scale_low;
+      *high = self->scale_high;
+      return TRUE;
+    }
   for (gsize i = 0; i < (gsize) m.n_images * m.n_labels; i++)
     {
       if (isnan (m.values[i]))
@@ -580,14 +590,18 @@ get_background (GtkWidget *widget,
     gdk_rgba_parse (color, "#fafafa");
 }
 
+/* The focused cell: a ring in the accent colour, lined with white on
+ * the inside so that it stands out on any colour of the scale. */
 static void
 snapshot_focus (ClipscopeHeatmapView *self,
                 GtkSnapshot          *snapshot,
                 float                 top)
 {
+  static const GdkRGBA white = { 1, 1, 1, 1 };
   GtkWidget *cell = cursor_cell (self);
   GtkStyleContext *style = gtk_widget_get_style_context (GTK_WIDGET (self));
-  const float widths[4] = { 3, 3, 3, 3 };
+  const float outer[4] = { 3, 3, 3, 3 }, inner[4] = { 2, 2, 2, 2 };
+  float x = PAD + ROW_HEADER + self->cursor_column * CELL_WIDTH, y = top + self->cursor_row * CELL_HEIGHT;
   GskRoundedRect outline;
   GdkRGBA accent;
 
@@ -595,12 +609,10 @@ snapshot_focus (ClipscopeHeatmapView *self,
     return;
   if (!gtk_style_context_lookup_color (style, "accent_color", &accent))
     gdk_rgba_parse (&accent, "#1c71d8");
-  gsk_rounded_rect_init_from_rect (&outline,
-                                   &GRAPHENE_RECT_INIT (PAD + ROW_HEADER + self->cursor_column * CELL_WIDTH - 2,
-                                                        top + self->cursor_row * CELL_HEIGHT - 2,
-                                                        CELL_WIDTH + 3, CELL_HEIGHT + 3), 4);
-  gtk_snapshot_append_border (snapshot, &outline, widths,
-                              (const GdkRGBA[4]) { accent, accent, accent, accent });
+  gsk_rounded_rect_init_from_rect (&outline, &GRAPHENE_RECT_INIT (x - 3, y - 3, CELL_WIDTH + 5, CELL_HEIGHT + 5), 5);
+  gtk_snapshot_append_border (snapshot, &outline, outer, (const GdkRGBA[4]) { accent, accent, accent, accent });
+  gsk_rounded_rect_init_from_rect (&outline, &GRAPHENE_RECT_INIT (x, y, CELL_WIDTH - 1, CELL_HEIGHT - 1), 2);
+  gtk_snapshot_append_border (snapshot, &outline, inner, (const GdkRGBA[4]) { white, white, white, white });
 }
 
 static void
@@ -1294,6 +1306,25 @@ clipscope_heatmap_view_set_show_probabilities (ClipscopeHeatmapView *self,
   self->show_probabilities = show;
   gtk_widget_queue_draw (GTK_WIDGET (self));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SHOW_PROBABILITIES]);
+}
+
+/**
+ * clipscope_heatmap_view_set_fixed_scale:
+ * @fixed: whether cosines are coloured on [@low, @high] rather than on
+ *   the range of the values shown
+ */
+void
+clipscope_heatmap_view_set_fixed_scale (ClipscopeHeatmapView *self,
+                                        gboolean              fixed,
+                                        float                 low,
+                                        float                 high)
+{
+  g_return_if_fail (CLIPSCOPE_IS_HEATMAP_VIEW (self));
+
+  self->fixed_scale = !!fixed;
+  self->scale_low = low;
+  self->scale_high = high;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
 gboolean

@@ -39,6 +39,10 @@ gboolean          clipscope_heatmap_view_set_cursor             (ClipscopeHeatma
 gboolean          clipscope_heatmap_view_get_cursor             (ClipscopeHeatmapView *self,
                                                                  int                  *row,
                                                                  int                  *column);
+void              clipscope_heatmap_view_set_fixed_scale        (ClipscopeHeatmapView *self,
+                                                                 gboolean              fixed,
+                                                                 float                 low,
+                                                                 float                 high);
 char             *clipscope_heatmap_view_dup_cell_text          (ClipscopeHeatmapView *self);
 char             *clipscope_heatmap_view_dup_matrix_text        (ClipscopeHeatmapView *self);
 

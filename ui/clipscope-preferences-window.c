@@ -19,6 +19,9 @@ struct _ClipscopePreferencesWindow {
   GtkSwitch            *show_values_switch;
   GtkSwitch            *probabilities_switch;
   GtkSpinButton        *max_images_spin;
+  GtkSwitch            *fixed_scale_switch;
+  GtkSpinButton        *scale_low_spin;
+  GtkSpinButton        *scale_high_spin;
 
   /* Owned References */
   GSettings            *settings;
@@ -143,6 +146,9 @@ clipscope_preferences_window_class_init (ClipscopePreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ClipscopePreferencesWindow, show_values_switch);
   gtk_widget_class_bind_template_child (widget_class, ClipscopePreferencesWindow, probabilities_switch);
   gtk_widget_class_bind_template_child (widget_class, ClipscopePreferencesWindow, max_images_spin);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopePreferencesWindow, fixed_scale_switch);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopePreferencesWindow, scale_low_spin);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopePreferencesWindow, scale_high_spin);
 }
 
 static void
@@ -157,6 +163,11 @@ clipscope_preferences_window_init (ClipscopePreferencesWindow *self)
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "max-folder-images", self->max_images_spin, "value",
                    G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "fixed-scale", self->fixed_scale_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "scale-low", self->scale_low_spin, "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "scale-high", self->scale_high_spin, "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "fixed-scale", self->scale_low_spin, "sensitive", G_SETTINGS_BIND_GET);
+  g_settings_bind (self->settings, "fixed-scale", self->scale_high_spin, "sensitive", G_SETTINGS_BIND_GET);
 
   /* Built here rather than in the template: it needs the store. */
   self->models_page = g_object_ref_sink (CLIPSCOPE_MODELS_PAGE (clipscope_models_page_new (clipscope_models_get_store ())));

@@ -296,10 +296,34 @@ clipscope_text_row_class_init (ClipscopeTextRowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, clear_examples_clicked_cb);
 }
 
+/* Delete on the row's text (while not editing it) removes the row, as
+ * its remove button does. */
+static gboolean
+key_pressed_cb (GtkEventControllerKey *controller,
+                guint                  keyval,
+                guint                  keycode,
+                GdkModifierType        state,
+                ClipscopeTextRow      *self)
+{
+  if ((keyval != GDK_KEY_Delete && keyval != GDK_KEY_KP_Delete)
+      || gtk_editable_label_get_editing (self->editable))
+    return FALSE;
+  g_signal_emit (self, signals[SIGNAL_REMOVE], 0);
+  return TRUE;
+}
+
 static void
 clipscope_text_row_init (ClipscopeTextRow *self)
 {
+  GtkEventController *keys = gtk_event_controller_key_new ();
+
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* Fewer Tab stops per row: the text (Delete removes the row) and the
+   * examples, not the row itself nor its remove button. */
+  gtk_widget_set_focusable (GTK_WIDGET (self), FALSE);
+  gtk_widget_set_focusable (GTK_WIDGET (self->remove_button), FALSE);
+  g_signal_connect (keys, "key-pressed", G_CALLBACK (key_pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), keys);
   /* A long label is cut short instead of widening the sidebar. */
   clipscope_widget_ellipsize_labels (GTK_WIDGET (self->editable));
   g_signal_connect_swapped (self->check, "notify::active", G_CALLBACK (check_active_cb), self);

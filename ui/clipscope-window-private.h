@@ -23,7 +23,7 @@ struct _ClipscopeWindow {
   AdwApplicationWindow      parent_instance;
 
   /* Template Widgets */
-  AdwWindowTitle           *window_title;
+  AdwViewSwitcherTitle     *window_title;
   GtkMenuButton            *model_button;
   AdwToastOverlay          *toast_overlay;
   GtkRevealer              *progress_revealer;

@@ -259,7 +259,7 @@ update_title (ClipscopeWindow *self)
     subtitle = g_strdup_printf ("%s · %s · %s", name,
                                 g_strcmp0 (backend, "vulkan") == 0 ? "Vulkan" : "CPU",
                                 device != NULL ? device : "");
-  adw_window_title_set_subtitle (self->window_title, subtitle);
+  adw_view_switcher_title_set_subtitle (self->window_title, subtitle);
   gtk_menu_button_set_label (self->model_button, name != NULL ? name : _("Model"));
   clipscope_widget_ellipsize_labels (GTK_WIDGET (self->model_button));
   if (path != NULL)
@@ -330,7 +330,7 @@ clipscope_window_load_model (ClipscopeWindow *self,
 {
   g_return_if_fail (CLIPSCOPE_IS_WINDOW (self));
 
-  adw_window_title_set_subtitle (self->window_title, _("Loading model…"));
+  adw_view_switcher_title_set_subtitle (self->window_title, _("Loading model…"));
   self->loading_model = TRUE;
   clipscope_session_load_model (self->session, dir);
   update_hint (self);
@@ -501,6 +501,8 @@ setup_thumbnail_cb (GtkSignalListItemFactory *factory,
   gtk_widget_set_margin_top (remove, 2);
   gtk_widget_set_margin_end (remove, 2);
   gtk_widget_set_tooltip_text (remove, _("Remove"));
+  /* One Tab stop per thumbnail: Delete removes the selected images. */
+  gtk_widget_set_focusable (remove, FALSE);
   gtk_widget_add_css_class (remove, "circular");
   gtk_widget_add_css_class (remove, "osd");
   g_object_set_data (G_OBJECT (remove), "clipscope-list-item", item);
@@ -705,6 +707,15 @@ toggle_sidebar_action (GtkWidget  *widget,
   AdwFlap *flap = CLIPSCOPE_WINDOW (widget)->sidebar_flap;
 
   adw_flap_set_reveal_flap (flap, !adw_flap_get_reveal_flap (flap));
+}
+
+/* F6 goes straight to the matrix, past a long strip of thumbnails. */
+static void
+focus_heatmap_action (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  gtk_widget_grab_focus (GTK_WIDGET (CLIPSCOPE_WINDOW (widget)->heatmap));
 }
 
 static void
@@ -1332,6 +1343,8 @@ clipscope_window_dispose (GObject *object)
   g_clear_object (&self->image_selection);
   g_clear_object (&self->drop_target);
   g_clear_object (&self->session);
+  if (self->settings != NULL)
+    g_signal_handlers_disconnect_by_data (self->settings, self);
   g_clear_object (&self->settings);
   _clipscope_window_undo_dispose (self);
   G_OBJECT_CLASS (clipscope_window_parent_class)->dispose (object);
@@ -1374,6 +1387,14 @@ clipscope_window_size_allocate (GtkWidget *widget,
   if (narrow != (adw_flap_get_fold_policy (self->details_flap) == ADW_FLAP_FOLD_POLICY_ALWAYS)
       && self->layout_id == 0)
     self->layout_id = g_idle_add (apply_layout_cb, self);
+}
+
+static void
+scale_changed_cb (ClipscopeWindow *self)
+{
+  clipscope_heatmap_view_set_fixed_scale (self->heatmap, g_settings_get_boolean (self->settings, "fixed-scale"),
+                                          g_settings_get_double (self->settings, "scale-low"),
+                                          g_settings_get_double (self->settings, "scale-high"));
 }
 
 static void
@@ -1456,6 +1477,8 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.toggle-sidebar", NULL, toggle_sidebar_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F9, 0, "win.toggle-sidebar", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w, GDK_CONTROL_MASK, "window.close", NULL);
+  gtk_widget_class_install_action (widget_class, "win.focus-heatmap", NULL, focus_heatmap_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F6, 0, "win.focus-heatmap", NULL);
   _clipscope_window_undo_class_init (widget_class);
   gtk_widget_class_install_action (widget_class, "win.compare", NULL, compare_action);
   gtk_widget_class_install_action (widget_class, "win.compare-with", "s", compare_action);
@@ -1539,6 +1562,10 @@ clipscope_window_init (ClipscopeWindow *self)
   g_settings_bind (self->settings, "show-probabilities", self->heatmap, "show-probabilities",
                    G_SETTINGS_BIND_GET);
   g_settings_bind (self->settings, "show-values", self->heatmap, "show-values", G_SETTINGS_BIND_GET);
+  g_signal_connect_swapped (self->settings, "changed::fixed-scale", G_CALLBACK (scale_changed_cb), self);
+  g_signal_connect_swapped (self->settings, "changed::scale-low", G_CALLBACK (scale_changed_cb), self);
+  g_signal_connect_swapped (self->settings, "changed::scale-high", G_CALLBACK (scale_changed_cb), self);
+  scale_changed_cb (self);
   g_settings_bind (self->settings, "max-folder-images", self->session, "max-folder-images",
                    G_SETTINGS_BIND_GET);
   g_signal_connect_swapped (self->settings, "changed::recent-models", G_CALLBACK (rebuild_model_menu), self);

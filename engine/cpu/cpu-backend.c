@@ -2,8 +2,9 @@
  *
  * Weights stay where the model keeps them (float32); activations live in
  * slots that grow on demand and are kept between passes, so a context
- * allocates once per batch size, not per call. A cancelled pass skips
- * its remaining operations, and submit() reports the cancellation.
+ * allocates once per batch size, not per call; so do the scratch arrays
+ * of attention and convolutions. A cancelled pass, or one short of
+ * memory, skips its remaining operations, and submit() says why.
  */
 #include "cpu-backend.h"
 #include "cpu-ops.h"
@@ -11,7 +12,7 @@
 #include <cblas.h>
 #include <string.h>
 
-/* At most this many floats of im2col rows at a time. */
+/* At most this many floats of im2col rows at a time (at least one row). */
 #define COLS_FLOATS ((gsize) 1 << 20)
 /* A chunk's slots together stay within this, unless one input needs more. */
 #define CHUNK_BYTES ((gsize) 512 << 20)
@@ -24,8 +25,8 @@ typedef struct {
   gsize                 size[CLIPSCOPE_N_SLOTS];   /* bytes */
   float                *scores;                     /* attention's, grown on demand */
   gsize                 scores_size;                /* bytes */
-  float                *cols;                       /* COLS_FLOATS, or one row if longer */
-  gsize                 cols_size;                  /* floats */
+  float                *cols;                       /* conv's, grown on demand */
+  gsize                 cols_size;                  /* bytes */
   gboolean              stopped;                    /* cancelled or failed mid-pass */
   GError               *error;                      /* why it failed */
 } CpuBackend;
@@ -162,8 +163,24 @@ cpu_linear (ClipscopeGraphBackend *be,
   activate (F (y), rows, n_out, ldy, act);
 }
 
+/* One value of the input, or the zero padding around it. */
+static inline float
+pixel (const float        *x,
+       const ClipscopeMap *m,
+       gsize               img,
+       int                 c,
+       int                 sy,
+       int                 sx)
+{
+  if (sy < 0 || sy >= m->h || sx < 0 || sx >= m->w)
+    return 0.0f;
+  return x[img * m->s_b + (gsize) c * m->s_c + (gsize) sy * m->s_y + (gsize) sx * m->s_x];
+}
+
 /* rows[r - r0] for output pixels r0 … r0 + count − 1: each the
- * (channel, ky, kx)-ordered patch under the kernel, zero outside. */
+ * (channel, ky, kx)-ordered patch under the kernel. Channel-first maps
+ * (the pixels) are copied a kernel row at a time; channel-last maps
+ * spread each pixel's channels, read in order, over the row. */
 static void
 im2col_rows (const float        *x,
              const ClipscopeMap *m,
@@ -175,24 +192,56 @@ im2col_rows (const float        *x,
              float              *rows)
 {
   const int ho = (m->h + 2 * pad - kernel) / stride + 1, wo = (m->w + 2 * pad - kernel) / stride + 1;
-  const gsize k = (gsize) m->c * kernel * kernel;
+  const int kk = kernel * kernel;
+  const gsize k = (gsize) m->c * kk;
+  gsize img = r0 / ((gsize) ho * wo);
+  int oy = (int) (r0 / wo % ho), ox = (int) (r0 % wo);
 
-  for (gsize r = r0; r < r0 + count; r++)
+  for (gsize r = 0; r < count; r++)
     {
-      const int img = (int) (r / ((gsize) ho * wo)), oy = (int) (r / wo % ho), ox = (int) (r % wo);
-      float *dst = rows + (r - r0) * k;
+      float *dst = rows + r * k;
+      const int y0 = oy * stride - pad, x0 = ox * stride - pad;
 
-      for (int c = 0; c < m->c; c++)
+      if (m->s_x == 1)
+        for (int c = 0; c < m->c; c++)
+          for (int ky = 0; ky < kernel; ky++)
+            {
+              float *d = dst + ((gsize) c * kernel + ky) * kernel;
+
+              if (y0 + ky >= 0 && y0 + ky < m->h && x0 >= 0 && x0 + kernel <= m->w)
+                memcpy (d, x + img * m->s_b + (gsize) c * m->s_c + (gsize) (y0 + ky) * m->s_y + x0,
+                        kernel * sizeof (float));
+              else
+                for (int kx = 0; kx < kernel; kx++)
+                  d[kx] = pixel (x, m, img, c, y0 + ky, x0 + kx);
+            }
+      else
         for (int ky = 0; ky < kernel; ky++)
           for (int kx = 0; kx < kernel; kx++)
             {
-              const int sy = oy * stride + ky - pad, sx = ox * stride + kx - pad;
-              const gboolean inside = sy >= 0 && sy < m->h && sx >= 0 && sx < m->w;
+              float *d = dst + ky * kernel + kx;
 
-              *dst++ = inside ? x[(gsize) img * m->s_b + (gsize) c * m->s_c + (gsize) sy * m->s_y
-                                  + (gsize) sx * m->s_x]
-                              : 0.0f;
+              if (y0 + ky >= 0 && y0 + ky < m->h && x0 + kx >= 0 && x0 + kx < m->w)
+                {
+                  const float *src = x + img * m->s_b + (gsize) (y0 + ky) * m->s_y
+                                     + (gsize) (x0 + kx) * m->s_x;
+
+                  for (int c = 0; c < m->c; c++)
+                    d[(gsize) c * kk] = src[(gsize) c * m->s_c];
+                }
+              else
+                for (int c = 0; c < m->c; c++)
+                  d[(gsize) c * kk] = 0.0f;
             }
+      if (++ox == wo)
+        {
+          ox = 0;
+          if (++oy == ho)
+            {
+              oy = 0;
+              img++;
+            }
+        }
     }
 }
 
@@ -229,10 +278,15 @@ cpu_conv (ClipscopeGraphBackend *be,
   CpuBackend *cpu = CPU (be);
   const gsize ho = (map->h + 2 * pad - kernel) / stride + 1, wo = (map->w + 2 * pad - kernel) / stride + 1;
   const gsize k = (gsize) map->c * kernel * kernel, m = map->n * ho * wo;
-  const gsize block = MAX (cpu->cols_size / k, 1);
+  const gsize block = MAX (COLS_FLOATS / k, 1);
 
   if (!RUNNING (be) || (cpu->stopped = g_cancellable_is_cancelled (be->cancellable)))
     return;
+  if (!grow (&cpu->cols, &cpu->cols_size, MIN (block, m) * k * sizeof (float), &cpu->error))
+    {
+      cpu->stopped = TRUE;
+      return;
+    }
   for (gsize r0 = 0; r0 < m; r0 += block)
     {
       const gsize count = MIN (block, m - r0);
@@ -434,22 +488,6 @@ cpu_bind (gpointer             binder,
   return t;
 }
 
-/* The longest row of im2col any convolution of the model reads. */
-static gsize
-max_conv_row (const ClipscopeModel *m)
-{
-  const ClipscopeResnet *r = &m->resnet;
-  gsize most = 0;
-
-  if (m->info.vision_kind != CLIPSCOPE_VISION_RESNET)
-    return 0;
-  for (int i = 0; i < 3; i++)
-    most = MAX (most, (gsize) r->stem[i].c_in * r->stem[i].kernel * r->stem[i].kernel);
-  for (int i = 0; i < r->n_blocks; i++)
-    most = MAX (most, (gsize) r->blocks[i].conv2.c_in * r->blocks[i].conv2.kernel * r->blocks[i].conv2.kernel);
-  return most;
-}
-
 ClipscopeGraphBackend *
 clipscope_cpu_backend_new (ClipscopeModel *model,
                            int             max_batch,
@@ -461,7 +499,6 @@ clipscope_cpu_backend_new (ClipscopeModel *model,
   cpu->parent.ops = &cpu_ops;
   cpu->parent.weights = &cpu->weights;
   cpu->parent.chunk = MAX (max_batch, 1);
-  cpu->cols_size = COLS_FLOATS;
   if (model != NULL)
     {
       cpu->parent.model = clipscope_model_ref (model);
@@ -470,15 +507,7 @@ clipscope_cpu_backend_new (ClipscopeModel *model,
         per_input += cpu->per_item[s];
       cpu->parent.chunk = CLAMP ((int) MIN (CHUNK_BYTES / MAX (per_input, 1), G_MAXINT), 1,
                                  cpu->parent.chunk);
-      cpu->cols_size = MAX (COLS_FLOATS, max_conv_row (model));
       clipscope_weights_bind (&cpu->weights, model, cpu_bind, cpu);
-    }
-  if ((cpu->cols = g_try_new (float, cpu->cols_size)) == NULL)
-    {
-      g_set_error_literal (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_LIMIT,
-                           "not enough memory for the CPU backend's scratch");
-      clipscope_cpu_backend_free (&cpu->parent);
-      return NULL;
     }
   return &cpu->parent;
 }

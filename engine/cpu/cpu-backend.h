@@ -5,7 +5,7 @@
 
 G_BEGIN_DECLS
 
-/* Never fails but for memory. Without @model, the backend has no slots
+/* Without @model, the backend has no slots
  * or weights: for running single operations on the caller's arrays. */
 ClipscopeGraphBackend *clipscope_cpu_backend_new (ClipscopeModel *model,
                                                   int             max_batch,

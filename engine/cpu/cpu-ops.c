@@ -215,13 +215,16 @@ softmax (float *x,
     x[i] *= inv;
 }
 
-void
-clipscope_cpu_softmax_rows (float   *x,
-                            int      rows,
-                            int      n,
-                            int      ld,
-                            gboolean causal,
-                            int      first_pos)
+/* In place over each row r of x[rows, n] (row stride @ld). With @causal,
+ * row r sees only its first first_pos + r + 1 entries (the rest become
+ * 0), as the query at sequence position first_pos + r. */
+static void
+softmax_rows (float   *x,
+              int      rows,
+              int      n,
+              int      ld,
+              gboolean causal,
+              int      first_pos)
 {
   for (int r = 0; r < rows; r++)
     {
@@ -270,7 +273,7 @@ clipscope_cpu_attention (const float   *q,
         /* scores[n_q, keys] = q kᵀ / √hd, then softmax, then · v. */
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n_q, keys, hd,
                      scale, qh, ldq, kh, ldkv, 0.0f, scores, keys);
-        clipscope_cpu_softmax_rows (scores, n_q, keys, keys, causal, first);
+        softmax_rows (scores, n_q, keys, keys, causal, first);
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n_q, hd, keys,
                      1.0f, scores, keys, vh, ldkv, 0.0f, oh, ldout);
       }

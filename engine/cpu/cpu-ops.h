@@ -48,16 +48,6 @@ void clipscope_cpu_gelu_tanh (float *x,
 void clipscope_cpu_relu (float *x,
                          gsize  n);
 
-/* In place over each row r of x[rows, n] (row stride @ld): softmax. With
- * @causal, row r sees only its first first_pos + r + 1 entries (the rest
- * become 0), as the query at sequence position first_pos + r. */
-void clipscope_cpu_softmax_rows (float   *x,
-                                 int      rows,
-                                 int      n,
-                                 int      ld,
-                                 gboolean causal,
-                                 int      first_pos);
-
 /* Multi-head scaled dot-product attention for a batch of sequences of
  * @seq keys: k and v [batch · seq, width] with row stride @ldkv (they may
  * be column slices of one array). Query i of sequence b is row

@@ -614,8 +614,8 @@ choose_tiled (ClipscopeVkDevice *d,
  * each key and value row: on lavapipe 4 made attention at ViT-B/32
  * shapes 3.7 times as fast as 1 (8 was slower: the accumulators no
  * longer fit); GPUs take 1, for more invocations. Heads wider than 64
- * take fewer (see vulkan-ops.c). CLIPSCOPE_VULKAN_ATTENTION_QUERIES=1…8
- * overrides it. */
+ * take fewer (see vk_attention() in vulkan-backend.c).
+ * CLIPSCOPE_VULKAN_ATTENTION_QUERIES=1…8 overrides it. */
 static void
 choose_attention (ClipscopeVkDevice *d,
                   gboolean           cpu)
