@@ -1,4 +1,5 @@
 /* index.c — a search index of image embeddings in SQLite */
+#include "decoder.h"
 #include "model.h"
 
 #include <cblas.h>
@@ -689,6 +690,8 @@ typedef struct {
   GHashTable   *hashes;       /* read only while the pool runs */
   GCancellable *cancellable;
   GAsyncQueue  *done;         /* of Job */
+  GAsyncQueue  *helpers;      /* of ClipscopeDecoderPool, one helper process each;
+                               * NULL when images are decoded in this process */
 } Decoder;
 
 static gboolean
@@ -721,6 +724,26 @@ hash_file (const char *path,
   return TRUE;
 }
 
+/* Strangers' images are decoded in the engine's sandboxed helper
+ * processes, as the encoders' own decoding is: each decoding thread
+ * takes a helper of its own for the file. */
+static void
+decode_file (Decoder *decoder,
+             Job     *job)
+{
+  ClipscopeDecoderPool *helper;
+  const char *paths[] = { job->path };
+
+  if (decoder->helpers == NULL)
+    {
+      clipscope_preprocess_file (job->path, decoder->preprocess, job->pixels, &job->error);
+      return;
+    }
+  helper = g_async_queue_pop (decoder->helpers);
+  clipscope_decoder_pool_preprocess (helper, paths, 1, decoder->preprocess, job->pixels, &job->error);
+  g_async_queue_push (decoder->helpers, helper);
+}
+
 /* On a pool thread: hash the file, and decode it unless its content is
  * indexed already. */
 static void
@@ -737,7 +760,7 @@ decode_job (gpointer data,
 
       job->reuse = g_hash_table_contains (decoder->hashes, key);
       if (!job->reuse)
-        clipscope_preprocess_file (job->path, decoder->preprocess, job->pixels, &job->error);
+        decode_file (decoder, job);
     }
   g_async_queue_push (decoder->done, job);
 }
@@ -869,7 +892,7 @@ run_pipeline (Update     *u,
   g_autoptr(GPtrArray) free_slots = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GPtrArray) batch = g_ptr_array_new ();
   g_autofree float *pixels = g_new (float, image_floats * batch_size);
-  Decoder decoder = { &u->self->preprocess, hashes, u->cancellable, done };
+  Decoder decoder = { &u->self->preprocess, hashes, u->cancellable, done, NULL };
   GThreadPool *pool;
   guint next = 0;
   int in_flight = 0, n_threads;
@@ -878,6 +901,16 @@ run_pipeline (Update     *u,
 
   /* Half the cores decode, as the encoder's BLAS threads want the rest. */
   n_threads = CLAMP ((int) g_get_num_processors () / 2, 1, 8);
+  for (int i = 0; i < n_threads; i++)
+    {
+      ClipscopeDecoderPool *helper = clipscope_decoder_pool_new (1);
+
+      if (helper == NULL)
+        break;      /* decoding stays in this process */
+      if (decoder.helpers == NULL)
+        decoder.helpers = g_async_queue_new_full ((GDestroyNotify) clipscope_decoder_pool_free);
+      g_async_queue_push (decoder.helpers, helper);
+    }
   pool = g_thread_pool_new (decode_job, &decoder, n_threads, FALSE, NULL);
   for (int i = 0; i < n_slots; i++)
     g_ptr_array_add (free_slots, g_new (float, image_floats));
@@ -945,6 +978,7 @@ run_pipeline (Update     *u,
   for (guint i = 0; i < batch->len; i++)
     g_ptr_array_add (free_slots, g_steal_pointer (&((Job *) batch->pdata[i])->pixels));
   g_thread_pool_free (pool, FALSE, TRUE);
+  g_clear_pointer (&decoder.helpers, g_async_queue_unref);
   if (ok)
     ok = !g_cancellable_set_error_if_cancelled (u->cancellable, &local_error);
   if (!ok)

@@ -11,6 +11,7 @@
 
 #include <adwaita.h>
 #include <errno.h>
+#include <glib/gi18n.h>
 
 #include "clipscope-image.h"
 #include "clipscope-window.h"
@@ -240,15 +241,22 @@ update_status (ClipscopeSearchView *self)
   if (self->load_error != NULL)
     text = g_strdup (self->load_error);
   else if (self->model_path == NULL)
-    text = g_strdup ("Choose a model to search with");
+    text = g_strdup (_("Choose a model to search with"));
   else if (self->engine == NULL)
-    text = g_strdup (self->load_cancellable ? "Loading the model…" : "");
+    text = g_strdup (self->load_cancellable ? _("Loading the model…") : "");
   else
-    text = g_strdup_printf ("%" G_GINT64_FORMAT " %s indexed%s%s · %u %s chosen",
-                            self->n_indexed, self->n_indexed == 1 ? "image" : "images",
-                            indexing ? " so far" : "",
-                            self->n_indexed > 0 ? "" : " yet", n_folders,
-                            n_folders == 1 ? "folder" : "folders");
+    {
+      g_autofree char *count = g_strdup_printf ("%" G_GINT64_FORMAT, self->n_indexed);
+      gulong n = (gulong) MIN (self->n_indexed, G_MAXLONG);
+      g_autofree char *images = indexing
+        ? g_strdup_printf (ngettext ("%s image indexed so far", "%s images indexed so far", n), count)
+        : g_strdup_printf (ngettext ("%s image indexed", "%s images indexed", n), count);
+      g_autofree char *folders = g_strdup_printf (ngettext ("%u folder chosen", "%u folders chosen", n_folders),
+                                                  n_folders);
+
+      /* TRANSLATORS: how many images are indexed · how many folders */
+      text = g_strdup_printf (_("%s · %s"), images, folders);
+    }
   gtk_label_set_text (self->status_label, text);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "search.update",
                                  self->engine != NULL && n_folders > 0 && !indexing);
@@ -341,7 +349,7 @@ load_done_cb (GObject      *object,
         return;
       g_clear_object (&self->load_cancellable);
       g_free (self->load_error);
-      self->load_error = g_strdup_printf ("Search is unavailable: %s", error->message);
+      self->load_error = g_strdup_printf (_("Search is unavailable: %s"), error->message);
       update_status (self);
       return;
     }
@@ -578,7 +586,7 @@ show_progress_cb (gpointer user_data)
   ClipscopeSearchView *self = user_data;
   int done = g_atomic_int_get (&self->progress_done);
   int total = g_atomic_int_get (&self->progress_total);
-  g_autofree char *text = g_strdup_printf ("Indexing %d of %d", done, total);
+  g_autofree char *text = g_strdup_printf (_("Indexing %d of %d"), done, total);
 
   /* The results fill in as the index does, every few seconds. */
   if (g_get_monotonic_time () - self->last_refresh > 2 * G_USEC_PER_SEC)
@@ -648,11 +656,13 @@ index_done_cb (GObject      *object,
     self->n_indexed = d->count;
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     message = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-              ? g_strdup ("Indexing stopped; what was indexed is kept")
+              ? g_strdup (_("Indexing stopped; what was indexed is kept"))
               : g_strdup (error->message);
   else if (d->stats->failures->len > 0)
-    message = g_strdup_printf ("%u %s could not be read, e.g. %s", d->stats->failures->len,
-                               d->stats->failures->len == 1 ? "image" : "images",
+    message = g_strdup_printf (ngettext ("%u image could not be read: %s",
+                                         "%u images could not be read, e.g. %s",
+                                         d->stats->failures->len),
+                               d->stats->failures->len,
                                ((ClipscopeIndexFailure *) d->stats->failures->pdata[0])->message);
   if (message != NULL)
     toast (self, message);
@@ -674,7 +684,7 @@ start_indexing (ClipscopeSearchView *self)
   g_atomic_int_set (&self->progress_done, 0);
   g_atomic_int_set (&self->progress_total, 0);
   gtk_progress_bar_set_fraction (self->progress_bar, 0.0);
-  gtk_progress_bar_set_text (self->progress_bar, "Looking for images…");
+  gtk_progress_bar_set_text (self->progress_bar, _("Looking for images…"));
 
   d = g_new0 (IndexData, 1);
   d->engine = engine_ref (self->engine);
@@ -742,8 +752,8 @@ add_folders_action (GtkWidget  *widget,
   GtkRoot *root = gtk_widget_get_root (widget);
   GtkFileChooserNative *chooser;
 
-  chooser = gtk_file_chooser_native_new ("Add Folders to the Index", GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
-                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, "_Add", "_Cancel");
+  chooser = gtk_file_chooser_native_new (_("Add Folders to the Index"), GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Add"), _("_Cancel"));
   gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), TRUE);
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
   g_signal_connect (chooser, "response", G_CALLBACK (folders_chosen_cb), g_object_ref (widget));
@@ -773,10 +783,10 @@ choose_example_action (GtkWidget  *widget,
   g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
   GtkFileChooserNative *chooser;
 
-  gtk_file_filter_set_name (filter, "Images");
+  gtk_file_filter_set_name (filter, _("Images"));
   gtk_file_filter_add_pixbuf_formats (filter);
-  chooser = gtk_file_chooser_native_new ("Search by an Example Image", GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
-                                         GTK_FILE_CHOOSER_ACTION_OPEN, "_Search", "_Cancel");
+  chooser = gtk_file_chooser_native_new (_("Search by an Example Image"), GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Search"), _("_Cancel"));
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
   g_signal_connect (chooser, "response", G_CALLBACK (example_chosen_cb), g_object_ref (widget));
@@ -820,7 +830,7 @@ add_to_classify_action (GtkWidget  *widget,
   if (self->session == NULL)
     return;
   clipscope_session_add_files (self->session, &file, 1);
-  toast (self, "Added to Classify");
+  toast (self, _("Added to Classify"));
 }
 
 static GdkContentProvider *
@@ -869,7 +879,7 @@ setup_hit_cb (GtkSignalListItemFactory *factory,
   gtk_widget_set_valign (add, GTK_ALIGN_START);
   gtk_widget_set_margin_top (add, 4);
   gtk_widget_set_margin_end (add, 4);
-  gtk_widget_set_tooltip_text (add, "Add to Classify");
+  gtk_widget_set_tooltip_text (add, _("Add to Classify"));
   gtk_widget_add_css_class (add, "circular");
   gtk_widget_add_css_class (add, "osd");
   gtk_overlay_add_overlay (GTK_OVERLAY (overlay), add);
