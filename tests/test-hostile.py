@@ -288,9 +288,9 @@ def test_non_finite_models(model, tmp):
 
 # Formats Pillow writes and GdkPixbuf's loaders read, and whether a file
 # cut short is an error (TIFF, GIF and TGA by their loaders; PNG, JPEG,
-# BMP and PNM by the checks before them).
+# BMP, PNM and WebP by the checks before them).
 FORMATS = {"png": "PNG", "jpg": "JPEG", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF",
-           "ppm": "PPM", "pgm": "PPM", "tga": "TGA"}
+           "ppm": "PPM", "pgm": "PPM", "tga": "TGA", "webp": "WEBP"}
 
 
 def test_truncated(model, tmp):
@@ -318,6 +318,7 @@ def test_truncated(model, tmp):
 def test_oversized(model, tmp):
     """Files that declare far more pixels than they hold are refused from
     their headers: the limit, or the least a format needs for its size."""
+    import io
     import struct
     from PIL import Image
     npy = os.path.join(tmp, "o.npy")
@@ -330,7 +331,6 @@ def test_oversized(model, tmp):
                      [name] + needles)
 
     def saved(fmt, **kw):
-        import io
         out = io.BytesIO()
         Image.new("RGB", (16, 16), (200, 10, 10)).save(out, fmt, **kw)
         return bytearray(out.getvalue())
@@ -356,6 +356,31 @@ def test_oversized(model, tmp):
     Image.new("L", (4000, 4000)).save(bomb, optimize=True)
     rc, _, err = run("preprocess", "--model", model, bomb, "--npy", npy)
     check("4000² PNG of zeros decodes within the limits", rc == 0, err)
+    # WebP's headers (VP8, VP8L, VP8X) give at most 16384² pixels, over
+    # the limit; the loader would allocate them before asking.
+    vp8 = saved("WEBP", quality=50)
+    start = vp8.find(b"\x9d\x01\x2a")
+    vp8[start + 3:start + 7] = struct.pack("<HH", 16383, 16383)
+    refused("claims-vp8.webp", bytes(vp8), ["16383", "limit"])
+    vp8l = saved("WEBP", lossless=True)
+    vp8l[21:25] = struct.pack("<I", 0x3fff | 0x3fff << 14 | (vp8l[24] & 0xf0) << 24)
+    refused("claims-vp8l.webp", bytes(vp8l), ["16384", "limit"])
+    frames = [Image.new("RGB", (16, 16), (i * 90, 10, 10)) for i in range(3)]
+    out = io.BytesIO()
+    frames[0].save(out, "WEBP", save_all=True, append_images=frames[1:], duration=50)
+    anim = bytearray(out.getvalue())
+    anim[24:30] = (12000).to_bytes(3, "little") + (12000).to_bytes(3, "little")
+    refused("claims-vp8x.webp", bytes(anim), ["12001", "limit"])
+    # An animation is read from its first frame alone: 30 frames of
+    # 2000 × 1500 would take 360 MB decoded, over a helper's 300 MB.
+    big = [Image.new("RGB", (2000, 1500), (i * 8, 0, 0)) for i in range(30)]
+    frames_path = os.path.join(tmp, "frames.webp")
+    big[0].save(frames_path, save_all=True, append_images=big[1:], duration=50, lossless=True,
+                method=0)
+    del big
+    rc, _, err = run("preprocess", "--model", model, frames_path, "--npy", npy,
+                     env={"CLIPSCOPE_DECODE_MEMORY_MB": "300"})
+    check("a 30-frame 2000 × 1500 WebP decodes from its first frame in 300 MB", rc == 0, err)
 
 
 def test_svg(model, tmp):
@@ -391,7 +416,7 @@ def test_svg(model, tmp):
 
 
 def test_orientation(model, tmp):
-    """EXIF orientation is applied for JPEG and PNG alike, and
+    """EXIF orientation is applied for JPEG, PNG and WebP alike, and
     --ignore-exif-orientation leaves images as stored, as OpenAI's CLIP."""
     from PIL import Image
     rng = np.random.default_rng(9)
@@ -413,6 +438,14 @@ def test_orientation(model, tmp):
     check("PNG eXIf orientation applied", a is not None and b is not None and np.array_equal(a, b))
     a, b = tensor(tagged, "--ignore-exif-orientation"), tensor(plain)
     check("--ignore-exif-orientation leaves it as stored", a is not None and b is not None
+          and np.array_equal(a, b))
+    # A WebP's EXIF chunk, lossless so that its pixels are the PNG's.
+    webp = os.path.join(tmp, "tagged.webp")
+    image.save(webp, lossless=True, exif=exif.tobytes())
+    a, b = tensor(webp), tensor(turned)
+    check("WebP EXIF orientation applied", a is not None and b is not None and np.array_equal(a, b))
+    a, b = tensor(webp, "--ignore-exif-orientation"), tensor(plain)
+    check("--ignore-exif-orientation leaves a WebP as stored", a is not None and b is not None
           and np.array_equal(a, b))
 
 
