@@ -454,6 +454,60 @@ read_le24 (const guint8 *p)
   return p[0] | p[1] << 8 | (guint) p[2] << 16;
 }
 
+/* The size a VP8 or VP8L chunk, @type, declares in its first bytes @p
+ * (16 of them); FALSE for other chunks. */
+static gboolean
+webp_image_size (const guint8 *type,
+                 const guint8 *p,
+                 int          *width,
+                 int          *height)
+{
+  if (memcmp (type, "VP8 ", 4) == 0 && memcmp (p + 3, "\x9d\x01\x2a", 3) == 0)
+    {
+      *width = (p[6] | p[7] << 8) & 0x3fff;
+      *height = (p[8] | p[9] << 8) & 0x3fff;
+      return TRUE;
+    }
+  if (memcmp (type, "VP8L", 4) == 0 && p[0] == 0x2f)
+    {
+      guint32 bits = read_le32 (p + 1);
+
+      *width = (int) (bits & 0x3fff) + 1;
+      *height = (int) (bits >> 14 & 0x3fff) + 1;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* Whether the image chunk among an animation frame's chunks, from @pos to
+ * @end (after an ALPH chunk, if any), declares the frame's size: the
+ * loader allocates for what it declares before size-prepared. */
+static gboolean
+webp_frame_size_matches (int             fd,
+                         goffset         pos,
+                         goffset         end,
+                         const WebpInfo *info)
+{
+  for (int chunk = 0; chunk < 2 && pos + 8 <= end; chunk++)
+    {
+      guint8 c[8], p[16] = { 0 };
+      guint32 length;
+      int width = 0, height = 0;
+
+      if (pread (fd, c, 8, pos) != 8)
+        return FALSE;
+      length = read_le32 (c + 4);
+      if (pread (fd, p, MIN (length, sizeof p), pos + 8) < 0)
+        return FALSE;
+      if (webp_image_size (c, p, &width, &height))
+        return width == info->frame_width && height == info->frame_height;
+      if (memcmp (c, "ALPH", 4) != 0)
+        return FALSE;
+      pos += 8 + (goffset) length + (length & 1);
+    }
+  return FALSE;
+}
+
 /* Reads a WebP's chunks: its declared size from the VP8, VP8L or VP8X
  * header, its EXIF orientation and an animation's first frame. FALSE
  * where the chunks run past the end of the file, as in a truncated file
@@ -498,18 +552,8 @@ parse_webp (int          fd,
         }
       if (pread (fd, p, MIN (length, sizeof p), data) < 0)
         break;
-      if (first && memcmp (c, "VP8 ", 4) == 0 && memcmp (p + 3, "\x9d\x01\x2a", 3) == 0)
-        {
-          info->width = (p[6] | p[7] << 8) & 0x3fff;
-          info->height = (p[8] | p[9] << 8) & 0x3fff;
-        }
-      else if (first && memcmp (c, "VP8L", 4) == 0 && p[0] == 0x2f)
-        {
-          guint32 bits = read_le32 (p + 1);
-
-          info->width = (int) (bits & 0x3fff) + 1;
-          info->height = (int) (bits >> 14 & 0x3fff) + 1;
-        }
+      if (first && webp_image_size (c, p, &info->width, &info->height))
+        ;
       else if (first && memcmp (c, "VP8X", 4) == 0 && length >= 10)
         {
           info->flags = p[0];
@@ -541,11 +585,12 @@ parse_webp (int          fd,
     }
   if ((info->flags & WEBP_ANIMATION_FLAG)
       && (info->frame_end == 0 || info->frame_x + (gint64) info->frame_width > info->width
-          || info->frame_y + (gint64) info->frame_height > info->height))
+          || info->frame_y + (gint64) info->frame_height > info->height
+          || !webp_frame_size_matches (fd, info->frame_start, info->frame_end, info)))
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
-                   "%s: not a valid WebP animation: it has no first frame inside its canvas",
-                   name);
+                   "%s: not a valid WebP animation: its first frame is not an image of the "
+                   "size its frame header declares, inside its canvas", name);
       return FALSE;
     }
   return TRUE;

@@ -306,6 +306,15 @@ def test_truncated(model, tmp):
             data = f.read()
         rc, _, err = run("preprocess", "--model", model, whole, "--npy", npy)
         check("whole " + ext + " decodes", rc == 0, err)
+        # Folders are scanned for images of every format the loaders read.
+        folder = os.path.join(tmp, "folder-" + ext)
+        os.mkdir(folder)
+        os.link(whole, os.path.join(folder, "image." + ext))
+        res = expect_json("a folder with a %s file" % ext,
+                          ["classify", "--model", model, "--label", "a", "--label", "b", folder])
+        check("the %s file in a folder is classified" % ext, res is not None
+              and [os.path.basename(r["path"]) for r in res["images"]] == ["image." + ext]
+              and "error" not in res["images"][0], res)
         for cut in (0.3, 0.7, 0.97):
             part = os.path.join(tmp, "cut-%d.%s" % (cut * 100, ext))
             with open(part, "wb") as f:
@@ -371,6 +380,11 @@ def test_oversized(model, tmp):
     anim = bytearray(out.getvalue())
     anim[24:30] = (12000).to_bytes(3, "little") + (12000).to_bytes(3, "little")
     refused("claims-vp8x.webp", bytes(anim), ["12001", "limit"])
+    # A first frame whose image declares more than its frame header.
+    anim = bytearray(out.getvalue())
+    start = anim.find(b"\x9d\x01\x2a")
+    anim[start + 3:start + 7] = struct.pack("<HH", 16383, 16383)
+    refused("frame-claims.webp", bytes(anim), ["first frame"])
     # An animation is read from its first frame alone: 30 frames of
     # 2000 × 1500 would take 360 MB decoded, over a helper's 300 MB.
     big = [Image.new("RGB", (2000, 1500), (i * 8, 0, 0)) for i in range(30)]
