@@ -461,6 +461,22 @@ def test_orientation(model, tmp):
     a, b = tensor(webp, "--ignore-exif-orientation"), tensor(plain)
     check("--ignore-exif-orientation leaves a WebP as stored", a is not None and b is not None
           and np.array_equal(a, b))
+    # Some writers start the chunk with a JPEG's "Exif\0\0"; Pillow skips it.
+    with open(webp, "rb") as f:
+        data = bytearray(f.read())
+    at = data.find(b"EXIF")
+    size = int.from_bytes(data[at + 4:at + 8], "little")
+    data[at + 4:at + 8] = (size + 6).to_bytes(4, "little")
+    data[at + 8:at + 8] = b"Exif\0\0"
+    data[4:8] = (len(data) - 8).to_bytes(4, "little")
+    prefixed = os.path.join(tmp, "prefixed.webp")
+    with open(prefixed, "wb") as f:
+        f.write(bytes(data))
+    with Image.open(prefixed) as opened:
+        check("Pillow reads the prefixed EXIF chunk", opened.getexif().get(0x0112) == 6)
+    a = tensor(prefixed)
+    check("WebP EXIF after an Exif\\0\\0 prefix applied", a is not None and b is not None
+          and np.array_equal(a, tensor(turned)))
 
 
 PROXY_DECODER = """#!%(python)s
