@@ -274,8 +274,27 @@ typedef struct {
   goffset                          jpeg_scan;     /* where its first scan starts, or -1 */
   goffset                          jpeg_end;      /* where its last end-of-image marker is, or -1 */
   GError                          *refused;       /* why size-prepared stopped the decoder */
-  int                              orientation;   /* from a PNG's eXIf chunk, 0 if none */
+  int                              orientation;   /* from a PNG's eXIf or a WebP's EXIF chunk, 0 if none */
 } Decode;
+
+/* What a WebP file's RIFF chunks declare, read before it is decoded. An
+ * animation is decoded from its first frame alone, as Pillow does by
+ * default: the frame's image chunks, inside its ANMF chunk, make a still
+ * WebP of their own, which is put on the canvas at the frame's offset. */
+typedef struct {
+  int      width;          /* the canvas */
+  int      height;
+  guint8   flags;          /* VP8X's: 0x10 alpha, 0x08 EXIF, 0x02 animation */
+  goffset  frame_start;    /* an animation: its first frame's image chunks */
+  goffset  frame_end;
+  int      frame_x;
+  int      frame_y;
+  int      frame_width;
+  int      frame_height;
+} WebpInfo;
+
+#define WEBP_ALPHA_FLAG     0x10
+#define WEBP_ANIMATION_FLAG 0x02
 
 /* The fewest bytes a file can hold @width × @height pixels in, where the
  * format bounds its compression: a file far smaller than that declares a
@@ -429,6 +448,209 @@ png_exif_orientation (int      fd,
   return got > 0 ? exif_orientation (exif, (gsize) got) : 0;
 }
 
+static guint
+read_le24 (const guint8 *p)
+{
+  return p[0] | p[1] << 8 | (guint) p[2] << 16;
+}
+
+/* The size a VP8 or VP8L chunk, @type, declares in its first bytes @p
+ * (16 of them); FALSE for other chunks. */
+static gboolean
+webp_image_size (const guint8 *type,
+                 const guint8 *p,
+                 int          *width,
+                 int          *height)
+{
+  if (memcmp (type, "VP8 ", 4) == 0 && memcmp (p + 3, "\x9d\x01\x2a", 3) == 0)
+    {
+      *width = (p[6] | p[7] << 8) & 0x3fff;
+      *height = (p[8] | p[9] << 8) & 0x3fff;
+      return TRUE;
+    }
+  if (memcmp (type, "VP8L", 4) == 0 && p[0] == 0x2f)
+    {
+      guint32 bits = read_le32 (p + 1);
+
+      *width = (int) (bits & 0x3fff) + 1;
+      *height = (int) (bits >> 14 & 0x3fff) + 1;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* Whether the image chunk among an animation frame's chunks, from @pos to
+ * @end (after an ALPH chunk, if any), declares the frame's size: the
+ * loader allocates for what it declares before size-prepared. */
+static gboolean
+webp_frame_size_matches (int             fd,
+                         goffset         pos,
+                         goffset         end,
+                         const WebpInfo *info)
+{
+  for (int chunk = 0; chunk < 2 && pos + 8 <= end; chunk++)
+    {
+      guint8 c[8], p[16] = { 0 };
+      guint32 length;
+      int width = 0, height = 0;
+
+      if (pread (fd, c, 8, pos) != 8)
+        return FALSE;
+      length = read_le32 (c + 4);
+      if (pread (fd, p, MIN (length, sizeof p), pos + 8) < 0)
+        return FALSE;
+      if (webp_image_size (c, p, &width, &height))
+        return width == info->frame_width && height == info->frame_height;
+      if (memcmp (c, "ALPH", 4) != 0)
+        return FALSE;
+      pos += 8 + (goffset) length + (length & 1);
+    }
+  return FALSE;
+}
+
+/* Reads a WebP's chunks: its declared size from the VP8, VP8L or VP8X
+ * header, its EXIF orientation and an animation's first frame. FALSE
+ * where the chunks run past the end of the file, as in a truncated file
+ * (the loader would keep what it has, where Pillow refuses it), or an
+ * animation has no frame on its canvas. Headers it does not know are
+ * left for the loader to refuse. */
+static gboolean
+parse_webp (int          fd,
+            Decode      *d,
+            WebpInfo    *info,
+            const char  *name,
+            GError     **error)
+{
+  goffset end = 8 + (goffset) read_le32 (d->head + 4), pos = 12;
+  gboolean first = TRUE;
+
+  if (end > d->size)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
+                   "%s: the WebP data ends before the size its RIFF header declares: "
+                   "the file is truncated", name);
+      return FALSE;
+    }
+  while (pos + 8 <= end)
+    {
+      guint8 c[8], p[16] = { 0 };
+      guint32 length;
+      goffset data = pos + 8;
+
+      if (pread (fd, c, 8, pos) != 8)
+        break;
+      length = read_le32 (c + 4);
+      if (data + (goffset) length > end)
+        {
+          /* The name is shown as text whatever bytes the file holds. */
+          for (int i = 0; i < 4; i++)
+            c[i] = g_ascii_isprint (c[i]) ? c[i] : '?';
+          g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
+                       "%s: the WebP chunk “%.4s” runs past the end of the data: "
+                       "the file is truncated", name, c);
+          return FALSE;
+        }
+      if (pread (fd, p, MIN (length, sizeof p), data) < 0)
+        break;
+      if (first && webp_image_size (c, p, &info->width, &info->height))
+        ;
+      else if (first && memcmp (c, "VP8X", 4) == 0 && length >= 10)
+        {
+          info->flags = p[0];
+          info->width = (int) read_le24 (p + 4) + 1;
+          info->height = (int) read_le24 (p + 7) + 1;
+        }
+      else if (memcmp (c, "EXIF", 4) == 0 && d->orientation == 0)
+        {
+          guint8 exif[4096];
+          gssize got = pread (fd, exif, MIN (length, sizeof exif), data);
+          /* Some writers keep the "Exif\0\0" that starts a JPEG's APP1
+           * data; Pillow reads the data after it. */
+          gsize skip = got >= 6 && memcmp (exif, "Exif\0\0", 6) == 0 ? 6 : 0;
+
+          if (got > 0)
+            d->orientation = exif_orientation (exif + skip, (gsize) got - skip);
+        }
+      else if (memcmp (c, "ANMF", 4) == 0 && info->frame_end == 0 && length >= 16)
+        {
+          info->frame_x = 2 * (int) read_le24 (p);
+          info->frame_y = 2 * (int) read_le24 (p + 3);
+          info->frame_width = (int) read_le24 (p + 6) + 1;
+          info->frame_height = (int) read_le24 (p + 9) + 1;
+          info->frame_start = data + 16;
+          info->frame_end = data + length;
+        }
+      first = FALSE;
+      pos = data + length + (length & 1);
+    }
+  if ((info->flags & WEBP_ANIMATION_FLAG)
+      && (info->frame_end == 0 || info->frame_x + (gint64) info->frame_width > info->width
+          || info->frame_y + (gint64) info->frame_height > info->height
+          || !webp_frame_size_matches (fd, info->frame_start, info->frame_end, info)))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
+                   "%s: not a valid WebP animation: its first frame is not an image of the "
+                   "size its frame header declares, inside its canvas", name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The RIFF header and VP8X chunk of a still WebP of @info's first frame,
+ * whose image chunks follow them. */
+static gsize
+webp_frame_header (const WebpInfo *info,
+                   guint8          header[30])
+{
+  guint32 riff = (guint32) (4 + 18 + (info->frame_end - info->frame_start));
+  guint8 vp8x[10] = { info->flags & WEBP_ALPHA_FLAG };
+
+  memcpy (header, "RIFF", 4);
+  for (int i = 0; i < 4; i++)
+    header[4 + i] = (guint8) (riff >> 8 * i);
+  memcpy (header + 8, "WEBPVP8X\x0a\0\0\0", 12);
+  for (int i = 0; i < 3; i++)
+    {
+      vp8x[4 + i] = (guint8) ((info->frame_width - 1) >> 8 * i);
+      vp8x[7 + i] = (guint8) ((info->frame_height - 1) >> 8 * i);
+    }
+  memcpy (header + 20, vp8x, 10);
+  return 30;
+}
+
+/* @frame on a canvas of @info's size, cleared to transparent black (or
+ * black) where the frame does not cover it, as libwebp's animation
+ * decoder starts a key frame; NULL if it cannot be allocated. */
+static GdkPixbuf *
+webp_frame_on_canvas (const WebpInfo *info,
+                      GdkPixbuf      *frame)
+{
+  gboolean alpha = (info->flags & WEBP_ALPHA_FLAG) != 0;
+  GdkPixbuf *canvas = gdk_pixbuf_new (GDK_COLORSPACE_RGB, alpha, 8, info->width, info->height);
+  int from = gdk_pixbuf_get_n_channels (frame), to = alpha ? 4 : 3;
+  const guint8 *src = gdk_pixbuf_read_pixels (frame);
+  guint8 *dst;
+
+  if (canvas == NULL)
+    return NULL;
+  gdk_pixbuf_fill (canvas, 0);
+  dst = gdk_pixbuf_get_pixels (canvas);
+  for (int y = 0; y < MIN (gdk_pixbuf_get_height (frame), info->frame_height); y++)
+    {
+      const guint8 *s = src + (gsize) y * (gsize) gdk_pixbuf_get_rowstride (frame);
+      guint8 *t = dst + (gsize) (info->frame_y + y) * (gsize) gdk_pixbuf_get_rowstride (canvas)
+                  + (gsize) info->frame_x * (gsize) to;
+
+      for (int x = 0; x < MIN (gdk_pixbuf_get_width (frame), info->frame_width); x++, s += from, t += to)
+        {
+          memcpy (t, s, 3);
+          if (to == 4)
+            t[3] = from == 4 ? s[3] : 255;
+        }
+    }
+  return canvas;
+}
+
 /* Whether a PNG's chunks run whole to its IEND chunk. GdkPixbuf's PNG
  * loader, fed incrementally, keeps the rows it has when the data stops,
  * where Pillow says the file is truncated. */
@@ -512,22 +734,26 @@ find_jpeg_end (Decode       *d,
     }
 }
 
-/* Feeds @fd to @loader; FALSE with @error set by the loader, a read, or
- * size_prepared()'s refusal. */
+/* Feeds @loader @prefix_len bytes of @prefix, then @fd's bytes from
+ * @offset up to @end or its end; FALSE with @error set by the loader, a
+ * read, or size_prepared()'s refusal. */
 static gboolean
 feed_loader (GdkPixbufLoader *loader,
              int              fd,
+             const guint8    *prefix,
+             gsize            prefix_len,
+             goffset          offset,
+             goffset          end,
              Decode          *d,
              GError         **error)
 {
   g_autofree guint8 *chunk = g_malloc (CHUNK_BYTES);
-  goffset offset = 0;
   guint8 previous = 0;
-  gboolean ok = TRUE;
+  gboolean ok = prefix_len == 0 || gdk_pixbuf_loader_write (loader, prefix, prefix_len, error);
 
-  while (ok && d->refused == NULL)
+  while (ok && d->refused == NULL && offset < end)
     {
-      gssize n = read (fd, chunk, CHUNK_BYTES);
+      gssize n = pread (fd, chunk, (gsize) MIN (CHUNK_BYTES, end - offset), offset);
 
       if (n < 0 && errno == EINTR)
         continue;
@@ -603,6 +829,10 @@ decode_fd (int                              fd,
   g_autoptr(GError) local_error = NULL;
   g_autofree char *name = g_filename_display_name (path);
   Decode d = { path, params, 0, { 0 }, 0, FALSE, -1, -1, NULL, 0 };
+  WebpInfo webp = { 0 };
+  guint8 prefix[30];
+  gsize prefix_len = 0;
+  goffset start = 0, end = G_MAXINT64;
   goffset pnm_offset = 0;
   GdkPixbuf *pixbuf;
   gssize got;
@@ -625,9 +855,26 @@ decode_fd (int                              fd,
       return NULL;
     }
 
+  if (d.head_len >= 16 && memcmp (d.head, "RIFF", 4) == 0 && memcmp (d.head + 8, "WEBP", 4) == 0)
+    {
+      /* The loader allocates for the declared size before it calls
+       * size-prepared, so the limit is checked here first. */
+      if (!parse_webp (fd, &d, &webp, name, error)
+          || (webp.width > 0 && !check_pixel_count (path, webp.width, webp.height,
+                                                    params->max_pixels, error)))
+        return NULL;
+      /* Its animation loader decodes every frame, and warns where one fails. */
+      if (webp.flags & WEBP_ANIMATION_FLAG)
+        {
+          prefix_len = webp_frame_header (&webp, prefix);
+          start = webp.frame_start;
+          end = webp.frame_end;
+        }
+    }
+
   loader = gdk_pixbuf_loader_new ();
   g_signal_connect (loader, "size-prepared", G_CALLBACK (size_prepared), &d);
-  if (!feed_loader (loader, fd, &d, &local_error))
+  if (!feed_loader (loader, fd, prefix, prefix_len, start, end, &d, &local_error))
     {
       if (local_error != NULL && local_error->domain == CLIPSCOPE_ERROR)
         g_propagate_error (error, g_steal_pointer (&local_error));
@@ -648,15 +895,25 @@ decode_fd (int                              fd,
       set_load_error (error, path, NULL);
       return NULL;
     }
+  if (prefix_len > 0)
+    pixbuf = webp_frame_on_canvas (&webp, pixbuf);
+  else
+    g_object_ref (pixbuf);
+  if (pixbuf == NULL)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
+                   "%s: not enough memory for its %d × %d canvas", name, webp.width, webp.height);
+      return NULL;
+    }
   /* GdkPixbuf finds the orientation of JPEG and TIFF files; that of a
-   * PNG's eXIf chunk is given to it in the same option. */
+   * PNG's eXIf or a WebP's EXIF chunk is given to it in the same option. */
   if (d.orientation > 0)
     {
       char value[2] = { (char) ('0' + d.orientation), '\0' };
 
       gdk_pixbuf_set_option (pixbuf, "orientation", value);
     }
-  return g_object_ref (pixbuf);
+  return pixbuf;
 }
 
 ClipscopeRgbImage *

@@ -288,9 +288,9 @@ def test_non_finite_models(model, tmp):
 
 # Formats Pillow writes and GdkPixbuf's loaders read, and whether a file
 # cut short is an error (TIFF, GIF and TGA by their loaders; PNG, JPEG,
-# BMP and PNM by the checks before them).
+# BMP, PNM and WebP by the checks before them).
 FORMATS = {"png": "PNG", "jpg": "JPEG", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF",
-           "ppm": "PPM", "pgm": "PPM", "tga": "TGA"}
+           "ppm": "PPM", "pgm": "PPM", "tga": "TGA", "webp": "WEBP"}
 
 
 def test_truncated(model, tmp):
@@ -306,6 +306,15 @@ def test_truncated(model, tmp):
             data = f.read()
         rc, _, err = run("preprocess", "--model", model, whole, "--npy", npy)
         check("whole " + ext + " decodes", rc == 0, err)
+        # Folders are scanned for images of every format the loaders read.
+        folder = os.path.join(tmp, "folder-" + ext)
+        os.mkdir(folder)
+        os.link(whole, os.path.join(folder, "image." + ext))
+        res = expect_json("a folder with a %s file" % ext,
+                          ["classify", "--model", model, "--label", "a", "--label", "b", folder])
+        check("the %s file in a folder is classified" % ext, res is not None
+              and [os.path.basename(r["path"]) for r in res["images"]] == ["image." + ext]
+              and "error" not in res["images"][0], res)
         for cut in (0.3, 0.7, 0.97):
             part = os.path.join(tmp, "cut-%d.%s" % (cut * 100, ext))
             with open(part, "wb") as f:
@@ -318,6 +327,7 @@ def test_truncated(model, tmp):
 def test_oversized(model, tmp):
     """Files that declare far more pixels than they hold are refused from
     their headers: the limit, or the least a format needs for its size."""
+    import io
     import struct
     from PIL import Image
     npy = os.path.join(tmp, "o.npy")
@@ -330,7 +340,6 @@ def test_oversized(model, tmp):
                      [name] + needles)
 
     def saved(fmt, **kw):
-        import io
         out = io.BytesIO()
         Image.new("RGB", (16, 16), (200, 10, 10)).save(out, fmt, **kw)
         return bytearray(out.getvalue())
@@ -356,6 +365,36 @@ def test_oversized(model, tmp):
     Image.new("L", (4000, 4000)).save(bomb, optimize=True)
     rc, _, err = run("preprocess", "--model", model, bomb, "--npy", npy)
     check("4000² PNG of zeros decodes within the limits", rc == 0, err)
+    # WebP's headers (VP8, VP8L, VP8X) give at most 16384² pixels, over
+    # the limit; the loader would allocate them before asking.
+    vp8 = saved("WEBP", quality=50)
+    start = vp8.find(b"\x9d\x01\x2a")
+    vp8[start + 3:start + 7] = struct.pack("<HH", 16383, 16383)
+    refused("claims-vp8.webp", bytes(vp8), ["16383", "limit"])
+    vp8l = saved("WEBP", lossless=True)
+    vp8l[21:25] = struct.pack("<I", 0x3fff | 0x3fff << 14 | (vp8l[24] & 0xf0) << 24)
+    refused("claims-vp8l.webp", bytes(vp8l), ["16384", "limit"])
+    frames = [Image.new("RGB", (16, 16), (i * 90, 10, 10)) for i in range(3)]
+    out = io.BytesIO()
+    frames[0].save(out, "WEBP", save_all=True, append_images=frames[1:], duration=50)
+    anim = bytearray(out.getvalue())
+    anim[24:30] = (12000).to_bytes(3, "little") + (12000).to_bytes(3, "little")
+    refused("claims-vp8x.webp", bytes(anim), ["12001", "limit"])
+    # A first frame whose image declares more than its frame header.
+    anim = bytearray(out.getvalue())
+    start = anim.find(b"\x9d\x01\x2a")
+    anim[start + 3:start + 7] = struct.pack("<HH", 16383, 16383)
+    refused("frame-claims.webp", bytes(anim), ["first frame"])
+    # An animation is read from its first frame alone: 30 frames of
+    # 2000 × 1500 would take 360 MB decoded, over a helper's 300 MB.
+    big = [Image.new("RGB", (2000, 1500), (i * 8, 0, 0)) for i in range(30)]
+    frames_path = os.path.join(tmp, "frames.webp")
+    big[0].save(frames_path, save_all=True, append_images=big[1:], duration=50, lossless=True,
+                method=0)
+    del big
+    rc, _, err = run("preprocess", "--model", model, frames_path, "--npy", npy,
+                     env={"CLIPSCOPE_DECODE_MEMORY_MB": "300"})
+    check("a 30-frame 2000 × 1500 WebP decodes from its first frame in 300 MB", rc == 0, err)
 
 
 def test_svg(model, tmp):
@@ -391,7 +430,7 @@ def test_svg(model, tmp):
 
 
 def test_orientation(model, tmp):
-    """EXIF orientation is applied for JPEG and PNG alike, and
+    """EXIF orientation is applied for JPEG, PNG and WebP alike, and
     --ignore-exif-orientation leaves images as stored, as OpenAI's CLIP."""
     from PIL import Image
     rng = np.random.default_rng(9)
@@ -414,6 +453,30 @@ def test_orientation(model, tmp):
     a, b = tensor(tagged, "--ignore-exif-orientation"), tensor(plain)
     check("--ignore-exif-orientation leaves it as stored", a is not None and b is not None
           and np.array_equal(a, b))
+    # A WebP's EXIF chunk, lossless so that its pixels are the PNG's.
+    webp = os.path.join(tmp, "tagged.webp")
+    image.save(webp, lossless=True, exif=exif.tobytes())
+    a, b = tensor(webp), tensor(turned)
+    check("WebP EXIF orientation applied", a is not None and b is not None and np.array_equal(a, b))
+    a, b = tensor(webp, "--ignore-exif-orientation"), tensor(plain)
+    check("--ignore-exif-orientation leaves a WebP as stored", a is not None and b is not None
+          and np.array_equal(a, b))
+    # Some writers start the chunk with a JPEG's "Exif\0\0"; Pillow skips it.
+    with open(webp, "rb") as f:
+        data = bytearray(f.read())
+    at = data.find(b"EXIF")
+    size = int.from_bytes(data[at + 4:at + 8], "little")
+    data[at + 4:at + 8] = (size + 6).to_bytes(4, "little")
+    data[at + 8:at + 8] = b"Exif\0\0"
+    data[4:8] = (len(data) - 8).to_bytes(4, "little")
+    prefixed = os.path.join(tmp, "prefixed.webp")
+    with open(prefixed, "wb") as f:
+        f.write(bytes(data))
+    with Image.open(prefixed) as opened:
+        check("Pillow reads the prefixed EXIF chunk", opened.getexif().get(0x0112) == 6)
+    a = tensor(prefixed)
+    check("WebP EXIF after an Exif\\0\\0 prefix applied", a is not None and b is not None
+          and np.array_equal(a, tensor(turned)))
 
 
 PROXY_DECODER = """#!%(python)s

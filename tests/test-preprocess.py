@@ -96,7 +96,7 @@ def rgb_source(directory, width, height):
 
 def save_exif_jpeg(directory, orientation, extension="jpg"):
     """An image with EXIF orientation @orientation: in a JPEG's APP1
-    segment or a PNG's eXIf chunk."""
+    segment, a PNG's eXIf chunk or a WebP's EXIF chunk."""
     path = os.path.join(directory, "exif-%d.%s" % (orientation, extension))
     exif = Image.Exif()
     exif[0x0112] = orientation
@@ -181,10 +181,63 @@ def make_pipeline_images(directory):
         f.write(png_rgb16(content(333, 250, 104)))
     images.append(("16-bit RGB PNG 333x250", path))
 
-    for extension in ("jpg", "png"):
+    images += make_webp_images(directory, rgb)
+
+    for extension in ("jpg", "png", "webp"):
         for orientation in (3, 6, 8):
             images.append(("%s EXIF orientation %d" % (extension.upper(), orientation),
                            save_exif_jpeg(directory, orientation, extension)))
+    return images
+
+
+def webp_canvas_grown(data, extra_width, extra_height, x, y):
+    """An animated WebP whose canvas is larger than its first frame, and
+    the frame at (@x, @y) (even numbers), as an editor may write it."""
+    data = bytearray(data)
+    assert data[12:16] == b"VP8X" and data.find(b"ANMF") > 0
+    for at, extra in ((24, extra_width), (27, extra_height)):
+        size = int.from_bytes(data[at:at + 3], "little") + extra
+        data[at:at + 3] = size.to_bytes(3, "little")
+    frame = data.find(b"ANMF") + 8
+    data[frame:frame + 3] = (x // 2).to_bytes(3, "little")
+    data[frame + 3:frame + 6] = (y // 2).to_bytes(3, "little")
+    return bytes(data)
+
+
+def make_webp_images(directory, rgb):
+    """Still WebPs of every kind, and animations, whose first frame is what
+    Pillow (and so CLIP's preprocessing) reads by default."""
+    images = []
+    rgba = Image.fromarray(content(260, 300, 105), "RGB").convert("RGBA")
+    alpha = content(260, 300, 106)[..., 2]
+    alpha[:, :30] = 0
+    rgba.putalpha(Image.fromarray(alpha))
+    for label, image, options in (("lossy", rgb, {"quality": 85}),
+                                  ("lossless", rgb, {"lossless": True}),
+                                  ("lossy RGBA", rgba, {"quality": 85}),
+                                  ("lossless RGBA", rgba, {"lossless": True})):
+        path = os.path.join(directory, "%s.webp" % label.replace(" ", "-"))
+        image.save(path, **options)
+        images.append(("WebP %s %dx%d" % (label, *image.size), path))
+
+    frames = [Image.fromarray(content(190, 170, 110 + i), "RGB") for i in range(3)]
+    for label, first, options in (("lossy", frames[0], {"quality": 80}),
+                                  ("lossless RGBA", rgba, {"lossless": True})):
+        path = os.path.join(directory, "animated-%s.webp" % label.replace(" ", "-"))
+        rest = [frame.convert(first.mode).resize(first.size) for frame in frames[1:]]
+        first.save(path, save_all=True, append_images=rest, duration=[80, 120, 40], loop=0,
+                   **options)
+        with Image.open(path) as image:
+            if getattr(image, "n_frames", 1) != 3:
+                fail("%s: Pillow did not write 3 frames" % path)
+        images.append(("animated WebP %s, first frame" % label, path))
+        with open(path, "rb") as f:
+            grown = webp_canvas_grown(f.read(), 40, 31, 20, 12)
+        path = path.replace(".webp", "-offset.webp")
+        with open(path, "wb") as f:
+            f.write(grown)
+        images.append(("animated WebP %s, first frame at (20, 12) on a larger canvas" % label,
+                       path))
     return images
 
 
@@ -280,7 +333,9 @@ def check_pipeline(directory):
     # Transparent pixels composited onto a colour; images without alpha
     # stay as they are.
     images = dict(make_pipeline_images(directory))
-    for label in ("RGBA 260x300", "LA 333x250", "P+tRNS 333x250", "RGB 301x199"):
+    for label in ("RGBA 260x300", "LA 333x250", "P+tRNS 333x250", "RGB 301x199",
+                  "WebP lossy RGBA 260x300",
+                  "animated WebP lossless RGBA, first frame at (20, 12) on a larger canvas"):
         for background in ((255, 255, 255), (0, 0, 0), (37, 140, 250)):
             check_tensor(label, images[label], 224, 224, out, background)
     check_alpha_background(directory)
@@ -467,6 +522,18 @@ def check_bad_input(directory):
         png = f.read()
     with open(os.path.join(directory, "photo.jpg"), "rb") as f:
         jpeg = f.read()
+    for name in ("lossy.webp", "lossless-RGBA.webp", "animated-lossy.webp"):
+        with open(os.path.join(directory, name), "rb") as f:
+            webp = f.read()
+        for fraction in (0.1, 0.5, 0.99):
+            path = write("cut-" + name, webp[:int(len(webp) * fraction)])
+            expect_failure("%s cut at %d%%" % (name, fraction * 100), path,
+                           ["cut-" + name, "truncated"])
+        # Cut, with the RIFF header's size made the cut file's.
+        cut = bytearray(webp[:len(webp) // 2])
+        cut[4:8] = struct.pack("<I", len(cut) - 8)
+        expect_failure("%s cut, RIFF size rewritten" % name, write("resized-" + name, bytes(cut)),
+                       ["resized-" + name, "truncated"])
     for fraction in (0.1, 0.5, 0.9):
         expect_no_crash("PNG cut at %d%%" % (fraction * 100),
                         write("cut.png", png[:int(len(png) * fraction)]))
