@@ -313,9 +313,8 @@ run_cli (GPtrArray  *argv,
 }
 
 static JsonObject *
-run_classify_with (JsonParser         *parser,
-                   const char         *backend,
-                   const char * const *with_templates)
+run_classify (JsonParser *parser,
+              const char *backend)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
 
@@ -330,7 +329,7 @@ run_classify_with (JsonParser         *parser,
       g_ptr_array_add (argv, (char *) "--label");
       g_ptr_array_add (argv, (char *) *l);
     }
-  for (const char * const *t = with_templates; *t != NULL; t++)
+  for (const char **t = templates; *t != NULL; t++)
     {
       g_ptr_array_add (argv, (char *) "--template");
       g_ptr_array_add (argv, (char *) *t);
@@ -342,25 +341,30 @@ run_classify_with (JsonParser         *parser,
   return run_cli (argv, parser);
 }
 
-static JsonObject *
-run_classify (JsonParser *parser,
-              const char *backend)
-{
-  return run_classify_with (parser, backend, templates);
-}
-
-/* The session's matrix is the CLI's for the same images and labels. */
 static void
-assert_scores_match (ClipscopeSession *session,
-                     JsonObject       *expected)
+test_session_matches_cli (void)
 {
+  g_autoptr(GPtrArray) notices = g_ptr_array_new_with_free_func (g_free);
+  ClipscopeSession *session = loaded_session (notices);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *expected = run_classify (parser, clipscope_session_get_backend_name (session));
   JsonArray *images = json_object_get_array_member (expected, "images");
+  const char * const *scored = clipscope_session_get_scored_labels (session);
   const float *sim, *prob;
   guint n_images, n_labels;
 
+  /* The text file is named in one notice; the images still load. */
+  /* A file that is not an image, and one that is not there, each said
+   * for what it is. */
+  g_assert_cmpuint (notices->len, ==, 2);
+  g_assert_cmpstr (notices->pdata[0], ==, "Not an image: notes.txt");
+  g_assert_cmpstr (notices->pdata[1], ==, "No such file: gone.png");
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, N_IMAGES);
+
   g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, &prob));
   g_assert_cmpuint (n_images, ==, N_IMAGES);
-  g_assert_true (g_strv_equal (clipscope_session_get_scored_labels (session), labels));
+  g_assert_cmpuint (n_labels, ==, g_strv_length ((char **) labels));
+  g_assert_true (g_strv_equal (scored, labels));
   g_assert_cmpuint (json_array_get_length (images), ==, N_IMAGES);
   for (guint i = 0; i < n_images; i++)
     {
@@ -375,30 +379,6 @@ assert_scores_match (ClipscopeSession *session,
           g_assert_cmpfloat_with_epsilon (prob[i * n_labels + j], json_array_get_double_element (p, j), 1e-5);
         }
     }
-}
-
-static void
-test_session_matches_cli (void)
-{
-  g_autoptr(GPtrArray) notices = g_ptr_array_new_with_free_func (g_free);
-  ClipscopeSession *session = loaded_session (notices);
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  JsonObject *expected = run_classify (parser, clipscope_session_get_backend_name (session));
-  const char * const *scored = clipscope_session_get_scored_labels (session);
-  guint n_images, n_labels;
-
-  /* The text file is named in one notice; the images still load. */
-  /* A file that is not an image, and one that is not there, each said
-   * for what it is. */
-  g_assert_cmpuint (notices->len, ==, 2);
-  g_assert_cmpstr (notices->pdata[0], ==, "Not an image: notes.txt");
-  g_assert_cmpstr (notices->pdata[1], ==, "No such file: gone.png");
-  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, N_IMAGES);
-
-  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, NULL, NULL));
-  g_assert_cmpuint (n_labels, ==, g_strv_length ((char **) labels));
-  g_assert_true (g_strv_equal (scored, labels));
-  assert_scores_match (session, expected);
 
   /* Every (template, label) text went through the encoder exactly once. */
   g_assert_cmpuint (clipscope_session_get_n_texts_encoded (session), ==,
@@ -480,97 +460,6 @@ test_session_debounce (void)
   }
   g_assert_cmpuint (n_checked, >, 0);
   g_signal_handler_disconnect (session, check_id);
-  g_assert_finalize_object (session);
-}
-
-/* ------------------------------------------------------------ chunks */
-
-typedef struct {
-  double last;
-  guint  n_between;    /* reports strictly between none and all */
-  gboolean backwards;
-} ProgressLog;
-
-static void
-log_progress_cb (ClipscopeSession *session,
-                 GParamSpec       *pspec,
-                 ProgressLog      *log)
-{
-  double p = clipscope_session_get_progress (session);
-
-  /* The bar shows only while there is progress to show. */
-  if (!clipscope_session_get_busy (session) || p == 0.0)
-    return;
-  if (p > 0.0 && p < 1.0)
-    log->n_between++;
-  if (p < log->last)
-    log->backwards = TRUE;
-  log->last = p;
-}
-
-static gboolean
-no_progress_yet (gpointer session)
-{
-  return clipscope_session_get_progress (session) == 0.0;
-}
-
-static void
-test_session_chunks (void)
-{
-  ClipscopeSession *session = loaded_session (NULL);
-  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_auto(GStrv) all = NULL;
-  const guint n_labels = g_strv_length ((char **) labels);
-  ProgressLog log = { 0 };
-  gulong id;
-  guint texts, jobs;
-
-  /* Enough templates that the labels' texts go in several chunks. */
-  for (const char **t = templates; *t != NULL; t++)
-    g_strv_builder_add (builder, *t);
-  for (int i = 0; i < 40; i++)
-    {
-      g_autofree char *t = g_strdup_printf ("picture %d of the {}", i);
-
-      g_strv_builder_add (builder, t);
-      if (i < 20)
-        clipscope_session_add_template (session, t, TRUE);
-    }
-  all = g_strv_builder_end (builder);
-
-  /* Cancel stops the job after a chunk: the columns and scores stay
-   * those of the last finished job, and nothing is busy. */
-  texts = clipscope_session_get_n_texts_encoded (session);
-  clipscope_session_flush (session);
-  wait_while (no_progress_yet, session);
-  clipscope_session_cancel (session);
-  g_assert_false (clipscope_session_get_busy (session));
-  g_assert_cmpfloat (clipscope_session_get_progress (session), ==, 0.0);
-  g_assert_cmpuint (clipscope_session_get_n_texts_encoded (session), >, texts);
-  g_assert_cmpuint (clipscope_session_get_n_texts_encoded (session), <, texts + 20 * n_labels);
-  texts = clipscope_session_get_n_texts_encoded (session);
-  assert_scores_match (session, run_classify (parser, clipscope_session_get_backend_name (session)));
-
-  /* The next job shows growing progress, reuses the chunks encoded
-   * before the cancel, and scores as the CLI does with every template. */
-  id = g_signal_connect (session, "notify::progress", G_CALLBACK (log_progress_cb), &log);
-  jobs = clipscope_session_get_n_label_jobs (session);
-  for (int i = 20; i < 40; i++)
-    clipscope_session_add_template (session, all[i + 2], TRUE);
-  clipscope_session_flush (session);
-  wait_idle (session);
-  g_signal_handler_disconnect (session, id);
-  g_assert_cmpuint (clipscope_session_get_n_label_jobs (session), ==, jobs + 1);
-  g_assert_cmpuint (log.n_between, >=, 2);
-  g_assert_false (log.backwards);
-  g_assert_cmpfloat (clipscope_session_get_progress (session), ==, 0.0);
-  /* No text twice, though a chunk may have finished as it was cancelled. */
-  g_assert_cmpuint (clipscope_session_get_n_texts_encoded (session), <=,
-                    n_labels * g_strv_length (all));
-  g_assert_cmpuint (clipscope_session_get_n_texts_encoded (session) - texts, <, 40 * n_labels);
-  assert_scores_match (session, run_classify_with (parser, clipscope_session_get_backend_name (session),
-                                                   (const char * const *) all));
   g_assert_finalize_object (session);
 }
 
@@ -3214,7 +3103,6 @@ main (int   argc,
   g_test_add_func ("/gui/template/validation", test_template_validation);
   g_test_add_func ("/gui/session/matches-cli", test_session_matches_cli);
   g_test_add_func ("/gui/session/debounce", test_session_debounce);
-  g_test_add_func ("/gui/session/chunks", test_session_chunks);
   g_test_add_func ("/gui/session/bad-model", test_session_bad_model);
   g_test_add_func ("/gui/window/drop-and-actions", test_window_drop_and_actions);
   g_test_add_func ("/gui/window/label-commas", test_window_label_commas);
