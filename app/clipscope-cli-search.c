@@ -2,6 +2,7 @@
 #include "clipscope-cli.h"
 
 #include <glib-unix.h>
+#include <glib/gi18n.h>
 #include <math.h>
 #include <signal.h>
 #include <string.h>
@@ -59,7 +60,7 @@ index_progress_cb (int         done,
   if (run->tty)
     g_printerr ("\r\033[Kindexing %d/%d  %s", done, total, path);
   else
-    g_printerr ("clipscope: indexed %d of %d\n", done, total);
+    g_printerr (_("clipscope: indexed %d of %d\n"), done, total);
 }
 
 static gboolean
@@ -163,9 +164,9 @@ cmd_index (int    argc,
   if (!parse_options (cmd, entries, &argc, &argv) || !check_common (cmd, &backend))
     return EXIT_USAGE;
   if (argc < 2)
-    return usage_error (cmd->name, "no folders: give one or more FOLDER");
+    return usage_error (cmd->name, _("no folders: give one or more FOLDER"));
   if (batch < 0)
-    return usage_error (cmd->name, "--batch must be positive");
+    return usage_error (cmd->name, _("--batch must be positive"));
   if ((model = load_model (&error)) == NULL
       || (ctx = new_context (model, backend, batch, &error)) == NULL
       || (index = open_index (model, index_path, &error)) == NULL)
@@ -186,8 +187,8 @@ cmd_index (int    argc,
 
       if (g_error_matches (owned, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
-          g_printerr ("clipscope: error: interrupted; the %d images indexed so far are kept "
-                      "(run the same command to go on)\n",
+          g_printerr (_("clipscope: error: interrupted; the %d images indexed so far are kept "
+                        "(run the same command to go on)\n"),
                       stats ? stats->encoded + stats->reused : 0);
           return EXIT_FAILURE;
         }
@@ -295,15 +296,15 @@ cmd_search (int    argc,
   n_texts = argc - 1;
   n_images = images ? (int) g_strv_length (images) : 0;
   if (n_texts + n_images == 0)
-    return usage_error (cmd->name, "nothing to search for: give a QUERY or --image FILE");
+    return usage_error (cmd->name, _("nothing to search for: give a QUERY or --image FILE"));
   if (top < 0)
-    return usage_error (cmd->name, "--top must be 0 (all) or more");
+    return usage_error (cmd->name, _("--top must be 0 (all) or more"));
   if ((templates = gather_templates (template_opts, templates_file, &error)) == NULL)
     return fail (error);
   for (guint i = 0; i < templates->len; i++)
     if (!clipscope_template_is_valid (templates->pdata[i]))
       {
-        g_autofree char *msg = g_strdup_printf ("template \"%s\" must hold exactly one {}",
+        g_autofree char *msg = g_strdup_printf (_("template \"%s\" must hold exactly one {}"),
                                                 (char *) templates->pdata[i]);
         return usage_error (cmd->name, msg);
       }
@@ -359,9 +360,9 @@ cmd_duplicates (int    argc,
   if (!parse_options (cmd, entries, &argc, &argv) || !check_common (cmd, &backend))
     return EXIT_USAGE;
   if (argc > 1)
-    return usage_error (cmd->name, "duplicates takes no arguments");
+    return usage_error (cmd->name, _("duplicates takes no arguments"));
   if (!(threshold >= -1.0 && threshold <= 1.0))
-    return usage_error (cmd->name, "--threshold is a cosine: it must be between -1 and 1");
+    return usage_error (cmd->name, _("--threshold is a cosine: it must be between -1 and 1"));
   if ((model = load_model (&error)) == NULL
       || (index = open_index (model, index_path, &error)) == NULL
       || (groups = clipscope_index_find_duplicates (index, (float) threshold, within,

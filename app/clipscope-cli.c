@@ -8,6 +8,7 @@
 
 #include <clipscope.h>
 #include <glib-unix.h>
+#include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 #include <locale.h>
 #include <math.h>
@@ -37,6 +38,23 @@ static const GOptionEntry common_entries[] = {
   { NULL }
 };
 
+/* Binds the translations of the human messages on stderr and of --help;
+ * the JSON on stdout stays English. As the desktop application does, an
+ * uninstalled build uses the translations of its build tree. */
+static void
+cli_i18n_init (void)
+{
+  g_autofree char *mo = g_build_filename (CLIPSCOPE_LOCALE_DIR, "zh_CN", "LC_MESSAGES",
+                                          GETTEXT_PACKAGE ".mo", NULL);
+  gboolean installed = g_file_test (mo, G_FILE_TEST_EXISTS);
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, installed || !g_file_test (CLIPSCOPE_BUILD_LOCALE_DIR, G_FILE_TEST_IS_DIR)
+                                   ? CLIPSCOPE_LOCALE_DIR : CLIPSCOPE_BUILD_LOCALE_DIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+}
+
 /* Prints "clipscope: error: MESSAGE" on one line: control characters in
  * it, such as a newline in a file name, are written as C escapes. */
 static void
@@ -57,7 +75,7 @@ usage_error (const char *sub,
              const char *message)
 {
   print_error_line (message);
-  g_printerr ("Try 'clipscope %s --help'.\n", sub ? sub : "");
+  g_printerr (_("Try 'clipscope %s --help'.\n"), sub ? sub : "");
   return EXIT_USAGE;
 }
 
@@ -86,7 +104,7 @@ parse_options_full (const Command      *cmd,
   g_set_prgname (prgname);
   context = g_option_context_new (cmd->parameters);
 
-  g_option_context_set_summary (context, cmd->summary);
+  g_option_context_set_summary (context, _(cmd->summary));
   if (common)
     g_option_context_add_main_entries (context, common_entries, NULL);
   if (entries != NULL)
@@ -139,7 +157,7 @@ check_common (const Command    *cmd,
 {
   if (!parse_backend (opt_backend, backend))
     {
-      g_autofree char *msg = g_strdup_printf ("unknown backend \"%s\" (expected auto, cpu or vulkan)",
+      g_autofree char *msg = g_strdup_printf (_("unknown backend \"%s\" (expected auto, cpu or vulkan)"),
                                               opt_backend);
       usage_error (cmd->name, msg);
       return FALSE;
@@ -152,7 +170,7 @@ check_common (const Command    *cmd,
       opt_model = clipscope_model_store_get_default (store, &error);
       if (opt_model == NULL)
         {
-          g_autofree char *msg = g_strdup_printf ("no --model given, and %s: pass --model DIR or NAME",
+          g_autofree char *msg = g_strdup_printf (_("no --model given, and %s: pass --model DIR or NAME"),
                                                   error->message);
           usage_error (cmd->name, msg);
           return FALSE;
@@ -486,19 +504,19 @@ cmd_sort (int    argc,
           char **argv);
 
 static const Command commands[] = {
-  { "info", "", "Describe a model and the backend that would run it.", cmd_info },
-  { "tokenize", "TEXT…", "Print CLIP token ids of each TEXT.", cmd_tokenize },
-  { "preprocess", "IMAGE", "Write the model's input tensor for IMAGE as a NumPy .npy file.", cmd_preprocess },
-  { "embed", "", "Print normalised embeddings of images and texts.", cmd_embed },
-  { "classify", "IMAGE…", "Score images against labels, zero-shot or from example images.", cmd_classify },
-  { "bench", "", "Time the encoders on random inputs.", cmd_bench },
+  { "info", "", N_("Describe a model and the backend that would run it."), cmd_info },
+  { "tokenize", "TEXT…", N_("Print CLIP token ids of each TEXT."), cmd_tokenize },
+  { "preprocess", "IMAGE", N_("Write the model's input tensor for IMAGE as a NumPy .npy file."), cmd_preprocess },
+  { "embed", "", N_("Print normalised embeddings of images and texts."), cmd_embed },
+  { "classify", "IMAGE…", N_("Score images against labels, zero-shot or from example images."), cmd_classify },
+  { "bench", "", N_("Time the encoders on random inputs."), cmd_bench },
   { "models", "list|download NAME|remove NAME|path NAME|add DIR",
-    "List, download, remove and find models, or add a local model folder.", cmd_models },
-  { "explain", "IMAGE", "Write where in IMAGE the model sees a label, as a NumPy .npy map.", cmd_explain },
-  { "sort", "IMAGE…|DIR…", "Copy or link images into one folder per top label.", cmd_sort },
-  { "index", "FOLDER…", "Add the images of folders to the model's search index.", cmd_index },
-  { "search", "QUERY…", "Rank indexed images by similarity to texts or example images.", cmd_search },
-  { "duplicates", "", "Group near-identical indexed images.", cmd_duplicates },
+    N_("List, download, remove and find models, or add a local model folder."), cmd_models },
+  { "explain", "IMAGE", N_("Write where in IMAGE the model sees a label, as a NumPy .npy map."), cmd_explain },
+  { "sort", "IMAGE…|DIR…", N_("Copy or link images into one folder per top label."), cmd_sort },
+  { "index", "FOLDER…", N_("Add the images of folders to the model's search index."), cmd_index },
+  { "search", "QUERY…", N_("Rank indexed images by similarity to texts or example images."), cmd_search },
+  { "duplicates", "", N_("Group near-identical indexed images."), cmd_duplicates },
 };
 
 const Command *
@@ -525,7 +543,7 @@ cmd_info (int    argc,
   if (!parse_options (cmd, NULL, &argc, &argv) || !check_common (cmd, &backend))
     return EXIT_USAGE;
   if (argc > 1)
-    return usage_error (cmd->name, "info takes no arguments");
+    return usage_error (cmd->name, _("info takes no arguments"));
   if ((model = load_model (&error)) == NULL
       || (ctx = new_context (model, backend, 0, &error)) == NULL)
     return fail (error);
@@ -565,7 +583,7 @@ cmd_tokenize (int    argc,
   if (!parse_options (cmd, NULL, &argc, &argv) || !check_common (cmd, &backend))
     return EXIT_USAGE;
   if (argc < 2)
-    return usage_error (cmd->name, "no TEXT given");
+    return usage_error (cmd->name, _("no TEXT given"));
   if ((model = load_model (&error)) == NULL)
     return fail (error);
 
@@ -653,9 +671,9 @@ cmd_preprocess (int    argc,
   if (!parse_options (cmd, entries, &argc, &argv) || !check_common (cmd, &backend))
     return EXIT_USAGE;
   if (argc != 2)
-    return usage_error (cmd->name, "expected exactly one IMAGE");
+    return usage_error (cmd->name, _("expected exactly one IMAGE"));
   if (npy == NULL)
-    return usage_error (cmd->name, "--npy OUT.npy is required");
+    return usage_error (cmd->name, _("--npy OUT.npy is required"));
   /* A CPU context: the backend does not matter here, only its image
    * decoder processes. */
   if ((model = load_model (&error)) == NULL
@@ -748,11 +766,11 @@ cmd_embed (int    argc,
   if (!parse_options (cmd, entries, &argc, &argv) || !check_common (cmd, &backend))
     return EXIT_USAGE;
   if (argc > 1)
-    return usage_error (cmd->name, "embed takes images and texts only through --image and --text");
+    return usage_error (cmd->name, _("embed takes images and texts only through --image and --text"));
   n_images = images ? (int) g_strv_length (images) : 0;
   n_texts = texts ? (int) g_strv_length (texts) : 0;
   if (n_images + n_texts == 0)
-    return usage_error (cmd->name, "nothing to embed: give --image FILE or --text STR");
+    return usage_error (cmd->name, _("nothing to embed: give --image FILE or --text STR"));
   if ((model = load_model (&error)) == NULL
       || (ctx = new_context (model, backend, 0, &error)) == NULL)
     return fail (error);
@@ -805,7 +823,7 @@ check_templates (const Command *cmd,
   for (guint i = 0; i < templates->len; i++)
     if (!clipscope_template_is_valid (g_ptr_array_index (templates, i)))
       {
-        g_autofree char *msg = g_strdup_printf ("template \"%s\" must hold exactly one {}",
+        g_autofree char *msg = g_strdup_printf (_("template \"%s\" must hold exactly one {}"),
                                                 (char *) g_ptr_array_index (templates, i));
         usage_error (cmd->name, msg);
         return FALSE;
@@ -896,13 +914,13 @@ classify_lists (const Command         *cmd,
   if (!check_templates (cmd, templates))
     return EXIT_USAGE;
   if (labels->len == 0)
-    return usage_error (cmd->name, "no labels: give --label L or --labels-file F");
+    return usage_error (cmd->name, _("no labels: give --label L or --labels-file F"));
   if (!(o->example_weight >= 0.0 && o->example_weight <= 1.0))
-    return usage_error (cmd->name, "--example-weight must be between 0 and 1");
+    return usage_error (cmd->name, _("--example-weight must be between 0 and 1"));
   if (!(o->probe_c > 0.0 && isfinite (o->probe_c)))
-    return usage_error (cmd->name, "--probe-c must be a positive number");
+    return usage_error (cmd->name, _("--probe-c must be a positive number"));
   if (!(o->threshold == -INFINITY || (o->threshold >= -1.0 && o->threshold <= 1.0)))
-    return usage_error (cmd->name, "--threshold is a cosine: it must be between -1 and 1");
+    return usage_error (cmd->name, _("--threshold is a cosine: it must be between -1 and 1"));
   return EXIT_SUCCESS;
 }
 
@@ -1072,8 +1090,8 @@ collect_examples (const Command         *cmd,
         {
           g_autofree char *name = g_strndup (*arg, strcspn (*arg, "="));
           g_autofree char *msg = strchr (*arg, '=') == NULL
-            ? g_strdup_printf ("--examples \"%s\": expected LABEL=DIR or LABEL=FILE", *arg)
-            : g_strdup_printf ("--examples \"%s\": \"%s\" is not one of the labels", *arg, name);
+            ? g_strdup_printf (_("--examples \"%s\": expected LABEL=DIR or LABEL=FILE"), *arg)
+            : g_strdup_printf (_("--examples \"%s\": \"%s\" is not one of the labels"), *arg, name);
 
           return usage_error (cmd->name, msg);
         }
@@ -1385,7 +1403,7 @@ cmd_classify (int    argc,
   if ((status = classify_lists (cmd, &o, labels, templates)) != EXIT_SUCCESS)
     return status;
   if (argc < 2)
-    return usage_error (cmd->name, "no IMAGE given");
+    return usage_error (cmd->name, _("no IMAGE given"));
   if ((status = collect_examples (cmd, &o, labels, &c)) != EXIT_SUCCESS)
     return status;
   for (int i = 1; i < argc; i++)
@@ -1602,11 +1620,11 @@ cmd_sort (int    argc,
   if ((status = classify_lists (cmd, &o, labels, templates)) != EXIT_SUCCESS)
     return status;
   if (into == NULL)
-    return usage_error (cmd->name, "--into OUTDIR is required");
+    return usage_error (cmd->name, _("--into OUTDIR is required"));
   if (copy + hard_link + soft_link > 1)
-    return usage_error (cmd->name, "give only one of --copy, --link and --symlink");
+    return usage_error (cmd->name, _("give only one of --copy, --link and --symlink"));
   if (argc < 2)
-    return usage_error (cmd->name, "no IMAGE or DIR given");
+    return usage_error (cmd->name, _("no IMAGE or DIR given"));
   if ((status = collect_examples (cmd, &o, labels, &c)) != EXIT_SUCCESS)
     return status;
   for (int i = 1; i < argc; i++)
@@ -1732,11 +1750,11 @@ cmd_explain (int    argc,
   if (!check_templates (cmd, templates))
     return EXIT_USAGE;
   if (label_opts == NULL || g_strv_length (label_opts) != 1)
-    return usage_error (cmd->name, "give exactly one --label L");
+    return usage_error (cmd->name, _("give exactly one --label L"));
   if (argc != 2)
-    return usage_error (cmd->name, "expected exactly one IMAGE");
+    return usage_error (cmd->name, _("expected exactly one IMAGE"));
   if (npy == NULL)
-    return usage_error (cmd->name, "--npy OUT.npy is required");
+    return usage_error (cmd->name, _("--npy OUT.npy is required"));
   if ((model = load_model (&error)) == NULL
       || (ctx = new_context (model, backend, 0, &error)) == NULL)
     return fail (error);
@@ -1877,11 +1895,11 @@ cmd_bench (int    argc,
   if (!parse_options (cmd, entries, &argc, &argv) || !check_common (cmd, &backend))
     return EXIT_USAGE;
   if (argc > 1)
-    return usage_error (cmd->name, "bench takes no arguments");
+    return usage_error (cmd->name, _("bench takes no arguments"));
   if (batch < 1 || batch > 4096)
-    return usage_error (cmd->name, "--batch must be between 1 and 4096");
+    return usage_error (cmd->name, _("--batch must be between 1 and 4096"));
   if (n_explains < 0)
-    return usage_error (cmd->name, "--explains must not be negative");
+    return usage_error (cmd->name, _("--explains must not be negative"));
   n_images = n_images < 0 ? 2 * batch : n_images;
   n_texts = n_texts < 0 ? 2 * batch : n_texts;
 
@@ -2008,7 +2026,7 @@ parse_one_argument (const Command      *cmd,
     return FALSE;
   if (*argc != 2)
     {
-      usage_error (cmd->name, *argc < 2 ? "expected one argument" : "too many arguments");
+      usage_error (cmd->name, *argc < 2 ? _("expected one argument") : _("too many arguments"));
       return FALSE;
     }
   return TRUE;
@@ -2026,7 +2044,7 @@ models_list (const Command *cmd,
   if (!parse_options_full (cmd, FALSE, NULL, &argc, &argv))
     return EXIT_USAGE;
   if (argc > 1)
-    return usage_error (cmd->name, "list takes no arguments");
+    return usage_error (cmd->name, _("list takes no arguments"));
   store = clipscope_model_store_new (NULL);
   entries = clipscope_model_store_list (store);
 
@@ -2069,7 +2087,7 @@ download_progress_cb (const ClipscopeDownloadProgress *p,
   if (!cli->tty)
     {
       if (new_file)
-        g_printerr ("clipscope: downloading %s (%s)\n", p->file, total);
+        g_printerr (_("clipscope: downloading %s (%s)\n"), p->file, total);
     }
   else if (new_file || !cli->last_complete)
     {
@@ -2115,7 +2133,12 @@ fail_download (const char *name,
 
   if (error->domain != G_IO_ERROR)
     return fail (error);
-  g_printerr ("clipscope: error: %s: %s (run the same command to resume)\n", name, error->message);
+  {
+    g_autofree char *msg = g_strdup_printf (_("%s: %s (run the same command to resume)"),
+                                            name, error->message);
+
+    print_error_line (msg);
+  }
   return EXIT_FAILURE;
 }
 
@@ -2232,25 +2255,25 @@ static const struct {
   Command    cmd;
   ModelsFunc run;
 } models_commands[] = {
-  { { "models list", "", "List the bundled, catalogue, downloaded and added models as JSON.", NULL },
+  { { "models list", "", N_("List the bundled, catalogue, downloaded and added models as JSON."), NULL },
     models_list },
-  { { "models download", "NAME", "Download and install a catalogue model or a Hugging Face "
-      "repository \"owner/name\", resuming an interrupted download.", NULL }, models_download },
-  { { "models remove", "NAME", "Remove a downloaded model, or forget an added folder.", NULL },
+  { { "models download", "NAME", N_("Download and install a catalogue model or a Hugging Face "
+      "repository \"owner/name\", resuming an interrupted download."), NULL }, models_download },
+  { { "models remove", "NAME", N_("Remove a downloaded model, or forget an added folder."), NULL },
     models_remove },
-  { { "models path", "NAME", "Print the folder of an installed model.", NULL }, models_path },
-  { { "models add", "DIR", "Add a local model folder, once it loads.", NULL }, models_add },
+  { { "models path", "NAME", N_("Print the folder of an installed model."), NULL }, models_path },
+  { { "models add", "DIR", N_("Add a local model folder, once it loads."), NULL }, models_add },
 };
 
 static int
 models_usage (FILE *out)
 {
-  fprintf (out, "Usage: clipscope models SUBCOMMAND [OPTION…]\n\nSubcommands:\n");
+  fprintf (out, "%s", _("Usage: clipscope models SUBCOMMAND [OPTION…]\n\nSubcommands:\n"));
   for (gsize i = 0; i < G_N_ELEMENTS (models_commands); i++)
     fprintf (out, "  %-24s %s\n", models_commands[i].cmd.name + strlen ("models "),
-             models_commands[i].cmd.summary);
-  fprintf (out, "\nNAME is a catalogue name, the bundled emoji-demo, an added folder's name, or a "
-                "Hugging Face repository id owner/name.\nDownloads honour HF_ENDPOINT and HF_TOKEN.\n");
+             _(models_commands[i].cmd.summary));
+  fprintf (out, "%s", _("\nNAME is a catalogue name, the bundled emoji-demo, an added folder's name, or a "
+                        "Hugging Face repository id owner/name.\nDownloads honour HF_ENDPOINT and HF_TOKEN.\n"));
   return out == stdout ? EXIT_SUCCESS : EXIT_USAGE;
 }
 
@@ -2260,7 +2283,7 @@ cmd_models (int    argc,
 {
   if (argc < 2)
     {
-      g_printerr ("clipscope: error: expected a subcommand: list, download, remove, path or add\n");
+      print_error_line (_("expected a subcommand: list, download, remove, path or add"));
       return models_usage (stderr);
     }
   if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
@@ -2268,7 +2291,11 @@ cmd_models (int    argc,
   for (gsize i = 0; i < G_N_ELEMENTS (models_commands); i++)
     if (strcmp (argv[1], models_commands[i].cmd.name + strlen ("models ")) == 0)
       return models_commands[i].run (&models_commands[i].cmd, argc - 1, argv + 1);
-  g_printerr ("clipscope: error: unknown models subcommand \"%s\"\n", argv[1]);
+  {
+    g_autofree char *msg = g_strdup_printf (_("unknown models subcommand \"%s\""), argv[1]);
+
+    print_error_line (msg);
+  }
   return models_usage (stderr);
 }
 
@@ -2277,11 +2304,11 @@ cmd_models (int    argc,
 static int
 print_usage (FILE *out)
 {
-  fprintf (out, "Usage: clipscope COMMAND [OPTION…]\n\nRun CLIP models locally.\n\nCommands:\n");
+  fprintf (out, "%s", _("Usage: clipscope COMMAND [OPTION…]\n\nRun CLIP models locally.\n\nCommands:\n"));
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
-    fprintf (out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-  fprintf (out, "\nEvery command but models takes --model DIR|NAME and --backend auto|cpu|vulkan; "
-                "see 'clipscope COMMAND --help'.\n");
+    fprintf (out, "  %-12s %s\n", commands[i].name, _(commands[i].summary));
+  fprintf (out, "%s", _("\nEvery command but models takes --model DIR|NAME and --backend auto|cpu|vulkan; "
+                        "see 'clipscope COMMAND --help'.\n"));
   return out == stdout ? EXIT_SUCCESS : EXIT_USAGE;
 }
 
@@ -2289,7 +2316,7 @@ int
 main (int    argc,
       char **argv)
 {
-  setlocale (LC_ALL, "");
+  cli_i18n_init ();
 
   if (argc < 2)
     return print_usage (stderr);
@@ -2305,6 +2332,10 @@ main (int    argc,
     if (strcmp (argv[1], commands[i].name) == 0)
       return commands[i].run (argc - 1, argv + 1);
 
-  g_printerr ("clipscope: error: unknown command \"%s\"\n", argv[1]);
+  {
+    g_autofree char *msg = g_strdup_printf (_("unknown command \"%s\""), argv[1]);
+
+    print_error_line (msg);
+  }
   return print_usage (stderr);
 }

@@ -91,6 +91,16 @@ def test_usage(model):
                                           "--template", "a photo", "x.png"], 2, ["a photo"])
     expect_error("classify without labels", ["classify", "--model", model, "x.png"], 2)
     expect_error("embed with nothing", ["embed", "--model", model], 2)
+    # Under a Chinese LANGUAGE the messages on stderr and --help are
+    # translated; the "clipscope: error: " prefix and the JSON are not.
+    zh = {"LANGUAGE": "zh_CN", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    expect_error("unknown backend in Chinese", ["info", "--model", model, "--backend", "metal"], 2,
+                 ["未知的后端“metal”"], env=zh)
+    expect_error("unknown command in Chinese", ["frobnicate"], 2, ["未知的命令“frobnicate”"], env=zh)
+    rc, out, _ = run("--help", env=zh)
+    check("help in Chinese", rc == 0 and "在本机运行 CLIP 模型" in out and "classify" in out, out)
+    rc, out, err = run("info", "--model", model, env=zh)
+    check("JSON stays English in Chinese", rc == 0 and "embed_dim" in json.loads(out), err)
     # Without --model the bundled model is used; where none is installed,
     # the error says to pass --model.
     with tempfile.TemporaryDirectory() as empty:

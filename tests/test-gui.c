@@ -1354,7 +1354,8 @@ test_window_adaptive (void)
   g_autoptr(GPtrArray) flaps = g_ptr_array_new ();
   g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
   AdwFlap *sidebar, *details;
-  int minimum;
+  GtkWidget *strip;
+  int minimum, wide_strip;
 
   /* GNOME's own title bar buttons (Xvfb without a desktop falls back to
    * minimize, maximize and close). */
@@ -1383,6 +1384,10 @@ test_window_adaptive (void)
   g_assert_true (adw_flap_get_reveal_flap (details));
   /* A long label is cut short, not a reason to widen the sidebar. */
   g_assert_cmpint (gtk_widget_get_width (adw_flap_get_flap (sidebar)), <, 400);
+  strip = gtk_widget_get_ancestor (find_widget (GTK_WIDGET (window), GTK_TYPE_GRID_VIEW, NULL),
+                                   GTK_TYPE_SCROLLED_WINDOW);
+  wide_strip = gtk_widget_get_height (strip);
+  g_assert_cmpint (wide_strip, >=, 72);
 
   gtk_widget_measure (GTK_WIDGET (window), GTK_ORIENTATION_HORIZONTAL, -1, &minimum, NULL, NULL, NULL);
   g_assert_cmpint (minimum, <=, 360);
@@ -1403,6 +1408,9 @@ test_window_adaptive (void)
   g_assert_false (adw_flap_get_reveal_flap (sidebar));
   g_assert_false (adw_flap_get_reveal_flap (details));
   g_assert_cmpint (gtk_widget_get_width (scrolled), >=, 300);
+  /* The thumbnail strip shrinks with the window, leaving the matrix room. */
+  g_assert_cmpint (gtk_widget_get_height (strip), <, wide_strip);
+  g_assert_cmpint (gtk_widget_get_height (strip), >=, 48);
 
   /* F9's action shows the labels over the matrix, and hides them. */
   gtk_widget_activate_action (GTK_WIDGET (window), "win.toggle-sidebar", NULL);
@@ -2912,6 +2920,24 @@ set_template_enabled (ClipscopeSession *session,
 
 /* The templates pane shows what each enabled prompt adds to the selected
  * image's similarity with a label, and follows the templates. */
+/* The first list box under @root with a row at @index. */
+static GtkWidget *
+find_list_box_with_row (GtkWidget *root,
+                        int        index)
+{
+  if (GTK_IS_LIST_BOX (root) && gtk_list_box_get_row_at_index (GTK_LIST_BOX (root), index) != NULL)
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_list_box_with_row (child, index);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 static void
 test_window_contributions (void)
 {
@@ -3008,6 +3034,23 @@ test_window_contributions (void)
   wait_contributions (panel);
   g_assert_null (strstr (clipscope_template_contributions_get_summary (panel), "example"));
   g_settings_reset (settings, "label-examples");
+
+  /* With CLIP's 80 templates the panel scrolls its own rows and leaves
+   * the template list most of an 800 px window. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "imagenet");
+  wait_idle (session);
+  wait_contributions (panel);
+  wait_ms (200);
+  {
+    GtkWidget *list = find_list_box_with_row (GTK_WIDGET (window), 79);
+    GtkWidget *row;
+
+    g_assert_nonnull (list);
+    row = GTK_WIDGET (gtk_list_box_get_row_at_index (GTK_LIST_BOX (list), 0));
+    g_assert_cmpint (gtk_widget_get_height (gtk_widget_get_ancestor (list, GTK_TYPE_SCROLLED_WINDOW)), >=,
+                     6 * gtk_widget_get_height (row));
+  }
+  save_shot (window, "test-contributions-imagenet.png");
 
   gtk_window_destroy (GTK_WINDOW (window));
   g_assert_finalize_object (window);

@@ -30,6 +30,8 @@ struct _ClipscopeWindow {
   GtkProgressBar           *progress_bar;
   GtkStack                 *content_stack;
   GtkGridView              *image_grid;
+  GtkScrolledWindow        *thumbnail_strip;
+  gboolean                  compact_strip;
   ClipscopeHeatmapView     *heatmap;
   ClipscopeProbabilityView *probability_view;
   GtkPicture               *preview;

@@ -28,6 +28,8 @@
  * the matrix keeps some 350 px beside the labels. (The labels' pane folds
  * by itself, once it and the matrix no longer fit.) */
 #define DETAILS_FOLD_WIDTH 1000
+/* Below this width the thumbnail strip shrinks to smaller thumbnails. */
+#define COMPACT_STRIP_WIDTH 600
 
 G_DEFINE_FINAL_TYPE (ClipscopeWindow, clipscope_window, ADW_TYPE_APPLICATION_WINDOW)
 
@@ -491,7 +493,10 @@ setup_thumbnail_cb (GtkSignalListItemFactory *factory,
   GtkWidget *picture = gtk_picture_new ();
   GtkWidget *remove = gtk_button_new_from_icon_name ("window-close-symbolic");
 
-  gtk_widget_set_size_request (picture, 96, 72);
+  if (self->compact_strip)
+    gtk_widget_set_size_request (picture, 64, 48);
+  else
+    gtk_widget_set_size_request (picture, 96, 72);
   gtk_picture_set_can_shrink (GTK_PICTURE (picture), TRUE);
   gtk_widget_add_css_class (picture, "thumbnail");
   gtk_overlay_set_child (GTK_OVERLAY (overlay), picture);
@@ -1400,6 +1405,29 @@ clipscope_window_finalize (GObject *object)
   G_OBJECT_CLASS (clipscope_window_parent_class)->finalize (object);
 }
 
+/* Smaller thumbnails in a narrow window; the strip is one row of them
+ * high, with room for their margins. The grid makes its cells anew, at
+ * the new size, when its factory is set again. */
+static void
+set_compact_strip (ClipscopeWindow *self,
+                   gboolean         compact)
+{
+  const int height = compact ? 80 : 104;
+  g_autoptr(GtkListItemFactory) factory = NULL;
+
+  if (compact == self->compact_strip)
+    return;
+  self->compact_strip = compact;
+  factory = g_object_ref (gtk_grid_view_get_factory (self->image_grid));
+  gtk_grid_view_set_factory (self->image_grid, NULL);
+  gtk_grid_view_set_factory (self->image_grid, factory);
+  /* The maximum first when it grows, as it may never be below the minimum. */
+  if (height > gtk_scrolled_window_get_max_content_height (self->thumbnail_strip))
+    gtk_scrolled_window_set_max_content_height (self->thumbnail_strip, height);
+  gtk_scrolled_window_set_min_content_height (self->thumbnail_strip, height);
+  gtk_scrolled_window_set_max_content_height (self->thumbnail_strip, height);
+}
+
 /* Libadwaita 1.2 has no breakpoints: the window's own width, as it is
  * allocated, decides whether the details pane folds. The change waits
  * for an idle, as a layout must not change while it is being allocated. */
@@ -1411,6 +1439,7 @@ apply_layout_cb (gpointer user_data)
   self->layout_id = 0;
   adw_flap_set_fold_policy (self->details_flap, self->layout_width < DETAILS_FOLD_WIDTH
                                                 ? ADW_FLAP_FOLD_POLICY_ALWAYS : ADW_FLAP_FOLD_POLICY_AUTO);
+  set_compact_strip (self, self->layout_width < COMPACT_STRIP_WIDTH);
   return G_SOURCE_REMOVE;
 }
 
@@ -1422,10 +1451,12 @@ clipscope_window_size_allocate (GtkWidget *widget,
 {
   ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
   gboolean narrow = width < DETAILS_FOLD_WIDTH;
+  gboolean compact = width < COMPACT_STRIP_WIDTH;
 
   GTK_WIDGET_CLASS (clipscope_window_parent_class)->size_allocate (widget, width, height, baseline);
   self->layout_width = width;
-  if (narrow != (adw_flap_get_fold_policy (self->details_flap) == ADW_FLAP_FOLD_POLICY_ALWAYS)
+  if ((narrow != (adw_flap_get_fold_policy (self->details_flap) == ADW_FLAP_FOLD_POLICY_ALWAYS)
+       || compact != self->compact_strip)
       && self->layout_id == 0)
     self->layout_id = g_idle_add (apply_layout_cb, self);
 }
@@ -1466,6 +1497,7 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, progress_bar);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, content_stack);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, image_grid);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, thumbnail_strip);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, sidebar_flap);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, details_flap);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, heatmap);
