@@ -16,4 +16,11 @@ G_BEGIN_DECLS
 #define CLIPSCOPE_MAX_CONFIG_BYTES     (16 * 1024 * 1024)   /* config.json and friends */
 #define CLIPSCOPE_MAX_TEXT_BYTES       (1024 * 1024)        /* one text to tokenize */
 
+/* Sets @error to "PATH: message" in CLIPSCOPE_ERROR and returns FALSE. */
+gboolean clipscope_set_file_error (GError         **error,
+                                   ClipscopeError   code,
+                                   const char      *path,
+                                   const char      *format,
+                                   ...) G_GNUC_PRINTF (4, 5);
+
 G_END_DECLS

@@ -72,24 +72,6 @@ static const char * const entry_keys[] = { "dtype", "shape", "data_offsets" };
 /* ------------------------------------------------------------ messages */
 
 static gboolean G_GNUC_PRINTF (4, 5)
-fail (GError         **error,
-      ClipscopeError   code,
-      const char      *file,
-      const char      *format,
-      ...)
-{
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-
-  g_set_error (error, CLIPSCOPE_ERROR, code, "%s: %s", file, message);
-  return FALSE;
-}
-
-static gboolean G_GNUC_PRINTF (4, 5)
 fail_tensor (GError                     **error,
              const ClipscopeSafetensors  *st,
              const ClipscopeTensor       *tensor,
@@ -187,23 +169,23 @@ read_header_length (ClipscopeSafetensors  *st,
   guint64 n;
 
   if (size < HEADER_START)
-    return fail (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
-                 "file is %" G_GSIZE_FORMAT " bytes long, too short for the %d-byte header length",
-                 size, HEADER_START);
+    return clipscope_set_file_error (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
+                                     "file is %" G_GSIZE_FORMAT " bytes long, too short for the %d-byte header length",
+                                     size, HEADER_START);
 
   n = read_u64_le (data);
   if (n > CLIPSCOPE_MAX_HEADER_BYTES)
-    return fail (error, CLIPSCOPE_ERROR_LIMIT, st->name,
-                 "header length %" G_GUINT64_FORMAT " exceeds the limit of %d bytes",
-                 n, CLIPSCOPE_MAX_HEADER_BYTES);
+    return clipscope_set_file_error (error, CLIPSCOPE_ERROR_LIMIT, st->name,
+                                     "header length %" G_GUINT64_FORMAT " exceeds the limit of %d bytes",
+                                     n, CLIPSCOPE_MAX_HEADER_BYTES);
   if (n == 0)
-    return fail (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
-                 "header length is 0; expected a JSON object");
+    return clipscope_set_file_error (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
+                                     "header length is 0; expected a JSON object");
   if (n > size - HEADER_START)
-    return fail (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
-                 "header length %" G_GUINT64_FORMAT " runs past the end of the file, "
-                 "which has %" G_GSIZE_FORMAT " bytes after the length field",
-                 n, size - HEADER_START);
+    return clipscope_set_file_error (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
+                                     "header length %" G_GUINT64_FORMAT " runs past the end of the file, "
+                                     "which has %" G_GSIZE_FORMAT " bytes after the length field",
+                                     n, size - HEADER_START);
 
   *header_len = (gsize) n;
   return TRUE;
@@ -285,14 +267,14 @@ load_json (ClipscopeSafetensors  *st,
   duplicate = count.duplicate;
 
   if (!loaded)
-    return fail (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
-                 "header is not valid JSON: %s", local_error->message);
+    return clipscope_set_file_error (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
+                                     "header is not valid JSON: %s", local_error->message);
   if (duplicate != NULL && count.depth == 1)
-    return fail (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
-                 "tensor \"%s\" appears more than once in the header", duplicate);
+    return clipscope_set_file_error (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
+                                     "tensor \"%s\" appears more than once in the header", duplicate);
   if (duplicate != NULL)
-    return fail (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
-                 "header repeats the key \"%s\" within one object", duplicate);
+    return clipscope_set_file_error (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
+                                     "header repeats the key \"%s\" within one object", duplicate);
 
   return TRUE;
 }
@@ -312,9 +294,9 @@ parse_header (ClipscopeSafetensors  *st,
    * can take. */
   if (!g_utf8_validate_len (text, header_len, &invalid))
     {
-      fail (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
-            "header is not valid UTF-8 at byte offset %" G_GSIZE_FORMAT,
-            HEADER_START + (gsize) (invalid - text));
+      clipscope_set_file_error (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
+                                "header is not valid UTF-8 at byte offset %" G_GSIZE_FORMAT,
+                                HEADER_START + (gsize) (invalid - text));
       return NULL;
     }
   if (!check_header_syntax (st, text, header_len, error)
@@ -326,8 +308,8 @@ parse_header (ClipscopeSafetensors  *st,
     {
       g_autofree char *found = root != NULL ? format_node (root) : g_strdup ("nothing");
 
-      fail (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
-            "header holds %s, expected a JSON object", found);
+      clipscope_set_file_error (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
+                                "header holds %s, expected a JSON object", found);
       return NULL;
     }
 
@@ -566,8 +548,8 @@ read_tensors (ClipscopeSafetensors  *st,
         {
           g_autofree char *found = format_node (node);
 
-          return fail (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
-                       "__metadata__ is %s, expected an object", found);
+          return clipscope_set_file_error (error, CLIPSCOPE_ERROR_SAFETENSORS, st->name,
+                                           "__metadata__ is %s, expected an object", found);
         }
 
       /* Counted before it is read, so that a failure still frees the name. */
@@ -695,7 +677,7 @@ clipscope_safetensors_open (const char  *path,
   mapping = g_mapped_file_new (path, FALSE, &local_error);
   if (mapping == NULL)
     {
-      fail (error, CLIPSCOPE_ERROR_IO, path, "cannot map the file: %s", local_error->message);
+      clipscope_set_file_error (error, CLIPSCOPE_ERROR_IO, path, "cannot map the file: %s", local_error->message);
       return NULL;
     }
 
@@ -865,8 +847,8 @@ clipscope_tensor_to_f32 (ClipscopeSafetensors   *st,
       return TRUE;
 
     default:
-      return fail (error, CLIPSCOPE_ERROR_TENSOR_DTYPE, st->name,
-                   "tensor \"%s\": dtype %s cannot be read as float32; expected F32, F16 or BF16",
-                   tensor->name, dtypes[tensor->dtype].name);
+      return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TENSOR_DTYPE, st->name,
+                                       "tensor \"%s\": dtype %s cannot be read as float32; expected F32, F16 or BF16",
+                                       tensor->name, dtypes[tensor->dtype].name);
     }
 }

@@ -94,23 +94,6 @@ clipscope_spm_model_add_piece (ClipscopeSpmModel    *model,
 }
 
 gboolean
-clipscope_tokenizer_file_error (GError         **error,
-                                ClipscopeError   code,
-                                const char      *path,
-                                const char      *format,
-                                ...)
-                                {
-                                g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error (error, CLIPSCOPE_ERROR, code, "%s: %s", path, message);
-  return FALSE;
-}
-
-gboolean
 clipscope_spm_read_file (const char *path,
                          gsize       max_bytes,
                          char      **contents,
@@ -169,8 +152,8 @@ fail_at (const Reader *r,
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
-  return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, r->path,
-                                         "byte offset %" G_GSIZE_FORMAT ": %s", offset, message);
+  return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, r->path,
+                                   "byte offset %" G_GSIZE_FORMAT ": %s", offset, message);
 }
 
 static gboolean
@@ -587,8 +570,8 @@ read_added_tokens (HfReader *hf,
 
       if (!JSON_NODE_HOLDS_OBJECT (node)
           || (content = get_string (json_node_get_object (node), "content")) == NULL)
-        return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
-                                               "added_tokens[%u] has no \"content\" string", i);
+        return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
+                                         "added_tokens[%u] has no \"content\" string", i);
       g_hash_table_insert (hf->added, g_strdup (content),
                            GINT_TO_POINTER (get_bool (json_node_get_object (node), "special", FALSE)));
     }
@@ -606,8 +589,8 @@ read_unigram (HfReader          *hf,
 
   model->model_type = CLIPSCOPE_SPM_MODEL_UNIGRAM;
   if (vocab == NULL)
-    return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
-                                           "the Unigram model has no \"vocab\" array");
+    return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
+                                     "the Unigram model has no \"vocab\" array");
   for (guint i = 0; i < json_array_get_length (vocab); i++)
     {
       JsonNode *entry = json_array_get_element (vocab, i);
@@ -618,8 +601,8 @@ read_unigram (HfReader          *hf,
           || !JSON_NODE_HOLDS_VALUE (piece = json_array_get_element (pair, 0))
           || json_node_get_value_type (piece) != G_TYPE_STRING
           || !node_is_number (score = json_array_get_element (pair, 1)))
-        return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
-                                               "model.vocab[%u] is not a [piece, score] pair", i);
+        return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
+                                         "model.vocab[%u] is not a [piece, score] pair", i);
       clipscope_spm_model_add_piece (model, json_node_get_string (piece),
                                      strlen (json_node_get_string (piece)),
                                      (float) json_node_get_double (score),
@@ -630,8 +613,8 @@ read_unigram (HfReader          *hf,
     {
       if (!node_is_int (unk) || json_node_get_int (unk) < 0
           || json_node_get_int (unk) >= (gint64) model->pieces->len)
-        return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
-                                               "model.unk_id is not the index of a piece");
+        return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
+                                         "model.unk_id is not the index of a piece");
       model->unk_id = (int) json_node_get_int (unk);
     }
   return TRUE;
@@ -670,8 +653,8 @@ merge_pieces (HfReader   *hf,
           return TRUE;
         }
     }
-  return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
-                                         "model.merges[%u] is not a pair of pieces", index);
+  return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
+                                   "model.merges[%u] is not a pair of pieces", index);
 }
 
 static gboolean
@@ -694,9 +677,9 @@ read_bpe_merges (HfReader          *hf,
       if (!g_hash_table_lookup_extended (ids, left, NULL, &l)
           || !g_hash_table_lookup_extended (ids, right, NULL, &r)
           || !g_hash_table_contains (ids, joined))
-        return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
-                                               "model.merges[%u] (“%s” “%s”) uses a piece that is not in the vocabulary",
-                                               i, left, right);
+        return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
+                                         "model.merges[%u] (“%s” “%s”) uses a piece that is not in the vocabulary",
+                                         i, left, right);
       pair[0] = GPOINTER_TO_INT (l);
       pair[1] = GPOINTER_TO_INT (r);
       g_array_append_vals (model->merges, pair, 2);
@@ -724,8 +707,8 @@ read_bpe (HfReader          *hf,
 
   model->model_type = CLIPSCOPE_SPM_MODEL_BPE;
   if (vocab == NULL || merges == NULL)
-    return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
-                                           "the BPE model needs a \"vocab\" object and a \"merges\" array");
+    return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
+                                     "the BPE model needs a \"vocab\" object and a \"merges\" array");
   if ((prefix != NULL && prefix[0] != '\0') || (suffix != NULL && suffix[0] != '\0')
       || get_bool (m, "ignore_merges", FALSE))
     {
@@ -744,9 +727,9 @@ read_bpe (HfReader          *hf,
       gint64 id = node_is_int (node) ? json_node_get_int (node) : -1;
 
       if (id < 0 || id >= n || by_id[id] != NULL)
-        return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
-                                               "model.vocab: the id of “%s” is not an unused integer below %u",
-                                               piece, n);
+        return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
+                                         "model.vocab: the id of “%s” is not an unused integer below %u",
+                                         piece, n);
       by_id[id] = piece;
       g_hash_table_insert (ids, (gpointer) piece, GINT_TO_POINTER ((int) id));
     }
@@ -760,8 +743,8 @@ read_bpe (HfReader          *hf,
       gpointer id;
 
       if (!g_hash_table_lookup_extended (ids, unk, NULL, &id))
-        return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
-                                               "model.unk_token “%s” is not in the vocabulary", unk);
+        return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
+                                         "model.unk_token “%s” is not in the vocabulary", unk);
       model->unk_id = GPOINTER_TO_INT (id);
     }
   return read_bpe_merges (hf, merges, ids, model, error);
@@ -811,12 +794,12 @@ read_normalizer_step (HfReader          *hf,
           && JSON_NODE_HOLDS_NULL (json_object_get_member (step, "precompiled_charsmap")))
         return TRUE;  /* written for a model without a map */
       if (b64 == NULL)
-        return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
-                                               "the Precompiled normalizer has no charsmap string");
+        return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
+                                         "the Precompiled normalizer has no charsmap string");
       if (strspn (b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != strlen (b64)
           || strlen (b64) % 4 != 0)
-        return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
-                                               "the precompiled charsmap is not base64");
+        return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
+                                         "the precompiled charsmap is not base64");
       blob = g_base64_decode (b64, &length);
       g_clear_pointer (&model->charsmap, g_bytes_unref);
       model->charsmap = length > 0 ? g_bytes_new_take (blob, length) : (g_free (blob), NULL);
@@ -882,21 +865,21 @@ read_steps (HfReader          *hf,
   if (node == NULL || JSON_NODE_HOLDS_NULL (node))
     return TRUE;
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
-                                           "\"%s\" is not an object", member);
+    return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
+                                     "\"%s\" is not an object", member);
   object = json_node_get_object (node);
   if (g_strcmp0 (get_string (object, "type"), "Sequence") != 0)
     return read_step (hf, object, model, error);
   if ((steps = get_array (object, list)) == NULL)
-    return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
-                                           "the %s Sequence has no \"%s\" array", member, list);
+    return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
+                                     "the %s Sequence has no \"%s\" array", member, list);
   for (guint i = 0; i < json_array_get_length (steps); i++)
     {
       JsonNode *step = json_array_get_element (steps, i);
 
       if (!JSON_NODE_HOLDS_OBJECT (step))
-        return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
-                                               "%s.%s[%u] is not an object", member, list, i);
+        return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf->path,
+                                         "%s.%s[%u] is not an object", member, list, i);
       if (!read_step (hf, json_node_get_object (step), model, error))
         return FALSE;
     }
@@ -965,8 +948,8 @@ clipscope_spm_model_parse_hf_json (const char *data,
   hf.root = json_node_get_object (root);
   if ((m = get_object (hf.root, "model")) == NULL)
     {
-      clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf.path,
-                                      "no \"model\" object");
+      clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, hf.path,
+                                "no \"model\" object");
       return NULL;
     }
   if (!read_added_tokens (&hf, error))

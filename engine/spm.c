@@ -90,14 +90,14 @@ load_charsmap (ClipscopeSpm  *spm,
   guint32 trie_size;
 
   if (size <= 4)
-    return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, spm->model->path,
-                                           "the precompiled charsmap is %" G_GSIZE_FORMAT " bytes long", size);
+    return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, spm->model->path,
+                                     "the precompiled charsmap is %" G_GSIZE_FORMAT " bytes long", size);
   memcpy (&trie_size, blob, 4);
   trie_size = GUINT32_FROM_LE (trie_size);
   if (trie_size >= size - 4 + 1 || trie_size < 4)
-    return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, spm->model->path,
-                                           "the precompiled charsmap's trie is %u bytes long, more than its %" G_GSIZE_FORMAT
-                                           " bytes hold", trie_size, size - 4);
+    return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, spm->model->path,
+                                     "the precompiled charsmap's trie is %u bytes long, more than its %" G_GSIZE_FORMAT
+                                     " bytes hold", trie_size, size - 4);
   spm->n_units = trie_size / 4;
   spm->trie = g_new (guint32, spm->n_units);
   memcpy (spm->trie, blob + 4, spm->n_units * 4);
@@ -192,9 +192,9 @@ normalize_prefix (const ClipscopeSpm  *spm,
     }
   if (value >= spm->replacements_size
       || memchr (spm->replacements + value, '\0', spm->replacements_size - value) == NULL)
-    return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, spm->model->path,
-                                           "the precompiled charsmap maps to offset %u, outside its %" G_GSIZE_FORMAT
-                                           " bytes of strings", value, spm->replacements_size);
+    return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, spm->model->path,
+                                     "the precompiled charsmap maps to offset %u, outside its %" G_GSIZE_FORMAT
+                                     " bytes of strings", value, spm->replacements_size);
   *out = spm->replacements + value;
   *out_length = strlen (*out);
   *consumed = n;
@@ -646,12 +646,12 @@ index_pieces (ClipscopeSpm  *spm,
       int32_t before;
 
       if (p->length == 0 || !g_utf8_validate_len (p->piece, p->length, NULL))
-        return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, m->path,
-                                               "piece %u is empty or not valid UTF-8", i);
+        return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, m->path,
+                                         "piece %u is empty or not valid UTF-8", i);
       before = clipscope_piece_table_insert (normal ? spm->pieces : spm->reserved, p->piece, p->length, i);
       if (before >= 0)
-        return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, m->path,
-                                               "the piece “%s” appears twice, as ids %d and %u", p->piece, before, i);
+        return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, m->path,
+                                         "the piece “%s” appears twice, as ids %d and %u", p->piece, before, i);
       if (p->type != CLIPSCOPE_SPM_PIECE_CONTROL && p->type != CLIPSCOPE_SPM_PIECE_UNUSED)
         spm->max_output_id = i;
       if (p->type == CLIPSCOPE_SPM_PIECE_NORMAL)
@@ -668,8 +668,8 @@ index_pieces (ClipscopeSpm  *spm,
       if (p->type == CLIPSCOPE_SPM_PIECE_UNKNOWN)
         {
           if (spm->unk_id >= 0)
-            return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, m->path,
-                                                   "two unknown pieces, ids %d and %u", spm->unk_id, i);
+            return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, m->path,
+                                             "two unknown pieces, ids %d and %u", spm->unk_id, i);
           spm->unk_id = i;
         }
       if (p->type == CLIPSCOPE_SPM_PIECE_BYTE)
@@ -677,21 +677,21 @@ index_pieces (ClipscopeSpm  *spm,
           int byte = byte_of_piece (p->piece);
 
           if (!m->byte_fallback)
-            return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, m->path,
-                                                   "the byte piece “%s” without byte fallback", p->piece);
+            return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, m->path,
+                                             "the byte piece “%s” without byte fallback", p->piece);
           if (byte < 0)
-            return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, m->path,
-                                                   "the byte piece “%s” is not of the form <0xHH>", p->piece);
+            return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, m->path,
+                                             "the byte piece “%s” is not of the form <0xHH>", p->piece);
           spm->byte_ids[byte] = i;
         }
     }
   if (spm->unk_id < 0)
-    return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, m->path,
-                                           "no unknown piece");
+    return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, m->path,
+                                     "no unknown piece");
   for (guint b = 0; m->byte_fallback && b < 256; b++)
     if (spm->byte_ids[b] < 0)
-      return clipscope_tokenizer_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, m->path,
-                                             "byte fallback without the byte piece <0x%02X>", b);
+      return clipscope_set_file_error (error, CLIPSCOPE_ERROR_TOKENIZER, m->path,
+                                       "byte fallback without the byte piece <0x%02X>", b);
   return TRUE;
 }
 

@@ -95,13 +95,6 @@ ClipscopeSpmModel *clipscope_spm_model_parse_hf_json (const char *data,
                                                       const char *path,
                                                       GError    **error) G_GNUC_WARN_UNUSED_RESULT;
 
-/* Sets a @code error "PATH: message" and returns FALSE. */
-gboolean clipscope_tokenizer_file_error (GError         **error,
-                                         ClipscopeError   code,
-                                         const char      *path,
-                                         const char      *format,
-                                         ...) G_GNUC_PRINTF (4, 5);
-
 /* Reads a whole file of at most @max_bytes; errors name it. */
 gboolean clipscope_spm_read_file (const char *path,
                                   gsize       max_bytes,
