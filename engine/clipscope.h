@@ -85,6 +85,48 @@ typedef enum {
 } ClipscopeVisionKind;
 
 /**
+ * ClipscopeFamily:
+ * @CLIPSCOPE_FAMILY_CLIP: OpenAI's CLIP and the models trained like it
+ *   (open_clip's LAION, DataComp, MetaCLIP …)
+ * @CLIPSCOPE_FAMILY_SIGLIP: SigLIP and SigLIP 2 (fixed resolution)
+ * @CLIPSCOPE_FAMILY_CHINESE_CLIP: Chinese-CLIP (a BERT text tower)
+ */
+typedef enum {
+  CLIPSCOPE_FAMILY_CLIP,
+  CLIPSCOPE_FAMILY_SIGLIP,
+  CLIPSCOPE_FAMILY_CHINESE_CLIP,
+} ClipscopeFamily;
+
+/**
+ * clipscope_family_to_string:
+ *
+ * Returns: (transfer none): "clip", "siglip" or "chinese-clip"
+ */
+CLIPSCOPE_API const char *clipscope_family_to_string (ClipscopeFamily family);
+
+/**
+ * ClipscopeScoring:
+ * @CLIPSCOPE_SCORING_SOFTMAX: a softmax of logit_scale × cosine across
+ *   the labels: the probabilities of an image add up to 1
+ * @CLIPSCOPE_SCORING_SIGMOID: a sigmoid of logit_scale × cosine +
+ *   logit_bias for each image–label pair on its own: the probabilities
+ *   are independent and need not add up to 1
+ *
+ * How a model turns cosines into probabilities.
+ */
+typedef enum {
+  CLIPSCOPE_SCORING_SOFTMAX,
+  CLIPSCOPE_SCORING_SIGMOID,
+} ClipscopeScoring;
+
+/**
+ * clipscope_scoring_to_string:
+ *
+ * Returns: (transfer none): "softmax" or "sigmoid"
+ */
+CLIPSCOPE_API const char *clipscope_scoring_to_string (ClipscopeScoring scoring);
+
+/**
  * ClipscopeModelInfo:
  *
  * What a loaded model is. Owned by the model; valid while it lives.
@@ -118,7 +160,10 @@ typedef struct {
   int context_length;
   gboolean text_quick_gelu;
 
+  ClipscopeFamily  family;
+  ClipscopeScoring scoring;
   float logit_scale;                   /* already exponentiated */
+  float logit_bias;                    /* added before a sigmoid; 0 for softmax */
 } ClipscopeModelInfo;
 
 /**
@@ -414,6 +459,28 @@ CLIPSCOPE_API void clipscope_score (const float *images,
                                     float        logit_scale,
                                     float       *similarity,
                                     float       *probabilities);
+
+/**
+ * clipscope_score_with:
+ * @scoring: the model's (ClipscopeModelInfo.scoring)
+ * @logit_bias: ClipscopeModelInfo.logit_bias; ignored by a softmax
+ * @probabilities: (out caller-allocates) (nullable): [n_images, n_labels]:
+ *   as clipscope_score() for %CLIPSCOPE_SCORING_SOFTMAX; for
+ *   %CLIPSCOPE_SCORING_SIGMOID each entry is
+ *   sigmoid (logit_scale × cosine + logit_bias) on its own
+ *
+ * clipscope_score() for any model.
+ */
+CLIPSCOPE_API void clipscope_score_with (const float      *images,
+                                         int               n_images,
+                                         const float      *labels,
+                                         int               n_labels,
+                                         int               dim,
+                                         ClipscopeScoring  scoring,
+                                         float             logit_scale,
+                                         float             logit_bias,
+                                         float            *similarity,
+                                         float            *probabilities);
 
 /**
  * clipscope_read_list_file:

@@ -31,6 +31,27 @@ clipscope_template_apply (const char *template_,
   return g_strdup_printf ("%.*s%s%s", (int) (hole - template_), template_, label, hole + 2);
 }
 
+const char *
+clipscope_family_to_string (ClipscopeFamily family)
+{
+  switch (family)
+    {
+    case CLIPSCOPE_FAMILY_SIGLIP:
+      return "siglip";
+    case CLIPSCOPE_FAMILY_CHINESE_CLIP:
+      return "chinese-clip";
+    case CLIPSCOPE_FAMILY_CLIP:
+    default:
+      return "clip";
+    }
+}
+
+const char *
+clipscope_scoring_to_string (ClipscopeScoring scoring)
+{
+  return scoring == CLIPSCOPE_SCORING_SIGMOID ? "sigmoid" : "softmax";
+}
+
 void
 clipscope_score (const float *images,
                  int          n_images,
@@ -53,6 +74,35 @@ clipscope_score (const float *images,
   for (int i = 0; i < n_images; i++)
     clipscope_softmax (similarity + (gsize) i * n_labels, n_labels, logit_scale,
                        probabilities + (gsize) i * n_labels);
+}
+
+void
+clipscope_score_with (const float      *images,
+                      int               n_images,
+                      const float      *labels,
+                      int               n_labels,
+                      int               dim,
+                      ClipscopeScoring  scoring,
+                      float             logit_scale,
+                      float             logit_bias,
+                      float            *similarity,
+                      float            *probabilities)
+{
+  if (scoring != CLIPSCOPE_SCORING_SIGMOID)
+    {
+      clipscope_score (images, n_images, labels, n_labels, dim, logit_scale, similarity,
+                       probabilities);
+      return;
+    }
+  clipscope_score (images, n_images, labels, n_labels, dim, logit_scale, similarity, NULL);
+  if (probabilities == NULL)
+    return;
+  for (gsize k = 0; k < (gsize) n_images * n_labels; k++)
+    {
+      /* 1 / (1 + e^-z) in double neither overflows nor loses the tails. */
+      double z = (double) logit_scale * similarity[k] + logit_bias;
+      probabilities[k] = (float) (1.0 / (1.0 + exp (-z)));
+    }
 }
 
 void

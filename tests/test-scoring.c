@@ -68,6 +68,43 @@ test_score_large_scale (void)
   g_assert_cmpfloat (prob[0], >, 0.999);
 }
 
+/* Sigmoid scoring: each pair on its own, worked out by hand, and the
+ * softmax path of clipscope_score_with() the same as clipscope_score(). */
+static void
+test_score_sigmoid (void)
+{
+  const float s2 = (float) M_SQRT1_2;
+  const float images[] = { 1, 0,   s2, s2 };
+  const float labels[] = { 1, 0,   0, 1,   -s2, s2 };
+  float sim[6], prob[6], want_sim[6], want_prob[6];
+
+  clipscope_score_with (images, 2, labels, 3, 2, CLIPSCOPE_SCORING_SIGMOID, 10.0f, -5.0f,
+                        sim, prob);
+  for (int k = 0; k < 6; k++)
+    {
+      double z = 10.0 * sim[k] - 5.0;
+      g_assert_cmpfloat_with_epsilon (prob[k], 1.0 / (1.0 + exp (-z)), 1e-7);
+    }
+  g_assert_cmpfloat_with_epsilon (prob[0], 1.0 / (1.0 + exp (-5.0)), 1e-7);
+  g_assert_cmpfloat_with_epsilon (prob[1], 1.0 / (1.0 + exp (5.0)), 1e-7);
+  /* Independent: row 1 does not add up to 1. */
+  g_assert_cmpfloat (fabs (prob[3] + prob[4] + prob[5] - 1.0), >, 0.1);
+
+  /* Large logits saturate without overflow. */
+  clipscope_score_with (images, 2, labels, 3, 2, CLIPSCOPE_SCORING_SIGMOID, 1e4f, 0.0f, sim, prob);
+  g_assert_cmpfloat (prob[0], ==, 1.0f);
+  g_assert_cmpfloat (prob[2], ==, 0.0f);
+
+  clipscope_score (images, 2, labels, 3, 2, 100.0f, want_sim, want_prob);
+  clipscope_score_with (images, 2, labels, 3, 2, CLIPSCOPE_SCORING_SOFTMAX, 100.0f, -5.0f,
+                        sim, prob);
+  g_assert_cmpmem (sim, sizeof sim, want_sim, sizeof want_sim);
+  g_assert_cmpmem (prob, sizeof prob, want_prob, sizeof want_prob);
+
+  g_assert_cmpstr (clipscope_scoring_to_string (CLIPSCOPE_SCORING_SIGMOID), ==, "sigmoid");
+  g_assert_cmpstr (clipscope_family_to_string (CLIPSCOPE_FAMILY_CHINESE_CLIP), ==, "chinese-clip");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -77,5 +114,6 @@ main (int    argc,
   g_test_add_func ("/engine/scoring/template-apply", test_template_apply);
   g_test_add_func ("/engine/scoring/values", test_score_values);
   g_test_add_func ("/engine/scoring/large-scale", test_score_large_scale);
+  g_test_add_func ("/engine/scoring/sigmoid", test_score_sigmoid);
   return g_test_run ();
 }
