@@ -369,25 +369,29 @@ cpu_assemble_tokens (ClipscopeGraphBackend *be,
                      int                    batch,
                      int                    seq,
                      int                    width,
-                     gboolean               mean)
+                     ClipscopeFirstToken    first)
 {
+  const int lead = first == CLIPSCOPE_FIRST_NONE ? 0 : 1, rows = seq - lead;
+
   if (!RUNNING (be))
     return;
   for (int i = 0; i < batch; i++)
     {
-      const float *s = F (src) + (gsize) i * (seq - 1) * width;
+      const float *s = F (src) + (gsize) i * rows * width;
       float *xi = F (x) + (gsize) i * seq * width;
 
       for (int c = 0; c < width; c++)
         {
           double sum = 0.0;
 
-          for (int t = 1; t < seq; t++)
+          for (int t = 0; t < rows; t++)
             {
-              xi[(gsize) t * width + c] = s[(gsize) (t - 1) * width + c] + F (pos)[(gsize) t * width + c];
-              sum += s[(gsize) (t - 1) * width + c];
+              xi[(gsize) (t + lead) * width + c] = s[(gsize) t * width + c]
+                                                   + F (pos)[(gsize) (t + lead) * width + c];
+              sum += s[(gsize) t * width + c];
             }
-          xi[c] = (mean ? (float) (sum / (seq - 1)) : F (cls)[c]) + F (pos)[c];
+          if (lead)
+            xi[c] = (first == CLIPSCOPE_FIRST_MEAN ? (float) (sum / rows) : F (cls)[c]) + F (pos)[c];
         }
     }
 }
