@@ -331,15 +331,29 @@ typedef enum {
 } ClipscopeBackend;
 
 /**
+ * ClipscopePrecision:
+ * @CLIPSCOPE_PRECISION_F32: float32 throughout, the reference
+ * @CLIPSCOPE_PRECISION_BF16: the CPU backend's matrix products in bfloat16
+ *   (float32 sums), where the CPU has bfloat16 instructions (AVX512-BF16 or
+ *   AMX) and the build has oneDNN; float32 elsewhere
+ */
+typedef enum {
+  CLIPSCOPE_PRECISION_F32,
+  CLIPSCOPE_PRECISION_BF16,
+} ClipscopePrecision;
+
+/**
  * ClipscopeContextOptions:
  * @backend: which backend runs the encoders
  * @max_batch: most images or texts encoded in one pass (scratch grows with it)
- * @n_threads: threads for the CPU backend; 0 leaves OpenBLAS's own choice
+ * @n_threads: threads for the CPU backend; 0 leaves OpenBLAS's and OpenMP's own choice
+ * @precision: what the CPU backend computes its matrix products in
  */
 typedef struct {
-  ClipscopeBackend backend;
-  int              max_batch;
-  int              n_threads;
+  ClipscopeBackend   backend;
+  int                max_batch;
+  int                n_threads;
+  ClipscopePrecision precision;
 } ClipscopeContextOptions;
 
 CLIPSCOPE_API ClipscopeContextOptions clipscope_context_options_default (void);

@@ -932,7 +932,7 @@ main (int    argc,
   /* Nothing the test builds may land in the user's caches. */
   g_setenv ("XDG_CACHE_HOME", tmp, TRUE);
   g_setenv ("MESA_SHADER_CACHE_DIR", tmp, TRUE);
-  cpu = clipscope_cpu_backend_new (NULL, 1, &error);
+  cpu = clipscope_cpu_backend_new (NULL, 1, CLIPSCOPE_PRECISION_F32, 0, &error);
   g_assert_no_error (error);
   vk = clipscope_vk_backend_new (NULL, 1, TRUE, &error);
   if (vk == NULL)
