@@ -52,37 +52,54 @@ static const struct {
 };
 
 /* Inside a block, relative to the block prefix. open_clip packs q, k and v
- * into one in_proj tensor of 3 × width rows; part says which third. */
+ * into one in_proj tensor of 3 × width rows; part says which third. BERT's
+ * blocks are post-LN: its "ln_1" follows the attention, its "ln_2" the MLP
+ * (see bert.c). */
 typedef struct {
   gsize       offset;        /* of the pointer in ClipscopeBlock */
   const char *hf;
   const char *open_clip;
+  const char *bert;
   int         part;          /* -1: the whole tensor */
   gboolean    is_matrix;
   gboolean    mlp_rows;      /* (mlp_width, …) rather than (width, …) */
   gboolean    mlp_cols;      /* (…, mlp_width) */
 } BlockTensor;
 
+typedef enum {
+  NAMES_HF,
+  NAMES_OPEN_CLIP,
+  NAMES_BERT,
+} BlockNames;
+
 #define B(field) G_STRUCT_OFFSET (ClipscopeBlock, field)
 static const BlockTensor block_tensors[] = {
-  { B (ln_1_w), "layer_norm1.weight",      "ln_1.weight",          -1, FALSE, FALSE, FALSE },
-  { B (ln_1_b), "layer_norm1.bias",        "ln_1.bias",            -1, FALSE, FALSE, FALSE },
-  { B (q_w),    "self_attn.q_proj.weight", "attn.in_proj_weight",   0, TRUE,  FALSE, FALSE },
-  { B (k_w),    "self_attn.k_proj.weight", "attn.in_proj_weight",   1, TRUE,  FALSE, FALSE },
-  { B (v_w),    "self_attn.v_proj.weight", "attn.in_proj_weight",   2, TRUE,  FALSE, FALSE },
-  { B (q_b),    "self_attn.q_proj.bias",   "attn.in_proj_bias",     0, FALSE, FALSE, FALSE },
-  { B (k_b),    "self_attn.k_proj.bias",   "attn.in_proj_bias",     1, FALSE, FALSE, FALSE },
-  { B (v_b),    "self_attn.v_proj.bias",   "attn.in_proj_bias",     2, FALSE, FALSE, FALSE },
-  { B (out_w),  "self_attn.out_proj.weight", "attn.out_proj.weight", -1, TRUE, FALSE, FALSE },
-  { B (out_b),  "self_attn.out_proj.bias", "attn.out_proj.bias",   -1, FALSE, FALSE, FALSE },
-  { B (ln_2_w), "layer_norm2.weight",      "ln_2.weight",          -1, FALSE, FALSE, FALSE },
-  { B (ln_2_b), "layer_norm2.bias",        "ln_2.bias",            -1, FALSE, FALSE, FALSE },
-  { B (fc1_w),  "mlp.fc1.weight",          "mlp.c_fc.weight",      -1, TRUE,  TRUE,  FALSE },
-  { B (fc1_b),  "mlp.fc1.bias",            "mlp.c_fc.bias",        -1, FALSE, TRUE,  FALSE },
-  { B (fc2_w),  "mlp.fc2.weight",          "mlp.c_proj.weight",    -1, TRUE,  FALSE, TRUE  },
-  { B (fc2_b),  "mlp.fc2.bias",            "mlp.c_proj.bias",      -1, FALSE, FALSE, FALSE },
+  { B (ln_1_w), "layer_norm1.weight",      "ln_1.weight",          "attention.output.LayerNorm.weight", -1, FALSE, FALSE, FALSE },
+  { B (ln_1_b), "layer_norm1.bias",        "ln_1.bias",            "attention.output.LayerNorm.bias",   -1, FALSE, FALSE, FALSE },
+  { B (q_w),    "self_attn.q_proj.weight", "attn.in_proj_weight",  "attention.self.query.weight",        0, TRUE,  FALSE, FALSE },
+  { B (k_w),    "self_attn.k_proj.weight", "attn.in_proj_weight",  "attention.self.key.weight",          1, TRUE,  FALSE, FALSE },
+  { B (v_w),    "self_attn.v_proj.weight", "attn.in_proj_weight",  "attention.self.value.weight",        2, TRUE,  FALSE, FALSE },
+  { B (q_b),    "self_attn.q_proj.bias",   "attn.in_proj_bias",    "attention.self.query.bias",          0, FALSE, FALSE, FALSE },
+  { B (k_b),    "self_attn.k_proj.bias",   "attn.in_proj_bias",    "attention.self.key.bias",            1, FALSE, FALSE, FALSE },
+  { B (v_b),    "self_attn.v_proj.bias",   "attn.in_proj_bias",    "attention.self.value.bias",          2, FALSE, FALSE, FALSE },
+  { B (out_w),  "self_attn.out_proj.weight", "attn.out_proj.weight", "attention.output.dense.weight",   -1, TRUE,  FALSE, FALSE },
+  { B (out_b),  "self_attn.out_proj.bias", "attn.out_proj.bias",   "attention.output.dense.bias",       -1, FALSE, FALSE, FALSE },
+  { B (ln_2_w), "layer_norm2.weight",      "ln_2.weight",          "output.LayerNorm.weight",           -1, FALSE, FALSE, FALSE },
+  { B (ln_2_b), "layer_norm2.bias",        "ln_2.bias",            "output.LayerNorm.bias",             -1, FALSE, FALSE, FALSE },
+  { B (fc1_w),  "mlp.fc1.weight",          "mlp.c_fc.weight",      "intermediate.dense.weight",         -1, TRUE,  TRUE,  FALSE },
+  { B (fc1_b),  "mlp.fc1.bias",            "mlp.c_fc.bias",        "intermediate.dense.bias",           -1, FALSE, TRUE,  FALSE },
+  { B (fc2_w),  "mlp.fc2.weight",          "mlp.c_proj.weight",    "output.dense.weight",               -1, TRUE,  FALSE, TRUE  },
+  { B (fc2_b),  "mlp.fc2.bias",            "mlp.c_proj.bias",      "output.dense.bias",                 -1, FALSE, FALSE, FALSE },
 };
 #undef B
+
+/* Chinese-CLIP's BERT embeddings and its tower's prefix (Hugging Face). */
+#define BERT_WORD_EMB   "text_model.embeddings.word_embeddings.weight"
+#define BERT_POS_EMB    "text_model.embeddings.position_embeddings.weight"
+#define BERT_TYPE_EMB   "text_model.embeddings.token_type_embeddings.weight"
+#define BERT_LN_EMB_W   "text_model.embeddings.LayerNorm.weight"
+#define BERT_LN_EMB_B   "text_model.embeddings.LayerNorm.bias"
+#define BERT_LAYERS     "text_model.encoder.layer"
 
 /* ---------------------------------------------------------------- loader */
 
@@ -277,8 +294,8 @@ load_projection (Loader    *ld,
 static gboolean
 load_transformer (Loader               *ld,
                   ClipscopeTransformer *tf,
-                  const char           *hf_prefix,
-                  const char           *open_clip_prefix)
+                  BlockNames            names,
+                  const char           *prefix)
 {
   const int64_t w = tf->width, m = tf->mlp_width;
 
@@ -294,10 +311,11 @@ load_transformer (Loader               *ld,
     for (gsize i = 0; i < G_N_ELEMENTS (block_tensors); i++)
       {
         const BlockTensor *bt = &block_tensors[i];
-        g_autofree char *name = ld->hf ? g_strdup_printf ("%s.%d.%s", hf_prefix, l, bt->hf)
-                                       : g_strdup_printf ("%s.%d.%s", open_clip_prefix, l, bt->open_clip);
+        const char *suffix = names == NAMES_HF ? bt->hf
+                             : names == NAMES_BERT ? bt->bert : bt->open_clip;
+        g_autofree char *name = g_strdup_printf ("%s.%d.%s", prefix, l, suffix);
         int64_t shape[2] = { bt->mlp_rows ? m : w, bt->mlp_cols ? m : w };
-        int part = ld->hf ? -1 : bt->part;
+        int part = names == NAMES_OPEN_CLIP ? bt->part : -1;
         const float *p = load_part (ld, name, MAX (part, 0), part < 0 ? 1 : 3,
                                     bt->is_matrix ? 2 : 1, shape);
 
@@ -308,16 +326,45 @@ load_transformer (Loader               *ld,
   return TRUE;
 }
 
+/* Chinese-CLIP's BERT. Every text is of token type 0, so that row of the
+ * token-type table is added to the positions once, here. */
+static gboolean
+load_bert (Loader *ld)
+{
+  ClipscopeTextTower *t = &ld->model->text;
+  const int64_t w = t->tf.width;
+  const float *pos, *type;
+  float *sum;
+
+  t->token_emb = LOAD (ld, BERT_WORD_EMB, t->vocab_size, w);
+  pos = t->token_emb ? LOAD (ld, BERT_POS_EMB, t->n_positions, w) : NULL;
+  type = pos ? LOAD (ld, BERT_TYPE_EMB, t->n_token_types, w) : NULL;
+  if (type == NULL || (sum = owned_floats (ld, t->context_length * w)) == NULL)
+    return FALSE;
+  for (int64_t i = 0; i < t->context_length * w; i++)
+    sum[i] = type[i % w] + pos[i];
+  t->pos_emb = sum;
+  t->ln_emb_w = LOAD (ld, BERT_LN_EMB_W, w);
+  t->ln_emb_b = t->ln_emb_w ? LOAD (ld, BERT_LN_EMB_B, w) : NULL;
+  if (t->ln_emb_b == NULL || !load_transformer (ld, &t->tf, NAMES_BERT, BERT_LAYERS))
+    return FALSE;
+  t->proj = load_projection (ld, T_TEXT_PROJ, t->tf.width);
+  return t->proj != NULL;
+}
+
 static gboolean
 load_text (Loader *ld)
 {
   ClipscopeTextTower *t = &ld->model->text;
   const int64_t w = t->tf.width;
 
+  if (t->bert)
+    return load_bert (ld);
   t->token_emb = LOAD_ROLE (ld, T_TOKEN_EMB, t->vocab_size, w);
   t->pos_emb = t->token_emb ? LOAD_ROLE (ld, T_TEXT_POS, t->context_length, w) : NULL;
   if (t->pos_emb == NULL
-      || !load_transformer (ld, &t->tf, "text_model.encoder.layers", "transformer.resblocks"))
+      || !load_transformer (ld, &t->tf, ld->hf ? NAMES_HF : NAMES_OPEN_CLIP,
+                            ld->hf ? "text_model.encoder.layers" : "transformer.resblocks"))
     return FALSE;
   t->ln_final_w = LOAD_ROLE (ld, T_LN_FINAL_W, w);
   t->ln_final_b = t->ln_final_w ? LOAD_ROLE (ld, T_LN_FINAL_B, w) : NULL;
@@ -345,7 +392,8 @@ load_vit (Loader *ld)
   v->ln_pre_w = v->pos_emb ? LOAD_ROLE (ld, T_LN_PRE_W, w) : NULL;
   v->ln_pre_b = v->ln_pre_w ? LOAD_ROLE (ld, T_LN_PRE_B, w) : NULL;
   if (v->ln_pre_b == NULL
-      || !load_transformer (ld, &v->tf, "vision_model.encoder.layers", "visual.transformer.resblocks"))
+      || !load_transformer (ld, &v->tf, ld->hf ? NAMES_HF : NAMES_OPEN_CLIP,
+                            ld->hf ? "vision_model.encoder.layers" : "visual.transformer.resblocks"))
     return FALSE;
   v->ln_post_w = LOAD_ROLE (ld, T_LN_POST_W, w);
   v->ln_post_b = v->ln_post_w ? LOAD_ROLE (ld, T_LN_POST_B, w) : NULL;
@@ -570,13 +618,14 @@ load_logit_scale (Loader *ld)
   return TRUE;
 }
 
+/* The dtype of the file, as its token embedding's. */
 static const char *
-dtype_name (ClipscopeSafetensors *st,
-            TensorRole            role,
-            gboolean              hf)
+dtype_name (const Loader *ld)
 {
-  const ClipscopeTensor *t = clipscope_safetensors_lookup (st, hf ? tensor_names[role].hf
-                                                                  : tensor_names[role].open_clip);
+  const ClipscopeTensor *t = clipscope_safetensors_lookup (
+    ld->st, ld->model->text.bert ? BERT_WORD_EMB
+            : ld->hf ? tensor_names[T_TOKEN_EMB].hf : tensor_names[T_TOKEN_EMB].open_clip);
+
   if (t == NULL || t->dtype == CLIPSCOPE_DTYPE_F32)
     return "float32";
   return t->dtype == CLIPSCOPE_DTYPE_F16 ? "float16" : "bfloat16";
@@ -590,7 +639,7 @@ fill_info (ClipscopeModel *model,
   gboolean vit = info->vision_kind == CLIPSCOPE_VISION_VIT;
 
   info->n_parameters = ld->n_params;
-  info->dtype = dtype_name (ld->st, T_TOKEN_EMB, ld->hf);
+  info->dtype = dtype_name (ld);
   info->image_size = model->preprocess.crop;
   info->image_resize = model->preprocess.resize;
   memcpy (info->image_mean, model->preprocess.mean, sizeof info->image_mean);
