@@ -555,37 +555,135 @@ load_resnet (Loader *ld)
 
 /* --------------------------------------------------------------- loading */
 
-static gboolean
-load_tokenizer (ClipscopeModel *model,
-                GError        **error)
+/* CLIP: OpenAI's byte-level BPE from vocab.json with merges.txt, or
+ * OpenAI's own bpe_simple_vocab_16e6.txt.gz. */
+static ClipscopeTextTokenizer *
+load_clip_tokenizer (ClipscopeModel *model,
+                     GError        **error)
 {
   g_autofree char *vocab = g_build_filename (model->path, "vocab.json", NULL);
   g_autofree char *merges = g_build_filename (model->path, "merges.txt", NULL);
   g_autofree char *gz = g_build_filename (model->path, "bpe_simple_vocab_16e6.txt.gz", NULL);
+  ClipscopeTokenizer *bpe;
   int n;
 
   if (g_file_test (vocab, G_FILE_TEST_EXISTS) || g_file_test (merges, G_FILE_TEST_EXISTS))
-    model->tokenizer = clipscope_tokenizer_new_from_files (vocab, merges, error);
+    bpe = clipscope_tokenizer_new_from_files (vocab, merges, error);
   else if (g_file_test (gz, G_FILE_TEST_EXISTS))
-    model->tokenizer = clipscope_tokenizer_new_from_bpe_gz (gz, error);
+    bpe = clipscope_tokenizer_new_from_bpe_gz (gz, error);
   else
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
                    "%s: no tokenizer: expected vocab.json with merges.txt, or bpe_simple_vocab_16e6.txt.gz",
                    model->path);
-      return FALSE;
+      return NULL;
     }
-  if (model->tokenizer == NULL)
-    return FALSE;
-  n = clipscope_tokenizer_get_vocab_size (model->tokenizer);
+  if (bpe == NULL)
+    return NULL;
+  n = clipscope_tokenizer_get_vocab_size (bpe);
   if (n > model->text.vocab_size)
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
                    "%s: the tokenizer has %d tokens but the text model embeds only %d",
                    model->path, n, model->text.vocab_size);
-      return FALSE;
+      clipscope_tokenizer_free (bpe);
+      return NULL;
     }
-  return TRUE;
+  return clipscope_text_tokenizer_new_clip (bpe);
+}
+
+/* SigLIP and SigLIP 2 take their tokenizer from the files, not from the
+ * vocabulary size: sentencepiece's own model (spiece.model for T5's and
+ * mC4's unigram models, tokenizer.model for Gemma's BPE) where there is
+ * one, else the tokenizer.json transformers wrote from it (the only form
+ * open_clip's hub folders have). The model file says unigram or BPE with
+ * byte fallback, hence version 1 or 2; a tokenizer_config.json naming
+ * another tokenizer class refuses the folder rather than guessing. */
+static ClipscopeTextTokenizer *
+load_siglip_tokenizer (ClipscopeModel *model,
+                       GError        **error)
+{
+  static const char * const files[] = { "spiece.model", "tokenizer.model", "tokenizer.json" };
+  g_autofree char *config_path = g_build_filename (model->path, "tokenizer_config.json", NULL);
+  g_autofree char *path = NULL;
+  g_autoptr(ClipscopeSpmModel) spm_model = NULL;
+  g_autoptr(ClipscopeTextTokenizer) tok = NULL;
+  ClipscopeTextTokenizerKind kind;
+  ClipscopeSpm *spm;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (files) && path == NULL; i++)
+    {
+      g_autofree char *candidate = g_build_filename (model->path, files[i], NULL);
+
+      if (g_file_test (candidate, G_FILE_TEST_EXISTS))
+        path = g_steal_pointer (&candidate);
+    }
+  if (path == NULL)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s: no tokenizer: a SigLIP model needs spiece.model, tokenizer.model or "
+                   "tokenizer.json", model->path);
+      return NULL;
+    }
+  spm_model = clipscope_spm_model_load (path, error);
+  if (spm_model == NULL || (spm = clipscope_spm_new (g_steal_pointer (&spm_model), error)) == NULL)
+    return NULL;
+  kind = clipscope_text_tokenizer_siglip_kind_for (spm);
+
+  if (g_file_test (config_path, G_FILE_TEST_EXISTS))
+    {
+      g_autoptr(JsonObject) config = clipscope_read_json_object (config_path, error);
+      JsonNode *node;
+      const char *cls = NULL;
+
+      if (config == NULL)
+        {
+          clipscope_spm_free (spm);
+          return NULL;
+        }
+      node = json_object_get_member (config, "tokenizer_class");
+      if (node != NULL && JSON_NODE_HOLDS_VALUE (node)
+          && json_node_get_value_type (node) == G_TYPE_STRING)
+        cls = json_node_get_string (node);
+      if (cls != NULL && !g_str_equal (cls, "SiglipTokenizer")
+          && !g_str_has_prefix (cls, "GemmaTokenizer"))
+        {
+          g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                       "%s: \"tokenizer_class\" is \"%s\"; a SigLIP model takes SiglipTokenizer "
+                       "or GemmaTokenizer", config_path, cls);
+          clipscope_spm_free (spm);
+          return NULL;
+        }
+    }
+
+  /* Hugging Face's SiglipTokenizer drops "_" with the other punctuation;
+   * big_vision and open_clip turn it into a space. */
+  tok = clipscope_text_tokenizer_new_siglip (spm, kind, model->info.format == CLIPSCOPE_FORMAT_OPEN_CLIP,
+                                             error);
+  if (tok == NULL
+      || !clipscope_text_tokenizer_check_vocab_size (tok, model->text.vocab_size, path, error))
+    return NULL;
+  return g_steal_pointer (&tok);
+}
+
+static gboolean
+load_tokenizer (ClipscopeModel *model,
+                GError        **error)
+{
+  switch (model->info.family)
+    {
+    case CLIPSCOPE_FAMILY_SIGLIP:
+      model->tokenizer = load_siglip_tokenizer (model, error);
+      break;
+    case CLIPSCOPE_FAMILY_CHINESE_CLIP:
+      /* Chinese-CLIP's WordPiece tokenizer (vocab.txt,
+       * clipscope_text_tokenizer_new_wordpiece()) is selected here. */
+    case CLIPSCOPE_FAMILY_CLIP:
+    default:
+      model->tokenizer = load_clip_tokenizer (model, error);
+      break;
+    }
+  return model->tokenizer != NULL;
 }
 
 static gboolean
@@ -741,7 +839,7 @@ clipscope_model_unref (ClipscopeModel *model)
 
   if (!g_atomic_ref_count_dec (&model->ref_count))
     return;
-  g_clear_pointer (&model->tokenizer, clipscope_tokenizer_free);
+  g_clear_pointer (&model->tokenizer, clipscope_text_tokenizer_free);
   g_clear_pointer (&model->weights_file, clipscope_safetensors_free);
   g_clear_pointer (&model->owned, g_ptr_array_unref);
   g_free (model->text.tf.blocks);
@@ -777,8 +875,8 @@ clipscope_model_tokenize (ClipscopeModel *model,
   g_return_val_if_fail (text != NULL, NULL);
   g_return_val_if_fail (n_tokens != NULL, NULL);
 
-  return clipscope_tokenizer_encode (model->tokenizer, text, model->text.context_length,
-                                     n_tokens, error);
+  return clipscope_text_tokenizer_encode (model->tokenizer, text, model->text.context_length,
+                                          n_tokens, error);
 }
 
 gboolean

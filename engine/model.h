@@ -12,7 +12,7 @@
 
 #include "clipscope-private.h"
 #include "safetensors.h"
-#include "tokenizer.h"
+#include "text-tokenizer.h"
 #include "preprocess.h"
 
 G_BEGIN_DECLS
@@ -114,7 +114,7 @@ struct _ClipscopeModel {
 
   /* Owned References */
   ClipscopeSafetensors *weights_file;
-  ClipscopeTokenizer   *tokenizer;
+  ClipscopeTextTokenizer *tokenizer;
   GPtrArray            *owned;             /* converted or folded weights (g_free) */
 };
 
