@@ -666,6 +666,48 @@ load_siglip_tokenizer (ClipscopeModel *model,
   return g_steal_pointer (&tok);
 }
 
+/* Chinese-CLIP: BERT's WordPiece from vocab.txt, whose lines are the
+ * rows of the word embedding, all of them: a vocab.txt of another size is
+ * another model's. Padding, which the tower masks, is [PAD], id 0, as
+ * config.json's pad_token_id must say. */
+static ClipscopeTextTokenizer *
+load_wordpiece_tokenizer (ClipscopeModel *model,
+                          GError        **error)
+{
+  g_autofree char *path = g_build_filename (model->path, "vocab.txt", NULL);
+  g_autoptr(ClipscopeTextTokenizer) tok = NULL;
+  ClipscopeWordPiece *wp;
+  int n;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s: no tokenizer: a Chinese-CLIP model needs its WordPiece vocabulary, vocab.txt",
+                   model->path);
+      return NULL;
+    }
+  if ((wp = clipscope_wordpiece_new_from_file (path, error)) == NULL)
+    return NULL;
+  tok = clipscope_text_tokenizer_new_wordpiece (wp);
+  n = clipscope_text_tokenizer_get_vocab_size (tok);
+  if (n != model->text.vocab_size)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s: %d pieces, but the text model embeds %d (text_config.vocab_size); "
+                   "the vocabulary does not belong to this model", path, n, model->text.vocab_size);
+      return NULL;
+    }
+  if (clipscope_text_tokenizer_get_pad_id (tok) != model->text.pad_id)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s/config.json: text_config.pad_token_id is %d, but Chinese-CLIP pads with "
+                   "[PAD], id %d", model->path, model->text.pad_id,
+                   clipscope_text_tokenizer_get_pad_id (tok));
+      return NULL;
+    }
+  return g_steal_pointer (&tok);
+}
+
 static gboolean
 load_tokenizer (ClipscopeModel *model,
                 GError        **error)
@@ -676,8 +718,8 @@ load_tokenizer (ClipscopeModel *model,
       model->tokenizer = load_siglip_tokenizer (model, error);
       break;
     case CLIPSCOPE_FAMILY_CHINESE_CLIP:
-      /* Chinese-CLIP's WordPiece tokenizer (vocab.txt,
-       * clipscope_text_tokenizer_new_wordpiece()) is selected here. */
+      model->tokenizer = load_wordpiece_tokenizer (model, error);
+      break;
     case CLIPSCOPE_FAMILY_CLIP:
     default:
       model->tokenizer = load_clip_tokenizer (model, error);
