@@ -402,6 +402,40 @@ hf_section (Reader     *r,
   return obj != NULL ? obj : get_object (r, root, NULL, legacy_key);
 }
 
+/* Whether @key is a {"height": n, "width": n} size: Hugging Face's
+ * processors resize to exactly that, keeping no aspect ratio. */
+static gboolean
+is_exact_size (JsonObject *obj,
+               const char *key)
+{
+  JsonNode *node = member (obj, key);
+  JsonObject *size;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return FALSE;
+  size = json_node_get_object (node);
+  return !json_object_has_member (size, "shortest_edge") && json_object_has_member (size, "height");
+}
+
+/* PIL's filter numbers, as "resample" gives them. */
+static ClipscopeResample
+get_hf_resample (Reader     *r,
+                 JsonObject *pre)
+{
+  JsonNode *node = member (pre, "resample");
+  int64_t v = 3;
+
+  if (node != NULL && !node_to_int (node, &v))
+    reader_fail (r, NULL, "resample", "is not an integer");
+  else if (v != 2 && v != 3)
+    {
+      g_autofree char *msg = g_strdup_printf ("is %" G_GINT64_FORMAT "; only 2 (bilinear) and "
+                                              "3 (bicubic) are supported", v);
+      reader_fail (r, NULL, "resample", msg);
+    }
+  return v == 2 ? CLIPSCOPE_RESAMPLE_BILINEAR : CLIPSCOPE_RESAMPLE_BICUBIC;
+}
+
 static void
 read_hf_preprocessor (Reader         *r,
                       JsonObject     *pre,
@@ -412,6 +446,15 @@ read_hf_preprocessor (Reader         *r,
 
   p->resize = get_size (r, pre, "size", size);
   p->crop = get_size (r, pre, "crop_size", size);
+  p->squash = is_exact_size (pre, "size");
+  /* A squash with a crop after it is the squash alone when the crop
+   * takes all of it, as SigLIP's and Chinese-CLIP's do (or have none). */
+  if (p->squash && get_bool (r, pre, NULL, "do_center_crop", member (pre, "crop_size") != NULL)
+      && p->crop != p->resize && !r->failed)
+    reader_fail (r, NULL, "crop_size", "differs from \"size\"; cropping a squashed image is not supported");
+  if (p->squash)
+    p->crop = p->resize;
+  p->resample = get_hf_resample (r, pre);
   get_triple (r, pre, NULL, "image_mean", openai_mean, FALSE, p->mean);
   get_triple (r, pre, NULL, "image_std", openai_std, TRUE, p->std);
   get_alpha_background (r, pre, p);
@@ -712,10 +755,13 @@ read_open_clip_preprocess (Reader         *r,
 
   get_triple (r, pre, s, "mean", openai_mean, FALSE, p->mean);
   get_triple (r, pre, s, "std", openai_std, TRUE, p->std);
-  if (!r->failed && g_strcmp0 (interp, "bicubic") != 0)
-    reader_fail (r, s, "interpolation", "is not \"bicubic\", the only filter supported");
-  if (!r->failed && g_strcmp0 (mode, "shortest") != 0)
-    reader_fail (r, s, "resize_mode", "is not \"shortest\", the only mode supported");
+  if (!r->failed && g_strcmp0 (interp, "bicubic") != 0 && g_strcmp0 (interp, "bilinear") != 0)
+    reader_fail (r, s, "interpolation", "is not \"bicubic\" or \"bilinear\", the filters supported");
+  if (!r->failed && g_strcmp0 (mode, "shortest") != 0 && g_strcmp0 (mode, "squash") != 0)
+    reader_fail (r, s, "resize_mode", "is not \"shortest\" or \"squash\", the modes supported");
+  p->resample = g_strcmp0 (interp, "bilinear") == 0 ? CLIPSCOPE_RESAMPLE_BILINEAR
+                                                    : CLIPSCOPE_RESAMPLE_BICUBIC;
+  p->squash = g_strcmp0 (mode, "squash") == 0;
   p->resize = size;
   p->crop = size;
 }

@@ -782,6 +782,9 @@ fill_info (ClipscopeModel *model,
   info->dtype = dtype_name (ld);
   info->image_size = model->preprocess.crop;
   info->image_resize = model->preprocess.resize;
+  info->image_squash = model->preprocess.squash;
+  info->image_resample = model->preprocess.resample == CLIPSCOPE_RESAMPLE_BILINEAR ? "bilinear"
+                                                                                    : "bicubic";
   memcpy (info->image_mean, model->preprocess.mean, sizeof info->image_mean);
   memcpy (info->image_std, model->preprocess.std, sizeof info->image_std);
   info->image_alpha_composited = model->preprocess.composite_alpha;
