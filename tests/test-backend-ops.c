@@ -565,6 +565,7 @@ run_attention (void)
     { 1, 17, 60, 5, FALSE, FALSE, 17 },    /* every token queries in turn */
     { 2, 10, 12, 2, FALSE, FALSE, 3 },     /* fewer queries than keys */
     { 3, 40, 36, 3, FALSE, FALSE, 0, TRUE },  /* padding-masked (BERT) */
+    { 3, 52, 48, 4, FALSE, TRUE, 0, TRUE },   /* BERT's last block: [CLS] over padded keys */
     { 2, 20, 16, 2, TRUE, TRUE, 0, TRUE },    /* causal, pooled and padded */
     { 2, 33, 20, 4, FALSE, FALSE, 1, TRUE },  /* a pooling head over padded keys */
     { 3, 49, 36, 3, FALSE, FALSE, 1, FALSE, TRUE },  /* one probe for every image (MAP) */
