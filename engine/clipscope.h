@@ -499,6 +499,39 @@ CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
 char **clipscope_read_list_file (const char *path,
                                  GError    **error);
 
+/**
+ * clipscope_template_preset_names:
+ *
+ * The prompt template sets every front end offers: "photo" (CLIP's
+ * default, `a photo of a {}.`), "imagenet" (the 80 templates CLIP's
+ * authors ensembled for ImageNet), "chinese" (`一张{}的照片。`) and
+ * "chinese-imagenet" (Chinese-CLIP's 80 ImageNet templates, in Chinese).
+ *
+ * Returns: (transfer none) (array zero-terminated=1): their names
+ */
+CLIPSCOPE_API const char * const *clipscope_template_preset_names (void);
+
+/**
+ * clipscope_template_preset_get:
+ * @name: one of clipscope_template_preset_names()
+ *
+ * Returns: (transfer full) (nullable): the preset's templates in order,
+ *   %NULL-terminated, or %NULL when there is no preset @name
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+char **clipscope_template_preset_get (const char *name);
+
+/**
+ * clipscope_family_default_template:
+ *
+ * The template used when none is given: `一张{}的照片。` for Chinese-CLIP,
+ * whose text tower was trained on Chinese, and CLIP's `a photo of a {}.`
+ * for the others.
+ *
+ * Returns: (transfer none): a template
+ */
+CLIPSCOPE_API const char *clipscope_family_default_template (ClipscopeFamily family);
+
 /* ------------------------------------------------------------- few-shot */
 
 /*

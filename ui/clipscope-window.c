@@ -1063,12 +1063,10 @@ template_preset_action (GtkWidget  *widget,
 {
   ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
   const char *name = g_variant_get_string (parameter, NULL);
-  g_auto(GStrv) templates = NULL;
+  g_auto(GStrv) templates = clipscope_template_preset_get (name);
 
-  if (g_strcmp0 (name, "imagenet") == 0)
-    templates = load_resource_list ("templates/imagenet.txt");
-  else
-    templates = g_strdupv ((char *[]) { (char *) "a photo of a {}.", NULL });
+  if (templates == NULL)
+    return;
   _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_TEMPLATES, _("Templates replaced"));
   clipscope_session_clear_templates (self->session);
   for (char **t = templates; *t != NULL; t++)
