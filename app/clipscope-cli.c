@@ -2042,6 +2042,7 @@ add_model_entry (JsonBuilder               *b,
   add_nullable_string (b, "repo", e->repo);
   add_nullable_string (b, "format", !e->format_known ? NULL
                                     : e->format == CLIPSCOPE_FORMAT_HF ? "hf" : "open_clip");
+  add_nullable_string (b, "family", e->family_known ? clipscope_family_to_string (e->family) : NULL);
   add_int (b, "size", e->size);
   add_bool (b, "size_is_estimate", e->size_is_estimate);
   add_bool (b, "installed", e->installed);

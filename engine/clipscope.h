@@ -1228,6 +1228,8 @@ typedef enum {
  * @repo: (nullable): the Hugging Face repository id, or %NULL
  * @format: the folder's layout; meaningful when @format_known
  * @format_known: %FALSE for a hub model not yet downloaded
+ * @family: the model's family; meaningful when @family_known
+ * @family_known: %TRUE for the bundled and the catalogue models
  * @size: bytes on disk when installed, else the download's size
  * @size_is_estimate: %TRUE when @size is approximate (a catalogue
  *   model not yet downloaded; the exact size comes from the hub)
@@ -1253,6 +1255,8 @@ typedef struct {
   int64_t              partial_bytes;
   ClipscopeModelSource source;
   gboolean             removable;
+  ClipscopeFamily      family;
+  gboolean             family_known;
 } ClipscopeModelEntry;
 
 /** clipscope_model_entry_free: Frees an entry. */

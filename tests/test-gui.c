@@ -1990,8 +1990,15 @@ test_models_list (void)
       g_assert_nonnull (row);
       g_assert_cmpstr (group_of (row), ==, "Available for Download");
       g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), about));
+      /* Each says its family before its size. */
+      g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)),
+                                e->family == CLIPSCOPE_FAMILY_SIGLIP ? "\nSigLIP · "
+                                : e->family == CLIPSCOPE_FAMILY_CHINESE_CLIP ? "\nChinese-CLIP · " : "\nCLIP · "));
     }
-  g_assert_cmpuint (n_catalogue, >=, 3);
+  g_assert_cmpuint (n_catalogue, >=, 9);
+  g_assert_nonnull (clipscope_models_page_get_row (page, "siglip-base-patch16-224"));
+  g_assert_nonnull (clipscope_models_page_get_row (page, "siglip2-so400m-patch14-384"));
+  g_assert_nonnull (clipscope_models_page_get_row (page, "chinese-clip-vit-base-patch16"));
 
   g_assert_true (menu_has_item (clipscope_window_get_model_menu (window),
                                 "Emoji demo — small model trained on emoji; download a CLIP model for photos",
