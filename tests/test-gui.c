@@ -618,6 +618,11 @@ test_window_drop_and_actions (void)
     g_assert_false (clipscope_heatmap_view_get_show_probabilities (heatmap));
   }
 
+  /* A CLIP's probabilities are a softmax: no caption says otherwise. */
+  g_assert_cmpint (clipscope_session_get_scoring (session), ==, CLIPSCOPE_SCORING_SOFTMAX);
+  g_assert_null (clipscope_session_get_scoring_note (session));
+  g_assert_false (gtk_widget_get_visible (clipscope_window_get_probability_caption (window)));
+
   /* The ImageNet preset brings CLIP's 80 templates, all valid. */
   gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "imagenet");
   g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_templates (session)), ==, 80);
@@ -626,6 +631,24 @@ test_window_drop_and_actions (void)
 
     g_assert_cmpuint (g_strv_length (enabled), ==, 80);
   }
+
+  /* The Chinese presets: the short default, and Chinese-CLIP's 80. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "chinese");
+  {
+    g_auto(GStrv) enabled = clipscope_session_dup_enabled_templates (session);
+
+    g_assert_cmpstrv (enabled, ((const char *[]) { "一张{}的照片。", NULL }));
+  }
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "chinese-imagenet");
+  {
+    g_auto(GStrv) enabled = clipscope_session_dup_enabled_templates (session);
+
+    g_assert_cmpuint (g_strv_length (enabled), ==, 80);
+    g_assert_cmpstr (enabled[0], ==, "{}的照片。");
+  }
+  /* A name that is no preset changes nothing. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "klingon");
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_templates (session)), ==, 80);
 
   /* A template without {} is kept in the list, flagged, and left out. */
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-templates", NULL);
@@ -656,6 +679,8 @@ test_window_drop_and_actions (void)
   g_assert_no_error (error);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
                       json_node_get_object (json_parser_get_root (parser)), "images")), ==, N_IMAGES);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)),
+                                                  "scoring"), ==, "softmax");
   png = gdk_pixbuf_new_from_file (png_path, &error);
   g_assert_no_error (error);
   g_assert_cmpint (gdk_pixbuf_get_height (png), >, N_IMAGES * 30);
