@@ -164,6 +164,9 @@ typedef struct {
   ClipscopeScoring scoring;
   float logit_scale;                   /* already exponentiated */
   float logit_bias;                    /* added before a sigmoid; 0 for softmax */
+
+  gboolean    image_squash;            /* resized straight to image_size × image_size, no crop */
+  const char *image_resample;          /* Pillow's filter: "bicubic" or "bilinear" */
 } ClipscopeModelInfo;
 
 /**
@@ -238,9 +241,10 @@ int32_t *clipscope_model_tokenize (ClipscopeModel *model,
  * @path: an image file GdkPixbuf can decode
  * @pixels: (out caller-allocates): 3 × image_size × image_size floats
  *
- * Decodes, orients, converts to RGB, resizes the shorter side with PIL's
- * antialiased bicubic filter, centre-crops and normalises, writing the
- * channel-major input tensor.
+ * Decodes, orients, converts to RGB, resizes with PIL's antialiased
+ * bicubic or bilinear filter (the shorter side, then a centre crop; or,
+ * for models that squash, the whole image to image_size × image_size)
+ * and normalises, writing the channel-major input tensor.
  *
  * Returns: %TRUE on success
  */

@@ -351,9 +351,10 @@ get_size (Reader     *r,
 static gboolean
 parse_hf_act (Reader     *r,
               JsonObject *obj,
-              const char *section)
+              const char *section,
+              const char *def)
 {
-  const char *act = get_string (r, obj, section, "hidden_act", "quick_gelu");
+  const char *act = get_string (r, obj, section, "hidden_act", def);
 
   if (g_strcmp0 (act, "quick_gelu") == 0)
     return TRUE;
@@ -365,24 +366,28 @@ parse_hf_act (Reader     *r,
   return FALSE;
 }
 
+/* A tower's sizes, with the defaults of its configuration class. */
+typedef struct {
+  int         width, mlp_width, heads, layers;
+  double      ln_eps;
+  const char *act;
+} HfDefaults;
+
 static void
 parse_hf_transformer (Reader               *r,
                       JsonObject           *obj,
                       const char           *section,
                       ClipscopeTransformer *tf,
-                      int                   width,
-                      int                   mlp_width,
-                      int                   heads,
-                      int                   layers)
+                      const HfDefaults     *def)
 {
-  tf->width = get_dim (r, obj, section, "hidden_size", width, 1);
-  tf->mlp_width = get_dim (r, obj, section, "intermediate_size", mlp_width, 1);
-  tf->n_heads = get_dim (r, obj, section, "num_attention_heads", heads, 1);
-  tf->n_layers = get_dim (r, obj, section, "num_hidden_layers", layers, 0);
-  tf->ln_eps = (float) get_number (r, obj, section, "layer_norm_eps", 1e-5);
+  tf->width = get_dim (r, obj, section, "hidden_size", def->width, 1);
+  tf->mlp_width = get_dim (r, obj, section, "intermediate_size", def->mlp_width, 1);
+  tf->n_heads = get_dim (r, obj, section, "num_attention_heads", def->heads, 1);
+  tf->n_layers = get_dim (r, obj, section, "num_hidden_layers", def->layers, 0);
+  tf->ln_eps = (float) get_number (r, obj, section, "layer_norm_eps", def->ln_eps);
   if (!(tf->ln_eps > 0.f && isfinite (tf->ln_eps)))
     reader_fail (r, section, "layer_norm_eps", "must be a positive number");
-  tf->quick_gelu = parse_hf_act (r, obj, section);
+  tf->quick_gelu = parse_hf_act (r, obj, section, def->act);
 }
 
 /* Old exports keep the tower settings in *_config_dict. */
@@ -397,6 +402,40 @@ hf_section (Reader     *r,
   return obj != NULL ? obj : get_object (r, root, NULL, legacy_key);
 }
 
+/* Whether @key is a {"height": n, "width": n} size: Hugging Face's
+ * processors resize to exactly that, keeping no aspect ratio. */
+static gboolean
+is_exact_size (JsonObject *obj,
+               const char *key)
+{
+  JsonNode *node = member (obj, key);
+  JsonObject *size;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return FALSE;
+  size = json_node_get_object (node);
+  return !json_object_has_member (size, "shortest_edge") && json_object_has_member (size, "height");
+}
+
+/* PIL's filter numbers, as "resample" gives them. */
+static ClipscopeResample
+get_hf_resample (Reader     *r,
+                 JsonObject *pre)
+{
+  JsonNode *node = member (pre, "resample");
+  int64_t v = 3;
+
+  if (node != NULL && !node_to_int (node, &v))
+    reader_fail (r, NULL, "resample", "is not an integer");
+  else if (v != 2 && v != 3)
+    {
+      g_autofree char *msg = g_strdup_printf ("is %" G_GINT64_FORMAT "; only 2 (bilinear) and "
+                                              "3 (bicubic) are supported", v);
+      reader_fail (r, NULL, "resample", msg);
+    }
+  return v == 2 ? CLIPSCOPE_RESAMPLE_BILINEAR : CLIPSCOPE_RESAMPLE_BICUBIC;
+}
+
 static void
 read_hf_preprocessor (Reader         *r,
                       JsonObject     *pre,
@@ -407,6 +446,15 @@ read_hf_preprocessor (Reader         *r,
 
   p->resize = get_size (r, pre, "size", size);
   p->crop = get_size (r, pre, "crop_size", size);
+  p->squash = is_exact_size (pre, "size");
+  /* A squash with a crop after it is the squash alone when the crop
+   * takes all of it, as SigLIP's and Chinese-CLIP's do (or have none). */
+  if (p->squash && get_bool (r, pre, NULL, "do_center_crop", member (pre, "crop_size") != NULL)
+      && p->crop != p->resize && !r->failed)
+    reader_fail (r, NULL, "crop_size", "differs from \"size\"; cropping a squashed image is not supported");
+  if (p->squash)
+    p->crop = p->resize;
+  p->resample = get_hf_resample (r, pre);
   get_triple (r, pre, NULL, "image_mean", openai_mean, FALSE, p->mean);
   get_triple (r, pre, NULL, "image_std", openai_std, TRUE, p->std);
   get_alpha_background (r, pre, p);
@@ -416,6 +464,52 @@ read_hf_preprocessor (Reader         *r,
                                               p->crop, size, size);
       reader_fail (r, NULL, "crop_size", msg);
     }
+}
+
+/* CLIPConfig's defaults (configuration_clip.py). */
+static const HfDefaults clip_text_defaults = { 512, 2048, 8, 12, 1e-5, "quick_gelu" };
+static const HfDefaults clip_vision_defaults = { 768, 3072, 12, 12, 1e-5, "quick_gelu" };
+/* ChineseCLIPTextConfig's (configuration_chinese_clip.py): BERT base. Its
+ * vision config defaults to CLIP's, patch size 32 included. */
+static const HfDefaults bert_text_defaults = { 768, 3072, 12, 12, 1e-12, "gelu" };
+
+/* The context Chinese-CLIP was trained with, and its tokenizer's default;
+ * its position table allows more. */
+#define CHINESE_CLIP_CONTEXT 52
+
+static void
+read_hf_clip_text (Reader         *r,
+                   JsonObject     *text,
+                   ClipscopeModel *model)
+{
+  ClipscopeTextTower *t = &model->text;
+
+  parse_hf_transformer (r, text, "text_config", &t->tf, &clip_text_defaults);
+  t->context_length = get_dim (r, text, "text_config", "max_position_embeddings", 77, 2);
+  t->vocab_size = get_dim (r, text, "text_config", "vocab_size", 49408, 1);
+}
+
+static void
+read_hf_bert_text (Reader         *r,
+                   JsonObject     *text,
+                   ClipscopeModel *model)
+{
+  const char *s = "text_config";
+  ClipscopeTextTower *t = &model->text;
+
+  t->bert = TRUE;
+  parse_hf_transformer (r, text, s, &t->tf, &bert_text_defaults);
+  t->vocab_size = get_dim (r, text, s, "vocab_size", 21128, 1);
+  t->n_positions = get_dim (r, text, s, "max_position_embeddings", 512, 2);
+  t->n_token_types = get_dim (r, text, s, "type_vocab_size", 2, 1);
+  t->pad_id = get_dim (r, text, s, "pad_token_id", 0, 0);
+  t->context_length = MIN (CHINESE_CLIP_CONTEXT, t->n_positions);
+  if (!r->failed && t->pad_id >= t->vocab_size)
+    reader_fail (r, s, "pad_token_id", "is not an id of the vocabulary");
+  if (!r->failed && g_strcmp0 (get_string (r, text, s, "position_embedding_type", "absolute"),
+                               "absolute") != 0)
+    reader_fail_with (r, CLIPSCOPE_ERROR_UNSUPPORTED, s, "position_embedding_type",
+                      "is not \"absolute\", the only kind supported");
 }
 
 static gboolean
@@ -428,19 +522,32 @@ read_hf_config (ClipscopeModel *model,
   Reader r = { path, error, FALSE };
   JsonObject *text, *vision;
   ClipscopeVit *vit = &model->vit;
-  ClipscopeTextTower *t = &model->text;
+  const char *model_type;
 
   if (root == NULL)
     return FALSE;
   text = hf_section (&r, root, "text_config", "text_config_dict");
   vision = hf_section (&r, root, "vision_config", "vision_config_dict");
+  /* Old CLIP exports have no model_type. */
+  model_type = get_string (&r, root, NULL, "model_type", "clip");
 
   model->info.embed_dim = get_dim (&r, root, NULL, "projection_dim", 512, 1);
-  parse_hf_transformer (&r, text, "text_config", &t->tf, 512, 2048, 8, 12);
-  t->context_length = get_dim (&r, text, "text_config", "max_position_embeddings", 77, 2);
-  t->vocab_size = get_dim (&r, text, "text_config", "vocab_size", 49408, 1);
+  if (g_strcmp0 (model_type, "clip") == 0)
+    read_hf_clip_text (&r, text, model);
+  else if (g_strcmp0 (model_type, "chinese_clip") == 0)
+    {
+      model->info.family = CLIPSCOPE_FAMILY_CHINESE_CLIP;
+      read_hf_bert_text (&r, text, model);
+    }
+  else if (!r.failed)
+    {
+      g_autofree char *msg = g_strdup_printf ("is \"%s\"; Clipscope knows \"clip\" and "
+                                              "\"chinese_clip\"", model_type);
+      reader_fail_with (&r, CLIPSCOPE_ERROR_UNSUPPORTED, NULL, "model_type", msg);
+    }
+  model->info.scoring = CLIPSCOPE_SCORING_SOFTMAX;
 
-  parse_hf_transformer (&r, vision, "vision_config", &vit->tf, 768, 3072, 12, 12);
+  parse_hf_transformer (&r, vision, "vision_config", &vit->tf, &clip_vision_defaults);
   vit->image_size = get_dim (&r, vision, "vision_config", "image_size", 224, 1);
   vit->patch_size = get_dim (&r, vision, "vision_config", "patch_size", 32, 1);
   if (get_dim (&r, vision, "vision_config", "num_channels", 3, 1) != 3)
@@ -648,10 +755,13 @@ read_open_clip_preprocess (Reader         *r,
 
   get_triple (r, pre, s, "mean", openai_mean, FALSE, p->mean);
   get_triple (r, pre, s, "std", openai_std, TRUE, p->std);
-  if (!r->failed && g_strcmp0 (interp, "bicubic") != 0)
-    reader_fail (r, s, "interpolation", "is not \"bicubic\", the only filter supported");
-  if (!r->failed && g_strcmp0 (mode, "shortest") != 0)
-    reader_fail (r, s, "resize_mode", "is not \"shortest\", the only mode supported");
+  if (!r->failed && g_strcmp0 (interp, "bicubic") != 0 && g_strcmp0 (interp, "bilinear") != 0)
+    reader_fail (r, s, "interpolation", "is not \"bicubic\" or \"bilinear\", the filters supported");
+  if (!r->failed && g_strcmp0 (mode, "shortest") != 0 && g_strcmp0 (mode, "squash") != 0)
+    reader_fail (r, s, "resize_mode", "is not \"shortest\" or \"squash\", the modes supported");
+  p->resample = g_strcmp0 (interp, "bilinear") == 0 ? CLIPSCOPE_RESAMPLE_BILINEAR
+                                                    : CLIPSCOPE_RESAMPLE_BICUBIC;
+  p->squash = g_strcmp0 (mode, "squash") == 0;
   p->resize = size;
   p->crop = size;
 }

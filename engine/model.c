@@ -52,37 +52,54 @@ static const struct {
 };
 
 /* Inside a block, relative to the block prefix. open_clip packs q, k and v
- * into one in_proj tensor of 3 × width rows; part says which third. */
+ * into one in_proj tensor of 3 × width rows; part says which third. BERT's
+ * blocks are post-LN: its "ln_1" follows the attention, its "ln_2" the MLP
+ * (see bert.c). */
 typedef struct {
   gsize       offset;        /* of the pointer in ClipscopeBlock */
   const char *hf;
   const char *open_clip;
+  const char *bert;
   int         part;          /* -1: the whole tensor */
   gboolean    is_matrix;
   gboolean    mlp_rows;      /* (mlp_width, …) rather than (width, …) */
   gboolean    mlp_cols;      /* (…, mlp_width) */
 } BlockTensor;
 
+typedef enum {
+  NAMES_HF,
+  NAMES_OPEN_CLIP,
+  NAMES_BERT,
+} BlockNames;
+
 #define B(field) G_STRUCT_OFFSET (ClipscopeBlock, field)
 static const BlockTensor block_tensors[] = {
-  { B (ln_1_w), "layer_norm1.weight",      "ln_1.weight",          -1, FALSE, FALSE, FALSE },
-  { B (ln_1_b), "layer_norm1.bias",        "ln_1.bias",            -1, FALSE, FALSE, FALSE },
-  { B (q_w),    "self_attn.q_proj.weight", "attn.in_proj_weight",   0, TRUE,  FALSE, FALSE },
-  { B (k_w),    "self_attn.k_proj.weight", "attn.in_proj_weight",   1, TRUE,  FALSE, FALSE },
-  { B (v_w),    "self_attn.v_proj.weight", "attn.in_proj_weight",   2, TRUE,  FALSE, FALSE },
-  { B (q_b),    "self_attn.q_proj.bias",   "attn.in_proj_bias",     0, FALSE, FALSE, FALSE },
-  { B (k_b),    "self_attn.k_proj.bias",   "attn.in_proj_bias",     1, FALSE, FALSE, FALSE },
-  { B (v_b),    "self_attn.v_proj.bias",   "attn.in_proj_bias",     2, FALSE, FALSE, FALSE },
-  { B (out_w),  "self_attn.out_proj.weight", "attn.out_proj.weight", -1, TRUE, FALSE, FALSE },
-  { B (out_b),  "self_attn.out_proj.bias", "attn.out_proj.bias",   -1, FALSE, FALSE, FALSE },
-  { B (ln_2_w), "layer_norm2.weight",      "ln_2.weight",          -1, FALSE, FALSE, FALSE },
-  { B (ln_2_b), "layer_norm2.bias",        "ln_2.bias",            -1, FALSE, FALSE, FALSE },
-  { B (fc1_w),  "mlp.fc1.weight",          "mlp.c_fc.weight",      -1, TRUE,  TRUE,  FALSE },
-  { B (fc1_b),  "mlp.fc1.bias",            "mlp.c_fc.bias",        -1, FALSE, TRUE,  FALSE },
-  { B (fc2_w),  "mlp.fc2.weight",          "mlp.c_proj.weight",    -1, TRUE,  FALSE, TRUE  },
-  { B (fc2_b),  "mlp.fc2.bias",            "mlp.c_proj.bias",      -1, FALSE, FALSE, FALSE },
+  { B (ln_1_w), "layer_norm1.weight",      "ln_1.weight",          "attention.output.LayerNorm.weight", -1, FALSE, FALSE, FALSE },
+  { B (ln_1_b), "layer_norm1.bias",        "ln_1.bias",            "attention.output.LayerNorm.bias",   -1, FALSE, FALSE, FALSE },
+  { B (q_w),    "self_attn.q_proj.weight", "attn.in_proj_weight",  "attention.self.query.weight",        0, TRUE,  FALSE, FALSE },
+  { B (k_w),    "self_attn.k_proj.weight", "attn.in_proj_weight",  "attention.self.key.weight",          1, TRUE,  FALSE, FALSE },
+  { B (v_w),    "self_attn.v_proj.weight", "attn.in_proj_weight",  "attention.self.value.weight",        2, TRUE,  FALSE, FALSE },
+  { B (q_b),    "self_attn.q_proj.bias",   "attn.in_proj_bias",    "attention.self.query.bias",          0, FALSE, FALSE, FALSE },
+  { B (k_b),    "self_attn.k_proj.bias",   "attn.in_proj_bias",    "attention.self.key.bias",            1, FALSE, FALSE, FALSE },
+  { B (v_b),    "self_attn.v_proj.bias",   "attn.in_proj_bias",    "attention.self.value.bias",          2, FALSE, FALSE, FALSE },
+  { B (out_w),  "self_attn.out_proj.weight", "attn.out_proj.weight", "attention.output.dense.weight",   -1, TRUE,  FALSE, FALSE },
+  { B (out_b),  "self_attn.out_proj.bias", "attn.out_proj.bias",   "attention.output.dense.bias",       -1, FALSE, FALSE, FALSE },
+  { B (ln_2_w), "layer_norm2.weight",      "ln_2.weight",          "output.LayerNorm.weight",           -1, FALSE, FALSE, FALSE },
+  { B (ln_2_b), "layer_norm2.bias",        "ln_2.bias",            "output.LayerNorm.bias",             -1, FALSE, FALSE, FALSE },
+  { B (fc1_w),  "mlp.fc1.weight",          "mlp.c_fc.weight",      "intermediate.dense.weight",         -1, TRUE,  TRUE,  FALSE },
+  { B (fc1_b),  "mlp.fc1.bias",            "mlp.c_fc.bias",        "intermediate.dense.bias",           -1, FALSE, TRUE,  FALSE },
+  { B (fc2_w),  "mlp.fc2.weight",          "mlp.c_proj.weight",    "output.dense.weight",               -1, TRUE,  FALSE, TRUE  },
+  { B (fc2_b),  "mlp.fc2.bias",            "mlp.c_proj.bias",      "output.dense.bias",                 -1, FALSE, FALSE, FALSE },
 };
 #undef B
+
+/* Chinese-CLIP's BERT embeddings and its tower's prefix (Hugging Face). */
+#define BERT_WORD_EMB   "text_model.embeddings.word_embeddings.weight"
+#define BERT_POS_EMB    "text_model.embeddings.position_embeddings.weight"
+#define BERT_TYPE_EMB   "text_model.embeddings.token_type_embeddings.weight"
+#define BERT_LN_EMB_W   "text_model.embeddings.LayerNorm.weight"
+#define BERT_LN_EMB_B   "text_model.embeddings.LayerNorm.bias"
+#define BERT_LAYERS     "text_model.encoder.layer"
 
 /* ---------------------------------------------------------------- loader */
 
@@ -277,8 +294,8 @@ load_projection (Loader    *ld,
 static gboolean
 load_transformer (Loader               *ld,
                   ClipscopeTransformer *tf,
-                  const char           *hf_prefix,
-                  const char           *open_clip_prefix)
+                  BlockNames            names,
+                  const char           *prefix)
 {
   const int64_t w = tf->width, m = tf->mlp_width;
 
@@ -294,10 +311,11 @@ load_transformer (Loader               *ld,
     for (gsize i = 0; i < G_N_ELEMENTS (block_tensors); i++)
       {
         const BlockTensor *bt = &block_tensors[i];
-        g_autofree char *name = ld->hf ? g_strdup_printf ("%s.%d.%s", hf_prefix, l, bt->hf)
-                                       : g_strdup_printf ("%s.%d.%s", open_clip_prefix, l, bt->open_clip);
+        const char *suffix = names == NAMES_HF ? bt->hf
+                             : names == NAMES_BERT ? bt->bert : bt->open_clip;
+        g_autofree char *name = g_strdup_printf ("%s.%d.%s", prefix, l, suffix);
         int64_t shape[2] = { bt->mlp_rows ? m : w, bt->mlp_cols ? m : w };
-        int part = ld->hf ? -1 : bt->part;
+        int part = names == NAMES_OPEN_CLIP ? bt->part : -1;
         const float *p = load_part (ld, name, MAX (part, 0), part < 0 ? 1 : 3,
                                     bt->is_matrix ? 2 : 1, shape);
 
@@ -308,16 +326,45 @@ load_transformer (Loader               *ld,
   return TRUE;
 }
 
+/* Chinese-CLIP's BERT. Every text is of token type 0, so that row of the
+ * token-type table is added to the positions once, here. */
+static gboolean
+load_bert (Loader *ld)
+{
+  ClipscopeTextTower *t = &ld->model->text;
+  const int64_t w = t->tf.width;
+  const float *pos, *type;
+  float *sum;
+
+  t->token_emb = LOAD (ld, BERT_WORD_EMB, t->vocab_size, w);
+  pos = t->token_emb ? LOAD (ld, BERT_POS_EMB, t->n_positions, w) : NULL;
+  type = pos ? LOAD (ld, BERT_TYPE_EMB, t->n_token_types, w) : NULL;
+  if (type == NULL || (sum = owned_floats (ld, t->context_length * w)) == NULL)
+    return FALSE;
+  for (int64_t i = 0; i < t->context_length * w; i++)
+    sum[i] = type[i % w] + pos[i];
+  t->pos_emb = sum;
+  t->ln_emb_w = LOAD (ld, BERT_LN_EMB_W, w);
+  t->ln_emb_b = t->ln_emb_w ? LOAD (ld, BERT_LN_EMB_B, w) : NULL;
+  if (t->ln_emb_b == NULL || !load_transformer (ld, &t->tf, NAMES_BERT, BERT_LAYERS))
+    return FALSE;
+  t->proj = load_projection (ld, T_TEXT_PROJ, t->tf.width);
+  return t->proj != NULL;
+}
+
 static gboolean
 load_text (Loader *ld)
 {
   ClipscopeTextTower *t = &ld->model->text;
   const int64_t w = t->tf.width;
 
+  if (t->bert)
+    return load_bert (ld);
   t->token_emb = LOAD_ROLE (ld, T_TOKEN_EMB, t->vocab_size, w);
   t->pos_emb = t->token_emb ? LOAD_ROLE (ld, T_TEXT_POS, t->context_length, w) : NULL;
   if (t->pos_emb == NULL
-      || !load_transformer (ld, &t->tf, "text_model.encoder.layers", "transformer.resblocks"))
+      || !load_transformer (ld, &t->tf, ld->hf ? NAMES_HF : NAMES_OPEN_CLIP,
+                            ld->hf ? "text_model.encoder.layers" : "transformer.resblocks"))
     return FALSE;
   t->ln_final_w = LOAD_ROLE (ld, T_LN_FINAL_W, w);
   t->ln_final_b = t->ln_final_w ? LOAD_ROLE (ld, T_LN_FINAL_B, w) : NULL;
@@ -345,7 +392,8 @@ load_vit (Loader *ld)
   v->ln_pre_w = v->pos_emb ? LOAD_ROLE (ld, T_LN_PRE_W, w) : NULL;
   v->ln_pre_b = v->ln_pre_w ? LOAD_ROLE (ld, T_LN_PRE_B, w) : NULL;
   if (v->ln_pre_b == NULL
-      || !load_transformer (ld, &v->tf, "vision_model.encoder.layers", "visual.transformer.resblocks"))
+      || !load_transformer (ld, &v->tf, ld->hf ? NAMES_HF : NAMES_OPEN_CLIP,
+                            ld->hf ? "vision_model.encoder.layers" : "visual.transformer.resblocks"))
     return FALSE;
   v->ln_post_w = LOAD_ROLE (ld, T_LN_POST_W, w);
   v->ln_post_b = v->ln_post_w ? LOAD_ROLE (ld, T_LN_POST_B, w) : NULL;
@@ -507,37 +555,177 @@ load_resnet (Loader *ld)
 
 /* --------------------------------------------------------------- loading */
 
-static gboolean
-load_tokenizer (ClipscopeModel *model,
-                GError        **error)
+/* CLIP: OpenAI's byte-level BPE from vocab.json with merges.txt, or
+ * OpenAI's own bpe_simple_vocab_16e6.txt.gz. */
+static ClipscopeTextTokenizer *
+load_clip_tokenizer (ClipscopeModel *model,
+                     GError        **error)
 {
   g_autofree char *vocab = g_build_filename (model->path, "vocab.json", NULL);
   g_autofree char *merges = g_build_filename (model->path, "merges.txt", NULL);
   g_autofree char *gz = g_build_filename (model->path, "bpe_simple_vocab_16e6.txt.gz", NULL);
+  ClipscopeTokenizer *bpe;
   int n;
 
   if (g_file_test (vocab, G_FILE_TEST_EXISTS) || g_file_test (merges, G_FILE_TEST_EXISTS))
-    model->tokenizer = clipscope_tokenizer_new_from_files (vocab, merges, error);
+    bpe = clipscope_tokenizer_new_from_files (vocab, merges, error);
   else if (g_file_test (gz, G_FILE_TEST_EXISTS))
-    model->tokenizer = clipscope_tokenizer_new_from_bpe_gz (gz, error);
+    bpe = clipscope_tokenizer_new_from_bpe_gz (gz, error);
   else
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
                    "%s: no tokenizer: expected vocab.json with merges.txt, or bpe_simple_vocab_16e6.txt.gz",
                    model->path);
-      return FALSE;
+      return NULL;
     }
-  if (model->tokenizer == NULL)
-    return FALSE;
-  n = clipscope_tokenizer_get_vocab_size (model->tokenizer);
+  if (bpe == NULL)
+    return NULL;
+  n = clipscope_tokenizer_get_vocab_size (bpe);
   if (n > model->text.vocab_size)
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
                    "%s: the tokenizer has %d tokens but the text model embeds only %d",
                    model->path, n, model->text.vocab_size);
-      return FALSE;
+      clipscope_tokenizer_free (bpe);
+      return NULL;
     }
-  return TRUE;
+  return clipscope_text_tokenizer_new_clip (bpe);
+}
+
+/* SigLIP and SigLIP 2 take their tokenizer from the files, not from the
+ * vocabulary size: sentencepiece's own model (spiece.model for T5's and
+ * mC4's unigram models, tokenizer.model for Gemma's BPE) where there is
+ * one, else the tokenizer.json transformers wrote from it (the only form
+ * open_clip's hub folders have). The model file says unigram or BPE with
+ * byte fallback, hence version 1 or 2; a tokenizer_config.json naming
+ * another tokenizer class refuses the folder rather than guessing. */
+static ClipscopeTextTokenizer *
+load_siglip_tokenizer (ClipscopeModel *model,
+                       GError        **error)
+{
+  static const char * const files[] = { "spiece.model", "tokenizer.model", "tokenizer.json" };
+  g_autofree char *config_path = g_build_filename (model->path, "tokenizer_config.json", NULL);
+  g_autofree char *path = NULL;
+  g_autoptr(ClipscopeSpmModel) spm_model = NULL;
+  g_autoptr(ClipscopeTextTokenizer) tok = NULL;
+  ClipscopeTextTokenizerKind kind;
+  ClipscopeSpm *spm;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (files) && path == NULL; i++)
+    {
+      g_autofree char *candidate = g_build_filename (model->path, files[i], NULL);
+
+      if (g_file_test (candidate, G_FILE_TEST_EXISTS))
+        path = g_steal_pointer (&candidate);
+    }
+  if (path == NULL)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s: no tokenizer: a SigLIP model needs spiece.model, tokenizer.model or "
+                   "tokenizer.json", model->path);
+      return NULL;
+    }
+  spm_model = clipscope_spm_model_load (path, error);
+  if (spm_model == NULL || (spm = clipscope_spm_new (g_steal_pointer (&spm_model), error)) == NULL)
+    return NULL;
+  kind = clipscope_text_tokenizer_siglip_kind_for (spm);
+
+  if (g_file_test (config_path, G_FILE_TEST_EXISTS))
+    {
+      g_autoptr(JsonObject) config = clipscope_read_json_object (config_path, error);
+      JsonNode *node;
+      const char *cls = NULL;
+
+      if (config == NULL)
+        {
+          clipscope_spm_free (spm);
+          return NULL;
+        }
+      node = json_object_get_member (config, "tokenizer_class");
+      if (node != NULL && JSON_NODE_HOLDS_VALUE (node)
+          && json_node_get_value_type (node) == G_TYPE_STRING)
+        cls = json_node_get_string (node);
+      if (cls != NULL && !g_str_equal (cls, "SiglipTokenizer")
+          && !g_str_has_prefix (cls, "GemmaTokenizer"))
+        {
+          g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                       "%s: \"tokenizer_class\" is \"%s\"; a SigLIP model takes SiglipTokenizer "
+                       "or GemmaTokenizer", config_path, cls);
+          clipscope_spm_free (spm);
+          return NULL;
+        }
+    }
+
+  /* Hugging Face's SiglipTokenizer drops "_" with the other punctuation;
+   * big_vision and open_clip turn it into a space. */
+  tok = clipscope_text_tokenizer_new_siglip (spm, kind, model->info.format == CLIPSCOPE_FORMAT_OPEN_CLIP,
+                                             error);
+  if (tok == NULL
+      || !clipscope_text_tokenizer_check_vocab_size (tok, model->text.vocab_size, path, error))
+    return NULL;
+  return g_steal_pointer (&tok);
+}
+
+/* Chinese-CLIP: BERT's WordPiece from vocab.txt, whose lines are the
+ * rows of the word embedding, all of them: a vocab.txt of another size is
+ * another model's. Padding, which the tower masks, is [PAD], id 0, as
+ * config.json's pad_token_id must say. */
+static ClipscopeTextTokenizer *
+load_wordpiece_tokenizer (ClipscopeModel *model,
+                          GError        **error)
+{
+  g_autofree char *path = g_build_filename (model->path, "vocab.txt", NULL);
+  g_autoptr(ClipscopeTextTokenizer) tok = NULL;
+  ClipscopeWordPiece *wp;
+  int n;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s: no tokenizer: a Chinese-CLIP model needs its WordPiece vocabulary, vocab.txt",
+                   model->path);
+      return NULL;
+    }
+  if ((wp = clipscope_wordpiece_new_from_file (path, error)) == NULL)
+    return NULL;
+  tok = clipscope_text_tokenizer_new_wordpiece (wp);
+  n = clipscope_text_tokenizer_get_vocab_size (tok);
+  if (n != model->text.vocab_size)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s: %d pieces, but the text model embeds %d (text_config.vocab_size); "
+                   "the vocabulary does not belong to this model", path, n, model->text.vocab_size);
+      return NULL;
+    }
+  if (clipscope_text_tokenizer_get_pad_id (tok) != model->text.pad_id)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s/config.json: text_config.pad_token_id is %d, but Chinese-CLIP pads with "
+                   "[PAD], id %d", model->path, model->text.pad_id,
+                   clipscope_text_tokenizer_get_pad_id (tok));
+      return NULL;
+    }
+  return g_steal_pointer (&tok);
+}
+
+static gboolean
+load_tokenizer (ClipscopeModel *model,
+                GError        **error)
+{
+  switch (model->info.family)
+    {
+    case CLIPSCOPE_FAMILY_SIGLIP:
+      model->tokenizer = load_siglip_tokenizer (model, error);
+      break;
+    case CLIPSCOPE_FAMILY_CHINESE_CLIP:
+      model->tokenizer = load_wordpiece_tokenizer (model, error);
+      break;
+    case CLIPSCOPE_FAMILY_CLIP:
+    default:
+      model->tokenizer = load_clip_tokenizer (model, error);
+      break;
+    }
+  return model->tokenizer != NULL;
 }
 
 static gboolean
@@ -570,13 +758,14 @@ load_logit_scale (Loader *ld)
   return TRUE;
 }
 
+/* The dtype of the file, as its token embedding's. */
 static const char *
-dtype_name (ClipscopeSafetensors *st,
-            TensorRole            role,
-            gboolean              hf)
+dtype_name (const Loader *ld)
 {
-  const ClipscopeTensor *t = clipscope_safetensors_lookup (st, hf ? tensor_names[role].hf
-                                                                  : tensor_names[role].open_clip);
+  const ClipscopeTensor *t = clipscope_safetensors_lookup (
+    ld->st, ld->model->text.bert ? BERT_WORD_EMB
+            : ld->hf ? tensor_names[T_TOKEN_EMB].hf : tensor_names[T_TOKEN_EMB].open_clip);
+
   if (t == NULL || t->dtype == CLIPSCOPE_DTYPE_F32)
     return "float32";
   return t->dtype == CLIPSCOPE_DTYPE_F16 ? "float16" : "bfloat16";
@@ -590,9 +779,12 @@ fill_info (ClipscopeModel *model,
   gboolean vit = info->vision_kind == CLIPSCOPE_VISION_VIT;
 
   info->n_parameters = ld->n_params;
-  info->dtype = dtype_name (ld->st, T_TOKEN_EMB, ld->hf);
+  info->dtype = dtype_name (ld);
   info->image_size = model->preprocess.crop;
   info->image_resize = model->preprocess.resize;
+  info->image_squash = model->preprocess.squash;
+  info->image_resample = model->preprocess.resample == CLIPSCOPE_RESAMPLE_BILINEAR ? "bilinear"
+                                                                                    : "bicubic";
   memcpy (info->image_mean, model->preprocess.mean, sizeof info->image_mean);
   memcpy (info->image_std, model->preprocess.std, sizeof info->image_std);
   info->image_alpha_composited = model->preprocess.composite_alpha;
@@ -692,7 +884,7 @@ clipscope_model_unref (ClipscopeModel *model)
 
   if (!g_atomic_ref_count_dec (&model->ref_count))
     return;
-  g_clear_pointer (&model->tokenizer, clipscope_tokenizer_free);
+  g_clear_pointer (&model->tokenizer, clipscope_text_tokenizer_free);
   g_clear_pointer (&model->weights_file, clipscope_safetensors_free);
   g_clear_pointer (&model->owned, g_ptr_array_unref);
   g_free (model->text.tf.blocks);
@@ -728,8 +920,8 @@ clipscope_model_tokenize (ClipscopeModel *model,
   g_return_val_if_fail (text != NULL, NULL);
   g_return_val_if_fail (n_tokens != NULL, NULL);
 
-  return clipscope_tokenizer_encode (model->tokenizer, text, model->text.context_length,
-                                     n_tokens, error);
+  return clipscope_text_tokenizer_encode (model->tokenizer, text, model->text.context_length,
+                                          n_tokens, error);
 }
 
 gboolean

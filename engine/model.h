@@ -12,7 +12,7 @@
 
 #include "clipscope-private.h"
 #include "safetensors.h"
-#include "tokenizer.h"
+#include "text-tokenizer.h"
 #include "preprocess.h"
 
 G_BEGIN_DECLS
@@ -82,13 +82,22 @@ typedef struct {
   const float *pool_c_w, *pool_c_b;          /* (embed_dim, pool_dim), (embed_dim) */
 } ClipscopeResnet;
 
+/* CLIP's text tower, or with @bert Chinese-CLIP's BERT (bert.c): its
+ * blocks post-LN (ln_1 after attention, ln_2 after the MLP), the
+ * embeddings normalised by ln_emb, padding masked, the first token pooled,
+ * and no final LN. */
 typedef struct {
   ClipscopeTransformer tf;
   int          vocab_size;
   int          context_length;
+  gboolean     bert;
+  int          n_positions;         /* BERT: rows of the position table */
+  int          n_token_types;       /* BERT: rows of the token-type table */
+  int          pad_id;              /* BERT: the id padding uses, masked */
   const float *token_emb;           /* (vocab_size, width) */
-  const float *pos_emb;             /* (context_length, width) */
-  const float *ln_final_w, *ln_final_b;
+  const float *pos_emb;             /* (context_length, width); BERT: plus token type 0 */
+  const float *ln_final_w, *ln_final_b;  /* CLIP */
+  const float *ln_emb_w, *ln_emb_b;      /* BERT */
   const float *proj;                /* (embed_dim, width) */
 } ClipscopeTextTower;
 
@@ -105,7 +114,7 @@ struct _ClipscopeModel {
 
   /* Owned References */
   ClipscopeSafetensors *weights_file;
-  ClipscopeTokenizer   *tokenizer;
+  ClipscopeTextTokenizer *tokenizer;
   GPtrArray            *owned;             /* converted or folded weights (g_free) */
 };
 
