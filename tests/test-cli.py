@@ -355,6 +355,33 @@ def test_template_presets(model, tmp):
                                                os.path.join(tmp, "x.npy")], 2, ["klingon"])
 
 
+def test_chinese_clip(tmp):
+    """A Chinese-CLIP says its family, scores with a softmax and takes the
+    Chinese default template when none is given."""
+    import chinese_clip_reference
+    m = os.path.join(tmp, "chinese-clip")
+    chinese_clip_reference.make_model(m, seed=5)
+    img = os.path.join(tmp, "cn.png")
+    write_png(img, 24, 24, seed=5)
+    info = expect_json("info of a Chinese-CLIP", ["info", "--model", m, "--backend", "cpu"])
+    check("Chinese-CLIP family", info is not None and info.get("family") == "chinese-clip"
+          and info.get("scoring") == "softmax" and "logit_bias" not in info, str(info))
+    res = expect_json("classify with a Chinese-CLIP", ["classify", "--model", m, "--backend", "cpu",
+                                                       "--label", "猫", "--label", "狗", img])
+    check("Chinese default template", res is not None and res["templates"] == ["一张{}的照片。"]
+          and res["scoring"] == "softmax", str(res and res["templates"]))
+    check("Chinese-CLIP probabilities add up to 1", res is not None
+          and abs(sum(res["images"][0]["probabilities"]) - 1) < 1e-5, str(res))
+    same = expect_json("the chinese preset", ["classify", "--model", m, "--backend", "cpu", "--label", "猫",
+                                              "--label", "狗", "--template-preset", "chinese", img])
+    check("default is the chinese preset", res is not None and same is not None
+          and res["images"][0]["similarity"] == same["images"][0]["similarity"])
+    res = expect_json("English template on a Chinese-CLIP", ["classify", "--model", m, "--backend", "cpu",
+                                                              "--label", "cat", "--template", "a photo of a {}.",
+                                                              img])
+    check("a given template is kept", res is not None and res["templates"] == ["a photo of a {}."])
+
+
 def main():
     if not os.path.exists(CLI):
         print("FAILED: no clipscope binary at %s" % CLI)
@@ -369,6 +396,7 @@ def main():
         test_limits(model, tmp)
         test_real_vocab(tmp)
         test_template_presets(model, tmp)
+        test_chinese_clip(tmp)
     if failures:
         print("%d check(s) failed: %s" % (len(failures), ", ".join(failures)))
         return 1

@@ -274,7 +274,7 @@ static void update_hint         (ClipscopeWindow *self);
 
 /* A list that is only a family's default template follows the model:
  * Chinese-CLIP gets its Chinese one, the others CLIP's. A list the person
- * made is left alone. */
+ * made, or gave on the command line, is left alone. */
 static void
 follow_default_template (ClipscopeWindow *self)
 {
@@ -284,7 +284,8 @@ follow_default_template (ClipscopeWindow *self)
   const char *text, *wanted;
   g_autofree char *message = NULL;
 
-  if (info == NULL || g_list_model_get_n_items (templates) != 1)
+  /* Templates given on the command line are meant as given. */
+  if (info == NULL || self->lists_from_arguments || g_list_model_get_n_items (templates) != 1)
     return;
   only = g_list_model_get_item (templates, 0);
   text = clipscope_template_get_text (only);
