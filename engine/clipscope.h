@@ -584,6 +584,39 @@ CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
 char **clipscope_read_list_file (const char *path,
                                  GError    **error);
 
+/**
+ * clipscope_template_preset_names:
+ *
+ * The prompt template sets every front end offers: "photo" (CLIP's
+ * default, `a photo of a {}.`), "imagenet" (the 80 templates CLIP's
+ * authors ensembled for ImageNet), "chinese" (`一张{}的照片。`) and
+ * "chinese-imagenet" (Chinese-CLIP's 80 ImageNet templates, in Chinese).
+ *
+ * Returns: (transfer none) (array zero-terminated=1): their names
+ */
+CLIPSCOPE_API const char * const *clipscope_template_preset_names (void);
+
+/**
+ * clipscope_template_preset_get:
+ * @name: one of clipscope_template_preset_names()
+ *
+ * Returns: (transfer full) (nullable): the preset's templates in order,
+ *   %NULL-terminated, or %NULL when there is no preset @name
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+char **clipscope_template_preset_get (const char *name);
+
+/**
+ * clipscope_family_default_template:
+ *
+ * The template used when none is given: `一张{}的照片。` for Chinese-CLIP,
+ * whose text tower was trained on Chinese, and CLIP's `a photo of a {}.`
+ * for the others.
+ *
+ * Returns: (transfer none): a template
+ */
+CLIPSCOPE_API const char *clipscope_family_default_template (ClipscopeFamily family);
+
 /* ------------------------------------------------------------- few-shot */
 
 /*
@@ -1280,6 +1313,8 @@ typedef enum {
  * @repo: (nullable): the Hugging Face repository id, or %NULL
  * @format: the folder's layout; meaningful when @format_known
  * @format_known: %FALSE for a hub model not yet downloaded
+ * @family: the model's family; meaningful when @family_known
+ * @family_known: %TRUE for the bundled and the catalogue models
  * @size: bytes on disk when installed, else the download's size
  * @size_is_estimate: %TRUE when @size is approximate (a catalogue
  *   model not yet downloaded; the exact size comes from the hub)
@@ -1305,6 +1340,8 @@ typedef struct {
   int64_t              partial_bytes;
   ClipscopeModelSource source;
   gboolean             removable;
+  ClipscopeFamily      family;
+  gboolean             family_known;
 } ClipscopeModelEntry;
 
 /** clipscope_model_entry_free: Frees an entry. */

@@ -711,6 +711,49 @@ static const char * const open_clip_files[] = {
   "open_clip_config.json", "open_clip_model.safetensors", "vocab.json", "merges.txt",
   "bpe_simple_vocab_16e6.txt.gz", NULL,
 };
+/* The tokenizers of the other families, each with its settings: SigLIP's
+ * SentencePiece model (spiece.model), SigLIP 2's Gemma tokenizer
+ * (tokenizer.model, and tokenizer.json, which is also what open_clip's
+ * SigLIP folders have), Chinese-CLIP's WordPiece vocabulary (vocab.txt).
+ * Every one is optional; a repository with CLIP's BPE gets none of them. */
+static const char * const family_tokenizer_files[] = {
+  "spiece.model", "tokenizer.model", "tokenizer.json", "vocab.txt", "tokenizer_config.json",
+  "special_tokens_map.json", NULL,
+};
+
+/* Whether @has says that a folder holds a tokenizer Clipscope reads;
+ * @clip_only: CLIP's BPE. */
+static gboolean
+tokenizer_present (gboolean (*has) (gconstpointer where, const char *name),
+                   gconstpointer where,
+                   gboolean      clip_only)
+{
+  if ((has (where, "vocab.json") && has (where, "merges.txt")) || has (where, "bpe_simple_vocab_16e6.txt.gz"))
+    return TRUE;
+  if (clip_only)
+    return FALSE;
+  /* The first four of family_tokenizer_files are the tokenizers proper. */
+  for (int i = 0; i < 4; i++)
+    if (has (where, family_tokenizer_files[i]))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+listing_has (gconstpointer listing,
+             const char   *name)
+{
+  return g_hash_table_contains ((GHashTable *) listing, name);
+}
+
+static gboolean
+folder_has (gconstpointer dir,
+            const char   *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
 
 static void
 add_file (Download   *dl,
@@ -754,8 +797,12 @@ choose_from_listing (Download        *dl,
   for (int i = 0; names[i] != NULL; i++)
     if (g_hash_table_contains (listing, names[i]))
       add_file (dl, dl->ref.repo, revision, names[i], g_hash_table_lookup (listing, names[i]));
-  has_tokenizer = (g_hash_table_contains (listing, "vocab.json") && g_hash_table_contains (listing, "merges.txt"))
-                  || g_hash_table_contains (listing, "bpe_simple_vocab_16e6.txt.gz");
+  if (!tokenizer_present (listing_has, listing, TRUE))
+    for (int i = 0; family_tokenizer_files[i] != NULL; i++)
+      if (g_hash_table_contains (listing, family_tokenizer_files[i]))
+        add_file (dl, dl->ref.repo, revision, family_tokenizer_files[i],
+                  g_hash_table_lookup (listing, family_tokenizer_files[i]));
+  has_tokenizer = tokenizer_present (listing_has, listing, FALSE);
   if (format == CLIPSCOPE_FORMAT_OPEN_CLIP && !has_tokenizer)
     add_tokenizer_fallback (dl);
   return TRUE;
@@ -862,6 +909,10 @@ plan_without_listing (Download *dl,
   names = format == CLIPSCOPE_FORMAT_HF ? hf_files : open_clip_files;
   for (int i = found ? 1 : 0; names[i] != NULL; i++)
     add_file (dl, dl->ref.repo, dl->ref.revision, names[i], NULL);
+  /* Only a catalogue model is known to need another tokenizer. */
+  if (dl->ref.catalogue != NULL && dl->ref.catalogue->family != CLIPSCOPE_FAMILY_CLIP)
+    for (int i = 0; family_tokenizer_files[i] != NULL; i++)
+      add_file (dl, dl->ref.repo, dl->ref.revision, family_tokenizer_files[i], NULL);
   return TRUE;
 }
 
@@ -873,18 +924,8 @@ is_optional (const char *path)
   return strcmp (path, "preprocessor_config.json") == 0
          || strcmp (path, "bpe_simple_vocab_16e6.txt.gz") == 0
          || strcmp (path, "vocab.json") == 0
-         || strcmp (path, "merges.txt") == 0;
-}
-
-static gboolean
-has_tokenizer (const char *dir)
-{
-  g_autofree char *vocab = g_build_filename (dir, "vocab.json", NULL);
-  g_autofree char *merges = g_build_filename (dir, "merges.txt", NULL);
-  g_autofree char *gz = g_build_filename (dir, "bpe_simple_vocab_16e6.txt.gz", NULL);
-
-  return (g_file_test (vocab, G_FILE_TEST_EXISTS) && g_file_test (merges, G_FILE_TEST_EXISTS))
-         || g_file_test (gz, G_FILE_TEST_EXISTS);
+         || strcmp (path, "merges.txt") == 0
+         || g_strv_contains (family_tokenizer_files, path);
 }
 
 static gboolean
@@ -1055,7 +1096,7 @@ fetch_and_install (Download *dl,
   new_session (dl);
   if (!plan (dl, &listed, error) || !fetch_all (dl, listed, error))
     return NULL;
-  if (!has_tokenizer (dl->staging))
+  if (!tokenizer_present (folder_has, dl->staging, FALSE))
     {
       guint first = dl->files->len;
 

@@ -116,6 +116,9 @@ def test_outputs(model, tmp):
         check("info keys", keys <= set(info), str(sorted(info)))
         check("info backend", info.get("backend") == "cpu" and isinstance(info.get("device"), str))
         check("info dtype", info.get("dtype") == "float32")
+        check("info family and scoring of a CLIP",
+              info.get("family") == "clip" and info.get("scoring") == "softmax"
+              and "logit_bias" not in info, str(info))
 
     img = os.path.join(tmp, "a.png")
     write_png(img, 40, 30)
@@ -151,6 +154,9 @@ def test_outputs(model, tmp):
     if res:
         check("classify labels order", res["labels"] == ["fish", "cat", "dog", "bird"], str(res["labels"]))
         check("classify templates", res["templates"] == ["a photo of a {}.", "{}"], str(res["templates"]))
+        check("classify says a CLIP scores with a softmax", res.get("scoring") == "softmax", str(res))
+        check("classify scoring sits before the images",
+              list(res).index("scoring") == list(res).index("images") - 1, str(list(res)))
         row = res["images"][0]
         check("classify row", len(row["similarity"]) == 4 and abs(sum(row["probabilities"]) - 1) < 1e-5
               and row["top"] == res["labels"][int(np.argmax(row["probabilities"]))])
@@ -302,6 +308,80 @@ def test_real_vocab(tmp):
           and res["tokens"][0][-1] == 49407, str(res)[:200])
 
 
+def read_templates(name):
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "templates", name)
+    with open(path, encoding="utf-8") as f:
+        return [l.strip() for l in f if l.strip() and not l.startswith("#")]
+
+
+def test_template_presets(model, tmp):
+    """--template-preset gives the bundled sets, in order, and the family's
+    default stands in when no template is given."""
+    img = os.path.join(tmp, "preset.png")
+    write_png(img, 20, 20, seed=3)
+    want = {
+        "photo": ["a photo of a {}."],
+        "imagenet": read_templates("imagenet.txt"),
+        "chinese": ["一张{}的照片。"],
+        "chinese-imagenet": read_templates("chinese-imagenet.txt"),
+    }
+    check("Chinese-CLIP's 80 templates", len(want["chinese-imagenet"]) == 80
+          and want["chinese-imagenet"][0] == "{}的照片。" and want["chinese-imagenet"][-1] == "{}的刺青。"
+          and all(t.count("{}") == 1 for t in want["chinese-imagenet"]))
+    for name, templates in want.items():
+        res = expect_json("classify --template-preset " + name,
+                          ["classify", "--model", model, "--label", "猫", "--template-preset", name, img])
+        check("preset %s templates" % name, res is not None and res["templates"] == templates,
+              str(res and res["templates"][:3]))
+    # The preset's templates come after --template, and they ensemble as if
+    # they had been given one by one.
+    res = expect_json("preset after --template", ["classify", "--model", model, "--label", "猫",
+                                                   "--template", "{}", "--template-preset", "chinese", img])
+    one = expect_json("preset as --template", ["classify", "--model", model, "--label", "猫", "--label", "狗",
+                                                "--template", "一张{}的照片。", img])
+    two = expect_json("preset alone", ["classify", "--model", model, "--label", "猫", "--label", "狗",
+                                        "--template-preset", "chinese", img])
+    check("preset appends", res is not None and res["templates"] == ["{}", "一张{}的照片。"])
+    check("preset scores as its templates", one is not None and two is not None
+          and one["images"][0]["similarity"] == two["images"][0]["similarity"])
+    res = expect_json("search --template-preset", ["search", "--model", model, "--index",
+                                                   os.path.join(tmp, "preset.sqlite"),
+                                                   "--template-preset", "chinese", "猫"])
+    check("search takes a preset", res is not None and res["templates"] == ["一张{}的照片。"], str(res))
+    expect_error("unknown preset", ["classify", "--model", model, "--label", "cat",
+                                    "--template-preset", "klingon", img], 2, ["klingon", "chinese-imagenet"])
+    expect_error("unknown preset in explain", ["explain", "--model", model, "--label", "cat",
+                                               "--template-preset", "klingon", img, "--npy",
+                                               os.path.join(tmp, "x.npy")], 2, ["klingon"])
+
+
+def test_chinese_clip(tmp):
+    """A Chinese-CLIP says its family, scores with a softmax and takes the
+    Chinese default template when none is given."""
+    import chinese_clip_reference
+    m = os.path.join(tmp, "chinese-clip")
+    chinese_clip_reference.make_model(m, seed=5)
+    img = os.path.join(tmp, "cn.png")
+    write_png(img, 24, 24, seed=5)
+    info = expect_json("info of a Chinese-CLIP", ["info", "--model", m, "--backend", "cpu"])
+    check("Chinese-CLIP family", info is not None and info.get("family") == "chinese-clip"
+          and info.get("scoring") == "softmax" and "logit_bias" not in info, str(info))
+    res = expect_json("classify with a Chinese-CLIP", ["classify", "--model", m, "--backend", "cpu",
+                                                       "--label", "猫", "--label", "狗", img])
+    check("Chinese default template", res is not None and res["templates"] == ["一张{}的照片。"]
+          and res["scoring"] == "softmax", str(res and res["templates"]))
+    check("Chinese-CLIP probabilities add up to 1", res is not None
+          and abs(sum(res["images"][0]["probabilities"]) - 1) < 1e-5, str(res))
+    same = expect_json("the chinese preset", ["classify", "--model", m, "--backend", "cpu", "--label", "猫",
+                                              "--label", "狗", "--template-preset", "chinese", img])
+    check("default is the chinese preset", res is not None and same is not None
+          and res["images"][0]["similarity"] == same["images"][0]["similarity"])
+    res = expect_json("English template on a Chinese-CLIP", ["classify", "--model", m, "--backend", "cpu",
+                                                              "--label", "cat", "--template", "a photo of a {}.",
+                                                              img])
+    check("a given template is kept", res is not None and res["templates"] == ["a photo of a {}."])
+
+
 def main():
     if not os.path.exists(CLI):
         print("FAILED: no clipscope binary at %s" % CLI)
@@ -315,6 +395,8 @@ def main():
         test_bad_images(model, tmp)
         test_limits(model, tmp)
         test_real_vocab(tmp)
+        test_template_presets(model, tmp)
+        test_chinese_clip(tmp)
     if failures:
         print("%d check(s) failed: %s" % (len(failures), ", ".join(failures)))
         return 1

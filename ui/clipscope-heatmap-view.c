@@ -201,6 +201,15 @@ append_text (GtkSnapshot   *snapshot,
   clipscope_draw_layout (snapshot, layout, x, y, color);
 }
 
+/* Whether the probabilities shown are a sigmoid per label, which need
+ * not add up to 1 along a row. */
+static gboolean
+sigmoid (ClipscopeHeatmapView *self)
+{
+  return self->session != NULL
+         && clipscope_session_get_scoring (self->session) == CLIPSCOPE_SCORING_SIGMOID;
+}
+
 static void
 snapshot_legend (ClipscopeHeatmapView *self,
                  GtkSnapshot          *snapshot,
@@ -220,7 +229,9 @@ snapshot_legend (ClipscopeHeatmapView *self,
     }
 
   pango_layout_set_width (layout, -1);
-  append_text (snapshot, layout, self->show_probabilities ? _("Probability") : _("Cosine similarity"),
+  append_text (snapshot, layout,
+               !self->show_probabilities ? _("Cosine similarity")
+               : sigmoid (self) ? _("Probability (independent)") : _("Probability"),
                PAD, PAD, fg);
   pango_layout_get_pixel_size (layout, &w, &h);
 
@@ -455,8 +466,9 @@ cell_name (ClipscopeHeatmapView *self,
 
   if (isnan (m->similarity[cell]))
     return g_strdup_printf (_("%s, %s: not scored yet"), image, m->labels[column]);
-  return g_strdup_printf (_("%s, %s: cosine %.3f, probability %.1f %%%s"), image, m->labels[column],
-                          m->similarity[cell], m->probabilities[cell] * 100.0,
+  return g_strdup_printf (sigmoid (self) ? _("%s, %s: cosine %.3f, independent probability %.1f %%%s")
+                          : _("%s, %s: cosine %.3f, probability %.1f %%%s"),
+                          image, m->labels[column], m->similarity[cell], m->probabilities[cell] * 100.0,
                           best_column (self, m, row) == (int) column ? _(", best match") : "");
 }
 
@@ -849,11 +861,22 @@ clipscope_heatmap_view_query_tooltip (GtkWidget  *widget,
     text = g_strdup_printf (_("%s · %s\nnot encoded yet"), clipscope_image_get_name (image),
                             m.labels[column]);
   else
-    text = g_strdup_printf (_("%s · %s\ncosine %.4f\nprobability %.2f %%%s"),
-                            clipscope_image_get_name (image), m.labels[column],
-                            m.similarity[cell], m.probabilities[cell] * 100.0,
-                            clipscope_session_is_unclassified (self->session, row)
-                            ? _("\nunclassified: no label reaches the threshold") : "");
+    {
+      const char *note = clipscope_session_get_scoring_note (self->session);
+
+      text = g_strdup_printf (_("%s · %s\ncosine %.4f\nprobability %.2f %%%s"),
+                              clipscope_image_get_name (image), m.labels[column],
+                              m.similarity[cell], m.probabilities[cell] * 100.0,
+                              clipscope_session_is_unclassified (self->session, row)
+                              ? _("\nunclassified: no label reaches the threshold") : "");
+      if (note != NULL)
+        {
+          char *with_note = g_strconcat (text, "\n", note, NULL);
+
+          g_free (text);
+          text = with_note;
+        }
+    }
   gtk_tooltip_set_text (tooltip, text);
   return TRUE;
 }
@@ -1129,7 +1152,14 @@ focus_changed_cb (ClipscopeHeatmapView *self)
 static void
 scores_changed_cb (ClipscopeHeatmapView *self)
 {
+  const char *note = clipscope_session_get_scoring_note (self->session);
+
   sync_parts (self);
+  /* The grid tells a screen reader what its probabilities are. */
+  if (note != NULL)
+    gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, note, -1);
+  else
+    gtk_accessible_reset_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION);
   gtk_widget_queue_resize (GTK_WIDGET (self));
 }
 
