@@ -731,6 +731,37 @@ add_file (Download   *dl,
   g_ptr_array_add (dl->files, f);
 }
 
+/* SigLIP's SentencePiece tokenizers, which a listing holds instead of
+ * CLIP's vocab.json and merges.txt: sentencepiece's own file where there
+ * is one (Gemma's tokenizer.json is 33 MB, its tokenizer.model 4 MB), else
+ * the tokenizer.json open_clip's hub folders have; and the configuration
+ * that says which tokenizer it is. TRUE for a sentencepiece file: a
+ * tokenizer.json alone may be a CLIP's, which still gets the fallback. */
+static gboolean
+add_spm_tokenizer (Download   *dl,
+                   GHashTable *listing,
+                   const char *revision)
+{
+  static const char * const models[] = { "spiece.model", "tokenizer.model" };
+  gboolean found = FALSE;
+
+  if (g_hash_table_contains (listing, "vocab.json"))
+    return FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS (models); i++)
+    if (g_hash_table_contains (listing, models[i]))
+      {
+        add_file (dl, dl->ref.repo, revision, models[i], g_hash_table_lookup (listing, models[i]));
+        found = TRUE;
+      }
+  if (!found && g_hash_table_contains (listing, "tokenizer.json"))
+    add_file (dl, dl->ref.repo, revision, "tokenizer.json", g_hash_table_lookup (listing, "tokenizer.json"));
+  if ((found || g_hash_table_contains (listing, "tokenizer.json"))
+      && g_hash_table_contains (listing, "tokenizer_config.json"))
+    add_file (dl, dl->ref.repo, revision, "tokenizer_config.json",
+              g_hash_table_lookup (listing, "tokenizer_config.json"));
+  return found;
+}
+
 static void
 add_tokenizer_fallback (Download *dl)
 {
@@ -756,6 +787,8 @@ choose_from_listing (Download        *dl,
       add_file (dl, dl->ref.repo, revision, names[i], g_hash_table_lookup (listing, names[i]));
   has_tokenizer = (g_hash_table_contains (listing, "vocab.json") && g_hash_table_contains (listing, "merges.txt"))
                   || g_hash_table_contains (listing, "bpe_simple_vocab_16e6.txt.gz");
+  if (!has_tokenizer)
+    has_tokenizer = add_spm_tokenizer (dl, listing, revision);
   if (format == CLIPSCOPE_FORMAT_OPEN_CLIP && !has_tokenizer)
     add_tokenizer_fallback (dl);
   return TRUE;
@@ -883,6 +916,15 @@ has_tokenizer (const char *dir)
   g_autofree char *merges = g_build_filename (dir, "merges.txt", NULL);
   g_autofree char *gz = g_build_filename (dir, "bpe_simple_vocab_16e6.txt.gz", NULL);
 
+  static const char * const spm_files[] = { "spiece.model", "tokenizer.model" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (spm_files); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, spm_files[i], NULL);
+
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        return TRUE;
+    }
   return (g_file_test (vocab, G_FILE_TEST_EXISTS) && g_file_test (merges, G_FILE_TEST_EXISTS))
          || g_file_test (gz, G_FILE_TEST_EXISTS);
 }
