@@ -774,6 +774,12 @@ add_file (Download   *dl,
   g_ptr_array_add (dl->files, f);
 }
 
+/* SigLIP's SentencePiece tokenizers, which a listing holds instead of
+ * CLIP's vocab.json and merges.txt: sentencepiece's own file where there
+ * is one (Gemma's tokenizer.json is 33 MB, its tokenizer.model 4 MB), else
+ * the tokenizer.json open_clip's hub folders have; and the configuration
+ * that says which tokenizer it is. TRUE for a sentencepiece file: a
+ * tokenizer.json alone may be a CLIP's, which still gets the fallback. */
 static void
 add_tokenizer_fallback (Download *dl)
 {
@@ -926,6 +932,7 @@ is_optional (const char *path)
          || strcmp (path, "vocab.json") == 0
          || strcmp (path, "merges.txt") == 0
          || g_strv_contains (family_tokenizer_files, path);
+}
 }
 
 static gboolean
