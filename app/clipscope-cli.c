@@ -26,13 +26,17 @@
 /* Options every subcommand accepts. */
 static char *opt_model;
 static char *opt_backend;
+static char *opt_precision;
 static gboolean opt_ignore_orientation;
+static ClipscopePrecision precision;    /* --precision, once checked */
 
 static const GOptionEntry common_entries[] = {
   { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model,
     "Model folder (Hugging Face or open_clip), or the NAME of an installed model; "
     "the bundled model when omitted", "DIR|NAME" },
   { "backend", 'b', 0, G_OPTION_ARG_STRING, &opt_backend, "Compute backend: auto, cpu or vulkan", "NAME" },
+  { "precision", 0, 0, G_OPTION_ARG_STRING, &opt_precision,
+    "The CPU's matrix products in f32 (default) or bf16, where the CPU has bfloat16 instructions", "f32|bf16" },
   { "ignore-exif-orientation", 0, 0, G_OPTION_ARG_NONE, &opt_ignore_orientation,
     "Leave images as stored, not turned as their EXIF orientation says (as OpenAI's CLIP does)", NULL },
   { NULL }
@@ -162,6 +166,17 @@ check_common (const Command    *cmd,
       usage_error (cmd->name, msg);
       return FALSE;
     }
+  if (opt_precision == NULL || strcmp (opt_precision, "f32") == 0)
+    precision = CLIPSCOPE_PRECISION_F32;
+  else if (strcmp (opt_precision, "bf16") == 0)
+    precision = CLIPSCOPE_PRECISION_BF16;
+  else
+    {
+      g_autofree char *msg = g_strdup_printf (_("unknown precision \"%s\" (expected f32 or bf16)"),
+                                              opt_precision);
+      usage_error (cmd->name, msg);
+      return FALSE;
+    }
   if (opt_model == NULL)
     {
       g_autoptr(ClipscopeModelStore) store = clipscope_model_store_new (NULL);
@@ -221,6 +236,7 @@ new_context (ClipscopeModel  *model,
   ClipscopeContextOptions options = clipscope_context_options_default ();
 
   options.backend = backend;
+  options.precision = precision;
   if (batch > 0)
     options.max_batch = batch;
   return clipscope_context_new (model, &options, error);

@@ -4,8 +4,8 @@
  * Unix socket as descriptor 3. It limits its own address space, takes
  * away system calls a decoder never needs, then answers requests until
  * the socket closes: each brings an open image file, which is decoded
- * and preprocessed, and the answer is the model's input tensor or an
- * error message.
+ * and preprocessed, and the answer is the model's input tensor (or the
+ * thumbnail asked for) or an error message.
  */
 #include "decoder.h"
 
@@ -184,15 +184,52 @@ receive_request (ClipscopeDecodeRequest *request,
 }
 
 static gboolean
+reply_sized (guint32     ok,
+             gint32      code,
+             const void *payload,
+             guint32     bytes,
+             int         width,
+             int         height)
+{
+  ClipscopeDecodeReply header = { CLIPSCOPE_DECODER_MAGIC, ok, code, bytes,
+                                  (guint32) width, (guint32) height };
+
+  return clipscope_write_all (CLIPSCOPE_DECODER_FD, &header, sizeof header)
+         && clipscope_write_all (CLIPSCOPE_DECODER_FD, payload, bytes);
+}
+
+static gboolean
 reply (guint32     ok,
        gint32      code,
        const void *payload,
        guint32     bytes)
 {
-  ClipscopeDecodeReply header = { CLIPSCOPE_DECODER_MAGIC, ok, code, bytes };
+  return reply_sized (ok, code, payload, bytes, 0, 0);
+}
 
-  return clipscope_write_all (CLIPSCOPE_DECODER_FD, &header, sizeof header)
-         && clipscope_write_all (CLIPSCOPE_DECODER_FD, payload, bytes);
+static gboolean
+reply_error (const GError *error)
+{
+  return reply (0, error->domain == CLIPSCOPE_ERROR ? error->code : CLIPSCOPE_ERROR_IMAGE,
+                error->message, (guint32) strlen (error->message));
+}
+
+static gboolean
+serve_thumbnail (const ClipscopeDecodeRequest *request,
+                 int                           fd,
+                 const char                   *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) pixels = NULL;
+  int width = 0, height = 0;
+
+  pixels = clipscope_image_thumbnail_fd (fd, name, &request->params, (int) request->max_width,
+                                         (int) request->max_height, &width, &height, &error);
+  close (fd);
+  if (pixels == NULL)
+    return reply_error (error);
+  return reply_sized (1, 0, g_bytes_get_data (pixels, NULL), (guint32) g_bytes_get_size (pixels),
+                      width, height);
 }
 
 static gboolean
@@ -207,7 +244,11 @@ serve_one (const ClipscopeDecodeRequest *request,
   g_autofree float *out = NULL;
 
   if (request->magic != CLIPSCOPE_DECODER_MAGIC || request->name_bytes > CLIPSCOPE_DECODER_MAX_NAME
-      || params->crop <= 0 || params->crop > 65536)
+      || (request->kind == CLIPSCOPE_DECODE_PREPROCESS && (params->crop <= 0 || params->crop > 65536))
+      || (request->kind == CLIPSCOPE_DECODE_THUMBNAIL
+          && (request->max_width < 1 || request->max_width > CLIPSCOPE_THUMBNAIL_MAX_SIDE
+              || request->max_height < 1 || request->max_height > CLIPSCOPE_THUMBNAIL_MAX_SIDE))
+      || request->kind > CLIPSCOPE_DECODE_THUMBNAIL)
     return FALSE;
   name = g_malloc0 (request->name_bytes + 1);
   if (!clipscope_read_all (CLIPSCOPE_DECODER_FD, name, request->name_bytes))
@@ -220,11 +261,12 @@ serve_one (const ClipscopeDecodeRequest *request,
       return reply (0, CLIPSCOPE_ERROR_IO, message, (guint32) strlen (message));
     }
   limit_cpu (request->cpu_seconds);
+  if (request->kind == CLIPSCOPE_DECODE_THUMBNAIL)
+    return serve_thumbnail (request, fd, name);
   image = clipscope_image_load_fd (fd, name, params, &error);
   close (fd);
   if (image == NULL)
-    return reply (0, error->domain == CLIPSCOPE_ERROR ? error->code : CLIPSCOPE_ERROR_IMAGE,
-                  error->message, (guint32) strlen (error->message));
+    return reply_error (error);
   n_floats = (gsize) 3 * params->crop * params->crop;
   out = g_new (float, n_floats);
   clipscope_image_preprocess (image, params, out);

@@ -253,6 +253,73 @@ CLIPSCOPE_API gboolean clipscope_model_preprocess_file (ClipscopeModel *model,
                                                         float          *pixels,
                                                         GError        **error);
 
+/* ------------------------------------------------------------ thumbnails */
+
+/**
+ * clipscope_thumbnail_load:
+ * @path: an image file
+ * @max_width: the widest the thumbnail may be, 1 to 4096 pixels
+ * @max_height: the tallest it may be, 1 to 4096 pixels
+ * @options: (nullable): its max_image_pixels and ignore_exif_orientation
+ *   apply, as they do to a model's input; %NULL for the defaults
+ * @cancellable: (nullable): a #GCancellable; cancelling it ends the
+ *   decoding at once
+ * @width: (out): the thumbnail's width
+ * @height: (out): its height
+ *
+ * Decodes @path as a model's input is decoded, in one of the library's
+ * sandboxed decoder processes (the same checks before allocation, memory,
+ * CPU and wall-time limits, EXIF orientation, an animation's first
+ * frame), made to fit in @max_width × @max_height: a vector image is
+ * drawn at that size, a raster image larger than it is scaled down as it
+ * decodes, a smaller one is kept as it is. A file that crashes or
+ * exhausts the decoder is an error for that file alone. Blocks; see
+ * clipscope_thumbnail_load_async() for a main loop. May be called from
+ * any thread.
+ *
+ * Returns: (transfer full) (nullable): RGBA pixels, 8 bits a channel, not
+ *   premultiplied, rows packed (4 × @width bytes), or %NULL with @error
+ *   set, naming the file
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+GBytes *clipscope_thumbnail_load (const char                  *path,
+                                  int                          max_width,
+                                  int                          max_height,
+                                  const ClipscopeModelOptions *options,
+                                  GCancellable                *cancellable,
+                                  int                         *width,
+                                  int                         *height,
+                                  GError                     **error);
+
+/**
+ * clipscope_thumbnail_load_async:
+ *
+ * clipscope_thumbnail_load() in one of the library's threads (two, shared
+ * by every caller, each with its decoder process); @callback runs in the
+ * thread-default main context of the caller.
+ */
+CLIPSCOPE_API void clipscope_thumbnail_load_async (const char                  *path,
+                                                   int                          max_width,
+                                                   int                          max_height,
+                                                   const ClipscopeModelOptions *options,
+                                                   GCancellable                *cancellable,
+                                                   GAsyncReadyCallback          callback,
+                                                   gpointer                     user_data);
+
+/**
+ * clipscope_thumbnail_load_finish:
+ * @width: (out): the thumbnail's width
+ * @height: (out): its height
+ *
+ * Returns: (transfer full) (nullable): what clipscope_thumbnail_load()
+ *   returns
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+GBytes *clipscope_thumbnail_load_finish (GAsyncResult  *result,
+                                         int           *width,
+                                         int           *height,
+                                         GError       **error);
+
 /* --------------------------------------------------------------- context */
 
 typedef struct _ClipscopeContext ClipscopeContext;
@@ -264,15 +331,29 @@ typedef enum {
 } ClipscopeBackend;
 
 /**
+ * ClipscopePrecision:
+ * @CLIPSCOPE_PRECISION_F32: float32 throughout, the reference
+ * @CLIPSCOPE_PRECISION_BF16: the CPU backend's matrix products in bfloat16
+ *   (float32 sums), where the CPU has bfloat16 instructions (AVX512-BF16 or
+ *   AMX) and the build has oneDNN; float32 elsewhere
+ */
+typedef enum {
+  CLIPSCOPE_PRECISION_F32,
+  CLIPSCOPE_PRECISION_BF16,
+} ClipscopePrecision;
+
+/**
  * ClipscopeContextOptions:
  * @backend: which backend runs the encoders
  * @max_batch: most images or texts encoded in one pass (scratch grows with it)
- * @n_threads: threads for the CPU backend; 0 leaves OpenBLAS's own choice
+ * @n_threads: threads for the CPU backend; 0 leaves OpenBLAS's and OpenMP's own choice
+ * @precision: what the CPU backend computes its matrix products in
  */
 typedef struct {
-  ClipscopeBackend backend;
-  int              max_batch;
-  int              n_threads;
+  ClipscopeBackend   backend;
+  int                max_batch;
+  int                n_threads;
+  ClipscopePrecision precision;
 } ClipscopeContextOptions;
 
 CLIPSCOPE_API ClipscopeContextOptions clipscope_context_options_default (void);
