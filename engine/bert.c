@@ -23,7 +23,7 @@ clipscope_bert_record (ClipscopeGraphBackend *be,
   const ClipscopeTransformer *tf = &t->tf;
   const ClipscopeWeights *wt = be->weights;
   const int w = tf->width, m = tf->mlp_width, rows = n * seq, e = be->model->info.embed_dim;
-  const ClipscopeAct gelu = tf->quick_gelu ? CLIPSCOPE_ACT_QUICK_GELU : CLIPSCOPE_ACT_GELU;
+  const ClipscopeAct gelu = clipscope_transformer_act (tf);
 
   ops->embed_tokens (be, S (H), wt->token_emb, wt->text_pos, S (IDS), n, seq, t->context_length, w);
   ops->layer_norm (be, S (H), w, rows, w, wt->ln_emb_w, wt->ln_emb_b, tf->ln_eps, S (X), w);

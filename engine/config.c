@@ -526,18 +526,6 @@ static const HfDefaults bert_text_defaults = { 768, 3072, 12, 12, 1e-12, "gelu" 
 #define CHINESE_CLIP_CONTEXT 52
 
 static void
-read_hf_clip_text (Reader         *r,
-                   JsonObject     *text,
-                   ClipscopeModel *model)
-{
-  ClipscopeTextTower *t = &model->text;
-
-  parse_hf_transformer (r, text, "text_config", &t->tf, &clip_text_defaults);
-  t->context_length = get_dim (r, text, "text_config", "max_position_embeddings", 77, 2);
-  t->vocab_size = get_dim (r, text, "text_config", "vocab_size", 49408, 1);
-}
-
-static void
 read_hf_bert_text (Reader         *r,
                    JsonObject     *text,
                    ClipscopeModel *model)
@@ -570,6 +558,7 @@ read_hf_config (ClipscopeModel *model,
   Reader r = { path, error, FALSE };
   JsonObject *text, *vision;
   ClipscopeVit *vit = &model->vit;
+  ClipscopeTextTower *t = &model->text;
   const char *model_type;
 
   if (root == NULL)
@@ -587,12 +576,17 @@ read_hf_config (ClipscopeModel *model,
   else if (g_strcmp0 (model_type, "clip") == 0 || g_strcmp0 (model_type, "chinese_clip") == 0)
     {
       model->info.embed_dim = get_dim (&r, root, NULL, "projection_dim", 512, 1);
-      if (g_strcmp0 (model_type, "clip") == 0)
-        read_hf_clip_text (&r, text, model);
-      else
+      if (g_strcmp0 (model_type, "chinese_clip") == 0)
         {
+          /* CLIP's ViT with a BERT text tower. */
           model->info.family = CLIPSCOPE_FAMILY_CHINESE_CLIP;
           read_hf_bert_text (&r, text, model);
+        }
+      else
+        {
+          parse_hf_transformer (&r, text, "text_config", &t->tf, &clip_text_defaults);
+          t->context_length = get_dim (&r, text, "text_config", "max_position_embeddings", 77, 2);
+          t->vocab_size = get_dim (&r, text, "text_config", "vocab_size", 49408, 1);
         }
       parse_hf_transformer (&r, vision, "vision_config", &vit->tf, &clip_vision_defaults);
       vit->image_size = get_dim (&r, vision, "vision_config", "image_size", 224, 1);
@@ -601,8 +595,8 @@ read_hf_config (ClipscopeModel *model,
   else if (!r.failed)
     {
       g_autofree char *msg =
-        g_strdup_printf ("is \"%s\"; Clipscope runs \"clip\", \"siglip\" and \"chinese_clip\" models%s",
-                         model_type,
+        g_strdup_printf ("is \"%s\"; Clipscope runs \"clip\", \"siglip\" and \"chinese_clip\" "
+                         "models%s", model_type,
                          g_strcmp0 (model_type, "siglip2") == 0
                          ? " (SigLIP 2's fixed-resolution checkpoints are \"siglip\"; "
                            "its NaFlex ones are not supported)" : "");
@@ -869,9 +863,9 @@ read_open_clip_siglip_vision (Reader         *r,
         mlp = timm_siglip_sizes[i].mlp_width;
       }
   if (parts[0] != NULL && parts[1] != NULL && g_str_has_prefix (parts[2] ? parts[2] : "", "patch"))
-    patch = (int) CLAMP (g_ascii_strtoll (parts[2] + 5, NULL, 10), 0, MAX_DIM);
+    patch = (int) g_ascii_strtoll (parts[2] + 5, NULL, 10);
   if (g_strv_length (parts) > 0)
-    image = (int) CLAMP (g_ascii_strtoll (parts[g_strv_length (parts) - 1], NULL, 10), 0, MAX_DIM);
+    image = (int) g_ascii_strtoll (parts[g_strv_length (parts) - 1], NULL, 10);
   if (width == 0 && member (v, "width") == NULL && !r->failed)
     {
       g_autofree char *msg = g_strdup_printf ("is \"%s\", a SigLIP tower Clipscope does not know", name);

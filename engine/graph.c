@@ -427,10 +427,9 @@ check_ids (const ClipscopeTextTower *t,
 /* CLIP: the end-of-text token has the highest id, so CLIP pools at the
  * row's maximum; the longest prefix in the chunk sets the sequence
  * length, because under the causal mask later rows cannot change earlier
- * ones: short labels then cost a fraction of the full context.
- * SigLIP attends in both directions and pools the last position: all of
- * it, always.
- * BERT: index[b] is the length of row b, up to its last id that is not
+ * ones: short labels then cost a fraction of the full context. SigLIP
+ * attends in both directions and pools the last position: all of it,
+ * always. BERT: index[b] is the length of row b, up to its last id that is not
  * padding (at least 1: [CLS]), the keys its attention sees; the longest
  * sets the sequence length, as the padding is masked. */
 static gboolean

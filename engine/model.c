@@ -102,22 +102,22 @@ typedef struct {
 
 #define B(field) G_STRUCT_OFFSET (ClipscopeBlock, field)
 static const BlockTensor block_tensors[] = {
-  { B (ln_1_w), { "layer_norm1.weight", "ln_1.weight", "norm1.weight", "attention.output.LayerNorm.weight" },        -1, FALSE, FALSE, FALSE },
-  { B (ln_1_b), { "layer_norm1.bias", "ln_1.bias", "norm1.bias", "attention.output.LayerNorm.bias" },              -1, FALSE, FALSE, FALSE },
+  { B (ln_1_w), { "layer_norm1.weight", "ln_1.weight", "norm1.weight", "attention.output.LayerNorm.weight" }, -1, FALSE, FALSE, FALSE },
+  { B (ln_1_b), { "layer_norm1.bias", "ln_1.bias", "norm1.bias", "attention.output.LayerNorm.bias" }, -1, FALSE, FALSE, FALSE },
   { B (q_w),    { "self_attn.q_proj.weight", "attn.in_proj_weight", "attn.qkv.weight", "attention.self.query.weight" }, 0, TRUE, FALSE, FALSE },
   { B (k_w),    { "self_attn.k_proj.weight", "attn.in_proj_weight", "attn.qkv.weight", "attention.self.key.weight" }, 1, TRUE, FALSE, FALSE },
   { B (v_w),    { "self_attn.v_proj.weight", "attn.in_proj_weight", "attn.qkv.weight", "attention.self.value.weight" }, 2, TRUE, FALSE, FALSE },
-  { B (q_b),    { "self_attn.q_proj.bias", "attn.in_proj_bias", "attn.qkv.bias", "attention.self.query.bias" },     0, FALSE, FALSE, FALSE },
-  { B (k_b),    { "self_attn.k_proj.bias", "attn.in_proj_bias", "attn.qkv.bias", "attention.self.key.bias" },     1, FALSE, FALSE, FALSE },
-  { B (v_b),    { "self_attn.v_proj.bias", "attn.in_proj_bias", "attn.qkv.bias", "attention.self.value.bias" },     2, FALSE, FALSE, FALSE },
+  { B (q_b),    { "self_attn.q_proj.bias", "attn.in_proj_bias", "attn.qkv.bias", "attention.self.query.bias" }, 0, FALSE, FALSE, FALSE },
+  { B (k_b),    { "self_attn.k_proj.bias", "attn.in_proj_bias", "attn.qkv.bias", "attention.self.key.bias" }, 1, FALSE, FALSE, FALSE },
+  { B (v_b),    { "self_attn.v_proj.bias", "attn.in_proj_bias", "attn.qkv.bias", "attention.self.value.bias" }, 2, FALSE, FALSE, FALSE },
   { B (out_w),  { "self_attn.out_proj.weight", "attn.out_proj.weight", "attn.proj.weight", "attention.output.dense.weight" }, -1, TRUE, FALSE, FALSE },
-  { B (out_b),  { "self_attn.out_proj.bias", "attn.out_proj.bias", "attn.proj.bias", "attention.output.dense.bias" },  -1, FALSE, FALSE, FALSE },
-  { B (ln_2_w), { "layer_norm2.weight", "ln_2.weight", "norm2.weight", "output.LayerNorm.weight" },        -1, FALSE, FALSE, FALSE },
-  { B (ln_2_b), { "layer_norm2.bias", "ln_2.bias", "norm2.bias", "output.LayerNorm.bias" },              -1, FALSE, FALSE, FALSE },
-  { B (fc1_w),  { "mlp.fc1.weight", "mlp.c_fc.weight", "mlp.fc1.weight", "intermediate.dense.weight" },      -1, TRUE,  TRUE,  FALSE },
-  { B (fc1_b),  { "mlp.fc1.bias", "mlp.c_fc.bias", "mlp.fc1.bias", "intermediate.dense.bias" },            -1, FALSE, TRUE,  FALSE },
-  { B (fc2_w),  { "mlp.fc2.weight", "mlp.c_proj.weight", "mlp.fc2.weight", "output.dense.weight" },    -1, TRUE,  FALSE, TRUE  },
-  { B (fc2_b),  { "mlp.fc2.bias", "mlp.c_proj.bias", "mlp.fc2.bias", "output.dense.bias" },          -1, FALSE, FALSE, FALSE },
+  { B (out_b),  { "self_attn.out_proj.bias", "attn.out_proj.bias", "attn.proj.bias", "attention.output.dense.bias" }, -1, FALSE, FALSE, FALSE },
+  { B (ln_2_w), { "layer_norm2.weight", "ln_2.weight", "norm2.weight", "output.LayerNorm.weight" }, -1, FALSE, FALSE, FALSE },
+  { B (ln_2_b), { "layer_norm2.bias", "ln_2.bias", "norm2.bias", "output.LayerNorm.bias" }, -1, FALSE, FALSE, FALSE },
+  { B (fc1_w),  { "mlp.fc1.weight", "mlp.c_fc.weight", "mlp.fc1.weight", "intermediate.dense.weight" }, -1, TRUE, TRUE, FALSE },
+  { B (fc1_b),  { "mlp.fc1.bias", "mlp.c_fc.bias", "mlp.fc1.bias", "intermediate.dense.bias" }, -1, FALSE, TRUE, FALSE },
+  { B (fc2_w),  { "mlp.fc2.weight", "mlp.c_proj.weight", "mlp.fc2.weight", "output.dense.weight" }, -1, TRUE, FALSE, TRUE },
+  { B (fc2_b),  { "mlp.fc2.bias", "mlp.c_proj.bias", "mlp.fc2.bias", "output.dense.bias" }, -1, FALSE, FALSE, FALSE },
 };
 #undef B
 
@@ -341,7 +341,7 @@ load_transformer (Loader               *ld,
         const BlockTensor *bt = &block_tensors[i];
         g_autofree char *name = g_strdup_printf ("%s.%d.%s", prefix, l, bt->names[layout]);
         int64_t shape[2] = { bt->mlp_rows ? m : w, bt->mlp_cols ? m : w };
-        int part = layout == BLOCKS_OPEN_CLIP || layout == BLOCKS_TIMM ? bt->part : -1;
+        int part = layout == BLOCKS_HF || layout == BLOCKS_BERT ? -1 : bt->part;
         const float *p = load_part (ld, name, MAX (part, 0), part < 0 ? 1 : 3,
                                     bt->is_matrix ? 2 : 1, shape);
 
@@ -350,16 +350,6 @@ load_transformer (Loader               *ld,
         G_STRUCT_MEMBER (const float *, &tf->blocks[l], bt->offset) = p;
       }
   return TRUE;
-}
-
-static const char *
-text_blocks_prefix (Layout layout)
-{
-  static const char * const prefixes[N_LAYOUTS] = {
-    "text_model.encoder.layers", "transformer.resblocks",
-    "text_model.encoder.layers", "text.transformer.resblocks",
-  };
-  return prefixes[layout];
 }
 
 /* Chinese-CLIP's BERT. Every text is of token type 0, so that row of the
@@ -386,6 +376,16 @@ load_bert (Loader *ld)
     return FALSE;
   t->proj = load_projection (ld, T_TEXT_PROJ, t->tf.width);
   return t->proj != NULL;
+}
+
+static const char *
+text_blocks_prefix (Layout layout)
+{
+  static const char * const prefixes[N_LAYOUTS] = {
+    "text_model.encoder.layers", "transformer.resblocks",
+    "text_model.encoder.layers", "text.transformer.resblocks",
+  };
+  return prefixes[layout];
 }
 
 static gboolean

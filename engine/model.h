@@ -103,7 +103,7 @@ typedef struct {
   const float *pool_c_w, *pool_c_b;          /* (embed_dim, pool_dim), (embed_dim) */
 } ClipscopeResnet;
 
-/* CLIP's text tower, or with @bert Chinese-CLIP's BERT (bert.c): its
+/* CLIP's and SigLIP's text tower, or with @bert Chinese-CLIP's BERT (bert.c): its
  * blocks post-LN (ln_1 after attention, ln_2 after the MLP), the
  * embeddings normalised by ln_emb, padding masked, the first token pooled,
  * and no final LN. */
@@ -114,7 +114,7 @@ typedef struct {
   /* CLIP: causal, pooled at the end-of-text token (the largest id), the
    * sequence cut after the chunk's last one. SigLIP: bidirectional, no
    * padding mask, always the whole context, pooled at the last position.
-   * BERT (Chinese-CLIP): post-norm, padding masked, pooled at [CLS]. */
+   * Chinese-CLIP (@bert): see above. */
   gboolean     pool_last;
   gboolean     no_head;             /* SigLIP's config says there is no head */
   gboolean     bert;
