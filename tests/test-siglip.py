@@ -269,6 +269,9 @@ CASES = [
     ("hf-siglip2-f32-odd", dict(layout="hf", version=2, seed=2, width=40, heads=5, mlp=86,
                                 image_size=28, patch_size=7, context_length=12, extra_rows=9)),
     ("openclip-siglip-f32", dict(layout="open_clip", version=1, seed=3)),
+    # So400m's head dimension, 72, and an MLP 269 wide (4304 / 16).
+    ("hf-siglip-f32-so400m-heads", dict(layout="hf", version=1, seed=7, width=144, heads=2, mlp=269,
+                                        image_size=28, patch_size=14)),
     ("openclip-siglip2-f16", dict(layout="open_clip", version=2, seed=4, dtype="F16")),
     ("hf-siglip-f16-no-head", dict(layout="hf", version=1, seed=5, dtype="F16", head=False,
                                    resample="bilinear")),
