@@ -711,49 +711,13 @@ static const char * const open_clip_files[] = {
   "open_clip_config.json", "open_clip_model.safetensors", "vocab.json", "merges.txt",
   "bpe_simple_vocab_16e6.txt.gz", NULL,
 };
-/* The tokenizers of the other families, each with its settings: SigLIP's
- * SentencePiece model (spiece.model), SigLIP 2's Gemma tokenizer
- * (tokenizer.model, and tokenizer.json, which is also what open_clip's
- * SigLIP folders have), Chinese-CLIP's WordPiece vocabulary (vocab.txt).
- * Every one is optional; a repository with CLIP's BPE gets none of them. */
+/* What a catalogue model of another family may need besides, when there
+ * is no listing to say which it has: SigLIP's and SigLIP 2's SentencePiece
+ * models, Chinese-CLIP's WordPiece vocabulary, and the configuration that
+ * says which tokenizer it is. Each is optional. */
 static const char * const family_tokenizer_files[] = {
-  "spiece.model", "tokenizer.model", "tokenizer.json", "vocab.txt", "tokenizer_config.json",
-  "special_tokens_map.json", NULL,
+  "spiece.model", "tokenizer.model", "vocab.txt", "tokenizer_config.json", NULL,
 };
-
-/* Whether @has says that a folder holds a tokenizer Clipscope reads;
- * @clip_only: CLIP's BPE. */
-static gboolean
-tokenizer_present (gboolean (*has) (gconstpointer where, const char *name),
-                   gconstpointer where,
-                   gboolean      clip_only)
-{
-  if ((has (where, "vocab.json") && has (where, "merges.txt")) || has (where, "bpe_simple_vocab_16e6.txt.gz"))
-    return TRUE;
-  if (clip_only)
-    return FALSE;
-  /* The first four of family_tokenizer_files are the tokenizers proper. */
-  for (int i = 0; i < 4; i++)
-    if (has (where, family_tokenizer_files[i]))
-      return TRUE;
-  return FALSE;
-}
-
-static gboolean
-listing_has (gconstpointer listing,
-             const char   *name)
-{
-  return g_hash_table_contains ((GHashTable *) listing, name);
-}
-
-static gboolean
-folder_has (gconstpointer dir,
-            const char   *name)
-{
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-
-  return g_file_test (path, G_FILE_TEST_EXISTS);
-}
 
 static void
 add_file (Download   *dl,
@@ -774,12 +738,38 @@ add_file (Download   *dl,
   g_ptr_array_add (dl->files, f);
 }
 
-/* SigLIP's SentencePiece tokenizers, which a listing holds instead of
- * CLIP's vocab.json and merges.txt: sentencepiece's own file where there
- * is one (Gemma's tokenizer.json is 33 MB, its tokenizer.model 4 MB), else
- * the tokenizer.json open_clip's hub folders have; and the configuration
- * that says which tokenizer it is. TRUE for a sentencepiece file: a
- * tokenizer.json alone may be a CLIP's, which still gets the fallback. */
+/* The other families' tokenizers, which a listing holds instead of CLIP's
+ * vocab.json and merges.txt: SigLIP's sentencepiece file where there is
+ * one (Gemma's tokenizer.json is 33 MB, its tokenizer.model 4 MB), else
+ * the tokenizer.json open_clip's hub folders have, and Chinese-CLIP's
+ * vocab.txt; and the configuration that says which tokenizer it is. TRUE
+ * for a sentencepiece file or a vocab.txt: a tokenizer.json alone may be a
+ * CLIP's, which still gets the fallback. */
+static gboolean
+add_family_tokenizer (Download   *dl,
+                      GHashTable *listing,
+                      const char *revision)
+{
+  static const char * const models[] = { "spiece.model", "tokenizer.model", "vocab.txt" };
+  gboolean found = FALSE;
+
+  if (g_hash_table_contains (listing, "vocab.json"))
+    return FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS (models); i++)
+    if (g_hash_table_contains (listing, models[i]))
+      {
+        add_file (dl, dl->ref.repo, revision, models[i], g_hash_table_lookup (listing, models[i]));
+        found = TRUE;
+      }
+  if (!found && g_hash_table_contains (listing, "tokenizer.json"))
+    add_file (dl, dl->ref.repo, revision, "tokenizer.json", g_hash_table_lookup (listing, "tokenizer.json"));
+  if ((found || g_hash_table_contains (listing, "tokenizer.json"))
+      && g_hash_table_contains (listing, "tokenizer_config.json"))
+    add_file (dl, dl->ref.repo, revision, "tokenizer_config.json",
+              g_hash_table_lookup (listing, "tokenizer_config.json"));
+  return found;
+}
+
 static void
 add_tokenizer_fallback (Download *dl)
 {
@@ -803,12 +793,10 @@ choose_from_listing (Download        *dl,
   for (int i = 0; names[i] != NULL; i++)
     if (g_hash_table_contains (listing, names[i]))
       add_file (dl, dl->ref.repo, revision, names[i], g_hash_table_lookup (listing, names[i]));
-  if (!tokenizer_present (listing_has, listing, TRUE))
-    for (int i = 0; family_tokenizer_files[i] != NULL; i++)
-      if (g_hash_table_contains (listing, family_tokenizer_files[i]))
-        add_file (dl, dl->ref.repo, revision, family_tokenizer_files[i],
-                  g_hash_table_lookup (listing, family_tokenizer_files[i]));
-  has_tokenizer = tokenizer_present (listing_has, listing, FALSE);
+  has_tokenizer = (g_hash_table_contains (listing, "vocab.json") && g_hash_table_contains (listing, "merges.txt"))
+                  || g_hash_table_contains (listing, "bpe_simple_vocab_16e6.txt.gz");
+  if (!has_tokenizer)
+    has_tokenizer = add_family_tokenizer (dl, listing, revision);
   if (format == CLIPSCOPE_FORMAT_OPEN_CLIP && !has_tokenizer)
     add_tokenizer_fallback (dl);
   return TRUE;
@@ -933,6 +921,25 @@ is_optional (const char *path)
          || strcmp (path, "merges.txt") == 0
          || g_strv_contains (family_tokenizer_files, path);
 }
+
+static gboolean
+has_tokenizer (const char *dir)
+{
+  g_autofree char *vocab = g_build_filename (dir, "vocab.json", NULL);
+  g_autofree char *merges = g_build_filename (dir, "merges.txt", NULL);
+  g_autofree char *gz = g_build_filename (dir, "bpe_simple_vocab_16e6.txt.gz", NULL);
+
+  static const char * const family_files[] = { "spiece.model", "tokenizer.model", "vocab.txt" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (family_files); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, family_files[i], NULL);
+
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        return TRUE;
+    }
+  return (g_file_test (vocab, G_FILE_TEST_EXISTS) && g_file_test (merges, G_FILE_TEST_EXISTS))
+         || g_file_test (gz, G_FILE_TEST_EXISTS);
 }
 
 static gboolean
@@ -1103,7 +1110,7 @@ fetch_and_install (Download *dl,
   new_session (dl);
   if (!plan (dl, &listed, error) || !fetch_all (dl, listed, error))
     return NULL;
-  if (!tokenizer_present (folder_has, dl->staging, FALSE))
+  if (!has_tokenizer (dl->staging))
     {
       guint first = dl->files->len;
 

@@ -39,8 +39,8 @@ G_DEFINE_QUARK (clipscope-store-error-quark, clipscope_store_error)
 /* The sizes are approximate: the weights' parameter count times four
  * bytes (all are stored as float32), plus the tokenizer and configuration
  * files (about 1.4 MB for CLIP's BPE, 0.8 MB for SigLIP's SentencePiece
- * model, 4.3 MB for the multilingual one, 38 MB for SigLIP 2's Gemma
- * tokenizer in both its forms, 0.6 MB for Chinese-CLIP's vocabulary). The
+ * model, 4.3 MB for the multilingual one, 4.2 MB for SigLIP 2's Gemma
+ * tokenizer.model, 0.1 MB for Chinese-CLIP's vocabulary). The
  * exact sizes come from the hub's file listing when a download starts.
  *
  * OpenAI's ViT-B/32 repository has only a PyTorch pickle on its main
@@ -100,19 +100,19 @@ static const ClipscopeCatalogueModel catalogue[] = {
   },
   {
     "siglip2-base-patch16-224", "google/siglip2-base-patch16-224", "main", CLIPSCOPE_FORMAT_HF,
-    CLIPSCOPE_FAMILY_SIGLIP, 1539 * (int64_t) MB,
+    CLIPSCOPE_FAMILY_SIGLIP, 1505 * (int64_t) MB,
     "Google SigLIP 2 B/16: SigLIP's successor, better at the same speed (78.2% on ImageNet "
-    "zero-shot) and multilingual; its vocabulary makes it twice SigLIP B/16's download",
+    "zero-shot) and multilingual; its large vocabulary makes it twice SigLIP B/16's download",
   },
   {
     "siglip2-so400m-patch14-384", "google/siglip2-so400m-patch14-384", "main", CLIPSCOPE_FORMAT_HF,
-    CLIPSCOPE_FAMILY_SIGLIP, 4582 * (int64_t) MB,
+    CLIPSCOPE_FAMILY_SIGLIP, 4548 * (int64_t) MB,
     "Google SigLIP 2 So400m/14 at 384 px: the largest here, multilingual (84.1% on ImageNet "
     "zero-shot); about 4.5 GB of memory, a GPU to be quick",
   },
   {
     "chinese-clip-vit-base-patch16", "OFA-Sys/chinese-clip-vit-base-patch16", "main", CLIPSCOPE_FORMAT_HF,
-    CLIPSCOPE_FAMILY_CHINESE_CLIP, 754 * (int64_t) MB,
+    CLIPSCOPE_FAMILY_CHINESE_CLIP, 753 * (int64_t) MB,
     "Chinese-CLIP ViT-B/16: labels and templates in Chinese (48.3% on ImageNet zero-shot with "
     "Chinese class names, where CLIP reads Chinese as noise)",
   },

@@ -609,6 +609,82 @@ test_window_family_template (void)
   g_assert_finalize_object (window);
 }
 
+/* A SigLIP's probabilities are a sigmoid for each cell: the caption under
+ * them says they are independent, and the export says "sigmoid". */
+static void
+test_window_sigmoid (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autofree char *tool = g_build_filename (g_getenv ("CLIPSCOPE_TESTS_DIR"), "..", "tools", "make-tiny-model",
+                                            NULL);
+  g_autofree char *siglip_dir = g_build_filename (workdir, "siglip", NULL);
+  g_autofree char *json_path = g_build_filename (workdir, "sigmoid.json", NULL);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  const ClipscopeModelInfo *info;
+  const float *sim = NULL, *prob = NULL;
+  guint n_images = 0, n_labels = 0;
+  GtkWidget *caption;
+  int status = 0;
+  double sum = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (char *[]) { (char *) "/usr/bin/python3", tool, siglip_dir,
+                                                  (char *) "--family", (char *) "siglip", NULL },
+                               NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 800);
+  gtk_window_present (GTK_WINDOW (window));
+  clipscope_window_load_model (window, siglip_dir);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "ab\ncd\nefg");
+  for (int i = 0; i < 3; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.select-image", "i", 0);
+  wait_idle (session);
+
+  info = clipscope_session_get_model_info (session);
+  g_assert_nonnull (info);
+  g_assert_cmpint (info->family, ==, CLIPSCOPE_FAMILY_SIGLIP);
+  g_assert_cmpint (clipscope_session_get_scoring (session), ==, CLIPSCOPE_SCORING_SIGMOID);
+  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, &prob));
+  g_assert_cmpuint (n_labels, ==, 3);
+  for (guint i = 0; i < n_images * n_labels; i++)
+    {
+      double want = 1.0 / (1.0 + exp (-(info->logit_scale * (double) sim[i] + info->logit_bias)));
+
+      g_assert_cmpfloat_with_epsilon (prob[i], want, 1e-6);
+    }
+  for (guint j = 0; j < n_labels; j++)
+    sum += prob[j];
+  g_assert_cmpfloat (fabs (sum - 1.0), >, 1e-3);
+
+  caption = clipscope_window_get_probability_caption (window);
+  g_assert_true (gtk_widget_get_visible (caption));
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (caption)), ==, clipscope_session_get_scoring_note (session));
+  g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (caption)), "independent"));
+  save_shot (window, "test-sigmoid.png");
+
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.export-to", "s", json_path);
+  g_assert_true (json_parser_load_from_file (parser, json_path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)),
+                                                  "scoring"), ==, "sigmoid");
+
+  /* Back on a CLIP the caption goes. */
+  clipscope_window_load_model (window, model_dir);
+  wait_idle (session);
+  g_assert_cmpint (clipscope_session_get_scoring (session), ==, CLIPSCOPE_SCORING_SOFTMAX);
+  g_assert_false (gtk_widget_get_visible (caption));
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+}
+
 static void
 test_window_drop_and_actions (void)
 {
@@ -3216,6 +3292,7 @@ main (int   argc,
   g_test_add_func ("/gui/window/label-commas", test_window_label_commas);
   g_test_add_func ("/gui/window/undo", test_window_undo);
   g_test_add_func ("/gui/window/family-template", test_window_family_template);
+  g_test_add_func ("/gui/window/sigmoid", test_window_sigmoid);
   g_test_add_func ("/gui/window/adaptive", test_window_adaptive);
   g_test_add_func ("/gui/window/heatmap-cells", test_window_heatmap_cells);
   g_test_add_func ("/gui/window/responsive", test_window_responsive);

@@ -288,6 +288,9 @@ def build_hub(tmp):
     spm.update({"spiece.model": b"\x0a\x05piece" * 10, "tokenizer_config.json": b'{"pad_token": "</s>"}',
                 "special_tokens_map.json": b'{"eos_token": "</s>"}', "README.md": b"# readme"})
     hub.add_repo("tester/tiny-spm", spm)
+    wordpiece = {k: v for k, v in hf_files.items() if k not in ("vocab.json", "merges.txt")}
+    wordpiece.update({"vocab.txt": b"[PAD]\n[UNK]\n", "tokenizer.json": b"{}" * 100})
+    hub.add_repo("tester/tiny-wordpiece", wordpiece)
     # A CLIP repository that also has the fast tokenizer's files: only the
     # BPE is taken, as before.
     hub.add_repo("tester/clip-extra", dict(hf_files, **{"tokenizer.json": b"{}" * 1000,
@@ -598,10 +601,14 @@ def test_family_files(cli, hub):
     cli.error("a SentencePiece repository that is no CLIP", ["models", "download", "tester/tiny-spm"], 1,
               ["tester/tiny-spm"])
     fetched = [p.rsplit("/", 1)[-1] for r, p, _ in hub.take_requests() if "/resolve/" in p]
-    check("SentencePiece files fetched", {"spiece.model", "tokenizer_config.json",
-                                          "special_tokens_map.json"} <= set(fetched), str(fetched))
-    check("no CLIP BPE or README for it", not {"vocab.json", "merges.txt", "README.md"} & set(fetched),
-          str(fetched))
+    check("SentencePiece files fetched", {"spiece.model", "tokenizer_config.json"} <= set(fetched), str(fetched))
+    check("no CLIP BPE or README for it", not {"vocab.json", "merges.txt", "README.md",
+                                                "special_tokens_map.json"} & set(fetched), str(fetched))
+    cli.error("a WordPiece repository that is no CLIP", ["models", "download", "tester/tiny-wordpiece"], 1,
+              ["tester/tiny-wordpiece"])
+    fetched = [p.rsplit("/", 1)[-1] for r, p, _ in hub.take_requests() if "/resolve/" in p]
+    check("Chinese-CLIP's vocab.txt fetched, not its tokenizer.json", "vocab.txt" in fetched
+          and "tokenizer.json" not in fetched and "vocab.json" not in fetched, str(fetched))
     res = cli.json("CLIP repository with extra tokenizer files", ["models", "download", "tester/clip-extra"])
     got = installed_files(cli, "tester--clip-extra")
     check("only CLIP's files for a CLIP", res is not None and "vocab.json" in got

@@ -219,7 +219,7 @@ snapshot_legend (ClipscopeHeatmapView *self,
   GskColorStop stops[10];
   char text[64];
   float low, high;
-  int w, h;
+  int w, h, x;
 
   clipscope_heatmap_view_get_range (self, &low, &high);
   for (guint i = 0; i < G_N_ELEMENTS (stops); i++)
@@ -234,19 +234,21 @@ snapshot_legend (ClipscopeHeatmapView *self,
                : sigmoid (self) ? _("Probability (independent)") : _("Probability"),
                PAD, PAD, fg);
   pango_layout_get_pixel_size (layout, &w, &h);
+  /* The scale starts where the row headers end, or after a longer title
+   * and the low value's room. */
+  x = MAX (PAD + ROW_HEADER, PAD + w + 8 + 60 + 8);
 
   g_snprintf (text, sizeof text, self->show_probabilities ? "%.0f %%" : "%.3f",
               self->show_probabilities ? low * 100 : low);
-  append_text (snapshot, layout, text, PAD + ROW_HEADER - 8 - 60, PAD, fg);
-  pango_layout_get_pixel_size (layout, &w, NULL);
+  append_text (snapshot, layout, text, x - 8 - 60, PAD, fg);
   gtk_snapshot_append_linear_gradient (snapshot,
-                                       &GRAPHENE_RECT_INIT (PAD + ROW_HEADER, PAD + 2, LEGEND_W, h - 4),
-                                       &GRAPHENE_POINT_INIT (PAD + ROW_HEADER, 0),
-                                       &GRAPHENE_POINT_INIT (PAD + ROW_HEADER + LEGEND_W, 0),
+                                       &GRAPHENE_RECT_INIT (x, PAD + 2, LEGEND_W, h - 4),
+                                       &GRAPHENE_POINT_INIT (x, 0),
+                                       &GRAPHENE_POINT_INIT (x + LEGEND_W, 0),
                                        stops, G_N_ELEMENTS (stops));
   g_snprintf (text, sizeof text, self->show_probabilities ? "%.0f %%" : "%.3f",
               self->show_probabilities ? high * 100 : high);
-  append_text (snapshot, layout, text, PAD + ROW_HEADER + LEGEND_W + 8, PAD, fg);
+  append_text (snapshot, layout, text, x + LEGEND_W + 8, PAD, fg);
 }
 
 static void
