@@ -506,8 +506,13 @@ clipscope_decoder_pool_thumbnail (ClipscopeDecoderPool            *pool,
 
   fds[0] = (struct pollfd) { w->sock, POLLIN, 0 };
   fds[1] = (struct pollfd) { -1, POLLIN, 0 };
-  if (cancellable != NULL && g_cancellable_make_pollfd (cancellable, NULL))
-    fds[1].fd = g_cancellable_get_fd (cancellable);
+  if (cancellable != NULL)
+    {
+      GPollFD cancelled;
+
+      if (g_cancellable_make_pollfd (cancellable, &cancelled))
+        fds[1].fd = cancelled.fd;
+    }
   for (;;)
     {
       gint64 left = w->deadline - g_get_monotonic_time ();

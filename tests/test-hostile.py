@@ -623,6 +623,40 @@ def test_decoder_sandbox(tmp):
     check("helper ends when its socket closes", proc.returncode == 0, proc.returncode)
 
 
+def test_decoder_syscalls(model, tmp):
+    """The seccomp filter is an allow list: a decoder that makes a system
+    call outside it (as an exploited one would) gets an error, its image
+    fails with it, and the same helper decodes the others."""
+    loader = os.environ.get("CLIPSCOPE_SYSCALL_LOADER")
+    system_cache = os.environ.get("CLIPSCOPE_PIXBUF_LOADERS_CACHE")
+    if not loader or not os.path.exists(loader) or not system_cache:
+        check("system call test loader built", False, loader)
+        return
+    cache = os.path.join(tmp, "loaders.cache")
+    with open(system_cache) as f, open(cache, "w") as out:
+        out.write(f.read())
+        out.write('\n"%s"\n"clipscope-syscall" 0 "" "test" "LGPL"\n'
+                  '"image/x-clipscope-syscall" "text/plain" ""\n"syscall" ""\n"CLIPSCOPE-SYSCALL " "" 100\n\n' % loader)
+    folder = os.path.join(tmp, "syscalls")
+    os.mkdir(folder)
+    calls = ["uname", "socket", "chdir", "fork", "execve", "write-open"]
+    for i, call in enumerate(calls):
+        with open(os.path.join(folder, "%d-%s.png" % (2 * i, call)), "w") as f:
+            f.write("CLIPSCOPE-SYSCALL %s\n" % call)
+        write_png(os.path.join(folder, "%d-good.png" % (2 * i + 1)), 20, 20, seed=50 + i)
+    res = expect_json("decoders making system calls", ["classify", "--model", model, "--label", "x",
+                                                       folder], status=3,
+                      env={"GDK_PIXBUF_MODULE_FILE": cache, "CLIPSCOPE_DECODE_WORKERS": "1"})
+    if not res:
+        return
+    rows = {os.path.basename(r["path"]): r for r in res["images"]}
+    check("an allowed system call decodes", "top" in rows.get("0-uname.png", {}), rows)
+    for i, call in enumerate(calls[1:], 1):
+        error = rows.get("%d-%s.png" % (2 * i, call), {}).get("error", "")
+        check("%s refused for its image alone" % call, "Operation not permitted" in error, rows)
+    check("the other images decoded", all("top" in r for n, r in rows.items() if "good" in n), rows)
+
+
 def test_sort(model, tmp):
     """sort keeps a journal: a rerun or a resumed run places nothing twice;
     links resolve; links out of a folder and linked label folders are not
@@ -724,6 +758,7 @@ def main():
         test_orientation(model, tmp)
         test_decoder_processes(model, tmp)
         test_decoder_sandbox(tmp)
+        test_decoder_syscalls(model, tmp)
         test_sort(model, tmp)
         test_non_utf8_names(model, tmp)
         test_many_images(model, tmp)

@@ -1,5 +1,6 @@
 /* test-worker.c — the engine's worker thread: order, caches, cancellation */
 #include "clipscope-private.h"
+#include "test-memory.h"
 
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib/gstdio.h>
@@ -379,18 +380,6 @@ load_image_cb (GObject      *object,
       load->cancel_time = g_get_monotonic_time ();
       g_cancellable_cancel (load->cancellable);
     }
-}
-
-static long
-peak_rss_kib (void)
-{
-  g_autofree char *status = NULL;
-  const char *line;
-
-  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
-  line = strstr (status, "VmHWM:");
-  g_assert_nonnull (line);
-  return strtol (line + strlen ("VmHWM:"), NULL, 10);
 }
 
 /* 10,000 distinct files (links to one image, so each is a cache miss)

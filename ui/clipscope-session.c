@@ -55,6 +55,7 @@ struct _ClipscopeSession {
   guint            generation;           /* bumped when the model changes */
   guint            debounce_id;
   guint            rescore_id;
+  guint            report_id;            /* reports thumbnails that failed outside a batch */
   guint            n_batch_total;
   guint            n_batch_done;
   guint            n_adding;             /* folder walks still running */
@@ -148,7 +149,7 @@ update_busy (ClipscopeSession *self)
   gboolean busy = self->model_pending || self->labels_pending || self->debounce_id != 0
                   || self->n_batch_total > self->n_batch_done || self->n_adding > 0
                   || self->splice_id != 0
-                  || self->rescore_id != 0
+                  || self->rescore_id != 0 || self->report_id != 0
                   || self->n_examples_pending > 0 || self->probe_pending;
 
   if (busy != self->busy)
@@ -502,6 +503,50 @@ image_encoded_cb (GObject      *object,
   update_busy (self);
 }
 
+/* Thumbnails that failed while no batch ran, reported together. */
+static gboolean
+report_failures_cb (gpointer user_data)
+{
+  ClipscopeSession *self = user_data;
+
+  self->report_id = 0;
+  /* A batch begun since reports them when it ends. */
+  if (self->n_batch_total == 0)
+    report_failures (self);
+  update_busy (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* An image whose thumbnail cannot be decoded is left out with its
+ * reason, as one the encoder cannot read (the same decoder refuses it). */
+static void
+thumbnail_failed_cb (ClipscopeImage   *image,
+                     const char       *message,
+                     ClipscopeSession *self)
+{
+  if (!remove_image_object (self, image))
+    return;
+  g_debug ("%s", message);
+  g_ptr_array_add (self->failed_names, g_strdup (clipscope_image_get_name (image)));
+  g_ptr_array_add (self->failed_reasons, g_strdup (message));
+  if (self->n_batch_total == 0 && self->report_id == 0)
+    self->report_id = g_timeout_add (250, report_failures_cb, self);
+  queue_rescore (self);
+  update_busy (self);
+}
+
+/* Follows a new image of the session: its thumbnail is decoded, and
+ * rescores or leaves it out when that is done. */
+static void
+watch_image (ClipscopeSession *self,
+             ClipscopeImage   *image)
+{
+  g_signal_connect_object (image, "notify::thumbnail", G_CALLBACK (queue_rescore), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (image, "thumbnail-failed", G_CALLBACK (thumbnail_failed_cb), self, 0);
+  clipscope_image_load_thumbnail (image, 128);
+}
+
 static void
 encode_image (ClipscopeSession *self,
               ClipscopeImage   *image)
@@ -719,9 +764,7 @@ walked_cb (GObject      *object,
       if (g_hash_table_contains (self->image_paths, path))
         continue;
       g_hash_table_add (self->image_paths, g_strdup (path));
-      g_signal_connect_object (image, "notify::thumbnail", G_CALLBACK (queue_rescore), self,
-                               G_CONNECT_SWAPPED);
-      clipscope_image_load_thumbnail (image, 128);
+      watch_image (self, image);
       if (self->model != NULL && !self->model_pending)
         encode_image (self, image);
       g_ptr_array_add (added, g_steal_pointer (&image));
@@ -849,9 +892,7 @@ clipscope_session_follow_images (ClipscopeSession *self,
           continue;
         }
       image = clipscope_image_new (clipscope_image_get_file (original));
-      g_signal_connect_object (image, "notify::thumbnail", G_CALLBACK (queue_rescore), self,
-                               G_CONNECT_SWAPPED);
-      clipscope_image_load_thumbnail (image, 128);
+      watch_image (self, image);
       if (self->model != NULL && !self->model_pending)
         encode_image (self, image);
       g_ptr_array_add (images, image);
@@ -2026,6 +2067,7 @@ clipscope_session_dispose (GObject *object)
   g_cancellable_cancel (self->probe_cancellable);
   g_clear_handle_id (&self->debounce_id, g_source_remove);
   g_clear_handle_id (&self->rescore_id, g_source_remove);
+  g_clear_handle_id (&self->report_id, g_source_remove);
   g_clear_handle_id (&self->splice_id, g_source_remove);
   g_queue_clear_full (&self->pending, g_object_unref);
   if (self->labels != NULL)

@@ -19,7 +19,6 @@
 #include "clipscope-weak-ref.h"
 
 #include <clipscope.h>
-#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <string.h>
 
 #define MAX_RECENT_MODELS 8
@@ -597,32 +596,13 @@ unbind_thumbnail_cb (GtkSignalListItemFactory *factory,
 }
 
 static void
-decode_preview (GTask        *task,
-                 gpointer      source_object,
-                 gpointer      task_data,
-                 GCancellable *cancellable)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new_from_file_at_scale (task_data, 640, 640, TRUE, &error);
-  g_autoptr(GdkPixbuf) oriented = NULL;
-
-  if (pixbuf == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  oriented = gdk_pixbuf_apply_embedded_orientation (pixbuf);
-  g_task_return_pointer (task, gdk_texture_new_for_pixbuf (oriented), g_object_unref);
-}
-
-static void
 preview_decoded_cb (GObject      *object,
                     GAsyncResult *result,
                     gpointer      user_data)
 {
   g_autoptr(GWeakRef) ref = user_data;
   g_autoptr(ClipscopeWindow) self = g_weak_ref_get (ref);
-  g_autoptr(GdkTexture) texture = g_task_propagate_pointer (G_TASK (result), NULL);
+  g_autoptr(GdkTexture) texture = clipscope_thumbnail_texture_finish (result, NULL);
   GCancellable *cancellable = g_task_get_cancellable (G_TASK (result));
 
   /* The window may have closed meanwhile, or a newer selection replaced
@@ -631,14 +611,14 @@ preview_decoded_cb (GObject      *object,
     gtk_picture_set_paintable (self->preview, GDK_PAINTABLE (texture));
 }
 
-/* The preview is decoded in a thread, at a size fit for the panel and
- * with its EXIF orientation applied, as the engine sees it. */
+/* The preview is decoded in the engine's decoder processes, at a size
+ * fit for the panel and with its EXIF orientation applied, as the engine
+ * sees it. */
 static void
 show_image (ClipscopeWindow *self,
             int              row)
 {
   g_autoptr(ClipscopeImage) image = NULL;
-  g_autoptr(GTask) task = NULL;
 
   if (row >= 0)
     image = g_list_model_get_item (clipscope_session_get_images (self->session), row);
@@ -659,13 +639,11 @@ show_image (ClipscopeWindow *self,
   gtk_picture_set_paintable (self->preview, GDK_PAINTABLE (clipscope_image_get_thumbnail (image)));
   gtk_label_set_label (self->preview_title, clipscope_image_get_name (image));
   self->preview_cancellable = g_cancellable_new ();
-  /* The task holds only a weak reference, so that closing the window
-   * does not wait for a decode in flight. */
-  task = g_task_new (NULL, self->preview_cancellable, preview_decoded_cb,
-                     clipscope_weak_ref_new (self));
-  g_task_set_name (task, "clipscope-preview");
-  g_task_set_task_data (task, g_strdup (clipscope_image_get_path (image)), g_free);
-  g_task_run_in_thread (task, decode_preview);
+  /* Only a weak reference waits, so that closing the window does not
+   * wait for a decode in flight. */
+  clipscope_thumbnail_load_async (clipscope_image_get_path (image), 640, 640, NULL,
+                                  self->preview_cancellable, preview_decoded_cb,
+                                  clipscope_weak_ref_new (self));
 }
 
 static void
