@@ -141,9 +141,11 @@ clipscope_cpu_linear (const float *x,
         else
           memcpy (yr, b, (gsize) n_out * sizeof (float));
       }
+  clipscope_blas_begin ();
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, n_out, n_in,
                1.0f, x, ldx, w, n_in,
                (b != NULL || accumulate) ? 1.0f : 0.0f, y, ldy);
+  clipscope_blas_end ();
 }
 
 /* ----------------------------------------------------------- layer norm */
@@ -261,6 +263,7 @@ clipscope_cpu_attention (const float   *q,
   const int hd = width / n_heads;
   const float scale = 1.0f / sqrtf ((float) hd);
 
+  clipscope_blas_begin ();
   for (int b = 0; b < batch; b++)
     for (int h = 0; h < n_heads; h++)
       {
@@ -277,6 +280,7 @@ clipscope_cpu_attention (const float   *q,
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n_q, hd, keys,
                      1.0f, scores, keys, vh, ldkv, 0.0f, oh, ldout);
       }
+  clipscope_blas_end ();
 }
 
 /* -------------------------------------------------------- normalisation */
