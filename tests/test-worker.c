@@ -344,6 +344,61 @@ test_cancel (void)
   g_assert_cmpint (counts[0] + counts[1], ==, 20);
 }
 
+/* ---------------------------------------------------------------- fork */
+
+/* A process spawned from the main thread (fork()) while the worker is in
+ * a threaded BLAS call: OpenBLAS stops its threads before each fork, and
+ * the call must still finish. Two BLAS threads whatever the machine. */
+static void
+test_fork_while_encoding (void)
+{
+  ClipscopeContextOptions options = cpu_options ();
+  g_autoptr(ClipscopeWorker) worker = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GAsyncResult) loaded = NULL;
+  g_autoptr(ClipscopeModel) model = NULL;
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) many = NULL;
+  g_autofree float *embeddings = NULL;
+  const char *argv[] = { "/bin/true", NULL };
+  const gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  int n_encoded = 0, n_spawned = 0;
+
+  options.n_threads = 2;
+  worker = clipscope_worker_new (&options);
+  clipscope_worker_load_model_async (worker, fixture.model_dir, NULL, store_result_cb, &loaded);
+  model = clipscope_worker_load_model_finish (worker, wait_result (&loaded), NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  for (int i = 0; i < 150; i++)
+    {
+      g_autofree char *t = g_strdup_printf ("picture %d of a {}", i);
+
+      g_strv_builder_add (builder, t);
+    }
+  many = g_strv_builder_end (builder);
+  clipscope_worker_encode_labels_async (worker, labels, (const char * const *) many, NULL,
+                                        store_result_cb, &result);
+  while (result == NULL)
+    {
+      int status = 0;
+
+      /* A stalled worker never answers: fail rather than hang. */
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                                   NULL, NULL, &status, &error));
+      g_assert_no_error (error);
+      n_spawned++;
+      g_main_context_iteration (NULL, FALSE);
+    }
+  embeddings = clipscope_worker_encode_labels_finish (worker, result, &n_encoded, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n_encoded, ==, 3 * 150);
+  g_test_message ("%d processes spawned while the worker encoded", n_spawned);
+  g_assert_cmpint (n_spawned, >, 0);
+}
+
 /* ---------------------------------------------------------------- load */
 
 #define N_LOAD 10000
@@ -457,6 +512,7 @@ main (int   argc,
   g_test_add_func ("/engine/worker/failed-load-keeps-model", test_failed_load_keeps_model);
   g_test_add_func ("/engine/worker/no-model", test_no_model);
   g_test_add_func ("/engine/worker/cancel", test_cancel);
+  g_test_add_func ("/engine/worker/fork-while-encoding", test_fork_while_encoding);
   g_test_add_func ("/engine/worker/load", test_load);
   status = g_test_run ();
 

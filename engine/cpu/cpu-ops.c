@@ -183,9 +183,11 @@ clipscope_cpu_linear (const float *x,
         else
           memcpy (yr, b, (gsize) n_out * sizeof (float));
       }
+  clipscope_blas_begin ();
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, n_out, n_in,
                1.0f, x, ldx, w, n_in,
                (b != NULL || accumulate) ? 1.0f : 0.0f, y, ldy);
+  clipscope_blas_end ();
 }
 
 /* ----------------------------------------------------------- layer norm */
