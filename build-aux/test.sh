@@ -36,7 +36,7 @@ G_SLICE=always-malloc \
 TSAN_OPTIONS=halt_on_error=1:suppressions="$PWD/tests/tsan.supp" \
   meson test -C _build-tsan --suite threads --print-errorlogs --num-processes 2 --timeout-multiplier 3
 
-CC=clang setup _build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
+CC=clang setup _build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false -Ddnnl=disabled
 ninja -C _build-fuzz tests/fuzz/fuzz-safetensors tests/fuzz/fuzz-config \
   tests/fuzz/fuzz-tokenizer tests/fuzz/fuzz-image tests/fuzz/fuzz-spm
 meson test -C _build-fuzz --no-rebuild --suite fuzz --print-errorlogs --num-processes 2
