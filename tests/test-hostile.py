@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import resource
+import struct
 import subprocess
 import sys
 import tempfile
@@ -479,12 +480,17 @@ def test_orientation(model, tmp):
           and np.array_equal(a, tensor(turned)))
 
 
+# The size of ClipscopeDecodeRequest (engine/decoder.h): six guint32, then
+# ClipscopePreprocessParams as REQUEST_PARAMS packs it.
+REQUEST_PARAMS = "=ii3f3fqi3Bxiii4x"
+REQUEST_BYTES = 24 + struct.calcsize(REQUEST_PARAMS)
+
 PROXY_DECODER = """#!%(python)s
 import os, signal, socket, struct, subprocess, time
 ours = socket.socket(fileno=3)
 helper = None
 while True:
-    data, fds, _, _ = socket.recv_fds(ours, 80, 1)
+    data, fds, _, _ = socket.recv_fds(ours, %(request_bytes)d, 1)
     if not data:
         break
     name_bytes = struct.unpack("=I", data[4:8])[0]
@@ -533,7 +539,8 @@ def test_decoder_processes(model, tmp):
     # the rest to the real one.
     proxy = os.path.join(tmp, "proxy-decoder")
     with open(proxy, "w") as f:
-        f.write(PROXY_DECODER % {"python": sys.executable, "helper": os.environ["CLIPSCOPE_DECODER"]})
+        f.write(PROXY_DECODER % {"python": sys.executable, "helper": os.environ["CLIPSCOPE_DECODER"],
+                                 "request_bytes": REQUEST_BYTES})
     os.chmod(proxy, 0o755)
     for name in ("2-hang.png", "3-crash.png"):
         write_png(os.path.join(folder, name), 20, 20, seed=40)
@@ -576,9 +583,9 @@ def test_decoder_sandbox(tmp):
             # ClipscopeDecodeRequest: magic, name_bytes, cpu_seconds, kind,
             # max_width, max_height, then ClipscopePreprocessParams (resize,
             # crop, mean, std, max_pixels, composite_alpha, background,
-            # ignore_orientation).
-            params = struct.pack("=ii3f3fqi3Bxi4x", 16, 16, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25,
-                                 10 ** 6, 0, 0, 0, 0, 0)
+            # ignore_orientation, squash, resample).
+            params = struct.pack(REQUEST_PARAMS, 16, 16, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25,
+                                 10 ** 6, 0, 0, 0, 0, 0, 0, 0)
             head = struct.pack("=IIIIII", 0x31445343, len(name), 10, kind, *box) + params
             ours.sendmsg([head + name], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                                           struct.pack("i", f.fileno()))])
