@@ -174,6 +174,14 @@ wait_ms (guint ms)
     g_main_context_iteration (NULL, TRUE);
 }
 
+/* Lets the main loop run until @cond holds, for up to 10 s: a layout that
+ * follows a resize over several frames takes longer on a loaded machine. */
+#define WAIT_FOR(cond) \
+  G_STMT_START { \
+    for (int wait_i_ = 0; wait_i_ < 500 && !(cond); wait_i_++) \
+      wait_ms (20); \
+  } G_STMT_END
+
 static void
 count_notice_cb (ClipscopeSession *session,
                  const char       *message,
@@ -1577,6 +1585,7 @@ test_window_adaptive (void)
   {
     GtkWidget *bar = find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_BAR, NULL);
 
+    WAIT_FOR (gtk_widget_get_mapped (bar) && gtk_widget_get_height (bar) > 0);
     g_assert_true (adw_view_switcher_bar_get_reveal (ADW_VIEW_SWITCHER_BAR (bar)));
     g_assert_true (gtk_widget_get_mapped (bar));
     g_assert_cmpint (gtk_widget_get_height (bar), >, 0);
@@ -1587,6 +1596,7 @@ test_window_adaptive (void)
   g_assert_false (adw_flap_get_reveal_flap (details));
   g_assert_cmpint (gtk_widget_get_width (scrolled), >=, 300);
   /* The thumbnail strip shrinks with the window, leaving the matrix room. */
+  WAIT_FOR (gtk_widget_get_height (strip) < wide_strip);
   g_assert_cmpint (gtk_widget_get_height (strip), <, wide_strip);
   g_assert_cmpint (gtk_widget_get_height (strip), >=, 48);
 
