@@ -164,6 +164,9 @@ typedef struct {
   ClipscopeScoring scoring;
   float logit_scale;                   /* already exponentiated */
   float logit_bias;                    /* added before a sigmoid; 0 for softmax */
+
+  gboolean    image_squash;            /* resized straight to image_size × image_size, no crop */
+  const char *image_resample;          /* Pillow's filter: "bicubic" or "bilinear" */
 } ClipscopeModelInfo;
 
 /**
@@ -238,9 +241,10 @@ int32_t *clipscope_model_tokenize (ClipscopeModel *model,
  * @path: an image file GdkPixbuf can decode
  * @pixels: (out caller-allocates): 3 × image_size × image_size floats
  *
- * Decodes, orients, converts to RGB, resizes the shorter side with PIL's
- * antialiased bicubic filter, centre-crops and normalises, writing the
- * channel-major input tensor.
+ * Decodes, orients, converts to RGB, resizes with PIL's antialiased
+ * bicubic or bilinear filter (the shorter side, then a centre crop; or,
+ * for models that squash, the whole image to image_size × image_size)
+ * and normalises, writing the channel-major input tensor.
  *
  * Returns: %TRUE on success
  */
@@ -327,15 +331,29 @@ typedef enum {
 } ClipscopeBackend;
 
 /**
+ * ClipscopePrecision:
+ * @CLIPSCOPE_PRECISION_F32: float32 throughout, the reference
+ * @CLIPSCOPE_PRECISION_BF16: the CPU backend's matrix products in bfloat16
+ *   (float32 sums), where the CPU has bfloat16 instructions (AVX512-BF16 or
+ *   AMX) and the build has oneDNN; float32 elsewhere
+ */
+typedef enum {
+  CLIPSCOPE_PRECISION_F32,
+  CLIPSCOPE_PRECISION_BF16,
+} ClipscopePrecision;
+
+/**
  * ClipscopeContextOptions:
  * @backend: which backend runs the encoders
  * @max_batch: most images or texts encoded in one pass (scratch grows with it)
- * @n_threads: threads for the CPU backend; 0 leaves OpenBLAS's own choice
+ * @n_threads: threads for the CPU backend; 0 leaves OpenBLAS's and OpenMP's own choice
+ * @precision: what the CPU backend computes its matrix products in
  */
 typedef struct {
-  ClipscopeBackend backend;
-  int              max_batch;
-  int              n_threads;
+  ClipscopeBackend   backend;
+  int                max_batch;
+  int                n_threads;
+  ClipscopePrecision precision;
 } ClipscopeContextOptions;
 
 CLIPSCOPE_API ClipscopeContextOptions clipscope_context_options_default (void);
@@ -565,6 +583,39 @@ CLIPSCOPE_API void clipscope_score_with (const float      *images,
 CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
 char **clipscope_read_list_file (const char *path,
                                  GError    **error);
+
+/**
+ * clipscope_template_preset_names:
+ *
+ * The prompt template sets every front end offers: "photo" (CLIP's
+ * default, `a photo of a {}.`), "imagenet" (the 80 templates CLIP's
+ * authors ensembled for ImageNet), "chinese" (`一张{}的照片。`) and
+ * "chinese-imagenet" (Chinese-CLIP's 80 ImageNet templates, in Chinese).
+ *
+ * Returns: (transfer none) (array zero-terminated=1): their names
+ */
+CLIPSCOPE_API const char * const *clipscope_template_preset_names (void);
+
+/**
+ * clipscope_template_preset_get:
+ * @name: one of clipscope_template_preset_names()
+ *
+ * Returns: (transfer full) (nullable): the preset's templates in order,
+ *   %NULL-terminated, or %NULL when there is no preset @name
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+char **clipscope_template_preset_get (const char *name);
+
+/**
+ * clipscope_family_default_template:
+ *
+ * The template used when none is given: `一张{}的照片。` for Chinese-CLIP,
+ * whose text tower was trained on Chinese, and CLIP's `a photo of a {}.`
+ * for the others.
+ *
+ * Returns: (transfer none): a template
+ */
+CLIPSCOPE_API const char *clipscope_family_default_template (ClipscopeFamily family);
 
 /* ------------------------------------------------------------- few-shot */
 
@@ -1262,6 +1313,8 @@ typedef enum {
  * @repo: (nullable): the Hugging Face repository id, or %NULL
  * @format: the folder's layout; meaningful when @format_known
  * @format_known: %FALSE for a hub model not yet downloaded
+ * @family: the model's family; meaningful when @family_known
+ * @family_known: %TRUE for the bundled and the catalogue models
  * @size: bytes on disk when installed, else the download's size
  * @size_is_estimate: %TRUE when @size is approximate (a catalogue
  *   model not yet downloaded; the exact size comes from the hub)
@@ -1287,6 +1340,8 @@ typedef struct {
   int64_t              partial_bytes;
   ClipscopeModelSource source;
   gboolean             removable;
+  ClipscopeFamily      family;
+  gboolean             family_known;
 } ClipscopeModelEntry;
 
 /** clipscope_model_entry_free: Frees an entry. */

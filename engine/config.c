@@ -15,6 +15,8 @@
 /* OpenAI's normalisation, the default of both formats. */
 static const float openai_mean[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
 static const float openai_std[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
+/* SigLIP's: pixels to [−1, 1]. */
+static const float half[3] = { 0.5f, 0.5f, 0.5f };
 
 /* The largest dimension any key may declare; real CLIPs stay far below,
  * and it keeps products of dimensions well inside int64. */
@@ -348,41 +350,49 @@ get_size (Reader     *r,
 
 /* ------------------------------------------------------ Hugging Face */
 
-static gboolean
-parse_hf_act (Reader     *r,
-              JsonObject *obj,
-              const char *section)
+/* transformers' names: "gelu" is exact, "gelu_pytorch_tanh" (and the
+ * older "gelu_new") the tanh approximation SigLIP uses. */
+static void
+parse_hf_act (Reader               *r,
+              JsonObject           *obj,
+              const char           *section,
+              const char           *def,
+              ClipscopeTransformer *tf)
 {
-  const char *act = get_string (r, obj, section, "hidden_act", "quick_gelu");
+  const char *act = get_string (r, obj, section, "hidden_act", def);
 
-  if (g_strcmp0 (act, "quick_gelu") == 0)
-    return TRUE;
-  if (g_strcmp0 (act, "gelu") != 0 && !r->failed)
+  tf->quick_gelu = g_strcmp0 (act, "quick_gelu") == 0;
+  tf->gelu_tanh = g_strcmp0 (act, "gelu_pytorch_tanh") == 0 || g_strcmp0 (act, "gelu_new") == 0;
+  if (!tf->quick_gelu && !tf->gelu_tanh && g_strcmp0 (act, "gelu") != 0 && !r->failed)
     {
-      g_autofree char *msg = g_strdup_printf ("is \"%s\"; only quick_gelu and gelu are supported", act);
+      g_autofree char *msg = g_strdup_printf ("is \"%s\"; only quick_gelu, gelu and "
+                                              "gelu_pytorch_tanh are supported", act);
       reader_fail (r, section, "hidden_act", msg);
     }
-  return FALSE;
 }
+
+/* The defaults of one family's Hugging Face configuration classes. */
+typedef struct {
+  int         width, mlp_width, heads, layers;
+  double      ln_eps;
+  const char *act;
+} HfDefaults;
 
 static void
 parse_hf_transformer (Reader               *r,
                       JsonObject           *obj,
                       const char           *section,
                       ClipscopeTransformer *tf,
-                      int                   width,
-                      int                   mlp_width,
-                      int                   heads,
-                      int                   layers)
+                      const HfDefaults     *def)
 {
-  tf->width = get_dim (r, obj, section, "hidden_size", width, 1);
-  tf->mlp_width = get_dim (r, obj, section, "intermediate_size", mlp_width, 1);
-  tf->n_heads = get_dim (r, obj, section, "num_attention_heads", heads, 1);
-  tf->n_layers = get_dim (r, obj, section, "num_hidden_layers", layers, 0);
-  tf->ln_eps = (float) get_number (r, obj, section, "layer_norm_eps", 1e-5);
+  tf->width = get_dim (r, obj, section, "hidden_size", def->width, 1);
+  tf->mlp_width = get_dim (r, obj, section, "intermediate_size", def->mlp_width, 1);
+  tf->n_heads = get_dim (r, obj, section, "num_attention_heads", def->heads, 1);
+  tf->n_layers = get_dim (r, obj, section, "num_hidden_layers", def->layers, 0);
+  tf->ln_eps = (float) get_number (r, obj, section, "layer_norm_eps", def->ln_eps);
   if (!(tf->ln_eps > 0.f && isfinite (tf->ln_eps)))
     reader_fail (r, section, "layer_norm_eps", "must be a positive number");
-  tf->quick_gelu = parse_hf_act (r, obj, section);
+  parse_hf_act (r, obj, section, def->act, tf);
 }
 
 /* Old exports keep the tower settings in *_config_dict. */
@@ -397,6 +407,40 @@ hf_section (Reader     *r,
   return obj != NULL ? obj : get_object (r, root, NULL, legacy_key);
 }
 
+/* Whether @key is a {"height": n, "width": n} size: Hugging Face's
+ * processors resize to exactly that, keeping no aspect ratio. */
+static gboolean
+is_exact_size (JsonObject *obj,
+               const char *key)
+{
+  JsonNode *node = member (obj, key);
+  JsonObject *size;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return FALSE;
+  size = json_node_get_object (node);
+  return !json_object_has_member (size, "shortest_edge") && json_object_has_member (size, "height");
+}
+
+/* PIL's filter numbers, as "resample" gives them. */
+static ClipscopeResample
+get_hf_resample (Reader     *r,
+                 JsonObject *pre)
+{
+  JsonNode *node = member (pre, "resample");
+  int64_t v = 3;
+
+  if (node != NULL && !node_to_int (node, &v))
+    reader_fail (r, NULL, "resample", "is not an integer");
+  else if (v != 2 && v != 3)
+    {
+      g_autofree char *msg = g_strdup_printf ("is %" G_GINT64_FORMAT "; only 2 (bilinear) and "
+                                              "3 (bicubic) are supported", v);
+      reader_fail (r, NULL, "resample", msg);
+    }
+  return v == 2 ? CLIPSCOPE_RESAMPLE_BILINEAR : CLIPSCOPE_RESAMPLE_BICUBIC;
+}
+
 static void
 read_hf_preprocessor (Reader         *r,
                       JsonObject     *pre,
@@ -404,11 +448,24 @@ read_hf_preprocessor (Reader         *r,
 {
   ClipscopePreprocessParams *p = &model->preprocess;
   int size = model->vit.image_size;
+  /* SiglipImageProcessor's defaults: a squash to 224 × 224, mean and
+   * standard deviation 0.5, bicubic. */
+  const gboolean siglip = model->info.family == CLIPSCOPE_FAMILY_SIGLIP;
+  const float *mean = siglip ? half : openai_mean, *std = siglip ? half : openai_std;
 
   p->resize = get_size (r, pre, "size", size);
   p->crop = get_size (r, pre, "crop_size", size);
-  get_triple (r, pre, NULL, "image_mean", openai_mean, FALSE, p->mean);
-  get_triple (r, pre, NULL, "image_std", openai_std, TRUE, p->std);
+  p->squash = is_exact_size (pre, "size") || (siglip && member (pre, "size") == NULL);
+  /* A squash with a crop after it is the squash alone when the crop
+   * takes all of it, as SigLIP's and Chinese-CLIP's do (or have none). */
+  if (p->squash && get_bool (r, pre, NULL, "do_center_crop", member (pre, "crop_size") != NULL)
+      && p->crop != p->resize && !r->failed)
+    reader_fail (r, NULL, "crop_size", "differs from \"size\"; cropping a squashed image is not supported");
+  if (p->squash)
+    p->crop = p->resize;
+  p->resample = get_hf_resample (r, pre);
+  get_triple (r, pre, NULL, "image_mean", mean, FALSE, p->mean);
+  get_triple (r, pre, NULL, "image_std", std, TRUE, p->std);
   get_alpha_background (r, pre, p);
   if (!r->failed && p->crop != size)
     {
@@ -416,6 +473,79 @@ read_hf_preprocessor (Reader         *r,
                                               p->crop, size, size);
       reader_fail (r, NULL, "crop_size", msg);
     }
+}
+
+static const HfDefaults clip_text_defaults = { 512, 2048, 8, 12, 1e-5, "quick_gelu" };
+static const HfDefaults clip_vision_defaults = { 768, 3072, 12, 12, 1e-5, "quick_gelu" };
+/* SiglipTextConfig and SiglipVisionConfig (configuration_siglip.py): the
+ * google/siglip-* configs leave nearly everything to these. */
+static const HfDefaults siglip_defaults = { 768, 3072, 12, 12, 1e-6, "gelu_pytorch_tanh" };
+
+/* SigLIP's towers: one width for the image embedding and the text head,
+ * which may be absent ("no_head"). */
+static void
+read_hf_siglip (Reader         *r,
+                JsonObject     *root,
+                JsonObject     *text,
+                JsonObject     *vision,
+                ClipscopeModel *model)
+{
+  ClipscopeTextTower *t = &model->text;
+  ClipscopeVit *vit = &model->vit;
+  int head;
+
+  parse_hf_transformer (r, text, "text_config", &t->tf, &siglip_defaults);
+  t->context_length = get_dim (r, text, "text_config", "max_position_embeddings", 64, 2);
+  t->vocab_size = get_dim (r, text, "text_config", "vocab_size", 32000, 1);
+  t->pool_last = TRUE;
+  t->no_head = get_bool (r, text, "text_config", "no_head", get_bool (r, root, NULL, "no_head", FALSE));
+  head = get_dim (r, text, "text_config", "projection_size", t->tf.width, 1);
+
+  parse_hf_transformer (r, vision, "vision_config", &vit->tf, &siglip_defaults);
+  vit->image_size = get_dim (r, vision, "vision_config", "image_size", 224, 1);
+  vit->patch_size = get_dim (r, vision, "vision_config", "patch_size", 16, 1);
+  vit->map_head = TRUE;
+  if (!get_bool (r, vision, "vision_config", "vision_use_head", TRUE) && !r->failed)
+    reader_fail_with (r, CLIPSCOPE_ERROR_UNSUPPORTED, "vision_config", "vision_use_head",
+                      "is false; without its pooling head the image tower gives no embedding");
+  model->info.embed_dim = vit->tf.width;
+  if (!r->failed && head != vit->tf.width)
+    {
+      g_autofree char *msg = g_strdup_printf ("is %d, but the image embedding has %d dimensions",
+                                              head, vit->tf.width);
+      reader_fail (r, "text_config", "projection_size", msg);
+    }
+}
+
+/* ChineseCLIPTextConfig's (configuration_chinese_clip.py): BERT base. Its
+ * vision config defaults to CLIP's, patch size 32 included. */
+static const HfDefaults bert_text_defaults = { 768, 3072, 12, 12, 1e-12, "gelu" };
+
+/* The context Chinese-CLIP was trained with, and its tokenizer's default;
+ * its position table allows more. */
+#define CHINESE_CLIP_CONTEXT 52
+
+static void
+read_hf_bert_text (Reader         *r,
+                   JsonObject     *text,
+                   ClipscopeModel *model)
+{
+  const char *s = "text_config";
+  ClipscopeTextTower *t = &model->text;
+
+  t->bert = TRUE;
+  parse_hf_transformer (r, text, s, &t->tf, &bert_text_defaults);
+  t->vocab_size = get_dim (r, text, s, "vocab_size", 21128, 1);
+  t->n_positions = get_dim (r, text, s, "max_position_embeddings", 512, 2);
+  t->n_token_types = get_dim (r, text, s, "type_vocab_size", 2, 1);
+  t->pad_id = get_dim (r, text, s, "pad_token_id", 0, 0);
+  t->context_length = MIN (CHINESE_CLIP_CONTEXT, t->n_positions);
+  if (!r->failed && t->pad_id >= t->vocab_size)
+    reader_fail (r, s, "pad_token_id", "is not an id of the vocabulary");
+  if (!r->failed && g_strcmp0 (get_string (r, text, s, "position_embedding_type", "absolute"),
+                               "absolute") != 0)
+    reader_fail_with (r, CLIPSCOPE_ERROR_UNSUPPORTED, s, "position_embedding_type",
+                      "is not \"absolute\", the only kind supported");
 }
 
 static gboolean
@@ -429,25 +559,53 @@ read_hf_config (ClipscopeModel *model,
   JsonObject *text, *vision;
   ClipscopeVit *vit = &model->vit;
   ClipscopeTextTower *t = &model->text;
+  const char *model_type;
 
   if (root == NULL)
     return FALSE;
   text = hf_section (&r, root, "text_config", "text_config_dict");
   vision = hf_section (&r, root, "vision_config", "vision_config_dict");
+  model_type = get_string (&r, root, NULL, "model_type", "clip");
 
-  model->info.embed_dim = get_dim (&r, root, NULL, "projection_dim", 512, 1);
-  parse_hf_transformer (&r, text, "text_config", &t->tf, 512, 2048, 8, 12);
-  t->context_length = get_dim (&r, text, "text_config", "max_position_embeddings", 77, 2);
-  t->vocab_size = get_dim (&r, text, "text_config", "vocab_size", 49408, 1);
-
-  parse_hf_transformer (&r, vision, "vision_config", &vit->tf, 768, 3072, 12, 12);
-  vit->image_size = get_dim (&r, vision, "vision_config", "image_size", 224, 1);
-  vit->patch_size = get_dim (&r, vision, "vision_config", "patch_size", 32, 1);
-  if (get_dim (&r, vision, "vision_config", "num_channels", 3, 1) != 3)
+  if (g_strcmp0 (model_type, "siglip") == 0)
+    {
+      /* SigLIP 2 at a fixed resolution is SigLIP with Gemma's tokenizer. */
+      model->info.family = CLIPSCOPE_FAMILY_SIGLIP;
+      read_hf_siglip (&r, root, text, vision, model);
+    }
+  else if (g_strcmp0 (model_type, "clip") == 0 || g_strcmp0 (model_type, "chinese_clip") == 0)
+    {
+      model->info.embed_dim = get_dim (&r, root, NULL, "projection_dim", 512, 1);
+      if (g_strcmp0 (model_type, "chinese_clip") == 0)
+        {
+          /* CLIP's ViT with a BERT text tower. */
+          model->info.family = CLIPSCOPE_FAMILY_CHINESE_CLIP;
+          read_hf_bert_text (&r, text, model);
+        }
+      else
+        {
+          parse_hf_transformer (&r, text, "text_config", &t->tf, &clip_text_defaults);
+          t->context_length = get_dim (&r, text, "text_config", "max_position_embeddings", 77, 2);
+          t->vocab_size = get_dim (&r, text, "text_config", "vocab_size", 49408, 1);
+        }
+      parse_hf_transformer (&r, vision, "vision_config", &vit->tf, &clip_vision_defaults);
+      vit->image_size = get_dim (&r, vision, "vision_config", "image_size", 224, 1);
+      vit->patch_size = get_dim (&r, vision, "vision_config", "patch_size", 32, 1);
+    }
+  else if (!r.failed)
+    {
+      g_autofree char *msg =
+        g_strdup_printf ("is \"%s\"; Clipscope runs \"clip\", \"siglip\" and \"chinese_clip\" "
+                         "models%s", model_type,
+                         g_strcmp0 (model_type, "siglip2") == 0
+                         ? " (SigLIP 2's fixed-resolution checkpoints are \"siglip\"; "
+                           "its NaFlex ones are not supported)" : "");
+      reader_fail_with (&r, CLIPSCOPE_ERROR_UNSUPPORTED, NULL, "model_type", msg);
+    }
+  if (!r.failed && get_dim (&r, vision, "vision_config", "num_channels", 3, 1) != 3)
     reader_fail (&r, "vision_config", "num_channels", "is not 3");
   if (r.failed)
     return FALSE;
-
   model->info.format = CLIPSCOPE_FORMAT_HF;
   model->info.vision_kind = CLIPSCOPE_VISION_VIT;
   if (g_file_test (pre_path, G_FILE_TEST_EXISTS))
@@ -611,6 +769,26 @@ read_open_clip_vision (Reader         *r,
     }
 }
 
+/* The sizes of open_clip's TextTransformer, with a family's defaults. */
+static void
+read_open_clip_text_sizes (Reader             *r,
+                           JsonObject         *t,
+                           ClipscopeTextTower *text,
+                           int                 context_length,
+                           int                 vocab_size,
+                           int                 width,
+                           int                 heads)
+{
+  const char *s = "text_cfg";
+
+  text->context_length = get_dim (r, t, s, "context_length", context_length, 2);
+  text->vocab_size = get_dim (r, t, s, "vocab_size", vocab_size, 1);
+  text->tf.width = get_dim (r, t, s, "width", width, 1);
+  text->tf.n_heads = get_dim (r, t, s, "heads", heads, 1);
+  text->tf.n_layers = get_dim (r, t, s, "layers", 12, 0);
+  text->tf.mlp_width = (int) (text->tf.width * get_number (r, t, s, "mlp_ratio", 4.0));
+}
+
 static void
 read_open_clip_text (Reader         *r,
                      JsonObject     *cfg,
@@ -623,14 +801,131 @@ read_open_clip_text (Reader         *r,
 
   refuse_unsupported (r, t, s, unsupported_text_keys, G_N_ELEMENTS (unsupported_text_keys));
   check_pool_type (r, t, s, "argmax");
-  text->context_length = get_dim (r, t, s, "context_length", 77, 2);
-  text->vocab_size = get_dim (r, t, s, "vocab_size", 49408, 1);
-  text->tf.width = get_dim (r, t, s, "width", 512, 1);
-  text->tf.n_heads = get_dim (r, t, s, "heads", 8, 1);
-  text->tf.n_layers = get_dim (r, t, s, "layers", 12, 0);
-  text->tf.mlp_width = (int) (text->tf.width * get_number (r, t, s, "mlp_ratio", 4.0));
+  read_open_clip_text_sizes (r, t, text, 77, 49408, 512, 8);
   text->tf.ln_eps = 1e-5f;
   text->tf.quick_gelu = quick_gelu;
+}
+
+/* ----------------------------------------------- open_clip's SigLIP */
+
+/* The towers timm's vit_<size>_patch<p>_siglip[2]_<resolution> names. */
+static const struct {
+  const char *size;
+  int         width, layers, heads, mlp_width;
+} timm_siglip_sizes[] = {
+  { "base", 768, 12, 12, 3072 },
+  { "large", 1024, 24, 16, 4096 },
+  { "so400m", 1152, 27, 16, 4304 },
+  { "giantopt", 1536, 40, 16, 6144 },
+};
+
+/* Whether open_clip's config describes a SigLIP: a timm SigLIP image tower. */
+static gboolean
+is_open_clip_siglip (JsonObject *cfg)
+{
+  JsonObject *v = NULL;
+  JsonNode *node = member (cfg, "vision_cfg"), *name;
+
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+    v = json_node_get_object (node);
+  name = member (v, "timm_model_name");
+  return name != NULL && JSON_NODE_HOLDS_VALUE (name)
+         && json_node_get_value_type (name) == G_TYPE_STRING
+         && strstr (json_node_get_string (name), "_siglip") != NULL;
+}
+
+/* The tower comes from the timm name; open_clip's own keys, where the
+ * config has them, take precedence, so that a folder can describe a
+ * tower timm has no name for (the tests' small models). timm's image
+ * tower uses exact GELU and LayerNorm eps 1e-6. */
+static void
+read_open_clip_siglip_vision (Reader         *r,
+                              JsonObject     *cfg,
+                              ClipscopeModel *model)
+{
+  static const char * const refused[] = { "attentional_pool", "output_tokens" };
+  const char *s = "vision_cfg";
+  JsonObject *v = get_object (r, cfg, NULL, s);
+  ClipscopeVit *vit = &model->vit;
+  const char *name = get_string (r, v, s, "timm_model_name", "");
+  const char *pool = get_string (r, v, s, "timm_pool", "map");
+  const char *proj = get_string (r, v, s, "timm_proj", "none");
+  g_auto(GStrv) parts = g_strsplit (name, "_", -1);
+  int width = 0, layers = 0, heads = 0, mlp = 0, patch = 0, image = 0;
+
+  refuse_unsupported (r, v, s, refused, G_N_ELEMENTS (refused));
+  for (gsize i = 0; g_strv_length (parts) >= 4 && i < G_N_ELEMENTS (timm_siglip_sizes); i++)
+    if (g_str_equal (parts[0], "vit") && g_str_equal (parts[1], timm_siglip_sizes[i].size))
+      {
+        width = timm_siglip_sizes[i].width;
+        layers = timm_siglip_sizes[i].layers;
+        heads = timm_siglip_sizes[i].heads;
+        mlp = timm_siglip_sizes[i].mlp_width;
+      }
+  if (parts[0] != NULL && parts[1] != NULL && g_str_has_prefix (parts[2] ? parts[2] : "", "patch"))
+    patch = (int) g_ascii_strtoll (parts[2] + 5, NULL, 10);
+  if (g_strv_length (parts) > 0)
+    image = (int) g_ascii_strtoll (parts[g_strv_length (parts) - 1], NULL, 10);
+  if (width == 0 && member (v, "width") == NULL && !r->failed)
+    {
+      g_autofree char *msg = g_strdup_printf ("is \"%s\", a SigLIP tower Clipscope does not know", name);
+      reader_fail_with (r, CLIPSCOPE_ERROR_UNSUPPORTED, s, "timm_model_name", msg);
+    }
+  if (!r->failed && g_strcmp0 (pool, "map") != 0)
+    reader_fail_with (r, CLIPSCOPE_ERROR_UNSUPPORTED, s, "timm_pool",
+                      "is not \"map\", the attention pooling Clipscope runs");
+  if (!r->failed && g_strcmp0 (proj, "none") != 0)
+    reader_fail_with (r, CLIPSCOPE_ERROR_UNSUPPORTED, s, "timm_proj",
+                      "is not \"none\"; SigLIP has no image projection");
+
+  model->info.vision_kind = CLIPSCOPE_VISION_VIT;
+  vit->map_head = TRUE;
+  vit->tf.width = get_dim (r, v, s, "width", MAX (width, 1), 1);
+  vit->tf.n_layers = get_dim (r, v, s, "layers", layers, 0);
+  vit->tf.n_heads = member (v, "head_width") != NULL || heads == 0
+                    ? get_vision_heads (r, v, s, vit->tf.width) : heads;
+  vit->tf.mlp_width = member (v, "mlp_ratio") != NULL || mlp == 0
+                      ? (int) (vit->tf.width * get_number (r, v, s, "mlp_ratio", 4.0)) : mlp;
+  vit->patch_size = get_dim (r, v, s, "patch_size", patch > 0 ? patch : 16, 1);
+  vit->image_size = get_dim (r, v, s, "image_size", image > 0 ? image : 224, 1);
+  vit->tf.ln_eps = 1e-6f;
+  vit->tf.quick_gelu = FALSE;
+  vit->tf.gelu_tanh = FALSE;
+}
+
+/* open_clip's TextTransformer as SigLIP configures it: no causal mask,
+ * pooled at the last position, a Linear projection with a bias (or none),
+ * LayerNorm eps and GELU from norm_kwargs and act_kwargs. */
+static void
+read_open_clip_siglip_text (Reader         *r,
+                            JsonObject     *cfg,
+                            ClipscopeModel *model)
+{
+  static const char * const refused[] = { "hf_model_name", "embed_cls", "ls_init_value", "output_tokens" };
+  const char *s = "text_cfg";
+  JsonObject *t = get_object (r, cfg, NULL, s);
+  JsonObject *norm = get_object (r, t, s, "norm_kwargs");
+  JsonObject *act = get_object (r, t, s, "act_kwargs");
+  ClipscopeTextTower *text = &model->text;
+  const char *proj_type = get_string (r, t, s, "proj_type", "linear");
+
+  refuse_unsupported (r, t, s, refused, G_N_ELEMENTS (refused));
+  check_pool_type (r, t, s, "last");
+  if (!r->failed && !get_bool (r, t, s, "no_causal_mask", FALSE))
+    reader_fail_with (r, CLIPSCOPE_ERROR_UNSUPPORTED, s, "no_causal_mask",
+                      "is not true; SigLIP's text tower attends in both directions");
+  text->no_head = g_strcmp0 (proj_type, "none") == 0;
+  if (!r->failed && !text->no_head && !get_bool (r, t, s, "proj_bias", FALSE))
+    reader_fail_with (r, CLIPSCOPE_ERROR_UNSUPPORTED, s, "proj_bias",
+                      "is not true; a SigLIP text projection is a Linear with a bias");
+  text->pool_last = TRUE;
+  read_open_clip_text_sizes (r, t, text, 64, 32000, 768, 12);
+  text->tf.ln_eps = (float) get_number (r, norm, "text_cfg.norm_kwargs", "eps", 1e-5);
+  if (!(text->tf.ln_eps > 0.f && isfinite (text->tf.ln_eps)))
+    reader_fail (r, "text_cfg.norm_kwargs", "eps", "must be a positive number");
+  text->tf.quick_gelu = FALSE;
+  text->tf.gelu_tanh = g_strcmp0 (get_string (r, act, "text_cfg.act_kwargs", "approximate", "none"),
+                                  "tanh") == 0;
 }
 
 static void
@@ -641,17 +936,23 @@ read_open_clip_preprocess (Reader         *r,
   const char *s = "preprocess_cfg";
   JsonObject *pre = get_object (r, root, NULL, s);
   ClipscopePreprocessParams *p = &model->preprocess;
+  /* open_clip's SigLIP presets (pretrained.py _slpcfg): a squash,
+   * bicubic, mean and standard deviation 0.5. */
+  const gboolean siglip = model->info.family == CLIPSCOPE_FAMILY_SIGLIP;
   const char *interp = get_string (r, pre, s, "interpolation", "bicubic");
-  const char *mode = get_string (r, pre, s, "resize_mode", "shortest");
+  const char *mode = get_string (r, pre, s, "resize_mode", siglip ? "squash" : "shortest");
   int size = model->info.vision_kind == CLIPSCOPE_VISION_VIT ? model->vit.image_size
                                                              : model->resnet.image_size;
 
-  get_triple (r, pre, s, "mean", openai_mean, FALSE, p->mean);
-  get_triple (r, pre, s, "std", openai_std, TRUE, p->std);
-  if (!r->failed && g_strcmp0 (interp, "bicubic") != 0)
-    reader_fail (r, s, "interpolation", "is not \"bicubic\", the only filter supported");
-  if (!r->failed && g_strcmp0 (mode, "shortest") != 0)
-    reader_fail (r, s, "resize_mode", "is not \"shortest\", the only mode supported");
+  get_triple (r, pre, s, "mean", siglip ? half : openai_mean, FALSE, p->mean);
+  get_triple (r, pre, s, "std", siglip ? half : openai_std, TRUE, p->std);
+  if (!r->failed && g_strcmp0 (interp, "bicubic") != 0 && g_strcmp0 (interp, "bilinear") != 0)
+    reader_fail (r, s, "interpolation", "is not \"bicubic\" or \"bilinear\", the filters supported");
+  if (!r->failed && g_strcmp0 (mode, "shortest") != 0 && g_strcmp0 (mode, "squash") != 0)
+    reader_fail (r, s, "resize_mode", "is not \"shortest\" or \"squash\", the modes supported");
+  p->resample = g_strcmp0 (interp, "bilinear") == 0 ? CLIPSCOPE_RESAMPLE_BILINEAR
+                                                    : CLIPSCOPE_RESAMPLE_BICUBIC;
+  p->squash = g_strcmp0 (mode, "squash") == 0;
   p->resize = size;
   p->crop = size;
 }
@@ -675,8 +976,24 @@ read_open_clip_config (ClipscopeModel *model,
     cfg = root;
   quick_gelu = get_bool (&r, cfg, NULL, "quick_gelu", get_bool (&r, root, NULL, "quick_gelu", FALSE));
   model->info.embed_dim = get_dim (&r, cfg, NULL, "embed_dim", 512, 1);
-  read_open_clip_vision (&r, cfg, model, quick_gelu);
-  read_open_clip_text (&r, cfg, model, quick_gelu);
+  if (is_open_clip_siglip (cfg))
+    {
+      model->info.family = CLIPSCOPE_FAMILY_SIGLIP;
+      read_open_clip_siglip_vision (&r, cfg, model);
+      read_open_clip_siglip_text (&r, cfg, model);
+      if (!r.failed && model->info.embed_dim != model->vit.tf.width)
+        {
+          g_autofree char *msg = g_strdup_printf ("is %d, but the image tower is %d wide and has "
+                                                  "no projection", model->info.embed_dim,
+                                                  model->vit.tf.width);
+          reader_fail (&r, NULL, "embed_dim", msg);
+        }
+    }
+  else
+    {
+      read_open_clip_vision (&r, cfg, model, quick_gelu);
+      read_open_clip_text (&r, cfg, model, quick_gelu);
+    }
   if (!r.failed)
     read_open_clip_preprocess (&r, root, model);
   model->info.format = CLIPSCOPE_FORMAT_OPEN_CLIP;

@@ -18,6 +18,16 @@ bind1 (const Binder        *bd,
   return bd->bind (bd->binder, kind, 1, &data, &n);
 }
 
+/* A tensor that only some models have; absent where @data is NULL. */
+static ClipscopeView
+bind_opt (const Binder        *bd,
+          ClipscopeWeightKind  kind,
+          const float         *data,
+          gsize                n)
+{
+  return data != NULL ? bind1 (bd, kind, data, n) : CLIPSCOPE_NO_VIEW;
+}
+
 /* Binds @n parts stacked, or into out[0 : n] one by one when the backend
  * will not stack them. */
 static void
@@ -35,6 +45,22 @@ bind_parts (const Binder        *bd,
     *out[i] = bind1 (bd, kind, parts[i], sizes[i]);
 }
 
+/* What a block and a pooling head end with: the attention's output
+ * projection, a norm and the MLP, in that order. */
+static void
+bind_tail (const Binder        *bd,
+           const float *const   src[8],
+           ClipscopeView *const dst[8],
+           gsize                w,
+           gsize                m)
+{
+  const gsize sizes[8] = { w * w, w, w, w, m * w, m, w * m, w };
+
+  for (int i = 0; i < 8; i++)
+    *dst[i] = bind1 (bd, i == 0 || i == 4 || i == 6 ? CLIPSCOPE_WEIGHT_MATRIX : CLIPSCOPE_WEIGHT_VECTOR,
+                     src[i], sizes[i]);
+}
+
 static ClipscopeBlockWeights *
 bind_transformer (const Binder               *bd,
                   const ClipscopeTransformer *tf)
@@ -50,18 +76,18 @@ bind_transformer (const Binder               *bd,
       const gsize ww[] = { w * w, w * w, w * w }, wb[] = { w, w, w };
       ClipscopeView *ow[] = { &o->qkv_w, &o->k_w, &o->v_w }, *ob[] = { &o->qkv_b, &o->k_b, &o->v_b };
 
+      const float *const tail[8] = {
+        b->out_w, b->out_b, b->ln_2_w, b->ln_2_b, b->fc1_w, b->fc1_b, b->fc2_w, b->fc2_b,
+      };
+      ClipscopeView *const tail_out[8] = {
+        &o->out_w, &o->out_b, &o->ln_2_w, &o->ln_2_b, &o->fc1_w, &o->fc1_b, &o->fc2_w, &o->fc2_b,
+      };
+
       o->ln_1_w = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, b->ln_1_w, w);
       o->ln_1_b = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, b->ln_1_b, w);
       bind_parts (bd, CLIPSCOPE_WEIGHT_MATRIX, 3, qkv_w, ww, ow);
       bind_parts (bd, CLIPSCOPE_WEIGHT_VECTOR, 3, qkv_b, wb, ob);
-      o->out_w = bind1 (bd, CLIPSCOPE_WEIGHT_MATRIX, b->out_w, w * w);
-      o->out_b = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, b->out_b, w);
-      o->ln_2_w = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, b->ln_2_w, w);
-      o->ln_2_b = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, b->ln_2_b, w);
-      o->fc1_w = bind1 (bd, CLIPSCOPE_WEIGHT_MATRIX, b->fc1_w, m * w);
-      o->fc1_b = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, b->fc1_b, m);
-      o->fc2_w = bind1 (bd, CLIPSCOPE_WEIGHT_MATRIX, b->fc2_w, w * m);
-      o->fc2_b = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, b->fc2_b, w);
+      bind_tail (bd, tail, tail_out, w, m);
     }
   return out;
 }
@@ -78,6 +104,31 @@ bind_conv (const Binder        *bd,
 }
 
 static void
+bind_map_head (const Binder           *bd,
+               const ClipscopeMapHead *h,
+               gsize                   width,
+               gsize                   mlp,
+               ClipscopeWeights       *w)
+{
+  const float *kv_w[] = { h->k_w, h->v_w }, *kv_b[] = { h->k_b, h->v_b };
+  const gsize sw[] = { width * width, width * width }, sb[] = { width, width };
+  ClipscopeView *ow[] = { &w->map_kv_w, &w->map_v_w }, *ob[] = { &w->map_kv_b, &w->map_v_b };
+
+  const float *const tail[8] = {
+    h->out_w, h->out_b, h->ln_w, h->ln_b, h->fc1_w, h->fc1_b, h->fc2_w, h->fc2_b,
+  };
+  ClipscopeView *const tail_out[8] = {
+    &w->map_out_w, &w->map_out_b, &w->map_ln_w, &w->map_ln_b,
+    &w->map_fc1_w, &w->map_fc1_b, &w->map_fc2_w, &w->map_fc2_b,
+  };
+
+  w->map_q = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, h->q, width);
+  bind_parts (bd, CLIPSCOPE_WEIGHT_MATRIX, 2, kv_w, sw, ow);
+  bind_parts (bd, CLIPSCOPE_WEIGHT_VECTOR, 2, kv_b, sb, ob);
+  bind_tail (bd, tail, tail_out, width, mlp);
+}
+
+static void
 bind_vit (const Binder         *bd,
           const ClipscopeModel *model,
           ClipscopeWeights     *w)
@@ -86,14 +137,18 @@ bind_vit (const Binder         *bd,
   const gsize width = v->tf.width;
 
   w->patch_w = bind1 (bd, CLIPSCOPE_WEIGHT_MATRIX, v->patch_w, width * 3 * v->patch_size * v->patch_size);
-  w->class_emb = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, v->class_emb, width);
-  w->vit_pos = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, v->pos_emb, (1 + v->n_patches) * width);
-  w->ln_pre_w = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, v->ln_pre_w, width);
-  w->ln_pre_b = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, v->ln_pre_b, width);
+  w->patch_b = bind_opt (bd, CLIPSCOPE_WEIGHT_VECTOR, v->patch_b, width);
+  w->class_emb = bind_opt (bd, CLIPSCOPE_WEIGHT_VECTOR, v->class_emb, width);
+  w->vit_pos = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, v->pos_emb,
+                      ((v->map_head ? 0 : 1) + v->n_patches) * width);
+  w->ln_pre_w = bind_opt (bd, CLIPSCOPE_WEIGHT_VECTOR, v->ln_pre_w, width);
+  w->ln_pre_b = bind_opt (bd, CLIPSCOPE_WEIGHT_VECTOR, v->ln_pre_b, width);
   w->ln_post_w = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, v->ln_post_w, width);
   w->ln_post_b = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, v->ln_post_b, width);
-  w->vit_proj = bind1 (bd, CLIPSCOPE_WEIGHT_MATRIX, v->proj, model->info.embed_dim * width);
+  w->vit_proj = bind_opt (bd, CLIPSCOPE_WEIGHT_MATRIX, v->proj, model->info.embed_dim * width);
   w->vision_blocks = bind_transformer (bd, &v->tf);
+  if (v->map_head)
+    bind_map_head (bd, &v->head, width, v->tf.mlp_width, w);
 }
 
 static void
@@ -139,9 +194,18 @@ bind_text (const Binder         *bd,
 
   w->token_emb = bind1 (bd, CLIPSCOPE_WEIGHT_MATRIX, t->token_emb, (gsize) t->vocab_size * width);
   w->text_pos = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, t->pos_emb, (gsize) t->context_length * width);
-  w->ln_final_w = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, t->ln_final_w, width);
-  w->ln_final_b = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, t->ln_final_b, width);
-  w->text_proj = bind1 (bd, CLIPSCOPE_WEIGHT_MATRIX, t->proj, model->info.embed_dim * width);
+  if (t->bert)
+    {
+      w->ln_emb_w = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, t->ln_emb_w, width);
+      w->ln_emb_b = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, t->ln_emb_b, width);
+    }
+  else
+    {
+      w->ln_final_w = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, t->ln_final_w, width);
+      w->ln_final_b = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, t->ln_final_b, width);
+    }
+  w->text_proj = bind_opt (bd, CLIPSCOPE_WEIGHT_MATRIX, t->proj, model->info.embed_dim * width);
+  w->text_proj_b = bind_opt (bd, CLIPSCOPE_WEIGHT_VECTOR, t->proj_b, model->info.embed_dim);
   w->text_blocks = bind_transformer (bd, &t->tf);
 }
 
@@ -335,38 +399,68 @@ explain_pixels (ClipscopeGraphBackend *be,
   return ops->submit (be, error);
 }
 
-/* The end-of-text token has the highest id, so CLIP pools at the row's
- * maximum; the longest prefix in the chunk sets the sequence length,
- * because under the causal mask later rows cannot change earlier ones:
- * short labels then cost a fraction of the full context. */
+/* Checks every id of @tokens [n, context] against the vocabulary. */
 static gboolean
-eot_positions (const ClipscopeTextTower *t,
-               const int32_t            *tokens,
-               int                       n,
-               int32_t                  *index,
-               int                      *seq,
-               GError                  **error)
+check_ids (const ClipscopeTextTower *t,
+           const int32_t            *tokens,
+           int                       n,
+           GError                  **error)
 {
   const int ctx = t->context_length;
 
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < ctx; j++)
+      {
+        const int32_t id = tokens[(gsize) i * ctx + j];
+
+        if (id < 0 || id >= t->vocab_size)
+          {
+            g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT,
+                         "token id %d at text %d, position %d is outside the vocabulary of %d",
+                         id, i, j, t->vocab_size);
+            return FALSE;
+          }
+      }
+  return TRUE;
+}
+
+/* CLIP: the end-of-text token has the highest id, so CLIP pools at the
+ * row's maximum; the longest prefix in the chunk sets the sequence
+ * length, because under the causal mask later rows cannot change earlier
+ * ones: short labels then cost a fraction of the full context. SigLIP
+ * attends in both directions and pools the last position: all of it,
+ * always. BERT: index[b] is the length of row b, up to its last id that is not
+ * padding (at least 1: [CLS]), the keys its attention sees; the longest
+ * sets the sequence length, as the padding is masked. */
+static gboolean
+text_positions (const ClipscopeTextTower *t,
+                const int32_t            *tokens,
+                int                       n,
+                int32_t                  *index,
+                int                      *seq,
+                GError                  **error)
+{
+  const int ctx = t->context_length;
+
+  if (!check_ids (t, tokens, n, error))
+    return FALSE;
   *seq = 1;
   for (int i = 0; i < n; i++)
     {
       const int32_t *row = tokens + (gsize) i * ctx;
 
+      if (t->bert)
+        {
+          index[i] = ctx;
+          while (index[i] > 1 && row[index[i] - 1] == t->pad_id)
+            index[i]--;
+          *seq = MAX (*seq, index[i]);
+          continue;
+        }
       index[i] = 0;
       for (int j = 0; j < ctx; j++)
-        {
-          if (row[j] < 0 || row[j] >= t->vocab_size)
-            {
-              g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT,
-                           "token id %d at text %d, position %d is outside the vocabulary of %d",
-                           row[j], i, j, t->vocab_size);
-              return FALSE;
-            }
-          if (row[j] > row[index[i]])
-            index[i] = j;
-        }
+        if (t->pool_last ? j == ctx - 1 : row[j] > row[index[i]])
+          index[i] = j;
       *seq = MAX (*seq, index[i] + 1);
     }
   return TRUE;
@@ -395,12 +489,15 @@ encode_tokens (ClipscopeGraphBackend *be,
 
       be->cancellable = cancellable;
       if (g_cancellable_set_error_if_cancelled (cancellable, error)
-          || !eot_positions (t, rows, b, index, &seq, error)
+          || !text_positions (t, rows, b, index, &seq, error)
           || !ops->begin (be, b, FALSE, ids_bytes + b * sizeof (int32_t) + out_bytes, error))
         return FALSE;
       ops->upload (be, ops->slot (be, CLIPSCOPE_SLOT_IDS), rows, ids_bytes);
       ops->upload (be, ops->slot (be, CLIPSCOPE_SLOT_INDEX), index, b * sizeof (int32_t));
-      clipscope_text_record (be, b, seq);
+      if (t->bert)
+        clipscope_bert_record (be, b, seq);
+      else
+        clipscope_text_record (be, b, seq);
       ops->l2_norm (be, ops->slot (be, CLIPSCOPE_SLOT_OUT), b, e);
       ops->download (be, ops->slot (be, CLIPSCOPE_SLOT_OUT), out + (gsize) done * e, out_bytes);
       if (!ops->submit (be, error))

@@ -1,7 +1,7 @@
 /* graph.h — graphs and backends: each tower written once
  *
- * A tower (vit.c, resnet.c, text.c, with transformer.c for the blocks
- * they share) is one description of its forward pass as a sequence of
+ * A tower (vit.c, resnet.c, text.c, bert.c, with transformer.c for the
+ * blocks CLIP's share) is one description of its forward pass as a sequence of
  * operations on tensors; a backend implements those operations. The CPU
  * backend (cpu/cpu-backend.c) runs each operation as it is called; the
  * Vulkan backend (vulkan/vulkan-backend.c) records each as a dispatch
@@ -34,7 +34,8 @@
  *                a per-sequence index (pooling heads)
  *   (activations: exact, tanh or quick GELU, ReLU, fused into linear and
  *   conv; residual adds are their accumulate)
- *   embed_tokens, assemble_tokens (class token or mean, plus positions)
+ *   embed_tokens, assemble_tokens (class token, mean or neither, plus
+ *                positions)
  *   gather_rows  one row per sequence at an index: class token, first
  *                token, last position or the argmax end-of-text token
  *   avg_pool, l2_norm
@@ -60,6 +61,14 @@ clipscope_view_at (ClipscopeView t,
 }
 
 #define CLIPSCOPE_NO_VIEW ((ClipscopeView) { NULL, 0, FALSE })
+
+/* What assemble_tokens puts before the rows of src; its values are the
+ * kernel's push constant. */
+typedef enum {
+  CLIPSCOPE_FIRST_CLASS,   /* the class embedding (CLIP's ViT) */
+  CLIPSCOPE_FIRST_MEAN,    /* the mean of the sequence's rows (ResNet pooling) */
+  CLIPSCOPE_FIRST_NONE,    /* nothing: the rows alone (SigLIP's ViT) */
+} ClipscopeFirstToken;
 
 /* The values of the kernels' ACT_* flags (shaders/types.glsl). */
 typedef enum {
@@ -149,11 +158,12 @@ typedef struct {
   void (*embed_tokens) (ClipscopeGraphBackend *be, ClipscopeView x, ClipscopeView tok,
                         ClipscopeView pos, ClipscopeView ids, int batch, int seq, int ctx,
                         int width);
-  /* x[batch, seq, width]: (@cls, or the mean of src with @mean) then src
-   * [batch, seq − 1, width], plus pos. */
+  /* x[batch, seq, width]: @cls (CLASS) or the mean of src (MEAN), then
+   * src [batch, seq − 1, width], plus pos; with NONE, src [batch, seq,
+   * width] plus pos. */
   void (*assemble_tokens) (ClipscopeGraphBackend *be, ClipscopeView x, ClipscopeView src,
                            ClipscopeView cls, ClipscopeView pos, int batch, int seq,
-                           int width, gboolean mean);
+                           int width, ClipscopeFirstToken first);
   /* dst[b] = src[b · seq + (index ? index[b] : 0)]. */
   void (*gather_rows) (ClipscopeGraphBackend *be, ClipscopeView src, ClipscopeView dst,
                        ClipscopeView index, int batch, int seq, int width);
@@ -196,13 +206,19 @@ struct _ClipscopeWeights {
   ClipscopeBlockWeights *vision_blocks;     /* ViT (n_layers) */
   ClipscopeBlockWeights *text_blocks;       /* (n_layers) */
   ClipscopeView patch_w, class_emb, vit_pos, ln_pre_w, ln_pre_b, ln_post_w, ln_post_b, vit_proj;
+  ClipscopeView patch_b;                  /* SigLIP's MAP head: */
+  ClipscopeView map_q, map_kv_w, map_kv_b;  /* k and v stacked; or k */
+  ClipscopeView map_v_w, map_v_b;         /* when not stacked; else absent */
+  ClipscopeView map_out_w, map_out_b, map_ln_w, map_ln_b;
+  ClipscopeView map_fc1_w, map_fc1_b, map_fc2_w, map_fc2_b;
   ClipscopeConvWeights stem[3];
   ClipscopeBottleneckWeights *bottlenecks;  /* (n_blocks) */
   ClipscopeView pool_pos, pool_q_w, pool_q_b;
   ClipscopeView pool_kv_w, pool_kv_b;     /* k and v stacked; or k */
   ClipscopeView pool_v_w, pool_v_b;       /* when not stacked; else absent */
   ClipscopeView pool_c_w, pool_c_b;
-  ClipscopeView token_emb, text_pos, ln_final_w, ln_final_b, text_proj;
+  ClipscopeView token_emb, text_pos, ln_final_w, ln_final_b, text_proj, text_proj_b;
+  ClipscopeView ln_emb_w, ln_emb_b;         /* BERT's, instead of ln_final */
 };
 
 typedef enum {
@@ -269,6 +285,20 @@ void clipscope_resnet_record (ClipscopeGraphBackend *be,
 void clipscope_text_record (ClipscopeGraphBackend *be,
                             int                    n,
                             int                    seq);
+/* Chinese-CLIP's BERT (bert.c): @index holds each sequence's length, seq
+ * the longest. */
+void clipscope_bert_record (ClipscopeGraphBackend *be,
+                            int                    n,
+                            int                    seq);
+
+/* The activation of @tf's MLPs. */
+static inline ClipscopeAct
+clipscope_transformer_act (const ClipscopeTransformer *tf)
+{
+  if (tf->quick_gelu)
+    return CLIPSCOPE_ACT_QUICK_GELU;
+  return tf->gelu_tanh ? CLIPSCOPE_ACT_GELU_TANH : CLIPSCOPE_ACT_GELU;
+}
 
 /* transformer.c: x += attn(LN₁(x)); x += mlp(LN₂(x)) for every block, on
  * SLOT_X [n · seq, width]. With @every_row, every row stays in SLOT_X;

@@ -17,8 +17,10 @@ typedef enum {
   T_LN_FINAL_W,
   T_LN_FINAL_B,
   T_TEXT_PROJ,
+  T_TEXT_PROJ_B,
   T_CLASS_EMB,
   T_PATCH,
+  T_PATCH_B,
   T_VISION_POS,
   T_LN_PRE_W,
   T_LN_PRE_B,
@@ -26,37 +28,72 @@ typedef enum {
   T_LN_POST_B,
   T_VISION_PROJ,
   T_LOGIT_SCALE,
+  T_LOGIT_BIAS,
+  N_ROLES,
 } TensorRole;
+
+/* The four layouts: CLIP and SigLIP, each as Hugging Face and open_clip
+ * write it. open_clip's SigLIP has a timm image tower (visual.trunk) and
+ * its own text tower under "text.". */
+typedef enum {
+  LAYOUT_HF,
+  LAYOUT_OPEN_CLIP,
+  LAYOUT_HF_SIGLIP,
+  LAYOUT_OPEN_CLIP_SIGLIP,
+  N_LAYOUTS,
+} Layout;
 
 /* The projections differ in layout too: Hugging Face stores a Linear
  * weight (out, in), OpenAI's state dict the matrix (in, out) it multiplies
- * by on the right. */
-static const struct {
-  const char *hf;
-  const char *open_clip;
-} tensor_names[] = {
-  [T_TOKEN_EMB]   = { "text_model.embeddings.token_embedding.weight", "token_embedding.weight" },
-  [T_TEXT_POS]    = { "text_model.embeddings.position_embedding.weight", "positional_embedding" },
-  [T_LN_FINAL_W]  = { "text_model.final_layer_norm.weight", "ln_final.weight" },
-  [T_LN_FINAL_B]  = { "text_model.final_layer_norm.bias", "ln_final.bias" },
-  [T_TEXT_PROJ]   = { "text_projection.weight", "text_projection" },
+ * by on the right; open_clip's SigLIP text projection is a Linear. NULL:
+ * the layout has no such tensor. */
+static const char * const tensor_names[N_ROLES][N_LAYOUTS] = {
+  [T_TOKEN_EMB]   = { "text_model.embeddings.token_embedding.weight", "token_embedding.weight",
+                      "text_model.embeddings.token_embedding.weight", "text.token_embedding.weight" },
+  [T_TEXT_POS]    = { "text_model.embeddings.position_embedding.weight", "positional_embedding",
+                      "text_model.embeddings.position_embedding.weight", "text.positional_embedding" },
+  [T_LN_FINAL_W]  = { "text_model.final_layer_norm.weight", "ln_final.weight",
+                      "text_model.final_layer_norm.weight", "text.ln_final.weight" },
+  [T_LN_FINAL_B]  = { "text_model.final_layer_norm.bias", "ln_final.bias",
+                      "text_model.final_layer_norm.bias", "text.ln_final.bias" },
+  [T_TEXT_PROJ]   = { "text_projection.weight", "text_projection",
+                      "text_model.head.weight", "text.text_projection.weight" },
+  [T_TEXT_PROJ_B] = { NULL, NULL, "text_model.head.bias", "text.text_projection.bias" },
   [T_CLASS_EMB]   = { "vision_model.embeddings.class_embedding", "visual.class_embedding" },
-  [T_PATCH]       = { "vision_model.embeddings.patch_embedding.weight", "visual.conv1.weight" },
-  [T_VISION_POS]  = { "vision_model.embeddings.position_embedding.weight", "visual.positional_embedding" },
+  [T_PATCH]       = { "vision_model.embeddings.patch_embedding.weight", "visual.conv1.weight",
+                      "vision_model.embeddings.patch_embedding.weight",
+                      "visual.trunk.patch_embed.proj.weight" },
+  [T_PATCH_B]     = { NULL, NULL, "vision_model.embeddings.patch_embedding.bias",
+                      "visual.trunk.patch_embed.proj.bias" },
+  [T_VISION_POS]  = { "vision_model.embeddings.position_embedding.weight", "visual.positional_embedding",
+                      "vision_model.embeddings.position_embedding.weight", "visual.trunk.pos_embed" },
   [T_LN_PRE_W]    = { "vision_model.pre_layrnorm.weight", "visual.ln_pre.weight" },
   [T_LN_PRE_B]    = { "vision_model.pre_layrnorm.bias", "visual.ln_pre.bias" },
-  [T_LN_POST_W]   = { "vision_model.post_layernorm.weight", "visual.ln_post.weight" },
-  [T_LN_POST_B]   = { "vision_model.post_layernorm.bias", "visual.ln_post.bias" },
+  [T_LN_POST_W]   = { "vision_model.post_layernorm.weight", "visual.ln_post.weight",
+                      "vision_model.post_layernorm.weight", "visual.trunk.norm.weight" },
+  [T_LN_POST_B]   = { "vision_model.post_layernorm.bias", "visual.ln_post.bias",
+                      "vision_model.post_layernorm.bias", "visual.trunk.norm.bias" },
   [T_VISION_PROJ] = { "visual_projection.weight", "visual.proj" },
-  [T_LOGIT_SCALE] = { "logit_scale", "logit_scale" },
+  [T_LOGIT_SCALE] = { "logit_scale", "logit_scale", "logit_scale", "logit_scale" },
+  [T_LOGIT_BIAS]  = { NULL, NULL, "logit_bias", "logit_bias" },
 };
 
-/* Inside a block, relative to the block prefix. open_clip packs q, k and v
- * into one in_proj tensor of 3 × width rows; part says which third. */
+/* Inside a block, relative to the block prefix: Hugging Face's names,
+ * open_clip's (OpenAI's), timm's and BERT's. open_clip packs q, k and v
+ * into one in_proj tensor of 3 × width rows, timm into qkv; part says
+ * which third. BERT's blocks are post-LN: its "ln_1" follows the
+ * attention, its "ln_2" the MLP (see bert.c). */
+typedef enum {
+  BLOCKS_HF,
+  BLOCKS_OPEN_CLIP,
+  BLOCKS_TIMM,
+  BLOCKS_BERT,
+  N_BLOCK_LAYOUTS,
+} BlockLayout;
+
 typedef struct {
   gsize       offset;        /* of the pointer in ClipscopeBlock */
-  const char *hf;
-  const char *open_clip;
+  const char *names[N_BLOCK_LAYOUTS];
   int         part;          /* -1: the whole tensor */
   gboolean    is_matrix;
   gboolean    mlp_rows;      /* (mlp_width, …) rather than (width, …) */
@@ -65,31 +102,39 @@ typedef struct {
 
 #define B(field) G_STRUCT_OFFSET (ClipscopeBlock, field)
 static const BlockTensor block_tensors[] = {
-  { B (ln_1_w), "layer_norm1.weight",      "ln_1.weight",          -1, FALSE, FALSE, FALSE },
-  { B (ln_1_b), "layer_norm1.bias",        "ln_1.bias",            -1, FALSE, FALSE, FALSE },
-  { B (q_w),    "self_attn.q_proj.weight", "attn.in_proj_weight",   0, TRUE,  FALSE, FALSE },
-  { B (k_w),    "self_attn.k_proj.weight", "attn.in_proj_weight",   1, TRUE,  FALSE, FALSE },
-  { B (v_w),    "self_attn.v_proj.weight", "attn.in_proj_weight",   2, TRUE,  FALSE, FALSE },
-  { B (q_b),    "self_attn.q_proj.bias",   "attn.in_proj_bias",     0, FALSE, FALSE, FALSE },
-  { B (k_b),    "self_attn.k_proj.bias",   "attn.in_proj_bias",     1, FALSE, FALSE, FALSE },
-  { B (v_b),    "self_attn.v_proj.bias",   "attn.in_proj_bias",     2, FALSE, FALSE, FALSE },
-  { B (out_w),  "self_attn.out_proj.weight", "attn.out_proj.weight", -1, TRUE, FALSE, FALSE },
-  { B (out_b),  "self_attn.out_proj.bias", "attn.out_proj.bias",   -1, FALSE, FALSE, FALSE },
-  { B (ln_2_w), "layer_norm2.weight",      "ln_2.weight",          -1, FALSE, FALSE, FALSE },
-  { B (ln_2_b), "layer_norm2.bias",        "ln_2.bias",            -1, FALSE, FALSE, FALSE },
-  { B (fc1_w),  "mlp.fc1.weight",          "mlp.c_fc.weight",      -1, TRUE,  TRUE,  FALSE },
-  { B (fc1_b),  "mlp.fc1.bias",            "mlp.c_fc.bias",        -1, FALSE, TRUE,  FALSE },
-  { B (fc2_w),  "mlp.fc2.weight",          "mlp.c_proj.weight",    -1, TRUE,  FALSE, TRUE  },
-  { B (fc2_b),  "mlp.fc2.bias",            "mlp.c_proj.bias",      -1, FALSE, FALSE, FALSE },
+  { B (ln_1_w), { "layer_norm1.weight", "ln_1.weight", "norm1.weight", "attention.output.LayerNorm.weight" }, -1, FALSE, FALSE, FALSE },
+  { B (ln_1_b), { "layer_norm1.bias", "ln_1.bias", "norm1.bias", "attention.output.LayerNorm.bias" }, -1, FALSE, FALSE, FALSE },
+  { B (q_w),    { "self_attn.q_proj.weight", "attn.in_proj_weight", "attn.qkv.weight", "attention.self.query.weight" }, 0, TRUE, FALSE, FALSE },
+  { B (k_w),    { "self_attn.k_proj.weight", "attn.in_proj_weight", "attn.qkv.weight", "attention.self.key.weight" }, 1, TRUE, FALSE, FALSE },
+  { B (v_w),    { "self_attn.v_proj.weight", "attn.in_proj_weight", "attn.qkv.weight", "attention.self.value.weight" }, 2, TRUE, FALSE, FALSE },
+  { B (q_b),    { "self_attn.q_proj.bias", "attn.in_proj_bias", "attn.qkv.bias", "attention.self.query.bias" }, 0, FALSE, FALSE, FALSE },
+  { B (k_b),    { "self_attn.k_proj.bias", "attn.in_proj_bias", "attn.qkv.bias", "attention.self.key.bias" }, 1, FALSE, FALSE, FALSE },
+  { B (v_b),    { "self_attn.v_proj.bias", "attn.in_proj_bias", "attn.qkv.bias", "attention.self.value.bias" }, 2, FALSE, FALSE, FALSE },
+  { B (out_w),  { "self_attn.out_proj.weight", "attn.out_proj.weight", "attn.proj.weight", "attention.output.dense.weight" }, -1, TRUE, FALSE, FALSE },
+  { B (out_b),  { "self_attn.out_proj.bias", "attn.out_proj.bias", "attn.proj.bias", "attention.output.dense.bias" }, -1, FALSE, FALSE, FALSE },
+  { B (ln_2_w), { "layer_norm2.weight", "ln_2.weight", "norm2.weight", "output.LayerNorm.weight" }, -1, FALSE, FALSE, FALSE },
+  { B (ln_2_b), { "layer_norm2.bias", "ln_2.bias", "norm2.bias", "output.LayerNorm.bias" }, -1, FALSE, FALSE, FALSE },
+  { B (fc1_w),  { "mlp.fc1.weight", "mlp.c_fc.weight", "mlp.fc1.weight", "intermediate.dense.weight" }, -1, TRUE, TRUE, FALSE },
+  { B (fc1_b),  { "mlp.fc1.bias", "mlp.c_fc.bias", "mlp.fc1.bias", "intermediate.dense.bias" }, -1, FALSE, TRUE, FALSE },
+  { B (fc2_w),  { "mlp.fc2.weight", "mlp.c_proj.weight", "mlp.fc2.weight", "output.dense.weight" }, -1, TRUE, FALSE, TRUE },
+  { B (fc2_b),  { "mlp.fc2.bias", "mlp.c_proj.bias", "mlp.fc2.bias", "output.dense.bias" }, -1, FALSE, FALSE, FALSE },
 };
 #undef B
+
+/* Chinese-CLIP's BERT embeddings and its tower's prefix (Hugging Face). */
+#define BERT_WORD_EMB   "text_model.embeddings.word_embeddings.weight"
+#define BERT_POS_EMB    "text_model.embeddings.position_embeddings.weight"
+#define BERT_TYPE_EMB   "text_model.embeddings.token_type_embeddings.weight"
+#define BERT_LN_EMB_W   "text_model.embeddings.LayerNorm.weight"
+#define BERT_LN_EMB_B   "text_model.embeddings.LayerNorm.bias"
+#define BERT_LAYERS     "text_model.encoder.layer"
 
 /* ---------------------------------------------------------------- loader */
 
 typedef struct {
   ClipscopeModel       *model;
   ClipscopeSafetensors *st;
-  gboolean              hf;
+  Layout                layout;
   int64_t               n_params;
   GError              **error;
 } Loader;
@@ -247,7 +292,7 @@ load_role (Loader        *ld,
            int            n_dims,
            const int64_t *shape)
 {
-  return load (ld, ld->hf ? tensor_names[role].hf : tensor_names[role].open_clip, n_dims, shape);
+  return load (ld, tensor_names[role][ld->layout], n_dims, shape);
 }
 
 #define LOAD_ROLE(ld, role, ...) load_role ((ld), (role), N_DIMS (__VA_ARGS__), SHAPE (__VA_ARGS__))
@@ -263,7 +308,7 @@ load_projection (Loader    *ld,
   const float *p;
   float *t;
 
-  if (ld->hf)
+  if (ld->layout != LAYOUT_OPEN_CLIP)
     return LOAD_ROLE (ld, role, embed, width);
   p = LOAD_ROLE (ld, role, width, embed);
   if (p == NULL || (t = owned_floats (ld, embed * width)) == NULL)
@@ -277,8 +322,8 @@ load_projection (Loader    *ld,
 static gboolean
 load_transformer (Loader               *ld,
                   ClipscopeTransformer *tf,
-                  const char           *hf_prefix,
-                  const char           *open_clip_prefix)
+                  const char           *prefix,
+                  BlockLayout           layout)
 {
   const int64_t w = tf->width, m = tf->mlp_width;
 
@@ -294,10 +339,9 @@ load_transformer (Loader               *ld,
     for (gsize i = 0; i < G_N_ELEMENTS (block_tensors); i++)
       {
         const BlockTensor *bt = &block_tensors[i];
-        g_autofree char *name = ld->hf ? g_strdup_printf ("%s.%d.%s", hf_prefix, l, bt->hf)
-                                       : g_strdup_printf ("%s.%d.%s", open_clip_prefix, l, bt->open_clip);
+        g_autofree char *name = g_strdup_printf ("%s.%d.%s", prefix, l, bt->names[layout]);
         int64_t shape[2] = { bt->mlp_rows ? m : w, bt->mlp_cols ? m : w };
-        int part = ld->hf ? -1 : bt->part;
+        int part = layout == BLOCKS_HF || layout == BLOCKS_BERT ? -1 : bt->part;
         const float *p = load_part (ld, name, MAX (part, 0), part < 0 ? 1 : 3,
                                     bt->is_matrix ? 2 : 1, shape);
 
@@ -308,26 +352,161 @@ load_transformer (Loader               *ld,
   return TRUE;
 }
 
+/* Chinese-CLIP's BERT. Every text is of token type 0, so that row of the
+ * token-type table is added to the positions once, here. */
+static gboolean
+load_bert (Loader *ld)
+{
+  ClipscopeTextTower *t = &ld->model->text;
+  const int64_t w = t->tf.width;
+  const float *pos, *type;
+  float *sum;
+
+  t->token_emb = LOAD (ld, BERT_WORD_EMB, t->vocab_size, w);
+  pos = t->token_emb ? LOAD (ld, BERT_POS_EMB, t->n_positions, w) : NULL;
+  type = pos ? LOAD (ld, BERT_TYPE_EMB, t->n_token_types, w) : NULL;
+  if (type == NULL || (sum = owned_floats (ld, t->context_length * w)) == NULL)
+    return FALSE;
+  for (int64_t i = 0; i < t->context_length * w; i++)
+    sum[i] = type[i % w] + pos[i];
+  t->pos_emb = sum;
+  t->ln_emb_w = LOAD (ld, BERT_LN_EMB_W, w);
+  t->ln_emb_b = t->ln_emb_w ? LOAD (ld, BERT_LN_EMB_B, w) : NULL;
+  if (t->ln_emb_b == NULL || !load_transformer (ld, &t->tf, BERT_LAYERS, BLOCKS_BERT))
+    return FALSE;
+  t->proj = load_projection (ld, T_TEXT_PROJ, t->tf.width);
+  return t->proj != NULL;
+}
+
+static const char *
+text_blocks_prefix (Layout layout)
+{
+  static const char * const prefixes[N_LAYOUTS] = {
+    "text_model.encoder.layers", "transformer.resblocks",
+    "text_model.encoder.layers", "text.transformer.resblocks",
+  };
+  return prefixes[layout];
+}
+
 static gboolean
 load_text (Loader *ld)
 {
   ClipscopeTextTower *t = &ld->model->text;
-  const int64_t w = t->tf.width;
+  const int64_t w = t->tf.width, e = ld->model->info.embed_dim;
+  const BlockLayout blocks = ld->layout == LAYOUT_HF || ld->layout == LAYOUT_HF_SIGLIP
+                             ? BLOCKS_HF : BLOCKS_OPEN_CLIP;
 
+  if (t->bert)
+    return load_bert (ld);
   t->token_emb = LOAD_ROLE (ld, T_TOKEN_EMB, t->vocab_size, w);
   t->pos_emb = t->token_emb ? LOAD_ROLE (ld, T_TEXT_POS, t->context_length, w) : NULL;
   if (t->pos_emb == NULL
-      || !load_transformer (ld, &t->tf, "text_model.encoder.layers", "transformer.resblocks"))
+      || !load_transformer (ld, &t->tf, text_blocks_prefix (ld->layout), blocks))
     return FALSE;
   t->ln_final_w = LOAD_ROLE (ld, T_LN_FINAL_W, w);
   t->ln_final_b = t->ln_final_w ? LOAD_ROLE (ld, T_LN_FINAL_B, w) : NULL;
-  t->proj = t->ln_final_b ? load_projection (ld, T_TEXT_PROJ, t->tf.width) : NULL;
-  return t->proj != NULL;
+  if (t->ln_final_b == NULL)
+    return FALSE;
+  if (!t->pool_last)
+    return (t->proj = load_projection (ld, T_TEXT_PROJ, t->tf.width)) != NULL;
+
+  /* SigLIP's head: a Linear with a bias, or nothing where a checkpoint
+   * was trained without one (the multilingual So400m: "no_head"). */
+  if (!t->no_head
+      && clipscope_safetensors_lookup (ld->st, tensor_names[T_TEXT_PROJ][ld->layout]) != NULL)
+    {
+      t->proj = load_projection (ld, T_TEXT_PROJ, t->tf.width);
+      t->proj_b = t->proj ? LOAD_ROLE (ld, T_TEXT_PROJ_B, e) : NULL;
+      return t->proj_b != NULL;
+    }
+  if (w != e)
+    {
+      g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TENSOR_MISSING,
+                   "%s: tensor \"%s\" is missing, and without that head the text width %d "
+                   "differs from the image embedding's %d",
+                   clipscope_safetensors_get_name (ld->st), tensor_names[T_TEXT_PROJ][ld->layout],
+                   t->tf.width, ld->model->info.embed_dim);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The multi-head attention pooling of SigLIP: Hugging Face keeps
+ * nn.MultiheadAttention's packed in_proj (q; k; v), timm a q and a
+ * packed kv. */
+static gboolean
+load_map_head (Loader *ld)
+{
+  ClipscopeVit *v = &ld->model->vit;
+  ClipscopeMapHead *h = &v->head;
+  const gboolean hf = ld->layout == LAYOUT_HF_SIGLIP;
+  const char *prefix = hf ? "vision_model.head" : "visual.trunk.attn_pool";
+  const char *in_w = hf ? "attention.in_proj_weight" : "kv.weight";
+  const char *in_b = hf ? "attention.in_proj_bias" : "kv.bias";
+  const int n_parts = hf ? 3 : 2, first = hf ? 1 : 0;
+  const int64_t w = v->tf.width, m = v->tf.mlp_width;
+  g_autofree char *probe_name = g_strdup_printf ("%s.%s", prefix, hf ? "probe" : "latent");
+  g_autofree char *q_w_name = g_strdup_printf ("%s.%s", prefix, hf ? in_w : "q.weight");
+  g_autofree char *q_b_name = g_strdup_printf ("%s.%s", prefix, hf ? in_b : "q.bias");
+  g_autofree char *kv_w_name = g_strdup_printf ("%s.%s", prefix, in_w);
+  g_autofree char *kv_b_name = g_strdup_printf ("%s.%s", prefix, in_b);
+  g_autofree char *out_w = g_strdup_printf ("%s.%s", prefix, hf ? "attention.out_proj.weight" : "proj.weight");
+  g_autofree char *out_b = g_strdup_printf ("%s.%s", prefix, hf ? "attention.out_proj.bias" : "proj.bias");
+  g_autofree char *ln_w = g_strdup_printf ("%s.%s", prefix, hf ? "layernorm.weight" : "norm.weight");
+  g_autofree char *ln_b = g_strdup_printf ("%s.%s", prefix, hf ? "layernorm.bias" : "norm.bias");
+  g_autofree char *fc1_w = g_strdup_printf ("%s.mlp.fc1.weight", prefix);
+  g_autofree char *fc1_b = g_strdup_printf ("%s.mlp.fc1.bias", prefix);
+  g_autofree char *fc2_w = g_strdup_printf ("%s.mlp.fc2.weight", prefix);
+  g_autofree char *fc2_b = g_strdup_printf ("%s.mlp.fc2.bias", prefix);
+  const float *probe, *q_w, *q_b;
+  float *q;
+
+  if ((probe = LOAD (ld, probe_name, 1, 1, w)) == NULL
+      || (q_w = load_part (ld, q_w_name, 0, hf ? 3 : 1, 2, SHAPE (w, w))) == NULL
+      || (q_b = load_part (ld, q_b_name, 0, hf ? 3 : 1, 1, SHAPE (w))) == NULL
+      || (h->k_w = load_part (ld, kv_w_name, first, n_parts, 2, SHAPE (w, w))) == NULL
+      || (h->v_w = load_part (ld, kv_w_name, first + 1, n_parts, 2, SHAPE (w, w))) == NULL
+      || (h->k_b = load_part (ld, kv_b_name, first, n_parts, 1, SHAPE (w))) == NULL
+      || (h->v_b = load_part (ld, kv_b_name, first + 1, n_parts, 1, SHAPE (w))) == NULL
+      || (h->out_w = LOAD (ld, out_w, w, w)) == NULL
+      || (h->out_b = LOAD (ld, out_b, w)) == NULL
+      || (h->ln_w = LOAD (ld, ln_w, w)) == NULL
+      || (h->ln_b = LOAD (ld, ln_b, w)) == NULL
+      || (h->fc1_w = LOAD (ld, fc1_w, m, w)) == NULL
+      || (h->fc1_b = LOAD (ld, fc1_b, m)) == NULL
+      || (h->fc2_w = LOAD (ld, fc2_w, w, m)) == NULL
+      || (h->fc2_b = LOAD (ld, fc2_b, w)) == NULL)
+    return FALSE;
+
+  /* The probe's query is the same for every image. */
+  if ((q = owned_floats (ld, w)) == NULL)
+    {
+      g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_LIMIT,
+                   "%s: not enough memory for the pooling query", ld->model->path);
+      return FALSE;
+    }
+  for (int64_t i = 0; i < w; i++)
+    {
+      double sum = q_b[i];
+
+      for (int64_t j = 0; j < w; j++)
+        sum += (double) probe[j] * q_w[i * w + j];
+      q[i] = (float) sum;
+    }
+  h->q = q;
+  return TRUE;
 }
 
 static gboolean
 load_vit (Loader *ld)
 {
+  static const char * const prefixes[N_LAYOUTS] = {
+    "vision_model.encoder.layers", "visual.transformer.resblocks",
+    "vision_model.encoder.layers", "visual.trunk.blocks",
+  };
+  static const BlockLayout blocks[N_LAYOUTS] = {
+    BLOCKS_HF, BLOCKS_OPEN_CLIP, BLOCKS_HF, BLOCKS_TIMM,
+  };
   ClipscopeVit *v = &ld->model->vit;
   const int64_t w = v->tf.width, p = v->patch_size;
 
@@ -340,16 +519,36 @@ load_vit (Loader *ld)
     }
   v->n_patches = (v->image_size / v->patch_size) * (v->image_size / v->patch_size);
   v->patch_w = LOAD_ROLE (ld, T_PATCH, w, 3, p, p);
-  v->class_emb = v->patch_w ? LOAD_ROLE (ld, T_CLASS_EMB, w) : NULL;
-  v->pos_emb = v->class_emb ? LOAD_ROLE (ld, T_VISION_POS, 1 + v->n_patches, w) : NULL;
-  v->ln_pre_w = v->pos_emb ? LOAD_ROLE (ld, T_LN_PRE_W, w) : NULL;
-  v->ln_pre_b = v->ln_pre_w ? LOAD_ROLE (ld, T_LN_PRE_B, w) : NULL;
-  if (v->ln_pre_b == NULL
-      || !load_transformer (ld, &v->tf, "vision_model.encoder.layers", "visual.transformer.resblocks"))
+  if (v->patch_w == NULL)
+    return FALSE;
+  if (v->map_head)
+    {
+      v->patch_b = LOAD_ROLE (ld, T_PATCH_B, w);
+      if (v->patch_b == NULL)
+        return FALSE;
+      /* timm keeps a batch dimension. */
+      v->pos_emb = ld->layout == LAYOUT_OPEN_CLIP_SIGLIP ? LOAD_ROLE (ld, T_VISION_POS, 1, v->n_patches, w)
+                                                         : LOAD_ROLE (ld, T_VISION_POS, v->n_patches, w);
+    }
+  else
+    {
+      v->class_emb = LOAD_ROLE (ld, T_CLASS_EMB, w);
+      v->pos_emb = v->class_emb ? LOAD_ROLE (ld, T_VISION_POS, 1 + v->n_patches, w) : NULL;
+      v->ln_pre_w = v->pos_emb ? LOAD_ROLE (ld, T_LN_PRE_W, w) : NULL;
+      v->ln_pre_b = v->ln_pre_w ? LOAD_ROLE (ld, T_LN_PRE_B, w) : NULL;
+      if (v->ln_pre_b == NULL)
+        return FALSE;
+    }
+  if (v->pos_emb == NULL
+      || !load_transformer (ld, &v->tf, prefixes[ld->layout], blocks[ld->layout]))
     return FALSE;
   v->ln_post_w = LOAD_ROLE (ld, T_LN_POST_W, w);
   v->ln_post_b = v->ln_post_w ? LOAD_ROLE (ld, T_LN_POST_B, w) : NULL;
-  v->proj = v->ln_post_b ? load_projection (ld, T_VISION_PROJ, v->tf.width) : NULL;
+  if (v->ln_post_b == NULL)
+    return FALSE;
+  if (v->map_head)
+    return load_map_head (ld);
+  v->proj = load_projection (ld, T_VISION_PROJ, v->tf.width);
   return v->proj != NULL;
 }
 
@@ -507,58 +706,208 @@ load_resnet (Loader *ld)
 
 /* --------------------------------------------------------------- loading */
 
-static gboolean
-load_tokenizer (ClipscopeModel *model,
-                GError        **error)
+/* CLIP: OpenAI's byte-level BPE from vocab.json with merges.txt, or
+ * OpenAI's own bpe_simple_vocab_16e6.txt.gz. */
+static ClipscopeTextTokenizer *
+load_clip_tokenizer (ClipscopeModel *model,
+                     GError        **error)
 {
   g_autofree char *vocab = g_build_filename (model->path, "vocab.json", NULL);
   g_autofree char *merges = g_build_filename (model->path, "merges.txt", NULL);
   g_autofree char *gz = g_build_filename (model->path, "bpe_simple_vocab_16e6.txt.gz", NULL);
+  ClipscopeTokenizer *bpe;
   int n;
 
   if (g_file_test (vocab, G_FILE_TEST_EXISTS) || g_file_test (merges, G_FILE_TEST_EXISTS))
-    model->tokenizer = clipscope_tokenizer_new_from_files (vocab, merges, error);
+    bpe = clipscope_tokenizer_new_from_files (vocab, merges, error);
   else if (g_file_test (gz, G_FILE_TEST_EXISTS))
-    model->tokenizer = clipscope_tokenizer_new_from_bpe_gz (gz, error);
+    bpe = clipscope_tokenizer_new_from_bpe_gz (gz, error);
   else
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
                    "%s: no tokenizer: expected vocab.json with merges.txt, or bpe_simple_vocab_16e6.txt.gz",
                    model->path);
-      return FALSE;
+      return NULL;
     }
-  if (model->tokenizer == NULL)
-    return FALSE;
-  n = clipscope_tokenizer_get_vocab_size (model->tokenizer);
+  if (bpe == NULL)
+    return NULL;
+  n = clipscope_tokenizer_get_vocab_size (bpe);
   if (n > model->text.vocab_size)
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
                    "%s: the tokenizer has %d tokens but the text model embeds only %d",
                    model->path, n, model->text.vocab_size);
-      return FALSE;
+      clipscope_tokenizer_free (bpe);
+      return NULL;
     }
-  return TRUE;
+  return clipscope_text_tokenizer_new_clip (bpe);
+}
+
+/* SigLIP and SigLIP 2 take their tokenizer from the files, not from the
+ * vocabulary size: sentencepiece's own model (spiece.model for T5's and
+ * mC4's unigram models, tokenizer.model for Gemma's BPE) where there is
+ * one, else the tokenizer.json transformers wrote from it (the only form
+ * open_clip's hub folders have). The model file says unigram or BPE with
+ * byte fallback, hence version 1 or 2; a tokenizer_config.json naming
+ * another tokenizer class refuses the folder rather than guessing. */
+static ClipscopeTextTokenizer *
+load_siglip_tokenizer (ClipscopeModel *model,
+                       GError        **error)
+{
+  static const char * const files[] = { "spiece.model", "tokenizer.model", "tokenizer.json" };
+  g_autofree char *config_path = g_build_filename (model->path, "tokenizer_config.json", NULL);
+  g_autofree char *path = NULL;
+  g_autoptr(ClipscopeSpmModel) spm_model = NULL;
+  g_autoptr(ClipscopeTextTokenizer) tok = NULL;
+  ClipscopeTextTokenizerKind kind;
+  ClipscopeSpm *spm;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (files) && path == NULL; i++)
+    {
+      g_autofree char *candidate = g_build_filename (model->path, files[i], NULL);
+
+      if (g_file_test (candidate, G_FILE_TEST_EXISTS))
+        path = g_steal_pointer (&candidate);
+    }
+  if (path == NULL)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s: no tokenizer: a SigLIP model needs spiece.model, tokenizer.model or "
+                   "tokenizer.json", model->path);
+      return NULL;
+    }
+  spm_model = clipscope_spm_model_load (path, error);
+  if (spm_model == NULL || (spm = clipscope_spm_new (g_steal_pointer (&spm_model), error)) == NULL)
+    return NULL;
+  kind = clipscope_text_tokenizer_siglip_kind_for (spm);
+
+  if (g_file_test (config_path, G_FILE_TEST_EXISTS))
+    {
+      g_autoptr(JsonObject) config = clipscope_read_json_object (config_path, error);
+      JsonNode *node;
+      const char *cls = NULL;
+
+      if (config == NULL)
+        {
+          clipscope_spm_free (spm);
+          return NULL;
+        }
+      node = json_object_get_member (config, "tokenizer_class");
+      if (node != NULL && JSON_NODE_HOLDS_VALUE (node)
+          && json_node_get_value_type (node) == G_TYPE_STRING)
+        cls = json_node_get_string (node);
+      if (cls != NULL && !g_str_equal (cls, "SiglipTokenizer")
+          && !g_str_has_prefix (cls, "GemmaTokenizer"))
+        {
+          g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                       "%s: \"tokenizer_class\" is \"%s\"; a SigLIP model takes SiglipTokenizer "
+                       "or GemmaTokenizer", config_path, cls);
+          clipscope_spm_free (spm);
+          return NULL;
+        }
+    }
+
+  /* Hugging Face's SiglipTokenizer drops "_" with the other punctuation;
+   * big_vision and open_clip turn it into a space. */
+  tok = clipscope_text_tokenizer_new_siglip (spm, kind, model->info.format == CLIPSCOPE_FORMAT_OPEN_CLIP,
+                                             error);
+  if (tok == NULL
+      || !clipscope_text_tokenizer_check_vocab_size (tok, model->text.vocab_size, path, error))
+    return NULL;
+  return g_steal_pointer (&tok);
+}
+
+/* Chinese-CLIP: BERT's WordPiece from vocab.txt, whose lines are the
+ * rows of the word embedding, all of them: a vocab.txt of another size is
+ * another model's. Padding, which the tower masks, is [PAD], id 0, as
+ * config.json's pad_token_id must say. */
+static ClipscopeTextTokenizer *
+load_wordpiece_tokenizer (ClipscopeModel *model,
+                          GError        **error)
+{
+  g_autofree char *path = g_build_filename (model->path, "vocab.txt", NULL);
+  g_autoptr(ClipscopeTextTokenizer) tok = NULL;
+  ClipscopeWordPiece *wp;
+  int n;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s: no tokenizer: a Chinese-CLIP model needs its WordPiece vocabulary, vocab.txt",
+                   model->path);
+      return NULL;
+    }
+  if ((wp = clipscope_wordpiece_new_from_file (path, error)) == NULL)
+    return NULL;
+  tok = clipscope_text_tokenizer_new_wordpiece (wp);
+  n = clipscope_text_tokenizer_get_vocab_size (tok);
+  if (n != model->text.vocab_size)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s: %d pieces, but the text model embeds %d (text_config.vocab_size); "
+                   "the vocabulary does not belong to this model", path, n, model->text.vocab_size);
+      return NULL;
+    }
+  if (clipscope_text_tokenizer_get_pad_id (tok) != model->text.pad_id)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s/config.json: text_config.pad_token_id is %d, but Chinese-CLIP pads with "
+                   "[PAD], id %d", model->path, model->text.pad_id,
+                   clipscope_text_tokenizer_get_pad_id (tok));
+      return NULL;
+    }
+  return g_steal_pointer (&tok);
 }
 
 static gboolean
+load_tokenizer (ClipscopeModel *model,
+                GError        **error)
+{
+  switch (model->info.family)
+    {
+    case CLIPSCOPE_FAMILY_SIGLIP:
+      model->tokenizer = load_siglip_tokenizer (model, error);
+      break;
+    case CLIPSCOPE_FAMILY_CHINESE_CLIP:
+      model->tokenizer = load_wordpiece_tokenizer (model, error);
+      break;
+    case CLIPSCOPE_FAMILY_CLIP:
+    default:
+      model->tokenizer = load_clip_tokenizer (model, error);
+      break;
+    }
+  return model->tokenizer != NULL;
+}
+
+/* A scalar, stored as such or, in some exports, as a one-element vector. */
+static gboolean
+load_scalar (Loader    *ld,
+             TensorRole role,
+             float     *v)
+{
+  const char *name = tensor_names[role][ld->layout];
+  const ClipscopeTensor *t = clipscope_safetensors_lookup (ld->st, name);
+  const float *p;
+
+  if (t != NULL && t->n_dims == 1 && t->shape[0] == 1)
+    return clipscope_tensor_to_f32 (ld->st, t, v, ld->error);
+  p = load (ld, name, 0, NULL);
+  if (p == NULL)
+    return FALSE;
+  *v = *p;
+  return TRUE;
+}
+
+/* SigLIP's scores are sigmoid (exp (logit_scale) · cosine + logit_bias);
+ * CLIP's a softmax without a bias. */
+static gboolean
 load_logit_scale (Loader *ld)
 {
-  const ClipscopeTensor *t = clipscope_safetensors_lookup (ld->st, "logit_scale");
-  float v;
+  ClipscopeModelInfo *info = &ld->model->info;
+  float v, bias = 0.f;
 
-  /* Stored as a scalar or, in some exports, a one-element vector. */
-  if (t != NULL && t->n_dims == 1 && t->shape[0] == 1)
-    {
-      if (!clipscope_tensor_to_f32 (ld->st, t, &v, ld->error))
-        return FALSE;
-    }
-  else
-    {
-      const float *p = load_role (ld, T_LOGIT_SCALE, 0, NULL);
-      if (p == NULL)
-        return FALSE;
-      v = *p;
-    }
+  if (!load_scalar (ld, T_LOGIT_SCALE, &v))
+    return FALSE;
   if (!isfinite (v) || v > 20.f)
     {
       g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TENSOR_SHAPE,
@@ -566,17 +915,32 @@ load_logit_scale (Loader *ld)
                    clipscope_safetensors_get_name (ld->st), v);
       return FALSE;
     }
-  ld->model->info.logit_scale = expf (v);
+  if (info->family == CLIPSCOPE_FAMILY_SIGLIP)
+    {
+      if (!load_scalar (ld, T_LOGIT_BIAS, &bias))
+        return FALSE;
+      if (!isfinite (bias) || fabsf (bias) > 1e4f)
+        {
+          g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TENSOR_SHAPE,
+                       "%s: tensor \"logit_bias\" is %g; expected a finite bias",
+                       clipscope_safetensors_get_name (ld->st), bias);
+          return FALSE;
+        }
+    }
+  info->logit_scale = expf (v);
+  info->logit_bias = bias;
+  info->scoring = info->family == CLIPSCOPE_FAMILY_SIGLIP ? CLIPSCOPE_SCORING_SIGMOID
+                                                          : CLIPSCOPE_SCORING_SOFTMAX;
   return TRUE;
 }
 
+/* The dtype of the file, as its token embedding's. */
 static const char *
-dtype_name (ClipscopeSafetensors *st,
-            TensorRole            role,
-            gboolean              hf)
+dtype_name (const Loader *ld)
 {
-  const ClipscopeTensor *t = clipscope_safetensors_lookup (st, hf ? tensor_names[role].hf
-                                                                  : tensor_names[role].open_clip);
+  const ClipscopeTensor *t = clipscope_safetensors_lookup (
+    ld->st, ld->model->text.bert ? BERT_WORD_EMB : tensor_names[T_TOKEN_EMB][ld->layout]);
+
   if (t == NULL || t->dtype == CLIPSCOPE_DTYPE_F32)
     return "float32";
   return t->dtype == CLIPSCOPE_DTYPE_F16 ? "float16" : "bfloat16";
@@ -590,9 +954,12 @@ fill_info (ClipscopeModel *model,
   gboolean vit = info->vision_kind == CLIPSCOPE_VISION_VIT;
 
   info->n_parameters = ld->n_params;
-  info->dtype = dtype_name (ld->st, T_TOKEN_EMB, ld->hf);
+  info->dtype = dtype_name (ld);
   info->image_size = model->preprocess.crop;
   info->image_resize = model->preprocess.resize;
+  info->image_squash = model->preprocess.squash;
+  info->image_resample = model->preprocess.resample == CLIPSCOPE_RESAMPLE_BILINEAR ? "bilinear"
+                                                                                    : "bicubic";
   memcpy (info->image_mean, model->preprocess.mean, sizeof info->image_mean);
   memcpy (info->image_std, model->preprocess.std, sizeof info->image_std);
   info->image_alpha_composited = model->preprocess.composite_alpha;
@@ -621,7 +988,9 @@ load_weights (ClipscopeModel *model,
   gboolean hf = model->info.format == CLIPSCOPE_FORMAT_HF;
   g_autofree char *path = g_build_filename (model->path, hf ? "model.safetensors"
                                                             : "open_clip_model.safetensors", NULL);
-  Loader ld = { model, NULL, hf, 0, error };
+  const gboolean siglip = model->info.family == CLIPSCOPE_FAMILY_SIGLIP;
+  Loader ld = { model, NULL, hf ? (siglip ? LAYOUT_HF_SIGLIP : LAYOUT_HF)
+                                : (siglip ? LAYOUT_OPEN_CLIP_SIGLIP : LAYOUT_OPEN_CLIP), 0, error };
   gboolean ok;
 
   model->weights_file = clipscope_safetensors_open (path, error);
@@ -692,7 +1061,7 @@ clipscope_model_unref (ClipscopeModel *model)
 
   if (!g_atomic_ref_count_dec (&model->ref_count))
     return;
-  g_clear_pointer (&model->tokenizer, clipscope_tokenizer_free);
+  g_clear_pointer (&model->tokenizer, clipscope_text_tokenizer_free);
   g_clear_pointer (&model->weights_file, clipscope_safetensors_free);
   g_clear_pointer (&model->owned, g_ptr_array_unref);
   g_free (model->text.tf.blocks);
@@ -728,8 +1097,8 @@ clipscope_model_tokenize (ClipscopeModel *model,
   g_return_val_if_fail (text != NULL, NULL);
   g_return_val_if_fail (n_tokens != NULL, NULL);
 
-  return clipscope_tokenizer_encode (model->tokenizer, text, model->text.context_length,
-                                     n_tokens, error);
+  return clipscope_text_tokenizer_encode (model->tokenizer, text, model->text.context_length,
+                                          n_tokens, error);
 }
 
 gboolean

@@ -12,7 +12,7 @@
 
 #include "clipscope-private.h"
 #include "safetensors.h"
-#include "tokenizer.h"
+#include "text-tokenizer.h"
 #include "preprocess.h"
 
 G_BEGIN_DECLS
@@ -34,21 +34,42 @@ typedef struct {
   int             n_heads;
   int             mlp_width;
   gboolean        quick_gelu;
+  gboolean        gelu_tanh;        /* GELU's tanh approximation (unless quick_gelu) */
   float           ln_eps;
   ClipscopeBlock *blocks;           /* (n_layers) */
 } ClipscopeTransformer;
+
+/* SigLIP's multi-head attention pooling (MAP): a learnt probe queries
+ * the post-normed tokens, then h += mlp(LN(h)), with no projection after
+ * it. The probe's query, q = probe · W_qᵀ + b_q, is the same for every
+ * image and is computed once, when the model loads. */
+typedef struct {
+  const float *q;                   /* (width) */
+  const float *k_w, *v_w;           /* (width, width) each */
+  const float *k_b, *v_b;           /* (width) each */
+  const float *out_w, *out_b;
+  const float *ln_w, *ln_b;
+  const float *fc1_w, *fc1_b;       /* (mlp_width, width), (mlp_width) */
+  const float *fc2_w, *fc2_b;       /* (width, mlp_width), (width) */
+} ClipscopeMapHead;
 
 typedef struct {
   ClipscopeTransformer tf;
   int          image_size;
   int          patch_size;
   int          n_patches;           /* (image_size / patch_size)² */
+  /* CLIP: a class token, LN_pre, LN_post of the class token, projection.
+   * SigLIP (map_head): patch bias, no class token, no LN_pre, LN_post of
+   * every token, the MAP head, no projection. */
+  gboolean     map_head;
   const float *patch_w;             /* (width, 3 · patch · patch): the conv as a matrix */
-  const float *class_emb;           /* (width) */
-  const float *pos_emb;             /* (1 + n_patches, width) */
-  const float *ln_pre_w, *ln_pre_b; /* (width) */
+  const float *patch_b;             /* (width); SigLIP only */
+  const float *class_emb;           /* (width); CLIP only */
+  const float *pos_emb;             /* ((CLIP: 1 +) n_patches, width) */
+  const float *ln_pre_w, *ln_pre_b; /* (width); CLIP only */
   const float *ln_post_w, *ln_post_b;
-  const float *proj;                /* (embed_dim, width) */
+  const float *proj;                /* (embed_dim, width); CLIP only */
+  ClipscopeMapHead head;            /* SigLIP only */
 } ClipscopeVit;
 
 /* A convolution with its batch norm folded in: y = conv(x, w) + b. */
@@ -82,14 +103,30 @@ typedef struct {
   const float *pool_c_w, *pool_c_b;          /* (embed_dim, pool_dim), (embed_dim) */
 } ClipscopeResnet;
 
+/* CLIP's and SigLIP's text tower, or with @bert Chinese-CLIP's BERT (bert.c): its
+ * blocks post-LN (ln_1 after attention, ln_2 after the MLP), the
+ * embeddings normalised by ln_emb, padding masked, the first token pooled,
+ * and no final LN. */
 typedef struct {
   ClipscopeTransformer tf;
   int          vocab_size;
   int          context_length;
+  /* CLIP: causal, pooled at the end-of-text token (the largest id), the
+   * sequence cut after the chunk's last one. SigLIP: bidirectional, no
+   * padding mask, always the whole context, pooled at the last position.
+   * Chinese-CLIP (@bert): see above. */
+  gboolean     pool_last;
+  gboolean     no_head;             /* SigLIP's config says there is no head */
+  gboolean     bert;
+  int          n_positions;         /* BERT: rows of the position table */
+  int          n_token_types;       /* BERT: rows of the token-type table */
+  int          pad_id;              /* BERT: the id padding uses, masked */
   const float *token_emb;           /* (vocab_size, width) */
-  const float *pos_emb;             /* (context_length, width) */
-  const float *ln_final_w, *ln_final_b;
-  const float *proj;                /* (embed_dim, width) */
+  const float *pos_emb;             /* (context_length, width); BERT: plus token type 0 */
+  const float *ln_final_w, *ln_final_b;  /* CLIP, SigLIP */
+  const float *ln_emb_w, *ln_emb_b;      /* BERT */
+  const float *proj;                /* (embed_dim, width); NULL: the identity (SigLIP) */
+  const float *proj_b;              /* (embed_dim) or NULL */
 } ClipscopeTextTower;
 
 struct _ClipscopeModel {
@@ -105,7 +142,7 @@ struct _ClipscopeModel {
 
   /* Owned References */
   ClipscopeSafetensors *weights_file;
-  ClipscopeTokenizer   *tokenizer;
+  ClipscopeTextTokenizer *tokenizer;
   GPtrArray            *owned;             /* converted or folded weights (g_free) */
 };
 

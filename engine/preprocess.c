@@ -1,7 +1,8 @@
 /* preprocess.c — image decoding and CLIP's preprocessing
  *
  * CLIP was trained on images that Pillow resized, so the resampler here
- * reproduces Pillow's antialiased bicubic filter bit for bit: weights are
+ * reproduces Pillow's antialiased bicubic and bilinear filters bit for
+ * bit: weights are
  * computed in double precision with Pillow's operation order, rounded to
  * 22-bit fixed point, and the two separable passes accumulate 8-bit samples
  * in 32-bit integers. A floating-point resampler would differ by a grey
@@ -23,8 +24,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Half-width of the bicubic kernel in source samples when not shrinking. */
-#define BICUBIC_SUPPORT 2.0
 
 /* Pillow keeps 8 bits for the result and 2 for overshoot of the negative
  * lobes, leaving 22 fractional bits in a 32-bit accumulator. */
@@ -1151,6 +1150,28 @@ bicubic (double x)
   return 0.0;
 }
 
+/* Pillow's triangle filter. */
+static double
+bilinear (double x)
+{
+  if (x < 0.0)
+    x = -x;
+  if (x < 1.0)
+    return 1.0 - x;
+  return 0.0;
+}
+
+/* A filter and its half-width in source samples when not shrinking. */
+typedef struct {
+  double (*func) (double x);
+  double support;
+} Filter;
+
+static const Filter filters[] = {
+  [CLIPSCOPE_RESAMPLE_BICUBIC] = { bicubic, 2.0 },
+  [CLIPSCOPE_RESAMPLE_BILINEAR] = { bilinear, 1.0 },
+};
+
 /* Rounds half away from zero, as Pillow's normalize_coeffs_8bpc() does. */
 static gint32
 to_fixed (double weight)
@@ -1185,8 +1206,9 @@ span_at (double center,
 }
 
 static void
-span_weights (const Span *span,
-              double      center,
+span_weights (const Span   *span,
+              const Filter *filter,
+              double        center,
               double      filterscale,
               double     *scratch,
               gint32     *weights)
@@ -1198,7 +1220,7 @@ span_weights (const Span *span,
 
   for (int t = 0; t < span->count; t++)
     {
-      scratch[t] = bicubic ((span->first + t - center + 0.5) * inverse);
+      scratch[t] = filter->func ((span->first + t - center + 0.5) * inverse);
       sum += scratch[t];
     }
   for (int t = 0; t < span->count; t++)
@@ -1209,6 +1231,7 @@ span_weights (const Span *span,
  * window->size samples, for the output samples inside @window only. */
 static void
 kernel_init (Kernel           *kernel,
+             const Filter     *filter,
              int               in_size,
              const AxisWindow *window)
 {
@@ -1216,7 +1239,7 @@ kernel_init (Kernel           *kernel,
    * rounded the same way here. */
   double scale = (double) (float) in_size / (double) window->size;
   double filterscale = MAX (scale, 1.0);
-  double support = BICUBIC_SUPPORT * filterscale;
+  double support = filter->support * filterscale;
   g_autofree double *scratch = NULL;
   gsize n_weights = 0;
   int widest = 0;
@@ -1235,7 +1258,7 @@ kernel_init (Kernel           *kernel,
   kernel->weights = g_new (gint32, n_weights);
   scratch = g_new (double, widest);
   for (int i = 0; i < window->count; i++)
-    span_weights (&kernel->spans[i], sample_center (window, i, scale), filterscale,
+    span_weights (&kernel->spans[i], filter, sample_center (window, i, scale), filterscale,
                   scratch, kernel->weights + kernel->spans[i].offset);
 }
 
@@ -1335,10 +1358,12 @@ copy_window (const ClipscopeRgbImage *src,
  * source rows that the vertical pass reads. */
 static void
 resize_window (const ClipscopeRgbImage *image,
+               ClipscopeResample        resample,
                const AxisWindow        *columns,
                const AxisWindow        *rows,
                guint8                  *dst)
 {
+  const Filter *filter = &filters[resample];
   g_auto(Kernel) horizontal = { NULL, NULL };
   g_auto(Kernel) vertical = { NULL, NULL };
   g_autofree guint8 *between = NULL;
@@ -1353,7 +1378,7 @@ resize_window (const ClipscopeRgbImage *image,
     {
       const Span *last;
 
-      kernel_init (&vertical, image->height, rows);
+      kernel_init (&vertical, filter, image->height, rows);
       last = &vertical.spans[rows->count - 1];
       row_first = vertical.spans[0].first;
       n_rows = last->first + last->count - row_first;
@@ -1362,7 +1387,7 @@ resize_window (const ClipscopeRgbImage *image,
 
   if (scale_x)
     {
-      kernel_init (&horizontal, image->width, columns);
+      kernel_init (&horizontal, filter, image->width, columns);
       resample_horizontal (image, row_first, n_rows, &horizontal, columns->count, target);
     }
   else
@@ -1373,9 +1398,10 @@ resize_window (const ClipscopeRgbImage *image,
 }
 
 ClipscopeRgbImage *
-clipscope_image_resize_bicubic (const ClipscopeRgbImage *image,
-                                int                      out_width,
-                                int                      out_height)
+clipscope_image_resize (const ClipscopeRgbImage *image,
+                        int                      out_width,
+                        int                      out_height,
+                        ClipscopeResample        resample)
 {
   ClipscopeRgbImage *resized;
   AxisWindow columns, rows;
@@ -1388,7 +1414,7 @@ clipscope_image_resize_bicubic (const ClipscopeRgbImage *image,
 
   /* An empty source has nothing to sample; its resized image stays black. */
   if (!rgb_image_is_empty (image) && !rgb_image_is_empty (resized))
-    resize_window (image, &columns, &rows, resized->rgb);
+    resize_window (image, resample, &columns, &rows, resized->rgb);
 
   return resized;
 }
@@ -1496,7 +1522,12 @@ clipscope_image_preprocess (const ClipscopeRgbImage         *image,
   g_return_if_fail (out != NULL);
 
   /* An empty image, or a resize to nothing, leaves only padding. */
-  if (!rgb_image_is_empty (image) && params->resize > 0)
+  if (!rgb_image_is_empty (image) && params->squash)
+    {
+      layout.columns = (AxisWindow) { params->crop, 0, params->crop };
+      layout.rows = (AxisWindow) { params->crop, 0, params->crop };
+    }
+  else if (!rgb_image_is_empty (image) && params->resize > 0)
     {
       gint64 width, height;
 
@@ -1508,7 +1539,7 @@ clipscope_image_preprocess (const ClipscopeRgbImage         *image,
   if (layout.columns.count > 0 && layout.rows.count > 0)
     {
       pixels = g_malloc_n ((gsize) layout.columns.count * (gsize) layout.rows.count, 3);
-      resize_window (image, &layout.columns, &layout.rows, pixels);
+      resize_window (image, params->resample, &layout.columns, &layout.rows, pixels);
     }
 
   write_normalised (pixels, &layout, params, out);

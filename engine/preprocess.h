@@ -5,6 +5,12 @@
 
 G_BEGIN_DECLS
 
+/* Pillow's resampling filters the models were trained with. */
+typedef enum {
+  CLIPSCOPE_RESAMPLE_BICUBIC,   /* Image.BICUBIC (3) */
+  CLIPSCOPE_RESAMPLE_BILINEAR,  /* Image.BILINEAR (2) */
+} ClipscopeResample;
+
 typedef struct {
   int     resize;          /* shorter side after resize (e.g. 224) */
   int     crop;            /* square centre crop (e.g. 224) */
@@ -18,6 +24,11 @@ typedef struct {
   /* Whether the EXIF orientation is left unapplied, as OpenAI's CLIP
    * preprocessing (Image.open without exif_transpose) leaves it. */
   gboolean ignore_orientation;
+  /* Whether the image is resized straight to crop × crop, its aspect
+   * ratio lost, rather than its shorter side to @resize then cropped
+   * (SigLIP, Chinese-CLIP). */
+  gboolean squash;
+  ClipscopeResample resample;
 } ClipscopePreprocessParams;
 
 /* An 8-bit RGB image, rows packed (stride = 3 × width). */
@@ -66,15 +77,17 @@ GBytes *clipscope_image_thumbnail_fd (int                              fd,
                                       GError                         **error);
 
 /* Resizes @image to @out_width × @out_height exactly as PIL's
- * Image.resize(…, Image.BICUBIC) does (antialiased, a = −0.5, 8-bit
- * fixed-point two-pass). */
-ClipscopeRgbImage *clipscope_image_resize_bicubic (const ClipscopeRgbImage *image,
-                                                   int                      out_width,
-                                                   int                      out_height);
+ * Image.resize(…, Image.BICUBIC or Image.BILINEAR) does (antialiased;
+ * bicubic with a = −0.5; 8-bit fixed-point two-pass). */
+ClipscopeRgbImage *clipscope_image_resize (const ClipscopeRgbImage *image,
+                                           int                      out_width,
+                                           int                      out_height,
+                                           ClipscopeResample        resample);
 
 /* The whole pipeline on a decoded image: shorter side → params->resize
  * (longer side int(resize × long / short)), centre crop params->crop with
- * offset round-half-even((size − crop) / 2), scale to [0, 1], normalise.
+ * offset round-half-even((size − crop) / 2) — or with params->squash the
+ * whole image straight to crop × crop —, scale to [0, 1], normalise.
  * Writes [3, crop, crop] floats to @out. */
 void clipscope_image_preprocess (const ClipscopeRgbImage         *image,
                                  const ClipscopePreprocessParams *params,

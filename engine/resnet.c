@@ -130,7 +130,8 @@ record_tokens (ClipscopeGraphBackend *be,
     record_bottleneck (be, &r->blocks[i], &wt->bottlenecks[i], maps, n, &h, &w);
 
   be->ops->assemble_tokens (be, S (X), be->ops->slot (be, maps[0]), CLIPSCOPE_NO_VIEW,
-                            wt->pool_pos, n, seq, r->pool_dim, TRUE);
+                            wt->pool_pos, n, seq, r->pool_dim,
+                            CLIPSCOPE_FIRST_MEAN);
 }
 
 /* Attention pooling: the first token of each sequence queries all of

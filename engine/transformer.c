@@ -21,7 +21,7 @@ clipscope_transformer_record (ClipscopeGraphBackend       *be,
 {
   const ClipscopeGraphOps *ops = be->ops;
   const int w = tf->width, m = tf->mlp_width, rows = n * seq;
-  const ClipscopeAct gelu = tf->quick_gelu ? CLIPSCOPE_ACT_QUICK_GELU : CLIPSCOPE_ACT_GELU;
+  const ClipscopeAct gelu = clipscope_transformer_act (tf);
 
   for (int l = 0; l < tf->n_layers; l++)
     {

@@ -1,11 +1,14 @@
 /* preprocess-dump.c — writes what the preprocessing produces, for the tests
  *
- *   preprocess-dump [--background R,G,B] IMAGE RESIZE CROP OUT.bin
+ *   preprocess-dump [--bilinear] [--squash] [--background R,G,B] IMAGE RESIZE CROP OUT.bin
  *       the [3, CROP, CROP] float32 input tensor, native byte order,
  *       normalised with OpenAI's CLIP mean and standard deviation; with
- *       --background, transparent pixels composited onto that colour
- *   preprocess-dump --resize-only IMAGE WIDTH HEIGHT OUT.rgb
+ *       --background, transparent pixels composited onto that colour;
+ *       with --squash, the whole image resized to CROP × CROP
+ *   preprocess-dump [--bilinear] --resize-only IMAGE WIDTH HEIGHT OUT.rgb
  *       the decoded image resized to WIDTH × HEIGHT, packed RGB8
+ *
+ * --bilinear resamples with Pillow's bilinear filter instead of bicubic.
  *
  * On failure it prints "error: <message>" to stderr and exits with 1.
  */
@@ -67,11 +70,12 @@ parse_background (const char                 *text,
 }
 
 static gboolean
-dump_tensor (char        **argv,
-             const char   *background,
-             GError      **error)
+dump_tensor (char                           **argv,
+             const char                      *background,
+             const ClipscopePreprocessParams *base,
+             GError                         **error)
 {
-  ClipscopePreprocessParams params = openai_params;
+  ClipscopePreprocessParams params = *base;
   g_autofree float *tensor = NULL;
   gsize n_bytes;
 
@@ -90,8 +94,9 @@ dump_tensor (char        **argv,
 }
 
 static gboolean
-dump_resized (char    **argv,
-              GError  **error)
+dump_resized (char                           **argv,
+              const ClipscopePreprocessParams *base,
+              GError                         **error)
 {
   g_autoptr(ClipscopeRgbImage) image = NULL;
   g_autoptr(ClipscopeRgbImage) resized = NULL;
@@ -101,11 +106,11 @@ dump_resized (char    **argv,
       !parse_side (argv[2], &height, error))
     return FALSE;
 
-  image = clipscope_image_load (argv[0], &openai_params, error);
+  image = clipscope_image_load (argv[0], base, error);
   if (image == NULL)
     return FALSE;
 
-  resized = clipscope_image_resize_bicubic (image, width, height);
+  resized = clipscope_image_resize (image, width, height, base->resample);
   return g_file_set_contents (argv[3], (const char *) resized->rgb,
                               (gssize) resized->width * resized->height * 3, error);
 }
@@ -115,20 +120,32 @@ main (int    argc,
       char **argv)
 {
   g_autoptr(GError) error = NULL;
+  ClipscopePreprocessParams params = openai_params;
+  const char *program = argv[0];
   gboolean ok;
 
+  for (; argc > 1; argc--, argv++)
+    {
+      if (g_str_equal (argv[1], "--bilinear"))
+        params.resample = CLIPSCOPE_RESAMPLE_BILINEAR;
+      else if (g_str_equal (argv[1], "--squash"))
+        params.squash = TRUE;
+      else
+        break;
+    }
+
   if (argc == 6 && g_str_equal (argv[1], "--resize-only"))
-    ok = dump_resized (argv + 2, &error);
+    ok = dump_resized (argv + 2, &params, &error);
   else if (argc == 5)
-    ok = dump_tensor (argv + 1, NULL, &error);
+    ok = dump_tensor (argv + 1, NULL, &params, &error);
   else if (argc == 7 && g_str_equal (argv[1], "--background"))
-    ok = dump_tensor (argv + 3, argv[2], &error);
+    ok = dump_tensor (argv + 3, argv[2], &params, &error);
   else
     {
       fprintf (stderr,
-               "usage: %s [--background R,G,B] IMAGE RESIZE CROP OUT.bin\n"
-               "       %s --resize-only IMAGE WIDTH HEIGHT OUT.rgb\n",
-               argv[0], argv[0]);
+               "usage: %s [--bilinear] [--squash] [--background R,G,B] IMAGE RESIZE CROP OUT.bin\n"
+               "       %s [--bilinear] --resize-only IMAGE WIDTH HEIGHT OUT.rgb\n",
+               program, program);
       return EXIT_FAILURE;
     }
 

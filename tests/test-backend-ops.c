@@ -543,6 +543,8 @@ typedef struct {
   int n_q;          /* > 0: that many queries per sequence, from their own
                      * array rather than the keys' (a pooling head) */
   gboolean padded;  /* a random length of each sequence masks the keys past it */
+  gboolean shared;  /* the own queries are the same for every sequence
+                     * (q_bstride 0: SigLIP's learnt probe) */
 } AttnCase;
 
 static void
@@ -563,8 +565,11 @@ run_attention (void)
     { 1, 17, 60, 5, FALSE, FALSE, 17 },    /* every token queries in turn */
     { 2, 10, 12, 2, FALSE, FALSE, 3 },     /* fewer queries than keys */
     { 3, 40, 36, 3, FALSE, FALSE, 0, TRUE },  /* padding-masked (BERT) */
+    { 3, 52, 48, 4, FALSE, TRUE, 0, TRUE },   /* BERT's last block: [CLS] over padded keys */
     { 2, 20, 16, 2, TRUE, TRUE, 0, TRUE },    /* causal, pooled and padded */
     { 2, 33, 20, 4, FALSE, FALSE, 1, TRUE },  /* a pooling head over padded keys */
+    { 3, 49, 36, 3, FALSE, FALSE, 1, FALSE, TRUE },  /* one probe for every image (MAP) */
+    { 2, 16, 40, 4, FALSE, FALSE, 1, FALSE, TRUE },  /* head dimension 10 */
   };
 
   g_test_message ("seed %u", SEED);
@@ -575,21 +580,23 @@ run_attention (void)
       const gboolean own_q = c->n_q > 0;
       const int w = c->width, ld = 3 * w, n_q = own_q ? c->n_q : c->pooled ? 1 : c->seq;
       const gsize nqkv = (gsize) c->batch * c->seq * ld, nout = (gsize) c->batch * n_q * w;
-      const gsize nq = own_q ? (gsize) c->batch * n_q * w : 1;
+      const gsize nq = own_q ? (gsize) (c->shared ? 1 : c->batch) * n_q * w : 1;
       g_autofree float *qkv = random_floats (rng, nqkv, 2.0);
       g_autofree float *q = random_floats (rng, nq, 2.0);
       g_autofree float *want = g_new (float, nout);
       g_autofree float *got = sentinel_floats (nout);
       g_autofree int32_t *rows = g_new0 (int32_t, 2 * c->batch);   /* index, lengths */
-      g_autofree char *what = g_strdup_printf ("attention b%d seq %d w %d h %d%s%s%s q %d seed %u",
+      g_autofree char *what = g_strdup_printf ("attention b%d seq %d w %d h %d%s%s%s%s q %d seed %u",
                                                c->batch, c->seq, w, c->heads,
                                                c->causal ? " causal" : "", c->pooled ? " pooled" : "",
-                                               c->padded ? " padded" : "", n_q, SEED + i);
+                                               c->padded ? " padded" : "", c->shared ? " shared" : "",
+                                               n_q, SEED + i);
       ClipscopeVkBuffer bqkv, bq, bidx, bout;
       gboolean with_index = c->pooled && c->causal;
       ClipscopeAttention a = {
         .ldq = own_q ? w : ld, .ldkv = ld, .ldout = w,
-        .batch = c->batch, .seq = c->seq, .n_q = n_q, .q_bstride = own_q ? n_q : c->seq,
+        .batch = c->batch, .seq = c->seq, .n_q = n_q,
+        .q_bstride = c->shared ? 0 : own_q ? n_q : c->seq,
         .width = w, .n_heads = c->heads, .causal = c->causal,
       };
 
@@ -710,34 +717,40 @@ test_assemble_tokens (void)
 {
   const int batch = 2, seq = 10, width = 6;
   g_autoptr(GRand) rng = g_rand_new_with_seed (SEED);
-  const gsize nsrc = (gsize) batch * (seq - 1) * width, nout = (gsize) batch * seq * width;
+  const gsize nsrc = (gsize) batch * seq * width, nout = (gsize) batch * seq * width;
   g_autofree float *src = random_floats (rng, nsrc, 1.0);
   g_autofree float *cls = random_floats (rng, width, 1.0);
   g_autofree float *pos = random_floats (rng, (gsize) seq * width, 1.0);
   g_autofree float *want = g_new (float, nout);
   g_autofree float *got = sentinel_floats (nout);
   g_autofree float *got_cpu = sentinel_floats (nout);
+  static const char * const names[] = {
+    "assemble tokens (class)", "assemble tokens (mean)", "assemble tokens (none)",
+  };
 
   g_test_message ("seed %u", SEED);
-  for (int mean = 0; mean < 2; mean++)
+  for (ClipscopeFirstToken first = CLIPSCOPE_FIRST_CLASS; first <= CLIPSCOPE_FIRST_NONE; first++)
     {
       ClipscopeVkBuffer bsrc, bcls, bpos, bout;
+      const int lead = first == CLIPSCOPE_FIRST_NONE ? 0 : 1, rows = seq - lead;
+      const ClipscopeView cls_cpu = first == CLIPSCOPE_FIRST_CLASS ? host (cls, 0) : CLIPSCOPE_NO_VIEW;
 
       for (int b = 0; b < batch; b++)
         for (int d = 0; d < width; d++)
           {
             double sum = 0.0;
-            for (int s = 0; s < seq - 1; s++)
+            for (int s = 0; s < rows; s++)
               {
-                float v = src[((gsize) b * (seq - 1) + s) * width + d];
+                float v = src[((gsize) b * rows + s) * width + d];
                 sum += v;
-                want[((gsize) b * seq + s + 1) * width + d] = v + pos[(gsize) (s + 1) * width + d];
+                want[((gsize) b * seq + s + lead) * width + d] = v + pos[(gsize) (s + lead) * width + d];
               }
-            want[(gsize) b * seq * width + d] = (mean ? (float) (sum / (seq - 1)) : cls[d]) + pos[d];
+            if (lead)
+              want[(gsize) b * seq * width + d] = (first == CLIPSCOPE_FIRST_MEAN ? (float) (sum / rows)
+                                                                                 : cls[d]) + pos[d];
           }
-      cpu->ops->assemble_tokens (cpu, host (got_cpu, GUARD), host (src, 0),
-                                 mean ? CLIPSCOPE_NO_VIEW : host (cls, 0), host (pos, 0), batch, seq,
-                                 width, mean);
+      cpu->ops->assemble_tokens (cpu, host (got_cpu, GUARD), host (src, 0), cls_cpu, host (pos, 0),
+                                 batch, seq, width, first);
       check_close ("assemble tokens on the CPU", got_cpu + GUARD, want, nout, 1e-5);
       buffer_new (&bsrc, nsrc * 4);
       buffer_new (&bcls, width * 4);
@@ -748,12 +761,12 @@ test_assemble_tokens (void)
       clipscope_vk_upload (dev, &bcls, 0, cls, width * 4);
       clipscope_vk_upload (dev, &bpos, 0, pos, (gsize) seq * width * 4);
       vk->ops->assemble_tokens (vk, clipscope_vk_tensor (&bout, 0), clipscope_vk_tensor (&bsrc, 0),
-                                mean ? CLIPSCOPE_NO_VIEW : clipscope_vk_tensor (&bcls, 0),
-                                clipscope_vk_tensor (&bpos, 0), batch, seq, width, mean);
+                                first == CLIPSCOPE_FIRST_CLASS ? clipscope_vk_tensor (&bcls, 0)
+                                                               : CLIPSCOPE_NO_VIEW,
+                                clipscope_vk_tensor (&bpos, 0), batch, seq, width, first);
       clipscope_vk_download (dev, &bout, 0, got + GUARD, nout * 4);
       submit ();
-      check_close (mean ? "assemble tokens (mean)" : "assemble tokens (class)", got + GUARD, want,
-                   nout, 1e-5);
+      check_close (names[first], got + GUARD, want, nout, 1e-5);
       clipscope_vk_buffer_clear (dev, &bsrc);
       clipscope_vk_buffer_clear (dev, &bcls);
       clipscope_vk_buffer_clear (dev, &bpos);
@@ -920,7 +933,7 @@ main (int    argc,
   /* Nothing the test builds may land in the user's caches. */
   g_setenv ("XDG_CACHE_HOME", tmp, TRUE);
   g_setenv ("MESA_SHADER_CACHE_DIR", tmp, TRUE);
-  cpu = clipscope_cpu_backend_new (NULL, 1, &error);
+  cpu = clipscope_cpu_backend_new (NULL, 1, CLIPSCOPE_PRECISION_F32, 0, &error);
   g_assert_no_error (error);
   vk = clipscope_vk_backend_new (NULL, 1, TRUE, &error);
   if (vk == NULL)

@@ -535,6 +535,158 @@ save_shot (ClipscopeWindow *window,
 }
 
 static void
+set_templates (ClipscopeSession   *session,
+               const char * const *list)
+{
+  clipscope_session_clear_templates (session);
+  for (const char * const *t = list; *t != NULL; t++)
+    clipscope_session_add_template (session, *t, TRUE);
+}
+
+static void
+assert_templates (ClipscopeSession   *session,
+                  const char * const *want)
+{
+  g_auto(GStrv) enabled = clipscope_session_dup_enabled_templates (session);
+
+  g_assert_cmpstrv (enabled, want);
+}
+
+/* A template list that is only the default follows the model's family,
+ * with Undo; one the person made stays. */
+static void
+test_window_family_template (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autofree char *script = g_build_filename (g_getenv ("CLIPSCOPE_TESTS_DIR"), "chinese_clip_reference.py",
+                                              NULL);
+  g_autofree char *cn_dir = g_build_filename (workdir, "chinese-clip", NULL);
+  const char *photo[] = { "a photo of a {}.", NULL }, *chinese[] = { "一张{}的照片。", NULL };
+  const char *own[] = { "{}的画。", NULL };
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (char *[]) { (char *) "/usr/bin/python3", script, cn_dir, NULL },
+                               NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+  gtk_window_present (GTK_WINDOW (window));
+  clipscope_window_load_model (window, model_dir);
+  wait_idle (session);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "猫\n狗");
+  set_templates (session, photo);
+
+  clipscope_window_load_model (window, cn_dir);
+  wait_idle (session);
+  g_assert_cmpint (clipscope_session_get_model_info (session)->family, ==, CLIPSCOPE_FAMILY_CHINESE_CLIP);
+  assert_templates (session, chinese);
+  /* Chinese-CLIP scores with a softmax, as CLIP does. */
+  g_assert_null (clipscope_session_get_scoring_note (session));
+  g_assert_false (gtk_widget_get_visible (clipscope_window_get_probability_caption (window)));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  assert_templates (session, photo);
+
+  /* Back to CLIP: the Chinese default becomes CLIP's. */
+  set_templates (session, chinese);
+  clipscope_window_load_model (window, model_dir);
+  wait_idle (session);
+  g_assert_cmpint (clipscope_session_get_model_info (session)->family, ==, CLIPSCOPE_FAMILY_CLIP);
+  assert_templates (session, photo);
+
+  /* A template of one's own is kept. */
+  set_templates (session, own);
+  clipscope_window_load_model (window, cn_dir);
+  wait_idle (session);
+  g_assert_cmpint (clipscope_session_get_model_info (session)->family, ==, CLIPSCOPE_FAMILY_CHINESE_CLIP);
+  assert_templates (session, own);
+
+  /* No template at all: the session falls back on the family's. */
+  clipscope_session_clear_templates (session);
+  assert_templates (session, chinese);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+}
+
+/* A SigLIP's probabilities are a sigmoid for each cell: the caption under
+ * them says they are independent, and the export says "sigmoid". */
+static void
+test_window_sigmoid (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autofree char *tool = g_build_filename (g_getenv ("CLIPSCOPE_TESTS_DIR"), "..", "tools", "make-tiny-model",
+                                            NULL);
+  g_autofree char *siglip_dir = g_build_filename (workdir, "siglip", NULL);
+  g_autofree char *json_path = g_build_filename (workdir, "sigmoid.json", NULL);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  const ClipscopeModelInfo *info;
+  const float *sim = NULL, *prob = NULL;
+  guint n_images = 0, n_labels = 0;
+  GtkWidget *caption;
+  int status = 0;
+  double sum = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (char *[]) { (char *) "/usr/bin/python3", tool, siglip_dir,
+                                                  (char *) "--family", (char *) "siglip", NULL },
+                               NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 800);
+  gtk_window_present (GTK_WINDOW (window));
+  clipscope_window_load_model (window, siglip_dir);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "ab\ncd\nefg");
+  for (int i = 0; i < 3; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.select-image", "i", 0);
+  wait_idle (session);
+
+  info = clipscope_session_get_model_info (session);
+  g_assert_nonnull (info);
+  g_assert_cmpint (info->family, ==, CLIPSCOPE_FAMILY_SIGLIP);
+  g_assert_cmpint (clipscope_session_get_scoring (session), ==, CLIPSCOPE_SCORING_SIGMOID);
+  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, &prob));
+  g_assert_cmpuint (n_labels, ==, 3);
+  for (guint i = 0; i < n_images * n_labels; i++)
+    {
+      double want = 1.0 / (1.0 + exp (-(info->logit_scale * (double) sim[i] + info->logit_bias)));
+
+      g_assert_cmpfloat_with_epsilon (prob[i], want, 1e-6);
+    }
+  for (guint j = 0; j < n_labels; j++)
+    sum += prob[j];
+  g_assert_cmpfloat (fabs (sum - 1.0), >, 1e-3);
+
+  caption = clipscope_window_get_probability_caption (window);
+  g_assert_true (gtk_widget_get_visible (caption));
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (caption)), ==, clipscope_session_get_scoring_note (session));
+  g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (caption)), "independent"));
+  save_shot (window, "test-sigmoid.png");
+
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.export-to", "s", json_path);
+  g_assert_true (json_parser_load_from_file (parser, json_path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)),
+                                                  "scoring"), ==, "sigmoid");
+
+  /* Back on a CLIP the caption goes. */
+  clipscope_window_load_model (window, model_dir);
+  wait_idle (session);
+  g_assert_cmpint (clipscope_session_get_scoring (session), ==, CLIPSCOPE_SCORING_SOFTMAX);
+  g_assert_false (gtk_widget_get_visible (caption));
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+}
+
+static void
 test_window_drop_and_actions (void)
 {
   ClipscopeWindow *window = clipscope_window_new (NULL);
@@ -619,6 +771,11 @@ test_window_drop_and_actions (void)
     g_assert_false (clipscope_heatmap_view_get_show_probabilities (heatmap));
   }
 
+  /* A CLIP's probabilities are a softmax: no caption says otherwise. */
+  g_assert_cmpint (clipscope_session_get_scoring (session), ==, CLIPSCOPE_SCORING_SOFTMAX);
+  g_assert_null (clipscope_session_get_scoring_note (session));
+  g_assert_false (gtk_widget_get_visible (clipscope_window_get_probability_caption (window)));
+
   /* The ImageNet preset brings CLIP's 80 templates, all valid. */
   gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "imagenet");
   g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_templates (session)), ==, 80);
@@ -627,6 +784,24 @@ test_window_drop_and_actions (void)
 
     g_assert_cmpuint (g_strv_length (enabled), ==, 80);
   }
+
+  /* The Chinese presets: the short default, and Chinese-CLIP's 80. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "chinese");
+  {
+    g_auto(GStrv) enabled = clipscope_session_dup_enabled_templates (session);
+
+    g_assert_cmpstrv (enabled, ((const char *[]) { "一张{}的照片。", NULL }));
+  }
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "chinese-imagenet");
+  {
+    g_auto(GStrv) enabled = clipscope_session_dup_enabled_templates (session);
+
+    g_assert_cmpuint (g_strv_length (enabled), ==, 80);
+    g_assert_cmpstr (enabled[0], ==, "{}的照片。");
+  }
+  /* A name that is no preset changes nothing. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "klingon");
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_templates (session)), ==, 80);
 
   /* A template without {} is kept in the list, flagged, and left out. */
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-templates", NULL);
@@ -657,6 +832,8 @@ test_window_drop_and_actions (void)
   g_assert_no_error (error);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
                       json_node_get_object (json_parser_get_root (parser)), "images")), ==, N_IMAGES);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)),
+                                                  "scoring"), ==, "softmax");
   png = gdk_pixbuf_new_from_file (png_path, &error);
   g_assert_no_error (error);
   g_assert_cmpint (gdk_pixbuf_get_height (png), >, N_IMAGES * 30);
@@ -1991,8 +2168,15 @@ test_models_list (void)
       g_assert_nonnull (row);
       g_assert_cmpstr (group_of (row), ==, "Available for Download");
       g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), about));
+      /* Each says its family before its size. */
+      g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)),
+                                e->family == CLIPSCOPE_FAMILY_SIGLIP ? "\nSigLIP · "
+                                : e->family == CLIPSCOPE_FAMILY_CHINESE_CLIP ? "\nChinese-CLIP · " : "\nCLIP · "));
     }
-  g_assert_cmpuint (n_catalogue, >=, 3);
+  g_assert_cmpuint (n_catalogue, >=, 9);
+  g_assert_nonnull (clipscope_models_page_get_row (page, "siglip-base-patch16-224"));
+  g_assert_nonnull (clipscope_models_page_get_row (page, "siglip2-so400m-patch14-384"));
+  g_assert_nonnull (clipscope_models_page_get_row (page, "chinese-clip-vit-base-patch16"));
 
   g_assert_true (menu_has_item (clipscope_window_get_model_menu (window),
                                 "Emoji demo — small model trained on emoji; download a CLIP model for photos",
@@ -3398,6 +3582,8 @@ main (int   argc,
   g_test_add_func ("/gui/window/drop-and-actions", test_window_drop_and_actions);
   g_test_add_func ("/gui/window/label-commas", test_window_label_commas);
   g_test_add_func ("/gui/window/undo", test_window_undo);
+  g_test_add_func ("/gui/window/family-template", test_window_family_template);
+  g_test_add_func ("/gui/window/sigmoid", test_window_sigmoid);
   g_test_add_func ("/gui/window/adaptive", test_window_adaptive);
   g_test_add_func ("/gui/window/heatmap-cells", test_window_heatmap_cells);
   g_test_add_func ("/gui/window/responsive", test_window_responsive);

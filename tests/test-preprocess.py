@@ -14,6 +14,10 @@ requires the results to match Pillow's bit for bit:
     compositing written out with numpy;
   * the resampler alone (--resize-only): byte-identical to Image.resize for
     a grid of upscales, downscales and one-axis resizes;
+  * SigLIP's and Chinese-CLIP's preprocessing: the whole image squashed to
+    the input size (--squash), with the bicubic or the bilinear filter
+    (--bilinear), as Hugging Face's processors and open_clip's "squash"
+    resize mode do it;
   * bad input: oversized, undecodable, empty or missing files must fail
     with exit status 1 and a message naming the file; truncated files may
     decode partially but must not crash.
@@ -48,6 +52,7 @@ STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
 TOLERANCE = 1e-5
 
 BICUBIC = getattr(Image, "Resampling", Image).BICUBIC
+BILINEAR = getattr(Image, "Resampling", Image).BILINEAR
 
 failures = []
 stats = {"tensor_max_diff": 0.0, "tensor_cases": 0, "resize_cases": 0}
@@ -243,16 +248,22 @@ def make_webp_images(directory, rgb):
 
 # --------------------------------------------------------------- reference
 
-def reference_tensor(path, resize, crop, background=None):
+def reference_tensor(path, resize, crop, background=None, squash=False, resample=BICUBIC):
     """Pillow + torchvision's Resize(resize), CenterCrop(crop), ToTensor(),
     Normalize(mean, std), written out with numpy; transparent pixels
-    composited onto @background first if it is given."""
+    composited onto @background first if it is given. With @squash, the
+    image is resized to crop × crop instead (Hugging Face's resize to
+    {"height", "width"}, open_clip's resize_mode "squash")."""
     with Image.open(path) as image:
         image = ImageOps.exif_transpose(image)
         if background is None:
             image = image.convert("RGB")
         else:
             image = composite_rgb(image, background)
+    if squash:
+        pixels = np.asarray(image.resize((crop, crop), resample), dtype=np.uint8)
+        tensor = pixels.astype(np.float32) / np.float32(255.0)
+        return np.ascontiguousarray(((tensor - MEAN) / STD).transpose(2, 0, 1))
     w, h = image.size
     short, long = (w, h) if w <= h else (h, w)
     new_short, new_long = resize, int(resize * long / short)
@@ -288,8 +299,13 @@ def to_levels(tensor):
 
 # ------------------------------------------------------------------ checks
 
-def check_tensor(label, path, resize, crop, out, background=None):
-    if background is not None:
+def check_tensor(label, path, resize, crop, out, background=None, squash=False,
+                 resample=BICUBIC):
+    flags = (["--squash"] if squash else []) + (["--bilinear"] if resample == BILINEAR else [])
+    if flags:
+        label += " " + " ".join(flags)
+        result = run_dump(*flags, path, resize, crop, out)
+    elif background is not None:
         label += " on background %s" % (background,)
         result = run_dump("--background", ",".join(map(str, background)),
                           path, resize, crop, out)
@@ -304,7 +320,7 @@ def check_tensor(label, path, resize, crop, out, background=None):
         fail("%s: %d floats written, expected %d" % (label, ours.size, 3 * crop * crop))
         return
     ours = ours.reshape(3, crop, crop)
-    expected = reference_tensor(path, resize, crop, background)
+    expected = reference_tensor(path, resize, crop, background, squash, resample)
     diff = float(np.abs(ours - expected).max()) if crop > 0 else 0.0
     stats["tensor_cases"] += 1
     stats["tensor_max_diff"] = max(stats["tensor_max_diff"], diff)
@@ -340,6 +356,17 @@ def check_pipeline(directory):
             check_tensor(label, images[label], 224, 224, out, background)
     check_alpha_background(directory)
 
+    # Squashed, with either filter: every size and kind of image, and
+    # input sizes that enlarge and shrink.
+    for label, path in make_pipeline_images(directory):
+        for resample in (BICUBIC, BILINEAR):
+            check_tensor(label, path, 224, 224, out, squash=True, resample=resample)
+    for name in ("rgb-301x199.png", "rgb-1x1.png", "rgb-1000x57.png", "rgb-4000x3000.png"):
+        for side in (16, 256, 384):
+            for resample in (BICUBIC, BILINEAR):
+                check_tensor(name, os.path.join(directory, name), side, side, out,
+                             squash=True, resample=resample)
+
     # A resize of zero leaves nothing but padding.
     path = os.path.join(directory, "rgb-2x3.png")
     result = run_dump(path, 0, 4, out)
@@ -372,22 +399,23 @@ def check_alpha_background(directory):
                      % (colour, alpha, background, list(got), want))
 
 
-def resize_reference(path, width, height):
+def resize_reference(path, width, height, resample=BICUBIC):
     with Image.open(path) as image:
-        resized = image.convert("RGB").resize((width, height), BICUBIC)
+        resized = image.convert("RGB").resize((width, height), resample)
     return np.asarray(resized, dtype=np.uint8)
 
 
-def check_resize(directory, source, width, height):
+def check_resize(directory, source, width, height, resample=BICUBIC):
     path = rgb_source(directory, *source)
     out = os.path.join(directory, "resized.rgb")
-    label = "resize %dx%d -> %dx%d" % (*source, width, height)
-    result = run_dump("--resize-only", path, width, height, out)
+    flags = ["--bilinear"] if resample == BILINEAR else []
+    label = "resize %dx%d -> %dx%d%s" % (*source, width, height, " bilinear" if flags else "")
+    result = run_dump(*flags, "--resize-only", path, width, height, out)
     if result.returncode != 0:
         fail("%s: exit %d: %s" % (label, result.returncode, result.stderr.strip()))
         return
     ours = np.fromfile(out, dtype=np.uint8)
-    expected = resize_reference(path, width, height)
+    expected = resize_reference(path, width, height, resample)
     stats["resize_cases"] += 1
     if ours.size != expected.size:
         fail("%s: %d bytes written, expected %d" % (label, ours.size, expected.size))
@@ -406,8 +434,9 @@ def check_resize_grid(directory):
     # One axis at a time, the other kept (so Pillow skips that pass) …
     for n_in in ins:
         for n_out in outs:
-            check_resize(directory, (n_in, 9), n_out, 9)
-            check_resize(directory, (9, n_in), 9, n_out)
+            for resample in (BICUBIC, BILINEAR):
+                check_resize(directory, (n_in, 9), n_out, 9, resample)
+                check_resize(directory, (9, n_in), 9, n_out, resample)
     # … and both axes, in every mix of enlarging and shrinking.
     for source, size in [((4000, 3000), (298, 224)), ((4000, 3000), (224, 224)),
                          ((13, 17), (224, 293)), ((1, 1), (224, 224)),
@@ -416,7 +445,8 @@ def check_resize_grid(directory):
                          ((640, 480), (299, 224)), ((640, 480), (641, 479)),
                          ((224, 224), (224, 224)), ((500, 13), (1, 1)),
                          ((225, 224), (224, 225))]:
-        check_resize(directory, source, *size)
+        for resample in (BICUBIC, BILINEAR):
+            check_resize(directory, source, *size, resample)
 
     # Pillow refuses empty sizes; Clipscope returns an empty image.
     path = rgb_source(directory, 13, 17)

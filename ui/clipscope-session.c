@@ -17,7 +17,6 @@
 
 #define DEFAULT_MAX_FOLDER_IMAGES 2000
 #define MAX_FOLDER_DEPTH          8
-#define FALLBACK_TEMPLATE         "a photo of a {}."
 /* Below the cosines CLIP's ViT-B models give an image and its caption. */
 #define DEFAULT_THRESHOLD         0.2
 
@@ -79,6 +78,7 @@ struct _ClipscopeSession {
   double          *label_accuracy;       /* [n_score_labels], NaN without examples */
   int             *top;                  /* [n_score_images], -1 unclassified or unknown */
   guint            n_unclassified;
+  ClipscopeScoring scoring;              /* how ↑ probabilities were made */
   guint            n_examples_pending;
   gboolean         probe_pending;
   gboolean         probe_current;        /* @probe was trained on the examples of now */
@@ -213,8 +213,12 @@ rescore (ClipscopeSession *self)
   update_probe (self);
   update_accuracy (self);
 
+  self->scoring = self->model != NULL ? clipscope_model_get_info (self->model)->scoring
+                                      : CLIPSCOPE_SCORING_SOFTMAX;
   if (n_images > 0 && n_labels > 0 && self->label_embeddings != NULL && self->model != NULL)
     {
+      const ClipscopeModelInfo *info = clipscope_model_get_info (self->model);
+
       /* Only images already encoded take part; gather them into one
        * matrix so scoring is a single product. */
       rows = g_new (float, (gsize) n_images * self->embed_dim);
@@ -234,12 +238,16 @@ rescore (ClipscopeSession *self)
       prob = g_new (float, (gsize) MAX (n_rows * n_labels, 1));
       top = g_new (int, MAX (n_rows, 1));
       classifier = build_classifier (self, n_labels);
-      clipscope_score (rows, n_rows, classifier, n_labels, self->embed_dim,
-                       clipscope_model_get_info (self->model)->logit_scale, sim, prob);
-      /* The probe's probabilities replace the softmax; the cosines stay
-       * those of the prototypes, which the threshold applies to. */
+      clipscope_score_with (rows, n_rows, classifier, n_labels, self->embed_dim, info->scoring,
+                            info->logit_scale, info->logit_bias, sim, prob);
+      /* The probe's probabilities (a softmax of its own) replace the
+       * model's; the cosines stay those of the prototypes, which the
+       * threshold applies to. */
       if (probe_ready (self))
-        clipscope_probe_predict (self->probe, rows, n_rows, NULL, prob);
+        {
+          clipscope_probe_predict (self->probe, rows, n_rows, NULL, prob);
+          self->scoring = CLIPSCOPE_SCORING_SOFTMAX;
+        }
       self->n_unclassified = clipscope_score_top (sim, prob, n_rows, n_labels,
                                                   self->use_threshold ? (float) self->threshold : -INFINITY,
                                                   top);
@@ -1099,7 +1107,7 @@ labels_encoded_cb (GObject      *object,
  * clipscope_session_dup_enabled_templates:
  *
  * Returns: (transfer full): the enabled, valid templates in order; the
- *   CLI's default when there are none
+ *   model family's default, as in the CLI, when there are none
  */
 GStrv
 clipscope_session_dup_enabled_templates (ClipscopeSession *self)
@@ -1119,7 +1127,9 @@ clipscope_session_dup_enabled_templates (ClipscopeSession *self)
         }
     }
   if (added == 0)
-    g_strv_builder_add (builder, FALLBACK_TEMPLATE);
+    g_strv_builder_add (builder, clipscope_family_default_template (
+                                   self->model != NULL ? clipscope_model_get_info (self->model)->family
+                                                       : CLIPSCOPE_FAMILY_CLIP));
   return g_strv_builder_end (builder);
 }
 
@@ -2540,7 +2550,8 @@ clipscope_session_get_scored_labels (ClipscopeSession *self)
  * clipscope_session_get_scores:
  * @similarity: (out) (transfer none): [n_images, n_labels] cosines, NaN
  *   for images not encoded yet
- * @probabilities: (out) (transfer none): the per-image softmax
+ * @probabilities: (out) (transfer none): the probabilities, made as
+ *   clipscope_session_get_scoring() says
  *
  * Returns: %TRUE when any cell holds a score
  */
@@ -2564,6 +2575,54 @@ clipscope_session_get_scores (ClipscopeSession  *self,
   for (gsize i = 0; i < (gsize) *n_images * *n_labels && !any; i++)
     any = !isnan (self->similarity[i]);
   return any;
+}
+
+/**
+ * clipscope_session_get_scoring:
+ *
+ * Returns: how the probabilities of clipscope_session_get_scores() were
+ *   made: the model's scoring, or %CLIPSCOPE_SCORING_SOFTMAX while a
+ *   trained probe gives them. With %CLIPSCOPE_SCORING_SIGMOID each is on
+ *   its own and an image's need not add up to 1.
+ */
+ClipscopeScoring
+clipscope_session_get_scoring (ClipscopeSession *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), CLIPSCOPE_SCORING_SOFTMAX);
+
+  return self->scoring;
+}
+
+/**
+ * clipscope_session_get_model_info:
+ *
+ * Returns: (transfer none) (nullable): what the loaded model is, or %NULL
+ *   before one is loaded
+ */
+const ClipscopeModelInfo *
+clipscope_session_get_model_info (ClipscopeSession *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), NULL);
+
+  return self->model != NULL ? clipscope_model_get_info (self->model) : NULL;
+}
+
+/**
+ * clipscope_session_get_scoring_note:
+ *
+ * Returns: (transfer none) (nullable): a sentence that says the
+ *   probabilities are independent, for a model that scores each label
+ *   with a sigmoid; %NULL when they are a softmax and add up to 1
+ */
+const char *
+clipscope_session_get_scoring_note (ClipscopeSession *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), NULL);
+
+  if (self->scoring != CLIPSCOPE_SCORING_SIGMOID)
+    return NULL;
+  return _("This model scores each label on its own: the probabilities are independent "
+           "and need not add up to 100 %.");
 }
 
 /** clipscope_session_get_n_label_jobs: Returns: label jobs sent to the worker so far */

@@ -271,10 +271,56 @@ static void model_folder_chosen (GtkWindow  *window,
                                  const char *path);
 static void update_hint         (ClipscopeWindow *self);
 
+/* A list that is only a family's default template follows the model:
+ * Chinese-CLIP gets its Chinese one, the others CLIP's. A list the person
+ * made, or gave on the command line, is left alone. */
+static void
+follow_default_template (ClipscopeWindow *self)
+{
+  const ClipscopeModelInfo *info = clipscope_session_get_model_info (self->session);
+  GListModel *templates = clipscope_session_get_templates (self->session);
+  g_autoptr(ClipscopeTemplate) only = NULL;
+  const char *text, *wanted;
+  g_autofree char *message = NULL;
+
+  /* Templates given on the command line are meant as given. */
+  if (info == NULL || self->lists_from_arguments || g_list_model_get_n_items (templates) != 1)
+    return;
+  only = g_list_model_get_item (templates, 0);
+  text = clipscope_template_get_text (only);
+  wanted = clipscope_family_default_template (info->family);
+  if (!clipscope_template_get_enabled (only) || strcmp (text, wanted) == 0
+      || (strcmp (text, clipscope_family_default_template (CLIPSCOPE_FAMILY_CLIP)) != 0
+          && strcmp (text, clipscope_family_default_template (CLIPSCOPE_FAMILY_CHINESE_CLIP)) != 0))
+    return;
+  /* TRANSLATORS: %s is a prompt template such as “一张{}的照片。” */
+  message = g_strdup_printf (_("Template changed to “%s” for this model"), wanted);
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_TEMPLATES, message);
+  clipscope_template_set_text (only, wanted);
+}
+
+/* The caption under the probabilities, and what a screen reader hears of
+ * them, say when they are independent. */
+static void
+update_scoring_note (ClipscopeWindow *self)
+{
+  const char *note = clipscope_session_get_scoring_note (self->session);
+
+  gtk_label_set_label (self->probability_caption, note != NULL ? note : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->probability_caption), note != NULL);
+  if (note != NULL)
+    gtk_accessible_update_property (GTK_ACCESSIBLE (self->probability_view),
+                                    GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, note, -1);
+  else
+    gtk_accessible_reset_property (GTK_ACCESSIBLE (self->probability_view),
+                                   GTK_ACCESSIBLE_PROPERTY_DESCRIPTION);
+}
+
 static void
 model_loaded_cb (ClipscopeWindow *self)
 {
   self->loading_model = FALSE;
+  follow_default_template (self);
   update_hint (self);
 }
 
@@ -1041,12 +1087,10 @@ template_preset_action (GtkWidget  *widget,
 {
   ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
   const char *name = g_variant_get_string (parameter, NULL);
-  g_auto(GStrv) templates = NULL;
+  g_auto(GStrv) templates = clipscope_template_preset_get (name);
 
-  if (g_strcmp0 (name, "imagenet") == 0)
-    templates = load_resource_list ("templates/imagenet.txt");
-  else
-    templates = g_strdupv ((char *[]) { (char *) "a photo of a {}.", NULL });
+  if (templates == NULL)
+    return;
   _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_TEMPLATES, _("Templates replaced"));
   clipscope_session_clear_templates (self->session);
   for (char **t = templates; *t != NULL; t++)
@@ -1480,6 +1524,7 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, details_flap);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, heatmap);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, probability_view);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, probability_caption);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, preview);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, preview_title);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, explain_overlay);
@@ -1580,6 +1625,7 @@ bind_session (ClipscopeWindow *self)
   g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (heatmap_selected_cb), self);
   g_signal_connect_swapped (self->heatmap, "cell-activated", G_CALLBACK (heatmap_cell_activated_cb), self);
   g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (update_hint), self);
+  g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (update_scoring_note), self);
   g_signal_connect_swapped (self->session, "notify::busy", G_CALLBACK (update_hint), self);
   g_signal_connect_swapped (clipscope_session_get_images (self->session), "items-changed",
                             G_CALLBACK (images_changed_cb), self);
@@ -1676,6 +1722,19 @@ clipscope_window_get_model_menu (ClipscopeWindow *self)
 {
   g_return_val_if_fail (CLIPSCOPE_IS_WINDOW (self), NULL);
   return gtk_menu_button_get_menu_model (self->model_button);
+}
+
+/**
+ * clipscope_window_get_probability_caption:
+ *
+ * Returns: (transfer none): the caption under the probabilities, shown
+ *   when they are independent (a sigmoid model)
+ */
+GtkWidget *
+clipscope_window_get_probability_caption (ClipscopeWindow *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_WINDOW (self), NULL);
+  return GTK_WIDGET (self->probability_caption);
 }
 
 /** clipscope_window_get_drop_target: Returns: (transfer none): the window's drop target */

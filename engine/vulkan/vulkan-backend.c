@@ -347,10 +347,10 @@ vk_assemble_tokens (ClipscopeGraphBackend *be,
                     int                    batch,
                     int                    seq,
                     int                    width,
-                    gboolean               mean)
+                    ClipscopeFirstToken    first)
 {
   const ClipscopeVkBuffer *bufs[] = { x.buf, src.buf, cls.buf, pos.buf };
-  const uint32_t p[] = { batch, seq, width, mean ? 1 : 0, cls.off, pos.off };
+  const uint32_t p[] = { batch, seq, width, first, cls.off, pos.off };
 
   clipscope_vk_dispatch (DEV (be), CLIPSCOPE_VK_ASSEMBLE_TOKENS, bufs, p, sizeof p,
                          groups_for (DEV (be), CLIPSCOPE_VK_ASSEMBLE_TOKENS,
