@@ -484,23 +484,21 @@ import os, signal, socket, struct, subprocess, time
 ours = socket.socket(fileno=3)
 helper = None
 while True:
-    data, fds, _, _ = socket.recv_fds(ours, 80, 1)
+    # A request and the name after it come in one message, whatever the
+    # size of the request's header.
+    data, fds, _, _ = socket.recv_fds(ours, 65536, 1)
     if not data:
         break
-    name_bytes = struct.unpack("=I", data[4:8])[0]
-    name = b""
-    while len(name) < name_bytes:
-        name += ours.recv(name_bytes - len(name))
-    if b"hang" in name:
+    if b"hang" in data:
         time.sleep(3600)
-    if b"crash" in name:
+    if b"crash" in data:
         os.kill(os.getpid(), signal.SIGSEGV)
     if helper is None:
         mine, theirs = socket.socketpair()
         helper = subprocess.Popen(["sh", "-c", 'exec "$0" 3<&%%d' %% theirs.fileno(), "%(helper)s"],
                                   pass_fds=[theirs.fileno()])
         theirs.close()
-    socket.send_fds(mine, [data + name], fds)
+    socket.send_fds(mine, [data], fds)
     head = b""
     while len(head) < 24:
         head += mine.recv(24 - len(head))
@@ -576,9 +574,9 @@ def test_decoder_sandbox(tmp):
             # ClipscopeDecodeRequest: magic, name_bytes, cpu_seconds, kind,
             # max_width, max_height, then ClipscopePreprocessParams (resize,
             # crop, mean, std, max_pixels, composite_alpha, background,
-            # ignore_orientation).
-            params = struct.pack("=ii3f3fqi3Bxi4x", 16, 16, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25,
-                                 10 ** 6, 0, 0, 0, 0, 0)
+            # ignore_orientation, squash, resample).
+            params = struct.pack("=ii3f3fqi3Bxiii4x", 16, 16, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25,
+                                 10 ** 6, 0, 0, 0, 0, 0, 0, 0)
             head = struct.pack("=IIIIII", 0x31445343, len(name), 10, kind, *box) + params
             ours.sendmsg([head + name], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                                           struct.pack("i", f.fileno()))])
