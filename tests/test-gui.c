@@ -3431,14 +3431,8 @@ test_window_hostile_drop (void)
     wait_ms (20);
   wait_ms (300);
 
-  /* The peak so far is forgotten, where the kernel allows it: what
-   * follows is measured alone. */
-  {
-    FILE *f = fopen ("/proc/self/clear_refs", "w");
-
-    if (f == NULL || fputs ("5", f) < 0 || fclose (f) != 0)
-      g_test_message ("the peak RSS could not be reset; growth is measured from the last peak");
-  }
+  if (!reset_peak_rss ())
+    g_test_message ("the peak RSS could not be reset; growth is measured from the last peak");
   before = peak_rss_kib ();
   g_value_init (&value, G_TYPE_FILE);
   g_value_set_object (&value, folder);
@@ -3495,6 +3489,55 @@ test_window_hostile_drop (void)
 
   save_shot (window, "test-hostile-drop.png");
   g_signal_handlers_disconnect_by_data (session, got);
+  close_window (window);
+}
+
+/* A picture another program puts on the clipboard is stored as it is and
+ * decoded in the decoder processes, not here: pasting a decompression
+ * bomb costs the window nothing. */
+static void
+test_window_paste_bytes (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  GListModel *images = clipscope_session_get_images (session);
+  g_autofree char *zeros = g_build_filename (scratch_dir, "paste-zeros.png", NULL);
+  g_autofree char *contents = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GdkContentProvider) provider = NULL;
+  g_autoptr(ClipscopeImage) image = NULL;
+  ClipscopeImage *shown[2] = { NULL, NULL };
+  gsize length = 0;
+  long before, after;
+
+  write_zeros_png (zeros, 9000, 9000);
+  g_assert_true (g_file_get_contents (zeros, &contents, &length, NULL));
+  bytes = g_bytes_new_take (g_steal_pointer (&contents), length);
+  provider = gdk_content_provider_new_for_bytes ("image/png", bytes);
+  gtk_window_present (GTK_WINDOW (window));
+  wait_idle (session);
+  g_assert_true (gdk_clipboard_set_content (gtk_widget_get_clipboard (GTK_WIDGET (window)), provider));
+
+  if (!reset_peak_rss ())
+    g_test_message ("the peak RSS could not be reset; growth is measured from the last peak");
+  before = peak_rss_kib ();
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.paste", NULL);
+  for (int i = 0; i < 3000 && g_list_model_get_n_items (images) == 0; i++)
+    wait_ms (20);
+  g_assert_cmpuint (g_list_model_get_n_items (images), ==, 1);
+  image = g_list_model_get_item (images, 0);
+  shown[0] = image;
+  wait_while (thumbnails_missing, shown);
+  wait_idle (session);
+  after = peak_rss_kib ();
+
+  g_test_message ("peak RSS grew by %.1f MB", (after - before) / 1024.0);
+  g_assert_cmpint (after - before, <, 80 * 1024);
+  g_assert_true (g_str_has_prefix (clipscope_image_get_path (image), g_get_user_cache_dir ()));
+  g_assert_true (g_str_has_suffix (clipscope_image_get_path (image), ".png"));
+  g_assert_cmpint (gdk_texture_get_width (clipscope_image_get_thumbnail (image)), ==, 128);
+  /* Folders the other tests drop hold the cache folder. */
+  g_assert_cmpint (g_unlink (clipscope_image_get_path (image)), ==, 0);
   close_window (window);
 }
 
@@ -3563,6 +3606,7 @@ main (int   argc,
   g_test_add_func ("/gui/window/image-failures", test_window_image_failures);
   g_test_add_func ("/gui/session/thumbnail-failure", test_session_thumbnail_failure);
   g_test_add_func ("/gui/window/hostile-drop", test_window_hostile_drop);
+  g_test_add_func ("/gui/window/paste-bytes", test_window_paste_bytes);
   g_test_add_func ("/gui/preferences/bindings", test_preferences);
   g_test_add_func ("/gui/models/list", test_models_list);
   g_test_add_func ("/gui/models/use", test_models_use);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,4 +17,14 @@ peak_rss_kib (void)
   line = strstr (status, "VmHWM:");
   g_assert_nonnull (line);
   return strtol (line + strlen ("VmHWM:"), NULL, 10);
+}
+
+/* Forgets the peak so far, where the kernel allows it, so that what
+ * follows is measured alone; FALSE where it does not. */
+static inline gboolean
+reset_peak_rss (void)
+{
+  FILE *f = fopen ("/proc/self/clear_refs", "w");
+
+  return f != NULL && fputs ("5", f) >= 0 && fclose (f) == 0;
 }

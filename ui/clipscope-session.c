@@ -819,6 +819,23 @@ clipscope_session_add_files (ClipscopeSession  *self,
   update_busy (self);
 }
 
+/* A new file in the user's cache folder for a pasted picture, so it has
+ * a path the engine and the exports can name; NULL if the folder cannot
+ * be made. */
+static char *
+pasted_path (const char *extension)
+{
+  static guint counter;
+  g_autofree char *dir = g_build_filename (g_get_user_cache_dir (), "clipscope", "pasted", NULL);
+  g_autofree char *name = NULL;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    return NULL;
+  name = g_strdup_printf ("pasted-%" G_GINT64_FORMAT "-%u.%s", g_get_real_time (), counter++,
+                          extension);
+  return g_build_filename (dir, name, NULL);
+}
+
 /**
  * clipscope_session_add_texture:
  *
@@ -829,24 +846,109 @@ void
 clipscope_session_add_texture (ClipscopeSession *self,
                                GdkTexture       *texture)
 {
-  static guint counter;
-  g_autofree char *dir = g_build_filename (g_get_user_cache_dir (), "clipscope", "pasted", NULL);
-  g_autofree char *name = NULL;
   g_autofree char *path = NULL;
   g_autoptr(GFile) file = NULL;
 
   g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
   g_return_if_fail (GDK_IS_TEXTURE (texture));
 
-  name = g_strdup_printf ("pasted-%" G_GINT64_FORMAT "-%u.png", g_get_real_time (), counter++);
-  path = g_build_filename (dir, name, NULL);
-  if (g_mkdir_with_parents (dir, 0700) != 0 || !gdk_texture_save_to_png (texture, path))
+  path = pasted_path ("png");
+  if (path == NULL || !gdk_texture_save_to_png (texture, path))
     {
       g_signal_emit (self, signals[SIGNAL_NOTICE], 0, _("Could not store the pasted image"));
       return;
     }
   file = g_file_new_for_path (path);
   clipscope_session_add_files (self, &file, 1);
+}
+
+typedef struct {
+  ClipscopeSession *session;
+  GInputStream     *stream;
+  GFile            *file;
+} Paste;
+
+static void
+paste_free (Paste *paste)
+{
+  g_object_unref (paste->session);
+  g_object_unref (paste->stream);
+  g_object_unref (paste->file);
+  g_free (paste);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Paste, paste_free)
+
+static void
+paste_stored_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(Paste) paste = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (g_output_stream_splice_finish (G_OUTPUT_STREAM (object), result, &error) < 0)
+    {
+      g_file_delete (paste->file, NULL, NULL);
+      g_signal_emit (paste->session, signals[SIGNAL_NOTICE], 0, _("Could not store the pasted image"));
+      return;
+    }
+  clipscope_session_add_files (paste->session, &paste->file, 1);
+}
+
+static void
+paste_file_open_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(Paste) paste = user_data;
+  g_autoptr(GFileOutputStream) out = g_file_replace_finish (G_FILE (object), result, NULL);
+  GInputStream *stream;
+
+  if (out == NULL)
+    {
+      g_signal_emit (paste->session, signals[SIGNAL_NOTICE], 0, _("Could not store the pasted image"));
+      return;
+    }
+  stream = paste->stream;
+  g_output_stream_splice_async (G_OUTPUT_STREAM (out), stream,
+                                G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE | G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
+                                G_PRIORITY_DEFAULT, NULL, paste_stored_cb, g_steal_pointer (&paste));
+}
+
+/**
+ * clipscope_session_add_image_stream:
+ * @stream: a picture's encoded bytes, as another program put it on the
+ *   clipboard
+ * @extension: the file name extension of its format
+ *
+ * Adds a pasted picture without decoding it here: its bytes are written
+ * to a file in the user's cache folder, which is then added, and so
+ * decoded in the engine's decoder processes like any file.
+ */
+void
+clipscope_session_add_image_stream (ClipscopeSession *self,
+                                    GInputStream     *stream,
+                                    const char       *extension)
+{
+  g_autofree char *path = NULL;
+  Paste *paste;
+
+  g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
+  g_return_if_fail (G_IS_INPUT_STREAM (stream));
+
+  path = pasted_path (extension);
+  if (path == NULL)
+    {
+      g_signal_emit (self, signals[SIGNAL_NOTICE], 0, _("Could not store the pasted image"));
+      return;
+    }
+  paste = g_new0 (Paste, 1);
+  paste->session = g_object_ref (self);
+  paste->stream = g_object_ref (stream);
+  paste->file = g_file_new_for_path (path);
+  g_file_replace_async (paste->file, NULL, FALSE, G_FILE_CREATE_PRIVATE, G_PRIORITY_DEFAULT, NULL,
+                        paste_file_open_cb, paste);
 }
 
 /**

@@ -38,6 +38,9 @@ void              clipscope_session_add_files          (ClipscopeSession  *self,
                                                         guint              n_files);
 void              clipscope_session_add_texture        (ClipscopeSession  *self,
                                                         GdkTexture        *texture);
+void              clipscope_session_add_image_stream   (ClipscopeSession  *self,
+                                                        GInputStream      *stream,
+                                                        const char        *extension);
 void              clipscope_session_remove_image       (ClipscopeSession  *self,
                                                         guint              position);
 void              clipscope_session_follow_images      (ClipscopeSession  *self,

@@ -3,7 +3,10 @@
  * The whole window takes a drop of files (a GdkFileList or a single GFile),
  * of URIs as text, and of pictures (a GdkTexture, from a browser or an
  * image editor). Ctrl+V takes the same things from the clipboard; plain
- * text that names no file is read as a list of labels.
+ * text that names no file is read as a list of labels. A picture another
+ * program put on the clipboard is taken as the bytes of its format, not
+ * as a texture GTK would decode here: it is stored as a file and decoded
+ * in the engine's decoder processes.
  */
 #include "clipscope-window-private.h"
 #include <glib/gi18n.h>
@@ -137,6 +140,45 @@ paste_value_cb (GObject      *object,
     add_value (self, value);
 }
 
+/* The picture formats taken from the clipboard as bytes, and the file
+ * name extension each is stored with. */
+static const char * const image_mime_types[] = {
+  "image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff", "image/svg+xml", NULL,
+};
+static const char * const image_extensions[] = { "png", "jpg", "webp", "gif", "bmp", "tiff", "svg" };
+
+static void
+paste_image_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(ClipscopeWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  const char *mime_type = NULL;
+  g_autoptr(GInputStream) stream = gdk_clipboard_read_finish (GDK_CLIPBOARD (object), result,
+                                                              &mime_type, &error);
+
+  if (self->session == NULL)
+    return;
+  if (stream == NULL)
+    {
+      clipscope_window_add_toast (self, error->message);
+      return;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (image_extensions); i++)
+    if (g_strcmp0 (mime_type, image_mime_types[i]) == 0)
+      clipscope_session_add_image_stream (self->session, stream, image_extensions[i]);
+}
+
+static gboolean
+has_image_mime_type (GdkContentFormats *formats)
+{
+  for (const char * const *t = image_mime_types; *t != NULL; t++)
+    if (gdk_content_formats_contain_mime_type (formats, *t))
+      return TRUE;
+  return FALSE;
+}
+
 void
 _clipscope_window_paste (ClipscopeWindow *self)
 {
@@ -148,6 +190,12 @@ _clipscope_window_paste (ClipscopeWindow *self)
     type = GDK_TYPE_FILE_LIST;
   else if (gdk_content_formats_contain_gtype (formats, G_TYPE_FILE))
     type = G_TYPE_FILE;
+  else if (has_image_mime_type (formats))
+    {
+      gdk_clipboard_read_async (clipboard, (const char **) image_mime_types, G_PRIORITY_DEFAULT, NULL,
+                                paste_image_cb, g_object_ref (self));
+      return;
+    }
   else if (gdk_content_formats_contain_gtype (formats, GDK_TYPE_TEXTURE))
     type = GDK_TYPE_TEXTURE;
 
