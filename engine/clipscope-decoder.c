@@ -207,7 +207,8 @@ serve_one (const ClipscopeDecodeRequest *request,
   g_autofree float *out = NULL;
 
   if (request->magic != CLIPSCOPE_DECODER_MAGIC || request->name_bytes > CLIPSCOPE_DECODER_MAX_NAME
-      || params->crop <= 0 || params->crop > 65536)
+      || params->crop <= 0 || params->crop > 65536
+      || (params->resample != CLIPSCOPE_RESAMPLE_BICUBIC && params->resample != CLIPSCOPE_RESAMPLE_BILINEAR))
     return FALSE;
   name = g_malloc0 (request->name_bytes + 1);
   if (!clipscope_read_all (CLIPSCOPE_DECODER_FD, name, request->name_bytes))
