@@ -266,7 +266,7 @@ cmd_search (int    argc,
             char **argv)
 {
   const Command *cmd = find_command ("search");
-  g_autofree char *index_path = NULL, *within = NULL, *templates_file = NULL;
+  g_autofree char *index_path = NULL, *within = NULL, *templates_file = NULL, *preset = NULL;
   g_auto(GStrv) images = NULL, template_opts = NULL;
   int top = DEFAULT_TOP;
   const GOptionEntry entries[] = {
@@ -276,6 +276,8 @@ cmd_search (int    argc,
     { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, &template_opts,
       "A prompt with {} each text is put into (repeatable; default: the text as typed)", "T" },
     { "templates-file", 0, 0, G_OPTION_ARG_FILENAME, &templates_file, "Prompts, one a line", "F" },
+    { "template-preset", 0, 0, G_OPTION_ARG_STRING, &preset,
+      "A set of prompts: photo, imagenet, chinese or chinese-imagenet", "NAME" },
     { "index", 0, 0, G_OPTION_ARG_FILENAME, &index_path,
       "The index file (default: the model's, under $XDG_DATA_HOME/clipscope/index)", "FILE" },
     { NULL }
@@ -301,6 +303,8 @@ cmd_search (int    argc,
     return usage_error (cmd->name, _("--top must be 0 (all) or more"));
   if ((templates = gather_templates (template_opts, templates_file, &error)) == NULL)
     return fail (error);
+  if (!add_template_preset (cmd, preset, templates))
+    return EXIT_USAGE;
   for (guint i = 0; i < templates->len; i++)
     if (!clipscope_template_is_valid (templates->pdata[i]))
       {

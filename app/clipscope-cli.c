@@ -26,13 +26,17 @@
 /* Options every subcommand accepts. */
 static char *opt_model;
 static char *opt_backend;
+static char *opt_precision;
 static gboolean opt_ignore_orientation;
+static ClipscopePrecision precision;    /* --precision, once checked */
 
 static const GOptionEntry common_entries[] = {
   { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model,
     "Model folder (Hugging Face or open_clip), or the NAME of an installed model; "
     "the bundled model when omitted", "DIR|NAME" },
   { "backend", 'b', 0, G_OPTION_ARG_STRING, &opt_backend, "Compute backend: auto, cpu or vulkan", "NAME" },
+  { "precision", 0, 0, G_OPTION_ARG_STRING, &opt_precision,
+    "The CPU's matrix products in f32 (default) or bf16, where the CPU has bfloat16 instructions", "f32|bf16" },
   { "ignore-exif-orientation", 0, 0, G_OPTION_ARG_NONE, &opt_ignore_orientation,
     "Leave images as stored, not turned as their EXIF orientation says (as OpenAI's CLIP does)", NULL },
   { NULL }
@@ -162,6 +166,17 @@ check_common (const Command    *cmd,
       usage_error (cmd->name, msg);
       return FALSE;
     }
+  if (opt_precision == NULL || strcmp (opt_precision, "f32") == 0)
+    precision = CLIPSCOPE_PRECISION_F32;
+  else if (strcmp (opt_precision, "bf16") == 0)
+    precision = CLIPSCOPE_PRECISION_BF16;
+  else
+    {
+      g_autofree char *msg = g_strdup_printf (_("unknown precision \"%s\" (expected f32 or bf16)"),
+                                              opt_precision);
+      usage_error (cmd->name, msg);
+      return FALSE;
+    }
   if (opt_model == NULL)
     {
       g_autoptr(ClipscopeModelStore) store = clipscope_model_store_new (NULL);
@@ -221,6 +236,7 @@ new_context (ClipscopeModel  *model,
   ClipscopeContextOptions options = clipscope_context_options_default ();
 
   options.backend = backend;
+  options.precision = precision;
   if (batch > 0)
     options.max_batch = batch;
   return clipscope_context_new (model, &options, error);
@@ -551,6 +567,7 @@ cmd_info (int    argc,
   info = clipscope_model_get_info (model);
   json_builder_begin_object (b);
   add_string (b, "format", info->format == CLIPSCOPE_FORMAT_HF ? "hf" : "open_clip");
+  add_string (b, "family", clipscope_family_to_string (info->family));
   add_vision (b, info);
   add_text (b, info);
   add_int (b, "embed_dim", info->embed_dim);
@@ -560,6 +577,12 @@ cmd_info (int    argc,
   add_int (b, "weight_bytes", (gint64) info->weight_bytes);
   json_builder_set_member_name (b, "logit_scale");
   json_builder_add_double_value (b, info->logit_scale);
+  add_string (b, "scoring", clipscope_scoring_to_string (info->scoring));
+  if (info->scoring == CLIPSCOPE_SCORING_SIGMOID)
+    {
+      json_builder_set_member_name (b, "logit_bias");
+      json_builder_add_double_value (b, info->logit_bias);
+    }
   add_string (b, "backend", clipscope_context_get_backend_name (ctx));
   add_string (b, "device", clipscope_context_get_device_name (ctx));
   add_devices (b);
@@ -812,14 +835,45 @@ add_strv (GPtrArray *out,
     g_ptr_array_add (out, g_strdup (*s));
 }
 
-/* Adds CLIP's default template to an empty list, then checks each holds
- * one {}; a usage error has been printed on FALSE. */
+gboolean
+add_template_preset (const Command *cmd,
+                     const char    *name,
+                     GPtrArray     *templates)
+{
+  g_auto(GStrv) preset = NULL;
+
+  if (name == NULL)
+    return TRUE;
+  if ((preset = clipscope_template_preset_get (name)) == NULL)
+    {
+      g_autofree char *names = g_strjoinv (", ", (char **) clipscope_template_preset_names ());
+      g_autofree char *msg = g_strdup_printf (_("no template preset \"%s\": expected one of %s"),
+                                              name, names);
+
+      usage_error (cmd->name, msg);
+      return FALSE;
+    }
+  add_strv (templates, preset);
+  return TRUE;
+}
+
+/* The model family's default template when no other was given: CLIP's
+ * "a photo of a {}.", Chinese-CLIP's in Chinese. */
+static void
+add_default_template (GPtrArray      *templates,
+                      ClipscopeModel *model)
+{
+  if (templates->len == 0)
+    g_ptr_array_add (templates, g_strdup (clipscope_family_default_template (
+                                            clipscope_model_get_info (model)->family)));
+}
+
+/* Checks each template holds one {}; a usage error has been printed on
+ * FALSE. An empty list gets the model's default once it is loaded. */
 static gboolean
 check_templates (const Command *cmd,
                  GPtrArray     *templates)
 {
-  if (templates->len == 0)
-    g_ptr_array_add (templates, g_strdup ("a photo of a {}."));
   for (guint i = 0; i < templates->len; i++)
     if (!clipscope_template_is_valid (g_ptr_array_index (templates, i)))
       {
@@ -838,6 +892,7 @@ typedef struct {
   char   **example_opts;
   char    *labels_file;
   char    *templates_file;
+  char    *template_preset;
   double   example_weight;
   double   probe_c;
   double   threshold;          /* -INFINITY: none */
@@ -863,6 +918,7 @@ classify_options_clear (ClassifyOptions *o)
   g_clear_pointer (&o->example_opts, g_strfreev);
   g_clear_pointer (&o->labels_file, g_free);
   g_clear_pointer (&o->templates_file, g_free);
+  g_clear_pointer (&o->template_preset, g_free);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ClassifyOptions, classify_options_clear)
@@ -877,6 +933,8 @@ classify_entries (ClassifyOptions    *o,
     { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, &o->template_opts, "A prompt with {} (repeatable)", "T" },
     { "labels-file", 0, 0, G_OPTION_ARG_FILENAME, &o->labels_file, "Class names, one a line", "F" },
     { "templates-file", 0, 0, G_OPTION_ARG_FILENAME, &o->templates_file, "Prompts, one a line", "F" },
+    { "template-preset", 0, 0, G_OPTION_ARG_STRING, &o->template_preset,
+      "A set of prompts: photo, imagenet, chinese or chinese-imagenet", "NAME" },
     { "examples", 'e', 0, G_OPTION_ARG_FILENAME_ARRAY, &o->example_opts,
       "Example images of a label: a folder of images, or one image (repeatable)", "LABEL=DIR|FILE" },
     { "example-weight", 0, 0, G_OPTION_ARG_DOUBLE, &o->example_weight,
@@ -911,7 +969,7 @@ classify_lists (const Command         *cmd,
   if ((o->labels_file && !read_list_file (o->labels_file, labels, &error))
       || (o->templates_file && !read_list_file (o->templates_file, templates, &error)))
     return fail (error);
-  if (!check_templates (cmd, templates))
+  if (!add_template_preset (cmd, o->template_preset, templates) || !check_templates (cmd, templates))
     return EXIT_USAGE;
   if (labels->len == 0)
     return usage_error (cmd->name, _("no labels: give --label L or --labels-file F"));
@@ -1036,7 +1094,9 @@ split_example (const char  *arg,
 typedef struct {
   int             n_labels;
   int             dim;
+  ClipscopeScoring scoring;
   float           logit_scale;
+  float           logit_bias;
   float          *text;             /* [n_labels, dim] zero-shot */
   float          *rows;             /* [n_labels, dim] prototypes (text where none) */
   GPtrArray      *example_paths;    /* [n_examples] */
@@ -1147,7 +1207,9 @@ classifier_build (Classifier            *c,
 
   c->n_labels = (int) labels->len;
   c->dim = info->embed_dim;
+  c->scoring = info->scoring;
   c->logit_scale = info->logit_scale;
+  c->logit_bias = info->logit_bias;
   c->text = g_new (float, (gsize) c->n_labels * c->dim);
   c->examples = g_new (float, (gsize) c->example_paths->len * c->dim + 1);
   return clipscope_context_encode_labels (ctx, (const char * const *) labels->pdata, c->n_labels,
@@ -1160,7 +1222,7 @@ classifier_build (Classifier            *c,
 }
 
 /* sim and prob [n, n_labels]; the probe's probabilities replace the
- * zero-shot ones, the cosines stay those of the prototypes. */
+ * model's, the cosines stay those of the prototypes. */
 static void
 classifier_score (const Classifier *c,
                   const float      *images,
@@ -1168,9 +1230,18 @@ classifier_score (const Classifier *c,
                   float            *sim,
                   float            *prob)
 {
-  clipscope_score (images, n, c->rows, c->n_labels, c->dim, c->logit_scale, sim, prob);
+  clipscope_score_with (images, n, c->rows, c->n_labels, c->dim, c->scoring, c->logit_scale,
+                        c->logit_bias, sim, prob);
   if (c->probe != NULL)
     clipscope_probe_predict (c->probe, images, n, NULL, prob);
+}
+
+/* How the probabilities were made: the probe's are a softmax over its own
+ * logits whatever the model's scoring. */
+static ClipscopeScoring
+classifier_scoring (const Classifier *c)
+{
+  return c->probe != NULL ? CLIPSCOPE_SCORING_SOFTMAX : c->scoring;
 }
 
 static ClipscopeLabelMode
@@ -1359,8 +1430,10 @@ load_classifier (const ClassifyOptions *o,
                  GError               **error)
 {
   if ((*model = load_model (error)) == NULL
-      || (*ctx = new_context (*model, backend, 0, error)) == NULL
-      || !classifier_build (c, *ctx, *model, o, labels, templates, error))
+      || (*ctx = new_context (*model, backend, 0, error)) == NULL)
+    return FALSE;
+  add_default_template (templates, *model);
+  if (!classifier_build (c, *ctx, *model, o, labels, templates, error))
     return FALSE;
   if (!all_finite (c->rows, (gsize) c->n_labels * c->dim))
     {
@@ -1422,6 +1495,7 @@ cmd_classify (int    argc,
 
   json_builder_begin_object (b);
   add_header (b, &c, &o, labels, templates);
+  add_string (b, "scoring", clipscope_scoring_to_string (classifier_scoring (&c)));
   json_builder_set_member_name (b, "images");
   json_builder_begin_array (b);
   for (int i = 0; i < n_images; i++)
@@ -1728,10 +1802,12 @@ cmd_explain (int    argc,
 {
   const Command *cmd = find_command ("explain");
   g_auto(GStrv) label_opts = NULL, template_opts = NULL;
-  g_autofree char *npy = NULL;
+  g_autofree char *npy = NULL, *preset = NULL;
   const GOptionEntry entries[] = {
     { "label", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &label_opts, "The class name to map", "L" },
     { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, &template_opts, "A prompt with {} (repeatable)", "T" },
+    { "template-preset", 0, 0, G_OPTION_ARG_STRING, &preset,
+      "A set of prompts: photo, imagenet, chinese or chinese-imagenet", "NAME" },
     { "npy", 0, 0, G_OPTION_ARG_FILENAME, &npy, "Where to write the grid × grid map", "OUT.npy" },
     { NULL }
   };
@@ -1747,7 +1823,7 @@ cmd_explain (int    argc,
   if (!parse_options (cmd, entries, &argc, &argv) || !check_common (cmd, &backend))
     return EXIT_USAGE;
   add_strv (templates, template_opts);
-  if (!check_templates (cmd, templates))
+  if (!add_template_preset (cmd, preset, templates) || !check_templates (cmd, templates))
     return EXIT_USAGE;
   if (label_opts == NULL || g_strv_length (label_opts) != 1)
     return usage_error (cmd->name, _("give exactly one --label L"));
@@ -1758,6 +1834,7 @@ cmd_explain (int    argc,
   if ((model = load_model (&error)) == NULL
       || (ctx = new_context (model, backend, 0, &error)) == NULL)
     return fail (error);
+  add_default_template (templates, model);
 
   grid = clipscope_model_get_explain_grid (model);
   label = g_new (float, clipscope_model_get_info (model)->embed_dim);
@@ -1981,6 +2058,7 @@ add_model_entry (JsonBuilder               *b,
   add_nullable_string (b, "repo", e->repo);
   add_nullable_string (b, "format", !e->format_known ? NULL
                                     : e->format == CLIPSCOPE_FORMAT_HF ? "hf" : "open_clip");
+  add_nullable_string (b, "family", e->family_known ? clipscope_family_to_string (e->family) : NULL);
   add_int (b, "size", e->size);
   add_bool (b, "size_is_estimate", e->size_is_estimate);
   add_bool (b, "installed", e->installed);

@@ -47,6 +47,12 @@ void add_string (JsonBuilder *b,
                  const char  *name,
                  const char  *v);
 
+/* Adds the templates of --template-preset @name (none when NULL); FALSE
+ * means a usage error has been printed. */
+gboolean add_template_preset (const Command *cmd,
+                              const char    *name,
+                              GPtrArray     *templates);
+
 /* clipscope-cli-search.c */
 int cmd_index (int argc, char **argv);
 int cmd_search (int argc, char **argv);

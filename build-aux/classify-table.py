@@ -2,7 +2,9 @@
 """Prints the JSON of `clipscope classify` as a table, one row per image.
 
 Each row gives the file, the label with the highest zero-shot probability,
-that probability, and the runner-up with its own.
+that probability, and the runner-up with its own. For a model that scores
+with a sigmoid (SigLIP), a line under the table says that each probability
+stands on its own and that they need not add up to 100 %.
 
 Usage: clipscope classify … | classify-table.py
 """
@@ -42,6 +44,9 @@ def table(result):
 
     out = [line(header), line(["-" * w for w in widths])]
     out += [line(r) for r in body]
+    if result.get("scoring") == "sigmoid":
+        out += ["", "Each probability is the model's sigmoid for that label on its own "
+                "(scoring: sigmoid):", "they are independent and need not add up to 100 %."]
     return "\n".join(out)
 
 

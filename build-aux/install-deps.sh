@@ -5,7 +5,7 @@ set -eu
 packages="
   meson ninja-build gcc pkg-config
   libglib2.0-dev libglib2.0-bin libjson-glib-dev
-  libgdk-pixbuf-2.0-dev libgdk-pixbuf2.0-bin webp-pixbuf-loader libopenblas-dev
+  libgdk-pixbuf-2.0-dev libgdk-pixbuf2.0-bin webp-pixbuf-loader libopenblas-dev libdnnl-dev
   python3-numpy python3-torch python3-pil python3-regex
   clang libclang-rt-14-dev
   libgtk-4-dev libadwaita-1-dev xvfb xauth desktop-file-utils appstream

@@ -45,6 +45,20 @@ if len(lines) == 4:
     check("second row", lines[3].split() == ["car.png", "car", "99.8", "%", "cat", "(0.1", "%)"], lines[3])
     check("probabilities line up", lines[2].index("70.0") == lines[3].index("99.8"), out)
 
+# A softmax model's table says nothing more; a sigmoid model's says that
+# its probabilities are independent.
+softmax = dict(result, scoring="softmax")
+status, out, err = run(json.dumps(softmax))
+check("softmax: no note", status == 0 and len(out.splitlines()) == 4 and "independent" not in out, out + err)
+sigmoid = dict(result, scoring="sigmoid")
+sigmoid["images"] = [dict(result["images"][0], probabilities=[0.6, 0.9, 0.01])]
+status, out, err = run(json.dumps(sigmoid))
+lines = out.splitlines()
+check("sigmoid: rows as before", status == 0 and len(lines) > 3
+      and lines[2].split() == ["dog.png", "dog", "90.0", "%", "cat", "(60.0", "%)"], out + err)
+check("sigmoid: says the probabilities are independent",
+      "independent" in out and "need not add up to 100 %" in out and "sigmoid" in out, out)
+
 # A single label has no runner-up.
 single = {"labels": ["cat"], "images": [{"path": "a.png", "probabilities": [1.0]}]}
 status, out, err = run(json.dumps(single))

@@ -23,4 +23,9 @@ gboolean clipscope_set_file_error (GError         **error,
                                    const char      *format,
                                    ...) G_GNUC_PRINTF (4, 5);
 
+/* Every BLAS call runs between these two (see blas.c): a fork() in another
+ * thread would otherwise stop OpenBLAS's threads under it. */
+void clipscope_blas_begin (void);
+void clipscope_blas_end   (void);
+
 G_END_DECLS

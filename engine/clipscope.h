@@ -253,6 +253,73 @@ CLIPSCOPE_API gboolean clipscope_model_preprocess_file (ClipscopeModel *model,
                                                         float          *pixels,
                                                         GError        **error);
 
+/* ------------------------------------------------------------ thumbnails */
+
+/**
+ * clipscope_thumbnail_load:
+ * @path: an image file
+ * @max_width: the widest the thumbnail may be, 1 to 4096 pixels
+ * @max_height: the tallest it may be, 1 to 4096 pixels
+ * @options: (nullable): its max_image_pixels and ignore_exif_orientation
+ *   apply, as they do to a model's input; %NULL for the defaults
+ * @cancellable: (nullable): a #GCancellable; cancelling it ends the
+ *   decoding at once
+ * @width: (out): the thumbnail's width
+ * @height: (out): its height
+ *
+ * Decodes @path as a model's input is decoded, in one of the library's
+ * sandboxed decoder processes (the same checks before allocation, memory,
+ * CPU and wall-time limits, EXIF orientation, an animation's first
+ * frame), made to fit in @max_width × @max_height: a vector image is
+ * drawn at that size, a raster image larger than it is scaled down as it
+ * decodes, a smaller one is kept as it is. A file that crashes or
+ * exhausts the decoder is an error for that file alone. Blocks; see
+ * clipscope_thumbnail_load_async() for a main loop. May be called from
+ * any thread.
+ *
+ * Returns: (transfer full) (nullable): RGBA pixels, 8 bits a channel, not
+ *   premultiplied, rows packed (4 × @width bytes), or %NULL with @error
+ *   set, naming the file
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+GBytes *clipscope_thumbnail_load (const char                  *path,
+                                  int                          max_width,
+                                  int                          max_height,
+                                  const ClipscopeModelOptions *options,
+                                  GCancellable                *cancellable,
+                                  int                         *width,
+                                  int                         *height,
+                                  GError                     **error);
+
+/**
+ * clipscope_thumbnail_load_async:
+ *
+ * clipscope_thumbnail_load() in one of the library's threads (two, shared
+ * by every caller, each with its decoder process); @callback runs in the
+ * thread-default main context of the caller.
+ */
+CLIPSCOPE_API void clipscope_thumbnail_load_async (const char                  *path,
+                                                   int                          max_width,
+                                                   int                          max_height,
+                                                   const ClipscopeModelOptions *options,
+                                                   GCancellable                *cancellable,
+                                                   GAsyncReadyCallback          callback,
+                                                   gpointer                     user_data);
+
+/**
+ * clipscope_thumbnail_load_finish:
+ * @width: (out): the thumbnail's width
+ * @height: (out): its height
+ *
+ * Returns: (transfer full) (nullable): what clipscope_thumbnail_load()
+ *   returns
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+GBytes *clipscope_thumbnail_load_finish (GAsyncResult  *result,
+                                         int           *width,
+                                         int           *height,
+                                         GError       **error);
+
 /* --------------------------------------------------------------- context */
 
 typedef struct _ClipscopeContext ClipscopeContext;
@@ -264,15 +331,29 @@ typedef enum {
 } ClipscopeBackend;
 
 /**
+ * ClipscopePrecision:
+ * @CLIPSCOPE_PRECISION_F32: float32 throughout, the reference
+ * @CLIPSCOPE_PRECISION_BF16: the CPU backend's matrix products in bfloat16
+ *   (float32 sums), where the CPU has bfloat16 instructions (AVX512-BF16 or
+ *   AMX) and the build has oneDNN; float32 elsewhere
+ */
+typedef enum {
+  CLIPSCOPE_PRECISION_F32,
+  CLIPSCOPE_PRECISION_BF16,
+} ClipscopePrecision;
+
+/**
  * ClipscopeContextOptions:
  * @backend: which backend runs the encoders
  * @max_batch: most images or texts encoded in one pass (scratch grows with it)
- * @n_threads: threads for the CPU backend; 0 leaves OpenBLAS's own choice
+ * @n_threads: threads for the CPU backend; 0 leaves OpenBLAS's and OpenMP's own choice
+ * @precision: what the CPU backend computes its matrix products in
  */
 typedef struct {
-  ClipscopeBackend backend;
-  int              max_batch;
-  int              n_threads;
+  ClipscopeBackend   backend;
+  int                max_batch;
+  int                n_threads;
+  ClipscopePrecision precision;
 } ClipscopeContextOptions;
 
 CLIPSCOPE_API ClipscopeContextOptions clipscope_context_options_default (void);
@@ -502,6 +583,39 @@ CLIPSCOPE_API void clipscope_score_with (const float      *images,
 CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
 char **clipscope_read_list_file (const char *path,
                                  GError    **error);
+
+/**
+ * clipscope_template_preset_names:
+ *
+ * The prompt template sets every front end offers: "photo" (CLIP's
+ * default, `a photo of a {}.`), "imagenet" (the 80 templates CLIP's
+ * authors ensembled for ImageNet), "chinese" (`一张{}的照片。`) and
+ * "chinese-imagenet" (Chinese-CLIP's 80 ImageNet templates, in Chinese).
+ *
+ * Returns: (transfer none) (array zero-terminated=1): their names
+ */
+CLIPSCOPE_API const char * const *clipscope_template_preset_names (void);
+
+/**
+ * clipscope_template_preset_get:
+ * @name: one of clipscope_template_preset_names()
+ *
+ * Returns: (transfer full) (nullable): the preset's templates in order,
+ *   %NULL-terminated, or %NULL when there is no preset @name
+ */
+CLIPSCOPE_API G_GNUC_WARN_UNUSED_RESULT
+char **clipscope_template_preset_get (const char *name);
+
+/**
+ * clipscope_family_default_template:
+ *
+ * The template used when none is given: `一张{}的照片。` for Chinese-CLIP,
+ * whose text tower was trained on Chinese, and CLIP's `a photo of a {}.`
+ * for the others.
+ *
+ * Returns: (transfer none): a template
+ */
+CLIPSCOPE_API const char *clipscope_family_default_template (ClipscopeFamily family);
 
 /* ------------------------------------------------------------- few-shot */
 
@@ -1199,6 +1313,8 @@ typedef enum {
  * @repo: (nullable): the Hugging Face repository id, or %NULL
  * @format: the folder's layout; meaningful when @format_known
  * @format_known: %FALSE for a hub model not yet downloaded
+ * @family: the model's family; meaningful when @family_known
+ * @family_known: %TRUE for the bundled and the catalogue models
  * @size: bytes on disk when installed, else the download's size
  * @size_is_estimate: %TRUE when @size is approximate (a catalogue
  *   model not yet downloaded; the exact size comes from the hub)
@@ -1224,6 +1340,8 @@ typedef struct {
   int64_t              partial_bytes;
   ClipscopeModelSource source;
   gboolean             removable;
+  ClipscopeFamily      family;
+  gboolean             family_known;
 } ClipscopeModelEntry;
 
 /** clipscope_model_entry_free: Frees an entry. */

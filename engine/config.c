@@ -517,6 +517,37 @@ read_hf_siglip (Reader         *r,
     }
 }
 
+/* ChineseCLIPTextConfig's (configuration_chinese_clip.py): BERT base. Its
+ * vision config defaults to CLIP's, patch size 32 included. */
+static const HfDefaults bert_text_defaults = { 768, 3072, 12, 12, 1e-12, "gelu" };
+
+/* The context Chinese-CLIP was trained with, and its tokenizer's default;
+ * its position table allows more. */
+#define CHINESE_CLIP_CONTEXT 52
+
+static void
+read_hf_bert_text (Reader         *r,
+                   JsonObject     *text,
+                   ClipscopeModel *model)
+{
+  const char *s = "text_config";
+  ClipscopeTextTower *t = &model->text;
+
+  t->bert = TRUE;
+  parse_hf_transformer (r, text, s, &t->tf, &bert_text_defaults);
+  t->vocab_size = get_dim (r, text, s, "vocab_size", 21128, 1);
+  t->n_positions = get_dim (r, text, s, "max_position_embeddings", 512, 2);
+  t->n_token_types = get_dim (r, text, s, "type_vocab_size", 2, 1);
+  t->pad_id = get_dim (r, text, s, "pad_token_id", 0, 0);
+  t->context_length = MIN (CHINESE_CLIP_CONTEXT, t->n_positions);
+  if (!r->failed && t->pad_id >= t->vocab_size)
+    reader_fail (r, s, "pad_token_id", "is not an id of the vocabulary");
+  if (!r->failed && g_strcmp0 (get_string (r, text, s, "position_embedding_type", "absolute"),
+                               "absolute") != 0)
+    reader_fail_with (r, CLIPSCOPE_ERROR_UNSUPPORTED, s, "position_embedding_type",
+                      "is not \"absolute\", the only kind supported");
+}
+
 static gboolean
 read_hf_config (ClipscopeModel *model,
                 GError        **error)
@@ -542,13 +573,21 @@ read_hf_config (ClipscopeModel *model,
       model->info.family = CLIPSCOPE_FAMILY_SIGLIP;
       read_hf_siglip (&r, root, text, vision, model);
     }
-  else if (g_strcmp0 (model_type, "clip") == 0)
+  else if (g_strcmp0 (model_type, "clip") == 0 || g_strcmp0 (model_type, "chinese_clip") == 0)
     {
       model->info.embed_dim = get_dim (&r, root, NULL, "projection_dim", 512, 1);
-      parse_hf_transformer (&r, text, "text_config", &t->tf, &clip_text_defaults);
-      t->context_length = get_dim (&r, text, "text_config", "max_position_embeddings", 77, 2);
-      t->vocab_size = get_dim (&r, text, "text_config", "vocab_size", 49408, 1);
-
+      if (g_strcmp0 (model_type, "chinese_clip") == 0)
+        {
+          /* CLIP's ViT with a BERT text tower. */
+          model->info.family = CLIPSCOPE_FAMILY_CHINESE_CLIP;
+          read_hf_bert_text (&r, text, model);
+        }
+      else
+        {
+          parse_hf_transformer (&r, text, "text_config", &t->tf, &clip_text_defaults);
+          t->context_length = get_dim (&r, text, "text_config", "max_position_embeddings", 77, 2);
+          t->vocab_size = get_dim (&r, text, "text_config", "vocab_size", 49408, 1);
+        }
       parse_hf_transformer (&r, vision, "vision_config", &vit->tf, &clip_vision_defaults);
       vit->image_size = get_dim (&r, vision, "vision_config", "image_size", 224, 1);
       vit->patch_size = get_dim (&r, vision, "vision_config", "patch_size", 32, 1);
@@ -556,7 +595,8 @@ read_hf_config (ClipscopeModel *model,
   else if (!r.failed)
     {
       g_autofree char *msg =
-        g_strdup_printf ("is \"%s\"; Clipscope runs \"clip\" and \"siglip\" models%s", model_type,
+        g_strdup_printf ("is \"%s\"; Clipscope runs \"clip\", \"siglip\" and \"chinese_clip\" "
+                         "models%s", model_type,
                          g_strcmp0 (model_type, "siglip2") == 0
                          ? " (SigLIP 2's fixed-resolution checkpoints are \"siglip\"; "
                            "its NaFlex ones are not supported)" : "");
@@ -823,9 +863,9 @@ read_open_clip_siglip_vision (Reader         *r,
         mlp = timm_siglip_sizes[i].mlp_width;
       }
   if (parts[0] != NULL && parts[1] != NULL && g_str_has_prefix (parts[2] ? parts[2] : "", "patch"))
-    patch = (int) CLAMP (g_ascii_strtoll (parts[2] + 5, NULL, 10), 0, MAX_DIM);
+    patch = (int) g_ascii_strtoll (parts[2] + 5, NULL, 10);
   if (g_strv_length (parts) > 0)
-    image = (int) CLAMP (g_ascii_strtoll (parts[g_strv_length (parts) - 1], NULL, 10), 0, MAX_DIM);
+    image = (int) g_ascii_strtoll (parts[g_strv_length (parts) - 1], NULL, 10);
   if (width == 0 && member (v, "width") == NULL && !r->failed)
     {
       g_autofree char *msg = g_strdup_printf ("is \"%s\", a SigLIP tower Clipscope does not know", name);

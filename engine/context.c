@@ -1,6 +1,7 @@
 /* context.c — per-thread state: the backends, batching, falling back */
 #include "graph.h"
 #include "cpu/cpu-backend.h"
+#include "cpu/cpu-gemm.h"
 #include "cpu/cpu-ops.h"
 #include "decoder.h"
 #ifdef HAVE_VULKAN
@@ -52,6 +53,18 @@ cpu_model_name (void)
     if (g_str_has_prefix (*l, "model name") && strchr (*l, ':') != NULL)
       return g_strstrip (g_strdup (strchr (*l, ':') + 1));
   return NULL;
+}
+
+/* oneDNN where it multiplies the CPU backend's matrices in @precision,
+ * else NULL. */
+static char *
+dnnl_description (ClipscopePrecision precision)
+{
+  ClipscopeCpuGemm *gemm = clipscope_cpu_gemm_new (precision);
+  char *name = g_strdup (clipscope_cpu_gemm_describe (gemm));
+
+  clipscope_cpu_gemm_free (gemm);
+  return name;
 }
 
 static char *
@@ -165,6 +178,12 @@ clipscope_context_new (ClipscopeModel                *model,
 
   if (options == NULL)
     options = &defaults;
+  if (options->precision != CLIPSCOPE_PRECISION_F32 && options->precision != CLIPSCOPE_PRECISION_BF16)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT,
+                   "precision %d: neither float32 nor bfloat16", (int) options->precision);
+      return NULL;
+    }
   if (options->max_batch < 1 || options->n_threads < 0)
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT,
@@ -183,7 +202,8 @@ clipscope_context_new (ClipscopeModel                *model,
   ctx->options = *options;
   ctx->requested = options->backend;
   cpu = cpu_model_name ();
-  blas = blas_description ();
+  if ((blas = dnnl_description (options->precision)) == NULL)
+    blas = blas_description ();
   ctx->device_name = g_strdup_printf ("%s · %s", cpu ? cpu : "CPU", blas);
   if (!choose_backend (ctx, error))
     g_clear_pointer (&ctx, clipscope_context_free);
@@ -257,7 +277,9 @@ run_pass (ClipscopeContext *ctx,
     }
 #endif
   if (ctx->cpu == NULL
-      && (ctx->cpu = clipscope_cpu_backend_new (ctx->model, ctx->options.max_batch, error)) == NULL)
+      && (ctx->cpu = clipscope_cpu_backend_new (ctx->model, ctx->options.max_batch,
+                                                ctx->options.precision, ctx->options.n_threads,
+                                                error)) == NULL)
     return FALSE;
   return clipscope_graph_run (ctx->cpu, pass, in, n, out, cancellable, error);
 }
@@ -656,8 +678,10 @@ char *
 clipscope_system_info (void)
 {
   g_autofree char *blas = blas_description ();
+  g_autofree char *dnnl = dnnl_description (CLIPSCOPE_PRECISION_F32);
 
-  return g_strdup_printf ("Clipscope %s; GLib %u.%u.%u; json-glib %s; GdkPixbuf %s; %s",
+  return g_strdup_printf ("Clipscope %s; GLib %u.%u.%u; json-glib %s; GdkPixbuf %s; %s%s%s",
                           CLIPSCOPE_VERSION, glib_major_version, glib_minor_version,
-                          glib_micro_version, JSON_VERSION_S, gdk_pixbuf_version, blas);
+                          glib_micro_version, JSON_VERSION_S, gdk_pixbuf_version, blas,
+                          dnnl ? "; " : "", dnnl ? dnnl : "");
 }

@@ -197,15 +197,16 @@ start_worker (ClipscopeDecoderPool *pool,
   return TRUE;
 }
 
-/* Sends one request with @fd; FALSE when the helper is gone. */
+/* Sends one request, @form with its name and limits filled in, with
+ * @fd; FALSE when the helper is gone. */
 static gboolean
-send_request (ClipscopeDecoderPool            *pool,
-              Worker                          *w,
-              const char                      *path,
-              int                              fd,
-              const ClipscopePreprocessParams *params)
+send_request (ClipscopeDecoderPool         *pool,
+              Worker                       *w,
+              const char                   *path,
+              int                           fd,
+              const ClipscopeDecodeRequest *form)
 {
-  ClipscopeDecodeRequest request = { 0 };
+  ClipscopeDecodeRequest request = *form;
   union {
     struct cmsghdr header;
     char           space[CMSG_SPACE (sizeof (int))];
@@ -220,7 +221,6 @@ send_request (ClipscopeDecoderPool            *pool,
   request.magic = CLIPSCOPE_DECODER_MAGIC;
   request.name_bytes = (guint32) name_bytes;
   request.cpu_seconds = pool->timeout_s;
-  request.params = *params;
   memset (&control, 0, sizeof control);
   msg.msg_iov = iov;
   msg.msg_iovlen = 2;
@@ -257,18 +257,18 @@ send_request (ClipscopeDecoderPool            *pool,
 /* Hands image @job to @w, starting its helper when it is not running and
  * once more should a running one turn out to be gone. */
 static gboolean
-dispatch (ClipscopeDecoderPool            *pool,
-          Worker                          *w,
-          int                              job,
-          const char                      *path,
-          int                              fd,
-          const ClipscopePreprocessParams *params)
+dispatch (ClipscopeDecoderPool         *pool,
+          Worker                       *w,
+          int                           job,
+          const char                   *path,
+          int                           fd,
+          const ClipscopeDecodeRequest *form)
 {
   for (int attempt = 0; attempt < 2; attempt++)
     {
       if (w->pid == 0 && !start_worker (pool, w))
         return FALSE;
-      if (send_request (pool, w, path, fd, params))
+      if (send_request (pool, w, path, fd, form))
         {
           w->job = job;
           w->deadline = g_get_monotonic_time () + (gint64) pool->timeout_s * G_USEC_PER_SEC;
@@ -290,6 +290,38 @@ set_error (GError    **error,
   g_set_error (error, CLIPSCOPE_ERROR, code, "%s: %s", name, problem);
 }
 
+/* Reads the message of an answer that is one; FALSE if it cannot. */
+static gboolean
+read_error_reply (Worker                     *w,
+                  const ClipscopeDecodeReply *reply,
+                  GError                    **error)
+{
+  g_autofree char *message = NULL;
+
+  if (reply->ok != 0 || reply->payload_bytes > 65536)
+    return FALSE;
+  message = g_malloc0 (reply->payload_bytes + 1);
+  if (!clipscope_read_all (w->sock, message, reply->payload_bytes))
+    return FALSE;
+  g_set_error_literal (error, CLIPSCOPE_ERROR,
+                       reply->code >= 0 && reply->code <= CLIPSCOPE_ERROR_UNSUPPORTED
+                         ? reply->code : CLIPSCOPE_ERROR_IMAGE,
+                       message);
+  return TRUE;
+}
+
+/* Ends @w after it answered nothing usable, and says why in @error. */
+static void
+fail_worker (Worker      *w,
+             const char  *path,
+             GError     **error)
+{
+  g_autofree char *how = stop_worker (w, 1000);
+
+  set_error (error, CLIPSCOPE_ERROR_IMAGE, path,
+             how != NULL ? how : "the decoder stopped before it answered");
+}
+
 /* Reads @w's answer for its job. The helper writes it whole once it
  * starts, so reading blocks only briefly. */
 static void
@@ -300,31 +332,14 @@ collect (Worker      *w,
          GError     **error)
 {
   ClipscopeDecodeReply reply;
-  g_autofree char *how = NULL;
 
   w->job = -1;
-  if (clipscope_read_all (w->sock, &reply, sizeof reply) && reply.magic == CLIPSCOPE_DECODER_MAGIC)
-    {
-      if (reply.ok == 1 && reply.payload_bytes == n_floats * sizeof (float)
-          && clipscope_read_all (w->sock, pixels, reply.payload_bytes))
-        return;
-      if (reply.ok == 0 && reply.payload_bytes <= 65536)
-        {
-          g_autofree char *message = g_malloc0 (reply.payload_bytes + 1);
-
-          if (clipscope_read_all (w->sock, message, reply.payload_bytes))
-            {
-              g_set_error_literal (error, CLIPSCOPE_ERROR,
-                                   reply.code >= 0 && reply.code <= CLIPSCOPE_ERROR_UNSUPPORTED
-                                     ? reply.code : CLIPSCOPE_ERROR_IMAGE,
-                                   message);
-              return;
-            }
-        }
-    }
-  how = stop_worker (w, 1000);
-  set_error (error, CLIPSCOPE_ERROR_IMAGE, path,
-             how != NULL ? how : "the decoder stopped before it answered");
+  if (clipscope_read_all (w->sock, &reply, sizeof reply) && reply.magic == CLIPSCOPE_DECODER_MAGIC
+      && ((reply.ok == 1 && reply.payload_bytes == n_floats * sizeof (float)
+           && clipscope_read_all (w->sock, pixels, reply.payload_bytes))
+          || read_error_reply (w, &reply, error)))
+    return;
+  fail_worker (w, path, error);
 }
 
 void
@@ -337,6 +352,7 @@ clipscope_decoder_pool_preprocess (ClipscopeDecoderPool            *pool,
 {
   const gsize n_floats = (gsize) 3 * params->crop * params->crop;
   g_autofree struct pollfd *fds = g_new (struct pollfd, pool->n_workers);
+  ClipscopeDecodeRequest form = { .kind = CLIPSCOPE_DECODE_PREPROCESS, .params = *params };
   int next = 0, busy = 0;
 
   while (next < n || busy > 0)
@@ -354,7 +370,7 @@ clipscope_decoder_pool_preprocess (ClipscopeDecoderPool            *pool,
           fd = clipscope_image_open (paths[next], &errors[next]);
           if (fd >= 0)
             {
-              if (dispatch (pool, w, next, paths[next], fd, params))
+              if (dispatch (pool, w, next, paths[next], fd, &form))
                 busy++;
               else
                 set_error (&errors[next], CLIPSCOPE_ERROR_IO, paths[next],
@@ -413,6 +429,121 @@ clipscope_decoder_pool_preprocess (ClipscopeDecoderPool            *pool,
               set_error (&errors[job], CLIPSCOPE_ERROR_LIMIT, paths[job], problem);
               busy--;
             }
+        }
+    }
+}
+
+/* Reads a thumbnail's answer: its size, then its pixels. */
+static GBytes *
+collect_thumbnail (Worker      *w,
+                   const char  *path,
+                   int          max_width,
+                   int          max_height,
+                   int         *width,
+                   int         *height,
+                   GError     **error)
+{
+  ClipscopeDecodeReply reply;
+
+  w->job = -1;
+  if (clipscope_read_all (w->sock, &reply, sizeof reply) && reply.magic == CLIPSCOPE_DECODER_MAGIC)
+    {
+      if (reply.ok == 1 && reply.width >= 1 && reply.width <= (guint32) max_width
+          && reply.height >= 1 && reply.height <= (guint32) max_height
+          && reply.payload_bytes == (gsize) reply.width * reply.height * 4)
+        {
+          g_autofree guint8 *pixels = g_malloc (reply.payload_bytes);
+
+          if (clipscope_read_all (w->sock, pixels, reply.payload_bytes))
+            {
+              *width = (int) reply.width;
+              *height = (int) reply.height;
+              return g_bytes_new_take (g_steal_pointer (&pixels), reply.payload_bytes);
+            }
+        }
+      else if (read_error_reply (w, &reply, error))
+        return NULL;
+    }
+  fail_worker (w, path, error);
+  return NULL;
+}
+
+GBytes *
+clipscope_decoder_pool_thumbnail (ClipscopeDecoderPool            *pool,
+                                  const char                      *path,
+                                  const ClipscopePreprocessParams *params,
+                                  int                              max_width,
+                                  int                              max_height,
+                                  GCancellable                    *cancellable,
+                                  int                             *width,
+                                  int                             *height,
+                                  GError                         **error)
+{
+  ClipscopeDecodeRequest form = {
+    .kind = CLIPSCOPE_DECODE_THUMBNAIL,
+    .max_width = (guint32) max_width,
+    .max_height = (guint32) max_height,
+    .params = *params,
+  };
+  Worker *w = &pool->workers[0];
+  struct pollfd fds[2];
+  int fd;
+  gboolean sent;
+
+  g_return_val_if_fail (max_width >= 1 && max_width <= CLIPSCOPE_THUMBNAIL_MAX_SIDE, NULL);
+  g_return_val_if_fail (max_height >= 1 && max_height <= CLIPSCOPE_THUMBNAIL_MAX_SIDE, NULL);
+
+  fd = clipscope_image_open (path, error);
+  if (fd < 0)
+    return NULL;
+  sent = dispatch (pool, w, 0, path, fd, &form);
+  close (fd);
+  if (!sent)
+    {
+      set_error (error, CLIPSCOPE_ERROR_IO, path, "the image decoder could not be started");
+      return NULL;
+    }
+
+  fds[0] = (struct pollfd) { w->sock, POLLIN, 0 };
+  fds[1] = (struct pollfd) { -1, POLLIN, 0 };
+  if (cancellable != NULL)
+    {
+      GPollFD cancelled;
+
+      if (g_cancellable_make_pollfd (cancellable, &cancelled))
+        fds[1].fd = cancelled.fd;
+    }
+  for (;;)
+    {
+      gint64 left = w->deadline - g_get_monotonic_time ();
+      int ready = poll (fds, 2, (int) CLAMP ((left + 999) / 1000, 0, G_MAXINT));
+      int saved = errno;
+      GBytes *pixels;
+
+      if (ready < 0 && errno == EINTR)
+        continue;
+      if (fds[0].revents != 0)
+        {
+          pixels = collect_thumbnail (w, path, max_width, max_height, width, height, error);
+          if (fds[1].fd >= 0)
+            g_cancellable_release_fd (cancellable);
+          return pixels;
+        }
+      /* Past the deadline (poll timed out), or cancelled: a thumbnail no
+       * one waits for is not worth finishing. */
+      if (ready <= 0 || g_cancellable_is_cancelled (cancellable))
+        {
+          g_autofree char *problem = g_strdup_printf ("decoding took longer than %u s",
+                                                      pool->timeout_s);
+
+          g_free (stop_worker (w, 0));
+          if (fds[1].fd >= 0)
+            g_cancellable_release_fd (cancellable);
+          if (ready < 0)
+            set_error (error, CLIPSCOPE_ERROR_IO, path, g_strerror (saved));
+          else if (!g_cancellable_set_error_if_cancelled (cancellable, error))
+            set_error (error, CLIPSCOPE_ERROR_LIMIT, path, problem);
+          return NULL;
         }
     }
 }

@@ -10,7 +10,8 @@
  * The parent opens each file (so a FIFO or a missing file never reaches
  * a helper) and passes the descriptor over a Unix socket with the
  * preprocessing parameters; the helper answers with the model's input
- * tensor or an error message.
+ * tensor, or with a thumbnail (RGBA pixels fit in a box) where that is
+ * asked, or with an error message.
  */
 #pragma once
 
@@ -26,19 +27,32 @@ G_BEGIN_DECLS
 /* Longest name sent with a request; longer ones are cut for messages. */
 #define CLIPSCOPE_DECODER_MAX_NAME 4096
 
+/* The largest box a thumbnail may be asked to fit in. */
+#define CLIPSCOPE_THUMBNAIL_MAX_SIDE 4096
+
+typedef enum {
+  CLIPSCOPE_DECODE_PREPROCESS,     /* the model's input tensor */
+  CLIPSCOPE_DECODE_THUMBNAIL,      /* RGBA pixels fit in max_width × max_height */
+} ClipscopeDecodeKind;
+
 typedef struct {
   guint32                   magic;
   guint32                   name_bytes;     /* the file's name follows, for messages */
   guint32                   cpu_seconds;    /* CPU time the decoding may take */
-  guint32                   reserved;
+  guint32                   kind;           /* a ClipscopeDecodeKind */
+  guint32                   max_width;      /* a thumbnail's box */
+  guint32                   max_height;
   ClipscopePreprocessParams params;
 } ClipscopeDecodeRequest;
 
 typedef struct {
   guint32 magic;
-  guint32 ok;                /* 1: crop² × 3 floats follow; 0: a message */
+  guint32 ok;                /* 1: crop² × 3 floats, or width × height × 4 bytes, follow;
+                              * 0: a message */
   gint32  code;              /* the ClipscopeError of a message */
   guint32 payload_bytes;
+  guint32 width;             /* a thumbnail's size */
+  guint32 height;
 } ClipscopeDecodeReply;
 
 typedef struct _ClipscopeDecoderPool ClipscopeDecoderPool;
@@ -59,6 +73,19 @@ void clipscope_decoder_pool_preprocess (ClipscopeDecoderPool            *pool,
                                         const ClipscopePreprocessParams *params,
                                         float                           *pixels,
                                         GError                         **errors);
+
+/* Decodes a thumbnail of @path (see clipscope_image_thumbnail_fd()) in
+ * the pool's first helper; cancelling @cancellable ends the helper at
+ * once. Returns RGBA pixels, rows packed, or NULL with @error set. */
+GBytes *clipscope_decoder_pool_thumbnail (ClipscopeDecoderPool            *pool,
+                                          const char                      *path,
+                                          const ClipscopePreprocessParams *params,
+                                          int                              max_width,
+                                          int                              max_height,
+                                          GCancellable                    *cancellable,
+                                          int                             *width,
+                                          int                             *height,
+                                          GError                         **error);
 
 /* Reads and writes all of @len bytes, retrying on EINTR; FALSE on end of
  * file or an error (errno says which). */

@@ -711,6 +711,13 @@ static const char * const open_clip_files[] = {
   "open_clip_config.json", "open_clip_model.safetensors", "vocab.json", "merges.txt",
   "bpe_simple_vocab_16e6.txt.gz", NULL,
 };
+/* What a catalogue model of another family may need besides, when there
+ * is no listing to say which it has: SigLIP's and SigLIP 2's SentencePiece
+ * models, Chinese-CLIP's WordPiece vocabulary, and the configuration that
+ * says which tokenizer it is. Each is optional. */
+static const char * const family_tokenizer_files[] = {
+  "spiece.model", "tokenizer.model", "vocab.txt", "tokenizer_config.json", NULL,
+};
 
 static void
 add_file (Download   *dl,
@@ -731,18 +738,19 @@ add_file (Download   *dl,
   g_ptr_array_add (dl->files, f);
 }
 
-/* SigLIP's SentencePiece tokenizers, which a listing holds instead of
- * CLIP's vocab.json and merges.txt: sentencepiece's own file where there
- * is one (Gemma's tokenizer.json is 33 MB, its tokenizer.model 4 MB), else
- * the tokenizer.json open_clip's hub folders have; and the configuration
- * that says which tokenizer it is. TRUE for a sentencepiece file: a
- * tokenizer.json alone may be a CLIP's, which still gets the fallback. */
+/* The other families' tokenizers, which a listing holds instead of CLIP's
+ * vocab.json and merges.txt: SigLIP's sentencepiece file where there is
+ * one (Gemma's tokenizer.json is 33 MB, its tokenizer.model 4 MB), else
+ * the tokenizer.json open_clip's hub folders have, and Chinese-CLIP's
+ * vocab.txt; and the configuration that says which tokenizer it is. TRUE
+ * for a sentencepiece file or a vocab.txt: a tokenizer.json alone may be a
+ * CLIP's, which still gets the fallback. */
 static gboolean
-add_spm_tokenizer (Download   *dl,
-                   GHashTable *listing,
-                   const char *revision)
+add_family_tokenizer (Download   *dl,
+                      GHashTable *listing,
+                      const char *revision)
 {
-  static const char * const models[] = { "spiece.model", "tokenizer.model" };
+  static const char * const models[] = { "spiece.model", "tokenizer.model", "vocab.txt" };
   gboolean found = FALSE;
 
   if (g_hash_table_contains (listing, "vocab.json"))
@@ -788,7 +796,7 @@ choose_from_listing (Download        *dl,
   has_tokenizer = (g_hash_table_contains (listing, "vocab.json") && g_hash_table_contains (listing, "merges.txt"))
                   || g_hash_table_contains (listing, "bpe_simple_vocab_16e6.txt.gz");
   if (!has_tokenizer)
-    has_tokenizer = add_spm_tokenizer (dl, listing, revision);
+    has_tokenizer = add_family_tokenizer (dl, listing, revision);
   if (format == CLIPSCOPE_FORMAT_OPEN_CLIP && !has_tokenizer)
     add_tokenizer_fallback (dl);
   return TRUE;
@@ -895,6 +903,10 @@ plan_without_listing (Download *dl,
   names = format == CLIPSCOPE_FORMAT_HF ? hf_files : open_clip_files;
   for (int i = found ? 1 : 0; names[i] != NULL; i++)
     add_file (dl, dl->ref.repo, dl->ref.revision, names[i], NULL);
+  /* Only a catalogue model is known to need another tokenizer. */
+  if (dl->ref.catalogue != NULL && dl->ref.catalogue->family != CLIPSCOPE_FAMILY_CLIP)
+    for (int i = 0; family_tokenizer_files[i] != NULL; i++)
+      add_file (dl, dl->ref.repo, dl->ref.revision, family_tokenizer_files[i], NULL);
   return TRUE;
 }
 
@@ -906,7 +918,8 @@ is_optional (const char *path)
   return strcmp (path, "preprocessor_config.json") == 0
          || strcmp (path, "bpe_simple_vocab_16e6.txt.gz") == 0
          || strcmp (path, "vocab.json") == 0
-         || strcmp (path, "merges.txt") == 0;
+         || strcmp (path, "merges.txt") == 0
+         || g_strv_contains (family_tokenizer_files, path);
 }
 
 static gboolean
@@ -916,11 +929,11 @@ has_tokenizer (const char *dir)
   g_autofree char *merges = g_build_filename (dir, "merges.txt", NULL);
   g_autofree char *gz = g_build_filename (dir, "bpe_simple_vocab_16e6.txt.gz", NULL);
 
-  static const char * const spm_files[] = { "spiece.model", "tokenizer.model" };
+  static const char * const family_files[] = { "spiece.model", "tokenizer.model", "vocab.txt" };
 
-  for (gsize i = 0; i < G_N_ELEMENTS (spm_files); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (family_files); i++)
     {
-      g_autofree char *path = g_build_filename (dir, spm_files[i], NULL);
+      g_autofree char *path = g_build_filename (dir, family_files[i], NULL);
 
       if (g_file_test (path, G_FILE_TEST_EXISTS))
         return TRUE;

@@ -31,6 +31,8 @@ clipscope_explain_map (const float *spatial,
   if (n_cells == 0)
     return;
   /* Both sides are unit vectors, so each cosine is a dot product. */
+  clipscope_blas_begin ();
   cblas_sgemv (CblasRowMajor, CblasNoTrans, n_cells, dim, 1.0f, spatial, dim,
                label, 1, 0.0f, map, 1);
+  clipscope_blas_end ();
 }

@@ -182,9 +182,9 @@ clipscope_prototypes_leave_one_out (const float *text,
 
   build (text, n_labels, dim, examples, example_labels, n_examples, weight, sums, counts,
          classifier);
+  clipscope_blas_begin ();
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n_examples, n_labels, dim,
                1.0f, examples, dim, classifier, dim, 0.0f, scores, n_labels);
-
   for (int i = 0; i < n_examples; i++)
     {
       const float *x = examples + (gsize) i * dim;
@@ -202,5 +202,6 @@ clipscope_prototypes_leave_one_out (const float *text,
       predicted[i] = best;
       correct += best == own;
     }
+  clipscope_blas_end ();
   return (double) correct / n_examples;
 }

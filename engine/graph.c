@@ -194,8 +194,16 @@ bind_text (const Binder         *bd,
 
   w->token_emb = bind1 (bd, CLIPSCOPE_WEIGHT_MATRIX, t->token_emb, (gsize) t->vocab_size * width);
   w->text_pos = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, t->pos_emb, (gsize) t->context_length * width);
-  w->ln_final_w = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, t->ln_final_w, width);
-  w->ln_final_b = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, t->ln_final_b, width);
+  if (t->bert)
+    {
+      w->ln_emb_w = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, t->ln_emb_w, width);
+      w->ln_emb_b = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, t->ln_emb_b, width);
+    }
+  else
+    {
+      w->ln_final_w = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, t->ln_final_w, width);
+      w->ln_final_b = bind1 (bd, CLIPSCOPE_WEIGHT_VECTOR, t->ln_final_b, width);
+    }
   w->text_proj = bind_opt (bd, CLIPSCOPE_WEIGHT_MATRIX, t->proj, model->info.embed_dim * width);
   w->text_proj_b = bind_opt (bd, CLIPSCOPE_WEIGHT_VECTOR, t->proj_b, model->info.embed_dim);
   w->text_blocks = bind_transformer (bd, &t->tf);
@@ -391,39 +399,68 @@ explain_pixels (ClipscopeGraphBackend *be,
   return ops->submit (be, error);
 }
 
-/* The end-of-text token has the highest id, so CLIP pools at the row's
- * maximum; the longest prefix in the chunk sets the sequence length,
- * because under the causal mask later rows cannot change earlier ones:
- * short labels then cost a fraction of the full context. SigLIP attends
- * in both directions and pools the last position: all of it, always. */
+/* Checks every id of @tokens [n, context] against the vocabulary. */
 static gboolean
-eot_positions (const ClipscopeTextTower *t,
-               const int32_t            *tokens,
-               int                       n,
-               int32_t                  *index,
-               int                      *seq,
-               GError                  **error)
+check_ids (const ClipscopeTextTower *t,
+           const int32_t            *tokens,
+           int                       n,
+           GError                  **error)
 {
   const int ctx = t->context_length;
 
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < ctx; j++)
+      {
+        const int32_t id = tokens[(gsize) i * ctx + j];
+
+        if (id < 0 || id >= t->vocab_size)
+          {
+            g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT,
+                         "token id %d at text %d, position %d is outside the vocabulary of %d",
+                         id, i, j, t->vocab_size);
+            return FALSE;
+          }
+      }
+  return TRUE;
+}
+
+/* CLIP: the end-of-text token has the highest id, so CLIP pools at the
+ * row's maximum; the longest prefix in the chunk sets the sequence
+ * length, because under the causal mask later rows cannot change earlier
+ * ones: short labels then cost a fraction of the full context. SigLIP
+ * attends in both directions and pools the last position: all of it,
+ * always. BERT: index[b] is the length of row b, up to its last id that is not
+ * padding (at least 1: [CLS]), the keys its attention sees; the longest
+ * sets the sequence length, as the padding is masked. */
+static gboolean
+text_positions (const ClipscopeTextTower *t,
+                const int32_t            *tokens,
+                int                       n,
+                int32_t                  *index,
+                int                      *seq,
+                GError                  **error)
+{
+  const int ctx = t->context_length;
+
+  if (!check_ids (t, tokens, n, error))
+    return FALSE;
   *seq = 1;
   for (int i = 0; i < n; i++)
     {
       const int32_t *row = tokens + (gsize) i * ctx;
 
+      if (t->bert)
+        {
+          index[i] = ctx;
+          while (index[i] > 1 && row[index[i] - 1] == t->pad_id)
+            index[i]--;
+          *seq = MAX (*seq, index[i]);
+          continue;
+        }
       index[i] = 0;
       for (int j = 0; j < ctx; j++)
-        {
-          if (row[j] < 0 || row[j] >= t->vocab_size)
-            {
-              g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT,
-                           "token id %d at text %d, position %d is outside the vocabulary of %d",
-                           row[j], i, j, t->vocab_size);
-              return FALSE;
-            }
-          if (t->pool_last ? j == ctx - 1 : row[j] > row[index[i]])
-            index[i] = j;
-        }
+        if (t->pool_last ? j == ctx - 1 : row[j] > row[index[i]])
+          index[i] = j;
       *seq = MAX (*seq, index[i] + 1);
     }
   return TRUE;
@@ -452,12 +489,15 @@ encode_tokens (ClipscopeGraphBackend *be,
 
       be->cancellable = cancellable;
       if (g_cancellable_set_error_if_cancelled (cancellable, error)
-          || !eot_positions (t, rows, b, index, &seq, error)
+          || !text_positions (t, rows, b, index, &seq, error)
           || !ops->begin (be, b, FALSE, ids_bytes + b * sizeof (int32_t) + out_bytes, error))
         return FALSE;
       ops->upload (be, ops->slot (be, CLIPSCOPE_SLOT_IDS), rows, ids_bytes);
       ops->upload (be, ops->slot (be, CLIPSCOPE_SLOT_INDEX), index, b * sizeof (int32_t));
-      clipscope_text_record (be, b, seq);
+      if (t->bert)
+        clipscope_bert_record (be, b, seq);
+      else
+        clipscope_text_record (be, b, seq);
       ops->l2_norm (be, ops->slot (be, CLIPSCOPE_SLOT_OUT), b, e);
       ops->download (be, ops->slot (be, CLIPSCOPE_SLOT_OUT), out + (gsize) done * e, out_bytes);
       if (!ops->submit (be, error))

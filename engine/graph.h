@@ -1,7 +1,7 @@
 /* graph.h — graphs and backends: each tower written once
  *
- * A tower (vit.c, resnet.c, text.c, with transformer.c for the blocks
- * they share) is one description of its forward pass as a sequence of
+ * A tower (vit.c, resnet.c, text.c, bert.c, with transformer.c for the
+ * blocks CLIP's share) is one description of its forward pass as a sequence of
  * operations on tensors; a backend implements those operations. The CPU
  * backend (cpu/cpu-backend.c) runs each operation as it is called; the
  * Vulkan backend (vulkan/vulkan-backend.c) records each as a dispatch
@@ -218,6 +218,7 @@ struct _ClipscopeWeights {
   ClipscopeView pool_v_w, pool_v_b;       /* when not stacked; else absent */
   ClipscopeView pool_c_w, pool_c_b;
   ClipscopeView token_emb, text_pos, ln_final_w, ln_final_b, text_proj, text_proj_b;
+  ClipscopeView ln_emb_w, ln_emb_b;         /* BERT's, instead of ln_final */
 };
 
 typedef enum {
@@ -282,6 +283,11 @@ void clipscope_resnet_record (ClipscopeGraphBackend *be,
                               gboolean               spatial);
 /* @index holds each sequence's end-of-text position, seq the longest. */
 void clipscope_text_record (ClipscopeGraphBackend *be,
+                            int                    n,
+                            int                    seq);
+/* Chinese-CLIP's BERT (bert.c): @index holds each sequence's length, seq
+ * the longest. */
+void clipscope_bert_record (ClipscopeGraphBackend *be,
                             int                    n,
                             int                    seq);
 

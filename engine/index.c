@@ -1451,8 +1451,10 @@ clipscope_index_find_duplicates (ClipscopeIndex *index,
 
         if (g_cancellable_set_error_if_cancelled (cancellable, error))
           return NULL;
+        clipscope_blas_begin ();
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, bi, bj, dim, 1.0f,
                      sub + (gsize) i0 * dim, dim, sub + (gsize) j0 * dim, dim, 0.0f, block, bj);
+        clipscope_blas_end ();
         for (int i = 0; i < bi; i++)
           for (int j = (i0 == j0 ? i + 1 : 0); j < bj; j++)
             if (block[(gsize) i * bj + j] >= threshold)

@@ -1,7 +1,9 @@
 /* lists.c — label and template list files */
 #include "clipscope-private.h"
+#include "clipscope-engine-resources.h"
 
 #include <errno.h>
+#include <string.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
@@ -100,28 +102,16 @@ read_bounded (const char  *path,
   return data;
 }
 
-char **
-clipscope_read_list_file (const char *path,
-                          GError    **error)
+/* The entries of a list's text: each line trimmed, blank lines and lines
+ * starting with "#" skipped. */
+static char **
+split_entries (const char  *contents,
+               const char  *path,
+               GError     **error)
 {
   g_autoptr(GPtrArray) entries = g_ptr_array_new_null_terminated (0, g_free, TRUE);
-  g_autofree char *contents = NULL;
-  g_auto(GStrv) lines = NULL;
-  const char *bad = NULL;
-  gsize length = 0;
+  g_auto(GStrv) lines = g_strsplit (contents, "\n", -1);
 
-  g_return_val_if_fail (path != NULL, NULL);
-
-  if ((contents = read_bounded (path, &length, error)) == NULL)
-    return NULL;
-  if (!g_utf8_validate_len (contents, length, &bad))
-    {
-      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT,
-                   "%s: not UTF-8 text (invalid byte at offset %" G_GSIZE_FORMAT ")",
-                   path, (gsize) (bad - contents));
-      return NULL;
-    }
-  lines = g_strsplit (contents, "\n", -1);
   for (char **l = lines; *l != NULL; l++)
     {
       char *entry = g_strstrip (*l);
@@ -137,4 +127,85 @@ clipscope_read_list_file (const char *path,
       g_ptr_array_add (entries, g_strdup (entry));
     }
   return (char **) g_ptr_array_free (g_steal_pointer (&entries), FALSE);
+}
+
+char **
+clipscope_read_list_file (const char *path,
+                          GError    **error)
+{
+  g_autofree char *contents = NULL;
+  const char *bad = NULL;
+  gsize length = 0;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if ((contents = read_bounded (path, &length, error)) == NULL)
+    return NULL;
+  if (!g_utf8_validate_len (contents, length, &bad))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT,
+                   "%s: not UTF-8 text (invalid byte at offset %" G_GSIZE_FORMAT ")",
+                   path, (gsize) (bad - contents));
+      return NULL;
+    }
+  return split_entries (contents, path, error);
+}
+
+/* ------------------------------------------------------ template presets */
+
+#define CHINESE_TEMPLATE "\u4e00\u5f20{}\u7684\u7167\u7247\u3002"   /* 一张{}的照片。 */
+
+/* A preset is one template, or a list in the engine's resources. */
+static const struct {
+  const char *name;
+  const char *template_;
+  const char *resource;
+} presets[] = {
+  { "photo", "a photo of a {}.", NULL },
+  { "imagenet", NULL, "templates/imagenet.txt" },
+  { "chinese", CHINESE_TEMPLATE, NULL },
+  { "chinese-imagenet", NULL, "templates/chinese-imagenet.txt" },
+};
+
+const char * const *
+clipscope_template_preset_names (void)
+{
+  static const char *names[G_N_ELEMENTS (presets) + 1];
+
+  if (names[0] == NULL)
+    for (gsize i = 0; i < G_N_ELEMENTS (presets); i++)
+      names[i] = presets[i].name;
+  return names;
+}
+
+char **
+clipscope_template_preset_get (const char *name)
+{
+  g_return_val_if_fail (name != NULL, NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (presets); i++)
+    {
+      g_autofree char *path = NULL;
+      g_autoptr(GBytes) bytes = NULL;
+      g_autofree char *text = NULL;
+
+      if (strcmp (presets[i].name, name) != 0)
+        continue;
+      if (presets[i].template_ != NULL)
+        return g_strdupv ((char *[]) { (char *) presets[i].template_, NULL });
+      path = g_strconcat ("/io/github/clipscope/Clipscope/engine/", presets[i].resource, NULL);
+      bytes = g_resource_lookup_data (clipscope_engine_data_get_resource (), path,
+                                      G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+      /* Compiled in, so always there. */
+      g_assert (bytes != NULL);
+      text = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+      return split_entries (text, presets[i].resource, NULL);
+    }
+  return NULL;
+}
+
+const char *
+clipscope_family_default_template (ClipscopeFamily family)
+{
+  return family == CLIPSCOPE_FAMILY_CHINESE_CLIP ? CHINESE_TEMPLATE : "a photo of a {}.";
 }

@@ -33,6 +33,7 @@ typedef struct {
   const char     *repo;
   const char     *revision;     /* branch, tag or commit to download */
   ClipscopeFormat format;
+  ClipscopeFamily family;
   int64_t         size;         /* approximate bytes of the files we fetch */
   const char     *description;
 } ClipscopeCatalogueModel;

@@ -79,12 +79,15 @@ static const char * const tensor_names[N_ROLES][N_LAYOUTS] = {
 };
 
 /* Inside a block, relative to the block prefix: Hugging Face's names,
- * open_clip's (OpenAI's) and timm's. open_clip packs q, k and v into one
- * in_proj tensor of 3 × width rows, timm into qkv; part says which third. */
+ * open_clip's (OpenAI's), timm's and BERT's. open_clip packs q, k and v
+ * into one in_proj tensor of 3 × width rows, timm into qkv; part says
+ * which third. BERT's blocks are post-LN: its "ln_1" follows the
+ * attention, its "ln_2" the MLP (see bert.c). */
 typedef enum {
   BLOCKS_HF,
   BLOCKS_OPEN_CLIP,
   BLOCKS_TIMM,
+  BLOCKS_BERT,
   N_BLOCK_LAYOUTS,
 } BlockLayout;
 
@@ -99,24 +102,32 @@ typedef struct {
 
 #define B(field) G_STRUCT_OFFSET (ClipscopeBlock, field)
 static const BlockTensor block_tensors[] = {
-  { B (ln_1_w), { "layer_norm1.weight", "ln_1.weight", "norm1.weight" },        -1, FALSE, FALSE, FALSE },
-  { B (ln_1_b), { "layer_norm1.bias", "ln_1.bias", "norm1.bias" },              -1, FALSE, FALSE, FALSE },
-  { B (q_w),    { "self_attn.q_proj.weight", "attn.in_proj_weight", "attn.qkv.weight" }, 0, TRUE, FALSE, FALSE },
-  { B (k_w),    { "self_attn.k_proj.weight", "attn.in_proj_weight", "attn.qkv.weight" }, 1, TRUE, FALSE, FALSE },
-  { B (v_w),    { "self_attn.v_proj.weight", "attn.in_proj_weight", "attn.qkv.weight" }, 2, TRUE, FALSE, FALSE },
-  { B (q_b),    { "self_attn.q_proj.bias", "attn.in_proj_bias", "attn.qkv.bias" },     0, FALSE, FALSE, FALSE },
-  { B (k_b),    { "self_attn.k_proj.bias", "attn.in_proj_bias", "attn.qkv.bias" },     1, FALSE, FALSE, FALSE },
-  { B (v_b),    { "self_attn.v_proj.bias", "attn.in_proj_bias", "attn.qkv.bias" },     2, FALSE, FALSE, FALSE },
-  { B (out_w),  { "self_attn.out_proj.weight", "attn.out_proj.weight", "attn.proj.weight" }, -1, TRUE, FALSE, FALSE },
-  { B (out_b),  { "self_attn.out_proj.bias", "attn.out_proj.bias", "attn.proj.bias" },  -1, FALSE, FALSE, FALSE },
-  { B (ln_2_w), { "layer_norm2.weight", "ln_2.weight", "norm2.weight" },        -1, FALSE, FALSE, FALSE },
-  { B (ln_2_b), { "layer_norm2.bias", "ln_2.bias", "norm2.bias" },              -1, FALSE, FALSE, FALSE },
-  { B (fc1_w),  { "mlp.fc1.weight", "mlp.c_fc.weight", "mlp.fc1.weight" },      -1, TRUE,  TRUE,  FALSE },
-  { B (fc1_b),  { "mlp.fc1.bias", "mlp.c_fc.bias", "mlp.fc1.bias" },            -1, FALSE, TRUE,  FALSE },
-  { B (fc2_w),  { "mlp.fc2.weight", "mlp.c_proj.weight", "mlp.fc2.weight" },    -1, TRUE,  FALSE, TRUE  },
-  { B (fc2_b),  { "mlp.fc2.bias", "mlp.c_proj.bias", "mlp.fc2.bias" },          -1, FALSE, FALSE, FALSE },
+  { B (ln_1_w), { "layer_norm1.weight", "ln_1.weight", "norm1.weight", "attention.output.LayerNorm.weight" }, -1, FALSE, FALSE, FALSE },
+  { B (ln_1_b), { "layer_norm1.bias", "ln_1.bias", "norm1.bias", "attention.output.LayerNorm.bias" }, -1, FALSE, FALSE, FALSE },
+  { B (q_w),    { "self_attn.q_proj.weight", "attn.in_proj_weight", "attn.qkv.weight", "attention.self.query.weight" }, 0, TRUE, FALSE, FALSE },
+  { B (k_w),    { "self_attn.k_proj.weight", "attn.in_proj_weight", "attn.qkv.weight", "attention.self.key.weight" }, 1, TRUE, FALSE, FALSE },
+  { B (v_w),    { "self_attn.v_proj.weight", "attn.in_proj_weight", "attn.qkv.weight", "attention.self.value.weight" }, 2, TRUE, FALSE, FALSE },
+  { B (q_b),    { "self_attn.q_proj.bias", "attn.in_proj_bias", "attn.qkv.bias", "attention.self.query.bias" }, 0, FALSE, FALSE, FALSE },
+  { B (k_b),    { "self_attn.k_proj.bias", "attn.in_proj_bias", "attn.qkv.bias", "attention.self.key.bias" }, 1, FALSE, FALSE, FALSE },
+  { B (v_b),    { "self_attn.v_proj.bias", "attn.in_proj_bias", "attn.qkv.bias", "attention.self.value.bias" }, 2, FALSE, FALSE, FALSE },
+  { B (out_w),  { "self_attn.out_proj.weight", "attn.out_proj.weight", "attn.proj.weight", "attention.output.dense.weight" }, -1, TRUE, FALSE, FALSE },
+  { B (out_b),  { "self_attn.out_proj.bias", "attn.out_proj.bias", "attn.proj.bias", "attention.output.dense.bias" }, -1, FALSE, FALSE, FALSE },
+  { B (ln_2_w), { "layer_norm2.weight", "ln_2.weight", "norm2.weight", "output.LayerNorm.weight" }, -1, FALSE, FALSE, FALSE },
+  { B (ln_2_b), { "layer_norm2.bias", "ln_2.bias", "norm2.bias", "output.LayerNorm.bias" }, -1, FALSE, FALSE, FALSE },
+  { B (fc1_w),  { "mlp.fc1.weight", "mlp.c_fc.weight", "mlp.fc1.weight", "intermediate.dense.weight" }, -1, TRUE, TRUE, FALSE },
+  { B (fc1_b),  { "mlp.fc1.bias", "mlp.c_fc.bias", "mlp.fc1.bias", "intermediate.dense.bias" }, -1, FALSE, TRUE, FALSE },
+  { B (fc2_w),  { "mlp.fc2.weight", "mlp.c_proj.weight", "mlp.fc2.weight", "output.dense.weight" }, -1, TRUE, FALSE, TRUE },
+  { B (fc2_b),  { "mlp.fc2.bias", "mlp.c_proj.bias", "mlp.fc2.bias", "output.dense.bias" }, -1, FALSE, FALSE, FALSE },
 };
 #undef B
+
+/* Chinese-CLIP's BERT embeddings and its tower's prefix (Hugging Face). */
+#define BERT_WORD_EMB   "text_model.embeddings.word_embeddings.weight"
+#define BERT_POS_EMB    "text_model.embeddings.position_embeddings.weight"
+#define BERT_TYPE_EMB   "text_model.embeddings.token_type_embeddings.weight"
+#define BERT_LN_EMB_W   "text_model.embeddings.LayerNorm.weight"
+#define BERT_LN_EMB_B   "text_model.embeddings.LayerNorm.bias"
+#define BERT_LAYERS     "text_model.encoder.layer"
 
 /* ---------------------------------------------------------------- loader */
 
@@ -330,7 +341,7 @@ load_transformer (Loader               *ld,
         const BlockTensor *bt = &block_tensors[i];
         g_autofree char *name = g_strdup_printf ("%s.%d.%s", prefix, l, bt->names[layout]);
         int64_t shape[2] = { bt->mlp_rows ? m : w, bt->mlp_cols ? m : w };
-        int part = layout == BLOCKS_HF ? -1 : bt->part;
+        int part = layout == BLOCKS_HF || layout == BLOCKS_BERT ? -1 : bt->part;
         const float *p = load_part (ld, name, MAX (part, 0), part < 0 ? 1 : 3,
                                     bt->is_matrix ? 2 : 1, shape);
 
@@ -339,6 +350,32 @@ load_transformer (Loader               *ld,
         G_STRUCT_MEMBER (const float *, &tf->blocks[l], bt->offset) = p;
       }
   return TRUE;
+}
+
+/* Chinese-CLIP's BERT. Every text is of token type 0, so that row of the
+ * token-type table is added to the positions once, here. */
+static gboolean
+load_bert (Loader *ld)
+{
+  ClipscopeTextTower *t = &ld->model->text;
+  const int64_t w = t->tf.width;
+  const float *pos, *type;
+  float *sum;
+
+  t->token_emb = LOAD (ld, BERT_WORD_EMB, t->vocab_size, w);
+  pos = t->token_emb ? LOAD (ld, BERT_POS_EMB, t->n_positions, w) : NULL;
+  type = pos ? LOAD (ld, BERT_TYPE_EMB, t->n_token_types, w) : NULL;
+  if (type == NULL || (sum = owned_floats (ld, t->context_length * w)) == NULL)
+    return FALSE;
+  for (int64_t i = 0; i < t->context_length * w; i++)
+    sum[i] = type[i % w] + pos[i];
+  t->pos_emb = sum;
+  t->ln_emb_w = LOAD (ld, BERT_LN_EMB_W, w);
+  t->ln_emb_b = t->ln_emb_w ? LOAD (ld, BERT_LN_EMB_B, w) : NULL;
+  if (t->ln_emb_b == NULL || !load_transformer (ld, &t->tf, BERT_LAYERS, BLOCKS_BERT))
+    return FALSE;
+  t->proj = load_projection (ld, T_TEXT_PROJ, t->tf.width);
+  return t->proj != NULL;
 }
 
 static const char *
@@ -359,6 +396,8 @@ load_text (Loader *ld)
   const BlockLayout blocks = ld->layout == LAYOUT_HF || ld->layout == LAYOUT_HF_SIGLIP
                              ? BLOCKS_HF : BLOCKS_OPEN_CLIP;
 
+  if (t->bert)
+    return load_bert (ld);
   t->token_emb = LOAD_ROLE (ld, T_TOKEN_EMB, t->vocab_size, w);
   t->pos_emb = t->token_emb ? LOAD_ROLE (ld, T_TEXT_POS, t->context_length, w) : NULL;
   if (t->pos_emb == NULL
@@ -778,6 +817,48 @@ load_siglip_tokenizer (ClipscopeModel *model,
   return g_steal_pointer (&tok);
 }
 
+/* Chinese-CLIP: BERT's WordPiece from vocab.txt, whose lines are the
+ * rows of the word embedding, all of them: a vocab.txt of another size is
+ * another model's. Padding, which the tower masks, is [PAD], id 0, as
+ * config.json's pad_token_id must say. */
+static ClipscopeTextTokenizer *
+load_wordpiece_tokenizer (ClipscopeModel *model,
+                          GError        **error)
+{
+  g_autofree char *path = g_build_filename (model->path, "vocab.txt", NULL);
+  g_autoptr(ClipscopeTextTokenizer) tok = NULL;
+  ClipscopeWordPiece *wp;
+  int n;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s: no tokenizer: a Chinese-CLIP model needs its WordPiece vocabulary, vocab.txt",
+                   model->path);
+      return NULL;
+    }
+  if ((wp = clipscope_wordpiece_new_from_file (path, error)) == NULL)
+    return NULL;
+  tok = clipscope_text_tokenizer_new_wordpiece (wp);
+  n = clipscope_text_tokenizer_get_vocab_size (tok);
+  if (n != model->text.vocab_size)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s: %d pieces, but the text model embeds %d (text_config.vocab_size); "
+                   "the vocabulary does not belong to this model", path, n, model->text.vocab_size);
+      return NULL;
+    }
+  if (clipscope_text_tokenizer_get_pad_id (tok) != model->text.pad_id)
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_TOKENIZER,
+                   "%s/config.json: text_config.pad_token_id is %d, but Chinese-CLIP pads with "
+                   "[PAD], id %d", model->path, model->text.pad_id,
+                   clipscope_text_tokenizer_get_pad_id (tok));
+      return NULL;
+    }
+  return g_steal_pointer (&tok);
+}
+
 static gboolean
 load_tokenizer (ClipscopeModel *model,
                 GError        **error)
@@ -788,8 +869,8 @@ load_tokenizer (ClipscopeModel *model,
       model->tokenizer = load_siglip_tokenizer (model, error);
       break;
     case CLIPSCOPE_FAMILY_CHINESE_CLIP:
-      /* Chinese-CLIP's WordPiece tokenizer (vocab.txt,
-       * clipscope_text_tokenizer_new_wordpiece()) is selected here. */
+      model->tokenizer = load_wordpiece_tokenizer (model, error);
+      break;
     case CLIPSCOPE_FAMILY_CLIP:
     default:
       model->tokenizer = load_clip_tokenizer (model, error);
@@ -853,12 +934,13 @@ load_logit_scale (Loader *ld)
   return TRUE;
 }
 
+/* The dtype of the file, as its token embedding's. */
 static const char *
-dtype_name (ClipscopeSafetensors *st,
-            TensorRole            role,
-            Layout                layout)
+dtype_name (const Loader *ld)
 {
-  const ClipscopeTensor *t = clipscope_safetensors_lookup (st, tensor_names[role][layout]);
+  const ClipscopeTensor *t = clipscope_safetensors_lookup (
+    ld->st, ld->model->text.bert ? BERT_WORD_EMB : tensor_names[T_TOKEN_EMB][ld->layout]);
+
   if (t == NULL || t->dtype == CLIPSCOPE_DTYPE_F32)
     return "float32";
   return t->dtype == CLIPSCOPE_DTYPE_F16 ? "float16" : "bfloat16";
@@ -872,7 +954,7 @@ fill_info (ClipscopeModel *model,
   gboolean vit = info->vision_kind == CLIPSCOPE_VISION_VIT;
 
   info->n_parameters = ld->n_params;
-  info->dtype = dtype_name (ld->st, T_TOKEN_EMB, ld->layout);
+  info->dtype = dtype_name (ld);
   info->image_size = model->preprocess.crop;
   info->image_resize = model->preprocess.resize;
   info->image_squash = model->preprocess.squash;

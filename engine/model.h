@@ -103,18 +103,28 @@ typedef struct {
   const float *pool_c_w, *pool_c_b;          /* (embed_dim, pool_dim), (embed_dim) */
 } ClipscopeResnet;
 
+/* CLIP's and SigLIP's text tower, or with @bert Chinese-CLIP's BERT (bert.c): its
+ * blocks post-LN (ln_1 after attention, ln_2 after the MLP), the
+ * embeddings normalised by ln_emb, padding masked, the first token pooled,
+ * and no final LN. */
 typedef struct {
   ClipscopeTransformer tf;
   int          vocab_size;
   int          context_length;
   /* CLIP: causal, pooled at the end-of-text token (the largest id), the
    * sequence cut after the chunk's last one. SigLIP: bidirectional, no
-   * padding mask, always the whole context, pooled at the last position. */
+   * padding mask, always the whole context, pooled at the last position.
+   * Chinese-CLIP (@bert): see above. */
   gboolean     pool_last;
   gboolean     no_head;             /* SigLIP's config says there is no head */
+  gboolean     bert;
+  int          n_positions;         /* BERT: rows of the position table */
+  int          n_token_types;       /* BERT: rows of the token-type table */
+  int          pad_id;              /* BERT: the id padding uses, masked */
   const float *token_emb;           /* (vocab_size, width) */
-  const float *pos_emb;             /* (context_length, width) */
-  const float *ln_final_w, *ln_final_b;
+  const float *pos_emb;             /* (context_length, width); BERT: plus token type 0 */
+  const float *ln_final_w, *ln_final_b;  /* CLIP, SigLIP */
+  const float *ln_emb_w, *ln_emb_b;      /* BERT */
   const float *proj;                /* (embed_dim, width); NULL: the identity (SigLIP) */
   const float *proj_b;              /* (embed_dim) or NULL */
 } ClipscopeTextTower;

@@ -150,6 +150,25 @@ check_pixel_count (const char  *path,
   return FALSE;
 }
 
+/* Whether @pixbuf has 8-bit RGB or RGBA pixels, as every loader gives. */
+static gboolean
+check_pixel_layout (const char  *path,
+                    GdkPixbuf   *pixbuf,
+                    GError     **error)
+{
+  int n_channels = gdk_pixbuf_get_n_channels (pixbuf);
+  g_autofree char *name = NULL;
+
+  if (gdk_pixbuf_get_colorspace (pixbuf) == GDK_COLORSPACE_RGB
+      && gdk_pixbuf_get_bits_per_sample (pixbuf) == 8 && (n_channels == 3 || n_channels == 4))
+    return TRUE;
+  name = g_filename_display_name (path);
+  g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
+               "%s: unsupported pixel layout (%d channels of %d bits)",
+               name, n_channels, gdk_pixbuf_get_bits_per_sample (pixbuf));
+  return FALSE;
+}
+
 /* Copies the colour channels. Alpha is dropped without compositing, which
  * is what Pillow's convert("RGB") does, unless @params asks for the pixels
  * to be composited onto its background; each channel is then
@@ -168,17 +187,8 @@ rgb_from_pixbuf (const char                      *path,
   ClipscopeRgbImage *image;
   guint8 *dst;
 
-  if (gdk_pixbuf_get_colorspace (pixbuf) != GDK_COLORSPACE_RGB ||
-      gdk_pixbuf_get_bits_per_sample (pixbuf) != 8 ||
-      (n_channels != 3 && n_channels != 4))
-    {
-      g_autofree char *name = g_filename_display_name (path);
-
-      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_IMAGE,
-                   "%s: unsupported pixel layout (%d channels of %d bits)",
-                   name, n_channels, gdk_pixbuf_get_bits_per_sample (pixbuf));
-      return NULL;
-    }
+  if (!check_pixel_layout (path, pixbuf, error))
+    return NULL;
 
   image = rgb_image_new (gdk_pixbuf_get_width (pixbuf), gdk_pixbuf_get_height (pixbuf));
   pixels = gdk_pixbuf_read_pixels (pixbuf);
@@ -274,6 +284,9 @@ typedef struct {
   goffset                          jpeg_end;      /* where its last end-of-image marker is, or -1 */
   GError                          *refused;       /* why size-prepared stopped the decoder */
   int                              orientation;   /* from a PNG's eXIf or a WebP's EXIF chunk, 0 if none */
+  int                              fit_width;     /* a thumbnail's box, or 0 for the model's input */
+  int                              fit_height;
+  gboolean                         keep_size;     /* decode at full size (an animation's frame) */
 } Decode;
 
 /* What a WebP file's RIFF chunks declare, read before it is decoded. An
@@ -337,10 +350,34 @@ scaled_size (int  width,
   *out_height = (int) CLAMP (round (height * scale), 1, G_MAXINT);
 }
 
+/* The size @width × @height takes to fit in @box_width × @box_height,
+ * rounded as gdk_pixbuf_new_from_file_at_scale() rounds it. */
+static void
+fit_size (int  width,
+          int  height,
+          int  box_width,
+          int  box_height,
+          int *out_width,
+          int *out_height)
+{
+  if ((double) height * box_width > (double) width * box_height)
+    {
+      *out_width = (int) CLAMP (0.5 + (double) width * box_height / height, 1, box_width);
+      *out_height = box_height;
+    }
+  else
+    {
+      *out_width = box_width;
+      *out_height = (int) CLAMP (0.5 + (double) height * box_width / width, 1, box_height);
+    }
+}
+
 /* Called once the loader knows the declared size, before it allocates:
  * the size is checked against the limit and what the file can hold, and
- * a scalable image is told to render at the size the model needs. A
- * zero size stops the loader, as gdk_pixbuf_get_file_info() does. */
+ * a scalable image is told to render at the size the model needs (or the
+ * thumbnail's box); a thumbnail of a larger raster image is scaled down
+ * as it decodes. A zero size stops the loader, as
+ * gdk_pixbuf_get_file_info() does. */
 static void
 size_prepared (GdkPixbufLoader *loader,
                int              width,
@@ -353,9 +390,12 @@ size_prepared (GdkPixbufLoader *loader,
   goffset needed;
 
   if (format != NULL && gdk_pixbuf_format_is_scalable (format) && width > 0 && height > 0
-      && d->params->resize > 0)
+      && (d->fit_width > 0 || d->params->resize > 0))
     {
-      scaled_size (width, height, d->params->resize, &width, &height);
+      if (d->fit_width > 0)
+        fit_size (width, height, d->fit_width, d->fit_height, &width, &height);
+      else
+        scaled_size (width, height, d->params->resize, &width, &height);
       if (check_pixel_count (d->path, width, height, d->params->max_pixels, &d->refused))
         {
           gdk_pixbuf_loader_set_size (loader, width, height);
@@ -370,6 +410,11 @@ size_prepared (GdkPixbufLoader *loader,
                  name, width, height, needed, d->size);
   if (d->refused != NULL)
     gdk_pixbuf_loader_set_size (loader, 0, 0);
+  else if (d->fit_width > 0 && !d->keep_size && (width > d->fit_width || height > d->fit_height))
+    {
+      fit_size (width, height, d->fit_width, d->fit_height, &width, &height);
+      gdk_pixbuf_loader_set_size (loader, width, height);
+    }
 }
 
 /* Finds where a JPEG's first scan starts by walking its marker segments,
@@ -822,6 +867,8 @@ decode_fd (int                              fd,
            const char                      *path,
            goffset                          size,
            const ClipscopePreprocessParams *params,
+           int                              fit_width,
+           int                              fit_height,
            GError                         **error)
 {
   g_autoptr(GdkPixbufLoader) loader = NULL;
@@ -837,6 +884,8 @@ decode_fd (int                              fd,
   gssize got;
 
   d.size = size;
+  d.fit_width = fit_width;
+  d.fit_height = fit_height;
   got = pread (fd, d.head, sizeof d.head, 0);
   d.head_len = got > 0 ? (gsize) got : 0;
   if (d.head_len >= 3 && memcmp (d.head, "\xff\xd8\xff", 3) == 0)
@@ -866,6 +915,7 @@ decode_fd (int                              fd,
       if (webp.flags & WEBP_ANIMATION_FLAG)
         {
           prefix_len = webp_frame_header (&webp, prefix);
+          d.keep_size = TRUE;
           start = webp.frame_start;
           end = webp.frame_end;
         }
@@ -915,11 +965,16 @@ decode_fd (int                              fd,
   return pixbuf;
 }
 
-ClipscopeRgbImage *
-clipscope_image_load_fd (int                              fd,
-                         const char                      *path,
-                         const ClipscopePreprocessParams *params,
-                         GError                         **error)
+/* Decodes @fd with the checks of clipscope_image_load_fd() and applies
+ * its EXIF orientation unless @params ignore it; with a box, the image is
+ * made to fit in it. */
+static GdkPixbuf *
+decode_oriented (int                              fd,
+                 const char                      *path,
+                 const ClipscopePreprocessParams *params,
+                 int                              fit_width,
+                 int                              fit_height,
+                 GError                         **error)
 {
   g_autofree char *name = g_filename_display_name (path);
   g_autoptr(GdkPixbuf) decoded = NULL;
@@ -939,7 +994,7 @@ clipscope_image_load_fd (int                              fd,
    * claiming to be huge cannot make the decoder allocate without bound. */
   if (!check_bmp_header (fd, st.st_size, name, error))
     return NULL;
-  decoded = decode_fd (fd, path, st.st_size, params, error);
+  decoded = decode_fd (fd, path, st.st_size, params, fit_width, fit_height, error);
   if (decoded == NULL)
     return NULL;
 
@@ -956,7 +1011,77 @@ clipscope_image_load_fd (int                              fd,
                           gdk_pixbuf_get_height (oriented), params->max_pixels, error))
     return NULL;
 
-  return rgb_from_pixbuf (path, oriented, params, error);
+  /* Turned a quarter, or an animation's canvas, it may not fit yet. */
+  if (fit_width > 0 && (gdk_pixbuf_get_width (oriented) > fit_width
+                        || gdk_pixbuf_get_height (oriented) > fit_height))
+    {
+      int width, height;
+      GdkPixbuf *scaled;
+
+      fit_size (gdk_pixbuf_get_width (oriented), gdk_pixbuf_get_height (oriented),
+                fit_width, fit_height, &width, &height);
+      scaled = gdk_pixbuf_scale_simple (oriented, width, height, GDK_INTERP_BILINEAR);
+      if (scaled == NULL)
+        {
+          set_load_error (error, path, NULL);
+          return NULL;
+        }
+      g_object_unref (oriented);
+      oriented = scaled;
+    }
+  return g_steal_pointer (&oriented);
+}
+
+ClipscopeRgbImage *
+clipscope_image_load_fd (int                              fd,
+                         const char                      *path,
+                         const ClipscopePreprocessParams *params,
+                         GError                         **error)
+{
+  g_autoptr(GdkPixbuf) oriented = decode_oriented (fd, path, params, 0, 0, error);
+
+  return oriented != NULL ? rgb_from_pixbuf (path, oriented, params, error) : NULL;
+}
+
+GBytes *
+clipscope_image_thumbnail_fd (int                              fd,
+                              const char                      *path,
+                              const ClipscopePreprocessParams *params,
+                              int                              max_width,
+                              int                              max_height,
+                              int                             *width,
+                              int                             *height,
+                              GError                         **error)
+{
+  g_autoptr(GdkPixbuf) pixbuf = NULL;
+  int n_channels, rowstride, w, h;
+  const guint8 *pixels;
+  guint8 *rgba, *dst;
+
+  g_return_val_if_fail (max_width > 0 && max_height > 0, NULL);
+
+  pixbuf = decode_oriented (fd, path, params, max_width, max_height, error);
+  if (pixbuf == NULL || !check_pixel_layout (path, pixbuf, error))
+    return NULL;
+  n_channels = gdk_pixbuf_get_n_channels (pixbuf);
+  w = gdk_pixbuf_get_width (pixbuf);
+  h = gdk_pixbuf_get_height (pixbuf);
+  rowstride = gdk_pixbuf_get_rowstride (pixbuf);
+  pixels = gdk_pixbuf_read_pixels (pixbuf);
+  dst = rgba = g_malloc ((gsize) w * (gsize) h * 4);
+  for (int y = 0; y < h; y++)
+    {
+      const guint8 *src = pixels + (gsize) y * (gsize) rowstride;
+
+      for (int x = 0; x < w; x++, src += n_channels, dst += 4)
+        {
+          memcpy (dst, src, 3);
+          dst[3] = n_channels == 4 ? src[3] : 255;
+        }
+    }
+  *width = w;
+  *height = h;
+  return g_bytes_new_take (rgba, (gsize) w * (gsize) h * 4);
 }
 
 ClipscopeRgbImage *

@@ -61,6 +61,21 @@ ClipscopeRgbImage *clipscope_image_load_fd (int                              fd,
                                             const ClipscopePreprocessParams *params,
                                             GError                         **error);
 
+/* Decodes a thumbnail of a file already open, with the checks, limits
+ * and EXIF orientation of clipscope_image_load_fd(): fit in
+ * @max_width × @max_height, a vector image drawn at that size, a raster
+ * one scaled down (never up) as it decodes, an animation's first frame.
+ * Returns RGBA pixels, 8 bits a channel, not premultiplied, rows packed
+ * (4 × @width bytes). */
+GBytes *clipscope_image_thumbnail_fd (int                              fd,
+                                      const char                      *path,
+                                      const ClipscopePreprocessParams *params,
+                                      int                              max_width,
+                                      int                              max_height,
+                                      int                             *width,
+                                      int                             *height,
+                                      GError                         **error);
+
 /* Resizes @image to @out_width × @out_height exactly as PIL's
  * Image.resize(…, Image.BICUBIC or Image.BILINEAR) does (antialiased;
  * bicubic with a = −0.5; 8-bit fixed-point two-pass). */

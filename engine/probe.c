@@ -256,17 +256,25 @@ minimise (const Problem               *p,
   g_autofree double *storage = g_new (double, (gsize) (4 + 2 * HISTORY) * m);
   Buffers buf = { storage, storage + m, storage + 2 * m, storage + 3 * m };
   History h = { m, 0, 0, storage + 4 * (gsize) m, storage + (4 + HISTORY) * (gsize) m };
-  double f = loss_and_gradient (p, theta, buf.g);
+  double f;
   int iter;
 
+  clipscope_blas_begin ();
+  f = loss_and_gradient (p, theta, buf.g);
   for (iter = 0; iter < options->max_iterations; iter++)
     {
       double step = 1.0;
 
+      /* A fork in another thread may go between two iterations. */
+      clipscope_blas_end ();
+      clipscope_blas_begin ();
       if (max_abs (buf.g, m) <= options->tolerance)
         break;
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        return -1;
+        {
+          iter = -1;
+          break;
+        }
       history_direction (&h, buf.g, buf.dir);
       /* The first step, or one after a restart, has no curvature to
        * scale it; a unit step along the gradient's direction is safe. */
@@ -280,6 +288,7 @@ minimise (const Problem               *p,
       if (!line_search (p, &h, &buf, theta, &f, step))
         break;
     }
+  clipscope_blas_end ();
   return iter;
 }
 
@@ -479,8 +488,10 @@ clipscope_probe_predict (const ClipscopeProbe *probe,
     return;
   if (logits == NULL)
     logits = own = g_new (float, (gsize) n_images * k);
+  clipscope_blas_begin ();
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n_images, k, probe->dim,
                1.0f, images, probe->dim, probe->weights, probe->dim, 0.0f, logits, k);
+  clipscope_blas_end ();
   for (int i = 0; i < n_images; i++)
     {
       float *l = logits + (gsize) i * k;
@@ -502,6 +513,7 @@ predict_one (const double *theta,
   int best = 0;
   double best_logit = -INFINITY;
 
+  clipscope_blas_begin ();
   for (int c = 0; c < k; c++)
     {
       double logit = cblas_ddot (d, theta + (gsize) c * d, 1, x, 1) + theta[(gsize) k * d + c];
@@ -512,6 +524,7 @@ predict_one (const double *theta,
           best_logit = logit;
         }
     }
+  clipscope_blas_end ();
   return best;
 }
 

@@ -67,8 +67,10 @@ clipscope_score (const float *images,
     return;
 
   /* The embeddings are normalised, so their dot products are cosines. */
+  clipscope_blas_begin ();
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n_images, n_labels, dim,
                1.0f, images, dim, labels, dim, 0.0f, similarity, n_labels);
+  clipscope_blas_end ();
   if (probabilities == NULL)
     return;
   for (int i = 0; i < n_images; i++)

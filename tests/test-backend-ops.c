@@ -565,6 +565,7 @@ run_attention (void)
     { 1, 17, 60, 5, FALSE, FALSE, 17 },    /* every token queries in turn */
     { 2, 10, 12, 2, FALSE, FALSE, 3 },     /* fewer queries than keys */
     { 3, 40, 36, 3, FALSE, FALSE, 0, TRUE },  /* padding-masked (BERT) */
+    { 3, 52, 48, 4, FALSE, TRUE, 0, TRUE },   /* BERT's last block: [CLS] over padded keys */
     { 2, 20, 16, 2, TRUE, TRUE, 0, TRUE },    /* causal, pooled and padded */
     { 2, 33, 20, 4, FALSE, FALSE, 1, TRUE },  /* a pooling head over padded keys */
     { 3, 49, 36, 3, FALSE, FALSE, 1, FALSE, TRUE },  /* one probe for every image (MAP) */
@@ -932,7 +933,7 @@ main (int    argc,
   /* Nothing the test builds may land in the user's caches. */
   g_setenv ("XDG_CACHE_HOME", tmp, TRUE);
   g_setenv ("MESA_SHADER_CACHE_DIR", tmp, TRUE);
-  cpu = clipscope_cpu_backend_new (NULL, 1, &error);
+  cpu = clipscope_cpu_backend_new (NULL, 1, CLIPSCOPE_PRECISION_F32, 0, &error);
   g_assert_no_error (error);
   vk = clipscope_vk_backend_new (NULL, 1, TRUE, &error);
   if (vk == NULL)

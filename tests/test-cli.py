@@ -116,6 +116,9 @@ def test_outputs(model, tmp):
         check("info keys", keys <= set(info), str(sorted(info)))
         check("info backend", info.get("backend") == "cpu" and isinstance(info.get("device"), str))
         check("info dtype", info.get("dtype") == "float32")
+        check("info family and scoring of a CLIP",
+              info.get("family") == "clip" and info.get("scoring") == "softmax"
+              and "logit_bias" not in info, str(info))
 
     img = os.path.join(tmp, "a.png")
     write_png(img, 40, 30)
@@ -151,6 +154,9 @@ def test_outputs(model, tmp):
     if res:
         check("classify labels order", res["labels"] == ["fish", "cat", "dog", "bird"], str(res["labels"]))
         check("classify templates", res["templates"] == ["a photo of a {}.", "{}"], str(res["templates"]))
+        check("classify says a CLIP scores with a softmax", res.get("scoring") == "softmax", str(res))
+        check("classify scoring sits before the images",
+              list(res).index("scoring") == list(res).index("images") - 1, str(list(res)))
         row = res["images"][0]
         check("classify row", len(row["similarity"]) == 4 and abs(sum(row["probabilities"]) - 1) < 1e-5
               and row["top"] == res["labels"][int(np.argmax(row["probabilities"]))])
@@ -302,6 +308,178 @@ def test_real_vocab(tmp):
           and res["tokens"][0][-1] == 49407, str(res)[:200])
 
 
+def read_templates(name):
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "templates", name)
+    with open(path, encoding="utf-8") as f:
+        return [l.strip() for l in f if l.strip() and not l.startswith("#")]
+
+
+def test_template_presets(model, tmp):
+    """--template-preset gives the bundled sets, in order, and the family's
+    default stands in when no template is given."""
+    img = os.path.join(tmp, "preset.png")
+    write_png(img, 20, 20, seed=3)
+    want = {
+        "photo": ["a photo of a {}."],
+        "imagenet": read_templates("imagenet.txt"),
+        "chinese": ["一张{}的照片。"],
+        "chinese-imagenet": read_templates("chinese-imagenet.txt"),
+    }
+    check("Chinese-CLIP's 80 templates", len(want["chinese-imagenet"]) == 80
+          and want["chinese-imagenet"][0] == "{}的照片。" and want["chinese-imagenet"][-1] == "{}的刺青。"
+          and all(t.count("{}") == 1 for t in want["chinese-imagenet"]))
+    for name, templates in want.items():
+        res = expect_json("classify --template-preset " + name,
+                          ["classify", "--model", model, "--label", "猫", "--template-preset", name, img])
+        check("preset %s templates" % name, res is not None and res["templates"] == templates,
+              str(res and res["templates"][:3]))
+    # The preset's templates come after --template, and they ensemble as if
+    # they had been given one by one.
+    res = expect_json("preset after --template", ["classify", "--model", model, "--label", "猫",
+                                                   "--template", "{}", "--template-preset", "chinese", img])
+    one = expect_json("preset as --template", ["classify", "--model", model, "--label", "猫", "--label", "狗",
+                                                "--template", "一张{}的照片。", img])
+    two = expect_json("preset alone", ["classify", "--model", model, "--label", "猫", "--label", "狗",
+                                        "--template-preset", "chinese", img])
+    check("preset appends", res is not None and res["templates"] == ["{}", "一张{}的照片。"])
+    check("preset scores as its templates", one is not None and two is not None
+          and one["images"][0]["similarity"] == two["images"][0]["similarity"])
+    res = expect_json("search --template-preset", ["search", "--model", model, "--index",
+                                                   os.path.join(tmp, "preset.sqlite"),
+                                                   "--template-preset", "chinese", "猫"])
+    check("search takes a preset", res is not None and res["templates"] == ["一张{}的照片。"], str(res))
+    expect_error("unknown preset", ["classify", "--model", model, "--label", "cat",
+                                    "--template-preset", "klingon", img], 2, ["klingon", "chinese-imagenet"])
+    expect_error("unknown preset in explain", ["explain", "--model", model, "--label", "cat",
+                                               "--template-preset", "klingon", img, "--npy",
+                                               os.path.join(tmp, "x.npy")], 2, ["klingon"])
+
+
+def test_chinese_clip(tmp):
+    """A Chinese-CLIP says its family, scores with a softmax and takes the
+    Chinese default template when none is given."""
+    import chinese_clip_reference
+    m = os.path.join(tmp, "chinese-clip")
+    chinese_clip_reference.make_model(m, seed=5)
+    img = os.path.join(tmp, "cn.png")
+    write_png(img, 24, 24, seed=5)
+    info = expect_json("info of a Chinese-CLIP", ["info", "--model", m, "--backend", "cpu"])
+    check("Chinese-CLIP family", info is not None and info.get("family") == "chinese-clip"
+          and info.get("scoring") == "softmax" and "logit_bias" not in info, str(info))
+    res = expect_json("classify with a Chinese-CLIP", ["classify", "--model", m, "--backend", "cpu",
+                                                       "--label", "猫", "--label", "狗", img])
+    check("Chinese default template", res is not None and res["templates"] == ["一张{}的照片。"]
+          and res["scoring"] == "softmax", str(res and res["templates"]))
+    check("Chinese-CLIP probabilities add up to 1", res is not None
+          and abs(sum(res["images"][0]["probabilities"]) - 1) < 1e-5, str(res))
+    same = expect_json("the chinese preset", ["classify", "--model", m, "--backend", "cpu", "--label", "猫",
+                                              "--label", "狗", "--template-preset", "chinese", img])
+    check("default is the chinese preset", res is not None and same is not None
+          and res["images"][0]["similarity"] == same["images"][0]["similarity"])
+    res = expect_json("English template on a Chinese-CLIP", ["classify", "--model", m, "--backend", "cpu",
+                                                              "--label", "cat", "--template", "a photo of a {}.",
+                                                              img])
+    check("a given template is kept", res is not None and res["templates"] == ["a photo of a {}."])
+
+
+def make_siglip(path, version=1, fmt="hf", seed=0):
+    tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "make-tiny-model")
+    subprocess.run(["/usr/bin/python3", tool, path, "--family", "siglip", "--version", str(version),
+                    "--format", fmt, "--seed", str(seed)], check=True, capture_output=True, timeout=300)
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
+
+
+def test_sigmoid(tmp):
+    """A SigLIP scores each image-label pair with its own sigmoid, in every
+    command that scores, and says so."""
+    m = os.path.join(tmp, "siglip")
+    make_siglip(m, seed=7)
+    imgs = []
+    for i in range(3):
+        imgs.append(os.path.join(tmp, "sig-%d.png" % i))
+        write_png(imgs[-1], 30 + 7 * i, 26, seed=20 + i)
+    info = expect_json("info of a SigLIP", ["info", "--model", m, "--backend", "cpu"])
+    if info is None:
+        return
+    check("SigLIP family and scoring", info.get("family") == "siglip" and info.get("scoring") == "sigmoid"
+          and isinstance(info.get("logit_bias"), float), str(info))
+    scale, bias = info["logit_scale"], info.get("logit_bias", 0.0)
+    labels = ["ab", "cd", "efg"]
+    largs = [a for label in labels for a in ("--label", label)]
+    res = expect_json("classify with a SigLIP", ["classify", "--model", m, "--backend", "cpu", *largs, *imgs])
+    if res is None:
+        return
+    check("classify says sigmoid", res.get("scoring") == "sigmoid", str(res.get("scoring")))
+    emb = expect_json("embed for the sigmoid check",
+                      ["embed", "--model", m, "--backend", "cpu", *[a for i in imgs for a in ("--image", i)],
+                       *[a for label in labels for a in ("--text", "a photo of a %s." % label)]])
+    if emb is None:
+        return
+    img_emb = np.array([e["embedding"] for e in emb["images"]], dtype=np.float64)
+    txt_emb = np.array([e["embedding"] for e in emb["texts"]], dtype=np.float64)
+    cos = img_emb @ txt_emb.T
+    want = sigmoid(scale * cos + bias)
+    got = np.array([r["probabilities"] for r in res["images"]])
+    sim = np.array([r["similarity"] for r in res["images"]])
+    check("similarity is the embeddings' cosine", np.abs(sim - cos).max() < 1e-5, str(np.abs(sim - cos).max()))
+    check("probabilities are sigmoid(scale * cos + bias)", np.abs(got - want).max() < 1e-5,
+          "%s against %s" % (got.tolist(), want.tolist()))
+    check("sigmoid probabilities need not add up to 1", any(abs(p.sum() - 1) > 1e-3 for p in got),
+          str(got.sum(axis=1)))
+    check("sigmoid top is the best cosine", all(r["top"] == labels[int(np.argmax(c))]
+                                                for r, c in zip(res["images"], cos)))
+    fewer = expect_json("classify with one label less",
+                        ["classify", "--model", m, "--backend", "cpu", *largs[:4], *imgs])
+    check("a label's probability does not depend on the others", fewer is not None and np.abs(
+        np.array([r["probabilities"] for r in fewer["images"]]) - got[:, :2]).max() < 1e-6)
+
+    # The threshold is on the cosine and leaves the probabilities alone.
+    res_t = expect_json("sigmoid threshold", ["classify", "--model", m, "--backend", "cpu", *largs,
+                                              "--threshold", "1", *imgs])
+    check("sigmoid threshold leaves all unclassified", res_t is not None
+          and all(r["unclassified"] and r["top"] is None for r in res_t["images"])
+          and np.abs(np.array([r["probabilities"] for r in res_t["images"]]) - got).max() < 1e-7)
+
+    # Prototypes score with the sigmoid too; a probe's probabilities are its softmax.
+    proto = expect_json("sigmoid prototypes", ["classify", "--model", m, "--backend", "cpu", *largs,
+                                               "--examples", "ab=" + imgs[0], *imgs])
+    if proto is not None:
+        p_sim = np.array([r["similarity"] for r in proto["images"]])
+        p_got = np.array([r["probabilities"] for r in proto["images"]])
+        check("prototype probabilities are the sigmoid of their cosines", proto["scoring"] == "sigmoid"
+              and np.abs(p_got - sigmoid(scale * p_sim + bias)).max() < 1e-5
+              and proto["classifier"][0]["mode"] == "prototype", str(proto["scoring"]))
+    ex = sum((["--examples", "%s=%s" % (label, imgs[j % 3]), "--examples", "%s=%s" % (label, imgs[(j + 1) % 3])]
+              for j, label in enumerate(labels)), [])
+    probe = expect_json("sigmoid model with a probe", ["classify", "--model", m, "--backend", "cpu", *largs,
+                                                       *ex, "--probe", *imgs])
+    check("a probe's probabilities are a softmax", probe is not None and probe["scoring"] == "softmax"
+          and all(abs(sum(r["probabilities"]) - 1) < 1e-5 for r in probe["images"]), str(probe and probe["scoring"]))
+
+    out = os.path.join(tmp, "sorted")
+    srt = expect_json("sort with a SigLIP", ["sort", "--model", m, "--backend", "cpu", *largs, "--into", out,
+                                             "--dry-run", *imgs])
+    check("sort follows the sigmoid's top labels", srt is not None
+          and [f["top"] for f in srt["files"]] == [r["top"] for r in res["images"]], str(srt))
+
+    table = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                                         "build-aux", "classify-table.py")],
+                           input=json.dumps(res), capture_output=True, text=True)
+    check("the table says the probabilities are independent", table.returncode == 0
+          and "independent" in table.stdout, table.stdout + table.stderr)
+
+    # SigLIP 2 in open_clip's layout says the same.
+    m2 = os.path.join(tmp, "siglip2-oc")
+    make_siglip(m2, version=2, fmt="open_clip", seed=8)
+    info2 = expect_json("info of a SigLIP 2 (open_clip)", ["info", "--model", m2, "--backend", "cpu"])
+    check("SigLIP 2 family and scoring", info2 is not None and info2["family"] == "siglip"
+          and info2["scoring"] == "sigmoid" and "logit_bias" in info2 and info2["format"] == "open_clip",
+          str(info2))
+
+
 def main():
     if not os.path.exists(CLI):
         print("FAILED: no clipscope binary at %s" % CLI)
@@ -315,6 +493,9 @@ def main():
         test_bad_images(model, tmp)
         test_limits(model, tmp)
         test_real_vocab(tmp)
+        test_template_presets(model, tmp)
+        test_chinese_clip(tmp)
+        test_sigmoid(tmp)
     if failures:
         print("%d check(s) failed: %s" % (len(failures), ", ".join(failures)))
         return 1

@@ -29,6 +29,7 @@
 #include "clipscope-template-contributions.h"
 #include "clipscope-text-row.h"
 #include "clipscope-window.h"
+#include "test-memory.h"
 
 #define N_IMAGES 4
 
@@ -534,6 +535,158 @@ save_shot (ClipscopeWindow *window,
 }
 
 static void
+set_templates (ClipscopeSession   *session,
+               const char * const *list)
+{
+  clipscope_session_clear_templates (session);
+  for (const char * const *t = list; *t != NULL; t++)
+    clipscope_session_add_template (session, *t, TRUE);
+}
+
+static void
+assert_templates (ClipscopeSession   *session,
+                  const char * const *want)
+{
+  g_auto(GStrv) enabled = clipscope_session_dup_enabled_templates (session);
+
+  g_assert_cmpstrv (enabled, want);
+}
+
+/* A template list that is only the default follows the model's family,
+ * with Undo; one the person made stays. */
+static void
+test_window_family_template (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autofree char *script = g_build_filename (g_getenv ("CLIPSCOPE_TESTS_DIR"), "chinese_clip_reference.py",
+                                              NULL);
+  g_autofree char *cn_dir = g_build_filename (workdir, "chinese-clip", NULL);
+  const char *photo[] = { "a photo of a {}.", NULL }, *chinese[] = { "一张{}的照片。", NULL };
+  const char *own[] = { "{}的画。", NULL };
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (char *[]) { (char *) "/usr/bin/python3", script, cn_dir, NULL },
+                               NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+  gtk_window_present (GTK_WINDOW (window));
+  clipscope_window_load_model (window, model_dir);
+  wait_idle (session);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "猫\n狗");
+  set_templates (session, photo);
+
+  clipscope_window_load_model (window, cn_dir);
+  wait_idle (session);
+  g_assert_cmpint (clipscope_session_get_model_info (session)->family, ==, CLIPSCOPE_FAMILY_CHINESE_CLIP);
+  assert_templates (session, chinese);
+  /* Chinese-CLIP scores with a softmax, as CLIP does. */
+  g_assert_null (clipscope_session_get_scoring_note (session));
+  g_assert_false (gtk_widget_get_visible (clipscope_window_get_probability_caption (window)));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.undo", NULL);
+  assert_templates (session, photo);
+
+  /* Back to CLIP: the Chinese default becomes CLIP's. */
+  set_templates (session, chinese);
+  clipscope_window_load_model (window, model_dir);
+  wait_idle (session);
+  g_assert_cmpint (clipscope_session_get_model_info (session)->family, ==, CLIPSCOPE_FAMILY_CLIP);
+  assert_templates (session, photo);
+
+  /* A template of one's own is kept. */
+  set_templates (session, own);
+  clipscope_window_load_model (window, cn_dir);
+  wait_idle (session);
+  g_assert_cmpint (clipscope_session_get_model_info (session)->family, ==, CLIPSCOPE_FAMILY_CHINESE_CLIP);
+  assert_templates (session, own);
+
+  /* No template at all: the session falls back on the family's. */
+  clipscope_session_clear_templates (session);
+  assert_templates (session, chinese);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+}
+
+/* A SigLIP's probabilities are a sigmoid for each cell: the caption under
+ * them says they are independent, and the export says "sigmoid". */
+static void
+test_window_sigmoid (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autofree char *tool = g_build_filename (g_getenv ("CLIPSCOPE_TESTS_DIR"), "..", "tools", "make-tiny-model",
+                                            NULL);
+  g_autofree char *siglip_dir = g_build_filename (workdir, "siglip", NULL);
+  g_autofree char *json_path = g_build_filename (workdir, "sigmoid.json", NULL);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  const ClipscopeModelInfo *info;
+  const float *sim = NULL, *prob = NULL;
+  guint n_images = 0, n_labels = 0;
+  GtkWidget *caption;
+  int status = 0;
+  double sum = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (char *[]) { (char *) "/usr/bin/python3", tool, siglip_dir,
+                                                  (char *) "--family", (char *) "siglip", NULL },
+                               NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 800);
+  gtk_window_present (GTK_WINDOW (window));
+  clipscope_window_load_model (window, siglip_dir);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "ab\ncd\nefg");
+  for (int i = 0; i < 3; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.select-image", "i", 0);
+  wait_idle (session);
+
+  info = clipscope_session_get_model_info (session);
+  g_assert_nonnull (info);
+  g_assert_cmpint (info->family, ==, CLIPSCOPE_FAMILY_SIGLIP);
+  g_assert_cmpint (clipscope_session_get_scoring (session), ==, CLIPSCOPE_SCORING_SIGMOID);
+  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, &prob));
+  g_assert_cmpuint (n_labels, ==, 3);
+  for (guint i = 0; i < n_images * n_labels; i++)
+    {
+      double want = 1.0 / (1.0 + exp (-(info->logit_scale * (double) sim[i] + info->logit_bias)));
+
+      g_assert_cmpfloat_with_epsilon (prob[i], want, 1e-6);
+    }
+  for (guint j = 0; j < n_labels; j++)
+    sum += prob[j];
+  g_assert_cmpfloat (fabs (sum - 1.0), >, 1e-3);
+
+  caption = clipscope_window_get_probability_caption (window);
+  g_assert_true (gtk_widget_get_visible (caption));
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (caption)), ==, clipscope_session_get_scoring_note (session));
+  g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (caption)), "independent"));
+  save_shot (window, "test-sigmoid.png");
+
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.export-to", "s", json_path);
+  g_assert_true (json_parser_load_from_file (parser, json_path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)),
+                                                  "scoring"), ==, "sigmoid");
+
+  /* Back on a CLIP the caption goes. */
+  clipscope_window_load_model (window, model_dir);
+  wait_idle (session);
+  g_assert_cmpint (clipscope_session_get_scoring (session), ==, CLIPSCOPE_SCORING_SOFTMAX);
+  g_assert_false (gtk_widget_get_visible (caption));
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+}
+
+static void
 test_window_drop_and_actions (void)
 {
   ClipscopeWindow *window = clipscope_window_new (NULL);
@@ -618,6 +771,11 @@ test_window_drop_and_actions (void)
     g_assert_false (clipscope_heatmap_view_get_show_probabilities (heatmap));
   }
 
+  /* A CLIP's probabilities are a softmax: no caption says otherwise. */
+  g_assert_cmpint (clipscope_session_get_scoring (session), ==, CLIPSCOPE_SCORING_SOFTMAX);
+  g_assert_null (clipscope_session_get_scoring_note (session));
+  g_assert_false (gtk_widget_get_visible (clipscope_window_get_probability_caption (window)));
+
   /* The ImageNet preset brings CLIP's 80 templates, all valid. */
   gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "imagenet");
   g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_templates (session)), ==, 80);
@@ -626,6 +784,24 @@ test_window_drop_and_actions (void)
 
     g_assert_cmpuint (g_strv_length (enabled), ==, 80);
   }
+
+  /* The Chinese presets: the short default, and Chinese-CLIP's 80. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "chinese");
+  {
+    g_auto(GStrv) enabled = clipscope_session_dup_enabled_templates (session);
+
+    g_assert_cmpstrv (enabled, ((const char *[]) { "一张{}的照片。", NULL }));
+  }
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "chinese-imagenet");
+  {
+    g_auto(GStrv) enabled = clipscope_session_dup_enabled_templates (session);
+
+    g_assert_cmpuint (g_strv_length (enabled), ==, 80);
+    g_assert_cmpstr (enabled[0], ==, "{}的照片。");
+  }
+  /* A name that is no preset changes nothing. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.template-preset", "s", "klingon");
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_templates (session)), ==, 80);
 
   /* A template without {} is kept in the list, flagged, and left out. */
   gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-templates", NULL);
@@ -656,6 +832,8 @@ test_window_drop_and_actions (void)
   g_assert_no_error (error);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
                       json_node_get_object (json_parser_get_root (parser)), "images")), ==, N_IMAGES);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)),
+                                                  "scoring"), ==, "softmax");
   png = gdk_pixbuf_new_from_file (png_path, &error);
   g_assert_no_error (error);
   g_assert_cmpint (gdk_pixbuf_get_height (png), >, N_IMAGES * 30);
@@ -1990,8 +2168,15 @@ test_models_list (void)
       g_assert_nonnull (row);
       g_assert_cmpstr (group_of (row), ==, "Available for Download");
       g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), about));
+      /* Each says its family before its size. */
+      g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)),
+                                e->family == CLIPSCOPE_FAMILY_SIGLIP ? "\nSigLIP · "
+                                : e->family == CLIPSCOPE_FAMILY_CHINESE_CLIP ? "\nChinese-CLIP · " : "\nCLIP · "));
     }
-  g_assert_cmpuint (n_catalogue, >=, 3);
+  g_assert_cmpuint (n_catalogue, >=, 9);
+  g_assert_nonnull (clipscope_models_page_get_row (page, "siglip-base-patch16-224"));
+  g_assert_nonnull (clipscope_models_page_get_row (page, "siglip2-so400m-patch14-384"));
+  g_assert_nonnull (clipscope_models_page_get_row (page, "chinese-clip-vit-base-patch16"));
 
   g_assert_true (menu_has_item (clipscope_window_get_model_menu (window),
                                 "Emoji demo — small model trained on emoji; download a CLIP model for photos",
@@ -3056,6 +3241,253 @@ test_window_contributions (void)
   g_assert_finalize_object (window);
 }
 
+/* ------------------------------------------------------------ hostile files */
+
+/* A PNG of @width × @height grey zeros: a few hundred kilobytes that
+ * decode to as many pixels, written by Python's zlib. */
+static void
+write_zeros_png (const char *path,
+                 int         width,
+                 int         height)
+{
+  static const char script[] =
+    "import struct, sys, zlib\n"
+    "def chunk(t, d):\n"
+    "    return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))\n"
+    "w, h = int(sys.argv[2]), int(sys.argv[3])\n"
+    "z = zlib.compressobj(9)\n"
+    "row = bytes(w + 1)\n"
+    "data = b''.join(z.compress(row) for _ in range(h)) + z.flush()\n"
+    "open(sys.argv[1], 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n'"
+    " + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0))"
+    " + chunk(b'IDAT', data) + chunk(b'IEND', b''))\n";
+  g_autofree char *w = g_strdup_printf ("%d", width);
+  g_autofree char *h = g_strdup_printf ("%d", height);
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (char *[]) { (char *) "/usr/bin/python3", (char *) "-c",
+                                                  (char *) script, (char *) path, w, h, NULL },
+                               NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+}
+
+/* A small JPEG whose frame header claims 9999 × 9999 pixels. */
+static void
+write_claiming_jpeg (const char *path)
+{
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 16, 16);
+  g_autofree char *data = NULL;
+  gsize len = 0;
+
+  gdk_pixbuf_fill (pixbuf, 0x808080ff);
+  g_assert_true (gdk_pixbuf_save_to_buffer (pixbuf, &data, &len, "jpeg", NULL, NULL));
+  for (gsize i = 2; i + 9 < len; i++)
+    if ((guchar) data[i] == 0xff && (guchar) data[i + 1] == 0xc0)
+      {
+        data[i + 5] = data[i + 7] = (char) (9999 >> 8);
+        data[i + 6] = data[i + 8] = (char) (9999 & 0xff);
+        break;
+      }
+  g_assert_true (g_file_set_contents (path, data, (gssize) len, NULL));
+}
+
+static gboolean
+thumbnails_missing (gpointer user_data)
+{
+  ClipscopeImage **images = user_data;
+
+  for (int i = 0; images[i] != NULL; i++)
+    if (clipscope_image_get_thumbnail (images[i]) == NULL)
+      return TRUE;
+  return FALSE;
+}
+
+static ClipscopeImage *
+find_image (ClipscopeSession *session,
+            const char       *name)
+{
+  GListModel *images = clipscope_session_get_images (session);
+
+  for (guint i = 0; i < g_list_model_get_n_items (images); i++)
+    {
+      g_autoptr(ClipscopeImage) image = g_list_model_get_item (images, i);
+
+      if (g_str_equal (clipscope_image_get_name (image), name))
+        return image;
+    }
+  return NULL;
+}
+
+static gboolean
+failures_pending (gpointer user_data)
+{
+  GPtrArray *got = user_data;
+
+  return got->len == 0;
+}
+
+/* Thumbnails are decoded in the engine's decoder processes: without a
+ * model, a file that cannot be read is still named with its reason. */
+static void
+test_session_thumbnail_failure (void)
+{
+  g_autoptr(ClipscopeSession) session = clipscope_session_new ();
+  g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *claims = g_build_filename (scratch_dir, "claims.jpg", NULL);
+  g_autoptr(GFile) bad = g_file_new_for_path (claims);
+  g_autoptr(GFile) good = g_file_new_for_path (image_paths[2]);
+  GFile *files[2] = { bad, good };
+
+  write_claiming_jpeg (claims);
+  g_signal_connect (session, "images-failed", G_CALLBACK (collect_failures_cb), got);
+  clipscope_session_add_files (session, files, 2);
+  wait_while (failures_pending, got);
+  wait_idle (session);
+
+  g_assert_cmpuint (got->len, ==, 2);
+  g_assert_cmpstr (got->pdata[0], ==, "Could not read claims.jpg");
+  g_assert_nonnull (strstr (got->pdata[1], "claims.jpg"));
+  g_assert_nonnull (strstr (got->pdata[1], "9999"));
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, 1);
+  g_signal_handlers_disconnect_by_data (session, got);
+}
+
+/* Hostile files dropped on the window are decoded in the decoder
+ * processes: the window's memory does not grow by what they decode to,
+ * its main loop keeps turning, the bad ones are named, and thumbnails of
+ * the good ones look as GdkPixbuf draws them. */
+static void
+test_window_hostile_drop (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autofree char *dir = g_build_filename (scratch_dir, "hostile", NULL);
+  g_autofree char *plain = g_build_filename (dir, "plain.png", NULL);
+  g_autofree char *zeros = g_build_filename (dir, "zeros.png", NULL);
+  g_autofree char *huge = g_build_filename (dir, "huge.png", NULL);
+  g_autofree char *claims = g_build_filename (dir, "claims.jpg", NULL);
+  g_autofree char *svg = g_build_filename (dir, "filters.svg", NULL);
+  g_autoptr(GString) bomb = g_string_new (NULL);
+  g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GFile) folder = g_file_new_for_path (dir);
+  g_autoptr(GdkPixbuf) want = NULL;
+  g_auto(GValue) value = G_VALUE_INIT;
+  ClipscopeImage *shown[3] = { NULL, NULL, NULL };
+  GdkTexture *texture;
+  g_autofree guchar *pixels = NULL;
+  Ticks ticks = { 0, 0 };
+  gboolean accepted = FALSE;
+  long before, after;
+  int max_diff = 0;
+  guint id;
+
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  {
+    g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 300, 200);
+    guchar *p = gdk_pixbuf_get_pixels (pixbuf);
+    int stride = gdk_pixbuf_get_rowstride (pixbuf);
+
+    for (int y = 0; y < 200; y++)
+      for (int x = 0; x < 300; x++)
+        {
+          p[y * stride + 3 * x] = (guchar) (x * 255 / 299);
+          p[y * stride + 3 * x + 1] = (guchar) (y * 255 / 199);
+          p[y * stride + 3 * x + 2] = (guchar) (((x / 20) ^ (y / 20)) & 1 ? 220 : 30);
+        }
+    g_assert_true (gdk_pixbuf_save (pixbuf, plain, "png", NULL, NULL));
+  }
+  /* 81 million pixels, under the engine's limit: 243 MB as a GdkPixbuf. */
+  write_zeros_png (zeros, 9000, 9000);
+  /* 400 million, over it: refused before anything is allocated. */
+  write_zeros_png (huge, 20000, 20000);
+  write_claiming_jpeg (claims);
+  g_string_append (bomb, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"40000\" height=\"40000\" "
+                         "viewBox=\"0 0 100 100\"><defs><filter id=\"f\" x=\"-50\" y=\"-50\" "
+                         "width=\"100\" height=\"100\"><feGaussianBlur stdDeviation=\"200\"/>"
+                         "<feMorphology radius=\"400\" operator=\"dilate\"/></filter></defs>");
+  for (int i = 0; i < 20; i++)
+    g_string_append (bomb, "<rect width=\"100\" height=\"100\" filter=\"url(#f)\"/>");
+  g_string_append (bomb, "</svg>");
+  g_assert_true (g_file_set_contents (svg, bomb->str, (gssize) bomb->len, NULL));
+
+  g_signal_connect (session, "images-failed", G_CALLBACK (collect_failures_cb), got);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 800);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  wait_idle (session);
+  for (int i = 0; i < 100 && !gtk_widget_get_mapped (GTK_WIDGET (window)); i++)
+    wait_ms (20);
+  wait_ms (300);
+
+  /* The peak so far is forgotten, where the kernel allows it: what
+   * follows is measured alone. */
+  {
+    FILE *f = fopen ("/proc/self/clear_refs", "w");
+
+    if (f == NULL || fputs ("5", f) < 0 || fclose (f) != 0)
+      g_test_message ("the peak RSS could not be reset; growth is measured from the last peak");
+  }
+  before = peak_rss_kib ();
+  g_value_init (&value, G_TYPE_FILE);
+  g_value_set_object (&value, folder);
+  ticks.last = g_get_monotonic_time ();
+  id = g_timeout_add (10, tick_cb, &ticks);
+  g_signal_emit_by_name (clipscope_window_get_drop_target (window), "drop", &value, 1.0, 1.0, &accepted);
+  g_assert_true (accepted);
+  wait_idle (session);
+  shown[0] = find_image (session, "plain.png");
+  shown[1] = find_image (session, "zeros.png");
+  g_assert_nonnull (shown[0]);
+  g_assert_nonnull (shown[1]);
+  wait_while (thumbnails_missing, shown);
+  g_source_remove (id);
+  after = peak_rss_kib ();
+
+  g_test_message ("peak RSS grew by %.1f MB; longest main-loop stall %.1f ms",
+                  (after - before) / 1024.0, ticks.worst / 1000.0);
+  /* Decoding the 9000 × 9000 PNG here would take 243 MB at once. */
+  g_assert_cmpint (after - before, <, 80 * 1024);
+  g_assert_cmpint (ticks.worst, <, 1000 * G_TIME_SPAN_MILLISECOND);
+
+  /* The two bad files are named, once, with their reasons. */
+  g_assert_cmpuint (got->len, ==, 3);
+  g_assert_nonnull (strstr (got->pdata[0], "claims.jpg"));
+  g_assert_nonnull (strstr (got->pdata[0], "huge.png"));
+  for (guint i = 1; i < 3; i++)
+    g_assert_true (strstr (got->pdata[i], "9999") != NULL || strstr (got->pdata[i], "limit") != NULL);
+  g_assert_null (find_image (session, "claims.jpg"));
+  g_assert_null (find_image (session, "huge.png"));
+
+  /* A plain PNG's thumbnail has GdkPixbuf's size and pixels. */
+  want = gdk_pixbuf_new_from_file_at_scale (plain, 128, 128, TRUE, NULL);
+  g_assert_nonnull (want);
+  texture = clipscope_image_get_thumbnail (shown[0]);
+  g_assert_cmpint (gdk_texture_get_width (texture), ==, gdk_pixbuf_get_width (want));
+  g_assert_cmpint (gdk_texture_get_height (texture), ==, gdk_pixbuf_get_height (want));
+  pixels = g_malloc ((gsize) 4 * 128 * 128);
+  gdk_texture_download (texture, pixels, 4 * 128);
+  for (int y = 0; y < gdk_pixbuf_get_height (want); y++)
+    for (int x = 0; x < gdk_pixbuf_get_width (want); x++)
+      {
+        const guchar *w = gdk_pixbuf_read_pixels (want) + y * gdk_pixbuf_get_rowstride (want) + 3 * x;
+        guint32 argb;
+
+        /* Cairo's ARGB32, in native byte order. */
+        memcpy (&argb, pixels + 4 * 128 * y + 4 * x, 4);
+        max_diff = MAX (max_diff, ABS ((int) (argb >> 16 & 0xff) - w[0]));
+        max_diff = MAX (max_diff, ABS ((int) (argb >> 8 & 0xff) - w[1]));
+        max_diff = MAX (max_diff, ABS ((int) (argb & 0xff) - w[2]));
+      }
+  g_assert_cmpint (max_diff, <=, 2);
+  g_assert_cmpint (gdk_texture_get_width (clipscope_image_get_thumbnail (shown[1])), ==, 128);
+
+  save_shot (window, "test-hostile-drop.png");
+  g_signal_handlers_disconnect_by_data (session, got);
+  close_window (window);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -3107,6 +3539,8 @@ main (int   argc,
   g_test_add_func ("/gui/window/drop-and-actions", test_window_drop_and_actions);
   g_test_add_func ("/gui/window/label-commas", test_window_label_commas);
   g_test_add_func ("/gui/window/undo", test_window_undo);
+  g_test_add_func ("/gui/window/family-template", test_window_family_template);
+  g_test_add_func ("/gui/window/sigmoid", test_window_sigmoid);
   g_test_add_func ("/gui/window/adaptive", test_window_adaptive);
   g_test_add_func ("/gui/window/heatmap-cells", test_window_heatmap_cells);
   g_test_add_func ("/gui/window/responsive", test_window_responsive);
@@ -3117,6 +3551,8 @@ main (int   argc,
   g_test_add_func ("/gui/window/compare", test_window_compare);
   g_test_add_func ("/gui/window/search", test_window_search);
   g_test_add_func ("/gui/window/image-failures", test_window_image_failures);
+  g_test_add_func ("/gui/session/thumbnail-failure", test_session_thumbnail_failure);
+  g_test_add_func ("/gui/window/hostile-drop", test_window_hostile_drop);
   g_test_add_func ("/gui/preferences/bindings", test_preferences);
   g_test_add_func ("/gui/models/list", test_models_list);
   g_test_add_func ("/gui/models/use", test_models_use);

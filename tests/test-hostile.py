@@ -484,7 +484,7 @@ import os, signal, socket, struct, subprocess, time
 ours = socket.socket(fileno=3)
 helper = None
 while True:
-    data, fds, _, _ = socket.recv_fds(ours, 72, 1)
+    data, fds, _, _ = socket.recv_fds(ours, 80, 1)
     if not data:
         break
     name_bytes = struct.unpack("=I", data[4:8])[0]
@@ -502,9 +502,9 @@ while True:
         theirs.close()
     socket.send_fds(mine, [data + name], fds)
     head = b""
-    while len(head) < 16:
-        head += mine.recv(16 - len(head))
-    n = struct.unpack("=IIiI", head)[3]
+    while len(head) < 24:
+        head += mine.recv(24 - len(head))
+    n = struct.unpack("=IIiIII", head)[3]
     body = b""
     while len(body) < n:
         body += mine.recv(n - len(body))
@@ -570,28 +570,49 @@ def test_decoder_sandbox(tmp):
     proc = subprocess.Popen(["sh", "-c", 'exec "$0" 3<&%d' % theirs.fileno(), helper],
                             pass_fds=[theirs.fileno()])
     theirs.close()
-    try:
-        img = os.path.join(tmp, "sandbox.png")
-        write_png(img, 30, 20)
+    def ask(img, kind, box=(0, 0)):
         with open(img, "rb") as f:
             name = img.encode()
-            # ClipscopeDecodeRequest: magic, name_bytes, cpu_seconds, reserved,
-            # then ClipscopePreprocessParams (resize, crop, mean, std,
-            # max_pixels, composite_alpha, background, ignore_orientation).
+            # ClipscopeDecodeRequest: magic, name_bytes, cpu_seconds, kind,
+            # max_width, max_height, then ClipscopePreprocessParams (resize,
+            # crop, mean, std, max_pixels, composite_alpha, background,
+            # ignore_orientation).
             params = struct.pack("=ii3f3fqi3Bxi4x", 16, 16, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25,
                                  10 ** 6, 0, 0, 0, 0, 0)
-            head = struct.pack("=IIII", 0x31445343, len(name), 10, 0) + params
+            head = struct.pack("=IIIIII", 0x31445343, len(name), 10, kind, *box) + params
             ours.sendmsg([head + name], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                                           struct.pack("i", f.fileno()))])
         reply = b""
-        while len(reply) < 16:
-            reply += ours.recv(16 - len(reply))
-        magic, ok, code, n = struct.unpack("=IIiI", reply)
+        while len(reply) < 24:
+            reply += ours.recv(24 - len(reply))
+        magic, ok, code, n, width, height = struct.unpack("=IIiIII", reply)
         payload = b""
         while len(payload) < n:
             payload += ours.recv(n - len(payload))
+        return magic, ok, code, n, width, height, payload
+
+    try:
+        img = os.path.join(tmp, "sandbox.png")
+        write_png(img, 30, 20)
+        magic, ok, code, n, _, _, _ = ask(img, 0)
         check("helper decodes", magic == 0x31445343 and ok == 1 and n == 3 * 16 * 16 * 4,
               (magic, ok, code, n))
+        # A thumbnail: RGBA, fit in the box, the same pixels as Pillow's
+        # at full size where nothing is scaled.
+        magic, ok, code, n, width, height, payload = ask(img, 1, (16, 16))
+        check("helper makes a thumbnail", ok == 1 and (width, height) == (16, 11)
+              and n == 16 * 11 * 4, (ok, code, n, width, height, payload[:200]))
+        magic, ok, code, n, width, height, payload = ask(img, 1, (64, 64))
+        from PIL import Image
+        with Image.open(img) as im:
+            want = im.convert("RGBA").tobytes()
+        check("a small image's thumbnail is the image", ok == 1 and (width, height) == (30, 20)
+              and payload == want, (ok, code, width, height))
+        bomb = os.path.join(tmp, "sandbox-bomb.png")
+        Image.new("L", (2000, 2000)).save(bomb)
+        magic, ok, code, n, width, height, payload = ask(bomb, 1, (64, 64))
+        check("a thumbnail of too many pixels is refused", ok == 0 and b"limit" in payload,
+              (ok, code, payload))
         with open("/proc/%d/status" % proc.pid) as f:
             status = f.read()
         check("helper is under a seccomp filter", "Seccomp:\t2" in status
@@ -600,6 +621,40 @@ def test_decoder_sandbox(tmp):
         ours.close()
         proc.wait(timeout=10)
     check("helper ends when its socket closes", proc.returncode == 0, proc.returncode)
+
+
+def test_decoder_syscalls(model, tmp):
+    """The seccomp filter is an allow list: a decoder that makes a system
+    call outside it (as an exploited one would) gets an error, its image
+    fails with it, and the same helper decodes the others."""
+    loader = os.environ.get("CLIPSCOPE_SYSCALL_LOADER")
+    system_cache = os.environ.get("CLIPSCOPE_PIXBUF_LOADERS_CACHE")
+    if not loader or not os.path.exists(loader) or not system_cache:
+        check("system call test loader built", False, loader)
+        return
+    cache = os.path.join(tmp, "loaders.cache")
+    with open(system_cache) as f, open(cache, "w") as out:
+        out.write(f.read())
+        out.write('\n"%s"\n"clipscope-syscall" 0 "" "test" "LGPL"\n'
+                  '"image/x-clipscope-syscall" "text/plain" ""\n"syscall" ""\n"CLIPSCOPE-SYSCALL " "" 100\n\n' % loader)
+    folder = os.path.join(tmp, "syscalls")
+    os.mkdir(folder)
+    calls = ["uname", "socket", "chdir", "fork", "execve", "write-open"]
+    for i, call in enumerate(calls):
+        with open(os.path.join(folder, "%d-%s.png" % (2 * i, call)), "w") as f:
+            f.write("CLIPSCOPE-SYSCALL %s\n" % call)
+        write_png(os.path.join(folder, "%d-good.png" % (2 * i + 1)), 20, 20, seed=50 + i)
+    res = expect_json("decoders making system calls", ["classify", "--model", model, "--label", "x",
+                                                       folder], status=3,
+                      env={"GDK_PIXBUF_MODULE_FILE": cache, "CLIPSCOPE_DECODE_WORKERS": "1"})
+    if not res:
+        return
+    rows = {os.path.basename(r["path"]): r for r in res["images"]}
+    check("an allowed system call decodes", "top" in rows.get("0-uname.png", {}), rows)
+    for i, call in enumerate(calls[1:], 1):
+        error = rows.get("%d-%s.png" % (2 * i, call), {}).get("error", "")
+        check("%s refused for its image alone" % call, "Operation not permitted" in error, rows)
+    check("the other images decoded", all("top" in r for n, r in rows.items() if "good" in n), rows)
 
 
 def test_sort(model, tmp):
@@ -703,6 +758,7 @@ def main():
         test_orientation(model, tmp)
         test_decoder_processes(model, tmp)
         test_decoder_sandbox(tmp)
+        test_decoder_syscalls(model, tmp)
         test_sort(model, tmp)
         test_non_utf8_names(model, tmp)
         test_many_images(model, tmp)

@@ -5,6 +5,7 @@
  * and cancelling must stop the call quickly.
  */
 #include "clipscope-private.h"
+#include "test-memory.h"
 
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib/gstdio.h>
@@ -18,19 +19,6 @@ typedef struct {
 } Fixture;
 
 static Fixture fixture;
-
-/* The peak resident set so far, in KiB. */
-static long
-peak_rss_kib (void)
-{
-  g_autofree char *status = NULL;
-  const char *line;
-
-  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
-  line = strstr (status, "VmHWM:");
-  g_assert_nonnull (line);
-  return strtol (line + strlen ("VmHWM:"), NULL, 10);
-}
 
 static void
 make_fixture (void)

@@ -282,6 +282,20 @@ def build_hub(tmp):
                  "tester/nolist", "tester/gated", "tester/disk", "tester/cancel"):
         hub.add_repo(repo, hf_files)
     hub.add_repo("tester/pickle-only", {k: v for k, v in main.items()})
+    # A SentencePiece-tokenized repository (SigLIP's layout) has no CLIP BPE:
+    # its own tokenizer and settings are fetched, not OpenAI's BPE.
+    spm = {k: v for k, v in hf_files.items() if k not in ("vocab.json", "merges.txt")}
+    spm.update({"spiece.model": b"\x0a\x05piece" * 10, "tokenizer_config.json": b'{"pad_token": "</s>"}',
+                "special_tokens_map.json": b'{"eos_token": "</s>"}', "README.md": b"# readme"})
+    hub.add_repo("tester/tiny-spm", spm)
+    wordpiece = {k: v for k, v in hf_files.items() if k not in ("vocab.json", "merges.txt")}
+    wordpiece.update({"vocab.txt": b"[PAD]\n[UNK]\n", "tokenizer.json": b"{}" * 100})
+    hub.add_repo("tester/tiny-wordpiece", wordpiece)
+    # A CLIP repository that also has the fast tokenizer's files: only the
+    # BPE is taken, as before.
+    hub.add_repo("tester/clip-extra", dict(hf_files, **{"tokenizer.json": b"{}" * 1000,
+                                                         "tokenizer_config.json": b"{}",
+                                                         "vocab.txt": b"[PAD]\n"}))
     hub.cut["tester/resume"] = 100000
     hub.cut["tester/range200"] = 150000
     hub.ignore_range.add("tester/range200")
@@ -385,6 +399,23 @@ def test_list_and_default(cli, hf_files):
           and cat.get("format") == "hf" and cat.get("installed") is False and cat.get("path") is None
           and cat.get("size_is_estimate") is True and cat.get("size", 0) > 100e6
           and cat.get("source") == "catalogue", str(cat))
+    check("CLIP entries say their family", cat.get("family") == "clip", str(cat))
+    families = {"siglip-base-patch16-224": ("google/siglip-base-patch16-224", "siglip"),
+                "siglip-so400m-patch14-384": ("google/siglip-so400m-patch14-384", "siglip"),
+                "siglip-base-patch16-256-multilingual": ("google/siglip-base-patch16-256-multilingual",
+                                                         "siglip"),
+                "siglip2-base-patch16-224": ("google/siglip2-base-patch16-224", "siglip"),
+                "siglip2-so400m-patch14-384": ("google/siglip2-so400m-patch14-384", "siglip"),
+                "chinese-clip-vit-base-patch16": ("OFA-Sys/chinese-clip-vit-base-patch16", "chinese-clip")}
+    by_name = {m["name"]: m for m in res["models"]} if res else {}
+    for name, (repo, family) in families.items():
+        m = by_name.get(name, {})
+        check("catalogue offers " + name, m.get("repo") == repo and m.get("family") == family
+              and m.get("format") == "hf" and m.get("size_is_estimate") is True
+              and m.get("size", 0) > 500e6 and "%" in m.get("description", ""), str(m))
+    check("SigLIP So400m's download is the larger",
+          by_name.get("siglip-so400m-patch14-384", {}).get("size", 0)
+          > 4 * by_name.get("siglip-base-patch16-224", {}).get("size", 1))
     check("no bundled model listed when absent", "emoji-demo" not in names)
     check("models dir under XDG_DATA_HOME", res is not None and res["models_dir"] == cli.models)
     cli.error("no default model", ["info"], 2, ["--model", "emoji-demo"])
@@ -563,6 +594,27 @@ def test_errors(cli, hub):
     check("fallback installed the model", "model.safetensors" in installed_files(cli, "tester--nolist"))
 
 
+def test_family_files(cli, hub):
+    """The files another family's tokenizer needs are fetched; a CLIP
+    repository's downloads are what they were."""
+    hub.take_requests()
+    cli.error("a SentencePiece repository that is no CLIP", ["models", "download", "tester/tiny-spm"], 1,
+              ["tester/tiny-spm"])
+    fetched = [p.rsplit("/", 1)[-1] for r, p, _ in hub.take_requests() if "/resolve/" in p]
+    check("SentencePiece files fetched", {"spiece.model", "tokenizer_config.json"} <= set(fetched), str(fetched))
+    check("no CLIP BPE or README for it", not {"vocab.json", "merges.txt", "README.md",
+                                                "special_tokens_map.json"} & set(fetched), str(fetched))
+    cli.error("a WordPiece repository that is no CLIP", ["models", "download", "tester/tiny-wordpiece"], 1,
+              ["tester/tiny-wordpiece"])
+    fetched = [p.rsplit("/", 1)[-1] for r, p, _ in hub.take_requests() if "/resolve/" in p]
+    check("Chinese-CLIP's vocab.txt fetched, not its tokenizer.json", "vocab.txt" in fetched
+          and "tokenizer.json" not in fetched and "vocab.json" not in fetched, str(fetched))
+    res = cli.json("CLIP repository with extra tokenizer files", ["models", "download", "tester/clip-extra"])
+    got = installed_files(cli, "tester--clip-extra")
+    check("only CLIP's files for a CLIP", res is not None and "vocab.json" in got
+          and not {"tokenizer.json", "tokenizer_config.json", "vocab.txt"} & set(got), str(sorted(got)))
+
+
 def test_timeout(cli):
     hang = HangingServer()
     start = time.time()
@@ -639,6 +691,7 @@ def main():
         test_cancel(cli, hub)
         test_corrupt(cli, hub)
         test_errors(cli, hub)
+        test_family_files(cli, hub)
         test_timeout(cli)
         test_disk_full(cli)
         test_local(cli, tmp, hf_files)

@@ -105,6 +105,43 @@ test_score_sigmoid (void)
   g_assert_cmpstr (clipscope_family_to_string (CLIPSCOPE_FAMILY_CHINESE_CLIP), ==, "chinese-clip");
 }
 
+/* Every preset loads, each template holds one {}, and the Chinese sets are
+ * Chinese-CLIP's. */
+static void
+test_template_presets (void)
+{
+  const char * const *names = clipscope_template_preset_names ();
+  g_auto(GStrv) photo = clipscope_template_preset_get ("photo");
+  g_auto(GStrv) chinese = clipscope_template_preset_get ("chinese");
+  g_auto(GStrv) imagenet = clipscope_template_preset_get ("imagenet");
+  g_auto(GStrv) cn_imagenet = clipscope_template_preset_get ("chinese-imagenet");
+  g_auto(GStrv) none = clipscope_template_preset_get ("klingon");
+
+  g_assert_cmpuint (g_strv_length ((char **) names), ==, 4);
+  for (const char * const *n = names; *n != NULL; n++)
+    {
+      g_auto(GStrv) templates = clipscope_template_preset_get (*n);
+
+      g_assert_nonnull (templates);
+      g_assert_cmpuint (g_strv_length (templates), >, 0);
+      for (char **t = templates; *t != NULL; t++)
+        g_assert_true (clipscope_template_is_valid (*t));
+    }
+  g_assert_null (none);
+  g_assert_cmpstrv (photo, ((const char *[]) { "a photo of a {}.", NULL }));
+  g_assert_cmpstrv (chinese, ((const char *[]) { "一张{}的照片。", NULL }));
+  g_assert_cmpuint (g_strv_length (imagenet), ==, 80);
+  g_assert_cmpstr (imagenet[0], ==, "a bad photo of a {}.");
+  g_assert_cmpuint (g_strv_length (cn_imagenet), ==, 80);
+  g_assert_cmpstr (cn_imagenet[0], ==, "{}的照片。");
+  g_assert_cmpstr (cn_imagenet[37], ==, "一张{}的照片。");
+  g_assert_cmpstr (cn_imagenet[79], ==, "{}的刺青。");
+
+  g_assert_cmpstr (clipscope_family_default_template (CLIPSCOPE_FAMILY_CLIP), ==, "a photo of a {}.");
+  g_assert_cmpstr (clipscope_family_default_template (CLIPSCOPE_FAMILY_SIGLIP), ==, "a photo of a {}.");
+  g_assert_cmpstr (clipscope_family_default_template (CLIPSCOPE_FAMILY_CHINESE_CLIP), ==, "一张{}的照片。");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -115,5 +152,6 @@ main (int    argc,
   g_test_add_func ("/engine/scoring/values", test_score_values);
   g_test_add_func ("/engine/scoring/large-scale", test_score_large_scale);
   g_test_add_func ("/engine/scoring/sigmoid", test_score_sigmoid);
+  g_test_add_func ("/engine/scoring/template-presets", test_template_presets);
   return g_test_run ();
 }

@@ -1,8 +1,10 @@
 /* test-worker.c — the engine's worker thread: order, caches, cancellation */
 #include "clipscope-private.h"
+#include "test-memory.h"
 
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib/gstdio.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -343,6 +345,61 @@ test_cancel (void)
   g_assert_cmpint (counts[0] + counts[1], ==, 20);
 }
 
+/* ---------------------------------------------------------------- fork */
+
+/* A process spawned from the main thread (fork()) while the worker is in
+ * a threaded BLAS call: OpenBLAS stops its threads before each fork, and
+ * the call must still finish. Two BLAS threads whatever the machine. */
+static void
+test_fork_while_encoding (void)
+{
+  ClipscopeContextOptions options = cpu_options ();
+  g_autoptr(ClipscopeWorker) worker = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GAsyncResult) loaded = NULL;
+  g_autoptr(ClipscopeModel) model = NULL;
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) many = NULL;
+  g_autofree float *embeddings = NULL;
+  const char *argv[] = { "/bin/true", NULL };
+  const gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  int n_encoded = 0, n_spawned = 0;
+
+  options.n_threads = 2;
+  worker = clipscope_worker_new (&options);
+  clipscope_worker_load_model_async (worker, fixture.model_dir, NULL, store_result_cb, &loaded);
+  model = clipscope_worker_load_model_finish (worker, wait_result (&loaded), NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  for (int i = 0; i < 150; i++)
+    {
+      g_autofree char *t = g_strdup_printf ("picture %d of a {}", i);
+
+      g_strv_builder_add (builder, t);
+    }
+  many = g_strv_builder_end (builder);
+  clipscope_worker_encode_labels_async (worker, labels, (const char * const *) many, NULL,
+                                        store_result_cb, &result);
+  while (result == NULL)
+    {
+      int status = 0;
+
+      /* A stalled worker never answers: fail rather than hang. */
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                                   NULL, NULL, &status, &error));
+      g_assert_no_error (error);
+      n_spawned++;
+      g_main_context_iteration (NULL, FALSE);
+    }
+  embeddings = clipscope_worker_encode_labels_finish (worker, result, &n_encoded, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n_encoded, ==, 3 * 150);
+  g_test_message ("%d processes spawned while the worker encoded", n_spawned);
+  g_assert_cmpint (n_spawned, >, 0);
+}
+
 /* ---------------------------------------------------------------- load */
 
 #define N_LOAD 10000
@@ -379,18 +436,6 @@ load_image_cb (GObject      *object,
       load->cancel_time = g_get_monotonic_time ();
       g_cancellable_cancel (load->cancellable);
     }
-}
-
-static long
-peak_rss_kib (void)
-{
-  g_autofree char *status = NULL;
-  const char *line;
-
-  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
-  line = strstr (status, "VmHWM:");
-  g_assert_nonnull (line);
-  return strtol (line + strlen ("VmHWM:"), NULL, 10);
 }
 
 /* 10,000 distinct files (links to one image, so each is a cache miss)
@@ -452,6 +497,77 @@ test_load (void)
   g_rmdir (link_dir);
 }
 
+/* Two contexts of one model encoding on two threads at once, each with
+ * its own CPU backend: where oneDNN multiplies, nothing is shared but the
+ * primitives (thread-safe, their scratch is the caller's), and both get
+ * what one context alone gets. OpenBLAS's threaded products are not safe
+ * to call from two threads at once, so without oneDNN there is nothing to
+ * test. */
+#define N_TEXTS 5
+#define N_ROUNDS 3
+
+static const char *const concurrent_texts[N_TEXTS] = {
+  "cat", "a dog", "a red car on a road", "x", "the sea"
+};
+
+typedef struct {
+  ClipscopeModel *model;
+  const float    *want;
+  double          max_diff;
+  gboolean        ok;
+} Concurrent;
+
+static gpointer
+encode_thread (gpointer data)
+{
+  Concurrent *c = data;
+  g_autoptr(ClipscopeContext) ctx = clipscope_context_new (c->model, NULL, NULL);
+  const int e = clipscope_model_get_info (c->model)->embed_dim;
+  g_autofree float *got = g_new (float, N_TEXTS * e);
+
+  c->ok = ctx != NULL;
+  for (int r = 0; c->ok && r < N_ROUNDS; r++)
+    {
+      c->ok = clipscope_context_encode_texts (ctx, concurrent_texts, N_TEXTS, got, NULL, NULL);
+      for (int i = 0; c->ok && i < N_TEXTS * e; i++)
+        c->max_diff = MAX (c->max_diff, fabs (got[i] - c->want[i]));
+    }
+  return NULL;
+}
+
+static void
+test_concurrent_contexts (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ClipscopeModel) model = clipscope_model_load (fixture.model_dir, NULL, NULL, &error);
+  g_autoptr(ClipscopeContext) ctx = NULL;
+  g_autofree float *want = NULL;
+  Concurrent c[2] = { { 0 } };
+  GThread *threads[2];
+
+  g_assert_no_error (error);
+  ctx = clipscope_context_new (model, NULL, &error);
+  g_assert_no_error (error);
+  if (strstr (clipscope_context_get_device_name (ctx), "oneDNN") == NULL)
+    {
+      g_test_skip ("the CPU backend multiplies with OpenBLAS");
+      return;
+    }
+  want = g_new (float, N_TEXTS * clipscope_model_get_info (model)->embed_dim);
+  g_assert_true (clipscope_context_encode_texts (ctx, concurrent_texts, N_TEXTS, want, NULL, &error));
+  for (int t = 0; t < 2; t++)
+    {
+      c[t] = (Concurrent) { model, want, 0.0, FALSE };
+      threads[t] = g_thread_new ("encode", encode_thread, &c[t]);
+    }
+  for (int t = 0; t < 2; t++)
+    {
+      g_thread_join (threads[t]);
+      g_assert_true (c[t].ok);
+      g_assert_cmpfloat (c[t].max_diff, <=, 1e-5);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -468,7 +584,9 @@ main (int   argc,
   g_test_add_func ("/engine/worker/failed-load-keeps-model", test_failed_load_keeps_model);
   g_test_add_func ("/engine/worker/no-model", test_no_model);
   g_test_add_func ("/engine/worker/cancel", test_cancel);
+  g_test_add_func ("/engine/worker/fork-while-encoding", test_fork_while_encoding);
   g_test_add_func ("/engine/worker/load", test_load);
+  g_test_add_func ("/engine/worker/concurrent-contexts", test_concurrent_contexts);
   status = g_test_run ();
 
   remove_fixture ();

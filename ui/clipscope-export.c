@@ -98,8 +98,8 @@ add_floats (JsonBuilder *builder,
 /**
  * clipscope_export_json:
  *
- * Returns: (transfer full): `{"labels", "templates", "images": [{"path",
- *   "similarity", "probabilities", "top"}]}`
+ * Returns: (transfer full): `{"labels", "templates", "scoring", "images":
+ *   [{"path", "similarity", "probabilities", "top"}]}`
  */
 char *
 clipscope_export_json (ClipscopeSession *session)
@@ -125,6 +125,10 @@ clipscope_export_json (ClipscopeSession *session)
   for (char **t = templates; *t != NULL; t++)
     json_builder_add_string_value (builder, *t);
   json_builder_end_array (builder);
+  /* As clipscope classify says it: "sigmoid" probabilities are each on
+   * their own. */
+  json_builder_set_member_name (builder, "scoring");
+  json_builder_add_string_value (builder, clipscope_scoring_to_string (clipscope_session_get_scoring (session)));
   json_builder_set_member_name (builder, "images");
   json_builder_begin_array (builder);
   for (guint i = 0; i < n_images; i++)

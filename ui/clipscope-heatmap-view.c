@@ -201,6 +201,15 @@ append_text (GtkSnapshot   *snapshot,
   clipscope_draw_layout (snapshot, layout, x, y, color);
 }
 
+/* Whether the probabilities shown are a sigmoid per label, which need
+ * not add up to 1 along a row. */
+static gboolean
+sigmoid (ClipscopeHeatmapView *self)
+{
+  return self->session != NULL
+         && clipscope_session_get_scoring (self->session) == CLIPSCOPE_SCORING_SIGMOID;
+}
+
 static void
 snapshot_legend (ClipscopeHeatmapView *self,
                  GtkSnapshot          *snapshot,
@@ -210,7 +219,7 @@ snapshot_legend (ClipscopeHeatmapView *self,
   GskColorStop stops[10];
   char text[64];
   float low, high;
-  int w, h;
+  int w, h, x;
 
   clipscope_heatmap_view_get_range (self, &low, &high);
   for (guint i = 0; i < G_N_ELEMENTS (stops); i++)
@@ -220,22 +229,26 @@ snapshot_legend (ClipscopeHeatmapView *self,
     }
 
   pango_layout_set_width (layout, -1);
-  append_text (snapshot, layout, self->show_probabilities ? _("Probability") : _("Cosine similarity"),
+  append_text (snapshot, layout,
+               !self->show_probabilities ? _("Cosine similarity")
+               : sigmoid (self) ? _("Probability (independent)") : _("Probability"),
                PAD, PAD, fg);
   pango_layout_get_pixel_size (layout, &w, &h);
+  /* The scale starts where the row headers end, or after a longer title
+   * and the low value's room. */
+  x = MAX (PAD + ROW_HEADER, PAD + w + 8 + 60 + 8);
 
   g_snprintf (text, sizeof text, self->show_probabilities ? "%.0f %%" : "%.3f",
               self->show_probabilities ? low * 100 : low);
-  append_text (snapshot, layout, text, PAD + ROW_HEADER - 8 - 60, PAD, fg);
-  pango_layout_get_pixel_size (layout, &w, NULL);
+  append_text (snapshot, layout, text, x - 8 - 60, PAD, fg);
   gtk_snapshot_append_linear_gradient (snapshot,
-                                       &GRAPHENE_RECT_INIT (PAD + ROW_HEADER, PAD + 2, LEGEND_W, h - 4),
-                                       &GRAPHENE_POINT_INIT (PAD + ROW_HEADER, 0),
-                                       &GRAPHENE_POINT_INIT (PAD + ROW_HEADER + LEGEND_W, 0),
+                                       &GRAPHENE_RECT_INIT (x, PAD + 2, LEGEND_W, h - 4),
+                                       &GRAPHENE_POINT_INIT (x, 0),
+                                       &GRAPHENE_POINT_INIT (x + LEGEND_W, 0),
                                        stops, G_N_ELEMENTS (stops));
   g_snprintf (text, sizeof text, self->show_probabilities ? "%.0f %%" : "%.3f",
               self->show_probabilities ? high * 100 : high);
-  append_text (snapshot, layout, text, PAD + ROW_HEADER + LEGEND_W + 8, PAD, fg);
+  append_text (snapshot, layout, text, x + LEGEND_W + 8, PAD, fg);
 }
 
 static void
@@ -455,8 +468,9 @@ cell_name (ClipscopeHeatmapView *self,
 
   if (isnan (m->similarity[cell]))
     return g_strdup_printf (_("%s, %s: not scored yet"), image, m->labels[column]);
-  return g_strdup_printf (_("%s, %s: cosine %.3f, probability %.1f %%%s"), image, m->labels[column],
-                          m->similarity[cell], m->probabilities[cell] * 100.0,
+  return g_strdup_printf (sigmoid (self) ? _("%s, %s: cosine %.3f, independent probability %.1f %%%s")
+                          : _("%s, %s: cosine %.3f, probability %.1f %%%s"),
+                          image, m->labels[column], m->similarity[cell], m->probabilities[cell] * 100.0,
                           best_column (self, m, row) == (int) column ? _(", best match") : "");
 }
 
@@ -849,11 +863,22 @@ clipscope_heatmap_view_query_tooltip (GtkWidget  *widget,
     text = g_strdup_printf (_("%s · %s\nnot encoded yet"), clipscope_image_get_name (image),
                             m.labels[column]);
   else
-    text = g_strdup_printf (_("%s · %s\ncosine %.4f\nprobability %.2f %%%s"),
-                            clipscope_image_get_name (image), m.labels[column],
-                            m.similarity[cell], m.probabilities[cell] * 100.0,
-                            clipscope_session_is_unclassified (self->session, row)
-                            ? _("\nunclassified: no label reaches the threshold") : "");
+    {
+      const char *note = clipscope_session_get_scoring_note (self->session);
+
+      text = g_strdup_printf (_("%s · %s\ncosine %.4f\nprobability %.2f %%%s"),
+                              clipscope_image_get_name (image), m.labels[column],
+                              m.similarity[cell], m.probabilities[cell] * 100.0,
+                              clipscope_session_is_unclassified (self->session, row)
+                              ? _("\nunclassified: no label reaches the threshold") : "");
+      if (note != NULL)
+        {
+          char *with_note = g_strconcat (text, "\n", note, NULL);
+
+          g_free (text);
+          text = with_note;
+        }
+    }
   gtk_tooltip_set_text (tooltip, text);
   return TRUE;
 }
@@ -1129,7 +1154,14 @@ focus_changed_cb (ClipscopeHeatmapView *self)
 static void
 scores_changed_cb (ClipscopeHeatmapView *self)
 {
+  const char *note = clipscope_session_get_scoring_note (self->session);
+
   sync_parts (self);
+  /* The grid tells a screen reader what its probabilities are. */
+  if (note != NULL)
+    gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, note, -1);
+  else
+    gtk_accessible_reset_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION);
   gtk_widget_queue_resize (GTK_WIDGET (self));
 }
 

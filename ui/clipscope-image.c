@@ -1,7 +1,9 @@
 /* clipscope-image.c — one image of the session and its embedding */
 #include "clipscope-image.h"
 
-#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <clipscope.h>
+
+#include "clipscope-weak-ref.h"
 
 struct _ClipscopeImage {
   GObject       parent_instance;
@@ -28,6 +30,13 @@ enum {
 };
 
 static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_THUMBNAIL_FAILED,
+  N_SIGNALS,
+};
+
+static guint signals[N_SIGNALS];
 
 static void
 clipscope_image_dispose (GObject *object)
@@ -124,6 +133,16 @@ clipscope_image_class_init (ClipscopeImageClass *klass)
     g_param_spec_boolean ("encoded", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * ClipscopeImage::thumbnail-failed:
+   * @message: the engine's reason, which names the file
+   *
+   * The image could not be decoded for its thumbnail.
+   */
+  signals[SIGNAL_THUMBNAIL_FAILED] =
+    g_signal_new ("thumbnail-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -209,52 +228,23 @@ clipscope_image_set_embedding (ClipscopeImage *self,
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ENCODED]);
 }
 
-static void
-decode_thumbnail (GTask        *task,
-                  gpointer      source_object,
-                  gpointer      task_data,
-                  GCancellable *cancellable)
+/**
+ * clipscope_thumbnail_texture_finish:
+ *
+ * Finishes clipscope_thumbnail_load_async().
+ *
+ * Returns: (transfer full) (nullable): the thumbnail as a texture
+ */
+GdkTexture *
+clipscope_thumbnail_texture_finish (GAsyncResult  *result,
+                                    GError       **error)
 {
-  ClipscopeImage *self = source_object;
-  int size = GPOINTER_TO_INT (task_data);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GdkPixbuf) pixbuf = NULL;
-  g_autoptr(GdkPixbuf) oriented = NULL;
+  int width = 0, height = 0;
+  g_autoptr(GBytes) pixels = clipscope_thumbnail_load_finish (result, &width, &height, error);
 
-  /* Only the immutable path is read here, so sharing self is safe. */
-  pixbuf = gdk_pixbuf_new_from_file_at_scale (self->path, size, size, TRUE, &error);
-  if (pixbuf == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  oriented = gdk_pixbuf_apply_embedded_orientation (pixbuf);
-  g_task_return_pointer (task, gdk_texture_new_for_pixbuf (oriented), g_object_unref);
-}
-
-/* Thumbnails decode on two threads of their own rather than in GTask's
- * shared pool, which would grow to a dozen threads for a dropped folder
- * and starve the main thread and the encoder on a small machine. */
-static void
-thumbnail_thread (gpointer data,
-                  gpointer user_data)
-{
-  g_autoptr(GTask) task = data;
-
-  if (!g_task_return_error_if_cancelled (task))
-    decode_thumbnail (task, g_task_get_source_object (task), g_task_get_task_data (task),
-                      g_task_get_cancellable (task));
-}
-
-static GThreadPool *
-thumbnail_pool (void)
-{
-  static GThreadPool *pool;
-
-  /* Only the main thread asks for thumbnails, so no lock is needed. */
-  if (pool == NULL)
-    pool = g_thread_pool_new (thumbnail_thread, NULL, 2, FALSE, NULL);
-  return pool;
+  if (pixels == NULL)
+    return NULL;
+  return gdk_memory_texture_new (width, height, GDK_MEMORY_R8G8B8A8, pixels, (gsize) width * 4);
 }
 
 static void
@@ -262,13 +252,20 @@ thumbnail_decoded_cb (GObject      *object,
                       GAsyncResult *result,
                       gpointer      user_data)
 {
-  ClipscopeImage *self = CLIPSCOPE_IMAGE (object);
-  GdkTexture *texture = g_task_propagate_pointer (G_TASK (result), NULL);
+  g_autoptr(GWeakRef) ref = user_data;
+  g_autoptr(ClipscopeImage) self = g_weak_ref_get (ref);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GdkTexture) texture = clipscope_thumbnail_texture_finish (result, &error);
 
-  if (texture == NULL)
+  if (self == NULL)
     return;
+  if (texture == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_signal_emit (self, signals[SIGNAL_THUMBNAIL_FAILED], 0, error->message);
+      return;
+    }
   g_set_object (&self->thumbnail, texture);
-  g_object_unref (texture);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_THUMBNAIL]);
 }
 
@@ -277,22 +274,21 @@ thumbnail_decoded_cb (GObject      *object,
  * @size: the longest side in pixels (twice the shown size keeps it crisp
  *   on HiDPI screens)
  *
- * Decodes a thumbnail in a thread of GTask's pool; #ClipscopeImage:thumbnail
- * changes when it is ready. A file that cannot be decoded keeps none.
+ * Decodes a thumbnail in the engine's sandboxed decoder processes, with
+ * its EXIF orientation applied; only a weak reference waits for it, so
+ * that a removed image's decoding is cancelled as the image goes; #ClipscopeImage:thumbnail changes when it
+ * is ready. A file that cannot be decoded keeps none and emits
+ * #ClipscopeImage::thumbnail-failed.
  */
 void
 clipscope_image_load_thumbnail (ClipscopeImage *self,
                                 int             size)
 {
-  g_autoptr(GTask) task = NULL;
-
   g_return_if_fail (CLIPSCOPE_IS_IMAGE (self));
 
   g_cancellable_cancel (self->thumbnail_cancellable);
   g_clear_object (&self->thumbnail_cancellable);
   self->thumbnail_cancellable = g_cancellable_new ();
-  task = g_task_new (self, self->thumbnail_cancellable, thumbnail_decoded_cb, NULL);
-  g_task_set_name (task, "clipscope-thumbnail");
-  g_task_set_task_data (task, GINT_TO_POINTER (size), NULL);
-  g_thread_pool_push (thumbnail_pool (), g_steal_pointer (&task), NULL);
+  clipscope_thumbnail_load_async (self->path, size, size, NULL, self->thumbnail_cancellable,
+                                  thumbnail_decoded_cb, clipscope_weak_ref_new (self));
 }

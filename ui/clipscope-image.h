@@ -21,4 +21,7 @@ void            clipscope_image_set_embedding    (ClipscopeImage *self,
 void            clipscope_image_load_thumbnail   (ClipscopeImage *self,
                                                   int             size);
 
+GdkTexture     *clipscope_thumbnail_texture_finish (GAsyncResult  *result,
+                                                    GError       **error);
+
 G_END_DECLS

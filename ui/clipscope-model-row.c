@@ -52,10 +52,27 @@ format_size (int64_t bytes)
   return g_format_size ((guint64) MAX (bytes, 0));
 }
 
-/* The second line of the subtitle: what is on disk, or what a download
- * would fetch. */
+/* The family's name where it is known, as a person reads it. */
+static const char *
+family_name (const ClipscopeModelEntry *e)
+{
+  if (!e->family_known)
+    return NULL;
+  switch (e->family)
+    {
+    case CLIPSCOPE_FAMILY_SIGLIP:
+      return _("SigLIP");
+    case CLIPSCOPE_FAMILY_CHINESE_CLIP:
+      return _("Chinese-CLIP");
+    case CLIPSCOPE_FAMILY_CLIP:
+    default:
+      return _("CLIP");
+    }
+}
+
+/* What is on disk, or what a download would fetch. */
 static char *
-describe_disk (const ClipscopeModelEntry *e)
+describe_files (const ClipscopeModelEntry *e)
 {
   g_autofree char *size = format_size (e->size);
   g_autofree char *partial = format_size (e->partial_bytes);
@@ -76,6 +93,16 @@ describe_disk (const ClipscopeModelEntry *e)
   if (e->size > 0)
     return g_strdup_printf (_("%s download"), about_size);
   return g_strdup (_("Its size is known once the download starts"));
+}
+
+/* The second line of the subtitle: the family, then the files. */
+static char *
+describe_disk (const ClipscopeModelEntry *e)
+{
+  g_autofree char *files = describe_files (e);
+  const char *family = family_name (e);
+
+  return family != NULL ? g_strdup_printf ("%s · %s", family, files) : g_steal_pointer (&files);
 }
 
 static void

@@ -17,7 +17,6 @@
 
 #define DEFAULT_MAX_FOLDER_IMAGES 2000
 #define MAX_FOLDER_DEPTH          8
-#define FALLBACK_TEMPLATE         "a photo of a {}."
 /* Below the cosines CLIP's ViT-B models give an image and its caption. */
 #define DEFAULT_THRESHOLD         0.2
 
@@ -56,6 +55,7 @@ struct _ClipscopeSession {
   guint            generation;           /* bumped when the model changes */
   guint            debounce_id;
   guint            rescore_id;
+  guint            report_id;            /* reports thumbnails that failed outside a batch */
   guint            n_batch_total;
   guint            n_batch_done;
   guint            n_adding;             /* folder walks still running */
@@ -78,6 +78,7 @@ struct _ClipscopeSession {
   double          *label_accuracy;       /* [n_score_labels], NaN without examples */
   int             *top;                  /* [n_score_images], -1 unclassified or unknown */
   guint            n_unclassified;
+  ClipscopeScoring scoring;              /* how ↑ probabilities were made */
   guint            n_examples_pending;
   gboolean         probe_pending;
   gboolean         probe_current;        /* @probe was trained on the examples of now */
@@ -148,7 +149,7 @@ update_busy (ClipscopeSession *self)
   gboolean busy = self->model_pending || self->labels_pending || self->debounce_id != 0
                   || self->n_batch_total > self->n_batch_done || self->n_adding > 0
                   || self->splice_id != 0
-                  || self->rescore_id != 0
+                  || self->rescore_id != 0 || self->report_id != 0
                   || self->n_examples_pending > 0 || self->probe_pending;
 
   if (busy != self->busy)
@@ -212,8 +213,12 @@ rescore (ClipscopeSession *self)
   update_probe (self);
   update_accuracy (self);
 
+  self->scoring = self->model != NULL ? clipscope_model_get_info (self->model)->scoring
+                                      : CLIPSCOPE_SCORING_SOFTMAX;
   if (n_images > 0 && n_labels > 0 && self->label_embeddings != NULL && self->model != NULL)
     {
+      const ClipscopeModelInfo *info = clipscope_model_get_info (self->model);
+
       /* Only images already encoded take part; gather them into one
        * matrix so scoring is a single product. */
       rows = g_new (float, (gsize) n_images * self->embed_dim);
@@ -233,12 +238,16 @@ rescore (ClipscopeSession *self)
       prob = g_new (float, (gsize) MAX (n_rows * n_labels, 1));
       top = g_new (int, MAX (n_rows, 1));
       classifier = build_classifier (self, n_labels);
-      clipscope_score (rows, n_rows, classifier, n_labels, self->embed_dim,
-                       clipscope_model_get_info (self->model)->logit_scale, sim, prob);
-      /* The probe's probabilities replace the softmax; the cosines stay
-       * those of the prototypes, which the threshold applies to. */
+      clipscope_score_with (rows, n_rows, classifier, n_labels, self->embed_dim, info->scoring,
+                            info->logit_scale, info->logit_bias, sim, prob);
+      /* The probe's probabilities (a softmax of its own) replace the
+       * model's; the cosines stay those of the prototypes, which the
+       * threshold applies to. */
       if (probe_ready (self))
-        clipscope_probe_predict (self->probe, rows, n_rows, NULL, prob);
+        {
+          clipscope_probe_predict (self->probe, rows, n_rows, NULL, prob);
+          self->scoring = CLIPSCOPE_SCORING_SOFTMAX;
+        }
       self->n_unclassified = clipscope_score_top (sim, prob, n_rows, n_labels,
                                                   self->use_threshold ? (float) self->threshold : -INFINITY,
                                                   top);
@@ -494,6 +503,50 @@ image_encoded_cb (GObject      *object,
   update_busy (self);
 }
 
+/* Thumbnails that failed while no batch ran, reported together. */
+static gboolean
+report_failures_cb (gpointer user_data)
+{
+  ClipscopeSession *self = user_data;
+
+  self->report_id = 0;
+  /* A batch begun since reports them when it ends. */
+  if (self->n_batch_total == 0)
+    report_failures (self);
+  update_busy (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* An image whose thumbnail cannot be decoded is left out with its
+ * reason, as one the encoder cannot read (the same decoder refuses it). */
+static void
+thumbnail_failed_cb (ClipscopeImage   *image,
+                     const char       *message,
+                     ClipscopeSession *self)
+{
+  if (!remove_image_object (self, image))
+    return;
+  g_debug ("%s", message);
+  g_ptr_array_add (self->failed_names, g_strdup (clipscope_image_get_name (image)));
+  g_ptr_array_add (self->failed_reasons, g_strdup (message));
+  if (self->n_batch_total == 0 && self->report_id == 0)
+    self->report_id = g_timeout_add (250, report_failures_cb, self);
+  queue_rescore (self);
+  update_busy (self);
+}
+
+/* Follows a new image of the session: its thumbnail is decoded, and
+ * rescores or leaves it out when that is done. */
+static void
+watch_image (ClipscopeSession *self,
+             ClipscopeImage   *image)
+{
+  g_signal_connect_object (image, "notify::thumbnail", G_CALLBACK (queue_rescore), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (image, "thumbnail-failed", G_CALLBACK (thumbnail_failed_cb), self, 0);
+  clipscope_image_load_thumbnail (image, 128);
+}
+
 static void
 encode_image (ClipscopeSession *self,
               ClipscopeImage   *image)
@@ -711,9 +764,7 @@ walked_cb (GObject      *object,
       if (g_hash_table_contains (self->image_paths, path))
         continue;
       g_hash_table_add (self->image_paths, g_strdup (path));
-      g_signal_connect_object (image, "notify::thumbnail", G_CALLBACK (queue_rescore), self,
-                               G_CONNECT_SWAPPED);
-      clipscope_image_load_thumbnail (image, 128);
+      watch_image (self, image);
       if (self->model != NULL && !self->model_pending)
         encode_image (self, image);
       g_ptr_array_add (added, g_steal_pointer (&image));
@@ -841,9 +892,7 @@ clipscope_session_follow_images (ClipscopeSession *self,
           continue;
         }
       image = clipscope_image_new (clipscope_image_get_file (original));
-      g_signal_connect_object (image, "notify::thumbnail", G_CALLBACK (queue_rescore), self,
-                               G_CONNECT_SWAPPED);
-      clipscope_image_load_thumbnail (image, 128);
+      watch_image (self, image);
       if (self->model != NULL && !self->model_pending)
         encode_image (self, image);
       g_ptr_array_add (images, image);
@@ -956,7 +1005,7 @@ labels_encoded_cb (GObject      *object,
  * clipscope_session_dup_enabled_templates:
  *
  * Returns: (transfer full): the enabled, valid templates in order; the
- *   CLI's default when there are none
+ *   model family's default, as in the CLI, when there are none
  */
 GStrv
 clipscope_session_dup_enabled_templates (ClipscopeSession *self)
@@ -976,7 +1025,9 @@ clipscope_session_dup_enabled_templates (ClipscopeSession *self)
         }
     }
   if (added == 0)
-    g_strv_builder_add (builder, FALLBACK_TEMPLATE);
+    g_strv_builder_add (builder, clipscope_family_default_template (
+                                   self->model != NULL ? clipscope_model_get_info (self->model)->family
+                                                       : CLIPSCOPE_FAMILY_CLIP));
   return g_strv_builder_end (builder);
 }
 
@@ -2016,6 +2067,7 @@ clipscope_session_dispose (GObject *object)
   g_cancellable_cancel (self->probe_cancellable);
   g_clear_handle_id (&self->debounce_id, g_source_remove);
   g_clear_handle_id (&self->rescore_id, g_source_remove);
+  g_clear_handle_id (&self->report_id, g_source_remove);
   g_clear_handle_id (&self->splice_id, g_source_remove);
   g_queue_clear_full (&self->pending, g_object_unref);
   if (self->labels != NULL)
@@ -2396,7 +2448,8 @@ clipscope_session_get_scored_labels (ClipscopeSession *self)
  * clipscope_session_get_scores:
  * @similarity: (out) (transfer none): [n_images, n_labels] cosines, NaN
  *   for images not encoded yet
- * @probabilities: (out) (transfer none): the per-image softmax
+ * @probabilities: (out) (transfer none): the probabilities, made as
+ *   clipscope_session_get_scoring() says
  *
  * Returns: %TRUE when any cell holds a score
  */
@@ -2420,6 +2473,54 @@ clipscope_session_get_scores (ClipscopeSession  *self,
   for (gsize i = 0; i < (gsize) *n_images * *n_labels && !any; i++)
     any = !isnan (self->similarity[i]);
   return any;
+}
+
+/**
+ * clipscope_session_get_scoring:
+ *
+ * Returns: how the probabilities of clipscope_session_get_scores() were
+ *   made: the model's scoring, or %CLIPSCOPE_SCORING_SOFTMAX while a
+ *   trained probe gives them. With %CLIPSCOPE_SCORING_SIGMOID each is on
+ *   its own and an image's need not add up to 1.
+ */
+ClipscopeScoring
+clipscope_session_get_scoring (ClipscopeSession *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), CLIPSCOPE_SCORING_SOFTMAX);
+
+  return self->scoring;
+}
+
+/**
+ * clipscope_session_get_model_info:
+ *
+ * Returns: (transfer none) (nullable): what the loaded model is, or %NULL
+ *   before one is loaded
+ */
+const ClipscopeModelInfo *
+clipscope_session_get_model_info (ClipscopeSession *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), NULL);
+
+  return self->model != NULL ? clipscope_model_get_info (self->model) : NULL;
+}
+
+/**
+ * clipscope_session_get_scoring_note:
+ *
+ * Returns: (transfer none) (nullable): a sentence that says the
+ *   probabilities are independent, for a model that scores each label
+ *   with a sigmoid; %NULL when they are a softmax and add up to 1
+ */
+const char *
+clipscope_session_get_scoring_note (ClipscopeSession *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), NULL);
+
+  if (self->scoring != CLIPSCOPE_SCORING_SIGMOID)
+    return NULL;
+  return _("This model scores each label on its own: the probabilities are independent "
+           "and need not add up to 100 %.");
 }
 
 /** clipscope_session_get_n_label_jobs: Returns: label jobs sent to the worker so far */

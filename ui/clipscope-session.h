@@ -65,6 +65,9 @@ gboolean          clipscope_session_get_scores         (ClipscopeSession  *self,
                                                         guint             *n_labels,
                                                         const float      **similarity,
                                                         const float      **probabilities);
+ClipscopeScoring  clipscope_session_get_scoring        (ClipscopeSession  *self);
+const char       *clipscope_session_get_scoring_note   (ClipscopeSession  *self);
+const ClipscopeModelInfo *clipscope_session_get_model_info (ClipscopeSession *self);
 guint             clipscope_session_get_n_label_jobs   (ClipscopeSession  *self);
 guint             clipscope_session_get_n_texts_encoded (ClipscopeSession *self);
 

@@ -34,6 +34,7 @@ struct _ClipscopeWindow {
   gboolean                  compact_strip;
   ClipscopeHeatmapView     *heatmap;
   ClipscopeProbabilityView *probability_view;
+  GtkLabel                 *probability_caption;
   GtkPicture               *preview;
   GtkLabel                 *preview_title;
   ClipscopeExplainOverlay  *explain_overlay;

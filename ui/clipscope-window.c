@@ -19,7 +19,6 @@
 #include "clipscope-weak-ref.h"
 
 #include <clipscope.h>
-#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <string.h>
 
 #define MAX_RECENT_MODELS 8
@@ -272,10 +271,56 @@ static void model_folder_chosen (GtkWindow  *window,
                                  const char *path);
 static void update_hint         (ClipscopeWindow *self);
 
+/* A list that is only a family's default template follows the model:
+ * Chinese-CLIP gets its Chinese one, the others CLIP's. A list the person
+ * made, or gave on the command line, is left alone. */
+static void
+follow_default_template (ClipscopeWindow *self)
+{
+  const ClipscopeModelInfo *info = clipscope_session_get_model_info (self->session);
+  GListModel *templates = clipscope_session_get_templates (self->session);
+  g_autoptr(ClipscopeTemplate) only = NULL;
+  const char *text, *wanted;
+  g_autofree char *message = NULL;
+
+  /* Templates given on the command line are meant as given. */
+  if (info == NULL || self->lists_from_arguments || g_list_model_get_n_items (templates) != 1)
+    return;
+  only = g_list_model_get_item (templates, 0);
+  text = clipscope_template_get_text (only);
+  wanted = clipscope_family_default_template (info->family);
+  if (!clipscope_template_get_enabled (only) || strcmp (text, wanted) == 0
+      || (strcmp (text, clipscope_family_default_template (CLIPSCOPE_FAMILY_CLIP)) != 0
+          && strcmp (text, clipscope_family_default_template (CLIPSCOPE_FAMILY_CHINESE_CLIP)) != 0))
+    return;
+  /* TRANSLATORS: %s is a prompt template such as “一张{}的照片。” */
+  message = g_strdup_printf (_("Template changed to “%s” for this model"), wanted);
+  _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_TEMPLATES, message);
+  clipscope_template_set_text (only, wanted);
+}
+
+/* The caption under the probabilities, and what a screen reader hears of
+ * them, say when they are independent. */
+static void
+update_scoring_note (ClipscopeWindow *self)
+{
+  const char *note = clipscope_session_get_scoring_note (self->session);
+
+  gtk_label_set_label (self->probability_caption, note != NULL ? note : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->probability_caption), note != NULL);
+  if (note != NULL)
+    gtk_accessible_update_property (GTK_ACCESSIBLE (self->probability_view),
+                                    GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, note, -1);
+  else
+    gtk_accessible_reset_property (GTK_ACCESSIBLE (self->probability_view),
+                                   GTK_ACCESSIBLE_PROPERTY_DESCRIPTION);
+}
+
 static void
 model_loaded_cb (ClipscopeWindow *self)
 {
   self->loading_model = FALSE;
+  follow_default_template (self);
   update_hint (self);
 }
 
@@ -551,32 +596,13 @@ unbind_thumbnail_cb (GtkSignalListItemFactory *factory,
 }
 
 static void
-decode_preview (GTask        *task,
-                 gpointer      source_object,
-                 gpointer      task_data,
-                 GCancellable *cancellable)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new_from_file_at_scale (task_data, 640, 640, TRUE, &error);
-  g_autoptr(GdkPixbuf) oriented = NULL;
-
-  if (pixbuf == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  oriented = gdk_pixbuf_apply_embedded_orientation (pixbuf);
-  g_task_return_pointer (task, gdk_texture_new_for_pixbuf (oriented), g_object_unref);
-}
-
-static void
 preview_decoded_cb (GObject      *object,
                     GAsyncResult *result,
                     gpointer      user_data)
 {
   g_autoptr(GWeakRef) ref = user_data;
   g_autoptr(ClipscopeWindow) self = g_weak_ref_get (ref);
-  g_autoptr(GdkTexture) texture = g_task_propagate_pointer (G_TASK (result), NULL);
+  g_autoptr(GdkTexture) texture = clipscope_thumbnail_texture_finish (result, NULL);
   GCancellable *cancellable = g_task_get_cancellable (G_TASK (result));
 
   /* The window may have closed meanwhile, or a newer selection replaced
@@ -585,14 +611,14 @@ preview_decoded_cb (GObject      *object,
     gtk_picture_set_paintable (self->preview, GDK_PAINTABLE (texture));
 }
 
-/* The preview is decoded in a thread, at a size fit for the panel and
- * with its EXIF orientation applied, as the engine sees it. */
+/* The preview is decoded in the engine's decoder processes, at a size
+ * fit for the panel and with its EXIF orientation applied, as the engine
+ * sees it. */
 static void
 show_image (ClipscopeWindow *self,
             int              row)
 {
   g_autoptr(ClipscopeImage) image = NULL;
-  g_autoptr(GTask) task = NULL;
 
   if (row >= 0)
     image = g_list_model_get_item (clipscope_session_get_images (self->session), row);
@@ -613,13 +639,11 @@ show_image (ClipscopeWindow *self,
   gtk_picture_set_paintable (self->preview, GDK_PAINTABLE (clipscope_image_get_thumbnail (image)));
   gtk_label_set_label (self->preview_title, clipscope_image_get_name (image));
   self->preview_cancellable = g_cancellable_new ();
-  /* The task holds only a weak reference, so that closing the window
-   * does not wait for a decode in flight. */
-  task = g_task_new (NULL, self->preview_cancellable, preview_decoded_cb,
-                     clipscope_weak_ref_new (self));
-  g_task_set_name (task, "clipscope-preview");
-  g_task_set_task_data (task, g_strdup (clipscope_image_get_path (image)), g_free);
-  g_task_run_in_thread (task, decode_preview);
+  /* Only a weak reference waits, so that closing the window does not
+   * wait for a decode in flight. */
+  clipscope_thumbnail_load_async (clipscope_image_get_path (image), 640, 640, NULL,
+                                  self->preview_cancellable, preview_decoded_cb,
+                                  clipscope_weak_ref_new (self));
 }
 
 static void
@@ -1063,12 +1087,10 @@ template_preset_action (GtkWidget  *widget,
 {
   ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
   const char *name = g_variant_get_string (parameter, NULL);
-  g_auto(GStrv) templates = NULL;
+  g_auto(GStrv) templates = clipscope_template_preset_get (name);
 
-  if (g_strcmp0 (name, "imagenet") == 0)
-    templates = load_resource_list ("templates/imagenet.txt");
-  else
-    templates = g_strdupv ((char *[]) { (char *) "a photo of a {}.", NULL });
+  if (templates == NULL)
+    return;
   _clipscope_window_save_undo (self, CLIPSCOPE_UNDO_TEMPLATES, _("Templates replaced"));
   clipscope_session_clear_templates (self->session);
   for (char **t = templates; *t != NULL; t++)
@@ -1502,6 +1524,7 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, details_flap);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, heatmap);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, probability_view);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, probability_caption);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, preview);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, preview_title);
   gtk_widget_class_bind_template_child (widget_class, ClipscopeWindow, explain_overlay);
@@ -1602,6 +1625,7 @@ bind_session (ClipscopeWindow *self)
   g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (heatmap_selected_cb), self);
   g_signal_connect_swapped (self->heatmap, "cell-activated", G_CALLBACK (heatmap_cell_activated_cb), self);
   g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (update_hint), self);
+  g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (update_scoring_note), self);
   g_signal_connect_swapped (self->session, "notify::busy", G_CALLBACK (update_hint), self);
   g_signal_connect_swapped (clipscope_session_get_images (self->session), "items-changed",
                             G_CALLBACK (images_changed_cb), self);
@@ -1698,6 +1722,19 @@ clipscope_window_get_model_menu (ClipscopeWindow *self)
 {
   g_return_val_if_fail (CLIPSCOPE_IS_WINDOW (self), NULL);
   return gtk_menu_button_get_menu_model (self->model_button);
+}
+
+/**
+ * clipscope_window_get_probability_caption:
+ *
+ * Returns: (transfer none): the caption under the probabilities, shown
+ *   when they are independent (a sigmoid model)
+ */
+GtkWidget *
+clipscope_window_get_probability_caption (ClipscopeWindow *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_WINDOW (self), NULL);
+  return GTK_WIDGET (self->probability_caption);
 }
 
 /** clipscope_window_get_drop_target: Returns: (transfer none): the window's drop target */

@@ -15,6 +15,7 @@ ClipscopeSession *clipscope_window_get_session     (ClipscopeWindow *self);
 GtkWidget        *clipscope_window_get_heatmap     (ClipscopeWindow *self);
 GtkDropTarget    *clipscope_window_get_drop_target (ClipscopeWindow *self);
 GMenuModel       *clipscope_window_get_model_menu  (ClipscopeWindow *self);
+GtkWidget        *clipscope_window_get_probability_caption (ClipscopeWindow *self);
 void              clipscope_window_set_labels      (ClipscopeWindow    *self,
                                                     const char * const *labels);
 void              clipscope_window_set_templates   (ClipscopeWindow    *self,

@@ -1,12 +1,16 @@
 /* cpu-backend.c — the graph operations run at once on the CPU
  *
- * Weights stay where the model keeps them (float32); activations live in
+ * Weights stay where the model keeps them (float32); with oneDNN
+ * (cpu-gemm.h) the weight matrices are also packed for its matmul, and q,
+ * k and v stacked into one matrix where the model keeps them apart, so
+ * that they are one product. Activations live in
  * slots that grow on demand and are kept between passes, so a context
  * allocates once per batch size, not per call; so do the scratch arrays
  * of attention and convolutions. A cancelled pass, or one short of
  * memory, skips its remaining operations, and submit() says why.
  */
 #include "cpu-backend.h"
+#include "cpu-gemm.h"
 #include "cpu-ops.h"
 
 #include <cblas.h>
@@ -20,6 +24,9 @@
 typedef struct {
   ClipscopeGraphBackend parent;
   ClipscopeWeights      weights;
+  ClipscopeCpuGemm     *gemm;                       /* NULL: OpenBLAS */
+  int                   n_threads;                  /* 0: OpenMP's default */
+  GPtrArray            *stacked;                    /* parts stacked for oneDNN (g_free) */
   gsize                 per_item[CLIPSCOPE_N_SLOTS];
   float                *slots[CLIPSCOPE_N_SLOTS];
   gsize                 size[CLIPSCOPE_N_SLOTS];   /* bytes */
@@ -65,6 +72,7 @@ cpu_begin (ClipscopeGraphBackend *be,
 
   cpu->stopped = FALSE;
   g_clear_error (&cpu->error);
+  clipscope_cpu_set_threads (cpu->n_threads);
   for (int s = 0; s < CLIPSCOPE_N_SLOTS; s++)
     {
       gsize need = s >= CLIPSCOPE_FIRST_SPATIAL_SLOT ? (spatial ? cpu->per_item[s] : 0)
@@ -141,6 +149,29 @@ activate (float        *y,
       clipscope_cpu_gelu (y + (gsize) r * ldy, n, act == CLIPSCOPE_ACT_QUICK_GELU);
 }
 
+/* y = act(x · wᵀ + b (+ y)): oneDNN where it can, else OpenBLAS. */
+static void
+product (CpuBackend   *cpu,
+         const float  *x,
+         int           ldx,
+         int           rows,
+         int           n_in,
+         const float  *w,
+         const float  *b,
+         int           n_out,
+         float        *y,
+         int           ldy,
+         ClipscopeAct  act,
+         gboolean      accumulate)
+{
+  if (cpu->gemm != NULL
+      && clipscope_cpu_gemm_linear (cpu->gemm, x, ldx, rows, n_in, w, b, n_out, y, ldy, act,
+                                    accumulate))
+    return;
+  clipscope_cpu_linear (x, ldx, rows, n_in, w, b, n_out, y, ldy, accumulate);
+  activate (y, rows, n_out, ldy, act);
+}
+
 static void
 cpu_linear (ClipscopeGraphBackend *be,
             ClipscopeView        x,
@@ -158,9 +189,8 @@ cpu_linear (ClipscopeGraphBackend *be,
   /* Linear layers are where the time goes: the place to notice a cancel. */
   if (!RUNNING (be) || (CPU (be)->stopped = g_cancellable_is_cancelled (be->cancellable)))
     return;
-  clipscope_cpu_linear (F (x), ldx, rows, n_in, F (w), b.buf ? F (b) : NULL, n_out, F (y), ldy,
-                        accumulate);
-  activate (F (y), rows, n_out, ldy, act);
+  product (CPU (be), F (x), ldx, rows, n_in, F (w), b.buf ? F (b) : NULL, n_out, F (y), ldy, act,
+           accumulate);
 }
 
 /* One value of the input, or the zero padding around it. */
@@ -293,9 +323,8 @@ cpu_conv (ClipscopeGraphBackend *be,
       float *yr = F (y) + r0 * c_out;
 
       im2col_rows (F (x), map, kernel, stride, pad, r0, count, cpu->cols);
-      clipscope_cpu_linear (cpu->cols, k, count, k, F (w), b.buf ? F (b) : NULL, c_out, yr, c_out,
-                            accumulate);
-      activate (yr, count, c_out, c_out, act);
+      product (cpu, cpu->cols, k, count, k, F (w), b.buf ? F (b) : NULL, c_out, yr, c_out, act,
+               accumulate);
     }
 }
 
@@ -312,7 +341,8 @@ cpu_layer_norm (ClipscopeGraphBackend *be,
                 int                    ldy)
 {
   if (RUNNING (be))
-    clipscope_cpu_layer_norm (F (x), ldx, rows, dim, F (w), F (b), eps, F (y), ldy);
+    clipscope_cpu_layer_norm (F (x), ldx, rows, dim, F (w), F (b), eps, F (y), ldy,
+                              CPU (be)->gemm != NULL);
 }
 
 static void
@@ -323,7 +353,9 @@ cpu_attention (ClipscopeGraphBackend    *be,
 
   if (!RUNNING (be))
     return;
-  if (!grow (&cpu->scores, &cpu->scores_size, (gsize) a->n_q * a->seq * sizeof (float), &cpu->error))
+  if (!grow (&cpu->scores, &cpu->scores_size,
+             (gsize) clipscope_cpu_threads () * (a->width / a->n_heads + 4) * a->seq * sizeof (float),
+             &cpu->error))
     {
       cpu->stopped = TRUE;
       return;
@@ -331,7 +363,8 @@ cpu_attention (ClipscopeGraphBackend    *be,
   clipscope_cpu_attention (F (a->q), a->ldq, F (a->k), F (a->v), a->ldkv, a->batch, a->seq,
                            a->n_q, a->q_bstride, a->width, a->n_heads, a->causal,
                            a->index.buf ? IDX (a->index) : NULL,
-                           a->lengths.buf ? IDX (a->lengths) : NULL, cpu->scores, F (a->out),
+                           a->lengths.buf ? IDX (a->lengths) : NULL, cpu->scores,
+                           cpu->gemm != NULL, F (a->out),
                            a->ldout);
 }
 
@@ -476,7 +509,8 @@ static const ClipscopeGraphOps cpu_ops = {
   .l2_norm = cpu_l2_norm,
 };
 
-/* The model's own arrays; q, k and v stacked where they lie stacked. */
+/* The model's own arrays; q, k and v stacked where they lie stacked, and
+ * for oneDNN also where they do not, into a copy. */
 static ClipscopeView
 cpu_bind (gpointer             binder,
           ClipscopeWeightKind  kind,
@@ -484,21 +518,44 @@ cpu_bind (gpointer             binder,
           const float *const  *parts,
           const gsize         *sizes)
 {
+  CpuBackend *cpu = binder;
   ClipscopeView t = { parts[0], 0, FALSE };
+  gsize total = sizes[0];
+  float *copy;
 
   for (int i = 1; i < n_parts; i++)
-    if (parts[i] != parts[i - 1] + sizes[i - 1])
-      return CLIPSCOPE_NO_VIEW;
-  return t;
+    {
+      if (parts[i] != parts[i - 1] + sizes[i - 1])
+        t.buf = NULL;
+      total += sizes[i];
+    }
+  if (t.buf == NULL && cpu->gemm != NULL && (copy = g_try_new (float, total)) != NULL)
+    {
+      gsize off = 0;
+
+      for (int i = 0; i < n_parts; off += sizes[i], i++)
+        memcpy (copy + off, parts[i], sizes[i] * sizeof (float));
+      g_ptr_array_add (cpu->stacked, copy);
+      t.buf = copy;
+    }
+  if (t.buf != NULL && kind == CLIPSCOPE_WEIGHT_MATRIX)
+    clipscope_cpu_gemm_pin (cpu->gemm, t.buf);
+  return t.buf != NULL ? t : CLIPSCOPE_NO_VIEW;
 }
 
 ClipscopeGraphBackend *
-clipscope_cpu_backend_new (ClipscopeModel *model,
-                           int             max_batch,
-                           GError        **error)
+clipscope_cpu_backend_new (ClipscopeModel     *model,
+                           int                 max_batch,
+                           ClipscopePrecision  precision,
+                           int                 n_threads,
+                           GError            **error)
 {
   CpuBackend *cpu = g_new0 (CpuBackend, 1);
   gsize per_input = 0;
+
+  cpu->gemm = clipscope_cpu_gemm_new (precision);
+  cpu->n_threads = n_threads;
+  cpu->stacked = g_ptr_array_new_with_free_func (g_free);
 
   cpu->parent.ops = &cpu_ops;
   cpu->parent.weights = &cpu->weights;
@@ -529,6 +586,14 @@ clipscope_cpu_backend_free (ClipscopeGraphBackend *be)
   g_free (cpu->cols);
   g_clear_error (&cpu->error);
   clipscope_weights_clear (&cpu->weights);
+  clipscope_cpu_gemm_free (cpu->gemm);
+  g_ptr_array_unref (cpu->stacked);
   g_clear_pointer (&be->model, clipscope_model_unref);
   g_free (cpu);
+}
+
+const char *
+clipscope_cpu_backend_describe (ClipscopeGraphBackend *be)
+{
+  return clipscope_cpu_gemm_describe (CPU (be)->gemm);
 }

@@ -4,6 +4,48 @@
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+# include <omp.h>
+#endif
+
+/* Loops spread over the OpenMP threads that oneDNN's products run on, so
+ * that one pool does all the work, where the variable `spread` says so;
+ * when the products are OpenBLAS's, its threads are the pool and these
+ * loops stay on the calling thread. */
+#ifdef _OPENMP
+# define PARALLEL_FOR _Pragma ("omp parallel for schedule(static) if(spread)")
+#else
+# define PARALLEL_FOR
+#endif
+
+int
+clipscope_cpu_threads (void)
+{
+#ifdef _OPENMP
+  return omp_get_max_threads ();
+#else
+  return 1;
+#endif
+}
+
+void
+clipscope_cpu_set_threads (int n)
+{
+#ifdef _OPENMP
+  if (n > 0 && omp_get_max_threads () != n)
+    omp_set_num_threads (n);
+#endif
+}
+
+static int
+thread_id (void)
+{
+#ifdef _OPENMP
+  return omp_get_thread_num ();
+#else
+  return 0;
+#endif
+}
 
 /* The element-wise loops are built twice on x86-64, for the baseline and
  * for AVX2, and the loader picks one for the machine it runs on; eight
@@ -141,9 +183,11 @@ clipscope_cpu_linear (const float *x,
         else
           memcpy (yr, b, (gsize) n_out * sizeof (float));
       }
+  clipscope_blas_begin ();
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, n_out, n_in,
                1.0f, x, ldx, w, n_in,
                (b != NULL || accumulate) ? 1.0f : 0.0f, y, ldy);
+  clipscope_blas_end ();
 }
 
 /* ----------------------------------------------------------- layer norm */
@@ -157,8 +201,13 @@ layer_norm (const float *x,
             const float *b,
             float        eps,
             float       *y,
-            int          ldy)
+            int          ldy,
+            gboolean     parallel)
 {
+  /* Waking the threads costs more than a few rows take. */
+  const gboolean spread = parallel && (gsize) rows * dim >= 1 << 16;
+
+  PARALLEL_FOR
   for (int r = 0; r < rows; r++)
     {
       const float *xr = x + (gsize) r * ldx;
@@ -188,9 +237,10 @@ clipscope_cpu_layer_norm (const float *x,
                           const float *b,
                           float        eps,
                           float       *y,
-                          int          ldy)
+                          int          ldy,
+                          gboolean     parallel)
 {
-  layer_norm (x, ldx, rows, dim, w, b, eps, y, ldy);
+  layer_norm (x, ldx, rows, dim, w, b, eps, y, ldy, parallel);
 }
 
 /* -------------------------------------------------------------- softmax */
@@ -215,29 +265,94 @@ softmax (float *x,
     x[i] *= inv;
 }
 
-/* In place over each row r of x[rows, n] (row stride @ld). With @causal,
- * row r sees only its first first_pos + r + 1 entries (the rest become
- * 0), as the query at sequence position first_pos + r. */
-static void
-softmax_rows (float   *x,
-              int      rows,
-              int      n,
-              int      ld,
-              gboolean causal,
-              int      first_pos)
-{
-  for (int r = 0; r < rows; r++)
-    {
-      float *xr = x + (gsize) r * ld;
-      int valid = causal ? MIN (first_pos + r + 1, n) : n;
+/* ------------------------------------------------------------ attention */
 
-      softmax (xr, valid);
-      for (int i = valid; i < n; i++)
-        xr[i] = 0.0f;
+/* One head of one sequence: rows q[n_q, hd] against k, v [keys, hd], all
+ * with their row strides; query i sees keys [0, valid_i). @kt is scratch
+ * of hd × keys floats and @s of keys floats. The products are written as
+ * loops over contiguous arrays (kᵀ is copied for that) so that they
+ * vectorise, four query rows at a time to reuse each load. */
+static VECTOR_CLONES void
+attend_head (const float *q,
+             int          ldq,
+             const float *k,
+             const float *v,
+             int          ldkv,
+             int          n_q,
+             int          keys,
+             int          hd,
+             float        scale,
+             gboolean     causal,
+             int          first,
+             float       *kt,
+             float       *s,
+             float       *out,
+             int          ldout)
+{
+  for (int j = 0; j < keys; j++)
+    for (int d = 0; d < hd; d++)
+      kt[(gsize) d * keys + j] = k[(gsize) j * ldkv + d];
+  for (int i0 = 0; i0 < n_q; i0 += 4)
+    {
+      const int m = MIN (4, n_q - i0);
+      int valid[4];
+
+      for (int r = 0; r < m; r++)
+        {
+          float *sr = s + (gsize) r * keys;
+
+          valid[r] = causal ? MIN (first + i0 + r + 1, keys) : keys;
+          memset (sr, 0, (gsize) keys * sizeof (float));
+        }
+      /* s[r] = q[i0 + r] · kᵀ / √hd over all keys; the hidden ones are
+       * left out of the softmax. */
+      for (int d = 0; d < hd; d++)
+        {
+          const float *kd = kt + (gsize) d * keys;
+
+          if (m == 4)
+            {
+              const float a0 = q[(gsize) i0 * ldq + d] * scale;
+              const float a1 = q[(gsize) (i0 + 1) * ldq + d] * scale;
+              const float a2 = q[(gsize) (i0 + 2) * ldq + d] * scale;
+              const float a3 = q[(gsize) (i0 + 3) * ldq + d] * scale;
+              float *s0 = s, *s1 = s + keys, *s2 = s + 2 * (gsize) keys, *s3 = s + 3 * (gsize) keys;
+
+              for (int j = 0; j < keys; j++)
+                {
+                  s0[j] += a0 * kd[j];
+                  s1[j] += a1 * kd[j];
+                  s2[j] += a2 * kd[j];
+                  s3[j] += a3 * kd[j];
+                }
+            }
+          else
+            for (int r = 0; r < m; r++)
+              {
+                const float a = q[(gsize) (i0 + r) * ldq + d] * scale;
+                float *sr = s + (gsize) r * keys;
+
+                for (int j = 0; j < keys; j++)
+                  sr[j] += a * kd[j];
+              }
+        }
+      for (int r = 0; r < m; r++)
+        {
+          float *o = out + (gsize) (i0 + r) * ldout, *sr = s + (gsize) r * keys;
+
+          softmax (sr, valid[r]);
+          memset (o, 0, (gsize) hd * sizeof (float));
+          for (int j = 0; j < valid[r]; j++)
+            {
+              const float p = sr[j];
+              const float *vj = v + (gsize) j * ldkv;
+
+              for (int d = 0; d < hd; d++)
+                o[d] += p * vj[d];
+            }
+        }
     }
 }
-
-/* ------------------------------------------------------------ attention */
 
 void
 clipscope_cpu_attention (const float   *q,
@@ -254,29 +369,31 @@ clipscope_cpu_attention (const float   *q,
                          gboolean       causal,
                          const int32_t *index,
                          const int32_t *lengths,
-                         float         *scores,
+                         float         *scratch,
+                         gboolean       parallel,
                          float         *out,
                          int            ldout)
 {
   const int hd = width / n_heads;
   const float scale = 1.0f / sqrtf ((float) hd);
+  const gsize per_thread = (gsize) (hd + 4) * seq;
+  const gboolean spread = parallel && batch * n_heads > 1
+                          && (gsize) batch * n_heads * n_q * seq * hd >= 1 << 22;
 
-  for (int b = 0; b < batch; b++)
-    for (int h = 0; h < n_heads; h++)
-      {
-        const int first = index ? index[b] : 0, keys = lengths ? MIN (lengths[b], seq) : seq;
-        const float *qh = q + ((gsize) b * q_bstride + first) * ldq + (gsize) h * hd;
-        const float *kh = k + (gsize) b * seq * ldkv + (gsize) h * hd;
-        const float *vh = v + (gsize) b * seq * ldkv + (gsize) h * hd;
-        float *oh = out + (gsize) b * n_q * ldout + (gsize) h * hd;
+  /* Every (sequence, head) pair on its own; each thread its own scratch. */
+  PARALLEL_FOR
+  for (int t = 0; t < batch * n_heads; t++)
+    {
+      const int b = t / n_heads, h = t % n_heads;
+      const int first = index ? index[b] : 0, keys = lengths ? MIN (lengths[b], seq) : seq;
+      float *kt = scratch + per_thread * thread_id ();
 
-        /* scores[n_q, keys] = q kᵀ / √hd, then softmax, then · v. */
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n_q, keys, hd,
-                     scale, qh, ldq, kh, ldkv, 0.0f, scores, keys);
-        softmax_rows (scores, n_q, keys, keys, causal, first);
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n_q, hd, keys,
-                     1.0f, scores, keys, vh, ldkv, 0.0f, oh, ldout);
-      }
+      attend_head (q + ((gsize) b * q_bstride + first) * ldq + (gsize) h * hd, ldq,
+                   k + (gsize) b * seq * ldkv + (gsize) h * hd,
+                   v + (gsize) b * seq * ldkv + (gsize) h * hd, ldkv, n_q, keys, hd, scale,
+                   causal, first, kt, kt + (gsize) hd * seq,
+                   out + (gsize) b * n_q * ldout + (gsize) h * hd, ldout);
+    }
 }
 
 /* -------------------------------------------------------- normalisation */

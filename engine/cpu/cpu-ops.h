@@ -1,7 +1,8 @@
 /* cpu-ops.h — the CPU backend's building blocks
  *
- * Matrix products go to OpenBLAS; everything else is plain loops written
- * so that the compiler can vectorise them. Arrays are row-major float32;
+ * Matrix products go to OpenBLAS (clipscope_cpu_linear(); cpu-gemm.h has
+ * the oneDNN ones); everything else is plain loops written so that the
+ * compiler can vectorise them. Arrays are row-major float32;
  * "[rows, cols]" gives their shape.
  */
 #pragma once
@@ -24,7 +25,15 @@ void clipscope_cpu_linear (const float *x,
                            int          ldy,
                            gboolean     accumulate);
 
-/* y[rows, dim] = LayerNorm(x[rows, dim]) · w + b; x and y may alias. */
+/* The OpenMP threads the @parallel loops below spread over; 1 without
+ * OpenMP. */
+int clipscope_cpu_threads (void);
+/* Sets that for the calling thread (OpenMP's count is per thread); @n 0
+ * leaves it as it is. */
+void clipscope_cpu_set_threads (int n);
+
+/* y[rows, dim] = LayerNorm(x[rows, dim]) · w + b; x and y may alias;
+ * @parallel spreads the rows over the threads. */
 void clipscope_cpu_layer_norm (const float *x,
                                int          ldx,
                                int          rows,
@@ -33,7 +42,8 @@ void clipscope_cpu_layer_norm (const float *x,
                                const float *b,
                                float        eps,
                                float       *y,
-                               int          ldy);
+                               int          ldy,
+                               gboolean     parallel);
 
 /* In place: QuickGELU x·σ(1.702x) or the exact, erf-based GELU. */
 void clipscope_cpu_gelu (float   *x,
@@ -54,8 +64,9 @@ void clipscope_cpu_relu (float *x,
  * b · q_bstride + first + i of q (row stride @ldq), first being
  * index[b] with @index and 0 without; @causal hides the keys after
  * position first + i, and @lengths those at or past lengths[b]. Its
- * output is row b · n_q + i of out. @scores is scratch of n_q × seq
- * floats. */
+ * output is row b · n_q + i of out. @scratch is (width / n_heads + 4) ×
+ * seq floats for each of clipscope_cpu_threads(); @parallel spreads the
+ * (sequence, head) pairs over the threads. */
 void clipscope_cpu_attention (const float   *q,
                               int            ldq,
                               const float   *k,
@@ -70,7 +81,8 @@ void clipscope_cpu_attention (const float   *q,
                               gboolean       causal,
                               const int32_t *index,
                               const int32_t *lengths,
-                              float         *scores,
+                              float         *scratch,
+                              gboolean       parallel,
                               float         *out,
                               int            ldout);
 

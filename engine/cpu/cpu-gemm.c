@@ -1,0 +1,479 @@
+/* cpu-gemm.c — the CPU backend's linear layers through oneDNN (see cpu-gemm.h) */
+#include "cpu-gemm.h"
+
+#ifdef HAVE_DNNL
+
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_version.h>
+#include <string.h>
+
+/* What a matmul primitive is made for. Weights are the model's [n_out,
+ * n_in] rows read transposed, or packed into the primitive's own layout. */
+typedef struct {
+  int              rows, n_in, n_out, ldx, ldy;
+  ClipscopeAct     act;
+  gboolean         bias, accumulate, packed;
+  dnnl_data_type_t type;    /* of x and w; y is float32 */
+} Shape;
+
+typedef struct {
+  dnnl_primitive_t   prim;      /* NULL: no fast kernel for this shape */
+  dnnl_memory_desc_t src, weights, bias, dst;
+  gsize              scratch;   /* bytes */
+} Kernel;
+
+/* A pinned weight matrix, packed at its first use. */
+typedef struct {
+  dnnl_memory_t      mem;       /* NULL: not packed yet */
+  dnnl_memory_desc_t md;
+  int                n_in, n_out;
+} Packed;
+
+struct _ClipscopeCpuGemm {
+  ClipscopePrecision precision;
+  dnnl_stream_t      stream;
+  GHashTable        *pinned;     /* const float * → Packed */
+  void              *scratch;
+  gsize              scratch_size;
+  guint16           *src16;      /* x rounded to bfloat16 */
+  gsize              src16_size; /* elements */
+  char               desc[48];
+};
+
+/* Shared by every context: primitives may run on any thread once made,
+ * as their scratch memory is the caller's. */
+static dnnl_engine_t engine;
+static GMutex kernels_lock;
+static GHashTable *kernels;   /* Shape → Kernel */
+
+static guint
+shape_hash (gconstpointer p)
+{
+  const Shape *s = p;
+
+  return (guint) (s->rows * 2654435761u) ^ (guint) (s->n_in * 40503u) ^ (guint) (s->n_out << 7)
+         ^ (guint) (s->ldx << 13) ^ (guint) (s->ldy << 19) ^ (guint) (s->act << 3)
+         ^ (guint) ((s->bias << 1) | s->accumulate | (s->packed << 2)) ^ (guint) (s->type << 27);
+}
+
+static gboolean
+shape_equal (gconstpointer a,
+             gconstpointer b)
+{
+  return memcmp (a, b, sizeof (Shape)) == 0;
+}
+
+static void
+kernel_free (gpointer p)
+{
+  Kernel *k = p;
+
+  if (k->prim != NULL)
+    dnnl_primitive_destroy (k->prim);
+  g_free (k);
+}
+
+static gboolean
+engine_init (void)
+{
+  static gsize once;
+
+  if (g_once_init_enter (&once))
+    {
+      if (dnnl_engine_create (&engine, dnnl_cpu, 0) != dnnl_success)
+        engine = NULL;
+      kernels = g_hash_table_new_full (shape_hash, shape_equal, g_free, kernel_free);
+      g_once_init_leave (&once, 1);
+    }
+  return engine != NULL;
+}
+
+static void
+md_2d (dnnl_memory_desc_t *md,
+       int                 rows,
+       int                 cols,
+       dnnl_data_type_t    type,
+       int                 row_stride,
+       int                 col_stride)
+{
+  const dnnl_dims_t dims = { rows, cols }, strides = { row_stride, col_stride };
+
+  dnnl_memory_desc_init_by_strides (md, 2, dims, type, strides);
+}
+
+static dnnl_alg_kind_t
+eltwise_of (ClipscopeAct act,
+            float       *alpha)
+{
+  *alpha = 0.0f;
+  switch (act)
+    {
+    case CLIPSCOPE_ACT_QUICK_GELU:
+      *alpha = 1.702f;              /* x · σ(1.702 x) is swish with α = 1.702 */
+      return dnnl_eltwise_swish;
+    case CLIPSCOPE_ACT_GELU:
+      return dnnl_eltwise_gelu_erf;
+    case CLIPSCOPE_ACT_GELU_TANH:
+      return dnnl_eltwise_gelu_tanh;
+    case CLIPSCOPE_ACT_RELU:
+      return dnnl_eltwise_relu;
+    case CLIPSCOPE_ACT_NONE:
+    default:
+      return dnnl_alg_kind_undef;
+    }
+}
+
+/* The matmul of @s, or one without a primitive where oneDNN has only its
+ * slow reference code for it. */
+static void
+kernel_make (Kernel      *k,
+             const Shape *s)
+{
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_post_ops_t post = NULL;
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_matmul_desc_t op;
+  const char *impl = NULL;
+  dnnl_alg_kind_t alg;
+  float alpha;
+  gboolean ok;
+
+  md_2d (&k->src, s->rows, s->n_in, s->type, s->ldx, 1);
+  if (s->packed)
+    {
+      const dnnl_dims_t dims = { s->n_in, s->n_out };
+
+      dnnl_memory_desc_init_by_tag (&k->weights, 2, dims, s->type, dnnl_format_tag_any);
+    }
+  else
+    md_2d (&k->weights, s->n_in, s->n_out, s->type, 1, s->n_in);
+  md_2d (&k->bias, 1, s->n_out, dnnl_f32, s->n_out, 1);
+  md_2d (&k->dst, s->rows, s->n_out, dnnl_f32, s->ldy, 1);
+
+  ok = dnnl_matmul_desc_init (&op, &k->src, &k->weights, s->bias ? &k->bias : NULL, &k->dst)
+         == dnnl_success
+       && dnnl_primitive_attr_create (&attr) == dnnl_success
+       && dnnl_primitive_attr_set_scratchpad_mode (attr, dnnl_scratchpad_mode_user) == dnnl_success
+       && dnnl_post_ops_create (&post) == dnnl_success;
+  /* y = act(x · wᵀ + b + y): the sum first, then the activation. */
+  if (ok && s->accumulate)
+    ok = dnnl_post_ops_append_sum (post, 1.0f) == dnnl_success;
+  if (ok && (alg = eltwise_of (s->act, &alpha)) != dnnl_alg_kind_undef)
+    ok = dnnl_post_ops_append_eltwise (post, 1.0f, alg, alpha, 0.0f) == dnnl_success;
+  ok = ok && dnnl_primitive_attr_set_post_ops (attr, post) == dnnl_success
+       && dnnl_primitive_desc_create (&pd, &op, attr, engine, NULL) == dnnl_success
+       && dnnl_primitive_desc_query (pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success
+       && strstr (impl, "ref") == NULL && dnnl_primitive_create (&k->prim, pd) == dnnl_success;
+  if (ok)
+    {
+      k->weights = *dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0);
+      k->scratch = dnnl_memory_desc_get_size (dnnl_primitive_desc_query_md (pd, dnnl_query_scratchpad_md, 0));
+    }
+  else
+    k->prim = NULL;
+  if (pd != NULL)
+    dnnl_primitive_desc_destroy (pd);
+  if (post != NULL)
+    dnnl_post_ops_destroy (post);
+  if (attr != NULL)
+    dnnl_primitive_attr_destroy (attr);
+}
+
+static const Kernel *
+kernel_get (const Shape *s)
+{
+  Kernel *k;
+
+  g_mutex_lock (&kernels_lock);
+  if ((k = g_hash_table_lookup (kernels, s)) == NULL)
+    {
+      k = g_new0 (Kernel, 1);
+      kernel_make (k, s);
+      g_hash_table_insert (kernels, g_memdup2 (s, sizeof *s), k);
+    }
+  g_mutex_unlock (&kernels_lock);
+  return k;
+}
+
+static void
+packed_free (gpointer p)
+{
+  Packed *pk = p;
+
+  if (pk->mem != NULL)
+    dnnl_memory_destroy (pk->mem);
+  g_free (pk);
+}
+
+/* A memory object over @data, or NULL. */
+static dnnl_memory_t
+wrap (const dnnl_memory_desc_t *md,
+      const void               *data)
+{
+  dnnl_memory_t m = NULL;
+
+  if (dnnl_memory_create (&m, md, engine, (void *) data) != dnnl_success)
+    return NULL;
+  return m;
+}
+
+/* Reorders w[n_out, n_in] into @md (converting to its type) once. */
+static gboolean
+pack (ClipscopeCpuGemm         *gemm,
+      Packed                   *pk,
+      const float              *w,
+      int                       n_in,
+      int                       n_out,
+      const dnnl_memory_desc_t *md)
+{
+  dnnl_memory_desc_t plain;
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_primitive_t reorder = NULL;
+  dnnl_memory_t from, to = NULL;
+  gboolean ok;
+
+  md_2d (&plain, n_in, n_out, dnnl_f32, 1, n_in);
+  from = wrap (&plain, w);
+  ok = from != NULL
+       && dnnl_memory_create (&to, md, engine, DNNL_MEMORY_ALLOCATE) == dnnl_success
+       && dnnl_reorder_primitive_desc_create (&pd, &plain, engine, md, engine, NULL) == dnnl_success
+       && dnnl_primitive_create (&reorder, pd) == dnnl_success;
+  if (ok)
+    {
+      dnnl_exec_arg_t args[] = { { DNNL_ARG_FROM, from }, { DNNL_ARG_TO, to } };
+
+      ok = dnnl_primitive_execute (reorder, gemm->stream, 2, args) == dnnl_success
+           && dnnl_stream_wait (gemm->stream) == dnnl_success;
+    }
+  if (reorder != NULL)
+    dnnl_primitive_destroy (reorder);
+  if (pd != NULL)
+    dnnl_primitive_desc_destroy (pd);
+  if (from != NULL)
+    dnnl_memory_destroy (from);
+  if (ok)
+    {
+      pk->mem = to;
+      pk->md = *md;
+      pk->n_in = n_in;
+      pk->n_out = n_out;
+    }
+  else if (to != NULL)
+    dnnl_memory_destroy (to);
+  return ok;
+}
+
+static gboolean
+grow (void  **buf,
+      gsize  *size,
+      gsize   bytes)
+{
+  if (*size >= bytes)
+    return TRUE;
+  g_free (*buf);
+  *size = 0;
+  if ((*buf = g_try_malloc (MAX (bytes, 64))) == NULL)
+    return FALSE;
+  *size = bytes;
+  return TRUE;
+}
+
+/* Rounds to the nearest bfloat16, ties to even; NaN stays NaN. */
+static void
+to_bf16 (const float *x,
+         int          ldx,
+         int          rows,
+         int          n,
+         guint16     *out)
+{
+  for (int r = 0; r < rows; r++)
+    {
+      const float *xr = x + (gsize) r * ldx;
+      guint16 *o = out + (gsize) r * n;
+
+      for (int i = 0; i < n; i++)
+        {
+          guint32 u;
+
+          memcpy (&u, &xr[i], sizeof u);
+          o[i] = (u & 0x7fffffffu) > 0x7f800000u ? (guint16) ((u >> 16) | 0x40)
+                                                 : (guint16) ((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+        }
+    }
+}
+
+ClipscopeCpuGemm *
+clipscope_cpu_gemm_new (ClipscopePrecision precision)
+{
+  const char *choice = g_getenv ("CLIPSCOPE_CPU_GEMM");
+  const dnnl_version_t *v = dnnl_version ();
+  ClipscopeCpuGemm *gemm;
+
+  if ((choice != NULL && g_strcmp0 (choice, "openblas") == 0) || !engine_init ())
+    return NULL;
+  /* Without AVX512-BF16 or AMX oneDNN would emulate bfloat16 slowly. */
+  if (precision == CLIPSCOPE_PRECISION_BF16
+      && !__builtin_cpu_supports ("avx512bf16") && !__builtin_cpu_supports ("amx-bf16"))
+    return NULL;
+  gemm = g_new0 (ClipscopeCpuGemm, 1);
+  gemm->precision = precision;
+  if (dnnl_stream_create (&gemm->stream, engine, dnnl_stream_default_flags) != dnnl_success)
+    {
+      g_free (gemm);
+      return NULL;
+    }
+  gemm->pinned = g_hash_table_new_full (NULL, NULL, NULL, packed_free);
+  g_snprintf (gemm->desc, sizeof gemm->desc, "oneDNN %d.%d.%d%s", v->major, v->minor, v->patch,
+              precision == CLIPSCOPE_PRECISION_BF16 ? " bf16" : "");
+  return gemm;
+}
+
+void
+clipscope_cpu_gemm_free (ClipscopeCpuGemm *gemm)
+{
+  if (gemm == NULL)
+    return;
+  g_hash_table_destroy (gemm->pinned);
+  dnnl_stream_destroy (gemm->stream);
+  g_free (gemm->scratch);
+  g_free (gemm->src16);
+  g_free (gemm);
+}
+
+void
+clipscope_cpu_gemm_pin (ClipscopeCpuGemm *gemm,
+                        const float      *w)
+{
+  if (gemm != NULL && !g_hash_table_contains (gemm->pinned, w))
+    g_hash_table_insert (gemm->pinned, (gpointer) w, g_new0 (Packed, 1));
+}
+
+gboolean
+clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
+                           const float      *x,
+                           int               ldx,
+                           int               rows,
+                           int               n_in,
+                           const float      *w,
+                           const float      *b,
+                           int               n_out,
+                           float            *y,
+                           int               ldy,
+                           ClipscopeAct      act,
+                           gboolean          accumulate)
+{
+  Packed *pk = g_hash_table_lookup (gemm->pinned, w);
+  const gboolean bf16 = gemm->precision == CLIPSCOPE_PRECISION_BF16;
+  Shape s = { rows, n_in, n_out, ldx, ldy, act, b != NULL, accumulate, pk != NULL,
+              bf16 ? dnnl_bf16 : dnnl_f32 };
+  const Kernel *k;
+  dnnl_memory_t mem[5] = { NULL };
+  dnnl_memory_desc_t scratch_md;
+  gboolean ok;
+  int n_args = 0;
+
+  /* A matrix bound twice with another shape is multiplied as it lies. */
+  if (pk != NULL && pk->mem != NULL && (pk->n_in != n_in || pk->n_out != n_out))
+    s.packed = FALSE, pk = NULL;
+  /* bfloat16 needs packed (converted) weights. */
+  if (bf16 && pk == NULL)
+    return FALSE;
+  /* float32 rows are read in place, bfloat16 ones from their copy. */
+  if (bf16)
+    s.ldx = n_in;
+  k = kernel_get (&s);
+  if (k->prim == NULL)
+    return FALSE;
+  if (pk != NULL && pk->mem == NULL && !pack (gemm, pk, w, n_in, n_out, &k->weights))
+    return FALSE;
+  if (pk != NULL && !dnnl_memory_desc_equal (&pk->md, &k->weights))
+    return FALSE;
+  if (!grow (&gemm->scratch, &gemm->scratch_size, k->scratch))
+    return FALSE;
+  if (bf16)
+    {
+      if (!grow ((void **) &gemm->src16, &gemm->src16_size, (gsize) rows * n_in * sizeof (guint16)))
+        return FALSE;
+      to_bf16 (x, ldx, rows, n_in, gemm->src16);
+    }
+
+  {
+    const dnnl_dims_t scratch_dims = { (dnnl_dim_t) MAX (k->scratch, 1) };
+
+    dnnl_memory_desc_init_by_tag (&scratch_md, 1, scratch_dims, dnnl_u8, dnnl_a);
+  }
+  mem[0] = wrap (&k->src, bf16 ? (const void *) gemm->src16 : (const void *) x);
+  mem[1] = pk != NULL ? NULL : wrap (&k->weights, w);
+  mem[2] = b != NULL ? wrap (&k->bias, b) : NULL;
+  mem[3] = wrap (&k->dst, y);
+  mem[4] = wrap (&scratch_md, gemm->scratch);
+  ok = mem[0] != NULL && (pk != NULL || mem[1] != NULL) && (b == NULL || mem[2] != NULL)
+       && mem[3] != NULL && mem[4] != NULL;
+  if (ok)
+    {
+      dnnl_exec_arg_t args[5];
+
+      args[n_args++] = (dnnl_exec_arg_t) { DNNL_ARG_SRC, mem[0] };
+      args[n_args++] = (dnnl_exec_arg_t) { DNNL_ARG_WEIGHTS, pk != NULL ? pk->mem : mem[1] };
+      if (b != NULL)
+        args[n_args++] = (dnnl_exec_arg_t) { DNNL_ARG_BIAS, mem[2] };
+      args[n_args++] = (dnnl_exec_arg_t) { DNNL_ARG_DST, mem[3] };
+      args[n_args++] = (dnnl_exec_arg_t) { DNNL_ARG_SCRATCHPAD, mem[4] };
+      ok = dnnl_primitive_execute (k->prim, gemm->stream, n_args, args) == dnnl_success
+           && dnnl_stream_wait (gemm->stream) == dnnl_success;
+    }
+  for (int i = 0; i < 5; i++)
+    if (mem[i] != NULL)
+      dnnl_memory_destroy (mem[i]);
+  return ok;
+}
+
+const char *
+clipscope_cpu_gemm_describe (const ClipscopeCpuGemm *gemm)
+{
+  return gemm != NULL ? gemm->desc : NULL;
+}
+
+#else /* !HAVE_DNNL */
+
+ClipscopeCpuGemm *
+clipscope_cpu_gemm_new (ClipscopePrecision precision)
+{
+  return NULL;
+}
+
+void
+clipscope_cpu_gemm_free (ClipscopeCpuGemm *gemm)
+{
+}
+
+void
+clipscope_cpu_gemm_pin (ClipscopeCpuGemm *gemm,
+                        const float      *w)
+{
+}
+
+gboolean
+clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
+                           const float      *x,
+                           int               ldx,
+                           int               rows,
+                           int               n_in,
+                           const float      *w,
+                           const float      *b,
+                           int               n_out,
+                           float            *y,
+                           int               ldy,
+                           ClipscopeAct      act,
+                           gboolean          accumulate)
+{
+  return FALSE;
+}
+
+const char *
+clipscope_cpu_gemm_describe (const ClipscopeCpuGemm *gemm)
+{
+  return NULL;
+}
+
+#endif

@@ -1,0 +1,53 @@
+/* cpu-gemm.h — the CPU backend's linear layers through oneDNN
+ *
+ * Where the build has oneDNN (-Ddnnl), a linear layer is one oneDNN
+ * matmul: bias, activation and residual accumulate fused into it, the
+ * weight matrices of the model reordered once, at their first use, into
+ * the blocked layout the matmul wants (and to bfloat16 when the context
+ * computes in bfloat16). Primitives are made once per shape and shared by
+ * every context of the process; each context owns its stream, packed
+ * weights and scratch, so contexts run concurrently on their own threads.
+ * Without oneDNN, or with CLIPSCOPE_CPU_GEMM=openblas in the environment
+ * (the tests run both), clipscope_cpu_gemm_new() returns NULL and the
+ * backend multiplies with OpenBLAS.
+ */
+#pragma once
+
+#include "graph.h"
+
+G_BEGIN_DECLS
+
+typedef struct _ClipscopeCpuGemm ClipscopeCpuGemm;
+
+/* A context's oneDNN state computing in @precision, or NULL where linear
+ * layers go to OpenBLAS: without oneDNN, when the environment asks for
+ * OpenBLAS, and for bfloat16 on a CPU without bfloat16 instructions. */
+ClipscopeCpuGemm *clipscope_cpu_gemm_new (ClipscopePrecision precision);
+void clipscope_cpu_gemm_free (ClipscopeCpuGemm *gemm);
+
+/* Marks @w as a weight matrix of the model, which stays unchanged as long
+ * as @gemm lives: it may be packed once and the packed copy reused. */
+void clipscope_cpu_gemm_pin (ClipscopeCpuGemm *gemm,
+                             const float      *w);
+
+/* y[rows, n_out] = act(x · wᵀ + b (+ y)), as clipscope_cpu_linear() and
+ * the activations of cpu-ops.h; FALSE, having done nothing, where oneDNN
+ * has no fast kernel for the case (or runs out of memory): the caller
+ * then computes it with OpenBLAS. */
+gboolean clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
+                                    const float      *x,
+                                    int               ldx,
+                                    int               rows,
+                                    int               n_in,
+                                    const float      *w,
+                                    const float      *b,
+                                    int               n_out,
+                                    float            *y,
+                                    int               ldy,
+                                    ClipscopeAct      act,
+                                    gboolean          accumulate);
+
+/* "oneDNN 2.6.3" or "oneDNN 2.6.3 bf16", or NULL without oneDNN. */
+const char *clipscope_cpu_gemm_describe (const ClipscopeCpuGemm *gemm);
+
+G_END_DECLS
