@@ -484,7 +484,7 @@ import os, signal, socket, struct, subprocess, time
 ours = socket.socket(fileno=3)
 helper = None
 while True:
-    data, fds, _, _ = socket.recv_fds(ours, 80, 1)
+    data, fds, _, _ = socket.recv_fds(ours, 88, 1)
     if not data:
         break
     name_bytes = struct.unpack("=I", data[4:8])[0]
@@ -576,9 +576,9 @@ def test_decoder_sandbox(tmp):
             # ClipscopeDecodeRequest: magic, name_bytes, cpu_seconds, kind,
             # max_width, max_height, then ClipscopePreprocessParams (resize,
             # crop, mean, std, max_pixels, composite_alpha, background,
-            # ignore_orientation).
-            params = struct.pack("=ii3f3fqi3Bxi4x", 16, 16, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25,
-                                 10 ** 6, 0, 0, 0, 0, 0)
+            # ignore_orientation, squash, resample): 24 + 64 bytes.
+            params = struct.pack("=ii3f3fqi3Bxiii4x", 16, 16, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25,
+                                 10 ** 6, 0, 0, 0, 0, 0, 0, 0)
             head = struct.pack("=IIIIII", 0x31445343, len(name), 10, kind, *box) + params
             ours.sendmsg([head + name], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                                           struct.pack("i", f.fileno()))])
