@@ -299,7 +299,10 @@ serve_one (const ClipscopeDecodeRequest *request,
   g_autofree float *out = NULL;
 
   if (request->magic != CLIPSCOPE_DECODER_MAGIC || request->name_bytes > CLIPSCOPE_DECODER_MAX_NAME
-      || (request->kind == CLIPSCOPE_DECODE_PREPROCESS && (params->crop <= 0 || params->crop > 65536))
+      || (request->kind == CLIPSCOPE_DECODE_PREPROCESS
+          && (params->crop <= 0 || params->crop > 65536
+              || (params->resample != CLIPSCOPE_RESAMPLE_BICUBIC
+                  && params->resample != CLIPSCOPE_RESAMPLE_BILINEAR)))
       || (request->kind == CLIPSCOPE_DECODE_THUMBNAIL
           && (request->max_width < 1 || request->max_width > CLIPSCOPE_THUMBNAIL_MAX_SIDE
               || request->max_height < 1 || request->max_height > CLIPSCOPE_THUMBNAIL_MAX_SIDE))

@@ -45,6 +45,10 @@ typedef struct {
   ClipscopePreprocessParams params;
 } ClipscopeDecodeRequest;
 
+/* tests/test-hostile.py writes requests byte by byte: a change of size
+ * must be made there too. */
+G_STATIC_ASSERT (sizeof (ClipscopeDecodeRequest) == 88);
+
 typedef struct {
   guint32 magic;
   guint32 ok;                /* 1: crop² × 3 floats, or width × height × 4 bytes, follow;

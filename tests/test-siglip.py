@@ -16,7 +16,9 @@ embeddings within 1e-5 (tighter than the 1e-4 and 2e-3 promised for
 float32 and float16 weights, as the reference computes with the stored
 weights, and GELU's exact and tanh forms differ by about 1e-4 here), and
 the sigmoid probabilities made from them the reference's within 1e-3;
-`explain` the reference's map of the pooling head's value path. With
+`explain` the reference's map of the pooling head's value path; where
+the command line reports them, `info` the family, scoring and logit bias,
+and `classify` sigmoid probabilities within 1e-3. With
 --backend vulkan, the Vulkan embeddings must also be within 2e-3 of the
 CPU's. Folders with a missing or corrupt tokenizer, a tokenizer larger
 than the embedding, or an unknown model_type must fail with exit status
@@ -145,6 +147,10 @@ def run_case(name, kw, tokenizers, images, tmp):
     if info is not None:
         check(name + " info", info.get("embed_dim") == cfg["width"]
               and info.get("context_length") == ctx, json.dumps(info)[:300])
+        if "family" in info:
+            bias = float(state["logit_bias"].reshape(-1)[0])
+            check(name + " info family", info["family"] == "siglip" and info.get("scoring") == "sigmoid"
+                  and abs(info.get("logit_bias", 0.0) - bias) < 1e-6, json.dumps(info)[:300])
 
     out = cli_json(name + " tokenize", "tokenize", *common, "--", *TEXTS)
     want = [expected_ids(sp, t, version, layout, ctx) for t in TEXTS]
@@ -180,6 +186,21 @@ def run_case(name, kw, tokenizers, images, tmp):
     check("%s embed texts: max |Δ| %.2e ≤ %.0e" % (name, e_txt, tol), e_txt <= tol)
     e_prob = maxabs(ref.probabilities(state, gi, gt), ref.probabilities(state, ri, rt))
     check("%s sigmoid probabilities: max |Δ| %.2e" % (name, e_prob), e_prob <= 1e-3)
+
+    # classify reports sigmoid probabilities once the command line scores
+    # with the model's own rule (it says which in "scoring").
+    labels = TEXTS[:4]
+    args_c = ["classify", *common, "--template", "{}"]
+    for t in labels:
+        args_c += ["--label", t]
+    out = cli_json(name + " classify", *args_c, "--", *images)
+    if out is not None and "scoring" in out:
+        got = np.array([r["probabilities"] for r in out["images"]])
+        d = maxabs(got, ref.probabilities(state, ri, rt[:4]))
+        check("%s classify: scoring %r, probabilities max |Δ| %.2e" % (name, out["scoring"], d),
+              out["scoring"] == "sigmoid" and d <= 1e-3)
+    elif out is not None:
+        print("skip   %s classify: this command line does not report its scoring yet" % name)
 
     npy = os.path.join(tmp, name + "-explain.npy")
     label = TEXTS[1]
