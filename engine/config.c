@@ -863,9 +863,9 @@ read_open_clip_siglip_vision (Reader         *r,
         mlp = timm_siglip_sizes[i].mlp_width;
       }
   if (parts[0] != NULL && parts[1] != NULL && g_str_has_prefix (parts[2] ? parts[2] : "", "patch"))
-    patch = (int) g_ascii_strtoll (parts[2] + 5, NULL, 10);
+    patch = (int) CLAMP (g_ascii_strtoll (parts[2] + 5, NULL, 10), 0, MAX_DIM);
   if (g_strv_length (parts) > 0)
-    image = (int) g_ascii_strtoll (parts[g_strv_length (parts) - 1], NULL, 10);
+    image = (int) CLAMP (g_ascii_strtoll (parts[g_strv_length (parts) - 1], NULL, 10), 0, MAX_DIM);
   if (width == 0 && member (v, "width") == NULL && !r->failed)
     {
       g_autofree char *msg = g_strdup_printf ("is \"%s\", a SigLIP tower Clipscope does not know", name);
