@@ -164,6 +164,29 @@ wait_idle (ClipscopeSession *session)
   wait_while ((gboolean (*) (gpointer)) clipscope_session_get_busy, session);
 }
 
+static gboolean
+thumbnails_pending (gpointer user_data)
+{
+  GListModel *images = clipscope_session_get_images (user_data);
+
+  for (guint i = 0; i < g_list_model_get_n_items (images); i++)
+    {
+      g_autoptr(ClipscopeImage) image = g_list_model_get_item (images, i);
+
+      if (clipscope_image_get_thumbnail (image) == NULL)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Runs the main loop until every image of @session shows its thumbnail,
+ * which the decoder processes make while the session may be idle. */
+static void
+wait_thumbnails (ClipscopeSession *session)
+{
+  wait_while (thumbnails_pending, session);
+}
+
 static void
 wait_ms (guint ms)
 {
@@ -1218,6 +1241,8 @@ test_window_heatmap_cells (void)
     g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
   clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
   wait_idle (session);
+  /* Each thumbnail that arrives redraws the row headers. */
+  wait_thumbnails (session);
   g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, NULL));
   g_assert_cmpuint (n_labels, ==, 12);
 
@@ -1556,6 +1581,8 @@ test_window_adaptive (void)
     g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
   clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
   wait_idle (session);
+  /* The strip's height follows its thumbnails. */
+  wait_thumbnails (session);
   find_flaps (GTK_WIDGET (window), flaps);
   g_assert_cmpuint (flaps->len, ==, 2);
   sidebar = g_ptr_array_index (flaps, 0);
