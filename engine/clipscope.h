@@ -188,7 +188,8 @@ CLIPSCOPE_API ClipscopeModelOptions clipscope_model_options_default (void);
 
 /**
  * clipscope_model_load:
- * @dir: a Hugging Face CLIP folder or an open_clip folder
+ * @dir: a model folder in the Hugging Face layout (CLIP, SigLIP, Chinese-CLIP)
+ *   or in open_clip's (CLIP, SigLIP)
  * @options: (nullable): load options, or %NULL for the defaults
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for an error naming the file and the problem
