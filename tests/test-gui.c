@@ -621,6 +621,27 @@ test_session_bad_model (void)
 
 /* ------------------------------------------------------------ window */
 
+/* Presents @window at the size given, scoring the fixture's images
+ * against four labels, and waits for the scores. */
+static void
+show_scored_window (ClipscopeWindow *window,
+                    int              width,
+                    int              height)
+{
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+
+  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  for (int i = 0; i < N_IMAGES; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+}
+
 static void
 save_shot (ClipscopeWindow *window,
            const char      *name)
@@ -874,7 +895,6 @@ test_window_examples (void)
   ClipscopeWindow *window = clipscope_window_new (NULL);
   ClipscopeSession *session = clipscope_window_get_session (window);
   g_autoptr(GSettings) settings = clipscope_settings_new ();
-  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
   g_autofree float *images = NULL;
   g_autofree float *text = NULL;
   g_autofree float *rows = NULL;
@@ -890,15 +910,7 @@ test_window_examples (void)
   int dim = 0;
 
   g_object_ref_sink (window);
-  gtk_window_set_default_size (GTK_WINDOW (window), 1300, 850);
-  gtk_window_present (GTK_WINDOW (window));
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
-  for (int i = 0; i < N_IMAGES; i++)
-    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
-  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
-  wait_idle (session);
+  show_scored_window (window, 1300, 850);
 
   /* Without examples every label is zero-shot. */
   g_assert_cmpstr (clipscope_text_row_get_mode_text (find_label_row (GTK_WIDGET (window), "cat")), ==,
@@ -1490,20 +1502,11 @@ test_window_label_progress (void)
   g_autoptr(GSettings) settings = clipscope_settings_new ();
   ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
   ClipscopeSession *session = clipscope_window_get_session (window);
-  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
   GtkProgressBar *bar;
   GtkRevealer *revealer;
   guint n_templates, jobs, n_images, n_labels;
 
-  gtk_window_set_default_size (GTK_WINDOW (window), 1200, 800);
-  gtk_window_present (GTK_WINDOW (window));
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
-  for (int i = 0; i < N_IMAGES; i++)
-    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
-  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
-  wait_idle (session);
+  show_scored_window (window, 1200, 800);
   bar = GTK_PROGRESS_BAR (find_widget (GTK_WIDGET (window), GTK_TYPE_PROGRESS_BAR, NULL));
   revealer = GTK_REVEALER (gtk_widget_get_ancestor (GTK_WIDGET (bar), GTK_TYPE_REVEALER));
   g_assert_false (gtk_revealer_get_reveal_child (revealer));
