@@ -345,8 +345,9 @@ run_cli (GPtrArray  *argv,
 }
 
 static JsonObject *
-run_classify (JsonParser *parser,
-              const char *backend)
+run_classify_with (JsonParser         *parser,
+                   const char         *backend,
+                   const char * const *with_templates)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
 
@@ -361,7 +362,7 @@ run_classify (JsonParser *parser,
       g_ptr_array_add (argv, (char *) "--label");
       g_ptr_array_add (argv, (char *) *l);
     }
-  for (const char **t = templates; *t != NULL; t++)
+  for (const char * const *t = with_templates; *t != NULL; t++)
     {
       g_ptr_array_add (argv, (char *) "--template");
       g_ptr_array_add (argv, (char *) *t);
@@ -373,30 +374,25 @@ run_classify (JsonParser *parser,
   return run_cli (argv, parser);
 }
 
-static void
-test_session_matches_cli (void)
+static JsonObject *
+run_classify (JsonParser *parser,
+              const char *backend)
 {
-  g_autoptr(GPtrArray) notices = g_ptr_array_new_with_free_func (g_free);
-  ClipscopeSession *session = loaded_session (notices);
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  JsonObject *expected = run_classify (parser, clipscope_session_get_backend_name (session));
+  return run_classify_with (parser, backend, templates);
+}
+
+/* The session's matrix is the CLI's for the same images and labels. */
+static void
+assert_scores_match (ClipscopeSession *session,
+                     JsonObject       *expected)
+{
   JsonArray *images = json_object_get_array_member (expected, "images");
-  const char * const *scored = clipscope_session_get_scored_labels (session);
   const float *sim, *prob;
   guint n_images, n_labels;
 
-  /* The text file is named in one notice; the images still load. */
-  /* A file that is not an image, and one that is not there, each said
-   * for what it is. */
-  g_assert_cmpuint (notices->len, ==, 2);
-  g_assert_cmpstr (notices->pdata[0], ==, "Not an image: notes.txt");
-  g_assert_cmpstr (notices->pdata[1], ==, "No such file: gone.png");
-  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, N_IMAGES);
-
   g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, &sim, &prob));
   g_assert_cmpuint (n_images, ==, N_IMAGES);
-  g_assert_cmpuint (n_labels, ==, g_strv_length ((char **) labels));
-  g_assert_true (g_strv_equal (scored, labels));
+  g_assert_true (g_strv_equal (clipscope_session_get_scored_labels (session), labels));
   g_assert_cmpuint (json_array_get_length (images), ==, N_IMAGES);
   for (guint i = 0; i < n_images; i++)
     {
@@ -411,6 +407,30 @@ test_session_matches_cli (void)
           g_assert_cmpfloat_with_epsilon (prob[i * n_labels + j], json_array_get_double_element (p, j), 1e-5);
         }
     }
+}
+
+static void
+test_session_matches_cli (void)
+{
+  g_autoptr(GPtrArray) notices = g_ptr_array_new_with_free_func (g_free);
+  ClipscopeSession *session = loaded_session (notices);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *expected = run_classify (parser, clipscope_session_get_backend_name (session));
+  const char * const *scored = clipscope_session_get_scored_labels (session);
+  guint n_images, n_labels;
+
+  /* The text file is named in one notice; the images still load. */
+  /* A file that is not an image, and one that is not there, each said
+   * for what it is. */
+  g_assert_cmpuint (notices->len, ==, 2);
+  g_assert_cmpstr (notices->pdata[0], ==, "Not an image: notes.txt");
+  g_assert_cmpstr (notices->pdata[1], ==, "No such file: gone.png");
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, N_IMAGES);
+
+  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, NULL, NULL));
+  g_assert_cmpuint (n_labels, ==, g_strv_length ((char **) labels));
+  g_assert_true (g_strv_equal (scored, labels));
+  assert_scores_match (session, expected);
 
   /* Every (template, label) text went through the encoder exactly once. */
   g_assert_cmpuint (clipscope_session_get_n_texts_encoded (session), ==,
@@ -495,6 +515,97 @@ test_session_debounce (void)
   g_assert_finalize_object (session);
 }
 
+/* ------------------------------------------------------------ chunks */
+
+typedef struct {
+  double last;
+  guint  n_between;    /* reports strictly between none and all */
+  gboolean backwards;
+} ProgressLog;
+
+static void
+log_progress_cb (ClipscopeSession *session,
+                 GParamSpec       *pspec,
+                 ProgressLog      *log)
+{
+  double p = clipscope_session_get_progress (session);
+
+  /* The bar shows only while there is progress to show. */
+  if (!clipscope_session_get_busy (session) || p == 0.0)
+    return;
+  if (p > 0.0 && p < 1.0)
+    log->n_between++;
+  if (p < log->last)
+    log->backwards = TRUE;
+  log->last = p;
+}
+
+static gboolean
+no_progress_yet (gpointer session)
+{
+  return clipscope_session_get_progress (session) == 0.0;
+}
+
+static void
+test_session_chunks (void)
+{
+  ClipscopeSession *session = loaded_session (NULL);
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_auto(GStrv) all = NULL;
+  const guint n_labels = g_strv_length ((char **) labels);
+  ProgressLog log = { 0 };
+  gulong id;
+  guint texts, jobs;
+
+  /* Enough templates that the labels' texts go in several chunks. */
+  for (const char **t = templates; *t != NULL; t++)
+    g_strv_builder_add (builder, *t);
+  for (int i = 0; i < 40; i++)
+    {
+      g_autofree char *t = g_strdup_printf ("picture %d of the {}", i);
+
+      g_strv_builder_add (builder, t);
+      if (i < 20)
+        clipscope_session_add_template (session, t, TRUE);
+    }
+  all = g_strv_builder_end (builder);
+
+  /* Cancel stops the job after a chunk: the columns and scores stay
+   * those of the last finished job, and nothing is busy. */
+  texts = clipscope_session_get_n_texts_encoded (session);
+  clipscope_session_flush (session);
+  wait_while (no_progress_yet, session);
+  clipscope_session_cancel (session);
+  g_assert_false (clipscope_session_get_busy (session));
+  g_assert_cmpfloat (clipscope_session_get_progress (session), ==, 0.0);
+  g_assert_cmpuint (clipscope_session_get_n_texts_encoded (session), >, texts);
+  g_assert_cmpuint (clipscope_session_get_n_texts_encoded (session), <, texts + 20 * n_labels);
+  texts = clipscope_session_get_n_texts_encoded (session);
+  assert_scores_match (session, run_classify (parser, clipscope_session_get_backend_name (session)));
+
+  /* The next job shows growing progress, reuses the chunks encoded
+   * before the cancel, and scores as the CLI does with every template. */
+  id = g_signal_connect (session, "notify::progress", G_CALLBACK (log_progress_cb), &log);
+  jobs = clipscope_session_get_n_label_jobs (session);
+  for (int i = 20; i < 40; i++)
+    clipscope_session_add_template (session, all[i + 2], TRUE);
+  clipscope_session_flush (session);
+  wait_idle (session);
+  g_signal_handler_disconnect (session, id);
+  g_assert_cmpuint (clipscope_session_get_n_label_jobs (session), ==, jobs + 1);
+  g_assert_cmpuint (log.n_between, >=, 2);
+  g_assert_false (log.backwards);
+  g_assert_cmpfloat (clipscope_session_get_progress (session), ==, 0.0);
+  /* No text twice, though a chunk may have finished as it was cancelled. */
+  g_assert_cmpuint (clipscope_session_get_n_texts_encoded (session), <=,
+                    n_labels * g_strv_length (all));
+  g_assert_cmpuint (clipscope_session_get_n_texts_encoded (session) - texts, <, 40 * n_labels);
+  assert_scores_match (session, run_classify_with (parser, clipscope_session_get_backend_name (session),
+                                                   (const char * const *) all));
+  g_assert_finalize_object (session);
+}
+
 /* ------------------------------------------------------------ errors */
 
 static void
@@ -541,6 +652,27 @@ test_session_bad_model (void)
 }
 
 /* ------------------------------------------------------------ window */
+
+/* Presents @window at the size given, scoring the fixture's images
+ * against four labels, and waits for the scores. */
+static void
+show_scored_window (ClipscopeWindow *window,
+                    int              width,
+                    int              height)
+{
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+
+  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
+  for (int i = 0; i < N_IMAGES; i++)
+    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+}
 
 static void
 save_shot (ClipscopeWindow *window,
@@ -972,7 +1104,6 @@ test_window_examples (void)
   ClipscopeWindow *window = clipscope_window_new (NULL);
   ClipscopeSession *session = clipscope_window_get_session (window);
   g_autoptr(GSettings) settings = clipscope_settings_new ();
-  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
   g_autofree float *images = NULL;
   g_autofree float *text = NULL;
   g_autofree float *rows = NULL;
@@ -988,15 +1119,7 @@ test_window_examples (void)
   int dim = 0;
 
   g_object_ref_sink (window);
-  gtk_window_set_default_size (GTK_WINDOW (window), 1300, 850);
-  gtk_window_present (GTK_WINDOW (window));
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.load-model", "s", model_dir);
-  for (int i = 0; i < N_IMAGES; i++)
-    g_ptr_array_add (files, g_file_new_for_path (image_paths[i]));
-  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
-  wait_idle (session);
+  show_scored_window (window, 1300, 850);
 
   /* Without examples every label is zero-shot. */
   g_assert_cmpstr (clipscope_text_row_get_mode_text (find_label_row (GTK_WIDGET (window), "cat")), ==,
@@ -1549,12 +1672,107 @@ resize_and_settle (ClipscopeWindow *window,
   g_assert_cmpint (ABS (gtk_widget_get_width (GTK_WIDGET (window)) - width), <=, 20);
 }
 
-/* Down to 360 px the side panes fold away, over the matrix when shown,
- * and the matrix keeps the width; wide, both stand beside it. */
 static GtkWidget *find_widget (GtkWidget  *root,
                                GType       type,
                                GMenuModel *menu);
 
+/* The bar reads "Encoding labels… done/total" while many templates
+ * encode; an edit starts it again for the new texts, Cancel hides it. */
+static gboolean
+no_label_progress_yet (gpointer session)
+{
+  guint texts_done;
+
+  clipscope_session_get_progress_counts (session, NULL, NULL, &texts_done, NULL);
+  return texts_done == 0;
+}
+
+static void
+assert_label_progress_shown (ClipscopeWindow *window,
+                             GtkProgressBar  *bar,
+                             guint            n_labels)
+{
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  g_auto(GStrv) enabled = clipscope_session_dup_enabled_templates (session);
+  g_autofree char *text = NULL;
+  guint texts_done, texts_total;
+
+  clipscope_session_get_progress_counts (session, NULL, NULL, &texts_done, &texts_total);
+  g_assert_cmpuint (texts_total, ==, n_labels * g_strv_length (enabled));
+  g_assert_cmpuint (texts_done, <, texts_total);
+  text = g_strdup_printf ("Encoding labels… %u/%u", texts_done, texts_total);
+  g_assert_cmpstr (gtk_progress_bar_get_text (bar), ==, text);
+  g_assert_cmpfloat (gtk_progress_bar_get_fraction (bar), ==, (double) texts_done / texts_total);
+  g_assert_true (gtk_revealer_get_reveal_child (GTK_REVEALER (gtk_widget_get_ancestor (GTK_WIDGET (bar),
+                                                                                     GTK_TYPE_REVEALER))));
+}
+
+static void
+test_window_label_progress (void)
+{
+  g_autoptr(GSettings) settings = clipscope_settings_new ();
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  GtkProgressBar *bar;
+  GtkRevealer *revealer;
+  guint n_templates, jobs, n_images, n_labels;
+
+  show_scored_window (window, 1200, 800);
+  bar = GTK_PROGRESS_BAR (find_widget (GTK_WIDGET (window), GTK_TYPE_PROGRESS_BAR, NULL));
+  revealer = GTK_REVEALER (gtk_widget_get_ancestor (GTK_WIDGET (bar), GTK_TYPE_REVEALER));
+  g_assert_false (gtk_revealer_get_reveal_child (revealer));
+
+  /* 80 templates for 4 labels: 320 texts, several chunks. */
+  for (int i = 0; i < 80; i++)
+    {
+      g_autofree char *t = g_strdup_printf ("a picture, number %d, of the {}", i);
+
+      clipscope_session_add_template (session, t, TRUE);
+    }
+  clipscope_session_flush (session);
+  assert_label_progress_shown (window, bar, 4);
+  g_assert_true (no_label_progress_yet (session));
+  wait_while (no_label_progress_yet, session);
+  assert_label_progress_shown (window, bar, 4);
+  save_shot (window, "test-label-progress.png");
+
+  /* A new label supersedes the job: the count starts again, for five. */
+  jobs = clipscope_session_get_n_label_jobs (session);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "owl");
+  clipscope_session_flush (session);
+  g_assert_cmpuint (clipscope_session_get_n_label_jobs (session), ==, jobs + 1);
+  assert_label_progress_shown (window, bar, 5);
+  wait_while (no_label_progress_yet, session);
+  assert_label_progress_shown (window, bar, 5);
+
+  /* Cancel stops it after the chunk in flight; the matrix stays that of
+   * the last job that finished, with four labels. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.cancel", NULL);
+  g_assert_false (gtk_revealer_get_reveal_child (revealer));
+  wait_idle (session);
+  g_assert_false (gtk_revealer_get_reveal_child (revealer));
+  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, NULL, NULL));
+  g_assert_cmpuint (n_labels, ==, 4);
+
+  /* Left alone, the job runs to the end and the bar goes. */
+  n_templates = g_list_model_get_n_items (clipscope_session_get_templates (session));
+  clipscope_session_remove_template (session, n_templates - 1);
+  clipscope_session_flush (session);
+  assert_label_progress_shown (window, bar, 5);
+  wait_idle (session);
+  g_assert_false (gtk_revealer_get_reveal_child (revealer));
+  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, NULL, NULL));
+  g_assert_cmpuint (n_images, ==, N_IMAGES);
+  g_assert_cmpuint (n_labels, ==, 5);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+  g_settings_reset (settings, "labels");
+  g_settings_reset (settings, "templates");
+}
+
+/* Down to 360 px the side panes fold away, over the matrix when shown,
+ * and the matrix keeps the width; wide, both stand beside it. */
 static void
 test_window_adaptive (void)
 {
@@ -3615,9 +3833,11 @@ main (int   argc,
   g_test_add_func ("/gui/template/validation", test_template_validation);
   g_test_add_func ("/gui/session/matches-cli", test_session_matches_cli);
   g_test_add_func ("/gui/session/debounce", test_session_debounce);
+  g_test_add_func ("/gui/session/chunks", test_session_chunks);
   g_test_add_func ("/gui/session/bad-model", test_session_bad_model);
   g_test_add_func ("/gui/window/drop-and-actions", test_window_drop_and_actions);
   g_test_add_func ("/gui/window/label-commas", test_window_label_commas);
+  g_test_add_func ("/gui/window/label-progress", test_window_label_progress);
   g_test_add_func ("/gui/window/undo", test_window_undo);
   g_test_add_func ("/gui/window/family-template", test_window_family_template);
   g_test_add_func ("/gui/window/sigmoid", test_window_sigmoid);

@@ -64,6 +64,8 @@ struct _ClipscopeSession {
   guint            max_folder_images;
   guint            n_label_jobs;
   guint            n_texts_encoded;
+  guint            label_texts_total;    /* of a label job sent in chunks, else 0 */
+  guint            label_texts_done;
 
   /* Few-shot: examples per label, the classifier built from them, and the
    * threshold below which an image is left unclassified */
@@ -376,6 +378,7 @@ clipscope_session_load_model (ClipscopeSession *self,
   replace_cancellable (&self->labels_cancellable);
   self->n_batch_total = self->n_batch_done = 0;
   self->labels_pending = FALSE;
+  self->label_texts_total = self->label_texts_done = 0;
   g_clear_pointer (&self->label_embeddings, g_free);
   g_clear_pointer (&self->scored_labels, g_strfreev);
   n = g_list_model_get_n_items (G_LIST_MODEL (self->images));
@@ -1021,13 +1024,22 @@ clipscope_session_remove_image (ClipscopeSession *self,
  * clipscope_session_cancel:
  *
  * Stops the batch of images being encoded; the images it had not reached
- * are taken out again.
+ * are taken out again. Also stops a label job sent in chunks: the scores
+ * stay those of the labels and templates last encoded, and the texts its
+ * finished chunks encoded stay cached for the next job.
  */
 void
 clipscope_session_cancel (ClipscopeSession *self)
 {
   g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
 
+  if (self->label_texts_total > 0)
+    {
+      replace_cancellable (&self->labels_cancellable);
+      self->labels_pending = FALSE;
+      self->label_texts_total = self->label_texts_done = 0;
+      update_busy (self);
+    }
   /* Images waiting for a model are not a batch in flight: keep them. */
   if (self->n_batch_total <= self->n_batch_done && self->n_adding == 0 && self->splice_id == 0)
     return;
@@ -1048,10 +1060,26 @@ clipscope_session_cancel (ClipscopeSession *self)
 
 /* ------------------------------------------------------------ labels */
 
+/* A job of many (template, label) texts is sent as chunks of about this
+ * many, so its progress shows and Cancel stops it between chunks. Each
+ * chunk only fills the worker's text cache; the last request, for every
+ * template at once, then sums cached embeddings exactly as one job would.
+ * Above CHUNKED_TEXTS_MAX texts the worker's cache could not hold them all
+ * until that last request, so such a job goes as one. */
+#define LABEL_CHUNK_TEXTS 64
+#define CHUNKED_TEXTS_MAX 16384
+
 typedef struct {
   GWeakRef      session;
   GCancellable *cancellable;
   GStrv         labels;
+  GStrv         templates;
+  guint         n_labels;
+  guint         n_templates;
+  guint         labels_per_chunk;    /* 0 when the job goes as one request */
+  guint         templates_per_chunk;
+  guint         next_chunk;
+  guint         n_chunks;
 } LabelsJob;
 
 static void
@@ -1060,10 +1088,21 @@ labels_job_free (LabelsJob *job)
   g_weak_ref_clear (&job->session);
   g_clear_object (&job->cancellable);
   g_strfreev (job->labels);
+  g_strfreev (job->templates);
   g_free (job);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LabelsJob, labels_job_free)
+
+static void
+label_job_failed (ClipscopeSession *self,
+                  const GError     *error)
+{
+  self->labels_pending = FALSE;
+  self->label_texts_total = self->label_texts_done = 0;
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_signal_emit (self, signals[SIGNAL_NOTICE], 0, error->message);
+}
 
 static void
 labels_encoded_cb (GObject      *object,
@@ -1086,11 +1125,9 @@ labels_encoded_cb (GObject      *object,
     }
 
   self->labels_pending = FALSE;
+  self->label_texts_total = self->label_texts_done = 0;
   if (embeddings == NULL)
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_signal_emit (self, signals[SIGNAL_NOTICE], 0, error->message);
-    }
+    label_job_failed (self, error);
   else
     {
       self->n_texts_encoded += n_encoded;
@@ -1101,6 +1138,106 @@ labels_encoded_cb (GObject      *object,
     }
   queue_rescore (self);
   update_busy (self);
+}
+
+static void send_label_request (ClipscopeSession *self,
+                                LabelsJob        *job);
+
+/* The labels and templates of the job's next chunk; chunks go label
+ * block by label block within each template block. */
+static void
+chunk_extent (const LabelsJob *job,
+              guint           *first_label,
+              guint           *n_labels,
+              guint           *first_template,
+              guint           *n_templates)
+{
+  guint n_label_blocks = (job->n_labels + job->labels_per_chunk - 1) / job->labels_per_chunk;
+
+  *first_label = (job->next_chunk % n_label_blocks) * job->labels_per_chunk;
+  *first_template = (job->next_chunk / n_label_blocks) * job->templates_per_chunk;
+  *n_labels = MIN (job->labels_per_chunk, job->n_labels - *first_label);
+  *n_templates = MIN (job->templates_per_chunk, job->n_templates - *first_template);
+}
+
+static void
+label_chunk_encoded_cb (GObject      *object,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  g_autoptr(LabelsJob) job = user_data;
+  g_autoptr(ClipscopeSession) self = g_weak_ref_get (&job->session);
+  g_autoptr(GError) error = NULL;
+  g_autofree float *embeddings = NULL;
+  int n_encoded = 0;
+  guint first_label, n_labels, first_template, n_templates;
+
+  if (self == NULL)
+    return;
+  embeddings = clipscope_worker_encode_labels_finish (self->worker, result, &n_encoded, &error);
+  if (job->cancellable != self->labels_cancellable)
+    return;
+
+  if (embeddings == NULL)
+    {
+      label_job_failed (self, error);
+      queue_rescore (self);
+      update_busy (self);
+      return;
+    }
+  chunk_extent (job, &first_label, &n_labels, &first_template, &n_templates);
+  self->n_texts_encoded += n_encoded;
+  self->label_texts_done += n_labels * n_templates;
+  job->next_chunk++;
+  send_label_request (self, g_steal_pointer (&job));
+  update_busy (self);
+}
+
+/* Sends the job's next chunk, or once they are all encoded, the request
+ * for every label and template; the callback owns @job. */
+static void
+send_label_request (ClipscopeSession *self,
+                    LabelsJob        *job)
+{
+  guint first_label, n_labels, first_template, n_templates;
+  g_autofree const char **labels = NULL;
+  g_autofree const char **templates = NULL;
+
+  if (job->next_chunk >= job->n_chunks)
+    {
+      clipscope_worker_encode_labels_async (self->worker, (const char * const *) job->labels,
+                                            (const char * const *) job->templates,
+                                            job->cancellable, labels_encoded_cb, job);
+      return;
+    }
+
+  chunk_extent (job, &first_label, &n_labels, &first_template, &n_templates);
+  labels = g_new0 (const char *, n_labels + 1);
+  templates = g_new0 (const char *, n_templates + 1);
+  memcpy (labels, job->labels + first_label, n_labels * sizeof (char *));
+  memcpy (templates, job->templates + first_template, n_templates * sizeof (char *));
+  clipscope_worker_encode_labels_async (self->worker, labels, templates, job->cancellable,
+                                        label_chunk_encoded_cb, job);
+}
+
+static void
+plan_label_chunks (ClipscopeSession *self,
+                   LabelsJob        *job)
+{
+  guint n_texts;
+
+  job->n_labels = g_strv_length (job->labels);
+  job->n_templates = g_strv_length (job->templates);
+  n_texts = job->n_labels * job->n_templates;
+  self->label_texts_total = self->label_texts_done = 0;
+  if (n_texts <= LABEL_CHUNK_TEXTS || n_texts > CHUNKED_TEXTS_MAX)
+    return;
+
+  job->labels_per_chunk = MIN (job->n_labels, LABEL_CHUNK_TEXTS);
+  job->templates_per_chunk = MAX (1, LABEL_CHUNK_TEXTS / job->labels_per_chunk);
+  job->n_chunks = ((job->n_labels + job->labels_per_chunk - 1) / job->labels_per_chunk)
+                  * ((job->n_templates + job->templates_per_chunk - 1) / job->templates_per_chunk);
+  self->label_texts_total = n_texts;
 }
 
 /**
@@ -1152,6 +1289,7 @@ encode_labels_now (ClipscopeSession *self)
 
   g_clear_handle_id (&self->debounce_id, g_source_remove);
   replace_cancellable (&self->labels_cancellable);
+  self->label_texts_total = self->label_texts_done = 0;
   if (self->model == NULL || self->model_pending)
     {
       self->labels_pending = FALSE;
@@ -1163,11 +1301,11 @@ encode_labels_now (ClipscopeSession *self)
   g_weak_ref_init (&job->session, self);
   job->cancellable = g_object_ref (self->labels_cancellable);
   job->labels = dup_labels (self);
+  job->templates = g_steal_pointer (&templates);
+  plan_label_chunks (self, job);
   self->labels_pending = TRUE;
   self->n_label_jobs++;
-  clipscope_worker_encode_labels_async (self->worker, (const char * const *) job->labels,
-                                        (const char * const *) templates, job->cancellable,
-                                        labels_encoded_cb, job);
+  send_label_request (self, job);
   update_busy (self);
 }
 
@@ -2501,15 +2639,47 @@ clipscope_session_get_busy (ClipscopeSession *self)
  * clipscope_session_get_progress:
  *
  * Returns: the finished fraction of the batch of images being encoded
+ *   and of a label job large enough to be sent in chunks
  */
 double
 clipscope_session_get_progress (ClipscopeSession *self)
 {
   g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), 0.0);
 
-  if (self->n_batch_total == 0)
+  if (self->n_batch_total + self->label_texts_total == 0)
     return 0.0;
-  return (double) self->n_batch_done / self->n_batch_total;
+  return (double) (self->n_batch_done + self->label_texts_done)
+         / (self->n_batch_total + self->label_texts_total);
+}
+
+/**
+ * clipscope_session_get_progress_counts:
+ * @images_done: (out) (optional): images of the batch encoded
+ * @images_total: (out) (optional): images in the batch, 0 when none
+ * @texts_done: (out) (optional): (template, label) texts of a chunked
+ *   label job encoded
+ * @texts_total: (out) (optional): its texts, 0 when no label job is
+ *   sent in chunks
+ *
+ * What clipscope_session_get_progress() is the fraction of.
+ */
+void
+clipscope_session_get_progress_counts (ClipscopeSession *self,
+                                       guint            *images_done,
+                                       guint            *images_total,
+                                       guint            *texts_done,
+                                       guint            *texts_total)
+{
+  g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
+
+  if (images_done != NULL)
+    *images_done = self->n_batch_done;
+  if (images_total != NULL)
+    *images_total = self->n_batch_total;
+  if (texts_done != NULL)
+    *texts_done = self->label_texts_done;
+  if (texts_total != NULL)
+    *texts_total = self->label_texts_total;
 }
 
 guint

@@ -28,6 +28,11 @@ const char       *clipscope_session_get_backend_name   (ClipscopeSession  *self)
 const char       *clipscope_session_get_device_name    (ClipscopeSession  *self);
 gboolean          clipscope_session_get_busy           (ClipscopeSession  *self);
 double            clipscope_session_get_progress       (ClipscopeSession  *self);
+void              clipscope_session_get_progress_counts (ClipscopeSession *self,
+                                                         guint            *images_done,
+                                                         guint            *images_total,
+                                                         guint            *texts_done,
+                                                         guint            *texts_total);
 guint             clipscope_session_get_max_folder_images (ClipscopeSession *self);
 void              clipscope_session_set_max_folder_images (ClipscopeSession *self,
                                                            guint             max);

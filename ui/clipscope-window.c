@@ -781,14 +781,39 @@ images_changed_cb (ClipscopeWindow *self)
   show_image (self, row);
 }
 
+/* The bar counts what it waits for: "Encoding labels… 640/1600" while a
+ * large label job goes in chunks (it comes first: the matrix waits for
+ * it), the images of a batch otherwise. */
 static void
 busy_changed_cb (ClipscopeWindow *self)
 {
-  double progress = clipscope_session_get_progress (self->session);
-  gboolean encoding = clipscope_session_get_busy (self->session) && progress > 0.0;
+  guint images_done, images_total, texts_done, texts_total;
+  g_autofree char *text = NULL;
+  double fraction = 0.0;
+  gboolean encoding;
 
+  clipscope_session_get_progress_counts (self->session, &images_done, &images_total,
+                                         &texts_done, &texts_total);
+  /* A batch of images shows once one is done, so that a single dropped
+   * image does not flash the bar; a label job in chunks is long at once. */
+  encoding = clipscope_session_get_busy (self->session) && (texts_total > 0 || images_done > 0);
+  if (texts_total > 0)
+    {
+      /* Translators: (template, label) texts encoded, of all */
+      text = g_strdup_printf (_("Encoding labels… %u/%u"), texts_done, texts_total);
+      fraction = (double) texts_done / texts_total;
+    }
+  else if (images_total > 0)
+    {
+      text = g_strdup_printf (_("Encoding images… %u/%u"), images_done, images_total);
+      fraction = (double) images_done / images_total;
+    }
   gtk_revealer_set_reveal_child (self->progress_revealer, encoding);
-  gtk_progress_bar_set_fraction (self->progress_bar, progress);
+  /* What the bar said stays while it slides away. */
+  if (!encoding)
+    return;
+  gtk_progress_bar_set_fraction (self->progress_bar, fraction);
+  gtk_progress_bar_set_text (self->progress_bar, text);
 }
 
 static void
