@@ -205,7 +205,7 @@ layer_norm (const float *x,
             gboolean     parallel)
 {
   /* Waking the threads costs more than a few rows take. */
-  const gboolean spread = parallel && (gsize) rows * dim >= 1 << 16;
+  const gboolean spread G_GNUC_UNUSED = parallel && (gsize) rows * dim >= 1 << 16;
 
   PARALLEL_FOR
   for (int r = 0; r < rows; r++)
@@ -377,7 +377,7 @@ clipscope_cpu_attention (const float   *q,
   const int hd = width / n_heads;
   const float scale = 1.0f / sqrtf ((float) hd);
   const gsize per_thread = (gsize) (hd + 4) * seq;
-  const gboolean spread = parallel && batch * n_heads > 1
+  const gboolean spread G_GNUC_UNUSED = parallel && batch * n_heads > 1
                           && (gsize) batch * n_heads * n_q * seq * hd >= 1 << 22;
 
   /* Every (sequence, head) pair on its own; each thread its own scratch. */
