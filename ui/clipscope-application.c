@@ -183,7 +183,9 @@ preferences_activated (GSimpleAction *action,
 {
   GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (user_data));
 
-  gtk_window_present (GTK_WINDOW (clipscope_preferences_window_new (parent)));
+  GtkWidget *preferences = clipscope_preferences_window_new (parent);
+
+  clipscope_preferences_window_present (CLIPSCOPE_PREFERENCES_WINDOW (preferences));
 }
 
 static void

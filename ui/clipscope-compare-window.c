@@ -8,6 +8,7 @@
  * image's row then says whether the two top labels agree.
  */
 #include "clipscope-compare-window.h"
+#include "clipscope-compat.h"
 #include <glib/gi18n.h>
 #include "clipscope-heatmap-view.h"
 #include "clipscope-models.h"
@@ -354,7 +355,7 @@ model_b_failed_cb (ClipscopeCompareWindow *self,
                    const char             *dir,
                    const char             *message)
 {
-  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Could Not Load the Model"), message);
+  GtkWidget *alert = clipscope_alert_new (_("Could Not Load the Model"), message);
 
   self->loading = FALSE;
   g_free (self->error);
@@ -367,9 +368,8 @@ model_b_failed_cb (ClipscopeCompareWindow *self,
       gtk_stack_set_visible_child_name (self->stack, "choose");
     }
   update_status (self);
-  gtk_window_set_destroy_with_parent (GTK_WINDOW (dialog), TRUE);
-  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
-  gtk_window_present (GTK_WINDOW (dialog));
+  clipscope_alert_add_response (alert, "close", _("_Close"), ADW_RESPONSE_DEFAULT);
+  clipscope_alert_present (alert, GTK_WIDGET (self));
 }
 
 /* Built when the menu opens, so models installed meanwhile are in it. */
@@ -399,7 +399,7 @@ load_model_action (GtkWidget  *widget,
 }
 
 static void
-folder_chosen (GtkWindow  *window,
+folder_chosen (gpointer    window,
                const char *path)
 {
   clipscope_compare_window_load_model (CLIPSCOPE_COMPARE_WINDOW (window), path);

@@ -13,6 +13,7 @@
  * delete gigabytes) also run off the main thread.
  */
 #include "clipscope-models-page.h"
+#include "clipscope-compat.h"
 #include <glib/gi18n.h>
 #include "clipscope-models.h"
 
@@ -54,22 +55,17 @@ show_error (ClipscopeModelsPage *self,
             const char          *heading,
             const char          *message)
 {
-  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
-  GtkWidget *dialog = adw_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
-                                              heading, message);
+  GtkWidget *alert = clipscope_alert_new (heading, message);
 
-  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
-  gtk_window_present (GTK_WINDOW (dialog));
+  clipscope_alert_add_response (alert, "close", _("_Close"), ADW_RESPONSE_DEFAULT);
+  clipscope_alert_present (alert, GTK_WIDGET (self));
 }
 
 static void
 show_toast (ClipscopeModelsPage *self,
             const char          *message)
 {
-  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
-
-  if (ADW_IS_PREFERENCES_WINDOW (root))
-    adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (root), adw_toast_new (message));
+  clipscope_add_preferences_toast (GTK_WIDGET (self), adw_toast_new (message));
 }
 
 /* ------------------------------------------------------------ listing */
@@ -469,7 +465,7 @@ start_removal (ClipscopeModelsPage *self,
 }
 
 static void
-remove_response_cb (AdwMessageDialog    *dialog,
+remove_response_cb (GtkWidget           *dialog,
                     const char          *response,
                     ClipscopeModelsPage *self)
 {
@@ -501,7 +497,6 @@ remove_action (GtkWidget  *widget,
   ClipscopeModelsPage *self = CLIPSCOPE_MODELS_PAGE (widget);
   const char *name = g_variant_get_string (parameter, NULL);
   ClipscopeModelRow *row = g_hash_table_lookup (self->rows, name);
-  GtkRoot *root = gtk_widget_get_root (widget);
   g_autoptr(ClipscopeModelEntry) entry = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *heading = NULL;
@@ -528,18 +523,16 @@ remove_action (GtkWidget  *widget,
   heading = g_strdup_printf (entry->source == CLIPSCOPE_MODEL_SOURCE_LOCAL ? _("Forget “%s”?") : _("Remove “%s”?"),
                              name);
   body = describe_removal (entry);
-  dialog = adw_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, heading, body);
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "cancel", _("_Cancel"),
-                                    "remove", entry->source == CLIPSCOPE_MODEL_SOURCE_LOCAL ? _("_Forget") : _("_Remove"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "remove",
-                                              ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  dialog = clipscope_alert_new (heading, body);
+  clipscope_alert_add_response (dialog, "cancel", _("_Cancel"), ADW_RESPONSE_DEFAULT);
+  clipscope_alert_add_response (dialog, "remove",
+                                entry->source == CLIPSCOPE_MODEL_SOURCE_LOCAL ? _("_Forget") : _("_Remove"),
+                                ADW_RESPONSE_DESTRUCTIVE);
+  clipscope_alert_set_default_response (dialog, "cancel");
+  clipscope_alert_set_close_response (dialog, "cancel");
   g_object_set_data_full (G_OBJECT (dialog), "clipscope-model-name", g_strdup (name), g_free);
   g_signal_connect_object (dialog, "response", G_CALLBACK (remove_response_cb), self, 0);
-  gtk_window_present (GTK_WINDOW (dialog));
+  clipscope_alert_present (dialog, widget);
 }
 
 /* ------------------------------------------------------------ add a folder */
@@ -652,20 +645,10 @@ add_local_action (GtkWidget  *widget,
 }
 
 static void
-folder_chosen_cb (GtkNativeDialog     *dialog,
-                  int                  response,
-                  ClipscopeModelsPage *self)
+folder_chosen_cb (gpointer    owner,
+                  const char *path)
 {
-  g_autoptr(GFile) folder = NULL;
-  g_autofree char *path = NULL;
-
-  if (response == GTK_RESPONSE_ACCEPT)
-    folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-  if (folder != NULL && (path = g_file_get_path (folder)) != NULL)
-    gtk_widget_activate_action (GTK_WIDGET (self), "models.add-local", "s", path);
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
-  g_object_unref (self);
+  gtk_widget_activate_action (GTK_WIDGET (owner), "models.add-local", "s", path);
 }
 
 static void
@@ -673,14 +656,7 @@ add_folder_action (GtkWidget  *widget,
                    const char *action_name,
                    GVariant   *parameter)
 {
-  GtkRoot *root = gtk_widget_get_root (widget);
-  GtkFileChooserNative *chooser;
-
-  chooser = gtk_file_chooser_native_new (_("Add Model Folder"), GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
-                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Add"), _("_Cancel"));
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  g_signal_connect (chooser, "response", G_CALLBACK (folder_chosen_cb), g_object_ref (widget));
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+  clipscope_choose_folder (widget, _("Add Model Folder"), _("_Add"), folder_chosen_cb, widget);
 }
 
 /* ------------------------------------------------------------ GObject */

@@ -144,59 +144,17 @@ clipscope_models_menu_new_installed (GPtrArray  *entries,
   return section;
 }
 
-typedef struct {
-  GWeakRef                  parent;
-  ClipscopeModelsFolderFunc chosen;
-} FolderRequest;
-
-static void
-folder_request_free (gpointer  data,
-                     GClosure *closure)
-{
-  FolderRequest *request = data;
-
-  g_weak_ref_clear (&request->parent);
-  g_free (request);
-}
-
-static void
-folder_chosen_cb (GtkNativeDialog *dialog,
-                  int              response,
-                  FolderRequest   *request)
-{
-  g_autoptr(GtkWindow) parent = g_weak_ref_get (&request->parent);
-  g_autoptr(GFile) folder = NULL;
-  g_autofree char *path = NULL;
-
-  if (response == GTK_RESPONSE_ACCEPT)
-    folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-  if (parent != NULL && folder != NULL && (path = g_file_get_path (folder)) != NULL)
-    request->chosen (parent, path);
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
-}
-
 /**
  * clipscope_models_choose_folder:
  * @parent: the window asking
- * @chosen: (scope async): called with the folder, unless the person cancels
- *   or @parent is gone by then
+ * @chosen: (scope async): called with @parent and the folder, unless the
+ *   person cancels or @parent is gone by then
  *
  * Asks for a model folder in a modal file chooser.
  */
 void
-clipscope_models_choose_folder (GtkWindow                 *parent,
-                                ClipscopeModelsFolderFunc  chosen)
+clipscope_models_choose_folder (GtkWindow               *parent,
+                                ClipscopePathChosenFunc  chosen)
 {
-  FolderRequest *request = g_new0 (FolderRequest, 1);
-  GtkFileChooserNative *chooser;
-
-  g_weak_ref_init (&request->parent, parent);
-  request->chosen = chosen;
-  chooser = gtk_file_chooser_native_new (_("Open Model Folder"), parent,
-                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Open"), _("_Cancel"));
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  g_signal_connect_data (chooser, "response", G_CALLBACK (folder_chosen_cb), request,
-                         folder_request_free, 0);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+  clipscope_choose_folder (GTK_WIDGET (parent), _("Open Model Folder"), _("_Open"), chosen, parent);
 }

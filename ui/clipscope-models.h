@@ -2,7 +2,7 @@
 #pragma once
 
 #include <clipscope.h>
-#include <gtk/gtk.h>
+#include "clipscope-compat.h"
 
 G_BEGIN_DECLS
 
@@ -20,11 +20,8 @@ void                 clipscope_models_menu_append        (GMenu      *section,
 GMenu               *clipscope_models_menu_new_installed (GPtrArray  *entries,
                                                           const char *action);
 
-/* Called with the folder a person chose in clipscope_models_choose_folder(). */
-typedef void (*ClipscopeModelsFolderFunc) (GtkWindow  *parent,
-                                           const char *path);
-
+/* @chosen is called with @parent and the folder. */
 void                 clipscope_models_choose_folder (GtkWindow                 *parent,
-                                                     ClipscopeModelsFolderFunc  chosen);
+                                                     ClipscopePathChosenFunc    chosen);
 
 G_END_DECLS

@@ -13,7 +13,7 @@
 #include "clipscope-window.h"
 
 struct _ClipscopePreferencesWindow {
-  AdwPreferencesWindow  parent_instance;
+  ClipscopePreferencesParent parent_instance;
 
   /* Template Widgets */
   GtkSwitch            *show_values_switch;
@@ -26,18 +26,17 @@ struct _ClipscopePreferencesWindow {
   /* Owned References */
   GSettings            *settings;
   ClipscopeModelsPage  *models_page;
+  GtkWindow            *parent;
 
   guint                 closing_confirmed : 1;
 };
 
-G_DEFINE_FINAL_TYPE (ClipscopePreferencesWindow, clipscope_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
+G_DEFINE_FINAL_TYPE (ClipscopePreferencesWindow, clipscope_preferences_window, CLIPSCOPE_TYPE_PREFERENCES_PARENT)
 
 static ClipscopeWindow *
 get_target_window (ClipscopePreferencesWindow *self)
 {
-  GtkWindow *parent = gtk_window_get_transient_for (GTK_WINDOW (self));
-
-  return CLIPSCOPE_IS_WINDOW (parent) ? CLIPSCOPE_WINDOW (parent) : NULL;
+  return CLIPSCOPE_IS_WINDOW (self->parent) ? CLIPSCOPE_WINDOW (self->parent) : NULL;
 }
 
 static void
@@ -60,21 +59,23 @@ use_model_cb (ClipscopePreferencesWindow *self,
 
   if (window == NULL)
     {
-      adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self),
-                                        adw_toast_new (_("There is no window to load the model in")));
+      clipscope_add_preferences_toast (GTK_WIDGET (self), adw_toast_new (_("There is no window to load the model in")));
       return;
     }
   clipscope_window_load_model (window, path);
   message = g_strdup_printf (_("Loading “%s”…"), name);
-  adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (message));
+  clipscope_add_preferences_toast (GTK_WIDGET (self), adw_toast_new (message));
 }
 
 /* The models page marks the model of the window it serves. */
 static void
-transient_for_cb (ClipscopePreferencesWindow *self)
+set_parent (ClipscopePreferencesWindow *self,
+            GtkWindow                  *parent)
 {
-  ClipscopeWindow *window = get_target_window (self);
+  ClipscopeWindow *window;
 
+  g_set_weak_pointer (&self->parent, parent);
+  window = get_target_window (self);
   if (window != NULL)
     g_signal_connect_object (clipscope_window_get_session (window), "notify::model-path",
                              G_CALLBACK (model_path_changed_cb), self, G_CONNECT_SWAPPED);
@@ -82,7 +83,17 @@ transient_for_cb (ClipscopePreferencesWindow *self)
 }
 
 static void
-stop_downloads_response_cb (AdwMessageDialog           *dialog,
+close_now (ClipscopePreferencesWindow *self)
+{
+#if CLIPSCOPE_HAVE_ADW_DIALOG
+  adw_dialog_force_close (ADW_DIALOG (self));
+#else
+  gtk_window_close (GTK_WINDOW (self));
+#endif
+}
+
+static void
+stop_downloads_response_cb (GtkWidget                  *alert,
                             const char                 *response,
                             ClipscopePreferencesWindow *self)
 {
@@ -90,35 +101,49 @@ stop_downloads_response_cb (AdwMessageDialog           *dialog,
     return;
   clipscope_models_page_cancel_downloads (self->models_page);
   self->closing_confirmed = TRUE;
-  gtk_window_close (GTK_WINDOW (self));
+  close_now (self);
 }
 
 /* Downloads belong to this window: closing it stops them, which is worth
- * a question when one is running. */
+ * a question when one is running. Returns whether it may close now. */
+static gboolean
+may_close (ClipscopePreferencesWindow *self)
+{
+  guint n = clipscope_models_page_get_n_downloads (self->models_page);
+  GtkWidget *alert;
+
+  if (n == 0 || self->closing_confirmed)
+    return TRUE;
+
+  alert = clipscope_alert_new (ngettext ("Stop the Download?", "Stop the Downloads?", n),
+                               _("Closing the Preferences stops downloading. What is downloaded "
+                                 "so far is kept, and the download resumes from there next time."));
+  clipscope_alert_add_response (alert, "keep", _("_Keep Downloading"), ADW_RESPONSE_DEFAULT);
+  clipscope_alert_add_response (alert, "stop", _("_Stop and Close"), ADW_RESPONSE_DESTRUCTIVE);
+  clipscope_alert_set_default_response (alert, "keep");
+  clipscope_alert_set_close_response (alert, "keep");
+  g_signal_connect_object (alert, "response", G_CALLBACK (stop_downloads_response_cb), self, 0);
+  clipscope_alert_present (alert, GTK_WIDGET (self));
+  return FALSE;
+}
+
+#if CLIPSCOPE_HAVE_ADW_DIALOG
+/* Called on every close, as the dialog is made with "can-close" off. */
+static void
+clipscope_preferences_window_close_attempt (AdwDialog *dialog)
+{
+  if (may_close (CLIPSCOPE_PREFERENCES_WINDOW (dialog)))
+    adw_dialog_force_close (dialog);
+}
+#else
 static gboolean
 clipscope_preferences_window_close_request (GtkWindow *window)
 {
-  ClipscopePreferencesWindow *self = CLIPSCOPE_PREFERENCES_WINDOW (window);
-  guint n = clipscope_models_page_get_n_downloads (self->models_page);
-  GtkWidget *dialog;
-
-  if (n == 0 || self->closing_confirmed)
+  if (may_close (CLIPSCOPE_PREFERENCES_WINDOW (window)))
     return GTK_WINDOW_CLASS (clipscope_preferences_window_parent_class)->close_request (window);
-
-  dialog = adw_message_dialog_new (window, ngettext ("Stop the Download?", "Stop the Downloads?", n),
-                                   _("Closing the Preferences stops downloading. What is downloaded "
-                                     "so far is kept, and the download resumes from there next time."));
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "keep", _("_Keep Downloading"),
-                                    "stop", _("_Stop and Close"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "stop", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "keep");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "keep");
-  g_signal_connect_object (dialog, "response", G_CALLBACK (stop_downloads_response_cb), self, 0);
-  gtk_window_present (GTK_WINDOW (dialog));
   return TRUE;
 }
+#endif
 
 static void
 clipscope_preferences_window_dispose (GObject *object)
@@ -128,6 +153,7 @@ clipscope_preferences_window_dispose (GObject *object)
   gtk_widget_dispose_template (GTK_WIDGET (self), CLIPSCOPE_TYPE_PREFERENCES_WINDOW);
   g_clear_object (&self->settings);
   g_clear_object (&self->models_page);
+  g_clear_weak_pointer (&self->parent);
   G_OBJECT_CLASS (clipscope_preferences_window_parent_class)->dispose (object);
 }
 
@@ -136,10 +162,13 @@ clipscope_preferences_window_class_init (ClipscopePreferencesWindowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
-  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
   object_class->dispose = clipscope_preferences_window_dispose;
-  window_class->close_request = clipscope_preferences_window_close_request;
+#if CLIPSCOPE_HAVE_ADW_DIALOG
+  ADW_DIALOG_CLASS (klass)->close_attempt = clipscope_preferences_window_close_attempt;
+#else
+  GTK_WINDOW_CLASS (klass)->close_request = clipscope_preferences_window_close_request;
+#endif
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/clipscope/Clipscope/clipscope-preferences-window.ui");
@@ -155,6 +184,14 @@ static void
 clipscope_preferences_window_init (ClipscopePreferencesWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+#if CLIPSCOPE_HAVE_ADW_DIALOG
+  adw_dialog_set_content_width (ADW_DIALOG (self), 640);
+  adw_dialog_set_content_height (ADW_DIALOG (self), 640);
+  adw_dialog_set_can_close (ADW_DIALOG (self), FALSE);
+#else
+  gtk_window_set_modal (GTK_WINDOW (self), TRUE);
+  gtk_window_set_default_size (GTK_WINDOW (self), 640, 640);
+#endif
 
   self->settings = clipscope_settings_new ();
   g_settings_bind (self->settings, "show-values", self->show_values_switch, "active",
@@ -171,9 +208,12 @@ clipscope_preferences_window_init (ClipscopePreferencesWindow *self)
 
   /* Built here rather than in the template: it needs the store. */
   self->models_page = g_object_ref_sink (CLIPSCOPE_MODELS_PAGE (clipscope_models_page_new (clipscope_models_get_store ())));
+#if CLIPSCOPE_HAVE_ADW_DIALOG
+  adw_preferences_dialog_add (ADW_PREFERENCES_DIALOG (self), ADW_PREFERENCES_PAGE (self->models_page));
+#else
   adw_preferences_window_add (ADW_PREFERENCES_WINDOW (self), ADW_PREFERENCES_PAGE (self->models_page));
+#endif
   g_signal_connect_object (self->models_page, "use-model", G_CALLBACK (use_model_cb), self, G_CONNECT_SWAPPED);
-  g_signal_connect (self, "notify::transient-for", G_CALLBACK (transient_for_cb), NULL);
 }
 
 /**
@@ -183,7 +223,26 @@ clipscope_preferences_window_init (ClipscopePreferencesWindow *self)
 GtkWidget *
 clipscope_preferences_window_new (GtkWindow *parent)
 {
-  return g_object_new (CLIPSCOPE_TYPE_PREFERENCES_WINDOW, "transient-for", parent, NULL);
+  ClipscopePreferencesWindow *self = g_object_new (CLIPSCOPE_TYPE_PREFERENCES_WINDOW, NULL);
+
+#if !CLIPSCOPE_HAVE_ADW_DIALOG
+  gtk_window_set_transient_for (GTK_WINDOW (self), parent);
+#endif
+  set_parent (self, parent);
+  return GTK_WIDGET (self);
+}
+
+/** clipscope_preferences_window_present: Shows the Preferences over their window. */
+void
+clipscope_preferences_window_present (ClipscopePreferencesWindow *self)
+{
+  g_return_if_fail (CLIPSCOPE_IS_PREFERENCES_WINDOW (self));
+
+#if CLIPSCOPE_HAVE_ADW_DIALOG
+  adw_dialog_present (ADW_DIALOG (self), GTK_WIDGET (self->parent));
+#else
+  gtk_window_present (GTK_WINDOW (self));
+#endif
 }
 
 /** clipscope_preferences_window_show_models: Turns to the Models page. */
@@ -192,6 +251,9 @@ clipscope_preferences_window_show_models (ClipscopePreferencesWindow *self)
 {
   g_return_if_fail (CLIPSCOPE_IS_PREFERENCES_WINDOW (self));
 
-  adw_preferences_window_set_visible_page (ADW_PREFERENCES_WINDOW (self),
-                                           ADW_PREFERENCES_PAGE (self->models_page));
+#if CLIPSCOPE_HAVE_ADW_DIALOG
+  adw_preferences_dialog_set_visible_page (ADW_PREFERENCES_DIALOG (self), ADW_PREFERENCES_PAGE (self->models_page));
+#else
+  adw_preferences_window_set_visible_page (ADW_PREFERENCES_WINDOW (self), ADW_PREFERENCES_PAGE (self->models_page));
+#endif
 }

@@ -8,6 +8,7 @@
  * go through the session's enabled templates, as labels do.
  */
 #include "clipscope-search-view.h"
+#include "clipscope-compat.h"
 
 #include <adwaita.h>
 #include <errno.h>
@@ -724,22 +725,16 @@ clipscope_search_view_add_folders (ClipscopeSearchView *self,
 }
 
 static void
-folders_chosen_cb (GtkNativeDialog     *dialog,
-                   int                  response,
-                   ClipscopeSearchView *self)
+folders_chosen_cb (gpointer       owner,
+                   GListModel    *files,
+                   GtkFileFilter *filter,
+                   gpointer       user_data)
 {
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr(GListModel) files = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (dialog));
-      g_autoptr(GPtrArray) folders = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) folders = g_ptr_array_new_with_free_func (g_object_unref);
 
-      for (guint i = 0; i < g_list_model_get_n_items (files); i++)
-        g_ptr_array_add (folders, g_list_model_get_item (files, i));
-      clipscope_search_view_add_folders (self, (GFile **) folders->pdata, folders->len);
-    }
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
-  g_object_unref (self);
+  for (guint i = 0; i < g_list_model_get_n_items (files); i++)
+    g_ptr_array_add (folders, g_list_model_get_item (files, i));
+  clipscope_search_view_add_folders (owner, (GFile **) folders->pdata, folders->len);
 }
 
 /* The chooser is the file-chooser portal in a sandbox, so folders can be
@@ -749,29 +744,19 @@ add_folders_action (GtkWidget  *widget,
                     const char *action_name,
                     GVariant   *parameter)
 {
-  GtkRoot *root = gtk_widget_get_root (widget);
-  GtkFileChooserNative *chooser;
-
-  chooser = gtk_file_chooser_native_new (_("Add Folders to the Index"), GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
-                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Add"), _("_Cancel"));
-  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), TRUE);
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  g_signal_connect (chooser, "response", G_CALLBACK (folders_chosen_cb), g_object_ref (widget));
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+  clipscope_choose_files (widget, CLIPSCOPE_CHOOSE_FOLDERS, _("Add Folders to the Index"), _("_Add"),
+                          NULL, NULL, folders_chosen_cb, widget, NULL, NULL);
 }
 
 static void
-example_chosen_cb (GtkNativeDialog     *dialog,
-                   int                  response,
-                   ClipscopeSearchView *self)
+example_chosen_cb (gpointer       owner,
+                   GListModel    *files,
+                   GtkFileFilter *filter,
+                   gpointer       user_data)
 {
-  g_autoptr(GFile) file = NULL;
+  g_autoptr(GFile) file = g_list_model_get_item (files, 0);
 
-  if (response == GTK_RESPONSE_ACCEPT && (file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog))) != NULL)
-    clipscope_search_view_set_example (self, file);
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
-  g_object_unref (self);
+  clipscope_search_view_set_example (owner, file);
 }
 
 static void
@@ -779,18 +764,10 @@ choose_example_action (GtkWidget  *widget,
                        const char *action_name,
                        GVariant   *parameter)
 {
-  GtkRoot *root = gtk_widget_get_root (widget);
-  g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
-  GtkFileChooserNative *chooser;
+  g_autoptr(GListModel) filters = clipscope_image_filters_new ();
 
-  gtk_file_filter_set_name (filter, _("Images"));
-  gtk_file_filter_add_pixbuf_formats (filter);
-  chooser = gtk_file_chooser_native_new (_("Search by an Example Image"), GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
-                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Search"), _("_Cancel"));
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  g_signal_connect (chooser, "response", G_CALLBACK (example_chosen_cb), g_object_ref (widget));
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+  clipscope_choose_files (widget, CLIPSCOPE_CHOOSE_FILE, _("Search by an Example Image"), _("_Search"),
+                          filters, NULL, example_chosen_cb, widget, NULL, NULL);
 }
 
 static void

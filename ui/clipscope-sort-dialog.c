@@ -7,6 +7,7 @@
  * Both run in a thread, since a copy of a thousand photos takes a while.
  */
 #include "clipscope-sort-dialog.h"
+#include "clipscope-compat.h"
 #include <glib/gi18n.h>
 #include "clipscope-window.h"
 
@@ -226,31 +227,16 @@ sort_clicked_cb (ClipscopeSortDialog *self)
 }
 
 static void
-folder_chosen_cb (GtkNativeDialog     *chooser,
-                  int                  response,
-                  ClipscopeSortDialog *self)
+folder_chosen_cb (gpointer    owner,
+                  const char *path)
 {
-  g_autoptr(GFile) folder = NULL;
-  g_autofree char *path = NULL;
-
-  if (response == GTK_RESPONSE_ACCEPT)
-    folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
-  if (folder != NULL && (path = g_file_get_path (folder)) != NULL)
-    clipscope_sort_dialog_set_folder (self, path);
-  gtk_native_dialog_destroy (chooser);
-  g_object_unref (chooser);
+  clipscope_sort_dialog_set_folder (owner, path);
 }
 
 static void
 choose_clicked_cb (ClipscopeSortDialog *self)
 {
-  GtkFileChooserNative *chooser;
-
-  chooser = gtk_file_chooser_native_new (_("Sort into Folder"), GTK_WINDOW (self),
-                                         GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Choose"), _("_Cancel"));
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  g_signal_connect (chooser, "response", G_CALLBACK (folder_chosen_cb), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+  clipscope_choose_folder (GTK_WIDGET (self), _("Sort into Folder"), _("_Choose"), folder_chosen_cb, self);
 }
 
 static void

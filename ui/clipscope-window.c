@@ -11,6 +11,7 @@
 #include <glib/gi18n.h>
 #include "clipscope-window-private.h"
 #include "clipscope-compare-window.h"
+#include "clipscope-compat.h"
 #include "clipscope-draw.h"
 #include "clipscope-export.h"
 #include "clipscope-models.h"
@@ -267,7 +268,7 @@ update_title (ClipscopeWindow *self)
     remember_model (self, path);
 }
 
-static void model_folder_chosen (GtkWindow  *window,
+static void model_folder_chosen (gpointer    window,
                                  const char *path);
 static void update_hint         (ClipscopeWindow *self);
 
@@ -325,9 +326,9 @@ model_loaded_cb (ClipscopeWindow *self)
 }
 
 static void
-model_failed_response_cb (AdwMessageDialog *dialog,
-                          const char       *response,
-                          ClipscopeWindow  *self)
+model_failed_response_cb (GtkWidget       *alert,
+                          const char      *response,
+                          ClipscopeWindow *self)
 {
   if (g_strcmp0 (response, "choose") == 0)
     clipscope_models_choose_folder (GTK_WINDOW (self), model_folder_chosen);
@@ -347,24 +348,22 @@ model_failed_cb (ClipscopeWindow *self,
                  const char      *dir,
                  const char      *message)
 {
-  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Could Not Load the Model"), message);
+  GtkWidget *alert = clipscope_alert_new (_("Could Not Load the Model"), message);
   g_autofree char *bundled = clipscope_model_store_get_default (clipscope_models_get_store (), NULL);
 
   self->loading_model = FALSE;
-  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
-  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "choose", _("C_hoose Another Model…"));
+  clipscope_alert_add_response (alert, "close", _("_Close"), ADW_RESPONSE_DEFAULT);
+  clipscope_alert_add_response (alert, "choose", _("C_hoose Another Model…"), ADW_RESPONSE_DEFAULT);
   if (bundled != NULL && !clipscope_models_same_folder (bundled, dir))
     {
-      adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "bundled", _("Use the _Bundled Model"));
-      adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "bundled",
-                                                  ADW_RESPONSE_SUGGESTED);
-      adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "bundled");
+      clipscope_alert_add_response (alert, "bundled", _("Use the _Bundled Model"), ADW_RESPONSE_SUGGESTED);
+      clipscope_alert_set_default_response (alert, "bundled");
     }
   else
-    adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "choose");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "close");
-  g_signal_connect_object (dialog, "response", G_CALLBACK (model_failed_response_cb), self, 0);
-  gtk_window_present (GTK_WINDOW (dialog));
+    clipscope_alert_set_default_response (alert, "choose");
+  clipscope_alert_set_close_response (alert, "close");
+  g_signal_connect_object (alert, "response", G_CALLBACK (model_failed_response_cb), self, 0);
+  clipscope_alert_present (alert, GTK_WIDGET (self));
 
   /* The previous model, if any, is still the one in use. */
   update_title (self);
@@ -384,7 +383,7 @@ clipscope_window_load_model (ClipscopeWindow *self,
 }
 
 static void
-model_folder_chosen (GtkWindow  *window,
+model_folder_chosen (gpointer    window,
                      const char *path)
 {
   clipscope_window_load_model (CLIPSCOPE_WINDOW (window), path);
@@ -406,7 +405,7 @@ manage_models_action (GtkWidget  *widget,
   GtkWidget *preferences = clipscope_preferences_window_new (GTK_WINDOW (widget));
 
   clipscope_preferences_window_show_models (CLIPSCOPE_PREFERENCES_WINDOW (preferences));
-  gtk_window_present (GTK_WINDOW (preferences));
+  clipscope_preferences_window_present (CLIPSCOPE_PREFERENCES_WINDOW (preferences));
 }
 
 static void
@@ -420,21 +419,17 @@ load_model_action (GtkWidget  *widget,
 /* ------------------------------------------------------------ images */
 
 static void
-images_chosen_cb (GtkNativeDialog *dialog,
-                  int              response,
-                  ClipscopeWindow *self)
+images_chosen_cb (gpointer       owner,
+                  GListModel    *files,
+                  GtkFileFilter *filter,
+                  gpointer       user_data)
 {
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr(GListModel) files = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (dialog));
-      g_autoptr(GPtrArray) array = g_ptr_array_new_with_free_func (g_object_unref);
+  ClipscopeWindow *self = owner;
+  g_autoptr(GPtrArray) array = g_ptr_array_new_with_free_func (g_object_unref);
 
-      for (guint i = 0; i < g_list_model_get_n_items (files); i++)
-        g_ptr_array_add (array, g_list_model_get_item (files, i));
-      clipscope_session_add_files (self->session, (GFile **) array->pdata, array->len);
-    }
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
+  for (guint i = 0; i < g_list_model_get_n_items (files); i++)
+    g_ptr_array_add (array, g_list_model_get_item (files, i));
+  clipscope_session_add_files (self->session, (GFile **) array->pdata, array->len);
 }
 
 static void
@@ -442,19 +437,10 @@ add_images_action (GtkWidget  *widget,
                    const char *action_name,
                    GVariant   *parameter)
 {
-  ClipscopeWindow *self = CLIPSCOPE_WINDOW (widget);
-  g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
-  GtkFileChooserNative *chooser;
+  g_autoptr(GListModel) filters = clipscope_image_filters_new ();
 
-  gtk_file_filter_set_name (filter, _("Images"));
-  gtk_file_filter_add_pixbuf_formats (filter);
-  chooser = gtk_file_chooser_native_new (_("Add Images"), GTK_WINDOW (self),
-                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Add"), _("_Cancel"));
-  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), TRUE);
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  g_signal_connect (chooser, "response", G_CALLBACK (images_chosen_cb), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+  clipscope_choose_files (widget, CLIPSCOPE_CHOOSE_FILES, _("Add Images"), _("_Add"), filters, NULL,
+                          images_chosen_cb, widget, NULL, NULL);
 }
 
 static void
@@ -829,15 +815,13 @@ clipscope_window_show_image_failures (ClipscopeWindow    *self,
                                       const char * const *reasons)
 {
   g_autofree char *body = g_strjoinv ("\n", (char **) reasons);
-  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self),
-                                              ngettext ("This Image Could Not Be Read",
-                                                        "These Images Could Not Be Read",
-                                                        g_strv_length ((char **) reasons)),
-                                              body);
+  GtkWidget *alert = clipscope_alert_new (ngettext ("This Image Could Not Be Read",
+                                                    "These Images Could Not Be Read",
+                                                    g_strv_length ((char **) reasons)),
+                                          body);
 
-  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
-  adw_message_dialog_set_body_use_markup (ADW_MESSAGE_DIALOG (dialog), FALSE);
-  gtk_window_present (GTK_WINDOW (dialog));
+  clipscope_alert_add_response (alert, "close", _("_Close"), ADW_RESPONSE_DEFAULT);
+  clipscope_alert_present (alert, GTK_WIDGET (self));
 }
 
 static void
@@ -1007,18 +991,14 @@ labels_file_loaded_cb (GObject      *object,
 }
 
 static void
-labels_file_chosen_cb (GtkNativeDialog *dialog,
-                       int              response,
-                       ClipscopeWindow *self)
+labels_file_chosen_cb (gpointer       owner,
+                       GListModel    *files,
+                       GtkFileFilter *filter,
+                       gpointer       user_data)
 {
-  g_autoptr(GFile) file = NULL;
+  g_autoptr(GFile) file = g_list_model_get_item (files, 0);
 
-  if (response == GTK_RESPONSE_ACCEPT)
-    file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-  if (file != NULL)
-    g_file_load_contents_async (file, NULL, labels_file_loaded_cb, g_object_ref (self));
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
+  g_file_load_contents_async (file, NULL, labels_file_loaded_cb, g_object_ref (owner));
 }
 
 static void
@@ -1026,17 +1006,14 @@ import_labels_action (GtkWidget  *widget,
                       const char *action_name,
                       GVariant   *parameter)
 {
-  GtkFileChooserNative *chooser;
+  g_autoptr(GListStore) filters = g_list_store_new (GTK_TYPE_FILE_FILTER);
   g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
 
   gtk_file_filter_set_name (filter, _("Text files"));
   gtk_file_filter_add_mime_type (filter, "text/plain");
-  chooser = gtk_file_chooser_native_new (_("Import Labels"), GTK_WINDOW (widget),
-                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Import"), _("_Cancel"));
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  g_signal_connect (chooser, "response", G_CALLBACK (labels_file_chosen_cb), widget);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+  g_list_store_append (filters, filter);
+  clipscope_choose_files (widget, CLIPSCOPE_CHOOSE_FILE, _("Import Labels"), _("_Import"), G_LIST_MODEL (filters),
+                          NULL, labels_file_chosen_cb, widget, NULL, NULL);
 }
 
 /* ------------------------------------------------------------ templates */
@@ -1158,45 +1135,38 @@ clear_templates_action (GtkWidget  *widget,
 
 /* ------------------------------------------------------------ export */
 
+/* GtkFileDialog does not say which file type was chosen (@filter is NULL
+ * then): the name's own suffix says it, CSV when it has none. */
 static void
-export_chosen_cb (GtkNativeDialog *dialog,
-                  int              response,
-                  ClipscopeWindow *self)
+export_chosen_cb (gpointer       owner,
+                  GListModel    *files,
+                  GtkFileFilter *filter,
+                  gpointer       user_data)
 {
+  ClipscopeWindow *self = owner;
   g_autoptr(GFile) file = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *path = NULL;
+  g_autofree char *path = clipscope_files_dup_first_path (files);
+  const char *suffix = filter != NULL ? g_object_get_data (G_OBJECT (filter), "clipscope-suffix") : NULL;
 
-  if (response == GTK_RESPONSE_ACCEPT)
+  /* The chosen file type holds unless the name already says one. */
+  if (path != NULL && !g_str_has_suffix (path, ".csv")
+      && !g_str_has_suffix (path, ".json") && !g_str_has_suffix (path, ".png"))
     {
-      GtkFileFilter *filter = gtk_file_chooser_get_filter (GTK_FILE_CHOOSER (dialog));
-      const char *suffix = filter != NULL ? g_object_get_data (G_OBJECT (filter), "clipscope-suffix") : NULL;
+      g_autofree char *named = g_strconcat (path, suffix != NULL ? suffix : ".csv", NULL);
 
-      file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      path = file != NULL ? g_file_get_path (file) : NULL;
-
-      /* The chosen file type holds unless the name already says one. */
-      if (path != NULL && suffix != NULL && !g_str_has_suffix (path, ".csv")
-          && !g_str_has_suffix (path, ".json") && !g_str_has_suffix (path, ".png"))
-        {
-          g_autofree char *named = g_strconcat (path, suffix, NULL);
-
-          g_free (path);
-          path = g_steal_pointer (&named);
-        }
-      else if (path != NULL && suffix != NULL && !g_str_has_suffix (path, suffix))
-        {
-          g_autofree char *stem = g_strndup (path, strrchr (path, '.') - path);
-
-          g_free (path);
-          path = g_strconcat (stem, suffix, NULL);
-        }
+      g_free (path);
+      path = g_steal_pointer (&named);
     }
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
+  else if (path != NULL && suffix != NULL && !g_str_has_suffix (path, suffix))
+    {
+      g_autofree char *stem = g_strndup (path, strrchr (path, '.') - path);
+
+      g_free (path);
+      path = g_strconcat (stem, suffix, NULL);
+    }
   if (path == NULL)
     return;
-  g_clear_object (&file);
   file = g_file_new_for_path (path);
 
   if (clipscope_export_to_file (self->session, GTK_WIDGET (self->heatmap), path, &error))
@@ -1218,10 +1188,8 @@ export_action (GtkWidget  *widget,
   static const struct { const char *name, *pattern; } formats[] = {
     { N_("CSV matrix"), "*.csv" }, { N_("JSON matrix"), "*.json" }, { N_("PNG heatmap"), "*.png" },
   };
-  GtkFileChooserNative *chooser;
+  g_autoptr(GListStore) filters = g_list_store_new (GTK_TYPE_FILE_FILTER);
 
-  chooser = gtk_file_chooser_native_new (_("Export"), GTK_WINDOW (widget),
-                                         GTK_FILE_CHOOSER_ACTION_SAVE, _("_Export"), _("_Cancel"));
   for (guint i = 0; i < G_N_ELEMENTS (formats); i++)
     {
       g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
@@ -1229,12 +1197,10 @@ export_action (GtkWidget  *widget,
       gtk_file_filter_set_name (filter, _(formats[i].name));
       gtk_file_filter_add_pattern (filter, formats[i].pattern);
       g_object_set_data (G_OBJECT (filter), "clipscope-suffix", (gpointer) (formats[i].pattern + 1));
-      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
+      g_list_store_append (filters, filter);
     }
-  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), "clipscope-scores.csv");
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  g_signal_connect (chooser, "response", G_CALLBACK (export_chosen_cb), widget);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+  clipscope_choose_files (widget, CLIPSCOPE_CHOOSE_SAVE, _("Export"), _("_Export"), G_LIST_MODEL (filters),
+                          "clipscope-scores.csv", export_chosen_cb, widget, NULL, NULL);
 }
 
 static void
@@ -1475,6 +1441,45 @@ set_compact_strip (ClipscopeWindow *self,
   gtk_scrolled_window_set_max_content_height (self->thumbnail_strip, height);
 }
 
+#if CLIPSCOPE_HAVE_BREAKPOINTS
+
+static void
+compact_strip_cb (AdwBreakpoint   *breakpoint,
+                  ClipscopeWindow *self)
+{
+  set_compact_strip (self, TRUE);
+}
+
+static void
+wide_strip_cb (AdwBreakpoint   *breakpoint,
+               ClipscopeWindow *self)
+{
+  set_compact_strip (self, FALSE);
+}
+
+/* The details pane folds below DETAILS_FOLD_WIDTH, the thumbnails shrink
+ * below COMPACT_STRIP_WIDTH. */
+static void
+add_breakpoints (ClipscopeWindow *self)
+{
+  AdwBreakpoint *fold = adw_breakpoint_new (adw_breakpoint_condition_new_length (
+    ADW_BREAKPOINT_CONDITION_MAX_WIDTH, DETAILS_FOLD_WIDTH - 1, ADW_LENGTH_UNIT_PX));
+  AdwBreakpoint *compact = adw_breakpoint_new (adw_breakpoint_condition_new_length (
+    ADW_BREAKPOINT_CONDITION_MAX_WIDTH, COMPACT_STRIP_WIDTH - 1, ADW_LENGTH_UNIT_PX));
+  g_auto(GValue) always = G_VALUE_INIT;
+
+  g_value_init (&always, ADW_TYPE_FLAP_FOLD_POLICY);
+  g_value_set_enum (&always, ADW_FLAP_FOLD_POLICY_ALWAYS);
+  adw_breakpoint_add_setter (fold, G_OBJECT (self->details_flap), "fold-policy", &always);
+  adw_application_window_add_breakpoint (ADW_APPLICATION_WINDOW (self), fold);
+
+  g_signal_connect (compact, "apply", G_CALLBACK (compact_strip_cb), self);
+  g_signal_connect (compact, "unapply", G_CALLBACK (wide_strip_cb), self);
+  adw_application_window_add_breakpoint (ADW_APPLICATION_WINDOW (self), compact);
+}
+
+#else
+
 /* Libadwaita 1.2 has no breakpoints: the window's own width, as it is
  * allocated, decides whether the details pane folds. The change waits
  * for an idle, as a layout must not change while it is being allocated. */
@@ -1508,6 +1513,8 @@ clipscope_window_size_allocate (GtkWidget *widget,
     self->layout_id = g_idle_add (apply_layout_cb, self);
 }
 
+#endif
+
 static void
 scale_changed_cb (ClipscopeWindow *self)
 {
@@ -1524,7 +1531,9 @@ clipscope_window_class_init (ClipscopeWindowClass *klass)
   GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
   object_class->dispose = clipscope_window_dispose;
+#if !CLIPSCOPE_HAVE_BREAKPOINTS
   widget_class->size_allocate = clipscope_window_size_allocate;
+#endif
   object_class->finalize = clipscope_window_finalize;
   window_class->close_request = clipscope_window_close_request;
 
@@ -1673,10 +1682,14 @@ clipscope_window_init (ClipscopeWindow *self)
   gtk_window_set_default_size (GTK_WINDOW (self),
                                g_settings_get_int (self->settings, "window-width"),
                                g_settings_get_int (self->settings, "window-height"));
+#if CLIPSCOPE_HAVE_BREAKPOINTS
+  add_breakpoints (self);
+#else
   /* Start folded at once in a narrow window, without a first frame that
    * unfolds the details only to fold them again. */
   if (g_settings_get_int (self->settings, "window-width") < DETAILS_FOLD_WIDTH)
     adw_flap_set_fold_policy (self->details_flap, ADW_FLAP_FOLD_POLICY_ALWAYS);
+#endif
   if (g_settings_get_boolean (self->settings, "window-maximized"))
     gtk_window_maximize (GTK_WINDOW (self));
 
