@@ -360,6 +360,15 @@ typedef struct {
 CLIPSCOPE_API ClipscopeContextOptions clipscope_context_options_default (void);
 
 /**
+ * clipscope_precision_available:
+ *
+ * Returns: whether the CPU backend computes in @precision here, rather than
+ *   falling back to float32: bfloat16 needs oneDNN in the build and a CPU
+ *   with AVX512-BF16 or AMX
+ */
+CLIPSCOPE_API gboolean clipscope_precision_available (ClipscopePrecision precision);
+
+/**
  * clipscope_context_new:
  * @model: the model; the context keeps a reference
  * @options: (nullable): options, or %NULL for the defaults
@@ -1045,6 +1054,16 @@ ClipscopeWorker *clipscope_worker_new (const ClipscopeContextOptions *options);
 
 /** clipscope_worker_free: Cancels queued jobs, joins the thread and frees the worker. */
 CLIPSCOPE_API void clipscope_worker_free (ClipscopeWorker *worker);
+
+/**
+ * clipscope_worker_set_precision:
+ *
+ * Sets the precision of the contexts made by the loads queued after this
+ * call (from the thread that queues them); the model in use keeps its own
+ * until one is loaded again.
+ */
+CLIPSCOPE_API void clipscope_worker_set_precision (ClipscopeWorker    *worker,
+                                                   ClipscopePrecision  precision);
 
 /**
  * clipscope_worker_load_model_async:

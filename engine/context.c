@@ -67,6 +67,20 @@ dnnl_description (ClipscopePrecision precision)
   return name;
 }
 
+gboolean
+clipscope_precision_available (ClipscopePrecision precision)
+{
+  ClipscopeCpuGemm *gemm;
+  gboolean available;
+
+  if (precision == CLIPSCOPE_PRECISION_F32)
+    return TRUE;
+  gemm = clipscope_cpu_gemm_new (precision);
+  available = gemm != NULL;
+  clipscope_cpu_gemm_free (gemm);
+  return available;
+}
+
 static char *
 blas_description (void)
 {

@@ -39,6 +39,7 @@ typedef struct {
   char    *path;       /* model folder or image file */
   GStrv    labels;
   GStrv    templates;
+  ClipscopePrecision precision;   /* of a load job's context */
 } Job;
 
 typedef struct {
@@ -56,6 +57,7 @@ typedef struct {
 
 struct _ClipscopeWorker {
   ClipscopeContextOptions options;
+  ClipscopePrecision      precision;   /* for the next load; the caller's thread's */
   GThread     *thread;
   GAsyncQueue *queue;     /* of GTask; the worker itself is the stop sentinel */
 
@@ -115,11 +117,13 @@ run_load_model (ClipscopeWorker *self,
   g_autoptr(GError) error = NULL;
   g_autoptr(ClipscopeModel) model = NULL;
   g_autoptr(ClipscopeContext) ctx = NULL;
+  ClipscopeContextOptions options = self->options;
   LoadResult *result;
 
+  options.precision = job->precision;
   model = clipscope_model_load (job->path, NULL, g_task_get_cancellable (task), &error);
   if (model != NULL)
-    ctx = clipscope_context_new (model, &self->options, &error);
+    ctx = clipscope_context_new (model, &options, &error);
   if (ctx == NULL)
     {
       HAPPENS_BEFORE (task);
@@ -379,6 +383,7 @@ clipscope_worker_new (const ClipscopeContextOptions *options)
   ClipscopeWorker *self = g_new0 (ClipscopeWorker, 1);
 
   self->options = options != NULL ? *options : clipscope_context_options_default ();
+  self->precision = self->options.precision;
   self->queue = g_async_queue_new ();
   self->text_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->image_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -450,8 +455,19 @@ clipscope_worker_load_model_async (ClipscopeWorker     *self,
   g_return_if_fail (self != NULL);
   g_return_if_fail (dir != NULL);
 
-  push_job (self, path_job_new (JOB_LOAD_MODEL, dir), &load_model_tag,
-            cancellable, callback, user_data);
+  Job *job = path_job_new (JOB_LOAD_MODEL, dir);
+
+  job->precision = self->precision;
+  push_job (self, job, &load_model_tag, cancellable, callback, user_data);
+}
+
+void
+clipscope_worker_set_precision (ClipscopeWorker    *self,
+                                ClipscopePrecision  precision)
+{
+  g_return_if_fail (self != NULL);
+
+  self->precision = precision;
 }
 
 ClipscopeModel *

@@ -2254,6 +2254,54 @@ test_preferences (void)
   g_assert_finalize_object (prefs);
 }
 
+static void close_window (gpointer window);
+
+/* The "precision" key reaches the window's context, which names bf16 in
+ * its device once the model is loaded again; the Preferences row follows
+ * the key, and cannot be changed where bfloat16 cannot run. */
+static void
+test_preferences_precision (void)
+{
+  gboolean available = clipscope_precision_available (CLIPSCOPE_PRECISION_BF16);
+  g_autoptr(GSettings) settings = clipscope_settings_new ();
+  GtkWidget *prefs = g_object_ref_sink (clipscope_preferences_window_new (NULL));
+  AdwComboRow *row = ADW_COMBO_ROW (find_widget (prefs, ADW_TYPE_COMBO_ROW, NULL));
+  ClipscopeWindow *window;
+  ClipscopeSession *session;
+  g_autofree char *chosen = NULL;
+
+  g_assert_nonnull (row);
+  g_assert_true (gtk_widget_get_sensitive (GTK_WIDGET (row)) == available);
+  close_window (prefs);
+  if (!available)
+    {
+      g_test_skip ("bfloat16 cannot run here (CPU without AVX512-BF16 or AMX, or no oneDNN)");
+      return;
+    }
+
+  window = g_object_ref_sink (clipscope_window_new (NULL));
+  session = clipscope_window_get_session (window);
+  show_scored_window (window, 1200, 800);
+  g_assert_null (strstr (clipscope_session_get_device_name (session), "bf16"));
+
+  prefs = g_object_ref_sink (clipscope_preferences_window_new (GTK_WINDOW (window)));
+  row = ADW_COMBO_ROW (find_widget (prefs, ADW_TYPE_COMBO_ROW, NULL));
+  g_assert_cmpuint (adw_combo_row_get_selected (row), ==, 0);
+  adw_combo_row_set_selected (row, 1);
+  chosen = g_settings_get_string (settings, "precision");
+  g_assert_cmpstr (chosen, ==, "bf16");
+  wait_idle (session);
+  g_assert_nonnull (strstr (clipscope_session_get_device_name (session), "bf16"));
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, N_IMAGES);
+
+  g_settings_reset (settings, "precision");
+  g_assert_cmpuint (adw_combo_row_get_selected (row), ==, 0);
+  wait_idle (session);
+  g_assert_null (strstr (clipscope_session_get_device_name (session), "bf16"));
+  close_window (prefs);
+  close_window (window);
+}
+
 /* ------------------------------------------------------------ models */
 
 static ClipscopePreferencesWindow *
@@ -3855,6 +3903,7 @@ main (int   argc,
   g_test_add_func ("/gui/window/hostile-drop", test_window_hostile_drop);
   g_test_add_func ("/gui/window/paste-bytes", test_window_paste_bytes);
   g_test_add_func ("/gui/preferences/bindings", test_preferences);
+  g_test_add_func ("/gui/preferences/precision", test_preferences_precision);
   g_test_add_func ("/gui/models/list", test_models_list);
   g_test_add_func ("/gui/models/use", test_models_use);
   g_test_add_func ("/gui/models/add-remove", test_models_add_remove);

@@ -22,6 +22,7 @@ struct _ClipscopePreferencesWindow {
   GtkSwitch            *fixed_scale_switch;
   GtkSpinButton        *scale_low_spin;
   GtkSpinButton        *scale_high_spin;
+  AdwComboRow          *precision_row;
 
   /* Owned References */
   GSettings            *settings;
@@ -145,6 +146,48 @@ clipscope_preferences_window_close_request (GtkWindow *window)
 }
 #endif
 
+/* The combo row's positions are the key's choices, in order. */
+static const char * const precisions[] = { "f32", "bf16" };
+
+static gboolean
+precision_get_mapping (GValue   *value,
+                       GVariant *variant,
+                       gpointer  user_data)
+{
+  const char *precision = g_variant_get_string (variant, NULL);
+
+  g_value_set_uint (value, g_strcmp0 (precision, precisions[1]) == 0 ? 1 : 0);
+  return TRUE;
+}
+
+static GVariant *
+precision_set_mapping (const GValue       *value,
+                       const GVariantType *expected_type,
+                       gpointer            user_data)
+{
+  guint i = g_value_get_uint (value);
+
+  return i < G_N_ELEMENTS (precisions) ? g_variant_new_string (precisions[i]) : NULL;
+}
+
+/* Where bfloat16 cannot run, the row says why and cannot be changed. */
+static void
+bind_precision (ClipscopePreferencesWindow *self)
+{
+  if (!clipscope_precision_available (CLIPSCOPE_PRECISION_BF16))
+    {
+      adw_combo_row_set_selected (self->precision_row, 0);
+      gtk_widget_set_sensitive (GTK_WIDGET (self->precision_row), FALSE);
+      adw_action_row_set_subtitle (ADW_ACTION_ROW (self->precision_row),
+                                   _("BFloat16 needs a CPU with AVX-512 BF16 or AMX and a Clipscope built "
+                                     "with oneDNN; this computer computes in Float32"));
+      return;
+    }
+  g_settings_bind_with_mapping (self->settings, "precision", self->precision_row, "selected",
+                                G_SETTINGS_BIND_DEFAULT, precision_get_mapping, precision_set_mapping,
+                                NULL, NULL);
+}
+
 static void
 clipscope_preferences_window_dispose (GObject *object)
 {
@@ -178,6 +221,7 @@ clipscope_preferences_window_class_init (ClipscopePreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ClipscopePreferencesWindow, fixed_scale_switch);
   gtk_widget_class_bind_template_child (widget_class, ClipscopePreferencesWindow, scale_low_spin);
   gtk_widget_class_bind_template_child (widget_class, ClipscopePreferencesWindow, scale_high_spin);
+  gtk_widget_class_bind_template_child (widget_class, ClipscopePreferencesWindow, precision_row);
 }
 
 static void
@@ -205,6 +249,7 @@ clipscope_preferences_window_init (ClipscopePreferencesWindow *self)
   g_settings_bind (self->settings, "scale-high", self->scale_high_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "fixed-scale", self->scale_low_spin, "sensitive", G_SETTINGS_BIND_GET);
   g_settings_bind (self->settings, "fixed-scale", self->scale_high_spin, "sensitive", G_SETTINGS_BIND_GET);
+  bind_precision (self);
 
   /* Built here rather than in the template: it needs the store. */
   self->models_page = g_object_ref_sink (CLIPSCOPE_MODELS_PAGE (clipscope_models_page_new (clipscope_models_get_store ())));

@@ -362,6 +362,20 @@ model_loaded_cb (GObject      *object,
  * stay hidden; if it fails, #ClipscopeSession::model-failed carries the
  * engine's message and the previous model is used again.
  */
+/**
+ * clipscope_session_set_precision:
+ *
+ * Sets what the CPU backend computes in for the models loaded from now on.
+ */
+void
+clipscope_session_set_precision (ClipscopeSession   *self,
+                                 ClipscopePrecision  precision)
+{
+  g_return_if_fail (CLIPSCOPE_IS_SESSION (self));
+
+  clipscope_worker_set_precision (self->worker, precision);
+}
+
 void
 clipscope_session_load_model (ClipscopeSession *self,
                               const char       *dir)

@@ -36,6 +36,8 @@ void              clipscope_session_get_progress_counts (ClipscopeSession *self,
 guint             clipscope_session_get_max_folder_images (ClipscopeSession *self);
 void              clipscope_session_set_max_folder_images (ClipscopeSession *self,
                                                            guint             max);
+void              clipscope_session_set_precision      (ClipscopeSession  *self,
+                                                        ClipscopePrecision precision);
 void              clipscope_session_load_model         (ClipscopeSession  *self,
                                                         const char        *dir);
 void              clipscope_session_add_files          (ClipscopeSession  *self,

@@ -1524,6 +1524,30 @@ scale_changed_cb (ClipscopeWindow *self)
 }
 
 static void
+apply_precision (ClipscopeWindow *self)
+{
+  g_autofree char *precision = g_settings_get_string (self->settings, "precision");
+
+  clipscope_session_set_precision (self->session, g_strcmp0 (precision, "bf16") == 0 ? CLIPSCOPE_PRECISION_BF16
+                                                                                     : CLIPSCOPE_PRECISION_F32);
+}
+
+/* The precision is the context's: the model in use is loaded again. */
+static void
+precision_changed_cb (ClipscopeWindow *self)
+{
+  const char *path = clipscope_session_get_model_path (self->session);
+
+  apply_precision (self);
+  if (path != NULL)
+    {
+      g_autofree char *dir = g_strdup (path);
+
+      clipscope_window_load_model (self, dir);
+    }
+}
+
+static void
 clipscope_window_class_init (ClipscopeWindowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
@@ -1702,6 +1726,8 @@ clipscope_window_init (ClipscopeWindow *self)
   g_signal_connect_swapped (self->settings, "changed::scale-low", G_CALLBACK (scale_changed_cb), self);
   g_signal_connect_swapped (self->settings, "changed::scale-high", G_CALLBACK (scale_changed_cb), self);
   scale_changed_cb (self);
+  apply_precision (self);
+  g_signal_connect_swapped (self->settings, "changed::precision", G_CALLBACK (precision_changed_cb), self);
   g_settings_bind (self->settings, "max-folder-images", self->session, "max-folder-images",
                    G_SETTINGS_BIND_GET);
   g_signal_connect_swapped (self->settings, "changed::recent-models", G_CALLBACK (rebuild_model_menu), self);
