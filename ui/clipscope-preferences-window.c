@@ -178,6 +178,7 @@ bind_precision (ClipscopePreferencesWindow *self)
     {
       adw_combo_row_set_selected (self->precision_row, 0);
       gtk_widget_set_sensitive (GTK_WIDGET (self->precision_row), FALSE);
+      adw_combo_row_set_use_subtitle (self->precision_row, FALSE);
       adw_action_row_set_subtitle (ADW_ACTION_ROW (self->precision_row),
                                    _("BFloat16 needs a CPU with AVX-512 BF16 or AMX and a Clipscope built "
                                      "with oneDNN; this computer computes in Float32"));
