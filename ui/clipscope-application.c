@@ -197,8 +197,12 @@ about_activated (GSimpleAction *action,
   g_autofree char *info = clipscope_system_info ();
   GtkWidget *about;
 
+  /* AdwAboutDialog (libadwaita 1.5) has the same properties as the window. */
+#if CLIPSCOPE_HAVE_ADW_DIALOG
+  about = g_object_new (ADW_TYPE_ABOUT_DIALOG,
+#else
   about = g_object_new (ADW_TYPE_ABOUT_WINDOW,
-                        "transient-for", parent,
+#endif
                         "application-name", "Clipscope",
                         "application-icon", CLIPSCOPE_APP_ID,
                         "version", CLIPSCOPE_VERSION,
@@ -206,7 +210,7 @@ about_activated (GSimpleAction *action,
                         "license-type", GTK_LICENSE_GPL_3_0,
                         "debug-info", info,
                         NULL);
-  gtk_window_present (GTK_WINDOW (about));
+  clipscope_dialog_present (about, GTK_WIDGET (parent));
 }
 
 static void

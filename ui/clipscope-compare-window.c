@@ -369,7 +369,7 @@ model_b_failed_cb (ClipscopeCompareWindow *self,
     }
   update_status (self);
   clipscope_alert_add_response (alert, "close", _("_Close"), ADW_RESPONSE_DEFAULT);
-  clipscope_alert_present (alert, GTK_WIDGET (self));
+  clipscope_dialog_present (alert, GTK_WIDGET (self));
 }
 
 /* Built when the menu opens, so models installed meanwhile are in it. */

@@ -63,22 +63,23 @@ clipscope_alert_set_close_response (GtkWidget  *alert,
 }
 
 /**
- * clipscope_alert_present:
+ * clipscope_dialog_present:
  * @parent: (nullable): any widget of the window (or dialog) it concerns
  *
- * Shows @alert over @parent, modal; it goes when its window does.
+ * Shows @dialog (an alert, or another dialog of the same library, such
+ * as the About dialog) over @parent, modal; it goes when its window does.
  */
 void
-clipscope_alert_present (GtkWidget *alert,
-                         GtkWidget *parent)
+clipscope_dialog_present (GtkWidget *dialog,
+                          GtkWidget *parent)
 {
 #if CLIPSCOPE_HAVE_ADW_DIALOG
-  adw_dialog_present (ADW_DIALOG (alert), parent);
+  adw_dialog_present (ADW_DIALOG (dialog), parent);
 #else
   GtkRoot *root = parent != NULL ? gtk_widget_get_root (parent) : NULL;
 
-  gtk_window_set_transient_for (GTK_WINDOW (alert), GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL);
-  gtk_window_present (GTK_WINDOW (alert));
+  gtk_window_set_transient_for (GTK_WINDOW (dialog), GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL);
+  gtk_window_present (GTK_WINDOW (dialog));
 #endif
 }
 

@@ -31,7 +31,7 @@ void       clipscope_alert_set_default_response (GtkWidget             *alert,
                                                  const char            *id);
 void       clipscope_alert_set_close_response   (GtkWidget             *alert,
                                                  const char            *id);
-void       clipscope_alert_present              (GtkWidget             *alert,
+void       clipscope_dialog_present             (GtkWidget             *dialog,
                                                  GtkWidget             *parent);
 gboolean   clipscope_is_alert                   (gpointer               widget);
 const char *clipscope_alert_get_heading         (GtkWidget             *alert);

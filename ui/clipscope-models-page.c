@@ -58,7 +58,7 @@ show_error (ClipscopeModelsPage *self,
   GtkWidget *alert = clipscope_alert_new (heading, message);
 
   clipscope_alert_add_response (alert, "close", _("_Close"), ADW_RESPONSE_DEFAULT);
-  clipscope_alert_present (alert, GTK_WIDGET (self));
+  clipscope_dialog_present (alert, GTK_WIDGET (self));
 }
 
 static void
@@ -532,7 +532,7 @@ remove_action (GtkWidget  *widget,
   clipscope_alert_set_close_response (dialog, "cancel");
   g_object_set_data_full (G_OBJECT (dialog), "clipscope-model-name", g_strdup (name), g_free);
   g_signal_connect_object (dialog, "response", G_CALLBACK (remove_response_cb), self, 0);
-  clipscope_alert_present (dialog, widget);
+  clipscope_dialog_present (dialog, widget);
 }
 
 /* ------------------------------------------------------------ add a folder */

@@ -124,7 +124,7 @@ may_close (ClipscopePreferencesWindow *self)
   clipscope_alert_set_default_response (alert, "keep");
   clipscope_alert_set_close_response (alert, "keep");
   g_signal_connect_object (alert, "response", G_CALLBACK (stop_downloads_response_cb), self, 0);
-  clipscope_alert_present (alert, GTK_WIDGET (self));
+  clipscope_dialog_present (alert, GTK_WIDGET (self));
   return FALSE;
 }
 

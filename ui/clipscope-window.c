@@ -363,7 +363,7 @@ model_failed_cb (ClipscopeWindow *self,
     clipscope_alert_set_default_response (alert, "choose");
   clipscope_alert_set_close_response (alert, "close");
   g_signal_connect_object (alert, "response", G_CALLBACK (model_failed_response_cb), self, 0);
-  clipscope_alert_present (alert, GTK_WIDGET (self));
+  clipscope_dialog_present (alert, GTK_WIDGET (self));
 
   /* The previous model, if any, is still the one in use. */
   update_title (self);
@@ -821,7 +821,7 @@ clipscope_window_show_image_failures (ClipscopeWindow    *self,
                                           body);
 
   clipscope_alert_add_response (alert, "close", _("_Close"), ADW_RESPONSE_DEFAULT);
-  clipscope_alert_present (alert, GTK_WIDGET (self));
+  clipscope_dialog_present (alert, GTK_WIDGET (self));
 }
 
 static void
