@@ -1849,6 +1849,7 @@ test_window_labels_encoding (void)
     g_assert_nonnull (strstr (texts, "\nAdd a label to see where it is in the image\n"));
     g_assert_false (gtk_widget_get_visible (dropdown));
   }
+  save_shot (window, "test-labels-none.png");
 
   /* Labels typed: encoding while the typing settles, and while the job
    * runs, chunk after chunk. */
