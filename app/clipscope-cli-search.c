@@ -58,7 +58,11 @@ index_progress_cb (int         done,
   run->last_report = now;
   run->reported = TRUE;
   if (run->tty)
-    g_printerr ("\r\033[Kindexing %d/%d  %s", done, total, path);
+    {
+      g_autofree char *line = g_strdup_printf (_("indexing %d/%d  %s"), done, total, path);
+
+      g_printerr ("\r\033[K%s", line);
+    }
   else
     g_printerr (_("clipscope: indexed %d of %d\n"), done, total);
 }
@@ -147,8 +151,8 @@ cmd_index (int    argc,
   int batch = 0;
   const GOptionEntry entries[] = {
     { "index", 0, 0, G_OPTION_ARG_FILENAME, &index_path,
-      "The index file (default: the model's, under $XDG_DATA_HOME/clipscope/index)", "FILE" },
-    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Images encoded in one pass (default 16)", "N" },
+      N_("The index file (default: the model's, under $XDG_DATA_HOME/clipscope/index)"), "FILE" },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Images encoded in one pass (default 16)"), "N" },
     { NULL }
   };
   g_autoptr(GError) error = NULL;
@@ -270,16 +274,16 @@ cmd_search (int    argc,
   g_auto(GStrv) images = NULL, template_opts = NULL;
   int top = DEFAULT_TOP;
   const GOptionEntry entries[] = {
-    { "image", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &images, "An example image (repeatable)", "FILE" },
-    { "top", 'k', 0, G_OPTION_ARG_INT, &top, "How many results (default 20; 0 for all)", "K" },
-    { "in", 0, 0, G_OPTION_ARG_FILENAME, &within, "Only images under this folder", "FOLDER" },
+    { "image", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &images, N_("An example image (repeatable)"), "FILE" },
+    { "top", 'k', 0, G_OPTION_ARG_INT, &top, N_("How many results (default 20; 0 for all)"), "K" },
+    { "in", 0, 0, G_OPTION_ARG_FILENAME, &within, N_("Only images under this folder"), "FOLDER" },
     { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, &template_opts,
-      "A prompt with {} each text is put into (repeatable; default: the text as typed)", "T" },
-    { "templates-file", 0, 0, G_OPTION_ARG_FILENAME, &templates_file, "Prompts, one a line", "F" },
+      N_("A prompt with {} each text is put into (repeatable; default: the text as typed)"), "T" },
+    { "templates-file", 0, 0, G_OPTION_ARG_FILENAME, &templates_file, N_("Prompts, one a line"), "F" },
     { "template-preset", 0, 0, G_OPTION_ARG_STRING, &preset,
-      "A set of prompts: photo, imagenet, chinese or chinese-imagenet", "NAME" },
+      N_("A set of prompts: photo, imagenet, chinese or chinese-imagenet"), "NAME" },
     { "index", 0, 0, G_OPTION_ARG_FILENAME, &index_path,
-      "The index file (default: the model's, under $XDG_DATA_HOME/clipscope/index)", "FILE" },
+      N_("The index file (default: the model's, under $XDG_DATA_HOME/clipscope/index)"), "FILE" },
     { NULL }
   };
   g_autoptr(GError) error = NULL;
@@ -348,10 +352,10 @@ cmd_duplicates (int    argc,
   double threshold = DEFAULT_THRESHOLD;
   const GOptionEntry entries[] = {
     { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold,
-      "The cosine from which two images count as near-identical (default 0.95)", "COS" },
-    { "in", 0, 0, G_OPTION_ARG_FILENAME, &within, "Only images under this folder", "FOLDER" },
+      N_("The cosine from which two images count as near-identical (default 0.95)"), "COS" },
+    { "in", 0, 0, G_OPTION_ARG_FILENAME, &within, N_("Only images under this folder"), "FOLDER" },
     { "index", 0, 0, G_OPTION_ARG_FILENAME, &index_path,
-      "The index file (default: the model's, under $XDG_DATA_HOME/clipscope/index)", "FILE" },
+      N_("The index file (default: the model's, under $XDG_DATA_HOME/clipscope/index)"), "FILE" },
     { NULL }
   };
   g_autoptr(GError) error = NULL;

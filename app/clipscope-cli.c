@@ -32,13 +32,13 @@ static ClipscopePrecision precision;    /* --precision, once checked */
 
 static const GOptionEntry common_entries[] = {
   { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model,
-    "Model folder (Hugging Face or open_clip), or the NAME of an installed model; "
-    "the bundled model when omitted", "DIR|NAME" },
-  { "backend", 'b', 0, G_OPTION_ARG_STRING, &opt_backend, "Compute backend: auto, cpu or vulkan", "NAME" },
+    N_("Model folder (Hugging Face or open_clip), or the NAME of an installed model; "
+       "the bundled model when omitted"), "DIR|NAME" },
+  { "backend", 'b', 0, G_OPTION_ARG_STRING, &opt_backend, N_("Compute backend: auto, cpu or vulkan"), "NAME" },
   { "precision", 0, 0, G_OPTION_ARG_STRING, &opt_precision,
-    "The CPU's matrix products in f32 (default) or bf16, where the CPU has bfloat16 instructions", "f32|bf16" },
+    N_("The CPU's matrix products in f32 (default) or bf16, where the CPU has bfloat16 instructions"), "f32|bf16" },
   { "ignore-exif-orientation", 0, 0, G_OPTION_ARG_NONE, &opt_ignore_orientation,
-    "Leave images as stored, not turned as their EXIF orientation says (as OpenAI's CLIP does)", NULL },
+    N_("Leave images as stored, not turned as their EXIF orientation says (as OpenAI's CLIP does)"), NULL },
   { NULL }
 };
 
@@ -108,11 +108,15 @@ parse_options_full (const Command      *cmd,
   g_set_prgname (prgname);
   context = g_option_context_new (cmd->parameters);
 
-  g_option_context_set_summary (context, _(cmd->summary));
+  /* --help translates the summary and the option descriptions, which are
+   * marked N_(). The metavariables (FILE, DIR|NAME, L, …) stay as typed:
+   * the summaries and the error messages name them so. */
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, cmd->summary);
   if (common)
-    g_option_context_add_main_entries (context, common_entries, NULL);
+    g_option_context_add_main_entries (context, common_entries, GETTEXT_PACKAGE);
   if (entries != NULL)
-    g_option_context_add_main_entries (context, entries, NULL);
+    g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, argc, argv, &error))
     {
       usage_error (cmd->name, error->message);
@@ -213,7 +217,7 @@ resolve_model (const char *arg,
   if (g_error_matches (local_error, CLIPSCOPE_STORE_ERROR, CLIPSCOPE_STORE_ERROR_INVALID_NAME))
     return g_strdup (arg);    /* a path after all: the loader says what is missing */
   g_set_error (error, CLIPSCOPE_STORE_ERROR, local_error->code,
-               "%s: no such folder, and %s; see 'clipscope models list'", arg, local_error->message);
+               _("%s: no such folder, and %s; see 'clipscope models list'"), arg, local_error->message);
   return NULL;
 }
 
@@ -680,7 +684,7 @@ cmd_preprocess (int    argc,
   const Command *cmd = &commands[2];
   g_autofree char *npy = NULL;
   const GOptionEntry entries[] = {
-    { "npy", 0, 0, G_OPTION_ARG_FILENAME, &npy, "Where to write the tensor", "OUT.npy" },
+    { "npy", 0, 0, G_OPTION_ARG_FILENAME, &npy, N_("Where to write the tensor"), "OUT.npy" },
     { NULL }
   };
   g_autoptr(GError) error = NULL;
@@ -773,8 +777,8 @@ cmd_embed (int    argc,
   g_auto(GStrv) images = NULL;
   g_auto(GStrv) texts = NULL;
   const GOptionEntry entries[] = {
-    { "image", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &images, "An image to embed (repeatable)", "FILE" },
-    { "text", 't', 0, G_OPTION_ARG_STRING_ARRAY, &texts, "A text to embed (repeatable)", "STR" },
+    { "image", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &images, N_("An image to embed (repeatable)"), "FILE" },
+    { "text", 't', 0, G_OPTION_ARG_STRING_ARRAY, &texts, N_("A text to embed (repeatable)"), "STR" },
     { NULL }
   };
   g_autoptr(GError) error = NULL;
@@ -929,22 +933,22 @@ classify_entries (ClassifyOptions    *o,
                   const GOptionEntry *extra)
 {
   const GOptionEntry shared[] = {
-    { "label", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &o->label_opts, "A class name (repeatable)", "L" },
-    { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, &o->template_opts, "A prompt with {} (repeatable)", "T" },
-    { "labels-file", 0, 0, G_OPTION_ARG_FILENAME, &o->labels_file, "Class names, one a line", "F" },
-    { "templates-file", 0, 0, G_OPTION_ARG_FILENAME, &o->templates_file, "Prompts, one a line", "F" },
+    { "label", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &o->label_opts, N_("A class name (repeatable)"), "L" },
+    { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, &o->template_opts, N_("A prompt with {} (repeatable)"), "T" },
+    { "labels-file", 0, 0, G_OPTION_ARG_FILENAME, &o->labels_file, N_("Class names, one a line"), "F" },
+    { "templates-file", 0, 0, G_OPTION_ARG_FILENAME, &o->templates_file, N_("Prompts, one a line"), "F" },
     { "template-preset", 0, 0, G_OPTION_ARG_STRING, &o->template_preset,
-      "A set of prompts: photo, imagenet, chinese or chinese-imagenet", "NAME" },
+      N_("A set of prompts: photo, imagenet, chinese or chinese-imagenet"), "NAME" },
     { "examples", 'e', 0, G_OPTION_ARG_FILENAME_ARRAY, &o->example_opts,
-      "Example images of a label: a folder of images, or one image (repeatable)", "LABEL=DIR|FILE" },
+      N_("Example images of a label: a folder of images, or one image (repeatable)"), "LABEL=DIR|FILE" },
     { "example-weight", 0, 0, G_OPTION_ARG_DOUBLE, &o->example_weight,
-      "How far examples move a label from its text, 0 to 1 (default 0.5)", "W" },
+      N_("How far examples move a label from its text, 0 to 1 (default 0.5)"), "W" },
     { "probe", 0, 0, G_OPTION_ARG_NONE, &o->probe,
-      "Classify with a linear probe trained on the examples (2 or more a label)", NULL },
+      N_("Classify with a linear probe trained on the examples (2 or more a label)"), NULL },
     { "probe-c", 0, 0, G_OPTION_ARG_DOUBLE, &o->probe_c,
-      "The probe's inverse regularisation strength (default 1)", "C" },
+      N_("The probe's inverse regularisation strength (default 1)"), "C" },
     { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &o->threshold,
-      "Leave an image unclassified when its top label's cosine is below COS", "COS" },
+      N_("Leave an image unclassified when its top label's cosine is below COS"), "COS" },
   };
   GArray *entries = g_array_new (TRUE, TRUE, sizeof (GOptionEntry));
 
@@ -1047,7 +1051,7 @@ add_folder_images (const char *dir,
     }
   if (names->len == 0)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: no images in this folder", dir);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, _("%s: no images in this folder"), dir);
       return FALSE;
     }
   g_ptr_array_sort (names, compare_strings);
@@ -1438,7 +1442,7 @@ load_classifier (const ClassifyOptions *o,
   if (!all_finite (c->rows, (gsize) c->n_labels * c->dim))
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
-                   "%s: the model gives non-finite values for the labels' texts",
+                   _("%s: the model gives non-finite values for the labels' texts"),
                    clipscope_model_get_path (*model));
       return FALSE;
     }
@@ -1454,7 +1458,7 @@ cmd_classify (int    argc,
   gboolean per_template = FALSE;
   const GOptionEntry extra[] = {
     { "per-template", 0, 0, G_OPTION_ARG_NONE, &per_template,
-      "Add each template's cosine, and the ensemble's without it", NULL },
+      N_("Add each template's cosine, and the ensemble's without it"), NULL },
     { NULL }
   };
   g_autofree GOptionEntry *entries = classify_entries (&o, extra);
@@ -1664,12 +1668,12 @@ cmd_sort (int    argc,
   g_autofree char *into = NULL;
   gboolean copy = FALSE, hard_link = FALSE, soft_link = FALSE, dry_run = FALSE;
   const GOptionEntry extra[] = {
-    { "into", 'o', 0, G_OPTION_ARG_FILENAME, &into, "The folder to sort into, one sub-folder a label",
+    { "into", 'o', 0, G_OPTION_ARG_FILENAME, &into, N_("The folder to sort into, one sub-folder a label"),
       "OUTDIR" },
-    { "copy", 0, 0, G_OPTION_ARG_NONE, &copy, "Copy the images (the default)", NULL },
-    { "link", 0, 0, G_OPTION_ARG_NONE, &hard_link, "Make hard links instead of copies", NULL },
-    { "symlink", 0, 0, G_OPTION_ARG_NONE, &soft_link, "Make symbolic links instead of copies", NULL },
-    { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run, "Print what would be done, and do nothing", NULL },
+    { "copy", 0, 0, G_OPTION_ARG_NONE, &copy, N_("Copy the images (the default)"), NULL },
+    { "link", 0, 0, G_OPTION_ARG_NONE, &hard_link, N_("Make hard links instead of copies"), NULL },
+    { "symlink", 0, 0, G_OPTION_ARG_NONE, &soft_link, N_("Make symbolic links instead of copies"), NULL },
+    { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run, N_("Print what would be done, and do nothing"), NULL },
     { NULL }
   };
   g_autofree GOptionEntry *entries = classify_entries (&o, extra);
@@ -1804,11 +1808,11 @@ cmd_explain (int    argc,
   g_auto(GStrv) label_opts = NULL, template_opts = NULL;
   g_autofree char *npy = NULL, *preset = NULL;
   const GOptionEntry entries[] = {
-    { "label", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &label_opts, "The class name to map", "L" },
-    { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, &template_opts, "A prompt with {} (repeatable)", "T" },
+    { "label", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &label_opts, N_("The class name to map"), "L" },
+    { "template", 't', 0, G_OPTION_ARG_STRING_ARRAY, &template_opts, N_("A prompt with {} (repeatable)"), "T" },
     { "template-preset", 0, 0, G_OPTION_ARG_STRING, &preset,
-      "A set of prompts: photo, imagenet, chinese or chinese-imagenet", "NAME" },
-    { "npy", 0, 0, G_OPTION_ARG_FILENAME, &npy, "Where to write the grid × grid map", "OUT.npy" },
+      N_("A set of prompts: photo, imagenet, chinese or chinese-imagenet"), "NAME" },
+    { "npy", 0, 0, G_OPTION_ARG_FILENAME, &npy, N_("Where to write the grid × grid map"), "OUT.npy" },
     { NULL }
   };
   g_autoptr(GError) error = NULL;
@@ -1950,11 +1954,11 @@ cmd_bench (int    argc,
   const Command *cmd = &commands[5];
   int batch = 16, n_images = -1, n_texts = -1, n_explains = 0;
   const GOptionEntry entries[] = {
-    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Items per batch (default 16)", "N" },
-    { "images", 0, 0, G_OPTION_ARG_INT, &n_images, "Images to time (default 2 batches)", "N" },
-    { "texts", 0, 0, G_OPTION_ARG_INT, &n_texts, "Texts to time (default 2 batches)", "N" },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Items per batch (default 16)"), "N" },
+    { "images", 0, 0, G_OPTION_ARG_INT, &n_images, N_("Images to time (default 2 batches)"), "N" },
+    { "texts", 0, 0, G_OPTION_ARG_INT, &n_texts, N_("Texts to time (default 2 batches)"), "N" },
     { "explains", 0, 0, G_OPTION_ARG_INT, &n_explains,
-      "Spatial passes (explain) of one image to time (default none)", "N" },
+      N_("Spatial passes (explain) of one image to time (default none)"), "N" },
     { NULL }
   };
   g_autoptr(GError) error = NULL;
@@ -2173,10 +2177,16 @@ download_progress_cb (const ClipscopeDownloadProgress *p,
        * file means the one before it is complete. */
       if (new_file && cli->last_file >= 0 && !cli->last_complete)
         g_printerr ("\r\033[K%s\n", cli->last_line);
-      g_printerr ("\r\033[K[%d/%d] %s  %s of %s%s", p->file_index + 1, p->n_files, p->file,
-                  done, total, complete ? "\n" : "");
+      {
+        /* TRANSLATORS: file number/file count, file name, then "bytes done of total" */
+        g_autofree char *line = g_strdup_printf (_("[%d/%d] %s  %s of %s"), p->file_index + 1,
+                                                 p->n_files, p->file, done, total);
+
+        g_printerr ("\r\033[K%s%s", line, complete ? "\n" : "");
+      }
+      /* The line as it reads once the file is complete. */
       g_free (cli->last_line);
-      cli->last_line = g_strdup_printf ("[%d/%d] %s  %s of %s", p->file_index + 1, p->n_files,
+      cli->last_line = g_strdup_printf (_("[%d/%d] %s  %s of %s"), p->file_index + 1, p->n_files,
                                         p->file, total, total);
     }
   cli->last_file = p->file_index;
@@ -2309,7 +2319,7 @@ models_add (const Command *cmd,
 {
   g_autofree char *name = NULL;
   const GOptionEntry entries[] = {
-    { "name", 'n', 0, G_OPTION_ARG_STRING, &name, "The NAME to give it (default: the folder's name)", "NAME" },
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &name, N_("The NAME to give it (default: the folder's name)"), "NAME" },
     { NULL }
   };
   g_autoptr(ClipscopeModelStore) store = NULL;

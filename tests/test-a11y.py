@@ -234,7 +234,9 @@ def run():
     try:
         check_translated(model, images, env)
         print("ok 5 - in Simplified Chinese, every name and description in the window is translated")
-        print("1..5")
+        check_strip_keys(model, tmp, env)
+        print("ok 6 - the arrow keys walk a long strip of thumbnails, and the window follows")
+        print("1..6")
     finally:
         subprocess.run(["rm", "-rf", tmp], check=False)
 
@@ -284,6 +286,44 @@ def check_translated(model, images, env):
                 if re.search(r"[A-Za-z]{2,}", rest):
                     untranslated.add(text)
         assert not untranslated, sorted(untranslated)
+    finally:
+        app.terminate()
+        app.wait(timeout=30)
+
+
+def check_strip_keys(model, tmp, env):
+    """Thirty images make a strip wider than the window: a click on the
+    second thumbnail, then Right, choose the images one after the other,
+    past the edge of the strip, and the preview shows each."""
+    global APP
+    images = []
+    for i in range(30):
+        path = os.path.join(tmp, f"strip-{i:02d}.png")
+        Image.new("RGB", (48 + 4 * i, 40), (i * 8, 100, 200 - i * 5)).save(path)
+        images.append(path)
+    app = APP = subprocess.Popen([GUI, "--model", model, "--label", "cat", *images], env=env)
+    try:
+        desktop = pyatspi.Registry.getDesktop(0)
+        frame = wait_for("the window", lambda: next(
+            (a for a in children(desktop) if a.name == "clipscope-gui"), None))
+
+        def shown(name):
+            # The preview's title; thumbnails are images, heatmap rows row headers.
+            return find(frame, lambda o: o.getRole() == pyatspi.ROLE_LABEL and o.name == name)
+        thumb = wait_for("the second thumbnail", lambda: find(
+            frame, lambda o: o.getRole() == pyatspi.ROLE_IMAGE and o.name == "strip-01.png"))
+        wait_for("the first image shown", lambda: shown("strip-00.png"))
+        # Without a window manager the window sits at the screen's origin,
+        # where its own coordinates are the screen's.
+        box = thumb.queryComponent().getExtents(pyatspi.WINDOW_COORDS)
+        pyatspi.Registry.generateMouseEvent(box.x + box.width // 2, box.y + box.height - 8, "b1c")
+        wait_for("a click to choose the second image", lambda: shown("strip-01.png"), 20)
+        for _ in range(20):
+            press("Right")
+            time.sleep(0.05)
+        wait_for("Right to reach the 22nd image", lambda: shown("strip-21.png"), 20)
+        press("Left")
+        wait_for("Left to go back one", lambda: shown("strip-20.png"), 20)
     finally:
         app.terminate()
         app.wait(timeout=30)

@@ -108,6 +108,103 @@ def test_usage(model):
                      env={"CLIPSCOPE_DATA_DIR": empty})
 
 
+def read_po(path):
+    """{msgid: msgstr} of a .po file's translated messages, escapes undone."""
+    def literal(line):
+        return json.loads(line[line.index('"'):])
+    entries, key, field, fuzzy = {}, None, None, False
+    cur = {"msgid": "", "msgstr": ""}
+
+    def flush():
+        if cur["msgid"] and cur["msgstr"] and not fuzzy:
+            entries[cur["msgid"]] = cur["msgstr"]
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("#,") and "fuzzy" in line:
+                flush()
+                cur, fuzzy, field = {"msgid": "", "msgstr": ""}, True, None
+            elif line.startswith("msgid "):
+                if field == "msgstr":
+                    flush()
+                    cur, fuzzy = {"msgid": "", "msgstr": ""}, False
+                field = "msgid"
+                cur[field] = literal(line)
+            elif line.startswith("msgstr "):
+                field = "msgstr"
+                cur[field] = literal(line)
+            elif line.startswith('"') and field:
+                cur[field] += literal(line)
+            elif line.startswith("#~"):
+                field = None
+    flush()
+    return entries
+
+
+def help_options(text):
+    """{option: description} of the option lines of GOption's --help."""
+    options = {}
+    for line in text.splitlines():
+        parts = line.strip().split("  ", 1)
+        if line.startswith("  -") and len(parts) == 2 and parts[1].strip():
+            options[parts[0].split("=")[0].split(", ")[-1]] = parts[1].strip()
+    return options
+
+
+def test_translated_help():
+    """Every command's --help, options included, in zh_CN: each English
+    description is a message of the translation, and under LANGUAGE=zh_CN
+    its translation is printed in its place; no English one is left."""
+    po = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "po", "zh_CN.po")
+    zh_po = read_po(po)
+    english = {k: v for k, v in os.environ.items() if not k.startswith("LC_") and k != "LANGUAGE"}
+    english.update(LANG="C.UTF-8")
+    zh = dict(english, LANGUAGE="zh_CN", LC_ALL="C.UTF-8")
+
+    def help_of(args, env):
+        p = subprocess.run([CLI, *args, "--help"], capture_output=True, text=True, timeout=60, env=env)
+        return p.returncode, p.stdout
+
+    _, top = help_of([], english)
+    commands = [l.split()[0] for l in top.split("Commands:\n", 1)[-1].splitlines()
+                if l.startswith("  ") and len(l.split()) > 1]
+    _, models = help_of(["models"], english)
+    commands += ["models " + l.split()[0] for l in models.split("Subcommands:\n", 1)[-1].splitlines()
+                 if l.startswith("  ") and len(l.split()) > 1]
+    check("help lists the commands", len(commands) >= 15 and "classify" in commands
+          and "models add" in commands, str(commands))
+    # The two usages written by hand: each message in the English one is
+    # gone from the Chinese one, replaced by its translation.
+    for args, en in (([], top), (["models"], models)):
+        _, out = help_of(args, zh)
+        shown = [m for m in zh_po if len(m) > 12 and m in en]
+        check("%s help in Chinese" % " ".join(["clipscope"] + args),
+              len(shown) >= 3 and all(m not in out and zh_po[m] in out for m in shown), out)
+    for cmd in commands:
+        if cmd == "models":
+            continue
+        rc_en, en = help_of(cmd.split(), english)
+        rc_zh, out = help_of(cmd.split(), zh)
+        en_opts, zh_opts = help_options(en), help_options(out)
+        problems = []
+        for opt, desc in en_opts.items():
+            if opt == "--help":
+                continue            # GLib's own, translated by GLib
+            if desc not in zh_po:
+                problems.append("%s: %r is not in the translation" % (opt, desc))
+            elif zh_opts.get(opt) != zh_po[desc]:
+                problems.append("%s: %r in Chinese" % (opt, zh_opts.get(opt)))
+        summary = en.split("\n\n")[1].strip() if en.count("\n\n") > 1 else ""
+        if summary not in zh_po or zh_po[summary] not in out:
+            problems.append("summary %r" % summary)
+        left = [m for m in zh_po if len(m) > 12 and m in out]
+        check("%s --help in Chinese" % cmd, rc_en == 0 and rc_zh == 0 and "--help" in en_opts
+              and not problems and not left, "; ".join(problems) + " left: %r" % left)
+        # Without LANGUAGE the text is the source's, message for message.
+        check("%s --help in English" % cmd,
+              all(d in zh_po for o, d in en_opts.items() if o != "--help") and "Usage:" in en, en)
+
+
 def test_outputs(model, tmp):
     info = expect_json("info", ["info", "--model", model, "--backend", "cpu"])
     if info:
@@ -488,6 +585,7 @@ def main():
         model = os.path.join(tmp, "tiny")
         tinyclip.make_model(model, fmt="hf", vision="vit")
         test_usage(model)
+        test_translated_help()
         test_outputs(model, tmp)
         test_bad_models(model, tmp)
         test_bad_images(model, tmp)

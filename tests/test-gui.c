@@ -1707,6 +1707,18 @@ assert_label_progress_shown (ClipscopeWindow *window,
                                                                                      GTK_TYPE_REVEALER))));
 }
 
+/* 80 more templates: the labels then encode in several chunks. */
+static void
+add_many_templates (ClipscopeSession *session)
+{
+  for (int i = 0; i < 80; i++)
+    {
+      g_autofree char *t = g_strdup_printf ("a picture, number %d, of the {}", i);
+
+      clipscope_session_add_template (session, t, TRUE);
+    }
+}
+
 static void
 test_window_label_progress (void)
 {
@@ -1723,12 +1735,7 @@ test_window_label_progress (void)
   g_assert_false (gtk_revealer_get_reveal_child (revealer));
 
   /* 80 templates for 4 labels: 320 texts, several chunks. */
-  for (int i = 0; i < 80; i++)
-    {
-      g_autofree char *t = g_strdup_printf ("a picture, number %d, of the {}", i);
-
-      clipscope_session_add_template (session, t, TRUE);
-    }
+  add_many_templates (session);
   clipscope_session_flush (session);
   assert_label_progress_shown (window, bar, 4);
   g_assert_true (no_label_progress_yet (session));
@@ -1769,6 +1776,195 @@ test_window_label_progress (void)
   g_assert_finalize_object (window);
   g_settings_reset (settings, "labels");
   g_settings_reset (settings, "templates");
+}
+
+/* The texts of the visible labels under @widget, one a line: those
+ * mapped, or also those of a page not shown. */
+static void
+collect_texts (GtkWidget *widget,
+               gboolean   mapped_only,
+               GString   *texts)
+{
+  if (!gtk_widget_get_visible (widget) || (mapped_only && !gtk_widget_get_mapped (widget)))
+    return;
+  if (GTK_IS_LABEL (widget))
+    g_string_append_printf (texts, "%s\n", gtk_label_get_text (GTK_LABEL (widget)));
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    collect_texts (child, mapped_only, texts);
+}
+
+/* What the window shows of the label state, as the person sees it, and
+ * what the template contributions (in the details pane) say. */
+static char *
+shown_label_state (ClipscopeWindow *window)
+{
+  GString *texts = g_string_new (NULL);
+
+  collect_texts (GTK_WIDGET (window), TRUE, texts);
+  collect_texts (find_widget (GTK_WIDGET (window), CLIPSCOPE_TYPE_TEMPLATE_CONTRIBUTIONS, NULL), FALSE, texts);
+  return g_string_free (texts, FALSE);
+}
+
+static void
+assert_labels_encoding_shown (ClipscopeWindow *window)
+{
+  g_autofree char *texts = shown_label_state (window);
+
+  g_assert_true (clipscope_session_get_labels_encoding (clipscope_window_get_session (window)));
+  g_assert_null (strstr (texts, "\nAdd a label to "));
+  g_assert_null (strstr (texts, "\nAdd labels to "));
+  g_assert_null (strstr (texts, "(None)"));
+  /* The explain panel's caption and the contributions' summary. */
+  g_assert_nonnull (strstr (texts, "\nEncoding the labels…\n"));
+  g_assert_nonnull (strstr (strstr (texts, "\nEncoding the labels…\n") + 1, "\nEncoding the labels…\n"));
+}
+
+/* While the labels of a new list encode, the window says so: the side
+ * panel neither asks for labels nor offers an empty choice of them. */
+static void
+test_window_labels_encoding (void)
+{
+  g_autoptr(GSettings) settings = clipscope_settings_new ();
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  GtkWidget *dropdown;
+  guint n_images, n_labels;
+
+  show_scored_window (window, 1400, 850);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.select-image", "i", 1);
+  dropdown = find_widget (find_widget (GTK_WIDGET (window), CLIPSCOPE_TYPE_EXPLAIN_PANEL, NULL),
+                          GTK_TYPE_DROP_DOWN, NULL);
+  g_assert_true (gtk_widget_get_mapped (dropdown));
+  add_many_templates (session);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.clear-labels", NULL);
+  clipscope_session_flush (session);
+  wait_idle (session);
+  g_assert_false (clipscope_session_get_scores (session, &n_images, &n_labels, NULL, NULL));
+  g_assert_false (clipscope_session_get_labels_encoding (session));
+  /* No labels: the panel asks for one, with no empty choice. */
+  {
+    g_autofree char *texts = shown_label_state (window);
+
+    g_assert_nonnull (strstr (texts, "\nAdd a label to see where it is in the image\n"));
+    g_assert_false (gtk_widget_get_visible (dropdown));
+  }
+  save_shot (window, "test-labels-none.png");
+
+  /* Labels typed: encoding while the typing settles, and while the job
+   * runs, chunk after chunk. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.add-labels", "s", "cat\ndog\nred car\ntree");
+  assert_labels_encoding_shown (window);
+  clipscope_session_flush (session);
+  assert_labels_encoding_shown (window);
+  wait_while (no_label_progress_yet, session);
+  assert_labels_encoding_shown (window);
+  save_shot (window, "test-labels-encoding.png");
+
+  wait_idle (session);
+  g_assert_false (clipscope_session_get_labels_encoding (session));
+  g_assert_true (clipscope_session_get_scores (session, &n_images, &n_labels, NULL, NULL));
+  g_assert_cmpuint (n_labels, ==, 4);
+  g_assert_true (gtk_widget_get_mapped (dropdown));
+  {
+    g_autofree char *texts = shown_label_state (window);
+
+    g_assert_null (strstr (texts, "\nEncoding the labels…\n"));
+    g_assert_null (strstr (texts, "\nAdd a label to "));
+  }
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+  g_settings_reset (settings, "labels");
+  g_settings_reset (settings, "templates");
+}
+
+/* The top of each thumbnail shown in the strip, relative to the strip;
+ * returns how many there are. */
+static guint
+thumbnail_tops (GtkWidget *grid,
+                GArray    *tops)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (grid); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      graphene_rect_t bounds;
+
+      if (gtk_widget_get_mapped (child) && GTK_IS_WIDGET (gtk_widget_get_first_child (child))
+          && gtk_widget_compute_bounds (child, grid, &bounds))
+        g_array_append_val (tops, bounds.origin.y);
+    }
+  return tops->len;
+}
+
+/* Sixty images stay one row of thumbnails, which scrolls sideways; the
+ * strip and the heatmap bring each other's selected image into view. */
+static void
+test_window_thumbnail_strip (void)
+{
+  ClipscopeWindow *window = g_object_ref_sink (clipscope_window_new (NULL));
+  ClipscopeSession *session = clipscope_window_get_session (window);
+  ClipscopeHeatmapView *heatmap = CLIPSCOPE_HEATMAP_VIEW (clipscope_window_get_heatmap (window));
+  GtkAdjustment *rows = gtk_scrolled_window_get_vadjustment (
+    GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor (GTK_WIDGET (heatmap), GTK_TYPE_SCROLLED_WINDOW)));
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GArray) tops = g_array_new (FALSE, FALSE, sizeof (float));
+  GtkWidget *grid, *strip;
+  GtkAdjustment *sideways;
+  int height;
+
+  show_scored_window (window, 1200, 800);
+  wait_thumbnails (session);
+  grid = find_widget (GTK_WIDGET (window), GTK_TYPE_GRID_VIEW, NULL);
+  strip = gtk_widget_get_ancestor (grid, GTK_TYPE_SCROLLED_WINDOW);
+  sideways = gtk_scrolled_window_get_hadjustment (GTK_SCROLLED_WINDOW (strip));
+  height = gtk_widget_get_height (strip);
+  g_assert_cmpint (height, >=, 72);
+
+  for (int i = 0; i < 60 - N_IMAGES; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("strip-%02d.png", i);
+      g_autofree char *path = g_build_filename (scratch_dir, name, NULL);
+
+      write_image (path, i % 7);
+      g_ptr_array_add (files, g_file_new_for_path (path));
+    }
+  clipscope_session_add_files (session, (GFile **) files->pdata, files->len);
+  wait_idle (session);
+  wait_thumbnails (session);
+  wait_ms (300);
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, 60);
+
+  /* One row, as high as with four images, wider than the window. */
+  g_assert_cmpint (gtk_widget_get_height (strip), ==, height);
+  g_assert_cmpuint (thumbnail_tops (grid, tops), >=, 5);
+  for (guint i = 1; i < tops->len; i++)
+    g_assert_cmpfloat (g_array_index (tops, float, i), ==, g_array_index (tops, float, 0));
+  g_assert_cmpfloat (gtk_adjustment_get_upper (sideways), >, 2 * gtk_adjustment_get_page_size (sideways));
+
+  /* Choosing a thumbnail (as the arrow keys do) selects its heatmap row
+   * and scrolls the matrix down to it. */
+  g_assert_true (gtk_widget_activate_action (grid, "list.select-item", "(ubb)", 57, FALSE, FALSE));
+  g_assert_cmpint (clipscope_heatmap_view_get_selected (heatmap), ==, 57);
+  g_assert_cmpfloat (gtk_adjustment_get_value (rows), >, 0);
+  g_assert_cmpfloat (gtk_adjustment_get_value (rows) + gtk_adjustment_get_page_size (rows), >,
+                     gtk_adjustment_get_upper (rows) * 0.8);
+
+  /* A row chosen in the heatmap brings its thumbnail into view. */
+  gtk_adjustment_set_value (sideways, 0);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.select-image", "i", 59);
+  for (int i = 0; i < 50 && gtk_adjustment_get_value (sideways) == 0; i++)
+    wait_ms (20);
+  g_assert_cmpfloat (gtk_adjustment_get_value (sideways), >, 0);
+  save_shot (window, "test-strip-60.png");
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.select-image", "i", 0);
+  for (int i = 0; i < 50 && gtk_adjustment_get_value (sideways) > 0; i++)
+    wait_ms (20);
+  g_assert_cmpfloat (gtk_adjustment_get_value (sideways), ==, 0);
+  g_assert_cmpint (gtk_widget_get_height (strip), ==, height);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
 }
 
 /* Down to 360 px the side panes fold away, over the matrix when shown,
@@ -3886,6 +4082,8 @@ main (int   argc,
   g_test_add_func ("/gui/window/drop-and-actions", test_window_drop_and_actions);
   g_test_add_func ("/gui/window/label-commas", test_window_label_commas);
   g_test_add_func ("/gui/window/label-progress", test_window_label_progress);
+  g_test_add_func ("/gui/window/labels-encoding", test_window_labels_encoding);
+  g_test_add_func ("/gui/window/thumbnail-strip", test_window_thumbnail_strip);
   g_test_add_func ("/gui/window/undo", test_window_undo);
   g_test_add_func ("/gui/window/family-template", test_window_family_template);
   g_test_add_func ("/gui/window/sigmoid", test_window_sigmoid);

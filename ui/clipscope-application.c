@@ -260,8 +260,8 @@ clipscope_application_class_init (ClipscopeApplicationClass *klass)
 static void
 clipscope_application_init (ClipscopeApplication *self)
 {
+  /* The remaining arguments' entry puts "[IMAGE…]" in the usage line. */
   g_application_add_main_option_entries (G_APPLICATION (self), option_entries);
-  g_application_set_option_context_parameter_string (G_APPLICATION (self), "[IMAGE…]");
 }
 
 ClipscopeApplication *

@@ -109,6 +109,8 @@ update_caption (ClipscopeExplainPanel *self,
     text = g_strdup (_("Open a model to see where each label is in the image"));
   else if (self->cancellable != NULL)
     text = g_strdup (_("Looking at the image…"));
+  else if (label == NULL && clipscope_session_get_labels_encoding (self->session))
+    text = g_strdup (_("Encoding the labels…"));
   else if (label == NULL)
     text = g_strdup (_("Add a label to see where it is in the image"));
   gtk_label_set_label (self->caption, text != NULL ? text : "");
@@ -291,6 +293,7 @@ clipscope_explain_panel_set_session (ClipscopeExplainPanel *self,
   if (session == NULL)
     return;
   g_signal_connect_swapped (session, "scores-changed", G_CALLBACK (sync_labels), self);
+  g_signal_connect_swapped (session, "notify::labels-encoding", G_CALLBACK (update_map), self);
   /* A newly loaded model sees the image anew; after a failed load the
    * old one is back, and a request made meanwhile was dropped. */
   g_signal_connect_swapped (session, "notify::model-path", G_CALLBACK (request_spatial), self);

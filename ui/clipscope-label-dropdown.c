@@ -121,6 +121,9 @@ clipscope_label_dropdown_sync (ClipscopeLabelDropdown *self,
       self->syncing = FALSE;
     }
   select_quietly (self, session, image, selected);
+  /* With no scored label there is nothing to choose: no "(None)". The
+   * owner's caption says why (no labels, or labels still encoding). */
+  gtk_widget_set_visible (GTK_WIDGET (self->dropdown), scored[0] != NULL);
 }
 
 /**

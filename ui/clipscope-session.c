@@ -90,6 +90,7 @@ struct _ClipscopeSession {
   guint            model_pending : 1;
   guint            labels_pending : 1;
   guint            busy : 1;
+  guint            labels_encoding : 1;
 };
 
 G_DEFINE_FINAL_TYPE (ClipscopeSession, clipscope_session, G_TYPE_OBJECT)
@@ -100,6 +101,7 @@ enum {
   PROP_BACKEND_NAME,
   PROP_DEVICE_NAME,
   PROP_BUSY,
+  PROP_LABELS_ENCODING,
   PROP_PROGRESS,
   PROP_MAX_FOLDER_IMAGES,
   PROP_CLASSIFIER,
@@ -153,11 +155,19 @@ update_busy (ClipscopeSession *self)
                   || self->splice_id != 0
                   || self->rescore_id != 0 || self->report_id != 0
                   || self->n_examples_pending > 0 || self->probe_pending;
+  /* Labels are typed or on their way, and the matrix does not score them yet. */
+  gboolean labels_encoding = (self->labels_pending || self->debounce_id != 0)
+                             && g_list_model_get_n_items (G_LIST_MODEL (self->labels)) > 0;
 
   if (busy != self->busy)
     {
       self->busy = busy;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
+    }
+  if (labels_encoding != self->labels_encoding)
+    {
+      self->labels_encoding = labels_encoding;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LABELS_ENCODING]);
     }
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROGRESS]);
 }
@@ -2392,6 +2402,9 @@ clipscope_session_get_property (GObject    *object,
     case PROP_BUSY:
       g_value_set_boolean (value, self->busy);
       break;
+    case PROP_LABELS_ENCODING:
+      g_value_set_boolean (value, self->labels_encoding);
+      break;
     case PROP_PROGRESS:
       g_value_set_double (value, clipscope_session_get_progress (self));
       break;
@@ -2474,6 +2487,8 @@ clipscope_session_class_init (ClipscopeSessionClass *klass)
     g_param_spec_string ("device-name", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   properties[PROP_BUSY] =
     g_param_spec_boolean ("busy", NULL, NULL, FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_LABELS_ENCODING] =
+    g_param_spec_boolean ("labels-encoding", NULL, NULL, FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   properties[PROP_PROGRESS] =
     g_param_spec_double ("progress", NULL, NULL, 0.0, 1.0, 0.0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   properties[PROP_MAX_FOLDER_IMAGES] =
@@ -2647,6 +2662,20 @@ clipscope_session_get_busy (ClipscopeSession *self)
 {
   g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), FALSE);
   return self->busy;
+}
+
+/**
+ * clipscope_session_get_labels_encoding:
+ *
+ * Returns: whether the labels are being encoded (or wait for the typing to
+ *   settle): the scores, and clipscope_session_get_scored_labels(), are
+ *   those of the labels before, or none yet
+ */
+gboolean
+clipscope_session_get_labels_encoding (ClipscopeSession *self)
+{
+  g_return_val_if_fail (CLIPSCOPE_IS_SESSION (self), FALSE);
+  return self->labels_encoding;
 }
 
 /**

@@ -27,6 +27,7 @@ const char       *clipscope_session_get_model_path     (ClipscopeSession  *self)
 const char       *clipscope_session_get_backend_name   (ClipscopeSession  *self);
 const char       *clipscope_session_get_device_name    (ClipscopeSession  *self);
 gboolean          clipscope_session_get_busy           (ClipscopeSession  *self);
+gboolean          clipscope_session_get_labels_encoding (ClipscopeSession *self);
 double            clipscope_session_get_progress       (ClipscopeSession  *self);
 void              clipscope_session_get_progress_counts (ClipscopeSession *self,
                                                          guint            *images_done,

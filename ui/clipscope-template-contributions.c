@@ -245,6 +245,9 @@ update_summary (ClipscopeTemplateContributions *self)
     text = g_strdup_printf (_("Could not encode the prompts: %s"), self->error_message);
   else if (self->image == NULL)
     text = g_strdup (_("Select a cell of the heatmap to see what each template adds to it"));
+  else if (clipscope_template_contributions_get_label (self) == NULL
+           && clipscope_session_get_labels_encoding (self->session))
+    text = g_strdup (_("Encoding the labels…"));
   else if (clipscope_template_contributions_get_label (self) == NULL)
     text = g_strdup (_("Add a label to see what each template adds to it"));
   else if (n > 0)
@@ -483,6 +486,7 @@ clipscope_template_contributions_set_session (ClipscopeTemplateContributions *se
     return;
   g_signal_connect_swapped (session, "scores-changed", G_CALLBACK (scores_changed_cb), self);
   g_signal_connect_swapped (session, "notify::model-path", G_CALLBACK (refresh), self);
+  g_signal_connect_swapped (session, "notify::labels-encoding", G_CALLBACK (update_summary), self);
   scores_changed_cb (self);
 }
 

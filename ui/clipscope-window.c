@@ -665,6 +665,17 @@ heatmap_selected_cb (ClipscopeWindow *self)
     gtk_selection_model_select_item (selection, row, TRUE);
 }
 
+/* The strip is one row that scrolls sideways: it brings the image the
+ * heatmap selected into view, as the heatmap does with the strip's. */
+static void
+strip_follow_cb (ClipscopeWindow *self)
+{
+  int row = clipscope_heatmap_view_get_selected (self->heatmap);
+
+  if (row >= 0)
+    gtk_widget_activate_action (GTK_WIDGET (self->image_grid), "list.scroll-to-item", "u", (guint) row);
+}
+
 /* A click on a cell picks its label as well, for the template editor's
  * contributions; the heatmap itself selects the row. */
 static void
@@ -1682,6 +1693,7 @@ bind_session (ClipscopeWindow *self)
   g_signal_connect_swapped (self->session, "images-failed", G_CALLBACK (images_failed_cb), self);
   g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (heatmap_selected_cb), self);
   g_signal_connect_swapped (self->heatmap, "cell-activated", G_CALLBACK (heatmap_cell_activated_cb), self);
+  g_signal_connect_swapped (self->heatmap, "notify::selected", G_CALLBACK (strip_follow_cb), self);
   g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (update_hint), self);
   g_signal_connect_swapped (self->session, "scores-changed", G_CALLBACK (update_scoring_note), self);
   g_signal_connect_swapped (self->session, "notify::busy", G_CALLBACK (update_hint), self);
