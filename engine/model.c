@@ -368,6 +368,31 @@ load_role (Loader        *ld,
 #define LOAD_ROLE_MATRIX(ld, role, ...) \
   load_role ((ld), (role), N_DIMS (__VA_ARGS__), SHAPE (__VA_ARGS__), TRUE)
 
+/* @p (@n elements) as float32 to read at load: itself, or a 16-bit matrix
+ * widened into *@tmp, which the caller frees. */
+static const float *
+widened (Loader      *ld,
+         const char  *name,
+         const float *p,
+         gsize        n,
+         float      **tmp)
+{
+  const ClipscopeDtype dtype = p != NULL ? clipscope_model_weight_dtype (ld->model, p)
+                                         : CLIPSCOPE_DTYPE_F32;
+
+  if (dtype == CLIPSCOPE_DTYPE_F32)
+    return p;
+  if ((*tmp = g_try_new (float, n)) == NULL)
+    {
+      g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_LIMIT,
+                   "%s: not enough memory to convert tensor \"%s\"",
+                   clipscope_safetensors_get_name (ld->st), name);
+      return NULL;
+    }
+  clipscope_widen_16 (dtype, (const guint16 *) (const void *) p, n, *tmp);
+  return *tmp;
+}
+
 /* A projection as (embed_dim, width): Hugging Face's layout already, the
  * transpose of OpenAI's. */
 static const float *
@@ -376,12 +401,15 @@ load_projection (Loader    *ld,
                  int        width)
 {
   int64_t embed = ld->model->info.embed_dim;
+  g_autofree float *tmp = NULL;
   const float *p;
   float *t;
 
   if (ld->layout != LAYOUT_OPEN_CLIP)
     return LOAD_ROLE_MATRIX (ld, role, embed, width);
-  p = LOAD_ROLE (ld, role, width, embed);
+  /* Read as it is in the file, and transposed into float32. */
+  p = LOAD_ROLE_MATRIX (ld, role, width, embed);
+  p = widened (ld, tensor_names[role][ld->layout], p, (gsize) (width * embed), &tmp);
   if (p == NULL || (t = owned_floats (ld, embed * width)) == NULL)
     return NULL;
   for (int64_t i = 0; i < width; i++)
@@ -638,10 +666,12 @@ load_conv_bn (Loader        *ld,
   const char *suffix[4] = { "weight", "bias", "running_mean", "running_var" };
   const float *bn[4];
   const int64_t k = conv->kernel, per_out = (int64_t) conv->c_in * k * k;
-  const float *w = LOAD (ld, wn, conv->c_out, conv->c_in, k, k);
+  /* Read as it is in the file, widened for the fold only. */
+  const float *w = LOAD_MATRIX (ld, wn, conv->c_out, conv->c_in, k, k);
+  g_autofree float *tmp = NULL;
   float *fw, *fb;
 
-  if (w == NULL)
+  if ((w = widened (ld, wn, w, (gsize) (conv->c_out * per_out), &tmp)) == NULL)
     return FALSE;
   for (int i = 0; i < 4; i++)
     {
