@@ -201,6 +201,32 @@ set_non_finite_error (Loader     *ld,
                clipscope_safetensors_get_name (ld->st), name, nan ? "NaN" : "an infinity", at);
 }
 
+/* Whether @n floats are all finite: two a word, a value bad where its
+ * exponent bits, all set, xor the mask give a zero lane (see
+ * clipscope_first_non_finite_16()). */
+static gboolean
+all_finite (const float *p,
+            int64_t      n)
+{
+  const guint64 masks = G_GUINT64_CONSTANT (0x7f8000007f800000);
+  const guint64 ones = G_GUINT64_CONSTANT (0x0000000100000001);
+  const guint64 tops = G_GUINT64_CONSTANT (0x8000000080000000);
+  guint64 any = 0;
+  int64_t i = 0;
+
+  for (; i + 2 <= n; i += 2)
+    {
+      guint64 v;
+
+      memcpy (&v, p + i, sizeof v);
+      v = (v & masks) ^ masks;
+      any |= (v - ones) & ~v & tops;
+    }
+  for (; i < n; i++)
+    any |= !isfinite (p[i]);
+  return any == 0;
+}
+
 static const float *
 check_finite (Loader      *ld,
               const char  *name,
@@ -208,7 +234,9 @@ check_finite (Loader      *ld,
               int64_t      n,
               int64_t      first)
 {
-  for (int64_t i = 0; p != NULL && i < n; i++)
+  if (p == NULL || all_finite (p, n))
+    return p;
+  for (int64_t i = 0; i < n; i++)
     if (!isfinite (p[i]))
       {
         set_non_finite_error (ld, name, isnan (p[i]), first + i);
@@ -226,7 +254,10 @@ keep_16 (Loader                *ld,
          int64_t                first)
 {
   const guint16 *p = (const guint16 *) (const void *) t->data + first;
-  gssize bad = clipscope_first_non_finite_16 (t->dtype, p, (gsize) n);
+  gssize bad;
+
+  clipscope_safetensors_prefault (ld->st, p, (gsize) n * sizeof (guint16));
+  bad = clipscope_first_non_finite_16 (t->dtype, p, (gsize) n);
 
   if (bad >= 0)
     {
@@ -278,8 +309,11 @@ load_part (Loader        *ld,
   ld->n_params += n;
   if (t->dtype == CLIPSCOPE_DTYPE_F32 && ((guintptr) t->data % sizeof (float)) == 0)
     {
-      const float *p = check_finite (ld, name, (const float *) (const void *) t->data + first,
-                                     n, first);
+      const float *p;
+
+      clipscope_safetensors_prefault (ld->st, (const float *) (const void *) t->data + first,
+                                      (gsize) n * sizeof (float));
+      p = check_finite (ld, name, (const float *) (const void *) t->data + first, n, first);
 
       if (p != NULL && matrix)
         clipscope_safetensors_release (ld->st, p, (gsize) n * sizeof (float));

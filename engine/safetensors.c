@@ -698,6 +698,22 @@ clipscope_safetensors_open (const char  *path,
 }
 
 void
+clipscope_safetensors_prefault (ClipscopeSafetensors *st,
+                                const void           *p,
+                                gsize                 n_bytes)
+{
+#ifdef MADV_POPULATE_READ
+  const gsize page = (gsize) sysconf (_SC_PAGESIZE);
+  const guintptr start = (guintptr) p & ~(guintptr) (page - 1);
+  const guintptr end = ((guintptr) p + n_bytes + page - 1) & ~(guintptr) (page - 1);
+
+  /* An error (an older kernel) only leaves the pages to fault one by one. */
+  if (st != NULL && st->mapped && end > start)
+    madvise ((void *) start, end - start, MADV_POPULATE_READ);
+#endif
+}
+
+void
 clipscope_safetensors_release (ClipscopeSafetensors *st,
                                const void           *p,
                                gsize                 n_bytes)
@@ -876,19 +892,33 @@ clipscope_first_non_finite_16 (ClipscopeDtype  dtype,
 {
   /* All exponent bits set: an infinity or a NaN. */
   const guint16 mask = dtype == CLIPSCOPE_DTYPE_BF16 ? 0x7f80 : 0x7c00;
+  const guint64 masks = mask * G_GUINT64_CONSTANT (0x0001000100010001);
+  const guint64 ones = G_GUINT64_CONSTANT (0x0001000100010001);
+  const guint64 tops = G_GUINT64_CONSTANT (0x8000800080008000);
   const gsize block = 4096;
 
   for (gsize at = 0; at < n; at += block)
     {
       const gsize end = MIN (n, at + block);
-      guint16 any = 0;
+      guint64 any = 0;
+      gsize i = at;
 
-      /* Branch-free, so that it vectorises; the offender is looked for
-       * only in a block that has one. */
-      for (gsize i = at; i < end; i++)
-        any |= (guint16) ((src[i] & mask) == mask);
+      /* Four values a word: a value is bad where (v & mask) ^ mask is
+       * zero, which the classic zero-lane test finds (its top bit is
+       * always clear). The offender is looked for only in a block that
+       * has one. */
+      for (; i + 4 <= end; i += 4)
+        {
+          guint64 v;
+
+          memcpy (&v, src + i, sizeof v);
+          v = (v & masks) ^ masks;
+          any |= (v - ones) & ~v & tops;
+        }
+      for (; i < end; i++)
+        any |= (src[i] & mask) == mask;
       if (any)
-        for (gsize i = at; i < end; i++)
+        for (i = at; i < end; i++)
           if ((src[i] & mask) == mask)
             return (gssize) i;
     }

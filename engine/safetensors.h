@@ -89,6 +89,12 @@ gssize clipscope_first_non_finite_16 (ClipscopeDtype  dtype,
                                       const guint16  *src,
                                       gsize           n);
 
+/* Maps the pages of [p, p + n_bytes) of a mapped file at once, rather
+ * than at a fault each, before the range is read through. */
+void clipscope_safetensors_prefault (ClipscopeSafetensors *st,
+                                     const void           *p,
+                                     gsize                 n_bytes);
+
 /* Lets the kernel drop the pages of a mapped file that lie wholly within
  * [p, p + n_bytes) from the process's memory, once their data has been
  * read (checked, or packed elsewhere); touched again, they come back from
