@@ -177,11 +177,27 @@ product (CpuBackend    *cpu,
          gboolean       accumulate)
 {
   const gsize n = (gsize) n_out * n_in;
+  const ClipscopeCpuStack *stack;
 
   if (cpu->gemm != NULL
       && clipscope_cpu_gemm_linear (cpu->gemm, x, ldx, rows, n_in, w, w_dtype, b, n_out, y, ldy,
                                     act, accumulate))
     return;
+  /* Stacked matrices oneDNN could not multiply: a part at a time. */
+  if ((stack = clipscope_cpu_gemm_stack_of (cpu->gemm, w)) != NULL)
+    {
+      int first = 0;
+
+      for (int i = 0; i < stack->n_parts; i++)
+        {
+          const int part_out = (int) (stack->sizes[i] / n_in);
+
+          product (cpu, x, ldx, rows, n_in, stack->parts[i], stack->dtype,
+                   b != NULL ? b + first : NULL, part_out, y + first, ldy, act, accumulate);
+          first += part_out;
+        }
+      return;
+    }
   if (w_dtype != CLIPSCOPE_DTYPE_F32)
     {
       if (cpu->wide_of != w || cpu->wide_n < n)
@@ -549,8 +565,9 @@ static const ClipscopeGraphOps cpu_ops = {
 };
 
 /* The model's own arrays; q, k and v stacked where they lie stacked, and
- * for oneDNN also where they do not, into a copy the model's contexts
- * share. */
+ * for oneDNN also where they do not: their biases into a copy, their
+ * matrices packed from the parts (see clipscope_cpu_gemm_stack()), once
+ * for the model's contexts. */
 static ClipscopeView
 cpu_bind (gpointer             binder,
           ClipscopeWeightKind  kind,
@@ -567,7 +584,8 @@ cpu_bind (gpointer             binder,
     if ((const guint8 *) parts[i] != (const guint8 *) parts[i - 1] + sizes[i - 1] * elem)
       t.buf = NULL;
   if (t.buf == NULL)
-    t.buf = clipscope_cpu_gemm_stack (cpu->gemm, n_parts, parts, sizes, elem);
+    t.buf = clipscope_cpu_gemm_stack (cpu->gemm, n_parts, parts, sizes, dtype,
+                                      kind != CLIPSCOPE_WEIGHT_MATRIX);
   if (t.buf != NULL && kind == CLIPSCOPE_WEIGHT_MATRIX)
     clipscope_cpu_gemm_pin (cpu->gemm, t.buf, dtype);
   return t.buf != NULL ? t : CLIPSCOPE_NO_VIEW;

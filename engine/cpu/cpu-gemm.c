@@ -28,7 +28,14 @@ typedef struct {
   dnnl_memory_desc_t md;
   int                n_in, n_out;
   ClipscopeDtype     dtype;     /* of the model's matrix */
+  const ClipscopeCpuStack *stack; /* the parts it is stacked from, or NULL */
 } Packed;
+
+/* Stacked parts: a copy of them (vectors), or a description (matrices). */
+typedef struct {
+  ClipscopeCpuStack desc;       /* first, so that &desc is the Stack */
+  guint8           *copy;
+} Stack;
 
 /* A model's pinned matrices and stacked parts, shared by its contexts
  * (model->derived, under model->derived_lock): each matrix is packed
@@ -36,7 +43,8 @@ typedef struct {
  * model. */
 typedef struct {
   GHashTable *pinned[2];        /* per ClipscopePrecision: the model's matrix → Packed */
-  GHashTable *stacks;           /* the first part → their stacked copy (g_free) */
+  GHashTable *stacks;           /* the first part → Stack */
+  GHashTable *matrices;         /* the Stacks of matrices (by &desc) */
 } Store;
 
 struct _ClipscopeCpuGemm {
@@ -247,11 +255,20 @@ pack (ClipscopeCpuGemm         *gemm,
   dnnl_memory_t from, to = NULL;
   gboolean ok;
 
-  if (pk->dtype != CLIPSCOPE_DTYPE_F32)
+  if (pk->stack != NULL || pk->dtype != CLIPSCOPE_DTYPE_F32)
     {
+      const ClipscopeCpuStack one = { 1, { w }, { n }, pk->dtype };
+      const ClipscopeCpuStack *from_parts = pk->stack != NULL ? pk->stack : &one;
+      gsize at = 0;
+
       if ((wide = g_try_new (float, n)) == NULL)
         return FALSE;
-      clipscope_widen_16 (pk->dtype, (const guint16 *) (const void *) w, n, wide);
+      for (int i = 0; i < from_parts->n_parts; at += from_parts->sizes[i], i++)
+        if (pk->dtype == CLIPSCOPE_DTYPE_F32)
+          memcpy (wide + at, from_parts->parts[i], from_parts->sizes[i] * sizeof (float));
+        else
+          clipscope_widen_16 (pk->dtype, (const guint16 *) (const void *) from_parts->parts[i],
+                              from_parts->sizes[i], wide + at);
     }
   md_2d (&plain, n_in, n_out, dnnl_f32, 1, n_in);
   from = wrap (&plain, wide != NULL ? wide : w);
@@ -278,8 +295,11 @@ pack (ClipscopeCpuGemm         *gemm,
       pk->md = *md;
       pk->n_in = n_in;
       pk->n_out = n_out;
-      clipscope_safetensors_release (gemm->model->weights_file, w,
-                                     n * clipscope_dtype_size (pk->dtype));
+      for (int i = 0; i < (pk->stack != NULL ? pk->stack->n_parts : 1); i++)
+        clipscope_safetensors_release (gemm->model->weights_file,
+                                       pk->stack != NULL ? pk->stack->parts[i] : w,
+                                       (pk->stack != NULL ? pk->stack->sizes[i] : n)
+                                       * clipscope_dtype_size (pk->dtype));
     }
   else if (to != NULL)
     dnnl_memory_destroy (to);
@@ -326,12 +346,22 @@ to_bf16 (const float *x,
 }
 
 static void
+stack_free (gpointer p)
+{
+  Stack *sk = p;
+
+  g_free (sk->copy);
+  g_free (sk);
+}
+
+static void
 store_free (gpointer p)
 {
   Store *st = p;
 
   for (int i = 0; i < 2; i++)
     g_hash_table_destroy (st->pinned[i]);
+  g_hash_table_destroy (st->matrices);
   g_hash_table_destroy (st->stacks);
   g_free (st);
 }
@@ -348,7 +378,8 @@ store_get (ClipscopeModel *model)
       st = g_new0 (Store, 1);
       for (int i = 0; i < 2; i++)
         st->pinned[i] = g_hash_table_new_full (NULL, NULL, NULL, packed_free);
-      st->stacks = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+      st->stacks = g_hash_table_new_full (NULL, NULL, NULL, stack_free);
+      st->matrices = g_hash_table_new (NULL, NULL);
       model->derived = st;
       model->derived_free = store_free;
     }
@@ -412,6 +443,7 @@ clipscope_cpu_gemm_pin (ClipscopeCpuGemm *gemm,
       Packed *pk = g_new0 (Packed, 1);
 
       pk->dtype = dtype;
+      pk->stack = g_hash_table_lookup (gemm->store->matrices, w);
       g_hash_table_insert (pinned, (gpointer) w, pk);
     }
   g_mutex_unlock (&gemm->model->derived_lock);
@@ -422,25 +454,53 @@ clipscope_cpu_gemm_stack (ClipscopeCpuGemm   *gemm,
                           int                 n_parts,
                           const float *const *parts,
                           const gsize        *sizes,
-                          gsize               elem_size)
+                          ClipscopeDtype      dtype,
+                          gboolean            copy)
 {
-  guint8 *copy;
+  const gsize elem = clipscope_dtype_size (dtype);
+  Stack *sk;
   gsize total = 0, off = 0;
 
-  if (gemm == NULL || gemm->store == NULL)
+  if (gemm == NULL || gemm->store == NULL || n_parts > 3)
     return NULL;
   for (int i = 0; i < n_parts; i++)
     total += sizes[i];
   g_mutex_lock (&gemm->model->derived_lock);
-  copy = g_hash_table_lookup (gemm->store->stacks, parts[0]);
-  if (copy == NULL && (copy = g_try_malloc (total * elem_size)) != NULL)
+  sk = g_hash_table_lookup (gemm->store->stacks, parts[0]);
+  if (sk == NULL)
     {
-      for (int i = 0; i < n_parts; off += sizes[i], i++)
-        memcpy (copy + off * elem_size, parts[i], sizes[i] * elem_size);
-      g_hash_table_insert (gemm->store->stacks, (gpointer) parts[0], copy);
+      sk = g_new0 (Stack, 1);
+      sk->desc.n_parts = n_parts;
+      sk->desc.dtype = dtype;
+      for (int i = 0; i < n_parts; i++)
+        {
+          sk->desc.parts[i] = parts[i];
+          sk->desc.sizes[i] = sizes[i];
+        }
+      if (copy && (sk->copy = g_try_malloc (total * elem)) != NULL)
+        for (int i = 0; i < n_parts; off += sizes[i], i++)
+          memcpy (sk->copy + off * elem, parts[i], sizes[i] * elem);
+      g_hash_table_insert (gemm->store->stacks, (gpointer) parts[0], sk);
+      if (!copy)
+        g_hash_table_add (gemm->store->matrices, &sk->desc);
     }
   g_mutex_unlock (&gemm->model->derived_lock);
-  return copy;
+  return copy ? (const void *) sk->copy : (const void *) &sk->desc;
+}
+
+const ClipscopeCpuStack *
+clipscope_cpu_gemm_stack_of (ClipscopeCpuGemm *gemm,
+                             const void       *w)
+{
+  const ClipscopeCpuStack *stack = NULL;
+
+  if (gemm == NULL || gemm->store == NULL)
+    return NULL;
+  g_mutex_lock (&gemm->model->derived_lock);
+  if (g_hash_table_contains (gemm->store->matrices, w))
+    stack = w;
+  g_mutex_unlock (&gemm->model->derived_lock);
+  return stack;
 }
 
 gboolean
@@ -465,7 +525,7 @@ clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
   const Kernel *k;
   dnnl_memory_t mem[5] = { NULL };
   dnnl_memory_desc_t scratch_md;
-  gboolean ok;
+  gboolean ok, parts = FALSE;
   int n_args = 0;
 
   if (gemm->store != NULL)
@@ -475,8 +535,12 @@ clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
       /* A matrix bound twice with another shape is multiplied as it lies. */
       if (pk != NULL && pk->mem != NULL && (pk->n_in != n_in || pk->n_out != n_out))
         pk = NULL;
+      parts = g_hash_table_contains (gemm->store->matrices, w);
       g_mutex_unlock (&gemm->model->derived_lock);
     }
+  /* Stacked parts are only ever read packed. */
+  if (parts && pk == NULL)
+    return FALSE;
   s.packed = pk != NULL;
   /* bfloat16 and 16-bit matrices need packed (converted) weights. */
   if ((bf16 || w_dtype != CLIPSCOPE_DTYPE_F32) && pk == NULL)
@@ -568,7 +632,15 @@ clipscope_cpu_gemm_stack (ClipscopeCpuGemm   *gemm,
                           int                 n_parts,
                           const float *const *parts,
                           const gsize        *sizes,
-                          gsize               elem_size)
+                          ClipscopeDtype      dtype,
+                          gboolean            copy)
+{
+  return NULL;
+}
+
+const ClipscopeCpuStack *
+clipscope_cpu_gemm_stack_of (ClipscopeCpuGemm *gemm,
+                             const void       *w)
 {
   return NULL;
 }

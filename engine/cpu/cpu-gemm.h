@@ -37,14 +37,31 @@ void clipscope_cpu_gemm_pin (ClipscopeCpuGemm *gemm,
                              const float      *w,
                              ClipscopeDtype    dtype);
 
-/* One copy of @n_parts matrices (@sizes elements of @elem_size bytes
- * each) stacked, made once per model (keyed by parts[0]) and freed with
- * it; NULL without oneDNN or memory. */
+/* Matrices the model keeps apart (q, k and v) multiplied as one, stacked
+ * by rows. */
+typedef struct {
+  int            n_parts;
+  const float   *parts[3];
+  gsize          sizes[3];     /* elements */
+  ClipscopeDtype dtype;
+} ClipscopeCpuStack;
+
+/* @n_parts (at most 3) arrays of @dtype stacked, once per model (keyed by
+ * parts[0]) and freed with it; NULL without oneDNN or memory. With @copy
+ * (vectors), a copy of them one after the other; without (matrices), a
+ * ClipscopeCpuStack naming them, which stands for the stacked matrix:
+ * pinned, it is packed from the parts, and clipscope_cpu_gemm_stack_of()
+ * tells it apart where it has to be multiplied part by part. */
 const void *clipscope_cpu_gemm_stack (ClipscopeCpuGemm   *gemm,
                                       int                 n_parts,
                                       const float *const *parts,
                                       const gsize        *sizes,
-                                      gsize               elem_size);
+                                      ClipscopeDtype      dtype,
+                                      gboolean            copy);
+
+/* The parts @w stands for, where it is a stack of matrices; else NULL. */
+const ClipscopeCpuStack *clipscope_cpu_gemm_stack_of (ClipscopeCpuGemm *gemm,
+                                                      const void       *w);
 
 /* y[rows, n_out] = act(x · wᵀ + b (+ y)), as clipscope_cpu_linear() and
  * the activations of cpu-ops.h, w of @w_dtype (a 16-bit one must be
