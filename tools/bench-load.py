@@ -12,16 +12,16 @@ Writes random-weight models of the real shapes (Hugging Face layout) into
 otherwise), then, for every model, runs in turn (the order rotating from
 round to round, every clipscope given side by side):
 
-  info   `clipscope info --model DIR`: the load alone, no context;
-  first  `clipscope bench --model DIR --batch 1 --images 1 --texts 1`:
-         load, a CPU context, then one image and one text embedded, the
-         weights packed on that first use.
+  load   `clipscope bench --model DIR --images 0 --texts 0`: the model
+         loaded and a CPU context made, nothing run; bench's load_ms;
+  first  `clipscope embed --model DIR --image IMG`: a whole process that
+         loads the model, packs the weights at their first use and
+         embeds one image; its wall time.
 
-It prints, per model and binary, the medians of the wall time of each
-run, the load_ms and first-image and first-text ms that bench reports,
-the peak resident memory of each (ru_maxrss of the child, which counts
-the file's mapped pages it touched) and the file's size; "1st emb" is
-load_ms plus the first image's ms.
+It prints, per model and binary, the medians of load_ms and of the
+first embedding's wall time, the peak resident memory of each (ru_maxrss
+of the child, which counts the file's mapped pages it touched) and the
+file's size.
 """
 
 import argparse
@@ -37,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
 import tinyclip  # noqa: E402
+from PIL import Image  # noqa: E402
 
 TEXT_B = dict(text_width=512, text_heads=8, text_layers=12, context_length=77,
               vocab_size=49408, embed_dim=512)
@@ -95,45 +96,39 @@ def main():
 
     if args.rounds < 1:
         return
+    image = os.path.join(folder, "photo.png")
+    if not os.path.exists(image):
+        Image.new("RGB", (320, 240), (40, 90, 160)).save(image)
     env = dict(os.environ)
     env.setdefault("CLIPSCOPE_BACKEND", "cpu")
     results = {}
-    jobs = [(m, b, kind) for m in models for b in binaries for kind in ("info", "first")]
+    jobs = [(m, b, kind) for m in models for b in binaries for kind in ("load", "first")]
     for r in range(args.rounds):
         k = r % len(jobs)
         for (mname, mdir), (bname, bpath), kind in jobs[k:] + jobs[:k]:
-            if kind == "info":
-                argv = [bpath, "info", "--model", mdir]
+            common = ["--model", mdir, "--backend", "cpu", "--precision", args.precision]
+            if kind == "load":
+                argv = [bpath, "bench", *common, "--images", "0", "--texts", "0"]
             else:
-                argv = [bpath, "bench", "--model", mdir, "--backend", "cpu", "--batch", "1",
-                        "--images", "1", "--texts", "1", "--precision", args.precision]
+                argv = [bpath, "embed", *common, "--image", image]
             # Drop nothing from the page cache: every run after the first
             # reads the file from memory, as a user's second start does.
             wall, rss, out = run_rss(argv, env)
-            rec = results.setdefault((mname, bname, kind), {"wall": [], "rss": [], "load": [],
-                                                             "image": [], "text": []})
-            rec["wall"].append(wall * 1000)
+            rec = results.setdefault((mname, bname, kind), {"ms": [], "rss": []})
+            rec["ms"].append(json.loads(out)["load_ms"] if kind == "load" else wall * 1000)
             rec["rss"].append(rss)
-            if kind == "first":
-                j = json.loads(out)
-                rec["load"].append(j["load_ms"])
-                rec["image"].append(j["images"]["ms_per_image"])
-                rec["text"].append(j["texts"]["ms_per_text"])
 
     med = statistics.median
-    print("medians of %d rounds; precision %s; ms and MiB" % (args.rounds, args.precision))
-    print("%-9s %-8s %7s | %8s %8s | %8s %8s %8s %8s %8s" % (
-        "model", "binary", "file", "info ms", "info RSS", "load ms", "image ms", "text ms",
-        "1st emb", "peak RSS"))
+    print("medians of %d rounds; precision %s" % (args.rounds, args.precision))
+    print("%-9s %-8s %8s | %8s %8s | %9s %8s" % (
+        "model", "binary", "file MiB", "load ms", "RSS MiB", "1st emb ms", "RSS MiB"))
     for mname, mdir in models:
         size = os.path.getsize(os.path.join(mdir, "model.safetensors")) / 2**20
         for bname, _ in binaries:
-            i = results[(mname, bname, "info")]
+            lo = results[(mname, bname, "load")]
             f = results[(mname, bname, "first")]
-            print("%-9s %-8s %7.0f | %8.0f %8.0f | %8.0f %8.0f %8.0f %8.0f %8.0f" % (
-                mname, bname[:8], size, med(i["wall"]), med(i["rss"]), med(f["load"]),
-                med(f["image"]), med(f["text"]),
-                med([a + b for a, b in zip(f["load"], f["image"])]), med(f["rss"])))
+            print("%-9s %-8s %8.0f | %8.0f %8.0f | %9.0f %8.0f" % (
+                mname, bname[:8], size, med(lo["ms"]), med(lo["rss"]), med(f["ms"]), med(f["rss"])))
 
 
 if __name__ == "__main__":

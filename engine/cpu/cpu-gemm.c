@@ -6,6 +6,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_version.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* What a matmul primitive is made for. Weights are the model's [n_out,
  * n_in] rows read transposed, or packed into the primitive's own layout. */
@@ -236,9 +237,25 @@ wrap (const dnnl_memory_desc_t *md,
   return m;
 }
 
+/* Lets the pages of the mapped file that @pk is read from go, as the
+ * packed copy is what is read from now on. */
+static void
+release_source (ClipscopeCpuGemm *gemm,
+                const Packed     *pk,
+                const float      *w,
+                gsize             n)
+{
+  for (int i = 0; i < (pk->stack != NULL ? pk->stack->n_parts : 1); i++)
+    clipscope_safetensors_release (gemm->model->weights_file,
+                                   pk->stack != NULL ? pk->stack->parts[i] : w,
+                                   (pk->stack != NULL ? pk->stack->sizes[i] : n)
+                                   * clipscope_dtype_size (pk->dtype));
+}
+
 /* Reorders w[n_out, n_in] into @md (converting to its type) once, a
- * 16-bit matrix widened (exactly) to float32 on the way; then lets the
- * pages of the mapped file go, as the packed copy is what is read. */
+ * 16-bit matrix (or parts) widened exactly to float32 first, into memory
+ * mapped for the while, so that none of it stays in the heap; then lets
+ * the source's pages go. */
 static gboolean
 pack (ClipscopeCpuGemm         *gemm,
       Packed                   *pk,
@@ -248,7 +265,7 @@ pack (ClipscopeCpuGemm         *gemm,
       const dnnl_memory_desc_t *md)
 {
   const gsize n = (gsize) n_in * n_out;
-  g_autofree float *wide = NULL;
+  float *wide = NULL;
   dnnl_memory_desc_t plain;
   dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_t reorder = NULL;
@@ -261,7 +278,9 @@ pack (ClipscopeCpuGemm         *gemm,
       const ClipscopeCpuStack *from_parts = pk->stack != NULL ? pk->stack : &one;
       gsize at = 0;
 
-      if ((wide = g_try_new (float, n)) == NULL)
+      wide = mmap (NULL, n * sizeof (float), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (wide == MAP_FAILED)
         return FALSE;
       for (int i = 0; i < from_parts->n_parts; at += from_parts->sizes[i], i++)
         if (pk->dtype == CLIPSCOPE_DTYPE_F32)
@@ -269,6 +288,7 @@ pack (ClipscopeCpuGemm         *gemm,
         else
           clipscope_widen_16 (pk->dtype, (const guint16 *) (const void *) from_parts->parts[i],
                               from_parts->sizes[i], wide + at);
+      release_source (gemm, pk, w, n);
     }
   md_2d (&plain, n_in, n_out, dnnl_f32, 1, n_in);
   from = wrap (&plain, wide != NULL ? wide : w);
@@ -295,14 +315,13 @@ pack (ClipscopeCpuGemm         *gemm,
       pk->md = *md;
       pk->n_in = n_in;
       pk->n_out = n_out;
-      for (int i = 0; i < (pk->stack != NULL ? pk->stack->n_parts : 1); i++)
-        clipscope_safetensors_release (gemm->model->weights_file,
-                                       pk->stack != NULL ? pk->stack->parts[i] : w,
-                                       (pk->stack != NULL ? pk->stack->sizes[i] : n)
-                                       * clipscope_dtype_size (pk->dtype));
+      if (wide == NULL)
+        release_source (gemm, pk, w, n);
     }
   else if (to != NULL)
     dnnl_memory_destroy (to);
+  if (wide != NULL)
+    munmap (wide, n * sizeof (float));
   return ok;
 }
 
