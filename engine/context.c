@@ -60,7 +60,7 @@ cpu_model_name (void)
 static char *
 dnnl_description (ClipscopePrecision precision)
 {
-  ClipscopeCpuGemm *gemm = clipscope_cpu_gemm_new (precision);
+  ClipscopeCpuGemm *gemm = clipscope_cpu_gemm_new (precision, NULL);
   char *name = g_strdup (clipscope_cpu_gemm_describe (gemm));
 
   clipscope_cpu_gemm_free (gemm);

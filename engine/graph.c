@@ -5,8 +5,9 @@
 /* ------------------------------------------------------------ weights */
 
 typedef struct {
-  ClipscopeBindFunc bind;
-  gpointer          binder;
+  ClipscopeBindFunc     bind;
+  gpointer              binder;
+  const ClipscopeModel *model;
 } Binder;
 
 static ClipscopeView
@@ -15,7 +16,7 @@ bind1 (const Binder        *bd,
        const float         *data,
        gsize                n)
 {
-  return bd->bind (bd->binder, kind, 1, &data, &n);
+  return bd->bind (bd->binder, kind, clipscope_model_weight_dtype (bd->model, data), 1, &data, &n);
 }
 
 /* A tensor that only some models have; absent where @data is NULL. */
@@ -38,7 +39,13 @@ bind_parts (const Binder        *bd,
             const gsize         *sizes,
             ClipscopeView    **out)
 {
-  *out[0] = bd->bind (bd->binder, kind, n, parts, sizes);
+  const ClipscopeDtype dtype = clipscope_model_weight_dtype (bd->model, parts[0]);
+  gboolean same = TRUE;
+
+  /* Parts of different dtypes are bound one by one. */
+  for (int i = 1; i < n; i++)
+    same = same && clipscope_model_weight_dtype (bd->model, parts[i]) == dtype;
+  *out[0] = same ? bd->bind (bd->binder, kind, dtype, n, parts, sizes) : CLIPSCOPE_NO_VIEW;
   if (out[0]->buf != NULL)
     return;
   for (int i = 0; i < n; i++)
@@ -215,7 +222,7 @@ clipscope_weights_bind (ClipscopeWeights     *w,
                         ClipscopeBindFunc     bind,
                         gpointer              binder)
 {
-  const Binder bd = { bind, binder };
+  const Binder bd = { bind, binder, model };
 
   if (model->info.vision_kind == CLIPSCOPE_VISION_VIT)
     bind_vit (&bd, model, w);

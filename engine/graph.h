@@ -50,6 +50,7 @@ typedef struct {
   const void *buf;      /* the backend's storage; NULL: absent */
   gsize       off;      /* elements */
   gboolean    f16;      /* float16 elements (weights only) */
+  gboolean    bf16;     /* bfloat16 elements (the CPU's weights only) */
 } ClipscopeView;
 
 static inline ClipscopeView
@@ -60,7 +61,7 @@ clipscope_view_at (ClipscopeView t,
   return t;
 }
 
-#define CLIPSCOPE_NO_VIEW ((ClipscopeView) { NULL, 0, FALSE })
+#define CLIPSCOPE_NO_VIEW ((ClipscopeView) { NULL, 0, FALSE, FALSE })
 
 /* What assemble_tokens puts before the rows of src; its values are the
  * kernel's push constant. */
@@ -226,11 +227,14 @@ typedef enum {
   CLIPSCOPE_WEIGHT_MATRIX,    /* linear and convolution weights, the token embedding */
 } ClipscopeWeightKind;
 
-/* Binds one tensor of @n_parts consecutive parts (@sizes floats each);
- * for several parts, may return an absent tensor to have them bound one
- * by one instead. */
+/* Binds one tensor of @n_parts consecutive parts (@sizes elements each),
+ * all of @dtype: float32, or, for a matrix of a 16-bit file, float16 or
+ * bfloat16, which the parts then point to despite their type (see
+ * model.h); for several parts, may return an absent tensor to have them
+ * bound one by one instead. */
 typedef ClipscopeView (*ClipscopeBindFunc) (gpointer             binder,
                                               ClipscopeWeightKind  kind,
+                                              ClipscopeDtype       dtype,
                                               int                  n_parts,
                                               const float *const  *parts,
                                               const gsize         *sizes);

@@ -137,6 +137,7 @@ typedef struct {
   Layout                layout;
   int64_t               n_params;
   GError              **error;
+  GHashTable           *split;     /* a vector split in parts → its float32 copy */
 } Loader;
 
 static float *
@@ -188,6 +189,44 @@ check_shape (Loader                *ld,
 
 /* NaN or an infinity in a weight would only come out of the encoders as
  * NaN scores; such a checkpoint is refused with the tensor's name. */
+static void
+set_non_finite_error (Loader     *ld,
+                      const char *name,
+                      gboolean    nan,
+                      int64_t     at)
+{
+  g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_SAFETENSORS,
+               "%s: tensor \"%s\" holds %s at element %" G_GINT64_FORMAT
+               "; weights must be finite numbers",
+               clipscope_safetensors_get_name (ld->st), name, nan ? "NaN" : "an infinity", at);
+}
+
+/* Whether @n floats are all finite: two a word, a value bad where its
+ * exponent bits, all set, xor the mask give a zero lane (see
+ * clipscope_first_non_finite_16()). */
+static gboolean
+all_finite (const float *p,
+            int64_t      n)
+{
+  const guint64 masks = G_GUINT64_CONSTANT (0x7f8000007f800000);
+  const guint64 ones = G_GUINT64_CONSTANT (0x0000000100000001);
+  const guint64 tops = G_GUINT64_CONSTANT (0x8000000080000000);
+  guint64 any = 0;
+  int64_t i = 0;
+
+  for (; i + 2 <= n; i += 2)
+    {
+      guint64 v;
+
+      memcpy (&v, p + i, sizeof v);
+      v = (v & masks) ^ masks;
+      any |= (v - ones) & ~v & tops;
+    }
+  for (; i < n; i++)
+    any |= !isfinite (p[i]);
+  return any == 0;
+}
+
 static const float *
 check_finite (Loader      *ld,
               const char  *name,
@@ -195,28 +234,56 @@ check_finite (Loader      *ld,
               int64_t      n,
               int64_t      first)
 {
-  for (int64_t i = 0; p != NULL && i < n; i++)
+  if (p == NULL || all_finite (p, n))
+    return p;
+  for (int64_t i = 0; i < n; i++)
     if (!isfinite (p[i]))
       {
-        g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_SAFETENSORS,
-                     "%s: tensor \"%s\" holds %s at element %" G_GINT64_FORMAT
-                     "; weights must be finite numbers",
-                     clipscope_safetensors_get_name (ld->st), name,
-                     isnan (p[i]) ? "NaN" : "an infinity", first + i);
+        set_non_finite_error (ld, name, isnan (p[i]), first + i);
         return NULL;
       }
   return p;
 }
 
+/* A float16 or bfloat16 matrix left in the mapping, checked, its pages
+ * released until a backend reads them. */
+static const float *
+keep_16 (Loader                *ld,
+         const ClipscopeTensor *t,
+         int64_t                n,
+         int64_t                first)
+{
+  const guint16 *p = (const guint16 *) (const void *) t->data + first;
+  gssize bad;
+
+  clipscope_safetensors_prefault (ld->st, p, (gsize) n * sizeof (guint16));
+  bad = clipscope_first_non_finite_16 (t->dtype, p, (gsize) n);
+
+  if (bad >= 0)
+    {
+      const guint16 mantissa = t->dtype == CLIPSCOPE_DTYPE_BF16 ? 0x7f : 0x3ff;
+
+      set_non_finite_error (ld, t->name, (p[bad] & mantissa) != 0, first + bad);
+      return NULL;
+    }
+  clipscope_safetensors_release (ld->st, p, (gsize) n * sizeof (guint16));
+  g_hash_table_insert (ld->model->half_weights, (gpointer) p, GINT_TO_POINTER (t->dtype));
+  return (const float *) (const void *) p;
+}
+
 /* Finds @name, checks it holds n_parts × shape[0] rows of @shape, and
- * returns part @part of it as float32, all of it finite. */
+ * returns part @part of it as float32, all of it finite. With @matrix (a
+ * weight only the backends read, through clipscope_weights_bind()), a
+ * float16 or bfloat16 tensor stays as it is in the mapping instead, its
+ * dtype recorded (clipscope_model_weight_dtype()). */
 static const float *
 load_part (Loader        *ld,
            const char    *name,
            int            part,
            int            n_parts,
            int            n_dims,
-           const int64_t *shape)
+           const int64_t *shape,
+           gboolean       matrix)
 {
   const ClipscopeTensor *t = clipscope_safetensors_lookup (ld->st, name);
   int64_t file_shape[CLIPSCOPE_MAX_TENSOR_DIMS];
@@ -241,10 +308,42 @@ load_part (Loader        *ld,
   first = n * part;
   ld->n_params += n;
   if (t->dtype == CLIPSCOPE_DTYPE_F32 && ((guintptr) t->data % sizeof (float)) == 0)
-    return check_finite (ld, name, (const float *) (const void *) t->data + first, n, first);
+    {
+      const float *p;
 
-  /* Converted tensors are converted whole, then only the part is kept;
-   * in_proj tensors are the only ones split and they are small. */
+      clipscope_safetensors_prefault (ld->st, (const float *) (const void *) t->data + first,
+                                      (gsize) n * sizeof (float));
+      p = check_finite (ld, name, (const float *) (const void *) t->data + first, n, first);
+
+      if (p != NULL && matrix)
+        clipscope_safetensors_release (ld->st, p, (gsize) n * sizeof (float));
+      return p;
+    }
+  if (matrix && (t->dtype == CLIPSCOPE_DTYPE_F16 || t->dtype == CLIPSCOPE_DTYPE_BF16)
+      && G_BYTE_ORDER == G_LITTLE_ENDIAN && (guintptr) t->data % sizeof (guint16) == 0)
+    return keep_16 (ld, t, n, first);
+
+  /* The parts of a vector (in_proj biases) come from one converted
+   * copy, so that they lie one after the other as they do in the file
+   * and as the matrix's parts, left in the file, do. */
+  if (n_parts > 1 && n_dims == 1)
+    {
+      float *whole = g_hash_table_lookup (ld->split, t);
+
+      if (whole == NULL)
+        {
+          if ((whole = owned_floats (ld, t->n_elements)) == NULL)
+            goto oom;
+          if (!clipscope_tensor_to_f32 (ld->st, t, whole, ld->error)
+              || !check_finite (ld, name, whole, t->n_elements, 0))
+            return NULL;
+          g_hash_table_insert (ld->split, (gpointer) t, whole);
+        }
+      return whole + first;
+    }
+
+  /* Other converted tensors are converted whole, then only the part is
+   * kept; in_proj tensors are the only ones split and they are small. */
   if (n_parts == 1)
     {
       dst = owned_floats (ld, n);
@@ -277,25 +376,56 @@ static const float *
 load (Loader        *ld,
       const char    *name,
       int            n_dims,
-      const int64_t *shape)
+      const int64_t *shape,
+      gboolean       matrix)
 {
-  return load_part (ld, name, 0, 1, n_dims, shape);
+  return load_part (ld, name, 0, 1, n_dims, shape, matrix);
 }
 
 #define SHAPE(...) (const int64_t[]) { __VA_ARGS__ }
 #define N_DIMS(...) ((int) (sizeof ((const int64_t[]) { __VA_ARGS__ }) / sizeof (int64_t)))
-#define LOAD(ld, name, ...) load ((ld), (name), N_DIMS (__VA_ARGS__), SHAPE (__VA_ARGS__))
+#define LOAD(ld, name, ...) load ((ld), (name), N_DIMS (__VA_ARGS__), SHAPE (__VA_ARGS__), FALSE)
+/* A weight matrix, which may stay 16-bit (see load_part()). */
+#define LOAD_MATRIX(ld, name, ...) load ((ld), (name), N_DIMS (__VA_ARGS__), SHAPE (__VA_ARGS__), TRUE)
 
 static const float *
 load_role (Loader        *ld,
            TensorRole     role,
            int            n_dims,
-           const int64_t *shape)
+           const int64_t *shape,
+           gboolean       matrix)
 {
-  return load (ld, tensor_names[role][ld->layout], n_dims, shape);
+  return load (ld, tensor_names[role][ld->layout], n_dims, shape, matrix);
 }
 
-#define LOAD_ROLE(ld, role, ...) load_role ((ld), (role), N_DIMS (__VA_ARGS__), SHAPE (__VA_ARGS__))
+#define LOAD_ROLE(ld, role, ...) load_role ((ld), (role), N_DIMS (__VA_ARGS__), SHAPE (__VA_ARGS__), FALSE)
+#define LOAD_ROLE_MATRIX(ld, role, ...) \
+  load_role ((ld), (role), N_DIMS (__VA_ARGS__), SHAPE (__VA_ARGS__), TRUE)
+
+/* @p (@n elements) as float32 to read at load: itself, or a 16-bit matrix
+ * widened into *@tmp, which the caller frees. */
+static const float *
+widened (Loader      *ld,
+         const char  *name,
+         const float *p,
+         gsize        n,
+         float      **tmp)
+{
+  const ClipscopeDtype dtype = p != NULL ? clipscope_model_weight_dtype (ld->model, p)
+                                         : CLIPSCOPE_DTYPE_F32;
+
+  if (dtype == CLIPSCOPE_DTYPE_F32)
+    return p;
+  if ((*tmp = g_try_new (float, n)) == NULL)
+    {
+      g_set_error (ld->error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_LIMIT,
+                   "%s: not enough memory to convert tensor \"%s\"",
+                   clipscope_safetensors_get_name (ld->st), name);
+      return NULL;
+    }
+  clipscope_widen_16 (dtype, (const guint16 *) (const void *) p, n, *tmp);
+  return *tmp;
+}
 
 /* A projection as (embed_dim, width): Hugging Face's layout already, the
  * transpose of OpenAI's. */
@@ -305,12 +435,15 @@ load_projection (Loader    *ld,
                  int        width)
 {
   int64_t embed = ld->model->info.embed_dim;
+  g_autofree float *tmp = NULL;
   const float *p;
   float *t;
 
   if (ld->layout != LAYOUT_OPEN_CLIP)
-    return LOAD_ROLE (ld, role, embed, width);
-  p = LOAD_ROLE (ld, role, width, embed);
+    return LOAD_ROLE_MATRIX (ld, role, embed, width);
+  /* Read as it is in the file, and transposed into float32. */
+  p = LOAD_ROLE_MATRIX (ld, role, width, embed);
+  p = widened (ld, tensor_names[role][ld->layout], p, (gsize) (width * embed), &tmp);
   if (p == NULL || (t = owned_floats (ld, embed * width)) == NULL)
     return NULL;
   for (int64_t i = 0; i < width; i++)
@@ -343,7 +476,7 @@ load_transformer (Loader               *ld,
         int64_t shape[2] = { bt->mlp_rows ? m : w, bt->mlp_cols ? m : w };
         int part = layout == BLOCKS_HF || layout == BLOCKS_BERT ? -1 : bt->part;
         const float *p = load_part (ld, name, MAX (part, 0), part < 0 ? 1 : 3,
-                                    bt->is_matrix ? 2 : 1, shape);
+                                    bt->is_matrix ? 2 : 1, shape, bt->is_matrix);
 
         if (p == NULL)
           return FALSE;
@@ -362,7 +495,7 @@ load_bert (Loader *ld)
   const float *pos, *type;
   float *sum;
 
-  t->token_emb = LOAD (ld, BERT_WORD_EMB, t->vocab_size, w);
+  t->token_emb = LOAD_MATRIX (ld, BERT_WORD_EMB, t->vocab_size, w);
   pos = t->token_emb ? LOAD (ld, BERT_POS_EMB, t->n_positions, w) : NULL;
   type = pos ? LOAD (ld, BERT_TYPE_EMB, t->n_token_types, w) : NULL;
   if (type == NULL || (sum = owned_floats (ld, t->context_length * w)) == NULL)
@@ -398,7 +531,7 @@ load_text (Loader *ld)
 
   if (t->bert)
     return load_bert (ld);
-  t->token_emb = LOAD_ROLE (ld, T_TOKEN_EMB, t->vocab_size, w);
+  t->token_emb = LOAD_ROLE_MATRIX (ld, T_TOKEN_EMB, t->vocab_size, w);
   t->pos_emb = t->token_emb ? LOAD_ROLE (ld, T_TEXT_POS, t->context_length, w) : NULL;
   if (t->pos_emb == NULL
       || !load_transformer (ld, &t->tf, text_blocks_prefix (ld->layout), blocks))
@@ -462,19 +595,19 @@ load_map_head (Loader *ld)
   float *q;
 
   if ((probe = LOAD (ld, probe_name, 1, 1, w)) == NULL
-      || (q_w = load_part (ld, q_w_name, 0, hf ? 3 : 1, 2, SHAPE (w, w))) == NULL
-      || (q_b = load_part (ld, q_b_name, 0, hf ? 3 : 1, 1, SHAPE (w))) == NULL
-      || (h->k_w = load_part (ld, kv_w_name, first, n_parts, 2, SHAPE (w, w))) == NULL
-      || (h->v_w = load_part (ld, kv_w_name, first + 1, n_parts, 2, SHAPE (w, w))) == NULL
-      || (h->k_b = load_part (ld, kv_b_name, first, n_parts, 1, SHAPE (w))) == NULL
-      || (h->v_b = load_part (ld, kv_b_name, first + 1, n_parts, 1, SHAPE (w))) == NULL
-      || (h->out_w = LOAD (ld, out_w, w, w)) == NULL
+      || (q_w = load_part (ld, q_w_name, 0, hf ? 3 : 1, 2, SHAPE (w, w), FALSE)) == NULL
+      || (q_b = load_part (ld, q_b_name, 0, hf ? 3 : 1, 1, SHAPE (w), FALSE)) == NULL
+      || (h->k_w = load_part (ld, kv_w_name, first, n_parts, 2, SHAPE (w, w), TRUE)) == NULL
+      || (h->v_w = load_part (ld, kv_w_name, first + 1, n_parts, 2, SHAPE (w, w), TRUE)) == NULL
+      || (h->k_b = load_part (ld, kv_b_name, first, n_parts, 1, SHAPE (w), FALSE)) == NULL
+      || (h->v_b = load_part (ld, kv_b_name, first + 1, n_parts, 1, SHAPE (w), FALSE)) == NULL
+      || (h->out_w = LOAD_MATRIX (ld, out_w, w, w)) == NULL
       || (h->out_b = LOAD (ld, out_b, w)) == NULL
       || (h->ln_w = LOAD (ld, ln_w, w)) == NULL
       || (h->ln_b = LOAD (ld, ln_b, w)) == NULL
-      || (h->fc1_w = LOAD (ld, fc1_w, m, w)) == NULL
+      || (h->fc1_w = LOAD_MATRIX (ld, fc1_w, m, w)) == NULL
       || (h->fc1_b = LOAD (ld, fc1_b, m)) == NULL
-      || (h->fc2_w = LOAD (ld, fc2_w, w, m)) == NULL
+      || (h->fc2_w = LOAD_MATRIX (ld, fc2_w, w, m)) == NULL
       || (h->fc2_b = LOAD (ld, fc2_b, w)) == NULL)
     return FALSE;
 
@@ -518,7 +651,7 @@ load_vit (Loader *ld)
       return FALSE;
     }
   v->n_patches = (v->image_size / v->patch_size) * (v->image_size / v->patch_size);
-  v->patch_w = LOAD_ROLE (ld, T_PATCH, w, 3, p, p);
+  v->patch_w = LOAD_ROLE_MATRIX (ld, T_PATCH, w, 3, p, p);
   if (v->patch_w == NULL)
     return FALSE;
   if (v->map_head)
@@ -567,10 +700,12 @@ load_conv_bn (Loader        *ld,
   const char *suffix[4] = { "weight", "bias", "running_mean", "running_var" };
   const float *bn[4];
   const int64_t k = conv->kernel, per_out = (int64_t) conv->c_in * k * k;
-  const float *w = LOAD (ld, wn, conv->c_out, conv->c_in, k, k);
+  /* Read as it is in the file, widened for the fold only. */
+  const float *w = LOAD_MATRIX (ld, wn, conv->c_out, conv->c_in, k, k);
+  g_autofree float *tmp = NULL;
   float *fw, *fb;
 
-  if (w == NULL)
+  if ((w = widened (ld, wn, w, (gsize) (conv->c_out * per_out), &tmp)) == NULL)
     return FALSE;
   for (int i = 0; i < 4; i++)
     {
@@ -661,13 +796,13 @@ load_attnpool (Loader *ld)
       return FALSE;
     }
   return (r->pool_pos = LOAD (ld, "visual.attnpool.positional_embedding", n_pos, d))
-         && (r->pool_q_w = LOAD (ld, "visual.attnpool.q_proj.weight", d, d))
+         && (r->pool_q_w = LOAD_MATRIX (ld, "visual.attnpool.q_proj.weight", d, d))
          && (r->pool_q_b = LOAD (ld, "visual.attnpool.q_proj.bias", d))
-         && (r->pool_k_w = LOAD (ld, "visual.attnpool.k_proj.weight", d, d))
+         && (r->pool_k_w = LOAD_MATRIX (ld, "visual.attnpool.k_proj.weight", d, d))
          && (r->pool_k_b = LOAD (ld, "visual.attnpool.k_proj.bias", d))
-         && (r->pool_v_w = LOAD (ld, "visual.attnpool.v_proj.weight", d, d))
+         && (r->pool_v_w = LOAD_MATRIX (ld, "visual.attnpool.v_proj.weight", d, d))
          && (r->pool_v_b = LOAD (ld, "visual.attnpool.v_proj.bias", d))
-         && (r->pool_c_w = LOAD (ld, "visual.attnpool.c_proj.weight", e, d))
+         && (r->pool_c_w = LOAD_MATRIX (ld, "visual.attnpool.c_proj.weight", e, d))
          && (r->pool_c_b = LOAD (ld, "visual.attnpool.c_proj.bias", e));
 }
 
@@ -891,7 +1026,7 @@ load_scalar (Loader    *ld,
 
   if (t != NULL && t->n_dims == 1 && t->shape[0] == 1)
     return clipscope_tensor_to_f32 (ld->st, t, v, ld->error);
-  p = load (ld, name, 0, NULL);
+  p = load (ld, name, 0, NULL, FALSE);
   if (p == NULL)
     return FALSE;
   *v = *p;
@@ -990,9 +1125,12 @@ load_weights (ClipscopeModel *model,
                                                             : "open_clip_model.safetensors", NULL);
   const gboolean siglip = model->info.family == CLIPSCOPE_FAMILY_SIGLIP;
   Loader ld = { model, NULL, hf ? (siglip ? LAYOUT_HF_SIGLIP : LAYOUT_HF)
-                                : (siglip ? LAYOUT_OPEN_CLIP_SIGLIP : LAYOUT_OPEN_CLIP), 0, error };
+                                : (siglip ? LAYOUT_OPEN_CLIP_SIGLIP : LAYOUT_OPEN_CLIP), 0, error,
+                NULL };
+  g_autoptr(GHashTable) split = g_hash_table_new (NULL, NULL);
   gboolean ok;
 
+  ld.split = split;
   model->weights_file = clipscope_safetensors_open (path, error);
   if (model->weights_file == NULL)
     return FALSE;
@@ -1034,6 +1172,8 @@ clipscope_model_load (const char                  *dir,
   g_atomic_ref_count_init (&model->ref_count);
   model->path = g_strdup (dir);
   model->owned = g_ptr_array_new_with_free_func (g_free);
+  model->half_weights = g_hash_table_new (NULL, NULL);
+  g_mutex_init (&model->derived_lock);
   model->preprocess.max_pixels = options->max_image_pixels > 0 ? options->max_image_pixels
                                                                : CLIPSCOPE_MAX_IMAGE_PIXELS;
   model->preprocess.ignore_orientation = options->ignore_exif_orientation;
@@ -1063,12 +1203,25 @@ clipscope_model_unref (ClipscopeModel *model)
     return;
   g_clear_pointer (&model->tokenizer, clipscope_text_tokenizer_free);
   g_clear_pointer (&model->weights_file, clipscope_safetensors_free);
+  if (model->derived_free != NULL)
+    model->derived_free (model->derived);
+  g_mutex_clear (&model->derived_lock);
   g_clear_pointer (&model->owned, g_ptr_array_unref);
+  g_clear_pointer (&model->half_weights, g_hash_table_unref);
   g_free (model->text.tf.blocks);
   g_free (model->vit.tf.blocks);
   g_free (model->resnet.blocks);
   g_free (model->path);
   g_free (model);
+}
+
+ClipscopeDtype
+clipscope_model_weight_dtype (const ClipscopeModel *model,
+                              const void           *data)
+{
+  gpointer v = g_hash_table_lookup (model->half_weights, data);
+
+  return v != NULL ? (ClipscopeDtype) GPOINTER_TO_INT (v) : CLIPSCOPE_DTYPE_F32;
 }
 
 const ClipscopeModelInfo *

@@ -1,9 +1,13 @@
 /* model.h — the loaded model: configuration and weights
  *
- * Every weight pointer below is float32, row-major, and either points into
- * the mapped safetensors file (float32 tensors at an aligned offset) or
- * into memory the model owns (converted float16/bfloat16 tensors, folded
- * batch norms). Linear weights keep PyTorch's [out, in] layout, so a layer
+ * Every weight pointer below is row-major and either points into the
+ * mapped safetensors file (float32 tensors at an aligned offset) or into
+ * memory the model owns (converted float16/bfloat16 tensors, folded batch
+ * norms), as float32 — except the weight matrices (linear and patch
+ * weights, the token embedding) of a float16 or bfloat16 file, which stay
+ * in the mapping as they are: clipscope_model_weight_dtype() tells them
+ * apart, and only the backends read them, through the bound weights
+ * (graph.h). Linear weights keep PyTorch's [out, in] layout, so a layer
  * computes y = x Wᵀ + b.
  */
 #pragma once
@@ -144,7 +148,20 @@ struct _ClipscopeModel {
   ClipscopeSafetensors *weights_file;
   ClipscopeTextTokenizer *tokenizer;
   GPtrArray            *owned;             /* converted or folded weights (g_free) */
+  GHashTable           *half_weights;      /* matrix left 16-bit → its ClipscopeDtype */
+
+  /* What a backend derives once from the weights and shares between the
+   * contexts of the model (cpu-gemm.c's packed matrices): made under
+   * derived_lock, freed with the model by derived_free. */
+  GMutex                derived_lock;
+  gpointer              derived;
+  GDestroyNotify        derived_free;
 };
+
+/* F32, or F16 or BF16 for a weight matrix of a 16-bit file that @data
+ * points to (a pointer of the model's, or of a part of one). */
+ClipscopeDtype clipscope_model_weight_dtype (const ClipscopeModel *model,
+                                             const void           *data);
 
 /* config.c: fills model->info, ->preprocess and the tower dimensions from
  * the folder's JSON files. */

@@ -16,6 +16,11 @@
 
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <sys/mman.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+#include <unistd.h>
 
 /* The header length field comes first, so the JSON starts here. */
 #define HEADER_START 8
@@ -43,6 +48,7 @@ struct _ClipscopeSafetensors
 
   gsize            data_start;  /* file offset of the data area */
   gsize            data_len;
+  gboolean         mapped;      /* bytes map a file (read-only, private) */
 };
 
 static const struct
@@ -670,6 +676,7 @@ clipscope_safetensors_open (const char  *path,
   g_autoptr(GMappedFile) mapping = NULL;
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GError) local_error = NULL;
+  ClipscopeSafetensors *st;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -684,7 +691,47 @@ clipscope_safetensors_open (const char  *path,
   /* The bytes hold a reference on the mapping, so it lives as long as the
    * ClipscopeSafetensors that keeps them. */
   bytes = g_mapped_file_get_bytes (mapping);
-  return clipscope_safetensors_new_from_bytes (path, bytes, error);
+  st = clipscope_safetensors_new_from_bytes (path, bytes, error);
+  if (st != NULL)
+    st->mapped = g_mapped_file_get_length (mapping) > 0;
+  return st;
+}
+
+void
+clipscope_safetensors_prefault (ClipscopeSafetensors *st,
+                                const void           *p,
+                                gsize                 n_bytes)
+{
+#ifdef MADV_POPULATE_READ
+  const gsize page = (gsize) sysconf (_SC_PAGESIZE);
+  const guintptr start = (guintptr) p & ~(guintptr) (page - 1);
+  const guintptr end = ((guintptr) p + n_bytes + page - 1) & ~(guintptr) (page - 1);
+
+  /* An error (an older kernel) only leaves the pages to fault one by one. */
+  if (st != NULL && st->mapped && end > start)
+    madvise ((void *) start, end - start, MADV_POPULATE_READ);
+#endif
+}
+
+void
+clipscope_safetensors_release (ClipscopeSafetensors *st,
+                               const void           *p,
+                               gsize                 n_bytes)
+{
+#ifdef MADV_DONTNEED
+  const gsize page = (gsize) sysconf (_SC_PAGESIZE);
+  const guintptr start = ((guintptr) p + page - 1) & ~(guintptr) (page - 1);
+  const guintptr end = ((guintptr) p + n_bytes) & ~(guintptr) (page - 1);
+  const guint8 *data = st != NULL ? g_bytes_get_data (st->bytes, NULL) : NULL;
+  const gsize size = st != NULL ? g_bytes_get_size (st->bytes) : 0;
+
+  /* Only the pages of a mapped file: anonymous memory would read back as
+   * zeros. The mapping is private and never written, so each page comes
+   * back unchanged from the page cache (or the disk) when touched. */
+  if (st != NULL && st->mapped && end > start && (const guint8 *) p >= data
+      && (const guint8 *) p + n_bytes <= data + size)
+    madvise ((void *) start, end - start, MADV_DONTNEED);
+#endif
 }
 
 void
@@ -789,6 +836,95 @@ clipscope_half_to_float (guint16 half)
   return sign != 0 ? -value : value;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__ ((target ("avx,f16c")))
+static void
+widen_half_f16c (const guint16 *src,
+                 gsize          n,
+                 float         *dst)
+{
+  gsize i = 0;
+
+  for (; i + 8 <= n; i += 8)
+    {
+      __m128i h;
+
+      memcpy (&h, src + i, sizeof h);
+      _mm256_storeu_ps (dst + i, _mm256_cvtph_ps (h));
+    }
+  for (; i < n; i++)
+    dst[i] = clipscope_half_to_float (src[i]);
+}
+#endif
+
+void
+clipscope_widen_16 (ClipscopeDtype  dtype,
+                    const guint16  *src,
+                    gsize           n,
+                    float          *dst)
+{
+  if (dtype == CLIPSCOPE_DTYPE_BF16)
+    {
+      for (gsize i = 0; i < n; i++)
+        {
+          guint32 u = (guint32) src[i] << 16;
+
+          memcpy (&dst[i], &u, sizeof u);
+        }
+      return;
+    }
+#if defined(__x86_64__) || defined(__i386__)
+  /* F16C converts every half exactly, subnormals included. */
+  if (__builtin_cpu_supports ("f16c"))
+    {
+      widen_half_f16c (src, n, dst);
+      return;
+    }
+#endif
+  for (gsize i = 0; i < n; i++)
+    dst[i] = clipscope_half_to_float (src[i]);
+}
+
+gssize
+clipscope_first_non_finite_16 (ClipscopeDtype  dtype,
+                               const guint16  *src,
+                               gsize           n)
+{
+  /* All exponent bits set: an infinity or a NaN. */
+  const guint16 mask = dtype == CLIPSCOPE_DTYPE_BF16 ? 0x7f80 : 0x7c00;
+  const guint64 masks = mask * G_GUINT64_CONSTANT (0x0001000100010001);
+  const guint64 ones = G_GUINT64_CONSTANT (0x0001000100010001);
+  const guint64 tops = G_GUINT64_CONSTANT (0x8000800080008000);
+  const gsize block = 4096;
+
+  for (gsize at = 0; at < n; at += block)
+    {
+      const gsize end = MIN (n, at + block);
+      guint64 any = 0;
+      gsize i = at;
+
+      /* Four values a word: a value is bad where (v & mask) ^ mask is
+       * zero, which the classic zero-lane test finds (its top bit is
+       * always clear). The offender is looked for only in a block that
+       * has one. */
+      for (; i + 4 <= end; i += 4)
+        {
+          guint64 v;
+
+          memcpy (&v, src + i, sizeof v);
+          v = (v & masks) ^ masks;
+          any |= (v - ones) & ~v & tops;
+        }
+      for (; i < end; i++)
+        any |= (src[i] & mask) == mask;
+      if (any)
+        for (i = at; i < end; i++)
+          if ((src[i] & mask) == mask)
+            return (gssize) i;
+    }
+  return -1;
+}
+
 static guint16
 read_u16_le (const guint8 *p)
 {
@@ -836,6 +972,11 @@ clipscope_tensor_to_f32 (ClipscopeSafetensors   *st,
       return TRUE;
 
     case CLIPSCOPE_DTYPE_F16:
+      if (G_BYTE_ORDER == G_LITTLE_ENDIAN && (guintptr) tensor->data % 2 == 0)
+        {
+          clipscope_widen_16 (tensor->dtype, (const guint16 *) (const void *) tensor->data, n, dst);
+          return TRUE;
+        }
       for (gsize i = 0; i < n; i++)
         dst[i] = clipscope_half_to_float (read_u16_le (tensor->data + 2 * i));
       return TRUE;

@@ -76,6 +76,33 @@ gboolean clipscope_tensor_to_f32 (ClipscopeSafetensors  *st,
 /* IEEE half precision bits to float, exactly (the index stores float16). */
 float clipscope_half_to_float (guint16 half);
 
+/* Widens @n float16 or bfloat16 values (@dtype; in the host's byte
+ * order) to float32, exactly. */
+void clipscope_widen_16 (ClipscopeDtype  dtype,
+                         const guint16  *src,
+                         gsize           n,
+                         float          *dst);
+
+/* The index of the first infinity or NaN among @n float16 or bfloat16
+ * values, or -1. */
+gssize clipscope_first_non_finite_16 (ClipscopeDtype  dtype,
+                                      const guint16  *src,
+                                      gsize           n);
+
+/* Maps the pages of [p, p + n_bytes) of a mapped file at once, rather
+ * than at a fault each, before the range is read through. */
+void clipscope_safetensors_prefault (ClipscopeSafetensors *st,
+                                     const void           *p,
+                                     gsize                 n_bytes);
+
+/* Lets the kernel drop the pages of a mapped file that lie wholly within
+ * [p, p + n_bytes) from the process's memory, once their data has been
+ * read (checked, or packed elsewhere); touched again, they come back from
+ * the file. Does nothing for a file made from bytes. */
+void clipscope_safetensors_release (ClipscopeSafetensors *st,
+                                    const void           *p,
+                                    gsize                 n_bytes);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClipscopeSafetensors, clipscope_safetensors_free)
 
 G_END_DECLS

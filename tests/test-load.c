@@ -2,7 +2,9 @@
  *
  * Memory must stay bounded (only a batch of decoded pixels lives at a
  * time, plus the embeddings), progress must be reported batch by batch,
- * and cancelling must stop the call quickly.
+ * and cancelling must stop the call quickly. A float16 model must load
+ * without a float32 copy of its matrices, and its contexts share the
+ * weights they derive.
  */
 #include "clipscope-private.h"
 #include "test-memory.h"
@@ -16,9 +18,22 @@ typedef struct {
   char             *dir;
   char            **paths;      /* N_IMAGES copies of one image */
   ClipscopeModel   *model;
+  char             *half_dir;   /* a float16 model with a wider image tower */
 } Fixture;
 
 static Fixture fixture;
+
+static void
+make_model (const char * const *argv)
+{
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                NULL, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+}
 
 static void
 make_fixture (void)
@@ -29,17 +44,19 @@ make_fixture (void)
   g_autoptr(GdkPixbuf) pixbuf = NULL;
   const char *tests = g_getenv ("CLIPSCOPE_TESTS_DIR");
   g_autofree char *script = g_build_filename (tests ? tests : "tests", "tinyclip.py", NULL);
-  int status = 0;
 
   fixture.dir = g_dir_make_tmp ("clipscope-load-XXXXXX", &error);
   g_assert_no_error (error);
   model_dir = g_build_filename (fixture.dir, "model", NULL);
+  fixture.half_dir = g_build_filename (fixture.dir, "half", NULL);
   {
     const char *argv[] = { "/usr/bin/python3", script, model_dir, NULL };
-    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                  NULL, NULL, &status, &error);
-    g_assert_no_error (error);
-    g_assert_true (g_spawn_check_wait_status (status, NULL));
+    const char *half[] = { "/usr/bin/python3", script, fixture.half_dir, "--dtype", "F16",
+                           "--dim", "vision_width=512", "--dim", "vision_heads=8",
+                           "--dim", "vision_layers=4", NULL };
+
+    make_model (argv);
+    make_model (half);
   }
   fixture.model = clipscope_model_load (model_dir, NULL, NULL, &error);
   g_assert_no_error (error);
@@ -149,6 +166,70 @@ test_cancel (void)
   g_assert_cmpint (latency, <, 200 * 1000);
 }
 
+/* 12 · width² per block: q, k, v, the output and the MLP's two. */
+static gsize
+vision_matrix_elements (const ClipscopeModelInfo *info)
+{
+  return (gsize) 12 * info->vision_width * info->vision_width * info->vision_layers;
+}
+
+static void
+encode_one (ClipscopeContext *ctx)
+{
+  g_autoptr(GError) error = NULL;
+  float emb[1024];
+
+  g_assert_true (clipscope_context_encode_image_files (ctx, (const char * const *) fixture.paths,
+                                                       1, emb, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+}
+
+/* The matrices of a float16 file stay as they are at load; each context
+ * packs nothing the model's first context has packed already. */
+static void
+test_half_shared (void)
+{
+  ClipscopeContextOptions options = clipscope_context_options_default ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ClipscopeModel) model = NULL;
+  g_autoptr(ClipscopeContext) first = NULL;
+  g_autoptr(ClipscopeContext) second = NULL;
+  const ClipscopeModelInfo *info;
+  gsize matrix_bytes;
+  long before, loaded, one, two;
+
+  before = rss_kib ();
+  model = clipscope_model_load (fixture.half_dir, NULL, NULL, &error);
+  g_assert_no_error (error);
+  loaded = rss_kib ();
+  info = clipscope_model_get_info (model);
+  g_assert_cmpint (info->embed_dim, <=, 1024);
+  matrix_bytes = vision_matrix_elements (info) * sizeof (float);
+  g_test_message ("%s: %" G_GSIZE_FORMAT " bytes converted; float32 matrices would take %"
+                  G_GSIZE_FORMAT "; RSS grew by %ld KiB at load",
+                  info->dtype, info->weight_bytes, matrix_bytes, loaded - before);
+  g_assert_cmpstr (info->dtype, ==, "float16");
+  g_assert_cmpuint (info->weight_bytes, <, matrix_bytes / 8);
+
+  options.backend = CLIPSCOPE_BACKEND_CPU;
+  options.precision = CLIPSCOPE_PRECISION_F32;
+  first = clipscope_context_new (model, &options, &error);
+  g_assert_no_error (error);
+  second = clipscope_context_new (model, &options, &error);
+  g_assert_no_error (error);
+  encode_one (first);
+  encode_one (first);
+  one = rss_kib ();
+  encode_one (second);
+  encode_one (second);
+  two = rss_kib ();
+  g_test_message ("the first context's image pass: RSS %ld KiB; the second's grew it by %ld KiB",
+                  one - loaded, two - one);
+#if !defined(__SANITIZE_ADDRESS__)
+  g_assert_cmpint ((two - one) * 1024, <, (long) (matrix_bytes / 4));
+#endif
+}
+
 static void
 remove_tree (const char *path)
 {
@@ -177,11 +258,13 @@ main (int    argc,
   make_fixture ();
   g_test_add_func ("/engine/load/bounded-memory", test_bounded_memory);
   g_test_add_func ("/engine/load/cancel", test_cancel);
+  g_test_add_func ("/engine/load/half-shared", test_half_shared);
   status = g_test_run ();
 
   g_strfreev (fixture.paths);
   clipscope_model_unref (fixture.model);
   remove_tree (fixture.dir);
   g_free (fixture.dir);
+  g_free (fixture.half_dir);
   return status;
 }

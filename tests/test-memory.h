@@ -6,17 +6,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The peak resident set so far, in KiB. */
+/* A field of /proc/self/status in KiB: "VmHWM:", "VmRSS:". */
 static inline long
-peak_rss_kib (void)
+status_kib (const char *field)
 {
   g_autofree char *status = NULL;
   const char *line;
 
   g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
-  line = strstr (status, "VmHWM:");
+  line = strstr (status, field);
   g_assert_nonnull (line);
-  return strtol (line + strlen ("VmHWM:"), NULL, 10);
+  return strtol (line + strlen (field), NULL, 10);
+}
+
+/* The peak resident set so far, in KiB. */
+static inline long
+peak_rss_kib (void)
+{
+  return status_kib ("VmHWM:");
+}
+
+/* The resident set now, in KiB. */
+static inline long
+rss_kib (void)
+{
+  return status_kib ("VmRSS:");
 }
 
 /* Forgets the peak so far, where the kernel allows it, so that what

@@ -402,6 +402,58 @@ def run_case(name, kw, images, tmp, rep):
         rep.fail(name, "classify", "bad output: %r" % (e,))
 
 
+# 16-bit files against their float32 twins: the same values widened into a
+# float32 file. Their matrices stay 16-bit in memory and are widened
+# exactly where they are used, so the embeddings must be the same.
+TWINS = [
+    ("twin-hf-vit-f16", dict(fmt="hf", vision="vit", dtype="F16", quick_gelu=True, seed=21,
+                             vision_width=96, vision_heads=4, text_width=64, text_heads=4)),
+    ("twin-hf-vit-bf16", dict(fmt="hf", vision="vit", dtype="BF16", quick_gelu=False, seed=22)),
+    ("twin-openclip-vit-f16", dict(fmt="open_clip", vision="vit", dtype="F16", quick_gelu=True,
+                                   seed=23)),
+    ("twin-openclip-rn-bf16", dict(fmt="open_clip", vision="resnet", dtype="BF16",
+                                   quick_gelu=True, seed=24)),
+]
+TOL_TWIN = 1e-6
+
+
+def run_twin(name, kw, images, tmp, rep):
+    half = os.path.join(tmp, name)
+    twin = half + "-f32"
+    state = tinyclip.make_model(half, **kw)
+    shutil.copytree(half, twin)
+    weights = "model.safetensors" if kw["fmt"] == "hf" else "open_clip_model.safetensors"
+    tinyclip.write_safetensors(os.path.join(twin, weights),
+                               {k: v.numpy() for k, v in state.items()})
+
+    def converted(k, v):
+        """May be converted to float32: vectors, positions, the convolutions
+        (folded with their batch norms) and OpenAI's projections (transposed)."""
+        return (v.dim() < 2 or v.dim() == 4 or "positional" in k or "position_embedding" in k
+                or k in ("text_projection", "visual.proj"))
+
+    floats = {k: v for k, v in state.items() if v.is_floating_point()}
+    # A folded convolution gains a bias.
+    allowed = sum(v.numel() + (v.shape[0] if v.dim() == 4 else 0)
+                  for k, v in floats.items() if converted(k, v))
+    n_matrix = sum(v.numel() for k, v in floats.items() if not converted(k, v))
+    info, _ = cli("info", "--model", half, "--backend", "cpu")
+    rep.add(name, "no float32 matrices", info["weight_bytes"] / 4.0 - allowed, 0,
+            "%d converted floats; %d more would be converted with the matrices"
+            % (info["weight_bytes"] // 4, n_matrix))
+    for precision in ("f32", "bf16"):
+        outs = []
+        for m in (half, twin):
+            args = ["embed", "--model", m, "--backend", "cpu", "--precision", precision]
+            for p in images[:2]:
+                args += ["--image", p]
+            for t in TEXTS[:3]:
+                args += ["--text", t]
+            out, _ = cli(*args)
+            outs.append([e["embedding"] for e in out["images"] + out["texts"]])
+        rep.add(name, "%s = f32 twin" % precision, maxabs(outs[0], outs[1]), TOL_TWIN)
+
+
 def main():
     if not (os.path.isfile(CLI) and os.access(CLI, os.X_OK)):
         print("test-numerics: no clipscope binary at %s (set CLIPSCOPE_CLI)" % CLI, file=sys.stderr)
@@ -423,6 +475,11 @@ def main():
         for name, kw in cases:
             try:
                 run_case(name, kw, images, tmp, rep)
+            except Failure as e:
+                rep.fail(name, "case", str(e))
+        for name, kw in TWINS if not wanted else []:
+            try:
+                run_twin(name, kw, images, tmp, rep)
             except Failure as e:
                 rep.fail(name, "case", str(e))
     finally:

@@ -843,6 +843,50 @@ test_mutations (void)
   g_test_message ("%u of 5000 damaged files were still valid", n_accepted);
 }
 
+/* Every float16 and bfloat16 bit pattern, at every place of a row that
+ * crosses the check's words and blocks: found where, and only where, its
+ * exponent is all ones; each finite one widened as the scalar conversion
+ * does. */
+static void
+test_16_bit_values (void)
+{
+  static const gsize places[] = { 0, 1, 2, 3, 4, 5, 4095, 4096, 4099, 5000 };
+  const gsize n = 5001;
+  g_autofree guint16 *row = g_new (guint16, n);
+  g_autofree float *wide = g_new (float, n);
+
+  for (int dt = 0; dt < 2; dt++)
+    {
+      const ClipscopeDtype dtype = dt ? CLIPSCOPE_DTYPE_BF16 : CLIPSCOPE_DTYPE_F16;
+      const guint16 exponent = dt ? 0x7f80 : 0x7c00, one = dt ? 0x3f80 : 0x3c00;
+
+      for (guint32 bits = 0; bits <= 0xffff; bits++)
+        {
+          const gboolean bad = (bits & exponent) == exponent;
+          const gsize at = places[bits % G_N_ELEMENTS (places)];
+          float want;
+
+          for (gsize i = 0; i < n; i++)
+            row[i] = one;
+          row[at] = (guint16) bits;
+          g_assert_cmpint (clipscope_first_non_finite_16 (dtype, row, n), ==,
+                           bad ? (gssize) at : -1);
+          if (bad)
+            continue;
+          clipscope_widen_16 (dtype, row, n, wide);
+          if (dt)
+            {
+              guint32 u = bits << 16;
+              memcpy (&want, &u, sizeof want);
+            }
+          else
+            want = clipscope_half_to_float ((guint16) bits);
+          g_assert_true (memcmp (&wide[at], &want, sizeof want) == 0);
+          g_assert_cmpfloat (wide[at ? 0 : 1], ==, 1.0f);
+        }
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -866,6 +910,7 @@ main (int   argc,
   g_test_add_func ("/engine/safetensors/open/empty-file", test_open_empty_file);
   g_test_add_func ("/engine/safetensors/invalid-message", test_invalid_message);
   g_test_add_func ("/engine/safetensors/mutations", test_mutations);
+  g_test_add_func ("/engine/safetensors/16-bit-values", test_16_bit_values);
 
   for (gsize i = 0; i < G_N_ELEMENTS (invalid_cases); i++)
     {

@@ -1,9 +1,12 @@
 /* cpu-backend.c — the graph operations run at once on the CPU
  *
- * Weights stay where the model keeps them (float32); with oneDNN
- * (cpu-gemm.h) the weight matrices are also packed for its matmul, and q,
- * k and v stacked into one matrix where the model keeps them apart, so
- * that they are one product. Activations live in
+ * Weights stay where the model keeps them (float32, or the matrices of a
+ * 16-bit file as they are); with oneDNN (cpu-gemm.h) the weight matrices
+ * are also packed for its matmul, once per model, and q, k and v stacked
+ * into one matrix (once per model) where the model keeps them apart, so
+ * that they are one product. OpenBLAS multiplies a 16-bit matrix widened
+ * to float32 at each use, into a scratch array of the context, so that no
+ * float32 copy of the weights stays. Activations live in
  * slots that grow on demand and are kept between passes, so a context
  * allocates once per batch size, not per call; so do the scratch arrays
  * of attention and convolutions. A cancelled pass, or one short of
@@ -26,7 +29,6 @@ typedef struct {
   ClipscopeWeights      weights;
   ClipscopeCpuGemm     *gemm;                       /* NULL: OpenBLAS */
   int                   n_threads;                  /* 0: OpenMP's default */
-  GPtrArray            *stacked;                    /* parts stacked for oneDNN (g_free) */
   gsize                 per_item[CLIPSCOPE_N_SLOTS];
   float                *slots[CLIPSCOPE_N_SLOTS];
   gsize                 size[CLIPSCOPE_N_SLOTS];   /* bytes */
@@ -34,12 +36,20 @@ typedef struct {
   gsize                 scores_size;                /* bytes */
   float                *cols;                       /* conv's, grown on demand */
   gsize                 cols_size;                  /* bytes */
+  float                *wide;                       /* a 16-bit matrix widened for OpenBLAS */
+  gsize                 wide_size;                  /* bytes */
+  const void           *wide_of;                    /* the matrix in wide */
+  gsize                 wide_n;                     /* its first elements widened */
   gboolean              stopped;                    /* cancelled or failed mid-pass */
   GError               *error;                      /* why it failed */
 } CpuBackend;
 
 #define CPU(be) ((CpuBackend *) (be))
 #define F(t) ((float *) (t).buf + (t).off)
+/* A weight, of any dtype. */
+#define W(t) ((t).f16 || (t).bf16 ? (const float *) (const void *) ((const guint16 *) (t).buf + (t).off) \
+                                  : (const float *) (t).buf + (t).off)
+#define W_DTYPE(t) ((t).f16 ? CLIPSCOPE_DTYPE_F16 : (t).bf16 ? CLIPSCOPE_DTYPE_BF16 : CLIPSCOPE_DTYPE_F32)
 #define IDX(t) ((const int32_t *) (t).buf + (t).off)
 /* Every operation of a cancelled pass returns at once. */
 #define RUNNING(be) (!CPU (be)->stopped)
@@ -88,7 +98,7 @@ static ClipscopeView
 cpu_slot (ClipscopeGraphBackend *be,
           ClipscopeSlot          slot)
 {
-  ClipscopeView t = { CPU (be)->slots[slot], 0, FALSE };
+  ClipscopeView t = { CPU (be)->slots[slot], 0, FALSE, FALSE };
   return t;
 }
 
@@ -149,25 +159,61 @@ activate (float        *y,
       clipscope_cpu_gelu (y + (gsize) r * ldy, n, act == CLIPSCOPE_ACT_QUICK_GELU);
 }
 
-/* y = act(x · wᵀ + b (+ y)): oneDNN where it can, else OpenBLAS. */
+/* y = act(x · wᵀ + b (+ y)): oneDNN where it can, else OpenBLAS, w of
+ * @w_dtype widened first where it is 16-bit. */
 static void
-product (CpuBackend   *cpu,
-         const float  *x,
-         int           ldx,
-         int           rows,
-         int           n_in,
-         const float  *w,
-         const float  *b,
-         int           n_out,
-         float        *y,
-         int           ldy,
-         ClipscopeAct  act,
-         gboolean      accumulate)
+product (CpuBackend    *cpu,
+         const float   *x,
+         int            ldx,
+         int            rows,
+         int            n_in,
+         const float   *w,
+         ClipscopeDtype w_dtype,
+         const float   *b,
+         int            n_out,
+         float         *y,
+         int            ldy,
+         ClipscopeAct   act,
+         gboolean       accumulate)
 {
+  const gsize n = (gsize) n_out * n_in;
+  const ClipscopeCpuStack *stack;
+
   if (cpu->gemm != NULL
-      && clipscope_cpu_gemm_linear (cpu->gemm, x, ldx, rows, n_in, w, b, n_out, y, ldy, act,
-                                    accumulate))
+      && clipscope_cpu_gemm_linear (cpu->gemm, x, ldx, rows, n_in, w, w_dtype, b, n_out, y, ldy,
+                                    act, accumulate))
     return;
+  /* Stacked matrices oneDNN could not multiply: a part at a time. */
+  if ((stack = clipscope_cpu_gemm_stack_of (cpu->gemm, w)) != NULL)
+    {
+      int first = 0;
+
+      for (int i = 0; i < stack->n_parts; i++)
+        {
+          const int part_out = (int) (stack->sizes[i] / n_in);
+
+          product (cpu, x, ldx, rows, n_in, stack->parts[i], stack->dtype,
+                   b != NULL ? b + first : NULL, part_out, y + first, ldy, act, accumulate);
+          first += part_out;
+        }
+      return;
+    }
+  if (w_dtype != CLIPSCOPE_DTYPE_F32)
+    {
+      if (cpu->wide_of != w || cpu->wide_n < n)
+        {
+          cpu->wide_of = NULL;
+          if (!grow (&cpu->wide, &cpu->wide_size, n * sizeof (float), &cpu->error))
+            {
+              cpu->stopped = TRUE;
+              return;
+            }
+          clipscope_widen_16 (w_dtype, (const guint16 *) (const void *) w, n, cpu->wide);
+          cpu->wide_of = w;
+          cpu->wide_n = n;
+        }
+      w = cpu->wide;
+    }
   clipscope_cpu_linear (x, ldx, rows, n_in, w, b, n_out, y, ldy, accumulate);
   activate (y, rows, n_out, ldy, act);
 }
@@ -189,8 +235,8 @@ cpu_linear (ClipscopeGraphBackend *be,
   /* Linear layers are where the time goes: the place to notice a cancel. */
   if (!RUNNING (be) || (CPU (be)->stopped = g_cancellable_is_cancelled (be->cancellable)))
     return;
-  product (CPU (be), F (x), ldx, rows, n_in, F (w), b.buf ? F (b) : NULL, n_out, F (y), ldy, act,
-           accumulate);
+  product (CPU (be), F (x), ldx, rows, n_in, W (w), W_DTYPE (w), b.buf ? F (b) : NULL, n_out, F (y),
+           ldy, act, accumulate);
 }
 
 /* One value of the input, or the zero padding around it. */
@@ -323,8 +369,8 @@ cpu_conv (ClipscopeGraphBackend *be,
       float *yr = F (y) + r0 * c_out;
 
       im2col_rows (F (x), map, kernel, stride, pad, r0, count, cpu->cols);
-      product (cpu, cpu->cols, k, count, k, F (w), b.buf ? F (b) : NULL, c_out, yr, c_out, act,
-               accumulate);
+      product (cpu, cpu->cols, k, count, k, W (w), W_DTYPE (w), b.buf ? F (b) : NULL, c_out, yr,
+               c_out, act, accumulate);
     }
 }
 
@@ -384,12 +430,21 @@ cpu_embed_tokens (ClipscopeGraphBackend *be,
   for (int i = 0; i < batch; i++)
     for (int j = 0; j < seq; j++)
       {
-        const float *t = F (tok) + (gsize) IDX (ids)[(gsize) i * ctx + j] * width;
+        const gsize row = (gsize) IDX (ids)[(gsize) i * ctx + j] * width;
         const float *p = F (pos) + (gsize) j * width;
         float *xr = F (x) + ((gsize) i * seq + j) * width;
 
-        for (int k = 0; k < width; k++)
-          xr[k] = t[k] + p[k];
+        if (W_DTYPE (tok) != CLIPSCOPE_DTYPE_F32)
+          {
+            /* The row widened in place, then the position added. */
+            clipscope_widen_16 (W_DTYPE (tok), (const guint16 *) (const void *) W (tok) + row,
+                                width, xr);
+            for (int k = 0; k < width; k++)
+              xr[k] += p[k];
+          }
+        else
+          for (int k = 0; k < width; k++)
+            xr[k] = W (tok)[row + k] + p[k];
       }
 }
 
@@ -510,36 +565,29 @@ static const ClipscopeGraphOps cpu_ops = {
 };
 
 /* The model's own arrays; q, k and v stacked where they lie stacked, and
- * for oneDNN also where they do not, into a copy. */
+ * for oneDNN also where they do not: their biases into a copy, their
+ * matrices packed from the parts (see clipscope_cpu_gemm_stack()), once
+ * for the model's contexts. */
 static ClipscopeView
 cpu_bind (gpointer             binder,
           ClipscopeWeightKind  kind,
+          ClipscopeDtype       dtype,
           int                  n_parts,
           const float *const  *parts,
           const gsize         *sizes)
 {
   CpuBackend *cpu = binder;
-  ClipscopeView t = { parts[0], 0, FALSE };
-  gsize total = sizes[0];
-  float *copy;
+  const gsize elem = clipscope_dtype_size (dtype);
+  ClipscopeView t = { parts[0], 0, dtype == CLIPSCOPE_DTYPE_F16, dtype == CLIPSCOPE_DTYPE_BF16 };
 
   for (int i = 1; i < n_parts; i++)
-    {
-      if (parts[i] != parts[i - 1] + sizes[i - 1])
-        t.buf = NULL;
-      total += sizes[i];
-    }
-  if (t.buf == NULL && cpu->gemm != NULL && (copy = g_try_new (float, total)) != NULL)
-    {
-      gsize off = 0;
-
-      for (int i = 0; i < n_parts; off += sizes[i], i++)
-        memcpy (copy + off, parts[i], sizes[i] * sizeof (float));
-      g_ptr_array_add (cpu->stacked, copy);
-      t.buf = copy;
-    }
+    if ((const guint8 *) parts[i] != (const guint8 *) parts[i - 1] + sizes[i - 1] * elem)
+      t.buf = NULL;
+  if (t.buf == NULL)
+    t.buf = clipscope_cpu_gemm_stack (cpu->gemm, n_parts, parts, sizes, dtype,
+                                      kind != CLIPSCOPE_WEIGHT_MATRIX);
   if (t.buf != NULL && kind == CLIPSCOPE_WEIGHT_MATRIX)
-    clipscope_cpu_gemm_pin (cpu->gemm, t.buf);
+    clipscope_cpu_gemm_pin (cpu->gemm, t.buf, dtype);
   return t.buf != NULL ? t : CLIPSCOPE_NO_VIEW;
 }
 
@@ -553,9 +601,8 @@ clipscope_cpu_backend_new (ClipscopeModel     *model,
   CpuBackend *cpu = g_new0 (CpuBackend, 1);
   gsize per_input = 0;
 
-  cpu->gemm = clipscope_cpu_gemm_new (precision);
+  cpu->gemm = clipscope_cpu_gemm_new (precision, model);
   cpu->n_threads = n_threads;
-  cpu->stacked = g_ptr_array_new_with_free_func (g_free);
 
   cpu->parent.ops = &cpu_ops;
   cpu->parent.weights = &cpu->weights;
@@ -584,10 +631,10 @@ clipscope_cpu_backend_free (ClipscopeGraphBackend *be)
     g_free (cpu->slots[s]);
   g_free (cpu->scores);
   g_free (cpu->cols);
+  g_free (cpu->wide);
   g_clear_error (&cpu->error);
   clipscope_weights_clear (&cpu->weights);
   clipscope_cpu_gemm_free (cpu->gemm);
-  g_ptr_array_unref (cpu->stacked);
   g_clear_pointer (&be->model, clipscope_model_unref);
   g_free (cpu);
 }

@@ -6,6 +6,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_version.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* What a matmul primitive is made for. Weights are the model's [n_out,
  * n_in] rows read transposed, or packed into the primitive's own layout. */
@@ -27,12 +28,31 @@ typedef struct {
   dnnl_memory_t      mem;       /* NULL: not packed yet */
   dnnl_memory_desc_t md;
   int                n_in, n_out;
+  ClipscopeDtype     dtype;     /* of the model's matrix */
+  const ClipscopeCpuStack *stack; /* the parts it is stacked from, or NULL */
 } Packed;
+
+/* Stacked parts: a copy of them (vectors), or a description (matrices). */
+typedef struct {
+  ClipscopeCpuStack desc;       /* first, so that &desc is the Stack */
+  guint8           *copy;
+} Stack;
+
+/* A model's pinned matrices and stacked parts, shared by its contexts
+ * (model->derived, under model->derived_lock): each matrix is packed
+ * once per precision, by the first context to use it, and freed with the
+ * model. */
+typedef struct {
+  GHashTable *pinned[2];        /* per ClipscopePrecision: the model's matrix → Packed */
+  GHashTable *stacks;           /* the first part → Stack */
+  GHashTable *matrices;         /* the Stacks of matrices (by &desc) */
+} Store;
 
 struct _ClipscopeCpuGemm {
   ClipscopePrecision precision;
   dnnl_stream_t      stream;
-  GHashTable        *pinned;     /* const float * → Packed */
+  ClipscopeModel    *model;      /* borrowed; NULL: nothing pinned */
+  Store             *store;      /* the model's */
   void              *scratch;
   gsize              scratch_size;
   guint16           *src16;      /* x rounded to bfloat16 */
@@ -217,7 +237,25 @@ wrap (const dnnl_memory_desc_t *md,
   return m;
 }
 
-/* Reorders w[n_out, n_in] into @md (converting to its type) once. */
+/* Lets the pages of the mapped file that @pk is read from go, as the
+ * packed copy is what is read from now on. */
+static void
+release_source (ClipscopeCpuGemm *gemm,
+                const Packed     *pk,
+                const float      *w,
+                gsize             n)
+{
+  for (int i = 0; i < (pk->stack != NULL ? pk->stack->n_parts : 1); i++)
+    clipscope_safetensors_release (gemm->model->weights_file,
+                                   pk->stack != NULL ? pk->stack->parts[i] : w,
+                                   (pk->stack != NULL ? pk->stack->sizes[i] : n)
+                                   * clipscope_dtype_size (pk->dtype));
+}
+
+/* Reorders w[n_out, n_in] into @md (converting to its type) once, a
+ * 16-bit matrix (or parts) widened exactly to float32 first, into memory
+ * mapped for the while, so that none of it stays in the heap; then lets
+ * the source's pages go. */
 static gboolean
 pack (ClipscopeCpuGemm         *gemm,
       Packed                   *pk,
@@ -226,14 +264,34 @@ pack (ClipscopeCpuGemm         *gemm,
       int                       n_out,
       const dnnl_memory_desc_t *md)
 {
+  const gsize n = (gsize) n_in * n_out;
+  float *wide = NULL;
   dnnl_memory_desc_t plain;
   dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_t reorder = NULL;
   dnnl_memory_t from, to = NULL;
   gboolean ok;
 
+  if (pk->stack != NULL || pk->dtype != CLIPSCOPE_DTYPE_F32)
+    {
+      const ClipscopeCpuStack one = { 1, { w }, { n }, pk->dtype };
+      const ClipscopeCpuStack *from_parts = pk->stack != NULL ? pk->stack : &one;
+      gsize at = 0;
+
+      wide = mmap (NULL, n * sizeof (float), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (wide == MAP_FAILED)
+        return FALSE;
+      for (int i = 0; i < from_parts->n_parts; at += from_parts->sizes[i], i++)
+        if (pk->dtype == CLIPSCOPE_DTYPE_F32)
+          memcpy (wide + at, from_parts->parts[i], from_parts->sizes[i] * sizeof (float));
+        else
+          clipscope_widen_16 (pk->dtype, (const guint16 *) (const void *) from_parts->parts[i],
+                              from_parts->sizes[i], wide + at);
+      release_source (gemm, pk, w, n);
+    }
   md_2d (&plain, n_in, n_out, dnnl_f32, 1, n_in);
-  from = wrap (&plain, w);
+  from = wrap (&plain, wide != NULL ? wide : w);
   ok = from != NULL
        && dnnl_memory_create (&to, md, engine, DNNL_MEMORY_ALLOCATE) == dnnl_success
        && dnnl_reorder_primitive_desc_create (&pd, &plain, engine, md, engine, NULL) == dnnl_success
@@ -257,9 +315,13 @@ pack (ClipscopeCpuGemm         *gemm,
       pk->md = *md;
       pk->n_in = n_in;
       pk->n_out = n_out;
+      if (wide == NULL)
+        release_source (gemm, pk, w, n);
     }
   else if (to != NULL)
     dnnl_memory_destroy (to);
+  if (wide != NULL)
+    munmap (wide, n * sizeof (float));
   return ok;
 }
 
@@ -302,8 +364,52 @@ to_bf16 (const float *x,
     }
 }
 
+static void
+stack_free (gpointer p)
+{
+  Stack *sk = p;
+
+  g_free (sk->copy);
+  g_free (sk);
+}
+
+static void
+store_free (gpointer p)
+{
+  Store *st = p;
+
+  for (int i = 0; i < 2; i++)
+    g_hash_table_destroy (st->pinned[i]);
+  g_hash_table_destroy (st->matrices);
+  g_hash_table_destroy (st->stacks);
+  g_free (st);
+}
+
+/* The model's store, made by its first context. */
+static Store *
+store_get (ClipscopeModel *model)
+{
+  Store *st;
+
+  g_mutex_lock (&model->derived_lock);
+  if (model->derived == NULL)
+    {
+      st = g_new0 (Store, 1);
+      for (int i = 0; i < 2; i++)
+        st->pinned[i] = g_hash_table_new_full (NULL, NULL, NULL, packed_free);
+      st->stacks = g_hash_table_new_full (NULL, NULL, NULL, stack_free);
+      st->matrices = g_hash_table_new (NULL, NULL);
+      model->derived = st;
+      model->derived_free = store_free;
+    }
+  st = model->derived;
+  g_mutex_unlock (&model->derived_lock);
+  return st;
+}
+
 ClipscopeCpuGemm *
-clipscope_cpu_gemm_new (ClipscopePrecision precision)
+clipscope_cpu_gemm_new (ClipscopePrecision precision,
+                        ClipscopeModel    *model)
 {
   const char *choice = g_getenv ("CLIPSCOPE_CPU_GEMM");
   const dnnl_version_t *v = dnnl_version ();
@@ -322,7 +428,8 @@ clipscope_cpu_gemm_new (ClipscopePrecision precision)
       g_free (gemm);
       return NULL;
     }
-  gemm->pinned = g_hash_table_new_full (NULL, NULL, NULL, packed_free);
+  gemm->model = model;
+  gemm->store = model != NULL ? store_get (model) : NULL;
   g_snprintf (gemm->desc, sizeof gemm->desc, "oneDNN %d.%d.%d%s", v->major, v->minor, v->patch,
               precision == CLIPSCOPE_PRECISION_BF16 ? " bf16" : "");
   return gemm;
@@ -333,7 +440,6 @@ clipscope_cpu_gemm_free (ClipscopeCpuGemm *gemm)
 {
   if (gemm == NULL)
     return;
-  g_hash_table_destroy (gemm->pinned);
   dnnl_stream_destroy (gemm->stream);
   g_free (gemm->scratch);
   g_free (gemm->src16);
@@ -342,10 +448,78 @@ clipscope_cpu_gemm_free (ClipscopeCpuGemm *gemm)
 
 void
 clipscope_cpu_gemm_pin (ClipscopeCpuGemm *gemm,
-                        const float      *w)
+                        const float      *w,
+                        ClipscopeDtype    dtype)
 {
-  if (gemm != NULL && !g_hash_table_contains (gemm->pinned, w))
-    g_hash_table_insert (gemm->pinned, (gpointer) w, g_new0 (Packed, 1));
+  GHashTable *pinned;
+
+  if (gemm == NULL || gemm->store == NULL)
+    return;
+  pinned = gemm->store->pinned[gemm->precision == CLIPSCOPE_PRECISION_BF16];
+  g_mutex_lock (&gemm->model->derived_lock);
+  if (!g_hash_table_contains (pinned, w))
+    {
+      Packed *pk = g_new0 (Packed, 1);
+
+      pk->dtype = dtype;
+      pk->stack = g_hash_table_lookup (gemm->store->matrices, w);
+      g_hash_table_insert (pinned, (gpointer) w, pk);
+    }
+  g_mutex_unlock (&gemm->model->derived_lock);
+}
+
+const void *
+clipscope_cpu_gemm_stack (ClipscopeCpuGemm   *gemm,
+                          int                 n_parts,
+                          const float *const *parts,
+                          const gsize        *sizes,
+                          ClipscopeDtype      dtype,
+                          gboolean            copy)
+{
+  const gsize elem = clipscope_dtype_size (dtype);
+  Stack *sk;
+  gsize total = 0, off = 0;
+
+  if (gemm == NULL || gemm->store == NULL || n_parts > 3)
+    return NULL;
+  for (int i = 0; i < n_parts; i++)
+    total += sizes[i];
+  g_mutex_lock (&gemm->model->derived_lock);
+  sk = g_hash_table_lookup (gemm->store->stacks, parts[0]);
+  if (sk == NULL)
+    {
+      sk = g_new0 (Stack, 1);
+      sk->desc.n_parts = n_parts;
+      sk->desc.dtype = dtype;
+      for (int i = 0; i < n_parts; i++)
+        {
+          sk->desc.parts[i] = parts[i];
+          sk->desc.sizes[i] = sizes[i];
+        }
+      if (copy && (sk->copy = g_try_malloc (total * elem)) != NULL)
+        for (int i = 0; i < n_parts; off += sizes[i], i++)
+          memcpy (sk->copy + off * elem, parts[i], sizes[i] * elem);
+      g_hash_table_insert (gemm->store->stacks, (gpointer) parts[0], sk);
+      if (!copy)
+        g_hash_table_add (gemm->store->matrices, &sk->desc);
+    }
+  g_mutex_unlock (&gemm->model->derived_lock);
+  return copy ? (const void *) sk->copy : (const void *) &sk->desc;
+}
+
+const ClipscopeCpuStack *
+clipscope_cpu_gemm_stack_of (ClipscopeCpuGemm *gemm,
+                             const void       *w)
+{
+  const ClipscopeCpuStack *stack = NULL;
+
+  if (gemm == NULL || gemm->store == NULL)
+    return NULL;
+  g_mutex_lock (&gemm->model->derived_lock);
+  if (g_hash_table_contains (gemm->store->matrices, w))
+    stack = w;
+  g_mutex_unlock (&gemm->model->derived_lock);
+  return stack;
 }
 
 gboolean
@@ -355,6 +529,7 @@ clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
                            int               rows,
                            int               n_in,
                            const float      *w,
+                           ClipscopeDtype    w_dtype,
                            const float      *b,
                            int               n_out,
                            float            *y,
@@ -362,21 +537,32 @@ clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
                            ClipscopeAct      act,
                            gboolean          accumulate)
 {
-  Packed *pk = g_hash_table_lookup (gemm->pinned, w);
   const gboolean bf16 = gemm->precision == CLIPSCOPE_PRECISION_BF16;
-  Shape s = { rows, n_in, n_out, ldx, ldy, act, b != NULL, accumulate, pk != NULL,
+  Packed *pk = NULL;
+  Shape s = { rows, n_in, n_out, ldx, ldy, act, b != NULL, accumulate, FALSE,
               bf16 ? dnnl_bf16 : dnnl_f32 };
   const Kernel *k;
   dnnl_memory_t mem[5] = { NULL };
   dnnl_memory_desc_t scratch_md;
-  gboolean ok;
+  gboolean ok, parts = FALSE;
   int n_args = 0;
 
-  /* A matrix bound twice with another shape is multiplied as it lies. */
-  if (pk != NULL && pk->mem != NULL && (pk->n_in != n_in || pk->n_out != n_out))
-    s.packed = FALSE, pk = NULL;
-  /* bfloat16 needs packed (converted) weights. */
-  if (bf16 && pk == NULL)
+  if (gemm->store != NULL)
+    {
+      g_mutex_lock (&gemm->model->derived_lock);
+      pk = g_hash_table_lookup (gemm->store->pinned[bf16], w);
+      /* A matrix bound twice with another shape is multiplied as it lies. */
+      if (pk != NULL && pk->mem != NULL && (pk->n_in != n_in || pk->n_out != n_out))
+        pk = NULL;
+      parts = g_hash_table_contains (gemm->store->matrices, w);
+      g_mutex_unlock (&gemm->model->derived_lock);
+    }
+  /* Stacked parts are only ever read packed. */
+  if (parts && pk == NULL)
+    return FALSE;
+  s.packed = pk != NULL;
+  /* bfloat16 and 16-bit matrices need packed (converted) weights. */
+  if ((bf16 || w_dtype != CLIPSCOPE_DTYPE_F32) && pk == NULL)
     return FALSE;
   /* float32 rows are read in place, bfloat16 ones from their copy. */
   if (bf16)
@@ -384,10 +570,15 @@ clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
   k = kernel_get (&s);
   if (k->prim == NULL)
     return FALSE;
-  if (pk != NULL && pk->mem == NULL && !pack (gemm, pk, w, n_in, n_out, &k->weights))
-    return FALSE;
-  if (pk != NULL && !dnnl_memory_desc_equal (&pk->md, &k->weights))
-    return FALSE;
+  if (pk != NULL)
+    {
+      /* The first context to need the matrix packs it for all. */
+      g_mutex_lock (&gemm->model->derived_lock);
+      ok = pk->mem != NULL || pack (gemm, pk, w, n_in, n_out, &k->weights);
+      g_mutex_unlock (&gemm->model->derived_lock);
+      if (!ok || !dnnl_memory_desc_equal (&pk->md, &k->weights))
+        return FALSE;
+    }
   if (!grow (&gemm->scratch, &gemm->scratch_size, k->scratch))
     return FALSE;
   if (bf16)
@@ -437,7 +628,8 @@ clipscope_cpu_gemm_describe (const ClipscopeCpuGemm *gemm)
 #else /* !HAVE_DNNL */
 
 ClipscopeCpuGemm *
-clipscope_cpu_gemm_new (ClipscopePrecision precision)
+clipscope_cpu_gemm_new (ClipscopePrecision precision,
+                        ClipscopeModel    *model)
 {
   return NULL;
 }
@@ -449,8 +641,27 @@ clipscope_cpu_gemm_free (ClipscopeCpuGemm *gemm)
 
 void
 clipscope_cpu_gemm_pin (ClipscopeCpuGemm *gemm,
-                        const float      *w)
+                        const float      *w,
+                        ClipscopeDtype    dtype)
 {
+}
+
+const void *
+clipscope_cpu_gemm_stack (ClipscopeCpuGemm   *gemm,
+                          int                 n_parts,
+                          const float *const *parts,
+                          const gsize        *sizes,
+                          ClipscopeDtype      dtype,
+                          gboolean            copy)
+{
+  return NULL;
+}
+
+const ClipscopeCpuStack *
+clipscope_cpu_gemm_stack_of (ClipscopeCpuGemm *gemm,
+                             const void       *w)
+{
+  return NULL;
 }
 
 gboolean
@@ -460,6 +671,7 @@ clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
                            int               rows,
                            int               n_in,
                            const float      *w,
+                           ClipscopeDtype    w_dtype,
                            const float      *b,
                            int               n_out,
                            float            *y,

@@ -4,9 +4,12 @@
  * matmul: bias, activation and residual accumulate fused into it, the
  * weight matrices of the model reordered once, at their first use, into
  * the blocked layout the matmul wants (and to bfloat16 when the context
- * computes in bfloat16). Primitives are made once per shape and shared by
- * every context of the process; each context owns its stream, packed
- * weights and scratch, so contexts run concurrently on their own threads.
+ * computes in bfloat16; a float16 or bfloat16 matrix of the model is
+ * widened exactly to float32 on the way, so that a 16-bit file computes
+ * as its float32 twin would). Primitives are made once per shape and
+ * shared by every context of the process, packed weights once per model
+ * and precision and shared by the model's contexts; each context owns its
+ * stream and scratch, so contexts run concurrently on their own threads.
  * Without oneDNN, or with CLIPSCOPE_CPU_GEMM=openblas in the environment
  * (the tests run both), clipscope_cpu_gemm_new() returns NULL and the
  * backend multiplies with OpenBLAS.
@@ -19,27 +22,59 @@ G_BEGIN_DECLS
 
 typedef struct _ClipscopeCpuGemm ClipscopeCpuGemm;
 
-/* A context's oneDNN state computing in @precision, or NULL where linear
- * layers go to OpenBLAS: without oneDNN, when the environment asks for
- * OpenBLAS, and for bfloat16 on a CPU without bfloat16 instructions. */
-ClipscopeCpuGemm *clipscope_cpu_gemm_new (ClipscopePrecision precision);
+/* A context's oneDNN state computing in @precision for @model (NULL: no
+ * weights pinned), or NULL where linear layers go to OpenBLAS: without
+ * oneDNN, when the environment asks for OpenBLAS, and for bfloat16 on a
+ * CPU without bfloat16 instructions. */
+ClipscopeCpuGemm *clipscope_cpu_gemm_new (ClipscopePrecision precision,
+                                          ClipscopeModel    *model);
 void clipscope_cpu_gemm_free (ClipscopeCpuGemm *gemm);
 
-/* Marks @w as a weight matrix of the model, which stays unchanged as long
- * as @gemm lives: it may be packed once and the packed copy reused. */
+/* Marks @w, of @dtype (F32, or F16 or BF16, see model.h), as a weight
+ * matrix of the model, which stays unchanged as long as the model lives:
+ * it may be packed once and the packed copy reused by every context. */
 void clipscope_cpu_gemm_pin (ClipscopeCpuGemm *gemm,
-                             const float      *w);
+                             const float      *w,
+                             ClipscopeDtype    dtype);
+
+/* Matrices the model keeps apart (q, k and v) multiplied as one, stacked
+ * by rows. */
+typedef struct {
+  int            n_parts;
+  const float   *parts[3];
+  gsize          sizes[3];     /* elements */
+  ClipscopeDtype dtype;
+} ClipscopeCpuStack;
+
+/* @n_parts (at most 3) arrays of @dtype stacked, once per model (keyed by
+ * parts[0]) and freed with it; NULL without oneDNN or memory. With @copy
+ * (vectors), a copy of them one after the other; without (matrices), a
+ * ClipscopeCpuStack naming them, which stands for the stacked matrix:
+ * pinned, it is packed from the parts, and clipscope_cpu_gemm_stack_of()
+ * tells it apart where it has to be multiplied part by part. */
+const void *clipscope_cpu_gemm_stack (ClipscopeCpuGemm   *gemm,
+                                      int                 n_parts,
+                                      const float *const *parts,
+                                      const gsize        *sizes,
+                                      ClipscopeDtype      dtype,
+                                      gboolean            copy);
+
+/* The parts @w stands for, where it is a stack of matrices; else NULL. */
+const ClipscopeCpuStack *clipscope_cpu_gemm_stack_of (ClipscopeCpuGemm *gemm,
+                                                      const void       *w);
 
 /* y[rows, n_out] = act(x · wᵀ + b (+ y)), as clipscope_cpu_linear() and
- * the activations of cpu-ops.h; FALSE, having done nothing, where oneDNN
- * has no fast kernel for the case (or runs out of memory): the caller
- * then computes it with OpenBLAS. */
+ * the activations of cpu-ops.h, w of @w_dtype (a 16-bit one must be
+ * pinned); FALSE, having done nothing, where oneDNN has no fast kernel
+ * for the case (or runs out of memory): the caller then computes it with
+ * OpenBLAS. */
 gboolean clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
                                     const float      *x,
                                     int               ldx,
                                     int               rows,
                                     int               n_in,
                                     const float      *w,
+                                    ClipscopeDtype    w_dtype,
                                     const float      *b,
                                     int               n_out,
                                     float            *y,

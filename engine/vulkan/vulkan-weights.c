@@ -3,7 +3,8 @@
  * Packing is planned first (which arena and offset each tensor gets),
  * then the arenas are created and filled through the staging buffer in
  * chunks, converting matrices to float16 on the way when the device
- * stores them so.
+ * stores them so (a float16 matrix of the model is copied as it is, a
+ * bfloat16 one widened first).
  */
 #include "vulkan-weights.h"
 
@@ -15,8 +16,9 @@
 #define CHUNK_BYTES ((gsize) 32 << 20)
 
 typedef struct {
-  const float *parts[MAX_PARTS];
-  gsize        sizes[MAX_PARTS];     /* floats */
+  const float *parts[MAX_PARTS];     /* of dtype */
+  gsize        sizes[MAX_PARTS];     /* elements */
+  ClipscopeDtype dtype;
   int          kind, arena;
   gsize        off;                  /* elements */
 } Piece;
@@ -72,13 +74,14 @@ clipscope_vk_half_from_float (float f)
 static ClipscopeView
 pack_parts (gpointer             packer,
             ClipscopeWeightKind  kind,
+            ClipscopeDtype       dtype,
             int                  n,
             const float *const  *parts,
             const gsize         *sizes)
 {
   Packer *pk = packer;
   ClipscopeView t = CLIPSCOPE_NO_VIEW;
-  Piece piece = { .kind = kind };
+  Piece piece = { .kind = kind, .dtype = dtype };
   gsize total = 0;
   int a;
 
@@ -119,20 +122,36 @@ pack_parts (gpointer             packer,
   return t;
 }
 
-/* Copies one part into staging memory, converted to the arena's type. */
+/* Copies one part, of @dtype, into staging memory, converted to the
+ * arena's type. */
 static void
-fill (void        *dst,
-      const float *src,
-      gsize        n,
-      gboolean     half)
+fill (void           *dst,
+      const void     *src,
+      ClipscopeDtype  dtype,
+      gsize           n,
+      gboolean        half)
 {
-  if (!half)
+  float wide[1024];
+
+  if (dtype == (half ? CLIPSCOPE_DTYPE_F16 : CLIPSCOPE_DTYPE_F32))
     {
-      memcpy (dst, src, n * sizeof (float));
+      memcpy (dst, src, n * (half ? 2 : 4));
       return;
     }
-  for (gsize i = 0; i < n; i++)
-    ((uint16_t *) dst)[i] = clipscope_vk_half_from_float (src[i]);
+  if (dtype == CLIPSCOPE_DTYPE_F32)
+    {
+      for (gsize i = 0; i < n; i++)
+        ((uint16_t *) dst)[i] = clipscope_vk_half_from_float (((const float *) src)[i]);
+      return;
+    }
+  for (gsize at = 0; at < n; at += G_N_ELEMENTS (wide))
+    {
+      const gsize m = MIN (n - at, G_N_ELEMENTS (wide));
+
+      clipscope_widen_16 (dtype, (const guint16 *) src + at, m, half ? wide : (float *) dst + at);
+      for (gsize i = 0; half && i < m; i++)
+        ((uint16_t *) dst)[at + i] = clipscope_vk_half_from_float (wide[i]);
+    }
 }
 
 /* Streams every piece into its arena, CHUNK_BYTES of staging at a time. */
@@ -167,7 +186,8 @@ upload_pieces (ClipscopeVkDevice *d,
             to = clipscope_vk_upload_map (d, &pk->w->arenas[p->kind][p->arena], at * elem,
                                           n * elem);
             if (to != NULL)
-              fill (to, p->parts[part] + done, n, half);
+              fill (to, (const guint8 *) p->parts[part] + done * clipscope_dtype_size (p->dtype),
+                    p->dtype, n, half);
             used += ((n * elem + 15) & ~(gsize) 15);
             done += n;
             at += n;
