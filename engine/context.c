@@ -75,7 +75,7 @@ clipscope_precision_available (ClipscopePrecision precision)
 
   if (precision == CLIPSCOPE_PRECISION_F32)
     return TRUE;
-  gemm = clipscope_cpu_gemm_new (precision);
+  gemm = clipscope_cpu_gemm_new (precision, NULL);
   available = gemm != NULL;
   clipscope_cpu_gemm_free (gemm);
   return available;
