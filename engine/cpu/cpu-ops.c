@@ -355,44 +355,56 @@ attend_head (const float *q,
 }
 
 void
-clipscope_cpu_attention (const float   *q,
-                         int            ldq,
-                         const float   *k,
-                         const float   *v,
-                         int            ldkv,
-                         int            batch,
-                         int            seq,
-                         int            n_q,
-                         int            q_bstride,
-                         int            width,
-                         int            n_heads,
-                         gboolean       causal,
-                         const int32_t *index,
-                         const int32_t *lengths,
-                         float         *scratch,
-                         gboolean       parallel,
-                         float         *out,
-                         int            ldout)
+clipscope_cpu_attention (const ClipscopeCpuAttention *a,
+                         float                       *scratch,
+                         gboolean                     parallel)
 {
-  const int hd = width / n_heads;
+  const int hd = a->width / a->n_heads, seq = a->seq, n_q = a->n_q;
   const float scale = 1.0f / sqrtf ((float) hd);
   const gsize per_thread = (gsize) (hd + 4) * seq;
-  const gboolean spread G_GNUC_UNUSED = parallel && batch * n_heads > 1
-                          && (gsize) batch * n_heads * n_q * seq * hd >= 1 << 22;
+  const gboolean spread G_GNUC_UNUSED = parallel && a->batch * a->n_heads > 1
+                          && (gsize) a->batch * a->n_heads * n_q * seq * hd >= 1 << 22;
 
   /* Every (sequence, head) pair on its own; each thread its own scratch. */
   PARALLEL_FOR
-  for (int t = 0; t < batch * n_heads; t++)
+  for (int t = 0; t < a->batch * a->n_heads; t++)
     {
-      const int b = t / n_heads, h = t % n_heads;
-      const int first = index ? index[b] : 0, keys = lengths ? MIN (lengths[b], seq) : seq;
+      const int b = t / a->n_heads, h = t % a->n_heads;
+      const int first = a->index ? a->index[b] : 0;
+      const int keys = a->lengths ? MIN (a->lengths[b], seq) : seq;
+      const gsize kv = (gsize) b * seq * a->ldkv + (gsize) h * hd;
       float *kt = scratch + per_thread * thread_id ();
 
-      attend_head (q + ((gsize) b * q_bstride + first) * ldq + (gsize) h * hd, ldq,
-                   k + (gsize) b * seq * ldkv + (gsize) h * hd,
-                   v + (gsize) b * seq * ldkv + (gsize) h * hd, ldkv, n_q, keys, hd, scale,
-                   causal, first, kt, kt + (gsize) hd * seq,
-                   out + (gsize) b * n_q * ldout + (gsize) h * hd, ldout);
+      attend_head (a->q + ((gsize) b * a->q_bstride + first) * a->ldq + (gsize) h * hd, a->ldq,
+                   a->k + kv, a->v + kv, a->ldkv, n_q, keys, hd, scale, a->causal, first, kt,
+                   kt + (gsize) hd * seq, a->out + (gsize) b * n_q * a->ldout + (gsize) h * hd,
+                   a->ldout);
+    }
+}
+
+void
+clipscope_cpu_attention_softmax (float         *s,
+                                 int            batch,
+                                 int            n_heads,
+                                 int            n_q,
+                                 int            seq,
+                                 gboolean       causal,
+                                 const int32_t *lengths,
+                                 gboolean       parallel)
+{
+  const gsize rows = (gsize) batch * n_heads * n_q;
+  const gboolean spread G_GNUC_UNUSED = parallel && rows * seq >= 1 << 14;
+
+  PARALLEL_FOR
+  for (gsize r = 0; r < rows; r++)
+    {
+      const int b = (int) (r / ((gsize) n_heads * n_q)), i = (int) (r % n_q);
+      const int keys = lengths != NULL ? MIN (lengths[b], seq) : seq;
+      const int valid = causal ? MIN (i + 1, keys) : keys;
+      float *sr = s + r * seq;
+
+      softmax (sr, valid);
+      memset (sr + valid, 0, (gsize) (seq - valid) * sizeof (float));
     }
 }
 
