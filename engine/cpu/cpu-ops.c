@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 #ifdef _OPENMP
+# include <dlfcn.h>
 # include <omp.h>
 #endif
 
@@ -16,6 +17,23 @@
 # define PARALLEL_FOR _Pragma ("omp parallel for schedule(static) if(spread)")
 #else
 # define PARALLEL_FOR
+#endif
+
+#ifdef _OPENMP
+/* libgomp has read GOMP_SPINCOUNT by now: where cpu-wait.c set it, the
+ * programs this one starts should not inherit it. That library is not
+ * linked into every program that has this file (the tests), hence the
+ * look-up. */
+__attribute__ ((constructor)) static void
+unset_wait_env (void)
+{
+  int (*set) (void);
+
+  /* POSIX's way to turn dlsym()'s object pointer into a function's. */
+  *(void **) &set = dlsym (RTLD_DEFAULT, "clipscope_wait_env_set");
+  if (set != NULL && set ())
+    g_unsetenv ("GOMP_SPINCOUNT");
+}
 #endif
 
 int
