@@ -421,20 +421,7 @@ to_bf16 (const float *x,
          int          n,
          guint16     *out)
 {
-  for (int r = 0; r < rows; r++)
-    {
-      const float *xr = x + (gsize) r * ldx;
-      guint16 *o = out + (gsize) r * n;
-
-      for (int i = 0; i < n; i++)
-        {
-          guint32 u;
-
-          memcpy (&u, &xr[i], sizeof u);
-          o[i] = (u & 0x7fffffffu) > 0x7f800000u ? (guint16) ((u >> 16) | 0x40)
-                                                 : (guint16) ((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
-        }
-    }
+  clipscope_cpu_to_bf16 (x, ldx, rows, n, out, TRUE);
 }
 
 ClipscopeCpuGemm *

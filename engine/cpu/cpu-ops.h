@@ -94,6 +94,16 @@ void clipscope_cpu_attention_softmax (float         *s,
                                       const int32_t *lengths,
                                       gboolean       parallel);
 
+/* out[rows, n] = x[rows, n] (row stride @ldx) rounded to the nearest
+ * bfloat16, ties to even; NaN stays NaN. @parallel spreads the rows over
+ * the threads. */
+void clipscope_cpu_to_bf16 (const float *x,
+                            int          ldx,
+                            int          rows,
+                            int          n,
+                            guint16     *out,
+                            gboolean     parallel);
+
 /* Each row of x[rows, dim] divided by its L2 norm. */
 void clipscope_cpu_l2_normalize (float *x,
                                  int    rows,
