@@ -577,6 +577,31 @@ def test_sigmoid(tmp):
           str(info2))
 
 
+def gomp_spin_count(chosen):
+    """libgomp's spin count as it reports it at start-up, with the user's
+    OpenMP wait settings @chosen only, or None where the build runs on no
+    libgomp."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update(chosen, OMP_DISPLAY_ENV="verbose")
+    p = subprocess.run([CLI, "--help"], capture_output=True, text=True, timeout=120, env=env)
+    for line in p.stderr.splitlines():
+        if line.strip().startswith("GOMP_SPINCOUNT = "):
+            return line.split("=", 1)[1].strip().strip("'")
+    return None
+
+
+def test_openmp_wait():
+    """Idle OpenMP threads spin briefly, unless the user says otherwise."""
+    default = gomp_spin_count({})
+    if default is None:
+        print("ok     no libgomp: nothing to check of its spinning")
+        return
+    check("libgomp spins 1000 rounds by default", default == "1000", "GOMP_SPINCOUNT %s" % default)
+    check("the user's GOMP_SPINCOUNT wins", gomp_spin_count({"GOMP_SPINCOUNT": "77"}) == "77")
+    active = gomp_spin_count({"OMP_WAIT_POLICY": "active"})
+    check("the user's OMP_WAIT_POLICY wins", active not in ("1000", None), "GOMP_SPINCOUNT %s" % active)
+
+
 def main():
     if not os.path.exists(CLI):
         print("FAILED: no clipscope binary at %s" % CLI)
@@ -586,6 +611,7 @@ def main():
         tinyclip.make_model(model, fmt="hf", vision="vit")
         test_usage(model)
         test_translated_help()
+        test_openmp_wait()
         test_outputs(model, tmp)
         test_bad_models(model, tmp)
         test_bad_images(model, tmp)

@@ -4,8 +4,9 @@
 The app id, runtime and command; a GNOME runtime no older than 49; the
 sandbox holes, exactly those the application needs and no file-system
 access; every source of every dependency pinned by a checksum or a commit;
-OpenBLAS built for every CPU it may meet; the application itself built from
-this checkout with the Vulkan backend.
+OpenBLAS built for every CPU it may meet; oneDNN 2 on the OpenMP runtime,
+not tuned to the build machine's CPU; the application itself built from
+this checkout with the Vulkan backend and oneDNN.
 
 Usage: check-manifest.py MANIFEST APP_ID
 
@@ -33,6 +34,12 @@ FINISH_ARGS = {
     "--socket=fallback-x11": "the display where there is no Wayland",
     "--share=network": "downloading models",
 }
+
+# The engine calls oneDNN 2's C API (operation descriptors, which oneDNN 3
+# removed), and its own loops run on the OpenMP threads oneDNN runs on,
+# which meson finds as dependency('openmp').
+ONEDNN_TAG = re.compile(r"^v2\.[0-9]+\.[0-9]+$")
+ONEDNN_OPTS = ("-DDNNL_CPU_RUNTIME=OMP", "-DDNNL_ARCH_OPT_FLAGS=")
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -135,11 +142,25 @@ def problems(manifest, app_id, base_dir):
             for needed in ("DYNAMIC_ARCH=1", "USE_OPENMP=0"):
                 expect(needed in words, "module openblas runs %r without %s" % (command, needed))
 
+    onednn = [m for m in modules if m.get("name") == "onednn"]
+    expect(len(onednn) == 1, "there is no onednn module")
+    for module in onednn:
+        expect(APP_MODULE not in names or names.index("onednn") < names.index(APP_MODULE),
+               "module onednn comes after %s" % APP_MODULE)
+        opts = module.get("config-opts", [])
+        for needed in ONEDNN_OPTS:
+            expect(needed in opts, "module onednn is configured without %s" % needed)
+        for source in module.get("sources", []):
+            tag = source.get("tag", "")
+            expect(source.get("type") != "git" or ONEDNN_TAG.match(tag),
+                   "module onednn is built from %r, not a oneDNN 2 release tag" % tag)
+
     app = [m for m in modules if m.get("name") == APP_MODULE]
     for module in app:
         expect(module.get("buildsystem") == "meson", "module %s is not built with meson" % APP_MODULE)
-        expect("-Dvulkan=enabled" in module.get("config-opts", []),
-               "module %s is built without -Dvulkan=enabled" % APP_MODULE)
+        for needed in ("-Dvulkan=enabled", "-Ddnnl=enabled"):
+            expect(needed in module.get("config-opts", []),
+                   "module %s is built without %s" % (APP_MODULE, needed))
         expect(any(s.get("type") == "dir" for s in module.get("sources", [])),
                "module %s is not built from this checkout" % APP_MODULE)
     return found
@@ -174,6 +195,23 @@ def broken_copies(manifest):
     yield variant("single-CPU OpenBLAS", lambda m: [
         mod.update({"build-commands": [c.replace("DYNAMIC_ARCH=1", "") for c in mod["build-commands"]]})
         for mod in m["modules"] if isinstance(mod, dict) and mod.get("name") == "openblas"])
+
+    def onednn(m):
+        return next(mod for mod in m["modules"] if isinstance(mod, dict) and mod.get("name") == "onednn")
+
+    def replace_opt(old, new):
+        return lambda m: onednn(m).update(
+            {"config-opts": [new if o == old else o for o in onednn(m)["config-opts"]]})
+
+    yield variant("no oneDNN", lambda m: m["modules"].remove(onednn(m)))
+    yield variant("oneDNN after the app", lambda m: m["modules"].append(m["modules"].pop(
+        m["modules"].index(onednn(m)))))
+    yield variant("oneDNN on TBB", replace_opt("-DDNNL_CPU_RUNTIME=OMP", "-DDNNL_CPU_RUNTIME=TBB"))
+    yield variant("oneDNN for the build machine", replace_opt("-DDNNL_ARCH_OPT_FLAGS=",
+                                                              "-DDNNL_ARCH_OPT_FLAGS=-march=native"))
+    yield variant("oneDNN 3", lambda m: onednn(m)["sources"][0].update({"tag": "v3.9.1"}))
+    yield variant("optional oneDNN", lambda m: m["modules"][-1].update(
+        {"config-opts": ["-Dvulkan=enabled"]}))
 
 
 def main():

@@ -396,8 +396,19 @@ cpu_attention (ClipscopeGraphBackend    *be,
                const ClipscopeAttention *a)
 {
   CpuBackend *cpu = CPU (be);
+  const ClipscopeCpuAttention c = {
+    .q = F (a->q), .k = F (a->k), .v = F (a->v), .out = F (a->out),
+    .index = a->index.buf ? IDX (a->index) : NULL,
+    .lengths = a->lengths.buf ? IDX (a->lengths) : NULL,
+    .ldq = a->ldq, .ldkv = a->ldkv, .ldout = a->ldout,
+    .batch = a->batch, .seq = a->seq, .n_q = a->n_q, .q_bstride = a->q_bstride,
+    .width = a->width, .n_heads = a->n_heads, .causal = a->causal,
+  };
 
   if (!RUNNING (be))
+    return;
+  /* With oneDNN, every head's products at once where it can. */
+  if (cpu->gemm != NULL && clipscope_cpu_gemm_attention (cpu->gemm, &c))
     return;
   if (!grow (&cpu->scores, &cpu->scores_size,
              (gsize) clipscope_cpu_threads () * (a->width / a->n_heads + 4) * a->seq * sizeof (float),
@@ -406,12 +417,7 @@ cpu_attention (ClipscopeGraphBackend    *be,
       cpu->stopped = TRUE;
       return;
     }
-  clipscope_cpu_attention (F (a->q), a->ldq, F (a->k), F (a->v), a->ldkv, a->batch, a->seq,
-                           a->n_q, a->q_bstride, a->width, a->n_heads, a->causal,
-                           a->index.buf ? IDX (a->index) : NULL,
-                           a->lengths.buf ? IDX (a->lengths) : NULL, cpu->scores,
-                           cpu->gemm != NULL, F (a->out),
-                           a->ldout);
+  clipscope_cpu_attention (&c, cpu->scores, cpu->gemm != NULL);
 }
 
 static void

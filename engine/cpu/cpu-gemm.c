@@ -5,6 +5,7 @@
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_version.h>
+#include <math.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -57,14 +58,32 @@ struct _ClipscopeCpuGemm {
   gsize              scratch_size;
   guint16           *src16;      /* x rounded to bfloat16 */
   gsize              src16_size; /* elements */
+  float             *scores;     /* attention's, for a chunk of sequences */
+  gsize              scores_size; /* bytes */
   char               desc[48];
 };
+
+/* Attention's scores for as many sequences at a time as fit in this
+ * (at least one), so that they stay in the caches between the products. */
+#define ATTN_SCORES_BYTES ((gsize) 4 << 20)
+
+/* The two batched products of attention over a chunk of sequences: the
+ * scores s = q · kᵀ / √hd and the output o = p · v, every head at once,
+ * q, k, v and o read and written where they lie, interleaved by head. */
+typedef struct {
+  int batch, heads, n_q, seq, hd, ldq, q_bstride, ldkv, ldout;
+} AttnShape;
+
+typedef struct {
+  Kernel scores, output;
+} AttnKernels;
 
 /* Shared by every context: primitives may run on any thread once made,
  * as their scratch memory is the caller's. */
 static dnnl_engine_t engine;
 static GMutex kernels_lock;
 static GHashTable *kernels;   /* Shape → Kernel */
+static GHashTable *attn_kernels;   /* AttnShape → AttnKernels */
 
 static guint
 shape_hash (gconstpointer p)
@@ -83,6 +102,24 @@ shape_equal (gconstpointer a,
   return memcmp (a, b, sizeof (Shape)) == 0;
 }
 
+static guint
+attn_shape_hash (gconstpointer p)
+{
+  const int *f = p;
+  guint h = 2166136261u;
+
+  for (gsize i = 0; i < sizeof (AttnShape) / sizeof (int); i++)
+    h = (h ^ (guint) f[i]) * 16777619u;
+  return h;
+}
+
+static gboolean
+attn_shape_equal (gconstpointer a,
+                  gconstpointer b)
+{
+  return memcmp (a, b, sizeof (AttnShape)) == 0;
+}
+
 static void
 kernel_free (gpointer p)
 {
@@ -91,6 +128,18 @@ kernel_free (gpointer p)
   if (k->prim != NULL)
     dnnl_primitive_destroy (k->prim);
   g_free (k);
+}
+
+static void
+attn_kernels_free (gpointer p)
+{
+  AttnKernels *a = p;
+
+  if (a->scores.prim != NULL)
+    dnnl_primitive_destroy (a->scores.prim);
+  if (a->output.prim != NULL)
+    dnnl_primitive_destroy (a->output.prim);
+  g_free (a);
 }
 
 static gboolean
@@ -103,6 +152,8 @@ engine_init (void)
       if (dnnl_engine_create (&engine, dnnl_cpu, 0) != dnnl_success)
         engine = NULL;
       kernels = g_hash_table_new_full (shape_hash, shape_equal, g_free, kernel_free);
+      attn_kernels = g_hash_table_new_full (attn_shape_hash, attn_shape_equal, g_free,
+                                            attn_kernels_free);
       g_once_init_leave (&once, 1);
     }
   return engine != NULL;
@@ -143,6 +194,31 @@ eltwise_of (ClipscopeAct act,
     }
 }
 
+/* k->prim for @op (NULL: failed before) with @attr, and what it wants of
+ * the weights and scratch; no primitive where oneDNN has only its slow
+ * reference code for it. */
+static void
+kernel_finish (Kernel                   *k,
+               const dnnl_matmul_desc_t *op,
+               const_dnnl_primitive_attr_t attr)
+{
+  dnnl_primitive_desc_t pd = NULL;
+  const char *impl = NULL;
+
+  k->prim = NULL;
+  if (op != NULL && dnnl_primitive_desc_create (&pd, op, attr, engine, NULL) == dnnl_success
+      && dnnl_primitive_desc_query (pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success
+      && strstr (impl, "ref") == NULL && dnnl_primitive_create (&k->prim, pd) == dnnl_success)
+    {
+      k->weights = *dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0);
+      k->scratch = dnnl_memory_desc_get_size (dnnl_primitive_desc_query_md (pd, dnnl_query_scratchpad_md, 0));
+    }
+  else
+    k->prim = NULL;
+  if (pd != NULL)
+    dnnl_primitive_desc_destroy (pd);
+}
+
 /* The matmul of @s, or one without a primitive where oneDNN has only its
  * slow reference code for it. */
 static void
@@ -151,9 +227,7 @@ kernel_make (Kernel      *k,
 {
   dnnl_primitive_attr_t attr = NULL;
   dnnl_post_ops_t post = NULL;
-  dnnl_primitive_desc_t pd = NULL;
   dnnl_matmul_desc_t op;
-  const char *impl = NULL;
   dnnl_alg_kind_t alg;
   float alpha;
   gboolean ok;
@@ -180,19 +254,8 @@ kernel_make (Kernel      *k,
     ok = dnnl_post_ops_append_sum (post, 1.0f) == dnnl_success;
   if (ok && (alg = eltwise_of (s->act, &alpha)) != dnnl_alg_kind_undef)
     ok = dnnl_post_ops_append_eltwise (post, 1.0f, alg, alpha, 0.0f) == dnnl_success;
-  ok = ok && dnnl_primitive_attr_set_post_ops (attr, post) == dnnl_success
-       && dnnl_primitive_desc_create (&pd, &op, attr, engine, NULL) == dnnl_success
-       && dnnl_primitive_desc_query (pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success
-       && strstr (impl, "ref") == NULL && dnnl_primitive_create (&k->prim, pd) == dnnl_success;
-  if (ok)
-    {
-      k->weights = *dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0);
-      k->scratch = dnnl_memory_desc_get_size (dnnl_primitive_desc_query_md (pd, dnnl_query_scratchpad_md, 0));
-    }
-  else
-    k->prim = NULL;
-  if (pd != NULL)
-    dnnl_primitive_desc_destroy (pd);
+  ok = ok && dnnl_primitive_attr_set_post_ops (attr, post) == dnnl_success;
+  kernel_finish (k, ok ? &op : NULL, attr);
   if (post != NULL)
     dnnl_post_ops_destroy (post);
   if (attr != NULL)
@@ -213,6 +276,78 @@ kernel_get (const Shape *s)
     }
   g_mutex_unlock (&kernels_lock);
   return k;
+}
+
+/* A [batch, heads, rows, cols] float32 array with the given strides. */
+static void
+md_4d (dnnl_memory_desc_t *md,
+       const AttnShape    *a,
+       int                 rows,
+       int                 cols,
+       dnnl_dim_t          batch_stride,
+       dnnl_dim_t          head_stride,
+       dnnl_dim_t          row_stride,
+       dnnl_dim_t          col_stride)
+{
+  const dnnl_dims_t dims = { a->batch, a->heads, rows, cols };
+  const dnnl_dims_t strides = { batch_stride, head_stride, row_stride, col_stride };
+
+  dnnl_memory_desc_init_by_strides (md, 4, dims, dnnl_f32, strides);
+}
+
+/* One matmul of attention: dst = src · weights · @scale. */
+static void
+attn_product (Kernel *k,
+              float   scale)
+{
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_matmul_desc_t op;
+  gboolean ok;
+
+  ok = dnnl_matmul_desc_init (&op, &k->src, &k->weights, NULL, &k->dst) == dnnl_success
+       && dnnl_primitive_attr_create (&attr) == dnnl_success
+       && dnnl_primitive_attr_set_scratchpad_mode (attr, dnnl_scratchpad_mode_user) == dnnl_success
+       && dnnl_primitive_attr_set_output_scales (attr, 1, 0, &scale) == dnnl_success;
+  kernel_finish (k, ok ? &op : NULL, attr);
+  if (attr != NULL)
+    dnnl_primitive_attr_destroy (attr);
+}
+
+/* Head h of sequence b: q rows [n_q, hd] from row b · q_bstride, k and v
+ * rows [seq, hd] from row b · seq, out rows [n_q, hd] from row b · n_q,
+ * each at column h · hd; the scores between them [batch, heads, n_q, seq]
+ * are the kernels' own. */
+static void
+attn_make (AttnKernels     *ak,
+           const AttnShape *a)
+{
+  const dnnl_dim_t kv_batch = (dnnl_dim_t) a->seq * a->ldkv;
+
+  md_4d (&ak->scores.src, a, a->n_q, a->hd, (dnnl_dim_t) a->q_bstride * a->ldq, a->hd, a->ldq, 1);
+  md_4d (&ak->scores.weights, a, a->hd, a->seq, kv_batch, a->hd, 1, a->ldkv);
+  md_4d (&ak->scores.dst, a, a->n_q, a->seq, (dnnl_dim_t) a->heads * a->n_q * a->seq,
+         (dnnl_dim_t) a->n_q * a->seq, a->seq, 1);
+  attn_product (&ak->scores, 1.0f / sqrtf ((float) a->hd));
+  ak->output.src = ak->scores.dst;
+  md_4d (&ak->output.weights, a, a->seq, a->hd, kv_batch, a->hd, a->ldkv, 1);
+  md_4d (&ak->output.dst, a, a->n_q, a->hd, (dnnl_dim_t) a->n_q * a->ldout, a->hd, a->ldout, 1);
+  attn_product (&ak->output, 1.0f);
+}
+
+static const AttnKernels *
+attn_get (const AttnShape *a)
+{
+  AttnKernels *ak;
+
+  g_mutex_lock (&kernels_lock);
+  if ((ak = g_hash_table_lookup (attn_kernels, a)) == NULL)
+    {
+      ak = g_new0 (AttnKernels, 1);
+      attn_make (ak, a);
+      g_hash_table_insert (attn_kernels, g_memdup2 (a, sizeof *a), ak);
+    }
+  g_mutex_unlock (&kernels_lock);
+  return ak;
 }
 
 static void
@@ -348,20 +483,7 @@ to_bf16 (const float *x,
          int          n,
          guint16     *out)
 {
-  for (int r = 0; r < rows; r++)
-    {
-      const float *xr = x + (gsize) r * ldx;
-      guint16 *o = out + (gsize) r * n;
-
-      for (int i = 0; i < n; i++)
-        {
-          guint32 u;
-
-          memcpy (&u, &xr[i], sizeof u);
-          o[i] = (u & 0x7fffffffu) > 0x7f800000u ? (guint16) ((u >> 16) | 0x40)
-                                                 : (guint16) ((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
-        }
-    }
+  clipscope_cpu_to_bf16 (x, ldx, rows, n, out, TRUE);
 }
 
 static void
@@ -443,6 +565,7 @@ clipscope_cpu_gemm_free (ClipscopeCpuGemm *gemm)
   dnnl_stream_destroy (gemm->stream);
   g_free (gemm->scratch);
   g_free (gemm->src16);
+  g_free (gemm->scores);
   g_free (gemm);
 }
 
@@ -619,6 +742,73 @@ clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
   return ok;
 }
 
+/* dst = src · weights through @k, with @gemm's scratch. */
+static gboolean
+attn_run (ClipscopeCpuGemm *gemm,
+          const Kernel     *k,
+          const float      *src,
+          const float      *weights,
+          float            *dst)
+{
+  dnnl_memory_t mem[4] = { wrap (&k->src, src), wrap (&k->weights, weights), wrap (&k->dst, dst) };
+  dnnl_memory_desc_t scratch_md;
+  const dnnl_dims_t scratch_dims = { (dnnl_dim_t) MAX (k->scratch, 1) };
+  gboolean ok;
+
+  dnnl_memory_desc_init_by_tag (&scratch_md, 1, scratch_dims, dnnl_u8, dnnl_a);
+  mem[3] = wrap (&scratch_md, gemm->scratch);
+  ok = mem[0] != NULL && mem[1] != NULL && mem[2] != NULL && mem[3] != NULL;
+  if (ok)
+    {
+      const dnnl_exec_arg_t args[] = {
+        { DNNL_ARG_SRC, mem[0] }, { DNNL_ARG_WEIGHTS, mem[1] }, { DNNL_ARG_DST, mem[2] },
+        { DNNL_ARG_SCRATCHPAD, mem[3] },
+      };
+
+      ok = dnnl_primitive_execute (k->prim, gemm->stream, G_N_ELEMENTS (args), args) == dnnl_success
+           && dnnl_stream_wait (gemm->stream) == dnnl_success;
+    }
+  for (int i = 0; i < 4; i++)
+    if (mem[i] != NULL)
+      dnnl_memory_destroy (mem[i]);
+  return ok;
+}
+
+gboolean
+clipscope_cpu_gemm_attention (ClipscopeCpuGemm            *gemm,
+                              const ClipscopeCpuAttention *a)
+{
+  const gsize per_seq = (gsize) a->n_heads * a->n_q * a->seq * sizeof (float);
+  const int chunk = (int) CLAMP (ATTN_SCORES_BYTES / per_seq, 1, (gsize) a->batch);
+  AttnShape shape = { 0, a->n_heads, a->n_q, a->seq, a->width / a->n_heads, a->ldq, a->q_bstride,
+                      a->ldkv, a->ldout };
+
+  /* A query shared by every sequence (q_bstride 0) would need a
+   * broadcast that the batched products do not do. */
+  if (a->index != NULL || a->q_bstride < a->n_q || a->width % a->n_heads != 0
+      || !grow ((void **) &gemm->scores, &gemm->scores_size, per_seq * chunk))
+    return FALSE;
+  for (int b0 = 0; b0 < a->batch; b0 += chunk)
+    {
+      const gsize kv = (gsize) b0 * a->seq * a->ldkv;
+      const AttnKernels *ak;
+
+      shape.batch = MIN (chunk, a->batch - b0);
+      ak = attn_get (&shape);
+      if (ak->scores.prim == NULL || ak->output.prim == NULL
+          || !grow (&gemm->scratch, &gemm->scratch_size, MAX (ak->scores.scratch, ak->output.scratch))
+          || !attn_run (gemm, &ak->scores, a->q + (gsize) b0 * a->q_bstride * a->ldq, a->k + kv,
+                        gemm->scores))
+        return FALSE;
+      clipscope_cpu_attention_softmax (gemm->scores, shape.batch, a->n_heads, a->n_q, a->seq,
+                                       a->causal, a->lengths != NULL ? a->lengths + b0 : NULL, TRUE);
+      if (!attn_run (gemm, &ak->output, gemm->scores, a->v + kv,
+                     a->out + (gsize) b0 * a->n_q * a->ldout))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 const char *
 clipscope_cpu_gemm_describe (const ClipscopeCpuGemm *gemm)
 {
@@ -678,6 +868,13 @@ clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
                            int               ldy,
                            ClipscopeAct      act,
                            gboolean          accumulate)
+{
+  return FALSE;
+}
+
+gboolean
+clipscope_cpu_gemm_attention (ClipscopeCpuGemm            *gemm,
+                              const ClipscopeCpuAttention *a)
 {
   return FALSE;
 }

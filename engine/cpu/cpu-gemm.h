@@ -16,6 +16,7 @@
  */
 #pragma once
 
+#include "cpu-ops.h"
 #include "graph.h"
 
 G_BEGIN_DECLS
@@ -81,6 +82,14 @@ gboolean clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
                                     int               ldy,
                                     ClipscopeAct      act,
                                     gboolean          accumulate);
+
+/* @a as two batched products per chunk of sequences, every head at once,
+ * with a softmax between them; FALSE where oneDNN cannot (an index of
+ * first queries, a query shared by all sequences, no fast kernel, out of
+ * memory): the caller then runs clipscope_cpu_attention(), which
+ * overwrites all of out. */
+gboolean clipscope_cpu_gemm_attention (ClipscopeCpuGemm            *gemm,
+                                       const ClipscopeCpuAttention *a);
 
 /* "oneDNN 2.6.3" or "oneDNN 2.6.3 bf16", or NULL without oneDNN. */
 const char *clipscope_cpu_gemm_describe (const ClipscopeCpuGemm *gemm);

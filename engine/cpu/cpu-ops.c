@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 #ifdef _OPENMP
+# include <dlfcn.h>
 # include <omp.h>
 #endif
 
@@ -16,6 +17,23 @@
 # define PARALLEL_FOR _Pragma ("omp parallel for schedule(static) if(spread)")
 #else
 # define PARALLEL_FOR
+#endif
+
+#ifdef _OPENMP
+/* libgomp has read GOMP_SPINCOUNT by now: where cpu-wait.c set it, the
+ * programs this one starts should not inherit it. That library is not
+ * linked into every program that has this file (the tests), hence the
+ * look-up. */
+__attribute__ ((constructor)) static void
+unset_wait_env (void)
+{
+  int (*set) (void);
+
+  /* POSIX's way to turn dlsym()'s object pointer into a function's. */
+  *(void **) &set = dlsym (RTLD_DEFAULT, "clipscope_wait_env_set");
+  if (set != NULL && set ())
+    g_unsetenv ("GOMP_SPINCOUNT");
+}
 #endif
 
 int
@@ -47,13 +65,13 @@ thread_id (void)
 #endif
 }
 
-/* The element-wise loops are built twice on x86-64, for the baseline and
- * for AVX2, and the loader picks one for the machine it runs on; eight
- * floats a step instead of four. Sanitizer builds keep one version: the
+/* The element-wise loops are built three times on x86-64, for the
+ * baseline, AVX2 and AVX-512, and the loader picks one for the machine it
+ * runs on; eight or sixteen floats a step instead of four. Sanitizer builds keep one version: the
  * resolvers run before the sanitizers' runtimes are up. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) \
     && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-# define VECTOR_CLONES __attribute__ ((target_clones ("avx2", "default")))
+# define VECTOR_CLONES __attribute__ ((target_clones ("avx512f", "avx2", "default")))
 #else
 # define VECTOR_CLONES
 #endif
@@ -355,45 +373,89 @@ attend_head (const float *q,
 }
 
 void
-clipscope_cpu_attention (const float   *q,
-                         int            ldq,
-                         const float   *k,
-                         const float   *v,
-                         int            ldkv,
-                         int            batch,
-                         int            seq,
-                         int            n_q,
-                         int            q_bstride,
-                         int            width,
-                         int            n_heads,
-                         gboolean       causal,
-                         const int32_t *index,
-                         const int32_t *lengths,
-                         float         *scratch,
-                         gboolean       parallel,
-                         float         *out,
-                         int            ldout)
+clipscope_cpu_attention (const ClipscopeCpuAttention *a,
+                         float                       *scratch,
+                         gboolean                     parallel)
 {
-  const int hd = width / n_heads;
+  const int hd = a->width / a->n_heads, seq = a->seq, n_q = a->n_q;
   const float scale = 1.0f / sqrtf ((float) hd);
   const gsize per_thread = (gsize) (hd + 4) * seq;
-  const gboolean spread G_GNUC_UNUSED = parallel && batch * n_heads > 1
-                          && (gsize) batch * n_heads * n_q * seq * hd >= 1 << 22;
+  const gboolean spread G_GNUC_UNUSED = parallel && a->batch * a->n_heads > 1
+                          && (gsize) a->batch * a->n_heads * n_q * seq * hd >= 1 << 22;
 
   /* Every (sequence, head) pair on its own; each thread its own scratch. */
   PARALLEL_FOR
-  for (int t = 0; t < batch * n_heads; t++)
+  for (int t = 0; t < a->batch * a->n_heads; t++)
     {
-      const int b = t / n_heads, h = t % n_heads;
-      const int first = index ? index[b] : 0, keys = lengths ? MIN (lengths[b], seq) : seq;
+      const int b = t / a->n_heads, h = t % a->n_heads;
+      const int first = a->index ? a->index[b] : 0;
+      const int keys = a->lengths ? MIN (a->lengths[b], seq) : seq;
+      const gsize kv = (gsize) b * seq * a->ldkv + (gsize) h * hd;
       float *kt = scratch + per_thread * thread_id ();
 
-      attend_head (q + ((gsize) b * q_bstride + first) * ldq + (gsize) h * hd, ldq,
-                   k + (gsize) b * seq * ldkv + (gsize) h * hd,
-                   v + (gsize) b * seq * ldkv + (gsize) h * hd, ldkv, n_q, keys, hd, scale,
-                   causal, first, kt, kt + (gsize) hd * seq,
-                   out + (gsize) b * n_q * ldout + (gsize) h * hd, ldout);
+      attend_head (a->q + ((gsize) b * a->q_bstride + first) * a->ldq + (gsize) h * hd, a->ldq,
+                   a->k + kv, a->v + kv, a->ldkv, n_q, keys, hd, scale, a->causal, first, kt,
+                   kt + (gsize) hd * seq, a->out + (gsize) b * n_q * a->ldout + (gsize) h * hd,
+                   a->ldout);
     }
+}
+
+void
+clipscope_cpu_attention_softmax (float         *s,
+                                 int            batch,
+                                 int            n_heads,
+                                 int            n_q,
+                                 int            seq,
+                                 gboolean       causal,
+                                 const int32_t *lengths,
+                                 gboolean       parallel)
+{
+  const gsize rows = (gsize) batch * n_heads * n_q;
+  const gboolean spread G_GNUC_UNUSED = parallel && rows * seq >= 1 << 14;
+
+  PARALLEL_FOR
+  for (gsize r = 0; r < rows; r++)
+    {
+      const int b = (int) (r / ((gsize) n_heads * n_q)), i = (int) (r % n_q);
+      const int keys = lengths != NULL ? MIN (lengths[b], seq) : seq;
+      const int valid = causal ? MIN (i + 1, keys) : keys;
+      float *sr = s + r * seq;
+
+      softmax (sr, valid);
+      memset (sr + valid, 0, (gsize) (seq - valid) * sizeof (float));
+    }
+}
+
+/* ------------------------------------------------------------- bfloat16 */
+
+static VECTOR_CLONES void
+to_bf16_row (const float *x,
+             int          n,
+             guint16     *out)
+{
+  for (int i = 0; i < n; i++)
+    {
+      guint32 u;
+
+      memcpy (&u, &x[i], sizeof u);
+      out[i] = (u & 0x7fffffffu) > 0x7f800000u ? (guint16) ((u >> 16) | 0x40)
+                                               : (guint16) ((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+    }
+}
+
+void
+clipscope_cpu_to_bf16 (const float *x,
+                       int          ldx,
+                       int          rows,
+                       int          n,
+                       guint16     *out,
+                       gboolean     parallel)
+{
+  const gboolean spread G_GNUC_UNUSED = parallel && (gsize) rows * n >= 1 << 16;
+
+  PARALLEL_FOR
+  for (int r = 0; r < rows; r++)
+    to_bf16_row (x + (gsize) r * ldx, n, out + (gsize) r * n);
 }
 
 /* -------------------------------------------------------- normalisation */

@@ -64,27 +64,45 @@ void clipscope_cpu_relu (float *x,
  * b · q_bstride + first + i of q (row stride @ldq), first being
  * index[b] with @index and 0 without; @causal hides the keys after
  * position first + i, and @lengths those at or past lengths[b]. Its
- * output is row b · n_q + i of out. @scratch is (width / n_heads + 4) ×
- * seq floats for each of clipscope_cpu_threads(); @parallel spreads the
- * (sequence, head) pairs over the threads. */
-void clipscope_cpu_attention (const float   *q,
-                              int            ldq,
-                              const float   *k,
-                              const float   *v,
-                              int            ldkv,
-                              int            batch,
-                              int            seq,
-                              int            n_q,
-                              int            q_bstride,
-                              int            width,
-                              int            n_heads,
-                              gboolean       causal,
-                              const int32_t *index,
-                              const int32_t *lengths,
-                              float         *scratch,
-                              gboolean       parallel,
-                              float         *out,
-                              int            ldout);
+ * output is row b · n_q + i of out. */
+typedef struct {
+  const float   *q, *k, *v;
+  float         *out;
+  const int32_t *index, *lengths;   /* or NULL */
+  int            ldq, ldkv, ldout;
+  int            batch, seq, n_q, q_bstride, width, n_heads;
+  gboolean       causal;
+} ClipscopeCpuAttention;
+
+/* @a with a loop over (sequence, head) pairs: @scratch is
+ * (width / n_heads + 4) × seq floats for each of clipscope_cpu_threads();
+ * @parallel spreads the pairs over the threads. */
+void clipscope_cpu_attention (const ClipscopeCpuAttention *a,
+                              float                       *scratch,
+                              gboolean                     parallel);
+
+/* Softmax of each row of attention's scores s[batch, n_heads, n_q, seq]
+ * over the keys query i of sequence b sees, [0, valid), valid being
+ * lengths[b] (@lengths) or seq, and at most i + 1 when @causal; the keys
+ * past them are set to 0. @parallel spreads the rows over the threads. */
+void clipscope_cpu_attention_softmax (float         *s,
+                                      int            batch,
+                                      int            n_heads,
+                                      int            n_q,
+                                      int            seq,
+                                      gboolean       causal,
+                                      const int32_t *lengths,
+                                      gboolean       parallel);
+
+/* out[rows, n] = x[rows, n] (row stride @ldx) rounded to the nearest
+ * bfloat16, ties to even; NaN stays NaN. @parallel spreads the rows over
+ * the threads. */
+void clipscope_cpu_to_bf16 (const float *x,
+                            int          ldx,
+                            int          rows,
+                            int          n,
+                            guint16     *out,
+                            gboolean     parallel);
 
 /* Each row of x[rows, dim] divided by its L2 norm. */
 void clipscope_cpu_l2_normalize (float *x,
