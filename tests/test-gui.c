@@ -1918,6 +1918,8 @@ test_window_thumbnail_strip (void)
   grid = find_widget (GTK_WIDGET (window), GTK_TYPE_GRID_VIEW, NULL);
   strip = gtk_widget_get_ancestor (grid, GTK_TYPE_SCROLLED_WINDOW);
   sideways = gtk_scrolled_window_get_hadjustment (GTK_SCROLLED_WINDOW (strip));
+  /* The strip shows once its thumbnails are in, a frame or more later. */
+  WAIT_FOR (gtk_widget_get_height (strip) >= 72);
   height = gtk_widget_get_height (strip);
   g_assert_cmpint (height, >=, 72);
 
