@@ -216,7 +216,9 @@ clipscope_context_new (ClipscopeModel                *model,
   ctx->options = *options;
   ctx->requested = options->backend;
   cpu = cpu_model_name ();
-  if ((blas = dnnl_description (options->precision)) == NULL)
+  /* bfloat16 where the CPU cannot: the float32 products, on oneDNN still. */
+  if ((blas = dnnl_description (options->precision)) == NULL
+      && (blas = dnnl_description (CLIPSCOPE_PRECISION_F32)) == NULL)
     blas = blas_description ();
   ctx->device_name = g_strdup_printf ("%s · %s", cpu ? cpu : "CPU", blas);
   if (!choose_backend (ctx, error))

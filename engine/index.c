@@ -173,17 +173,6 @@ score_rows_f16c (const guint16 *rows,
 }
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__)
-/* CPUID leaf 1, ECX bit 29; clang's __builtin_cpu_supports() does not
- * know "f16c". */
-static gboolean
-cpu_has_f16c (void)
-{
-  unsigned int eax, ebx, ecx, edx;
-
-  return __get_cpuid (1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
-}
-#endif
 
 /* scores[i] = rows[i] · query */
 static void
@@ -194,7 +183,7 @@ score_rows (const guint16 *rows,
             float         *scores)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma") && cpu_has_f16c ())
+  if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma") && clipscope_cpu_has_f16c ())
     {
       score_rows_f16c (rows, n, dim, query, scores);
       return;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 #include <unistd.h>
@@ -857,6 +858,21 @@ widen_half_f16c (const guint16 *src,
 }
 #endif
 
+/* CPUID leaf 1, ECX bit 29: clang's __builtin_cpu_supports() does not
+ * know "f16c". */
+gboolean
+clipscope_cpu_has_f16c (void)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  unsigned int eax, ebx, ecx, edx;
+
+  return __builtin_cpu_supports ("avx") && __get_cpuid (1, &eax, &ebx, &ecx, &edx)
+         && (ecx & bit_F16C) != 0;
+#else
+  return FALSE;
+#endif
+}
+
 void
 clipscope_widen_16 (ClipscopeDtype  dtype,
                     const guint16  *src,
@@ -875,7 +891,7 @@ clipscope_widen_16 (ClipscopeDtype  dtype,
     }
 #if defined(__x86_64__) || defined(__i386__)
   /* F16C converts every half exactly, subnormals included. */
-  if (__builtin_cpu_supports ("f16c"))
+  if (clipscope_cpu_has_f16c ())
     {
       widen_half_f16c (src, n, dst);
       return;

@@ -76,6 +76,9 @@ gboolean clipscope_tensor_to_f32 (ClipscopeSafetensors  *st,
 /* IEEE half precision bits to float, exactly (the index stores float16). */
 float clipscope_half_to_float (guint16 half);
 
+/* Whether the CPU converts halves in hardware (F16C, with AVX). */
+gboolean clipscope_cpu_has_f16c (void);
+
 /* Widens @n float16 or bfloat16 values (@dtype; in the host's byte
  * order) to float32, exactly. */
 void clipscope_widen_16 (ClipscopeDtype  dtype,

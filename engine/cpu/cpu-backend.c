@@ -608,6 +608,8 @@ clipscope_cpu_backend_new (ClipscopeModel     *model,
   gsize per_input = 0;
 
   cpu->gemm = clipscope_cpu_gemm_new (precision, model);
+  if (cpu->gemm == NULL && precision != CLIPSCOPE_PRECISION_F32)
+    cpu->gemm = clipscope_cpu_gemm_new (CLIPSCOPE_PRECISION_F32, model);
   cpu->n_threads = n_threads;
 
   cpu->parent.ops = &cpu_ops;

@@ -539,9 +539,12 @@ clipscope_cpu_gemm_new (ClipscopePrecision precision,
 
   if ((choice != NULL && g_strcmp0 (choice, "openblas") == 0) || !engine_init ())
     return NULL;
-  /* Without AVX512-BF16 or AMX oneDNN would emulate bfloat16 slowly. */
+  /* Without AVX512-BF16 or AMX oneDNN would emulate bfloat16 slowly. Its
+   * instruction sets are supersets of each other's bits; asking oneDNN
+   * rather than the compiler also honours ONEDNN_MAX_CPU_ISA. */
   if (precision == CLIPSCOPE_PRECISION_BF16
-      && !__builtin_cpu_supports ("avx512bf16") && !__builtin_cpu_supports ("amx-bf16"))
+      && (dnnl_get_effective_cpu_isa () & dnnl_cpu_isa_avx512_core_bf16)
+         != dnnl_cpu_isa_avx512_core_bf16)
     return NULL;
   gemm = g_new0 (ClipscopeCpuGemm, 1);
   gemm->precision = precision;
