@@ -262,20 +262,39 @@ kernel_make (Kernel      *k,
     dnnl_primitive_attr_destroy (attr);
 }
 
+/* The primitives cached in @table for @key (of @key_size bytes), made by
+ * @make into a new zeroed @value_size block on first use. */
+static gconstpointer
+cached (GHashTable   *table,
+        gconstpointer key,
+        gsize         key_size,
+        gsize         value_size,
+        void        (*make) (gpointer value, gconstpointer key))
+{
+  gpointer v;
+
+  g_mutex_lock (&kernels_lock);
+  if ((v = g_hash_table_lookup (table, key)) == NULL)
+    {
+      v = g_malloc0 (value_size);
+      make (v, key);
+      g_hash_table_insert (table, g_memdup2 (key, key_size), v);
+    }
+  g_mutex_unlock (&kernels_lock);
+  return v;
+}
+
+static void
+kernel_make_cb (gpointer      value,
+                gconstpointer key)
+{
+  kernel_make (value, key);
+}
+
 static const Kernel *
 kernel_get (const Shape *s)
 {
-  Kernel *k;
-
-  g_mutex_lock (&kernels_lock);
-  if ((k = g_hash_table_lookup (kernels, s)) == NULL)
-    {
-      k = g_new0 (Kernel, 1);
-      kernel_make (k, s);
-      g_hash_table_insert (kernels, g_memdup2 (s, sizeof *s), k);
-    }
-  g_mutex_unlock (&kernels_lock);
-  return k;
+  return cached (kernels, s, sizeof *s, sizeof (Kernel), kernel_make_cb);
 }
 
 /* A [batch, heads, rows, cols] float32 array with the given strides. */
@@ -334,20 +353,17 @@ attn_make (AttnKernels     *ak,
   attn_product (&ak->output, 1.0f);
 }
 
+static void
+attn_make_cb (gpointer      value,
+              gconstpointer key)
+{
+  attn_make (value, key);
+}
+
 static const AttnKernels *
 attn_get (const AttnShape *a)
 {
-  AttnKernels *ak;
-
-  g_mutex_lock (&kernels_lock);
-  if ((ak = g_hash_table_lookup (attn_kernels, a)) == NULL)
-    {
-      ak = g_new0 (AttnKernels, 1);
-      attn_make (ak, a);
-      g_hash_table_insert (attn_kernels, g_memdup2 (a, sizeof *a), ak);
-    }
-  g_mutex_unlock (&kernels_lock);
-  return ak;
+  return cached (attn_kernels, a, sizeof *a, sizeof (AttnKernels), attn_make_cb);
 }
 
 static void
