@@ -47,6 +47,8 @@ typedef struct {
   GHashTable *pinned[2];        /* per ClipscopePrecision: the model's matrix → Packed */
   GHashTable *stacks;           /* the first part → Stack */
   GHashTable *matrices;         /* the Stacks of matrices (by &desc) */
+  guint8     *scratch;          /* where matrices are widened or stacked to pack them */
+  gsize       scratch_size;     /* bytes, mapped */
 } Store;
 
 struct _ClipscopeCpuGemm {
@@ -388,25 +390,66 @@ wrap (const dnnl_memory_desc_t *md,
   return m;
 }
 
-/* Lets the pages of the mapped file that @pk is read from go, as the
- * packed copy is what is read from now on. */
+/* Calls @fn on the pages of the mapped file that @pk is read from:
+ * clipscope_safetensors_prefault() before they are read, as the load's
+ * check let them go, or clipscope_safetensors_release() once packed. */
 static void
-release_source (ClipscopeCpuGemm *gemm,
-                const Packed     *pk,
-                const float      *w,
-                gsize             n)
+each_source (ClipscopeCpuGemm *gemm,
+             const Packed     *pk,
+             const float      *w,
+             gsize             n,
+             void            (*fn) (ClipscopeSafetensors *, const void *, gsize))
 {
   for (int i = 0; i < (pk->stack != NULL ? pk->stack->n_parts : 1); i++)
-    clipscope_safetensors_release (gemm->model->weights_file,
-                                   pk->stack != NULL ? pk->stack->parts[i] : w,
-                                   (pk->stack != NULL ? pk->stack->sizes[i] : n)
-                                   * clipscope_dtype_size (pk->dtype));
+    fn (gemm->model->weights_file, pk->stack != NULL ? pk->stack->parts[i] : w,
+        (pk->stack != NULL ? pk->stack->sizes[i] : n) * clipscope_dtype_size (pk->dtype));
 }
 
-/* Reorders w[n_out, n_in] into @md (converting to its type) once, a
- * 16-bit matrix (or parts) widened exactly to float32 first, into memory
- * mapped for the while, so that none of it stays in the heap; then lets
- * the source's pages go. */
+/* The store's scratch, of at least @bytes, or NULL. It is mapped, so that
+ * none of it stays in the heap once it goes, and kept from one matrix to
+ * the next, so that its pages are not made anew for each. */
+static guint8 *
+store_scratch (Store *st,
+               gsize  bytes)
+{
+  if (st->scratch_size < bytes)
+    {
+      if (st->scratch != NULL)
+        munmap (st->scratch, st->scratch_size);
+      st->scratch_size = 0;
+      st->scratch = mmap (NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (st->scratch == MAP_FAILED)
+        return st->scratch = NULL;
+      st->scratch_size = bytes;
+    }
+  return st->scratch;
+}
+
+/* Lets the store's scratch go once every matrix pinned (at either
+ * precision) is packed. */
+static void
+store_scratch_trim (Store *st)
+{
+  GHashTableIter it;
+  gpointer value;
+
+  for (int i = 0; i < 2; i++)
+    {
+      g_hash_table_iter_init (&it, st->pinned[i]);
+      while (g_hash_table_iter_next (&it, NULL, &value))
+        if (((Packed *) value)->mem == NULL)
+          return;
+    }
+  if (st->scratch != NULL)
+    munmap (st->scratch, st->scratch_size);
+  st->scratch = NULL;
+  st->scratch_size = 0;
+}
+
+/* Reorders w[n_out, n_in] into @md (converting to its type) once, then
+ * lets the source's pages go. A float32 or bfloat16 matrix is reordered
+ * as it lies (bfloat16 widens exactly); a float16 one is widened exactly
+ * to float32 first, and parts are stacked first, in the store's scratch. */
 static gboolean
 pack (ClipscopeCpuGemm         *gemm,
       Packed                   *pk,
@@ -416,33 +459,36 @@ pack (ClipscopeCpuGemm         *gemm,
       const dnnl_memory_desc_t *md)
 {
   const gsize n = (gsize) n_in * n_out;
-  float *wide = NULL;
+  const gboolean as_is = pk->dtype != CLIPSCOPE_DTYPE_F16;
+  const gsize elem = as_is ? clipscope_dtype_size (pk->dtype) : sizeof (float);
+  guint8 *wide = NULL;
   dnnl_memory_desc_t plain;
   dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_t reorder = NULL;
   dnnl_memory_t from, to = NULL;
   gboolean ok;
 
-  if (pk->stack != NULL || pk->dtype != CLIPSCOPE_DTYPE_F32)
+  if (pk->stack != NULL || !as_is)
     {
       const ClipscopeCpuStack one = { 1, { w }, { n }, pk->dtype };
       const ClipscopeCpuStack *from_parts = pk->stack != NULL ? pk->stack : &one;
       gsize at = 0;
 
-      wide = mmap (NULL, n * sizeof (float), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (wide == MAP_FAILED)
+      if ((wide = store_scratch (gemm->store, n * elem)) == NULL)
         return FALSE;
+      each_source (gemm, pk, w, n, clipscope_safetensors_prefault);
       for (int i = 0; i < from_parts->n_parts; at += from_parts->sizes[i], i++)
-        if (pk->dtype == CLIPSCOPE_DTYPE_F32)
-          memcpy (wide + at, from_parts->parts[i], from_parts->sizes[i] * sizeof (float));
+        if (as_is)
+          memcpy (wide + at * elem, from_parts->parts[i], from_parts->sizes[i] * elem);
         else
           clipscope_widen_16 (pk->dtype, (const guint16 *) (const void *) from_parts->parts[i],
-                              from_parts->sizes[i], wide + at);
-      release_source (gemm, pk, w, n);
+                              from_parts->sizes[i], (float *) (void *) (wide + at * elem));
+      each_source (gemm, pk, w, n, clipscope_safetensors_release);
     }
-  md_2d (&plain, n_in, n_out, dnnl_f32, 1, n_in);
-  from = wrap (&plain, wide != NULL ? wide : w);
+  else
+    each_source (gemm, pk, w, n, clipscope_safetensors_prefault);
+  md_2d (&plain, n_in, n_out, elem == sizeof (float) ? dnnl_f32 : dnnl_bf16, 1, n_in);
+  from = wrap (&plain, wide != NULL ? (const void *) wide : (const void *) w);
   ok = from != NULL
        && dnnl_memory_create (&to, md, engine, DNNL_MEMORY_ALLOCATE) == dnnl_success
        && dnnl_reorder_primitive_desc_create (&pd, &plain, engine, md, engine, NULL) == dnnl_success
@@ -467,12 +513,11 @@ pack (ClipscopeCpuGemm         *gemm,
       pk->n_in = n_in;
       pk->n_out = n_out;
       if (wide == NULL)
-        release_source (gemm, pk, w, n);
+        each_source (gemm, pk, w, n, clipscope_safetensors_release);
+      store_scratch_trim (gemm->store);
     }
   else if (to != NULL)
     dnnl_memory_destroy (to);
-  if (wide != NULL)
-    munmap (wide, n * sizeof (float));
   return ok;
 }
 
@@ -520,6 +565,8 @@ store_free (gpointer p)
     g_hash_table_destroy (st->pinned[i]);
   g_hash_table_destroy (st->matrices);
   g_hash_table_destroy (st->stacks);
+  if (st->scratch != NULL)
+    munmap (st->scratch, st->scratch_size);
   g_free (st);
 }
 

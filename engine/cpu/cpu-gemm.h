@@ -4,12 +4,13 @@
  * matmul: bias, activation and residual accumulate fused into it, the
  * weight matrices of the model reordered once, at their first use, into
  * the blocked layout the matmul wants (and to bfloat16 when the context
- * computes in bfloat16; a float16 or bfloat16 matrix of the model is
- * widened exactly to float32 on the way, so that a 16-bit file computes
- * as its float32 twin would). Primitives are made once per shape and
- * shared by every context of the process, packed weights once per model
- * and precision and shared by the model's contexts; each context owns its
- * stream and scratch, so contexts run concurrently on their own threads.
+ * computes in bfloat16; a float16 matrix of the model is widened exactly
+ * to float32 on the way and a bfloat16 one reordered as it is, so that a
+ * 16-bit file computes as its float32 twin would). Primitives are made
+ * once per shape and shared by every context of the process, packed
+ * weights once per model and precision and shared by the model's
+ * contexts; each context owns its stream and scratch, so contexts run
+ * concurrently on their own threads.
  * Without oneDNN, or with CLIPSCOPE_CPU_GEMM=openblas in the environment
  * (the tests run both), clipscope_cpu_gemm_new() returns NULL and the
  * backend multiplies with OpenBLAS.
