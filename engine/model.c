@@ -201,32 +201,6 @@ set_non_finite_error (Loader     *ld,
                clipscope_safetensors_get_name (ld->st), name, nan ? "NaN" : "an infinity", at);
 }
 
-/* Whether @n floats are all finite: two a word, a value bad where its
- * exponent bits, all set, xor the mask give a zero lane (see
- * clipscope_first_non_finite_16()). */
-static gboolean
-all_finite (const float *p,
-            int64_t      n)
-{
-  const guint64 masks = G_GUINT64_CONSTANT (0x7f8000007f800000);
-  const guint64 ones = G_GUINT64_CONSTANT (0x0000000100000001);
-  const guint64 tops = G_GUINT64_CONSTANT (0x8000000080000000);
-  guint64 any = 0;
-  int64_t i = 0;
-
-  for (; i + 2 <= n; i += 2)
-    {
-      guint64 v;
-
-      memcpy (&v, p + i, sizeof v);
-      v = (v & masks) ^ masks;
-      any |= (v - ones) & ~v & tops;
-    }
-  for (; i < n; i++)
-    any |= !isfinite (p[i]);
-  return any == 0;
-}
-
 static const float *
 check_finite (Loader      *ld,
               const char  *name,
@@ -234,15 +208,12 @@ check_finite (Loader      *ld,
               int64_t      n,
               int64_t      first)
 {
-  if (p == NULL || all_finite (p, n))
+  const gssize bad = p != NULL ? clipscope_first_non_finite_32 (p, (gsize) n) : -1;
+
+  if (bad < 0)
     return p;
-  for (int64_t i = 0; i < n; i++)
-    if (!isfinite (p[i]))
-      {
-        set_non_finite_error (ld, name, isnan (p[i]), first + i);
-        return NULL;
-      }
-  return p;
+  set_non_finite_error (ld, name, isnan (p[bad]), first + bad);
+  return NULL;
 }
 
 /* A float16 or bfloat16 matrix left in the mapping, checked, its pages

@@ -92,6 +92,11 @@ gssize clipscope_first_non_finite_16 (ClipscopeDtype  dtype,
                                       const guint16  *src,
                                       gsize           n);
 
+/* The index of the first infinity or NaN among @n float32 values (at
+ * least 2-byte aligned), or -1. */
+gssize clipscope_first_non_finite_32 (const float *src,
+                                      gsize        n);
+
 /* Maps the pages of [p, p + n_bytes) of a mapped file at once, rather
  * than at a fault each, before the range is read through. */
 void clipscope_safetensors_prefault (ClipscopeSafetensors *st,

@@ -887,6 +887,38 @@ test_16_bit_values (void)
     }
 }
 
+/* float32 values with every upper half (sign, exponent and the top of
+ * the mantissa) and lower halves that look like a bad exponent, at every
+ * place of a row that crosses the check's vectors and blocks: found
+ * where, and only where, the value is not finite. */
+static void
+test_32_bit_values (void)
+{
+  static const gsize places[] = { 0, 1, 2, 7, 8, 15, 16, 17, 2047, 2048, 2049, 2063, 3000 };
+  static const guint32 lows[] = { 0, 0x7f80, 0xffff, 0x1234 };
+  const gsize n = 3001;
+  g_autofree float *row = g_new (float, n);
+
+  for (guint32 high = 0; high <= 0xffff; high++)
+    {
+      const guint32 bits = high << 16 | lows[high % G_N_ELEMENTS (lows)];
+      const gsize at = places[high % G_N_ELEMENTS (places)];
+      float value;
+
+      memcpy (&value, &bits, sizeof value);
+      for (gsize i = 0; i < n; i++)
+        {
+          const guint32 finite = 0x3f807f80u;   /* about 1, its lower half a bad bfloat16 */
+
+          memcpy (&row[i], &finite, sizeof finite);
+        }
+      row[at] = value;
+      g_assert_cmpint (clipscope_first_non_finite_32 (row, n), ==,
+                       (isfinite (value) ? -1 : (gssize) at));
+      g_assert_cmpint (clipscope_first_non_finite_32 (row, at), ==, -1);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -905,6 +937,7 @@ main (int   argc,
   g_test_add_func ("/engine/safetensors/valid/no-tensors", test_valid_no_tensors);
   g_test_add_func ("/engine/safetensors/dtype-names", test_dtype_names);
   g_test_add_func ("/engine/safetensors/f16-exhaustive", test_f16_exhaustive);
+  g_test_add_func ("/engine/safetensors/32-bit-values", test_32_bit_values);
   g_test_add_func ("/engine/safetensors/open/file", test_open_file);
   g_test_add_func ("/engine/safetensors/open/missing", test_open_missing);
   g_test_add_func ("/engine/safetensors/open/empty-file", test_open_empty_file);
