@@ -925,21 +925,27 @@ first_all_set (const guint16 *src,
   for (gsize at = 0; at < n; at += block)
     {
       const gsize end = MIN (n, at + block);
-      I16x8 any[4] = { { 0 } };
+      I16x8 any0 = { 0 }, any1 = { 0 }, any2 = { 0 }, any3 = { 0 };
       gboolean found = FALSE;
       gsize i = at;
 
+      /* Named rather than arrays, which GCC keeps in memory. */
       for (; i + 32 <= end; i += 32)
         {
-          U16x8 v[4];
+          U16x8 v0, v1, v2, v3;
 
-          memcpy (v, src + i, sizeof v);
-          for (int k = 0; k < 4; k++)
-            any[k] |= (I16x8) ((v[k] & m) == want);
+          memcpy (&v0, src + i, sizeof v0);
+          memcpy (&v1, src + i + 8, sizeof v1);
+          memcpy (&v2, src + i + 16, sizeof v2);
+          memcpy (&v3, src + i + 24, sizeof v3);
+          any0 |= (I16x8) ((v0 & m) == want);
+          any1 |= (I16x8) ((v1 & m) == want);
+          any2 |= (I16x8) ((v2 & m) == want);
+          any3 |= (I16x8) ((v3 & m) == want);
         }
-      any[0] |= any[1] | any[2] | any[3];
+      any0 |= any1 | any2 | any3;
       for (int k = 0; k < 8; k++)
-        found |= any[0][k] != 0;
+        found |= any0[k] != 0;
       for (; i < end; i++)
         found |= mask[i % 2] != 0 && (src[i] & mask[i % 2]) == mask[i % 2];
       if (found)
