@@ -4,7 +4,8 @@
  * time, plus the embeddings), progress must be reported batch by batch,
  * and cancelling must stop the call quickly. A float16 model must load
  * without a float32 copy of its matrices, and its contexts share the
- * weights they derive.
+ * weights they derive; a bfloat16 model's contexts at both precisions
+ * compute as on models of their own.
  */
 #include "clipscope-private.h"
 #include "test-memory.h"
@@ -19,6 +20,7 @@ typedef struct {
   char            **paths;      /* N_IMAGES copies of one image */
   ClipscopeModel   *model;
   char             *half_dir;   /* a float16 model with a wider image tower */
+  char             *bf16_dir;   /* a bfloat16 one */
 } Fixture;
 
 static Fixture fixture;
@@ -49,14 +51,18 @@ make_fixture (void)
   g_assert_no_error (error);
   model_dir = g_build_filename (fixture.dir, "model", NULL);
   fixture.half_dir = g_build_filename (fixture.dir, "half", NULL);
+  fixture.bf16_dir = g_build_filename (fixture.dir, "bf16", NULL);
   {
     const char *argv[] = { "/usr/bin/python3", script, model_dir, NULL };
     const char *half[] = { "/usr/bin/python3", script, fixture.half_dir, "--dtype", "F16",
                            "--dim", "vision_width=512", "--dim", "vision_heads=8",
                            "--dim", "vision_layers=4", NULL };
+    const char *bf16[] = { "/usr/bin/python3", script, fixture.bf16_dir, "--dtype", "BF16",
+                           "--seed", "3", NULL };
 
     make_model (argv);
     make_model (half);
+    make_model (bf16);
   }
   fixture.model = clipscope_model_load (model_dir, NULL, NULL, &error);
   g_assert_no_error (error);
@@ -230,6 +236,75 @@ test_half_shared (void)
 #endif
 }
 
+/* @ctx's image (@part 0) or text (1) embedding into @emb. */
+static void
+encode_part (ClipscopeContext *ctx,
+             int               part,
+             float            *emb)
+{
+  g_autoptr(GError) error = NULL;
+  const char *texts[] = { "a photo of a cat" };
+
+  if (part == 0)
+    g_assert_true (clipscope_context_encode_image_files (ctx, (const char * const *) fixture.paths,
+                                                         1, emb, NULL, NULL, NULL, &error));
+  else
+    g_assert_true (clipscope_context_encode_texts (ctx, texts, 1, emb, NULL, &error));
+  g_assert_no_error (error);
+}
+
+/* A bfloat16 model's matrices are packed as they lie at either precision
+ * (q, k and v stacked through a scratch per model that lasts a pass):
+ * contexts at both precisions on one model, each packing its towers in
+ * turn, give what a context on a fresh model of its own gives for each
+ * tower. */
+static void
+test_bf16_precisions (void)
+{
+  const ClipscopePrecision precisions[2] = { CLIPSCOPE_PRECISION_F32, CLIPSCOPE_PRECISION_BF16 };
+  ClipscopeContextOptions options = clipscope_context_options_default ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ClipscopeModel) shared = NULL;
+  ClipscopeContext *ctx[2];
+  float alone[2][2][1024], got[1024];
+  gsize bytes;
+
+  options.backend = CLIPSCOPE_BACKEND_CPU;
+  for (int p = 0; p < 2; p++)
+    for (int part = 0; part < 2; part++)
+      {
+        g_autoptr(ClipscopeModel) model = clipscope_model_load (fixture.bf16_dir, NULL, NULL,
+                                                                &error);
+        g_autoptr(ClipscopeContext) own = NULL;
+
+        g_assert_no_error (error);
+        g_assert_cmpstr (clipscope_model_get_info (model)->dtype, ==, "bfloat16");
+        g_assert_cmpint (clipscope_model_get_info (model)->embed_dim, <=, 1024);
+        options.precision = precisions[p];
+        own = clipscope_context_new (model, &options, &error);
+        g_assert_no_error (error);
+        encode_part (own, part, alone[p][part]);
+      }
+  shared = clipscope_model_load (fixture.bf16_dir, NULL, NULL, &error);
+  g_assert_no_error (error);
+  bytes = clipscope_model_get_info (shared)->embed_dim * sizeof (float);
+  for (int p = 0; p < 2; p++)
+    {
+      options.precision = precisions[p];
+      ctx[p] = clipscope_context_new (shared, &options, &error);
+      g_assert_no_error (error);
+    }
+  for (int round = 0; round < 2; round++)
+    for (int p = 0; p < 2; p++)
+      for (int part = 0; part < 2; part++)
+        {
+          encode_part (ctx[p], part, got);
+          g_assert_cmpmem (got, bytes, alone[p][part], bytes);
+        }
+  for (int p = 0; p < 2; p++)
+    clipscope_context_free (ctx[p]);
+}
+
 static void
 remove_tree (const char *path)
 {
@@ -259,6 +334,7 @@ main (int    argc,
   g_test_add_func ("/engine/load/bounded-memory", test_bounded_memory);
   g_test_add_func ("/engine/load/cancel", test_cancel);
   g_test_add_func ("/engine/load/half-shared", test_half_shared);
+  g_test_add_func ("/engine/load/bf16-precisions", test_bf16_precisions);
   status = g_test_run ();
 
   g_strfreev (fixture.paths);
@@ -266,5 +342,6 @@ main (int    argc,
   remove_tree (fixture.dir);
   g_free (fixture.dir);
   g_free (fixture.half_dir);
+  g_free (fixture.bf16_dir);
   return status;
 }

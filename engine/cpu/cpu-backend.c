@@ -127,6 +127,7 @@ cpu_submit (ClipscopeGraphBackend *be,
 {
   CpuBackend *cpu = CPU (be);
 
+  clipscope_cpu_gemm_pass_done (cpu->gemm);
   if (cpu->error != NULL)
     {
       g_propagate_error (error, g_steal_pointer (&cpu->error));

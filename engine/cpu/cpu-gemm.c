@@ -47,7 +47,7 @@ typedef struct {
   GHashTable *pinned[2];        /* per ClipscopePrecision: the model's matrix → Packed */
   GHashTable *stacks;           /* the first part → Stack */
   GHashTable *matrices;         /* the Stacks of matrices (by &desc) */
-  guint8     *scratch;          /* where matrices are widened or stacked to pack them */
+  guint8     *scratch;          /* where matrices are widened or stacked to pack them, in a pass */
   gsize       scratch_size;     /* bytes, mapped */
 } Store;
 
@@ -407,7 +407,8 @@ each_source (ClipscopeCpuGemm *gemm,
 
 /* The store's scratch, of at least @bytes, or NULL. It is mapped, so that
  * none of it stays in the heap once it goes, and kept from one matrix to
- * the next, so that its pages are not made anew for each. */
+ * the next until the pass ends (clipscope_cpu_gemm_pass_done()), so that
+ * its pages are not made anew for each. */
 static guint8 *
 store_scratch (Store *st,
                gsize  bytes)
@@ -423,27 +424,6 @@ store_scratch (Store *st,
       st->scratch_size = bytes;
     }
   return st->scratch;
-}
-
-/* Lets the store's scratch go once every matrix pinned (at either
- * precision) is packed. */
-static void
-store_scratch_trim (Store *st)
-{
-  GHashTableIter it;
-  gpointer value;
-
-  for (int i = 0; i < 2; i++)
-    {
-      g_hash_table_iter_init (&it, st->pinned[i]);
-      while (g_hash_table_iter_next (&it, NULL, &value))
-        if (((Packed *) value)->mem == NULL)
-          return;
-    }
-  if (st->scratch != NULL)
-    munmap (st->scratch, st->scratch_size);
-  st->scratch = NULL;
-  st->scratch_size = 0;
 }
 
 /* Reorders w[n_out, n_in] into @md (converting to its type) once, then
@@ -514,7 +494,6 @@ pack (ClipscopeCpuGemm         *gemm,
       pk->n_out = n_out;
       if (wide == NULL)
         each_source (gemm, pk, w, n, clipscope_safetensors_release);
-      store_scratch_trim (gemm->store);
     }
   else if (to != NULL)
     dnnl_memory_destroy (to);
@@ -633,6 +612,21 @@ clipscope_cpu_gemm_free (ClipscopeCpuGemm *gemm)
   g_free (gemm->src16);
   g_free (gemm->scores);
   g_free (gemm);
+}
+
+void
+clipscope_cpu_gemm_pass_done (ClipscopeCpuGemm *gemm)
+{
+  Store *st = gemm != NULL ? gemm->store : NULL;
+
+  if (st == NULL)
+    return;
+  g_mutex_lock (&gemm->model->derived_lock);
+  if (st->scratch != NULL)
+    munmap (st->scratch, st->scratch_size);
+  st->scratch = NULL;
+  st->scratch_size = 0;
+  g_mutex_unlock (&gemm->model->derived_lock);
 }
 
 void
@@ -892,6 +886,11 @@ clipscope_cpu_gemm_new (ClipscopePrecision precision,
 
 void
 clipscope_cpu_gemm_free (ClipscopeCpuGemm *gemm)
+{
+}
+
+void
+clipscope_cpu_gemm_pass_done (ClipscopeCpuGemm *gemm)
 {
 }
 

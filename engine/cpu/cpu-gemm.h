@@ -32,6 +32,10 @@ ClipscopeCpuGemm *clipscope_cpu_gemm_new (ClipscopePrecision precision,
                                           ClipscopeModel    *model);
 void clipscope_cpu_gemm_free (ClipscopeCpuGemm *gemm);
 
+/* Ends a pass of the context: what packing the model's matrices needed
+ * for the while goes. */
+void clipscope_cpu_gemm_pass_done (ClipscopeCpuGemm *gemm);
+
 /* Marks @w, of @dtype (F32, or F16 or BF16, see model.h), as a weight
  * matrix of the model, which stays unchanged as long as the model lives:
  * it may be packed once and the packed copy reused by every context. */
