@@ -307,12 +307,13 @@ def int8_products(on):
 
 def quantise_rows(a):
     """@a with each row (last axis) replaced by s · q, s = max|row| / 127 and
-    q = row / s rounded to the nearest integer, ties to even, both computed
-    in float32 as the engine does; a row of zeros stays zeros."""
+    q = row · (127 / max|row|) rounded to the nearest integer, ties to even,
+    all computed in float32 as the engine does; a row of zeros stays zeros."""
     a32 = a.detach().cpu().numpy().astype(np.float32)
-    s = (np.abs(a32).max(-1, keepdims=True) / np.float32(127)).astype(np.float32)
-    safe = np.where(s > 0, s, np.float32(1)).astype(np.float32)
-    q = np.clip(np.rint(a32 / safe), -127, 127)
+    m = np.abs(a32).max(-1, keepdims=True)
+    s = (m / np.float32(127)).astype(np.float32)
+    inv = (np.float32(127) / np.where(s > 0, m, np.float32(1))).astype(np.float32)
+    q = np.clip(np.rint(a32 * inv), -127, 127)
     q = np.where(s > 0, q, 0)
     return torch.as_tensor(q.astype(np.float64) * s.astype(np.float64), dtype=a.dtype)
 

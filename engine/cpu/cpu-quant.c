@@ -1,6 +1,7 @@
 /* cpu-quant.c — symmetric int8 quantisation (see cpu-quant.h) */
 #include "cpu-quant.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -28,7 +29,7 @@ quantize_row (const float *x,
 {
   guint32 top = 0;
   gboolean bad;
-  float m, s;
+  float m, s, inv;
 
   /* max |x| as the largest bit pattern with the sign cleared, which
    * orders non-negative floats as their values, NaN and infinities above
@@ -45,10 +46,11 @@ quantize_row (const float *x,
   bad = top > 0x7f7fffffu;      /* beyond FLT_MAX: NaN or infinite */
   memcpy (&m, &top, sizeof m);
   s = m / 127.0f;
-  if (!(s > 0.0f) || bad)
+  inv = 127.0f / m;
+  if (!(s > 0.0f) || bad || !(inv <= FLT_MAX))
     {
-      /* Zeros, or a row that is not finite, which makes every sum of the
-       * row NaN, as it would in float32. */
+      /* Zeros (or all below 1e-36), or a row that is not finite, which
+       * makes every sum of the row NaN, as it would in float32. */
       *scale = bad ? NAN : 0.0f;
       for (int i = 0; i < n; i++)
         q[i] = 0;
@@ -57,12 +59,12 @@ quantize_row (const float *x,
   *scale = s;
   for (int i = 0; i < n; i++)
     {
-      /* |x / s| <= 127 (and a little, by rounding): adding and taking
-       * away 1.5 · 2²³ rounds it to an integer, ties to even, as rintf
-       * would in the default rounding mode, but in a loop that vectorises
-       * without SSE4.1's rounding instruction. */
+      /* |x · 127 / m| <= 127 (and a little, by rounding): adding and
+       * taking away 1.5 · 2²³ rounds it to an integer, ties to even, as
+       * rintf would in the default rounding mode, but in a loop that
+       * vectorises without SSE4.1's rounding instruction. */
       const float magic = 12582912.0f;
-      float v = (x[i] / s + magic) - magic;
+      float v = (x[i] * inv + magic) - magic;
 
       q[i] = (gint8) (int) CLAMP (v, -127.0f, 127.0f);
     }

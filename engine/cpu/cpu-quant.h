@@ -1,9 +1,10 @@
 /* cpu-quant.h — symmetric int8 quantisation for the int8 products
  *
  * A row of n floats becomes n signed bytes q and one scale s with
- * x ≈ s · q: s = max|x| / 127 and q = x / s rounded to the nearest
- * integer, ties to even (both in float32, the division a true one), so
- * q stays within ±127; a row of zeros has s = 0 and q = 0. Weight
+ * x ≈ s · q: s = max|x| / 127 and q = x · (127 / max|x|) rounded to the
+ * nearest integer, ties to even (all in float32), so q stays within ±127;
+ * a row of zeros (or of magnitudes all below 1e-36) has s = 0 and q = 0,
+ * one with NaN or an infinity s = NaN and q = 0. Weight
  * matrices [n_out, n_in] are quantised so once per output channel (row),
  * activations once per row of each product; the product's int32 sums
  * are turned back into floats by the epilogue below.
