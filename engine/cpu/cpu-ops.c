@@ -210,6 +210,75 @@ clipscope_cpu_linear (const float *x,
 
 /* ----------------------------------------------------------- layer norm */
 
+/* Sums over a row kept in LANES running partial sums, element i in
+ * partial i % LANES, so that the loops vectorise (a single running sum
+ * is a chain of dependent additions that compilers must keep in order)
+ * and every build adds in the same order, with the same result. */
+#define LANES 16
+
+static inline float
+lanes_total (const float acc[LANES])
+{
+  float s = 0.0f;
+
+  for (int l = 0; l < LANES; l++)
+    s += acc[l];
+  return s;
+}
+
+/* Σ x[i]. */
+static inline float
+row_sum (const float *x,
+         int          n)
+{
+  float acc[LANES] = { 0.0f };
+  int i = 0;
+
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++)
+      acc[l] += x[i + l];
+  for (int l = 0; i < n; i++, l++)
+    acc[l] += x[i];
+  return lanes_total (acc);
+}
+
+/* Σ (x[i] − c)². */
+static inline float
+row_sum_sq (const float *x,
+            int          n,
+            float        c)
+{
+  float acc[LANES] = { 0.0f };
+  int i = 0;
+
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++)
+      acc[l] += (x[i + l] - c) * (x[i + l] - c);
+  for (int l = 0; i < n; i++, l++)
+    acc[l] += (x[i] - c) * (x[i] - c);
+  return lanes_total (acc);
+}
+
+/* max x[i], n ≥ 1. */
+static inline float
+row_max (const float *x,
+         int          n)
+{
+  float acc[LANES];
+  int i = 0;
+
+  for (int l = 0; l < LANES; l++)
+    acc[l] = x[0];
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++)
+      acc[l] = x[i + l] > acc[l] ? x[i + l] : acc[l];
+  for (int l = 0; i < n; i++, l++)
+    acc[l] = x[i] > acc[l] ? x[i] : acc[l];
+  for (int l = 1; l < LANES; l++)
+    acc[0] = acc[l] > acc[0] ? acc[l] : acc[0];
+  return acc[0];
+}
+
 static VECTOR_CLONES void
 layer_norm (const float *x,
             int          ldx,
@@ -230,16 +299,12 @@ layer_norm (const float *x,
     {
       const float *xr = x + (gsize) r * ldx;
       float *yr = y + (gsize) r * ldy;
-      float mean = 0.0f, var = 0.0f, inv;
+      float mean, var, inv;
 
       /* Two passes over the row: the mean first, then the variance around
        * it, which avoids the cancellation of E[x²] − E[x]². */
-      for (int i = 0; i < dim; i++)
-        mean += xr[i];
-      mean /= (float) dim;
-      for (int i = 0; i < dim; i++)
-        var += (xr[i] - mean) * (xr[i] - mean);
-      var /= (float) dim;
+      mean = row_sum (xr, dim) / (float) dim;
+      var = row_sum_sq (xr, dim, mean) / (float) dim;
       inv = 1.0f / sqrtf (var + eps);
       for (int i = 0; i < dim; i++)
         yr[i] = (xr[i] - mean) * inv * w[i] + b[i];
@@ -267,18 +332,14 @@ static VECTOR_CLONES void
 softmax (float *x,
          int    n)
 {
-  float max = x[0], sum = 0.0f, inv;
-
   /* The maximum is subtracted first so that exp never overflows; the
    * result is the same because softmax is shift-invariant. */
-  for (int i = 1; i < n; i++)
-    max = x[i] > max ? x[i] : max;
+  const float max = row_max (x, n);
+  float inv;
+
   for (int i = 0; i < n; i++)
-    {
-      x[i] = fast_expf (x[i] - max);
-      sum += x[i];
-    }
-  inv = 1.0f / sum;
+    x[i] = fast_expf (x[i] - max);
+  inv = 1.0f / row_sum (x, n);
   for (int i = 0; i < n; i++)
     x[i] *= inv;
 }
