@@ -411,7 +411,7 @@ cpu_attention (ClipscopeGraphBackend    *be,
   if (cpu->gemm != NULL && clipscope_cpu_gemm_attention (cpu->gemm, &c))
     return;
   if (!grow (&cpu->scores, &cpu->scores_size,
-             (gsize) clipscope_cpu_threads () * (a->width / a->n_heads + 4) * a->seq * sizeof (float),
+             clipscope_cpu_attention_scratch (&c) * sizeof (float),
              &cpu->error))
     {
       cpu->stopped = TRUE;

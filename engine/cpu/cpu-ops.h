@@ -75,11 +75,15 @@ typedef struct {
 } ClipscopeCpuAttention;
 
 /* @a with a loop over (sequence, head) pairs: @scratch is
- * (width / n_heads + 4) × seq floats for each of clipscope_cpu_threads();
- * @parallel spreads the pairs over the threads. */
+ * clipscope_cpu_attention_scratch() floats; @parallel spreads the pairs
+ * over the threads. */
 void clipscope_cpu_attention (const ClipscopeCpuAttention *a,
                               float                       *scratch,
                               gboolean                     parallel);
+
+/* The floats of scratch clipscope_cpu_attention() needs for @a, on
+ * clipscope_cpu_threads() threads. */
+gsize clipscope_cpu_attention_scratch (const ClipscopeCpuAttention *a);
 
 /* Softmax of each row of attention's scores s[batch, n_heads, n_q, seq]
  * over the keys query i of sequence b sees, [0, valid), valid being
