@@ -55,6 +55,31 @@ clipscope_cpu_set_threads (int n)
 #endif
 }
 
+void
+clipscope_cpu_parallel_rows (gsize                n,
+                             gsize                min_rows,
+                             gboolean             parallel,
+                             ClipscopeCpuRowsFunc fn,
+                             gpointer             data)
+{
+  const int parts = parallel ? (int) MIN ((gsize) clipscope_cpu_threads (), n / MAX (min_rows, 1)) : 1;
+  const gboolean spread G_GNUC_UNUSED = parts > 1;
+
+  if (parts <= 1)
+    {
+      if (n > 0)
+        fn (0, n, data);
+      return;
+    }
+  PARALLEL_FOR
+  for (int t = 0; t < parts; t++)
+    {
+      const gsize r0 = n * t / parts, r1 = n * (t + 1) / parts;
+
+      fn (r0, r1 - r0, data);
+    }
+}
+
 static int
 thread_id (void)
 {
