@@ -340,24 +340,18 @@ im2col_part (gsize    r0,
   im2col_rows (c->x, c->map, c->kernel, c->stride, c->pad, c->first + r0, count, c->rows + r0 * k);
 }
 
-/* im2col_rows() spread over the threads that oneDNN's products use. */
+/* im2col_rows() of @count rows from c->first, spread over the threads
+ * that oneDNN's products use. */
 static void
-im2col_spread (CpuBackend         *cpu,
-               const float        *x,
-               const ClipscopeMap *map,
-               int                 kernel,
-               int                 stride,
-               int                 pad,
-               gsize               r0,
-               gsize               count,
-               float              *rows)
+im2col_spread (CpuBackend   *cpu,
+               const Im2col *c,
+               gsize         count)
 {
-  Im2col c = { x, map, kernel, stride, pad, r0, rows };
-  const gsize k = (gsize) map->c * kernel * kernel;
+  const gsize k = (gsize) c->map->c * c->kernel * c->kernel;
 
   /* A thread's share is worth waking it for from some 32 K floats on. */
   clipscope_cpu_parallel_rows (count, MAX (((gsize) 1 << 15) / k, 1), cpu->gemm != NULL,
-                               im2col_part, &c);
+                               im2col_part, (gpointer) c);
 }
 
 static void
@@ -372,7 +366,11 @@ cpu_im2col (ClipscopeGraphBackend *be,
   const gsize ho = (map->h + 2 * pad - kernel) / stride + 1, wo = (map->w + 2 * pad - kernel) / stride + 1;
 
   if (RUNNING (be))
-    im2col_spread (CPU (be), F (x), map, kernel, stride, pad, 0, map->n * ho * wo, F (y));
+    {
+      const Im2col c = { F (x), map, kernel, stride, pad, 0, F (y) };
+
+      im2col_spread (CPU (be), &c, map->n * ho * wo);
+    }
 }
 
 /* The rows of the im2col matrix a block at a time, each block times wᵀ. */
@@ -406,8 +404,9 @@ cpu_conv (ClipscopeGraphBackend *be,
     {
       const gsize count = MIN (block, m - r0);
       float *yr = F (y) + r0 * c_out;
+      const Im2col c = { F (x), map, kernel, stride, pad, r0, cpu->cols };
 
-      im2col_spread (cpu, F (x), map, kernel, stride, pad, r0, count, cpu->cols);
+      im2col_spread (cpu, &c, count);
       product (cpu, cpu->cols, k, count, k, W (w), W_DTYPE (w), b.buf ? F (b) : NULL, c_out, yr,
                c_out, act, accumulate);
     }
