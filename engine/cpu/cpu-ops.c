@@ -316,8 +316,8 @@ layer_norm (const float *x,
             int          ldy,
             gboolean     parallel)
 {
-  /* Waking the threads costs more than a few rows take. */
-  const gboolean spread G_GNUC_UNUSED = parallel && (gsize) rows * dim >= 1 << 16;
+  /* Waking the threads costs more than a few rows take (some 20 µs each). */
+  const gboolean spread G_GNUC_UNUSED = parallel && (gsize) rows * dim >= 1 << 14;
 
   PARALLEL_FOR
   for (int r = 0; r < rows; r++)
