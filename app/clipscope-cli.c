@@ -2220,7 +2220,7 @@ static int
 fail_download (const char *name,
                GError     *error)
 {
-  g_autoptr(GError) owned = error;
+  g_autoptr(GError) owned G_GNUC_UNUSED = error;
 
   if (error->domain != G_IO_ERROR)
     return fail (error);
