@@ -36,7 +36,8 @@ static const GOptionEntry common_entries[] = {
        "the bundled model when omitted"), "DIR|NAME" },
   { "backend", 'b', 0, G_OPTION_ARG_STRING, &opt_backend, N_("Compute backend: auto, cpu or vulkan"), "NAME" },
   { "precision", 0, 0, G_OPTION_ARG_STRING, &opt_precision,
-    N_("The CPU's matrix products in f32 (default) or bf16, where the CPU has bfloat16 instructions"), "f32|bf16" },
+    N_("The CPU's matrix products in f32 (default), bf16 where the CPU has bfloat16 instructions, "
+       "or int8 (weights as bytes, a quarter of the memory) where it has VNNI or AMX"), "f32|bf16|int8" },
   { "ignore-exif-orientation", 0, 0, G_OPTION_ARG_NONE, &opt_ignore_orientation,
     N_("Leave images as stored, not turned as their EXIF orientation says (as OpenAI's CLIP does)"), NULL },
   { NULL }
@@ -174,9 +175,11 @@ check_common (const Command    *cmd,
     precision = CLIPSCOPE_PRECISION_F32;
   else if (strcmp (opt_precision, "bf16") == 0)
     precision = CLIPSCOPE_PRECISION_BF16;
+  else if (strcmp (opt_precision, "int8") == 0)
+    precision = CLIPSCOPE_PRECISION_INT8;
   else
     {
-      g_autofree char *msg = g_strdup_printf (_("unknown precision \"%s\" (expected f32 or bf16)"),
+      g_autofree char *msg = g_strdup_printf (_("unknown precision \"%s\" (expected f32, bf16 or int8)"),
                                               opt_precision);
       usage_error (cmd->name, msg);
       return FALSE;
@@ -2217,7 +2220,7 @@ static int
 fail_download (const char *name,
                GError     *error)
 {
-  g_autoptr(GError) owned = error;
+  g_autoptr(GError) owned G_GNUC_UNUSED = error;
 
   if (error->domain != G_IO_ERROR)
     return fail (error);

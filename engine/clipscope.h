@@ -337,10 +337,21 @@ typedef enum {
  * @CLIPSCOPE_PRECISION_BF16: the CPU backend's matrix products in bfloat16
  *   (float32 sums), where the CPU has bfloat16 instructions (AVX512-BF16 or
  *   AMX) and the build has oneDNN; float32 elsewhere
+ * @CLIPSCOPE_PRECISION_INT8: the CPU backend's weight matrices kept as
+ *   signed bytes with one float32 scale per output channel (a quarter of
+ *   their float32 memory), quantised symmetrically once per model from its
+ *   float32, float16 or bfloat16 weights, and each product's input rows
+ *   quantised the same way, one scale a row, with int32 sums; layer norms,
+ *   attention and softmax stay float32. It needs oneDNN in the build and a
+ *   CPU with AVX512-VNNI or AMX: elsewhere clipscope_context_new() fails
+ *   with %CLIPSCOPE_ERROR_BACKEND rather than run in float32, as a
+ *   model chosen for int8 may not fit in memory as float32. The Vulkan
+ *   backend computes in float32 whatever the precision.
  */
 typedef enum {
   CLIPSCOPE_PRECISION_F32,
   CLIPSCOPE_PRECISION_BF16,
+  CLIPSCOPE_PRECISION_INT8,
 } ClipscopePrecision;
 
 /**
@@ -363,8 +374,9 @@ CLIPSCOPE_API ClipscopeContextOptions clipscope_context_options_default (void);
  * clipscope_precision_available:
  *
  * Returns: whether the CPU backend computes in @precision here, rather than
- *   falling back to float32: bfloat16 needs oneDNN in the build and a CPU
- *   with AVX512-BF16 or AMX
+ *   falling back to float32 (bfloat16) or refusing (int8): bfloat16 needs
+ *   oneDNN in the build and a CPU with AVX512-BF16 or AMX, int8 oneDNN and
+ *   a CPU with AVX512-VNNI or AMX
  */
 CLIPSCOPE_API gboolean clipscope_precision_available (ClipscopePrecision precision);
 

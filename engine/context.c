@@ -192,10 +192,20 @@ clipscope_context_new (ClipscopeModel                *model,
 
   if (options == NULL)
     options = &defaults;
-  if (options->precision != CLIPSCOPE_PRECISION_F32 && options->precision != CLIPSCOPE_PRECISION_BF16)
+  if (options->precision != CLIPSCOPE_PRECISION_F32 && options->precision != CLIPSCOPE_PRECISION_BF16
+      && options->precision != CLIPSCOPE_PRECISION_INT8)
     {
       g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_INVALID_ARGUMENT,
-                   "precision %d: neither float32 nor bfloat16", (int) options->precision);
+                   "precision %d: neither float32, bfloat16 nor int8", (int) options->precision);
+      return NULL;
+    }
+  /* A model chosen for int8 may not fit as float32: no quiet fallback. */
+  if (options->precision == CLIPSCOPE_PRECISION_INT8
+      && !clipscope_precision_available (CLIPSCOPE_PRECISION_INT8))
+    {
+      g_set_error (error, CLIPSCOPE_ERROR, CLIPSCOPE_ERROR_BACKEND,
+                   "int8 precision is not available here: it needs oneDNN in the build (not "
+                   "OpenBLAS) and a CPU with AVX512-VNNI or AMX");
       return NULL;
     }
   if (options->max_batch < 1 || options->n_threads < 0)

@@ -293,7 +293,34 @@ def gelu_erf(x):
     return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
 
 
+# With int8_products(True), every matrix product with a weight matrix (the
+# linear layers, the patch embedding, the projections) computes as
+# Clipscope's --precision int8 does (engine/cpu/cpu-quant.h): the weight's
+# rows (output channels) and the input's rows each quantised symmetrically
+# to integers in [-127, 127] with one scale a row.
+_INT8 = [False]
+
+
+def int8_products(on):
+    _INT8[0] = bool(on)
+
+
+def quantise_rows(a):
+    """@a with each row (last axis) replaced by s · q, s = max|row| / 127 and
+    q = row · (127 / max|row|) rounded to the nearest integer, ties to even,
+    all computed in float32 as the engine does; a row of zeros stays zeros."""
+    a32 = a.detach().cpu().numpy().astype(np.float32)
+    m = np.abs(a32).max(-1, keepdims=True)
+    s = (m / np.float32(127)).astype(np.float32)
+    inv = (np.float32(127) / np.where(s > 0, m, np.float32(1))).astype(np.float32)
+    q = np.clip(np.rint(a32 * inv), -127, 127)
+    q = np.where(s > 0, q, 0)
+    return torch.as_tensor(q.astype(np.float64) * s.astype(np.float64), dtype=a.dtype)
+
+
 def linear(x, w, b=None):
+    if _INT8[0]:
+        x, w = quantise_rows(x), quantise_rows(w)
     y = x @ w.t()
     return y if b is None else y + b
 
@@ -355,9 +382,15 @@ def _vit_blocks(s, cfg, x):
     v = cfg["vision"]
     p = s["visual.conv1.weight"].shape[-1]
     act = quick_gelu if v["quick_gelu"] else gelu_erf
-    x = F.conv2d(x, s["visual.conv1.weight"], stride=p)          # [N, W, g, g]
-    N, W = x.shape[:2]
-    x = x.reshape(N, W, -1).transpose(1, 2)                       # [N, g², W]
+    w = s["visual.conv1.weight"]
+    if _INT8[0]:
+        # The patches as rows (channel, row, column), as the engine reads them.
+        x = linear(F.unfold(x, p, stride=p).transpose(1, 2), w.reshape(w.shape[0], -1))
+        N, W = x.shape[0], x.shape[2]
+    else:
+        x = F.conv2d(x, w, stride=p)                              # [N, W, g, g]
+        N, W = x.shape[:2]
+        x = x.reshape(N, W, -1).transpose(1, 2)                   # [N, g², W]
     cls = s["visual.class_embedding"].reshape(1, 1, W).expand(N, 1, W)
     x = torch.cat([cls, x], 1) + s["visual.positional_embedding"]
     x = layer_norm(x, s["visual.ln_pre.weight"], s["visual.ln_pre.bias"], v["ln_eps"])
@@ -370,7 +403,7 @@ def _vit_blocks(s, cfg, x):
 def _vit_project(s, cfg, x):
     """LN_post and the projection of tokens [..., W] → [..., E]."""
     x = layer_norm(x, s["visual.ln_post.weight"], s["visual.ln_post.bias"], cfg["vision"]["ln_eps"])
-    return x @ s["visual.proj"]
+    return linear(x, s["visual.proj"].t())
 
 
 def _vit(s, cfg, x):
@@ -486,7 +519,7 @@ def encode_text(state, cfg, tokens, dtype=torch.float64, normalize=True):
         for i in range(_n_blocks(s, "transformer.")):
             x = residual_block(s, "transformer.resblocks.%d." % i, x, t["heads"], act, mask, t["ln_eps"])
         x = layer_norm(x, s["ln_final.weight"], s["ln_final.bias"], t["ln_eps"])
-        x = x[torch.arange(x.shape[0]), ids.argmax(-1)] @ s["text_projection"]
+        x = linear(x[torch.arange(x.shape[0]), ids.argmax(-1)], s["text_projection"].t())
     return normalise(x) if normalize else x
 
 

@@ -596,10 +596,13 @@ def test_openmp_wait():
     if default is None:
         print("ok     no libgomp: nothing to check of its spinning")
         return
-    check("libgomp spins 1000 rounds by default", default == "1000", "GOMP_SPINCOUNT %s" % default)
+    # Some tens of microseconds, counted in rounds for the CPU it runs on.
+    check("libgomp spins a short while by default",
+          default.isdigit() and 1000 <= int(default) <= 100000, "GOMP_SPINCOUNT %s" % default)
     check("the user's GOMP_SPINCOUNT wins", gomp_spin_count({"GOMP_SPINCOUNT": "77"}) == "77")
     active = gomp_spin_count({"OMP_WAIT_POLICY": "active"})
-    check("the user's OMP_WAIT_POLICY wins", active not in ("1000", None), "GOMP_SPINCOUNT %s" % active)
+    check("the user's OMP_WAIT_POLICY wins", active is not None and active.isdigit()
+          and int(active) > 100000, "GOMP_SPINCOUNT %s" % active)
 
 
 def main():

@@ -2454,13 +2454,14 @@ test_preferences (void)
 
 static void close_window (gpointer window);
 
-/* The "precision" key reaches the window's context, which names bf16 in
- * its device once the model is loaded again; the Preferences row follows
- * the key, and cannot be changed where bfloat16 cannot run. */
+/* The "precision" key reaches the window's context, which names bf16 or
+ * int8 in its device once the model is loaded again; the Preferences row
+ * follows the key, and cannot be changed where only float32 can run. */
 static void
 test_preferences_precision (void)
 {
   gboolean available = clipscope_precision_available (CLIPSCOPE_PRECISION_BF16);
+  gboolean int8 = clipscope_precision_available (CLIPSCOPE_PRECISION_INT8);
   g_autoptr(GSettings) settings = clipscope_settings_new ();
   GtkWidget *prefs = g_object_ref_sink (clipscope_preferences_window_new (NULL));
   AdwComboRow *row = ADW_COMBO_ROW (find_widget (prefs, ADW_TYPE_COMBO_ROW, NULL));
@@ -2469,7 +2470,7 @@ test_preferences_precision (void)
   g_autofree char *chosen = NULL;
 
   g_assert_nonnull (row);
-  g_assert_true (gtk_widget_get_sensitive (GTK_WIDGET (row)) == available);
+  g_assert_true (gtk_widget_get_sensitive (GTK_WIDGET (row)) == (available || int8));
   close_window (prefs);
   if (!available)
     {
@@ -2490,6 +2491,15 @@ test_preferences_precision (void)
   g_assert_cmpstr (chosen, ==, "bf16");
   wait_idle (session);
   g_assert_nonnull (strstr (clipscope_session_get_device_name (session), "bf16"));
+  g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, N_IMAGES);
+  /* A CPU with bfloat16 instructions has VNNI's too. */
+  g_assert_true (int8);
+  g_free (chosen);
+  adw_combo_row_set_selected (row, 2);
+  chosen = g_settings_get_string (settings, "precision");
+  g_assert_cmpstr (chosen, ==, "int8");
+  wait_idle (session);
+  g_assert_nonnull (strstr (clipscope_session_get_device_name (session), "int8"));
   g_assert_cmpuint (g_list_model_get_n_items (clipscope_session_get_images (session)), ==, N_IMAGES);
 
   g_settings_reset (settings, "precision");

@@ -3,7 +3,7 @@
 B/16 and L/14 checkpoints, float32 against float16.
 
     /usr/bin/python3 tools/bench-load.py [--clipscope [NAME=]PATH]… [--models DIR]
-        [--shapes b32,b16,l14] [--dtypes F32,F16] [--rounds 3] [--precision f32]
+        [--shapes b32,b16,l14] [--dtypes F32,F16] [--rounds 3] [--precision f32|bf16|int8]
 
 (--rounds 0 only writes the models.)
 
@@ -74,7 +74,7 @@ def main():
     ap.add_argument("--shapes", default="b32,b16,l14")
     ap.add_argument("--dtypes", default="F32,F16")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--precision", default="f32", choices=("f32", "bf16"))
+    ap.add_argument("--precision", default="f32", choices=("f32", "bf16", "int8"))
     args = ap.parse_args()
 
     binaries = []

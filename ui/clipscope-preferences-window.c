@@ -146,17 +146,37 @@ clipscope_preferences_window_close_request (GtkWindow *window)
 }
 #endif
 
-/* The combo row's positions are the key's choices, in order. */
-static const char * const precisions[] = { "f32", "bf16" };
+/* The key's choices, in the order of the combo row's items. */
+static const struct {
+  const char         *key;
+  ClipscopePrecision  precision;
+} precisions[] = {
+  { "f32", CLIPSCOPE_PRECISION_F32 },
+  { "bf16", CLIPSCOPE_PRECISION_BF16 },
+  { "int8", CLIPSCOPE_PRECISION_INT8 },
+};
+
+/* The precisions the row offers: those that compute here. */
+typedef struct {
+  guint n;
+  guint shown[G_N_ELEMENTS (precisions)];   /* row position → precisions[] */
+} Shown;
 
 static gboolean
 precision_get_mapping (GValue   *value,
                        GVariant *variant,
                        gpointer  user_data)
 {
+  const Shown *sh = user_data;
   const char *precision = g_variant_get_string (variant, NULL);
+  guint pos = 0;
 
-  g_value_set_uint (value, g_strcmp0 (precision, precisions[1]) == 0 ? 1 : 0);
+  /* A choice that cannot run here (settings from another computer)
+   * shows as Float32, which is what the window then computes in. */
+  for (guint i = 0; i < sh->n; i++)
+    if (g_strcmp0 (precision, precisions[sh->shown[i]].key) == 0)
+      pos = i;
+  g_value_set_uint (value, pos);
   return TRUE;
 }
 
@@ -165,28 +185,51 @@ precision_set_mapping (const GValue       *value,
                        const GVariantType *expected_type,
                        gpointer            user_data)
 {
+  const Shown *sh = user_data;
   guint i = g_value_get_uint (value);
 
-  return i < G_N_ELEMENTS (precisions) ? g_variant_new_string (precisions[i]) : NULL;
+  return i < sh->n ? g_variant_new_string (precisions[sh->shown[i]].key) : NULL;
 }
 
-/* Where bfloat16 cannot run, the row says why and cannot be changed. */
+/* Only the precisions that compute here are offered; the row says why the
+ * others are not, and cannot be changed where Float32 alone can run. */
 static void
 bind_precision (ClipscopePreferencesWindow *self)
 {
-  if (!clipscope_precision_available (CLIPSCOPE_PRECISION_BF16))
+  GtkStringList *items = GTK_STRING_LIST (adw_combo_row_get_model (self->precision_row));
+  gboolean bf16 = clipscope_precision_available (CLIPSCOPE_PRECISION_BF16);
+  gboolean int8 = clipscope_precision_available (CLIPSCOPE_PRECISION_INT8);
+  Shown *sh = g_new0 (Shown, 1);
+  const char *why = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (precisions); i++)
+    if (clipscope_precision_available (precisions[i].precision))
+      sh->shown[sh->n++] = i;
+  for (guint i = G_N_ELEMENTS (precisions); i-- > 0;)
+    if (!clipscope_precision_available (precisions[i].precision))
+      gtk_string_list_remove (items, i);
+  if (!bf16 && !int8)
+    why = _("BFloat16 needs a CPU with AVX-512 BF16 or AMX, Int8 one with AVX-512 VNNI or AMX, and "
+            "both a Clipscope built with oneDNN; this computer computes in Float32");
+  else if (!bf16)
+    why = _("BFloat16 needs a CPU with AVX-512 BF16 or AMX");
+  else if (!int8)
+    why = _("Int8 needs a CPU with AVX-512 VNNI or AMX");
+  if (why != NULL)
+    {
+      adw_combo_row_set_use_subtitle (self->precision_row, FALSE);
+      adw_action_row_set_subtitle (ADW_ACTION_ROW (self->precision_row), why);
+    }
+  if (sh->n < 2)
     {
       adw_combo_row_set_selected (self->precision_row, 0);
       gtk_widget_set_sensitive (GTK_WIDGET (self->precision_row), FALSE);
-      adw_combo_row_set_use_subtitle (self->precision_row, FALSE);
-      adw_action_row_set_subtitle (ADW_ACTION_ROW (self->precision_row),
-                                   _("BFloat16 needs a CPU with AVX-512 BF16 or AMX and a Clipscope built "
-                                     "with oneDNN; this computer computes in Float32"));
+      g_free (sh);
       return;
     }
   g_settings_bind_with_mapping (self->settings, "precision", self->precision_row, "selected",
                                 G_SETTINGS_BIND_DEFAULT, precision_get_mapping, precision_set_mapping,
-                                NULL, NULL);
+                                sh, g_free);
 }
 
 static void

@@ -1538,9 +1538,15 @@ static void
 apply_precision (ClipscopeWindow *self)
 {
   g_autofree char *precision = g_settings_get_string (self->settings, "precision");
+  ClipscopePrecision chosen = CLIPSCOPE_PRECISION_F32;
 
-  clipscope_session_set_precision (self->session, g_strcmp0 (precision, "bf16") == 0 ? CLIPSCOPE_PRECISION_BF16
-                                                                                     : CLIPSCOPE_PRECISION_F32);
+  if (g_strcmp0 (precision, "bf16") == 0)
+    chosen = CLIPSCOPE_PRECISION_BF16;
+  /* int8 fails to load where it cannot run, rather than use float32: the
+   * window, whose key may come from another computer, loads float32. */
+  else if (g_strcmp0 (precision, "int8") == 0 && clipscope_precision_available (CLIPSCOPE_PRECISION_INT8))
+    chosen = CLIPSCOPE_PRECISION_INT8;
+  clipscope_session_set_precision (self->session, chosen);
 }
 
 /* The precision is the context's: the model in use is loaded again. */

@@ -322,6 +322,39 @@ im2col_rows (const float        *x,
     }
 }
 
+typedef struct {
+  const float        *x;
+  const ClipscopeMap *map;
+  int                 kernel, stride, pad;
+  gsize               first;
+  float              *rows;
+} Im2col;
+
+static void
+im2col_part (gsize    r0,
+             gsize    count,
+             gpointer data)
+{
+  const Im2col *c = data;
+  const gsize k = (gsize) c->map->c * c->kernel * c->kernel;
+
+  im2col_rows (c->x, c->map, c->kernel, c->stride, c->pad, c->first + r0, count, c->rows + r0 * k);
+}
+
+/* im2col_rows() of @count rows from c->first, spread over the threads
+ * that oneDNN's products use. */
+static void
+im2col_spread (CpuBackend   *cpu,
+               const Im2col *c,
+               gsize         count)
+{
+  const gsize k = (gsize) c->map->c * c->kernel * c->kernel;
+
+  /* A thread's share is worth waking it for from some 32 K floats on. */
+  clipscope_cpu_parallel_rows (count, MAX (((gsize) 1 << 15) / k, 1), cpu->gemm != NULL,
+                               im2col_part, (gpointer) c);
+}
+
 static void
 cpu_im2col (ClipscopeGraphBackend *be,
             ClipscopeView        x,
@@ -334,7 +367,11 @@ cpu_im2col (ClipscopeGraphBackend *be,
   const gsize ho = (map->h + 2 * pad - kernel) / stride + 1, wo = (map->w + 2 * pad - kernel) / stride + 1;
 
   if (RUNNING (be))
-    im2col_rows (F (x), map, kernel, stride, pad, 0, map->n * ho * wo, F (y));
+    {
+      const Im2col c = { F (x), map, kernel, stride, pad, 0, F (y) };
+
+      im2col_spread (CPU (be), &c, map->n * ho * wo);
+    }
 }
 
 /* The rows of the im2col matrix a block at a time, each block times wᵀ. */
@@ -368,8 +405,9 @@ cpu_conv (ClipscopeGraphBackend *be,
     {
       const gsize count = MIN (block, m - r0);
       float *yr = F (y) + r0 * c_out;
+      const Im2col c = { F (x), map, kernel, stride, pad, r0, cpu->cols };
 
-      im2col_rows (F (x), map, kernel, stride, pad, r0, count, cpu->cols);
+      im2col_spread (cpu, &c, count);
       product (cpu, cpu->cols, k, count, k, W (w), W_DTYPE (w), b.buf ? F (b) : NULL, c_out, yr,
                c_out, act, accumulate);
     }
@@ -412,7 +450,7 @@ cpu_attention (ClipscopeGraphBackend    *be,
   if (cpu->gemm != NULL && clipscope_cpu_gemm_attention (cpu->gemm, &c))
     return;
   if (!grow (&cpu->scores, &cpu->scores_size,
-             (gsize) clipscope_cpu_threads () * (a->width / a->n_heads + 4) * a->seq * sizeof (float),
+             clipscope_cpu_attention_scratch (&c) * sizeof (float),
              &cpu->error))
     {
       cpu->stopped = TRUE;
@@ -472,22 +510,30 @@ cpu_assemble_tokens (ClipscopeGraphBackend *be,
     return;
   for (int i = 0; i < batch; i++)
     {
-      const float *s = F (src) + (gsize) i * rows * width;
+      const float *s = F (src) + (gsize) i * rows * width, *p = F (pos);
       float *xi = F (x) + (gsize) i * seq * width;
 
-      for (int c = 0; c < width; c++)
+      /* Row by row, so that the additions vectorise. */
+      for (int t = 0; t < rows; t++)
         {
-          double sum = 0.0;
+          const float *st = s + (gsize) t * width, *pt = p + (gsize) (t + lead) * width;
+          float *xt = xi + (gsize) (t + lead) * width;
 
-          for (int t = 0; t < rows; t++)
-            {
-              xi[(gsize) (t + lead) * width + c] = s[(gsize) t * width + c]
-                                                   + F (pos)[(gsize) (t + lead) * width + c];
-              sum += s[(gsize) t * width + c];
-            }
-          if (lead)
-            xi[c] = (first == CLIPSCOPE_FIRST_MEAN ? (float) (sum / rows) : F (cls)[c]) + F (pos)[c];
+          for (int c = 0; c < width; c++)
+            xt[c] = st[c] + pt[c];
         }
+      if (first == CLIPSCOPE_FIRST_CLASS)
+        for (int c = 0; c < width; c++)
+          xi[c] = F (cls)[c] + p[c];
+      else if (first == CLIPSCOPE_FIRST_MEAN)
+        for (int c = 0; c < width; c++)
+          {
+            double sum = 0.0;
+
+            for (int t = 0; t < rows; t++)
+              sum += s[(gsize) t * width + c];
+            xi[c] = (float) (sum / rows) + p[c];
+          }
     }
 }
 

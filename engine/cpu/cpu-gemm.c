@@ -1,5 +1,6 @@
 /* cpu-gemm.c — the CPU backend's linear layers through oneDNN (see cpu-gemm.h) */
 #include "cpu-gemm.h"
+#include "cpu-quant.h"
 
 #ifdef HAVE_DNNL
 
@@ -15,7 +16,7 @@ typedef struct {
   int              rows, n_in, n_out, ldx, ldy;
   ClipscopeAct     act;
   gboolean         bias, accumulate, packed;
-  dnnl_data_type_t type;    /* of x and w; y is float32 */
+  dnnl_data_type_t type;    /* of x and w; y is float32, int32 sums for int8 */
 } Shape;
 
 typedef struct {
@@ -30,6 +31,7 @@ typedef struct {
   dnnl_memory_desc_t md;
   int                n_in, n_out;
   ClipscopeDtype     dtype;     /* of the model's matrix */
+  float             *scales;    /* int8: per output channel, else NULL */
   const ClipscopeCpuStack *stack; /* the parts it is stacked from, or NULL */
 } Packed;
 
@@ -44,7 +46,7 @@ typedef struct {
  * once per precision, by the first context to use it, and freed with the
  * model. */
 typedef struct {
-  GHashTable *pinned[2];        /* per ClipscopePrecision: the model's matrix → Packed */
+  GHashTable *pinned[3];        /* per ClipscopePrecision: the model's matrix → Packed */
   GHashTable *stacks;           /* the first part → Stack */
   GHashTable *matrices;         /* the Stacks of matrices (by &desc) */
   guint8     *scratch;          /* where matrices are widened or stacked to pack them, in a pass */
@@ -60,6 +62,12 @@ struct _ClipscopeCpuGemm {
   gsize              scratch_size;
   guint16           *src16;      /* x rounded to bfloat16 */
   gsize              src16_size; /* elements */
+  gint8             *src8;       /* x quantised to int8 */
+  gsize              src8_size;  /* bytes */
+  float             *src_scales; /* its rows' scales */
+  gsize              src_scales_size; /* bytes */
+  gint32            *sums;       /* the int8 products' */
+  gsize              sums_size;  /* bytes */
   float             *scores;     /* attention's, for a chunk of sequences */
   gsize              scores_size; /* bytes */
   char               desc[48];
@@ -244,7 +252,10 @@ kernel_make (Kernel      *k,
   else
     md_2d (&k->weights, s->n_in, s->n_out, s->type, 1, s->n_in);
   md_2d (&k->bias, 1, s->n_out, dnnl_f32, s->n_out, 1);
-  md_2d (&k->dst, s->rows, s->n_out, dnnl_f32, s->ldy, 1);
+  if (s->type == dnnl_s8)
+    md_2d (&k->dst, s->rows, s->n_out, dnnl_s32, s->n_out, 1);
+  else
+    md_2d (&k->dst, s->rows, s->n_out, dnnl_f32, s->ldy, 1);
 
   ok = dnnl_matmul_desc_init (&op, &k->src, &k->weights, s->bias ? &k->bias : NULL, &k->dst)
          == dnnl_success
@@ -375,6 +386,7 @@ packed_free (gpointer p)
 
   if (pk->mem != NULL)
     dnnl_memory_destroy (pk->mem);
+  g_free (pk->scales);
   g_free (pk);
 }
 
@@ -428,8 +440,10 @@ store_scratch (Store *st,
 
 /* Reorders w[n_out, n_in] into @md (converting to its type) once, then
  * lets the source's pages go. A float32 or bfloat16 matrix is reordered
- * as it lies (bfloat16 widens exactly); a float16 one is widened exactly
- * to float32 first, and parts are stacked first, in the store's scratch. */
+ * as it lies (bfloat16 widens exactly); a float16 one, or a bfloat16 one
+ * for int8, is widened exactly to float32 first, and parts are stacked
+ * first, in the store's scratch. For int8 the float32 rows are quantised
+ * first (cpu-quant.h), their scales kept in @pk. */
 static gboolean
 pack (ClipscopeCpuGemm         *gemm,
       Packed                   *pk,
@@ -439,13 +453,18 @@ pack (ClipscopeCpuGemm         *gemm,
       const dnnl_memory_desc_t *md)
 {
   const gsize n = (gsize) n_in * n_out;
-  const gboolean as_is = pk->dtype != CLIPSCOPE_DTYPE_F16;
+  const gboolean int8 = gemm->precision == CLIPSCOPE_PRECISION_INT8;
+  /* int8 quantises from float32 rows. */
+  const gboolean as_is = pk->dtype == CLIPSCOPE_DTYPE_F32
+                         || (pk->dtype == CLIPSCOPE_DTYPE_BF16 && !int8);
   const gsize elem = as_is ? clipscope_dtype_size (pk->dtype) : sizeof (float);
   guint8 *wide = NULL;
   dnnl_memory_desc_t plain;
   dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_t reorder = NULL;
   dnnl_memory_t from, to = NULL;
+  gint8 *q8 = NULL;
+  float *scales = NULL;
   gboolean ok;
 
   if (pk->stack != NULL || !as_is)
@@ -467,8 +486,24 @@ pack (ClipscopeCpuGemm         *gemm,
     }
   else
     each_source (gemm, pk, w, n, clipscope_safetensors_prefault);
-  md_2d (&plain, n_in, n_out, elem == sizeof (float) ? dnnl_f32 : dnnl_bf16, 1, n_in);
-  from = wrap (&plain, wide != NULL ? (const void *) wide : (const void *) w);
+  if (int8)
+    {
+      q8 = mmap (NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      scales = g_try_new (float, n_out);
+      if (q8 == MAP_FAILED || scales == NULL)
+        {
+          if (q8 != MAP_FAILED)
+            munmap (q8, n);
+          g_free (scales);
+          return FALSE;
+        }
+      clipscope_cpu_quantize_rows (wide != NULL ? (const float *) (const void *) wide : w, n_in,
+                                   n_out, n_in, q8, scales, TRUE);
+    }
+  md_2d (&plain, n_in, n_out,
+         int8 ? dnnl_s8 : elem == sizeof (float) ? dnnl_f32 : dnnl_bf16, 1, n_in);
+  from = wrap (&plain, int8 ? (const void *) q8
+                       : wide != NULL ? (const void *) wide : (const void *) w);
   ok = from != NULL
        && dnnl_memory_create (&to, md, engine, DNNL_MEMORY_ALLOCATE) == dnnl_success
        && dnnl_reorder_primitive_desc_create (&pd, &plain, engine, md, engine, NULL) == dnnl_success
@@ -492,11 +527,15 @@ pack (ClipscopeCpuGemm         *gemm,
       pk->md = *md;
       pk->n_in = n_in;
       pk->n_out = n_out;
+      pk->scales = g_steal_pointer (&scales);
       if (wide == NULL)
         each_source (gemm, pk, w, n, clipscope_safetensors_release);
     }
   else if (to != NULL)
     dnnl_memory_destroy (to);
+  if (q8 != NULL)
+    munmap (q8, n);
+  g_free (scales);
   return ok;
 }
 
@@ -540,7 +579,7 @@ store_free (gpointer p)
 {
   Store *st = p;
 
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < (int) G_N_ELEMENTS (st->pinned); i++)
     g_hash_table_destroy (st->pinned[i]);
   g_hash_table_destroy (st->matrices);
   g_hash_table_destroy (st->stacks);
@@ -559,7 +598,7 @@ store_get (ClipscopeModel *model)
   if (model->derived == NULL)
     {
       st = g_new0 (Store, 1);
-      for (int i = 0; i < 2; i++)
+      for (int i = 0; i < (int) G_N_ELEMENTS (st->pinned); i++)
         st->pinned[i] = g_hash_table_new_full (NULL, NULL, NULL, packed_free);
       st->stacks = g_hash_table_new_full (NULL, NULL, NULL, stack_free);
       st->matrices = g_hash_table_new (NULL, NULL);
@@ -588,6 +627,11 @@ clipscope_cpu_gemm_new (ClipscopePrecision precision,
       && (dnnl_get_effective_cpu_isa () & dnnl_cpu_isa_avx512_core_bf16)
          != dnnl_cpu_isa_avx512_core_bf16)
     return NULL;
+  /* int8 products want VNNI (or AMX, whose bits include it). */
+  if (precision == CLIPSCOPE_PRECISION_INT8
+      && (dnnl_get_effective_cpu_isa () & dnnl_cpu_isa_avx512_core_vnni)
+         != dnnl_cpu_isa_avx512_core_vnni)
+    return NULL;
   gemm = g_new0 (ClipscopeCpuGemm, 1);
   gemm->precision = precision;
   if (dnnl_stream_create (&gemm->stream, engine, dnnl_stream_default_flags) != dnnl_success)
@@ -598,7 +642,8 @@ clipscope_cpu_gemm_new (ClipscopePrecision precision,
   gemm->model = model;
   gemm->store = model != NULL ? store_get (model) : NULL;
   g_snprintf (gemm->desc, sizeof gemm->desc, "oneDNN %d.%d.%d%s", v->major, v->minor, v->patch,
-              precision == CLIPSCOPE_PRECISION_BF16 ? " bf16" : "");
+              precision == CLIPSCOPE_PRECISION_BF16 ? " bf16"
+              : precision == CLIPSCOPE_PRECISION_INT8 ? " int8" : "");
   return gemm;
 }
 
@@ -610,6 +655,9 @@ clipscope_cpu_gemm_free (ClipscopeCpuGemm *gemm)
   dnnl_stream_destroy (gemm->stream);
   g_free (gemm->scratch);
   g_free (gemm->src16);
+  g_free (gemm->src8);
+  g_free (gemm->src_scales);
+  g_free (gemm->sums);
   g_free (gemm->scores);
   g_free (gemm);
 }
@@ -638,7 +686,7 @@ clipscope_cpu_gemm_pin (ClipscopeCpuGemm *gemm,
 
   if (gemm == NULL || gemm->store == NULL)
     return;
-  pinned = gemm->store->pinned[gemm->precision == CLIPSCOPE_PRECISION_BF16];
+  pinned = gemm->store->pinned[gemm->precision];
   g_mutex_lock (&gemm->model->derived_lock);
   if (!g_hash_table_contains (pinned, w))
     {
@@ -721,9 +769,14 @@ clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
                            gboolean          accumulate)
 {
   const gboolean bf16 = gemm->precision == CLIPSCOPE_PRECISION_BF16;
+  const gboolean int8 = gemm->precision == CLIPSCOPE_PRECISION_INT8;
+  /* int8 products leave int32 sums; bias, residual and activation are
+   * then the epilogue's (cpu-quant.h), as the rows have their own scales. */
+  const float *kb = int8 ? NULL : b;
   Packed *pk = NULL;
-  Shape s = { rows, n_in, n_out, ldx, ldy, act, b != NULL, accumulate, FALSE,
-              bf16 ? dnnl_bf16 : dnnl_f32 };
+  Shape s = { rows, n_in, n_out, ldx, int8 ? n_out : ldy, int8 ? CLIPSCOPE_ACT_NONE : act,
+              kb != NULL, accumulate && !int8, FALSE,
+              bf16 ? dnnl_bf16 : int8 ? dnnl_s8 : dnnl_f32 };
   const Kernel *k;
   dnnl_memory_t mem[5] = { NULL };
   dnnl_memory_desc_t scratch_md;
@@ -733,7 +786,7 @@ clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
   if (gemm->store != NULL)
     {
       g_mutex_lock (&gemm->model->derived_lock);
-      pk = g_hash_table_lookup (gemm->store->pinned[bf16], w);
+      pk = g_hash_table_lookup (gemm->store->pinned[gemm->precision], w);
       /* A matrix bound twice with another shape is multiplied as it lies. */
       if (pk != NULL && pk->mem != NULL && (pk->n_in != n_in || pk->n_out != n_out))
         pk = NULL;
@@ -744,11 +797,11 @@ clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
   if (parts && pk == NULL)
     return FALSE;
   s.packed = pk != NULL;
-  /* bfloat16 and 16-bit matrices need packed (converted) weights. */
-  if ((bf16 || w_dtype != CLIPSCOPE_DTYPE_F32) && pk == NULL)
+  /* bfloat16, int8 and 16-bit matrices need packed (converted) weights. */
+  if ((bf16 || int8 || w_dtype != CLIPSCOPE_DTYPE_F32) && pk == NULL)
     return FALSE;
-  /* float32 rows are read in place, bfloat16 ones from their copy. */
-  if (bf16)
+  /* float32 rows are read in place, bfloat16 and int8 ones from their copy. */
+  if (bf16 || int8)
     s.ldx = n_in;
   k = kernel_get (&s);
   if (k->prim == NULL)
@@ -770,18 +823,27 @@ clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
         return FALSE;
       to_bf16 (x, ldx, rows, n_in, gemm->src16);
     }
+  if (int8)
+    {
+      if (!grow ((void **) &gemm->src8, &gemm->src8_size, (gsize) rows * n_in)
+          || !grow ((void **) &gemm->src_scales, &gemm->src_scales_size, (gsize) rows * sizeof (float))
+          || !grow ((void **) &gemm->sums, &gemm->sums_size, (gsize) rows * n_out * sizeof (gint32)))
+        return FALSE;
+      clipscope_cpu_quantize_rows (x, ldx, rows, n_in, gemm->src8, gemm->src_scales, TRUE);
+    }
 
   {
     const dnnl_dims_t scratch_dims = { (dnnl_dim_t) MAX (k->scratch, 1) };
 
     dnnl_memory_desc_init_by_tag (&scratch_md, 1, scratch_dims, dnnl_u8, dnnl_a);
   }
-  mem[0] = wrap (&k->src, bf16 ? (const void *) gemm->src16 : (const void *) x);
+  mem[0] = wrap (&k->src, bf16 ? (const void *) gemm->src16
+                          : int8 ? (const void *) gemm->src8 : (const void *) x);
   mem[1] = pk != NULL ? NULL : wrap (&k->weights, w);
-  mem[2] = b != NULL ? wrap (&k->bias, b) : NULL;
-  mem[3] = wrap (&k->dst, y);
+  mem[2] = kb != NULL ? wrap (&k->bias, kb) : NULL;
+  mem[3] = wrap (&k->dst, int8 ? (void *) gemm->sums : (void *) y);
   mem[4] = wrap (&scratch_md, gemm->scratch);
-  ok = mem[0] != NULL && (pk != NULL || mem[1] != NULL) && (b == NULL || mem[2] != NULL)
+  ok = mem[0] != NULL && (pk != NULL || mem[1] != NULL) && (kb == NULL || mem[2] != NULL)
        && mem[3] != NULL && mem[4] != NULL;
   if (ok)
     {
@@ -789,7 +851,7 @@ clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
 
       args[n_args++] = (dnnl_exec_arg_t) { DNNL_ARG_SRC, mem[0] };
       args[n_args++] = (dnnl_exec_arg_t) { DNNL_ARG_WEIGHTS, pk != NULL ? pk->mem : mem[1] };
-      if (b != NULL)
+      if (kb != NULL)
         args[n_args++] = (dnnl_exec_arg_t) { DNNL_ARG_BIAS, mem[2] };
       args[n_args++] = (dnnl_exec_arg_t) { DNNL_ARG_DST, mem[3] };
       args[n_args++] = (dnnl_exec_arg_t) { DNNL_ARG_SCRATCHPAD, mem[4] };
@@ -799,6 +861,9 @@ clipscope_cpu_gemm_linear (ClipscopeCpuGemm *gemm,
   for (int i = 0; i < 5; i++)
     if (mem[i] != NULL)
       dnnl_memory_destroy (mem[i]);
+  if (ok && int8)
+    clipscope_cpu_dequantize (gemm->sums, rows, n_out, gemm->src_scales, pk->scales, b, y, ldy,
+                              act, accumulate, TRUE);
   return ok;
 }
 

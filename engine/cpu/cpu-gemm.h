@@ -4,13 +4,17 @@
  * matmul: bias, activation and residual accumulate fused into it, the
  * weight matrices of the model reordered once, at their first use, into
  * the blocked layout the matmul wants (and to bfloat16 when the context
- * computes in bfloat16; a float16 matrix of the model is widened exactly
- * to float32 on the way and a bfloat16 one reordered as it is, so that a
- * 16-bit file computes as its float32 twin would). Primitives are made
- * once per shape and shared by every context of the process, packed
- * weights once per model and precision and shared by the model's
- * contexts; each context owns its stream and scratch, so contexts run
- * concurrently on their own threads.
+ * computes in bfloat16, or quantised to int8 with a scale per output
+ * channel when it computes in int8, see cpu-quant.h; a float16 matrix of
+ * the model is widened exactly to float32 on the way and a bfloat16 one
+ * reordered as it is (widened too for int8), so that a 16-bit file
+ * computes as its float32 twin would). In int8 each product's input rows
+ * are quantised too and the int32 sums scaled back, bias, residual and
+ * activation added, by cpu-quant.h's epilogue, as oneDNN 2.6's fast int8
+ * kernels cannot scale by row. Primitives are made once per shape and
+ * shared by every context of the process, packed weights once per model
+ * and precision and shared by the model's contexts; each context owns its
+ * stream and scratch, so contexts run concurrently on their own threads.
  * Without oneDNN, or with CLIPSCOPE_CPU_GEMM=openblas in the environment
  * (the tests run both), clipscope_cpu_gemm_new() returns NULL and the
  * backend multiplies with OpenBLAS.
@@ -26,8 +30,8 @@ typedef struct _ClipscopeCpuGemm ClipscopeCpuGemm;
 
 /* A context's oneDNN state computing in @precision for @model (NULL: no
  * weights pinned), or NULL where linear layers go to OpenBLAS: without
- * oneDNN, when the environment asks for OpenBLAS, and for bfloat16 on a
- * CPU without bfloat16 instructions. */
+ * oneDNN, when the environment asks for OpenBLAS, for bfloat16 on a
+ * CPU without bfloat16 instructions and for int8 on one without VNNI. */
 ClipscopeCpuGemm *clipscope_cpu_gemm_new (ClipscopePrecision precision,
                                           ClipscopeModel    *model);
 void clipscope_cpu_gemm_free (ClipscopeCpuGemm *gemm);

@@ -55,6 +55,31 @@ clipscope_cpu_set_threads (int n)
 #endif
 }
 
+void
+clipscope_cpu_parallel_rows (gsize                n,
+                             gsize                min_rows,
+                             gboolean             parallel,
+                             ClipscopeCpuRowsFunc fn,
+                             gpointer             data)
+{
+  const int parts = parallel ? (int) MIN ((gsize) clipscope_cpu_threads (), n / MAX (min_rows, 1)) : 1;
+  const gboolean spread G_GNUC_UNUSED = parts > 1;
+
+  if (parts <= 1)
+    {
+      if (n > 0)
+        fn (0, n, data);
+      return;
+    }
+  PARALLEL_FOR
+  for (int t = 0; t < parts; t++)
+    {
+      const gsize r0 = n * t / parts, r1 = n * (t + 1) / parts;
+
+      fn (r0, r1 - r0, data);
+    }
+}
+
 static int
 thread_id (void)
 {
@@ -210,6 +235,75 @@ clipscope_cpu_linear (const float *x,
 
 /* ----------------------------------------------------------- layer norm */
 
+/* Sums over a row kept in LANES running partial sums, element i in
+ * partial i % LANES, so that the loops vectorise (a single running sum
+ * is a chain of dependent additions that compilers must keep in order)
+ * and every build adds in the same order, with the same result. */
+#define LANES 16
+
+static inline float
+lanes_total (const float acc[LANES])
+{
+  float s = 0.0f;
+
+  for (int l = 0; l < LANES; l++)
+    s += acc[l];
+  return s;
+}
+
+/* Σ x[i]. */
+static inline float
+row_sum (const float *x,
+         int          n)
+{
+  float acc[LANES] = { 0.0f };
+  int i = 0;
+
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++)
+      acc[l] += x[i + l];
+  for (int l = 0; i < n; i++, l++)
+    acc[l] += x[i];
+  return lanes_total (acc);
+}
+
+/* Σ (x[i] − c)². */
+static inline float
+row_sum_sq (const float *x,
+            int          n,
+            float        c)
+{
+  float acc[LANES] = { 0.0f };
+  int i = 0;
+
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++)
+      acc[l] += (x[i + l] - c) * (x[i + l] - c);
+  for (int l = 0; i < n; i++, l++)
+    acc[l] += (x[i] - c) * (x[i] - c);
+  return lanes_total (acc);
+}
+
+/* max x[i], n ≥ 1. */
+static inline float
+row_max (const float *x,
+         int          n)
+{
+  float acc[LANES];
+  int i = 0;
+
+  for (int l = 0; l < LANES; l++)
+    acc[l] = x[0];
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++)
+      acc[l] = x[i + l] > acc[l] ? x[i + l] : acc[l];
+  for (int l = 0; i < n; i++, l++)
+    acc[l] = x[i] > acc[l] ? x[i] : acc[l];
+  for (int l = 1; l < LANES; l++)
+    acc[0] = acc[l] > acc[0] ? acc[l] : acc[0];
+  return acc[0];
+}
+
 static VECTOR_CLONES void
 layer_norm (const float *x,
             int          ldx,
@@ -222,24 +316,20 @@ layer_norm (const float *x,
             int          ldy,
             gboolean     parallel)
 {
-  /* Waking the threads costs more than a few rows take. */
-  const gboolean spread G_GNUC_UNUSED = parallel && (gsize) rows * dim >= 1 << 16;
+  /* Waking the threads costs more than a few rows take (some 20 µs each). */
+  const gboolean spread G_GNUC_UNUSED = parallel && (gsize) rows * dim >= 1 << 14;
 
   PARALLEL_FOR
   for (int r = 0; r < rows; r++)
     {
       const float *xr = x + (gsize) r * ldx;
       float *yr = y + (gsize) r * ldy;
-      float mean = 0.0f, var = 0.0f, inv;
+      float mean, var, inv;
 
       /* Two passes over the row: the mean first, then the variance around
        * it, which avoids the cancellation of E[x²] − E[x]². */
-      for (int i = 0; i < dim; i++)
-        mean += xr[i];
-      mean /= (float) dim;
-      for (int i = 0; i < dim; i++)
-        var += (xr[i] - mean) * (xr[i] - mean);
-      var /= (float) dim;
+      mean = row_sum (xr, dim) / (float) dim;
+      var = row_sum_sq (xr, dim, mean) / (float) dim;
       inv = 1.0f / sqrtf (var + eps);
       for (int i = 0; i < dim; i++)
         yr[i] = (xr[i] - mean) * inv * w[i] + b[i];
@@ -267,29 +357,97 @@ static VECTOR_CLONES void
 softmax (float *x,
          int    n)
 {
-  float max = x[0], sum = 0.0f, inv;
-
   /* The maximum is subtracted first so that exp never overflows; the
    * result is the same because softmax is shift-invariant. */
-  for (int i = 1; i < n; i++)
-    max = x[i] > max ? x[i] : max;
+  const float max = row_max (x, n);
+  float inv;
+
   for (int i = 0; i < n; i++)
-    {
-      x[i] = fast_expf (x[i] - max);
-      sum += x[i];
-    }
-  inv = 1.0f / sum;
+    x[i] = fast_expf (x[i] - max);
+  inv = 1.0f / row_sum (x, n);
   for (int i = 0; i < n; i++)
     x[i] *= inv;
 }
 
 /* ------------------------------------------------------------ attention */
 
+/* Keys padded to a whole number of LANES, with zero scores past them. */
+static inline int
+padded_keys (int keys)
+{
+  return (keys + LANES - 1) / LANES * LANES;
+}
+
+/* s[r][j0 : j0 + LANES] = qs[r] · kᵀ for the four rows of qs [4, hd]
+ * against kt [hd, kp], in four running sums of LANES that stay in
+ * registers. */
+static inline void
+scores_tile (const float *qs,
+             const float *kt,
+             int          hd,
+             int          kp,
+             int          j0,
+             float       *s)
+{
+  float a0[LANES] = { 0.0f }, a1[LANES] = { 0.0f }, a2[LANES] = { 0.0f }, a3[LANES] = { 0.0f };
+
+  for (int d = 0; d < hd; d++)
+    {
+      const float *kd = kt + (gsize) d * kp + j0;
+      const float q0 = qs[d], q1 = qs[hd + d], q2 = qs[2 * hd + d], q3 = qs[3 * hd + d];
+
+      for (int l = 0; l < LANES; l++)
+        {
+          a0[l] += q0 * kd[l];
+          a1[l] += q1 * kd[l];
+          a2[l] += q2 * kd[l];
+          a3[l] += q3 * kd[l];
+        }
+    }
+  memcpy (s + j0, a0, sizeof a0);
+  memcpy (s + kp + j0, a1, sizeof a1);
+  memcpy (s + 2 * (gsize) kp + j0, a2, sizeof a2);
+  memcpy (s + 3 * (gsize) kp + j0, a3, sizeof a3);
+}
+
+/* o[r][0 : LANES] = Σ_j p[r][j] · v[j][d0 : d0 + LANES] for the four
+ * rows of p [4, kp] over keys [0, n). */
+static inline void
+output_tile (const float *p,
+             int          kp,
+             const float *v,
+             int          ldkv,
+             int          n,
+             int          d0,
+             float        o[4][LANES])
+{
+  float o0[LANES] = { 0.0f }, o1[LANES] = { 0.0f }, o2[LANES] = { 0.0f }, o3[LANES] = { 0.0f };
+
+  for (int j = 0; j < n; j++)
+    {
+      const float *vj = v + (gsize) j * ldkv + d0;
+      const float p0 = p[j], p1 = p[kp + j], p2 = p[2 * (gsize) kp + j], p3 = p[3 * (gsize) kp + j];
+
+      for (int l = 0; l < LANES; l++)
+        {
+          o0[l] += p0 * vj[l];
+          o1[l] += p1 * vj[l];
+          o2[l] += p2 * vj[l];
+          o3[l] += p3 * vj[l];
+        }
+    }
+  memcpy (o[0], o0, sizeof o0);
+  memcpy (o[1], o1, sizeof o1);
+  memcpy (o[2], o2, sizeof o2);
+  memcpy (o[3], o3, sizeof o3);
+}
+
 /* One head of one sequence: rows q[n_q, hd] against k, v [keys, hd], all
  * with their row strides; query i sees keys [0, valid_i). @kt is scratch
- * of hd × keys floats and @s of keys floats. The products are written as
- * loops over contiguous arrays (kᵀ is copied for that) so that they
- * vectorise, four query rows at a time to reuse each load. */
+ * of hd × kp floats (kp: keys rounded up to LANES), @s of 4 × kp and @qs
+ * of 4 × hd. kᵀ is copied, zero-padded, so that both products run over
+ * whole tiles of LANES columns, four query rows at a time, each load
+ * feeding four sums kept in registers. */
 static VECTOR_CLONES void
 attend_head (const float *q,
              int          ldq,
@@ -304,72 +462,71 @@ attend_head (const float *q,
              int          first,
              float       *kt,
              float       *s,
+             float       *qs,
              float       *out,
              int          ldout)
 {
-  for (int j = 0; j < keys; j++)
-    for (int d = 0; d < hd; d++)
-      kt[(gsize) d * keys + j] = k[(gsize) j * ldkv + d];
+  const int kp = padded_keys (keys), hd_tiles = hd / LANES * LANES;
+
+  for (int d = 0; d < hd; d++)
+    {
+      float *ktd = kt + (gsize) d * kp;
+
+      for (int j = 0; j < keys; j++)
+        ktd[j] = k[(gsize) j * ldkv + d];
+      for (int j = keys; j < kp; j++)
+        ktd[j] = 0.0f;
+    }
   for (int i0 = 0; i0 < n_q; i0 += 4)
     {
       const int m = MIN (4, n_q - i0);
-      int valid[4];
+      int valid[4], most = 0;
 
-      for (int r = 0; r < m; r++)
-        {
-          float *sr = s + (gsize) r * keys;
-
-          valid[r] = causal ? MIN (first + i0 + r + 1, keys) : keys;
-          memset (sr, 0, (gsize) keys * sizeof (float));
-        }
+      /* Rows past the last query are zeros, whose scores are not used. */
+      for (int r = 0; r < 4; r++)
+        for (int d = 0; d < hd; d++)
+          qs[(gsize) r * hd + d] = r < m ? q[(gsize) (i0 + r) * ldq + d] * scale : 0.0f;
       /* s[r] = q[i0 + r] · kᵀ / √hd over all keys; the hidden ones are
-       * left out of the softmax. */
-      for (int d = 0; d < hd; d++)
+       * left out of the softmax and weigh 0 in the output. */
+      for (int j0 = 0; j0 < kp; j0 += LANES)
+        scores_tile (qs, kt, hd, kp, j0, s);
+      for (int r = 0; r < 4; r++)
         {
-          const float *kd = kt + (gsize) d * keys;
+          float *sr = s + (gsize) r * kp;
 
-          if (m == 4)
-            {
-              const float a0 = q[(gsize) i0 * ldq + d] * scale;
-              const float a1 = q[(gsize) (i0 + 1) * ldq + d] * scale;
-              const float a2 = q[(gsize) (i0 + 2) * ldq + d] * scale;
-              const float a3 = q[(gsize) (i0 + 3) * ldq + d] * scale;
-              float *s0 = s, *s1 = s + keys, *s2 = s + 2 * (gsize) keys, *s3 = s + 3 * (gsize) keys;
+          valid[r] = r >= m ? 0 : causal ? MIN (first + i0 + r + 1, keys) : keys;
+          if (valid[r] > 0)
+            softmax (sr, valid[r]);
+          memset (sr + valid[r], 0, (gsize) (kp - valid[r]) * sizeof (float));
+          most = MAX (most, valid[r]);
+        }
+      for (int d0 = 0; d0 < hd_tiles; d0 += LANES)
+        {
+          float o[4][LANES];
 
-              for (int j = 0; j < keys; j++)
-                {
-                  s0[j] += a0 * kd[j];
-                  s1[j] += a1 * kd[j];
-                  s2[j] += a2 * kd[j];
-                  s3[j] += a3 * kd[j];
-                }
-            }
-          else
-            for (int r = 0; r < m; r++)
-              {
-                const float a = q[(gsize) (i0 + r) * ldq + d] * scale;
-                float *sr = s + (gsize) r * keys;
-
-                for (int j = 0; j < keys; j++)
-                  sr[j] += a * kd[j];
-              }
+          output_tile (s, kp, v, ldkv, most, d0, o);
+          for (int r = 0; r < m; r++)
+            memcpy (out + (gsize) (i0 + r) * ldout + d0, o[r], sizeof o[r]);
         }
       for (int r = 0; r < m; r++)
-        {
-          float *o = out + (gsize) (i0 + r) * ldout, *sr = s + (gsize) r * keys;
+        for (int d = hd_tiles; d < hd; d++)
+          {
+            const float *sr = s + (gsize) r * kp;
+            float sum = 0.0f;
 
-          softmax (sr, valid[r]);
-          memset (o, 0, (gsize) hd * sizeof (float));
-          for (int j = 0; j < valid[r]; j++)
-            {
-              const float p = sr[j];
-              const float *vj = v + (gsize) j * ldkv;
-
-              for (int d = 0; d < hd; d++)
-                o[d] += p * vj[d];
-            }
-        }
+            for (int j = 0; j < valid[r]; j++)
+              sum += sr[j] * v[(gsize) j * ldkv + d];
+            out[(gsize) (i0 + r) * ldout + d] = sum;
+          }
     }
+}
+
+gsize
+clipscope_cpu_attention_scratch (const ClipscopeCpuAttention *a)
+{
+  const gsize hd = a->width / a->n_heads, kp = padded_keys (a->seq);
+
+  return (gsize) clipscope_cpu_threads () * ((hd + 4) * kp + 4 * hd);
 }
 
 void
@@ -379,7 +536,7 @@ clipscope_cpu_attention (const ClipscopeCpuAttention *a,
 {
   const int hd = a->width / a->n_heads, seq = a->seq, n_q = a->n_q;
   const float scale = 1.0f / sqrtf ((float) hd);
-  const gsize per_thread = (gsize) (hd + 4) * seq;
+  const gsize kp = padded_keys (seq), per_thread = (hd + 4) * kp + 4 * (gsize) hd;
   const gboolean spread G_GNUC_UNUSED = parallel && a->batch * a->n_heads > 1
                           && (gsize) a->batch * a->n_heads * n_q * seq * hd >= 1 << 22;
 
@@ -391,12 +548,11 @@ clipscope_cpu_attention (const ClipscopeCpuAttention *a,
       const int first = a->index ? a->index[b] : 0;
       const int keys = a->lengths ? MIN (a->lengths[b], seq) : seq;
       const gsize kv = (gsize) b * seq * a->ldkv + (gsize) h * hd;
-      float *kt = scratch + per_thread * thread_id ();
+      float *kt = scratch + per_thread * thread_id (), *s = kt + hd * kp;
 
       attend_head (a->q + ((gsize) b * a->q_bstride + first) * a->ldq + (gsize) h * hd, a->ldq,
-                   a->k + kv, a->v + kv, a->ldkv, n_q, keys, hd, scale, a->causal, first, kt,
-                   kt + (gsize) hd * seq, a->out + (gsize) b * n_q * a->ldout + (gsize) h * hd,
-                   a->ldout);
+                   a->k + kv, a->v + kv, a->ldkv, n_q, keys, hd, scale, a->causal, first, kt, s,
+                   s + 4 * kp, a->out + (gsize) b * n_q * a->ldout + (gsize) h * hd, a->ldout);
     }
 }
 

@@ -32,6 +32,17 @@ int clipscope_cpu_threads (void);
  * leaves it as it is. */
 void clipscope_cpu_set_threads (int n);
 
+/* Work on rows [r0, r0 + count) of something. */
+typedef void (*ClipscopeCpuRowsFunc) (gsize r0, gsize count, gpointer data);
+
+/* @fn over rows [0, n), in one run of consecutive rows per thread where
+ * @parallel and each would have at least @min_rows, else in one call. */
+void clipscope_cpu_parallel_rows (gsize                n,
+                                  gsize                min_rows,
+                                  gboolean             parallel,
+                                  ClipscopeCpuRowsFunc fn,
+                                  gpointer             data);
+
 /* y[rows, dim] = LayerNorm(x[rows, dim]) · w + b; x and y may alias;
  * @parallel spreads the rows over the threads. */
 void clipscope_cpu_layer_norm (const float *x,
@@ -75,11 +86,15 @@ typedef struct {
 } ClipscopeCpuAttention;
 
 /* @a with a loop over (sequence, head) pairs: @scratch is
- * (width / n_heads + 4) × seq floats for each of clipscope_cpu_threads();
- * @parallel spreads the pairs over the threads. */
+ * clipscope_cpu_attention_scratch() floats; @parallel spreads the pairs
+ * over the threads. */
 void clipscope_cpu_attention (const ClipscopeCpuAttention *a,
                               float                       *scratch,
                               gboolean                     parallel);
+
+/* The floats of scratch clipscope_cpu_attention() needs for @a, on
+ * clipscope_cpu_threads() threads. */
+gsize clipscope_cpu_attention_scratch (const ClipscopeCpuAttention *a);
 
 /* Softmax of each row of attention's scores s[batch, n_heads, n_q, seq]
  * over the keys query i of sequence b sees, [0, valid), valid being
