@@ -905,6 +905,38 @@ test_activations (void)
     }
 }
 
+/* The same over a dense range, long enough that the vectorised loops, not
+ * only their tails, are what is checked, out to where exp is clamped. */
+static void
+test_activations_dense (void)
+{
+  const gsize n = 1 << 18;
+  g_autofree float *quick = g_new (float, n);
+  g_autofree float *exact = g_new (float, n);
+  g_autofree float *tanh_ = g_new (float, n);
+  double worst[3] = { 0.0 };
+
+  for (gsize i = 0; i < n; i++)
+    quick[i] = exact[i] = tanh_[i] = -60.0f + 120.0f * (float) i / (float) n;
+  clipscope_cpu_gelu (quick, n, TRUE);
+  clipscope_cpu_gelu (exact, n, FALSE);
+  clipscope_cpu_gelu_tanh (tanh_, n);
+  for (gsize i = 0; i < n; i++)
+    {
+      double x = -60.0f + 120.0f * (float) i / (float) n;
+      double u = sqrt (2.0 / G_PI) * (x + 0.044715 * x * x * x);
+      double tol = 1.0 + fabs (x);
+
+      worst[0] = MAX (worst[0], fabs (quick[i] - x / (1.0 + exp (-1.702 * x))) / tol);
+      worst[1] = MAX (worst[1], fabs (exact[i] - 0.5 * x * (1.0 + erf (x / sqrt (2.0)))) / tol);
+      worst[2] = MAX (worst[2], fabs (tanh_[i] - 0.5 * x * (1.0 + tanh (u))) / tol);
+    }
+  g_test_message ("worst error / (1 + |x|): quick %.3g, erf %.3g, tanh %.3g",
+                  worst[0], worst[1], worst[2]);
+  for (guint k = 0; k < G_N_ELEMENTS (worst); k++)
+    g_assert_cmpfloat (worst[k], <=, 1e-6);
+}
+
 static void
 test_half (void)
 {
@@ -951,6 +983,7 @@ main (int    argc,
                   clipscope_vk_device_has_f16 (dev) ? "yes" : "no");
   g_test_add_func ("/backend/half", test_half);
   g_test_add_func ("/backend/activations", test_activations);
+  g_test_add_func ("/backend/activations-dense", test_activations_dense);
   g_test_add_func ("/backend/linear", test_linear);
   g_test_add_func ("/backend/conv", test_conv);
   g_test_add_func ("/backend/layer-norm", test_layer_norm);

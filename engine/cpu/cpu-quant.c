@@ -62,11 +62,14 @@ quantize_row (const float *x,
       /* |x · 127 / m| <= 127 (and a little, by rounding): adding and
        * taking away 1.5 · 2²³ rounds it to an integer, ties to even, as
        * rintf would in the default rounding mode, but in a loop that
-       * vectorises without SSE4.1's rounding instruction. */
+       * vectorises without SSE4.1's rounding instruction. It is held to
+       * ±127 as an integer: GCC vectorises a float CLAMP of constants
+       * into blends of every case, at half the speed. */
       const float magic = 12582912.0f;
-      float v = (x[i] * inv + magic) - magic;
+      int v = (int) ((x[i] * inv + magic) - magic);
 
-      q[i] = (gint8) (int) CLAMP (v, -127.0f, 127.0f);
+      v = v < -127 ? -127 : v;
+      q[i] = (gint8) (v > 127 ? 127 : v);
     }
 }
 
