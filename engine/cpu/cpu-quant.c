@@ -1,25 +1,10 @@
 /* cpu-quant.c — symmetric int8 quantisation (see cpu-quant.h) */
 #include "cpu-quant.h"
+#include "cpu-loops.h"
 
 #include <float.h>
 #include <math.h>
 #include <string.h>
-
-/* As cpu-ops.c's loops: on the OpenMP threads where `spread` says so. */
-#ifdef _OPENMP
-# define PARALLEL_FOR _Pragma ("omp parallel for schedule(static) if(spread)")
-#else
-# define PARALLEL_FOR
-#endif
-
-/* As cpu-ops.c's loops too: built for the baseline, AVX2 and AVX-512,
- * the loader picking one (not in sanitizer builds). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) \
-    && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-# define VECTOR_CLONES __attribute__ ((target_clones ("avx512f", "avx2", "default")))
-#else
-# define VECTOR_CLONES
-#endif
 
 static VECTOR_CLONES void
 quantize_row (const float *x,
